@@ -1,0 +1,81 @@
+"""Text embeddings from a transformers encoder with sentence-transformers-compatible pooling.
+
+The pooling mode, normalization and max length are read from the sentence-transformers metadata that
+ships beside the weights, so a model gives the same vectors here as in sentence-transformers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from rankwise.backends.runtime import (
+    RuntimeOptions,
+    apply_threads,
+    length_sorted_batches,
+    load_pretrained,
+    select_device,
+    select_dtype,
+)
+from rankwise.errors import InputError
+from rankwise.models.resolve import ModelLocation
+
+if TYPE_CHECKING:
+    import torch
+
+
+class TextEncoder:
+    def __init__(self, location: ModelLocation, options: RuntimeOptions):
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+
+        apply_threads(options.threads)
+        self.options = options
+        self.device = select_device(options.device)
+        self.tokenizer = load_pretrained(AutoTokenizer.from_pretrained, location)
+        self.model = load_pretrained(AutoModel.from_pretrained, location,
+                                     dtype=select_dtype(options.dtype, self.device))
+        self.model.to(self.device).eval()
+        pooling = location.read_json("1_Pooling/config.json") or {}
+        self.pooling = "cls" if pooling.get("pooling_mode_cls_token") else "mean"
+        modules = location.read_json("modules.json") or []
+        self.normalize = any(m.get("type", "").endswith("Normalize") for m in modules)
+        st_config = location.read_json("sentence_bert_config.json") or {}
+        model_limit = min(self.tokenizer.model_max_length, self.model.config.max_position_embeddings)
+        self.max_length = options.max_length or st_config.get("max_seq_length") or model_limit
+        self._torch = torch
+        self.texts_encoded = 0
+        self.truncated = 0
+
+    def embed(self, texts: Sequence[str]) -> torch.Tensor:
+        """L2-normalized (if the model says so) embeddings, in input order, as a float32 CPU tensor."""
+        torch = self._torch
+        if not texts:
+            return torch.zeros((0, self.model.config.hidden_size))
+        token_ids = self.tokenizer(list(texts), add_special_tokens=True, truncation=False)["input_ids"]
+        lengths = [len(ids) for ids in token_ids]
+        over = [i for i, n in enumerate(lengths) if n > self.max_length]
+        if over and not self.options.truncate:
+            i = over[0]
+            raise InputError(f"text {i} has {lengths[i]} tokens, over the limit of {self.max_length}")
+        self.truncated += len(over)
+        out = torch.empty((len(texts), self.model.config.hidden_size))
+        batches = length_sorted_batches([min(n, self.max_length) for n in lengths],
+                                        self.options.batch_size, self.options.max_tokens_per_batch)
+        with torch.inference_mode():
+            for batch in batches:
+                encoded = self.tokenizer([texts[i] for i in batch], padding=True, truncation=True,
+                                         max_length=self.max_length, return_tensors="pt").to(self.device)
+                hidden = self.model(**encoded).last_hidden_state
+                out[batch] = self._pool(hidden, encoded["attention_mask"]).float().cpu()
+        self.texts_encoded += len(texts)
+        return out
+
+    def _pool(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        if self.pooling == "cls":
+            pooled = hidden[:, 0]
+        else:
+            weights = mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
+        if self.normalize:
+            pooled = self._torch.nn.functional.normalize(pooled, p=2, dim=-1)
+        return pooled

@@ -1,0 +1,79 @@
+"""Cross-encoder pair scoring with `AutoModelForSequenceClassification`.
+
+A one-logit head gives its logit (sigmoid would not change the order, and logits keep resolution at the
+extremes); a two-logit head gives log P(relevant) from a softmax, the relevant class being the one the
+config labels as such, else index 1."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rankwise.backends.runtime import (
+    RuntimeOptions,
+    apply_threads,
+    length_sorted_batches,
+    load_pretrained,
+    select_device,
+    select_dtype,
+)
+from rankwise.errors import InputError
+from rankwise.models.resolve import ModelLocation
+
+RELEVANT_LABELS = ("relevant", "true", "yes", "positive", "entailment", "label_1")
+
+
+class PairScorer:
+    def __init__(self, location: ModelLocation, options: RuntimeOptions, activation: str = "none"):
+        import torch
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        if activation not in ("none", "sigmoid"):
+            raise ValueError(f"activation must be 'none' or 'sigmoid', got {activation!r}")
+        apply_threads(options.threads)
+        self.options = options
+        self.activation = activation
+        self.device = select_device(options.device)
+        self.tokenizer = load_pretrained(AutoTokenizer.from_pretrained, location)
+        self.model = load_pretrained(AutoModelForSequenceClassification.from_pretrained, location,
+                                     dtype=select_dtype(options.dtype, self.device))
+        self.model.to(self.device).eval()
+        config = self.model.config
+        self.num_labels = config.num_labels
+        labels = {i: str(label).lower() for i, label in (config.id2label or {}).items()}
+        self.relevant_index = next((i for i, label in labels.items() if label in RELEVANT_LABELS), 1)
+        limit = min(self.tokenizer.model_max_length, getattr(config, "max_position_embeddings", 512))
+        self.max_length = min(options.max_length or limit, limit)
+        self._torch = torch
+        self.truncated = 0
+
+    def score(self, queries: Sequence[str], passages: Sequence[str]) -> list[float]:
+        """Score (query, passage) pairs; over-long pairs lose passage tokens, never query tokens."""
+        torch = self._torch
+        if not passages:
+            return []
+        full = self.tokenizer(list(queries), list(passages), truncation=False)["input_ids"]
+        lengths = [len(ids) for ids in full]
+        for i, n in enumerate(lengths):
+            if n > self.max_length:
+                if not self.options.truncate:
+                    raise InputError(f"pair {i} has {n} tokens, over the limit of {self.max_length}")
+                self.truncated += 1
+        scores = [0.0] * len(passages)
+        batches = length_sorted_batches([min(n, self.max_length) for n in lengths],
+                                        self.options.batch_size, self.options.max_tokens_per_batch)
+        with torch.inference_mode():
+            for batch in batches:
+                encoded = self.tokenizer([queries[i] for i in batch], [passages[i] for i in batch],
+                                         padding=True, truncation="only_second", max_length=self.max_length,
+                                         return_tensors="pt").to(self.device)
+                logits = self.model(**encoded).logits.float()
+                for i, value in zip(batch, self._to_scores(logits).tolist()):
+                    scores[i] = value
+        return scores
+
+    def _to_scores(self, logits):
+        if self.num_labels == 1:
+            values = logits[:, 0]
+            return values.sigmoid() if self.activation == "sigmoid" else values
+        log_probs = logits.log_softmax(-1)[:, self.relevant_index]
+        return log_probs.exp() if self.activation == "sigmoid" else log_probs

@@ -1,0 +1,95 @@
+"""Shared runtime concerns of the transformers backends: options, device and dtype choice, threads,
+length-sorted batching, and loading with errors that say what to install."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from rankwise.errors import ModelNotAvailableError
+from rankwise.models.resolve import ModelLocation
+
+if TYPE_CHECKING:
+    import torch
+
+T = TypeVar("T")
+
+
+@dataclass
+class RuntimeOptions:
+    """How a backend runs. `max_length` caps tokens per input (None: the model's own limit);
+    `truncate=False` makes an over-long input an error instead of cutting it."""
+
+    device: str | None = None
+    dtype: str | None = None
+    batch_size: int = 32
+    max_tokens_per_batch: int = 16384
+    max_length: int | None = None
+    truncate: bool = True
+    threads: int | None = None
+
+    @classmethod
+    def pick(cls, options: dict[str, Any]) -> RuntimeOptions:
+        """Take this class's fields out of a method's keyword options, leaving the rest."""
+        names = set(cls.__dataclass_fields__)
+        return cls(**{k: options.pop(k) for k in list(options) if k in names})
+
+
+def select_device(requested: str | None) -> str:
+    import torch
+
+    if requested:
+        return requested
+    if torch.cuda.is_available():
+        return "cuda"
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def select_dtype(requested: str | None, device: str) -> torch.dtype:
+    import torch
+
+    if requested:
+        dtype = getattr(torch, requested, None)
+        if not isinstance(dtype, torch.dtype):
+            raise ValueError(f"unknown dtype {requested!r} (try float32, bfloat16, float16)")
+        return dtype
+    # fp32 on CPU: bf16 matmuls are slower than fp32 on most CPUs without AMX.
+    return torch.float32 if device == "cpu" else torch.bfloat16
+
+
+def apply_threads(threads: int | None) -> None:
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
+def length_sorted_batches(lengths: Sequence[int], batch_size: int, max_tokens: int) -> list[list[int]]:
+    """Group indices into batches of similar length (longest first) so padding stays small, bounded by
+    both a count and a padded-token budget."""
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    batches: list[list[int]] = []
+    current: list[int] = []
+    for index in order:
+        width = lengths[current[0]] if current else lengths[index]
+        if current and (len(current) >= batch_size or width * (len(current) + 1) > max_tokens):
+            batches.append(current)
+            current = []
+        current.append(index)
+    if current:
+        batches.append(current)
+    return batches
+
+
+def load_pretrained(loader: Callable[..., T], location: ModelLocation, **kwargs: Any) -> T:
+    """Call a `from_pretrained`, turning a missing offline model into an error that says what to install."""
+    try:
+        return loader(location.path, **kwargs)
+    except OSError as e:
+        hint = ""
+        if location.spec is not None and location.spec.local is not None:
+            hint = f"; for offline use install {location.spec.local.describe()}"
+        raise ModelNotAvailableError(f"cannot load model {location.label!r} from {location.path}: {e}{hint}") from None

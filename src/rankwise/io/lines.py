@@ -1,0 +1,52 @@
+"""Line-by-line text reading that turns decoding problems into errors naming the file and line."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from rankwise.errors import InputError
+
+
+def open_bytes(path: str | Path) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except FileNotFoundError:
+        raise InputError("file not found", source=str(path)) from None
+    except IsADirectoryError:
+        raise InputError("is a directory, expected a file", source=str(path)) from None
+
+
+def decode_utf8(data: bytes, source: str) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise InputError(f"not valid UTF-8 (byte {e.start}: {data[e.start:e.start + 1]!r})",
+                         source=source, line=line) from None
+
+
+def iter_lines(path: str | Path) -> Iterator[tuple[int, str]]:
+    """Yield (1-based line number, line without newline), skipping blank lines."""
+    text = decode_utf8(open_bytes(path), str(path))
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.strip():
+            yield number, line
+
+
+def iter_jsonl(path: str | Path) -> Iterator[tuple[int, Any]]:
+    for number, line in iter_lines(path):
+        try:
+            yield number, json.loads(line)
+        except json.JSONDecodeError as e:
+            raise InputError(f"malformed JSON: {e.msg} (column {e.colno})", source=str(path), line=number) from None
+
+
+def load_json(path: str | Path) -> Any:
+    text = decode_utf8(open_bytes(path), str(path))
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise InputError(f"malformed JSON: {e.msg} (column {e.colno})", source=str(path), line=e.lineno) from None

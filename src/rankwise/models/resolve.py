@@ -1,0 +1,68 @@
+"""Turn what a user typed (a registered name, a local path, a Hugging Face id) into something
+`from_pretrained` can load, preferring local weights so nothing is downloaded when it need not be."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from rankwise.errors import ModelNotAvailableError
+from rankwise.models.cache import cache_dir
+from rankwise.models.registry import ModelSpec, get_model_spec
+from rankwise.models.sources import dequantize_gguf
+
+
+@dataclass(frozen=True)
+class ModelLocation:
+    """`path` is a local directory or a Hugging Face id; `spec` is set for registered models."""
+
+    path: str
+    spec: ModelSpec | None = None
+
+    @property
+    def is_local(self) -> bool:
+        return Path(self.path).is_dir()
+
+    @property
+    def label(self) -> str:
+        return self.spec.name if self.spec else self.path
+
+    def read_json(self, filename: str) -> dict | None:
+        """A small JSON file next to the weights (sentence-transformers metadata), or None when absent."""
+        if self.is_local:
+            candidate = Path(self.path) / filename
+            return json.loads(candidate.read_text()) if candidate.is_file() else None
+        try:
+            from huggingface_hub import hf_hub_download
+
+            return json.loads(Path(hf_hub_download(self.path, filename)).read_text())
+        except Exception:
+            return None
+
+
+def resolve_model(name_or_path: str, cache: Path | None = None) -> ModelLocation:
+    cache = cache or cache_dir()
+    spec = get_model_spec(name_or_path)
+    if spec is not None:
+        if spec.local is not None and spec.local.available():
+            return ModelLocation(path=str(spec.local.resolve(cache)), spec=spec)
+        return ModelLocation(path=spec.hf_id, spec=spec)
+    path = Path(name_or_path).expanduser()
+    if path.is_file() and path.suffix == ".gguf":
+        stat = path.stat()
+        key = hashlib.sha256(f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:12]
+        return ModelLocation(path=str(dequantize_gguf(path, cache / "models" / f"{path.stem}-{key}", None)))
+    if path.is_dir():
+        return ModelLocation(path=str(path))
+    if path.exists() or name_or_path.startswith((".", "/", "~")):
+        raise ModelNotAvailableError(f"{name_or_path}: not a model directory or .gguf file")
+    if name_or_path.count("/") != 1:
+        from rankwise.models.registry import MODELS
+
+        raise ModelNotAvailableError(
+            f"unknown model {name_or_path!r}: not a registered name ({', '.join(MODELS)}), "
+            "a local directory, or a Hugging Face id of the form owner/name"
+        )
+    return ModelLocation(path=name_or_path)

@@ -1,0 +1,1 @@
+"""Pipelines: rerank a candidate set, evaluate a run (later: retrieve, train)."""

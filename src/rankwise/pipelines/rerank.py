@@ -1,0 +1,66 @@
+"""Rerank a whole candidate set: groups of queries go to the reranker together, a progress callback
+reports each group, and candidates beyond `top_k` keep their first-stage order below the reranked ones
+(so nothing the first stage returned is lost from the run)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from rankwise.rerankers.base import BaseReranker
+from rankwise.types import Ranking, Request, Result
+
+
+@dataclass
+class RerankReport:
+    rankings: list[Ranking]
+    seconds: float
+    documents: int
+
+    @property
+    def seconds_per_query(self) -> float:
+        return self.seconds / max(len(self.rankings), 1)
+
+    @property
+    def docs_per_second(self) -> float:
+        return self.documents / self.seconds if self.seconds > 0 else float("inf")
+
+
+def rerank_requests(
+    reranker: BaseReranker,
+    requests: Sequence[Request],
+    top_k: int | None = None,
+    queries_per_batch: int = 4,
+    on_progress: Callable[[int], None] | None = None,
+) -> RerankReport:
+    if top_k is not None and top_k < 1:
+        raise ValueError(f"top_k must be >= 1, got {top_k}")
+    if queries_per_batch < 1:
+        raise ValueError(f"queries_per_batch must be >= 1, got {queries_per_batch}")
+    rankings: list[Ranking] = []
+    documents = 0
+    start = time.perf_counter()
+    for offset in range(0, len(requests), queries_per_batch):
+        group = list(requests[offset:offset + queries_per_batch])
+        heads = [Request(r.query, r.candidates[:top_k] if top_k else r.candidates) for r in group]
+        reranked = reranker.rerank_batch(heads)
+        for request, head, ranking in zip(group, heads, reranked):
+            rankings.append(_append_tail(ranking, request.candidates[len(head.candidates):]))
+            documents += len(head.candidates)
+        if on_progress:
+            on_progress(len(group))
+    return RerankReport(rankings=rankings, seconds=time.perf_counter() - start, documents=documents)
+
+
+def _append_tail(ranking: Ranking, tail: Sequence) -> Ranking:
+    if not tail:
+        return ranking
+    floor = min((r.score for r in ranking.results), default=0.0)
+    start_rank = len(ranking.results) + 1
+    extra = [
+        Result(docid=c.docid, text=c.text, score=floor - 1.0 - i, rank=start_rank + i,
+               metadata={**c.metadata, "reranked": False})
+        for i, c in enumerate(tail)
+    ]
+    return Ranking(query=ranking.query, results=ranking.results + extra, trace=ranking.trace)

@@ -1,0 +1,6 @@
+"""Reranking methods, one family per module, each registered under a method name in `registry`."""
+
+from rankwise.rerankers.base import BaseReranker, PointwiseReranker
+from rankwise.rerankers.registry import METHODS, load_reranker
+
+__all__ = ["BaseReranker", "PointwiseReranker", "METHODS", "load_reranker"]

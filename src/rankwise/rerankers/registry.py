@@ -1,0 +1,53 @@
+"""Method registry: a method name maps to the class that implements it, imported only when used."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from rankwise.errors import UnsupportedMethodError
+from rankwise.models.resolve import ModelLocation, resolve_model
+from rankwise.rerankers.base import BaseReranker
+
+METHODS: dict[str, str] = {
+    "embedding": "rankwise.rerankers.embedding:EmbeddingReranker",
+    "cross-encoder": "rankwise.rerankers.cross_encoder:CrossEncoderReranker",
+    "llm-pointwise": "rankwise.rerankers.llm_pointwise:LLMPointwiseReranker",
+    "query-likelihood": "rankwise.rerankers.query_likelihood:QueryLikelihoodReranker",
+}
+
+# For unregistered models, the default method follows the architecture named in config.json.
+ARCHITECTURE_DEFAULTS = {
+    "ForSequenceClassification": "cross-encoder",
+    "ForCausalLM": "llm-pointwise",
+}
+
+
+def method_class(method: str) -> type[BaseReranker]:
+    if method not in METHODS:
+        raise UnsupportedMethodError(f"unknown method {method!r}; available: {', '.join(METHODS)}")
+    module_name, class_name = METHODS[method].split(":")
+    return getattr(importlib.import_module(module_name), class_name)
+
+
+def default_method(location: ModelLocation) -> str:
+    if location.spec is not None:
+        return location.spec.default_method
+    config = location.read_json("config.json") or {}
+    for architecture in config.get("architectures") or []:
+        for suffix, method in ARCHITECTURE_DEFAULTS.items():
+            if architecture.endswith(suffix):
+                return method
+    return "embedding"
+
+
+def load_reranker(model: str, method: str | None = None, **options: Any) -> BaseReranker:
+    """Load a reranker from a registered name, a local path or a Hugging Face id."""
+    location = resolve_model(model)
+    chosen = method or default_method(location)
+    cls = method_class(chosen)
+    if location.spec is not None and chosen not in location.spec.methods:
+        raise UnsupportedMethodError(
+            f"model {location.spec.name!r} supports {', '.join(location.spec.methods)}, not {chosen!r}"
+        )
+    return cls.from_model(location, **options)

