@@ -50,3 +50,57 @@ def test_models_lists_registered_models_and_presence():
     assert result.exit_code == 0
     for name in ("minilm-embed", "smollm2-135m", "qwen2.5-coder-0.5b"):
         assert name in result.output
+
+
+def test_index_search_rerank_eval_from_a_raw_corpus(tmp_path):
+    """dl19's candidate passages as a small corpus: index, search, rerank, evaluate, all through the CLI."""
+    from rankwise.io import read_candidates
+
+    corpus = tmp_path / "corpus.jsonl"
+    seen = {}
+    for request in read_candidates(data_path("dl19", "bm25_top100.json")):
+        for c in request.candidates:
+            seen.setdefault(c.docid, c.text)
+    corpus.write_text("".join(json.dumps({"docid": d, "text": t}) + "\n" for d, t in seen.items()))
+    assert runner.invoke(app, ["index", "--corpus", str(corpus), "--out", str(tmp_path / "idx")]).exit_code == 0
+    result = runner.invoke(app, ["search", "--index", str(tmp_path / "idx"), "--topics",
+                                 str(data_path("dl19", "topics.tsv")), "--k", "100",
+                                 "--output", str(tmp_path / "cand.json"), "--run", str(tmp_path / "bm25.trec")])
+    assert result.exit_code == 0, result.output
+    candidates = json.loads((tmp_path / "cand.json").read_text())
+    assert len(candidates) == 43 and all(0 < len(e["hits"]) <= 100 for e in candidates)
+    result = runner.invoke(app, ["rerank", "-m", "minilm-embed", "-i", str(tmp_path / "cand.json"),
+                                 "-o", str(tmp_path / "emb.trec"), "--top-k", "10", "--tag", "minilm"])
+    assert result.exit_code == 0, result.output
+    qrels = str(data_path("dl19", "qrels.txt"))
+    result = runner.invoke(app, ["eval", "--qrels", qrels, "--run", str(tmp_path / "emb.trec"),
+                                 "--baseline", str(tmp_path / "bm25.trec"), "--markdown", str(tmp_path / "t.md"),
+                                 "--csv", str(tmp_path / "t.csv"), "--plot", str(tmp_path / "p.png"),
+                                 "--trials", "2000"])
+    assert result.exit_code == 0, result.output
+    rows = (tmp_path / "t.csv").read_text().splitlines()
+    assert rows[1].startswith("bm25.trec,") and rows[2].startswith("minilm,")
+    assert (tmp_path / "p.png").stat().st_size > 1000
+
+
+def test_bench_runs_a_matrix_and_writes_runs_with_sidecars(tmp_path):
+    result = runner.invoke(app, ["bench", "--dataset", str(data_path("dl19")), "--rerankers",
+                                 "minilm-embed,embedding:minilm-embed", "--top-k", "10", "--queries", "3",
+                                 "--out-dir", str(tmp_path / "runs"), "--markdown", str(tmp_path / "b.md")])
+    assert result.exit_code == 0, result.output
+    names = sorted(p.name for p in (tmp_path / "runs").iterdir())
+    assert names == ["bm25.trec", "bm25.trec.meta.json", "embedding__minilm-embed.trec",
+                     "embedding__minilm-embed.trec.meta.json", "minilm-embed.trec", "minilm-embed.trec.meta.json"]
+    meta = json.loads((tmp_path / "runs" / "minilm-embed.trec.meta.json").read_text())
+    assert meta["method"] == "embedding" and meta["queries"] == 3 and meta["seconds_per_query"] > 0
+    table = (tmp_path / "b.md").read_text()
+    assert "| bm25 |" in table and "baseline" in table and "| minilm-embed |" in table
+
+
+def test_eval_warns_about_query_set_differences(tmp_path):
+    run = tmp_path / "r.trec"
+    run.write_text("1037798 Q0 x 1 1.0 t\n999999 Q0 y 1 1.0 t\n")
+    result = runner.invoke(app, ["eval", "--qrels", str(data_path("dl19", "qrels.txt")), "--run", str(run)])
+    assert result.exit_code == 0, result.output
+    assert "42 judged queries missing from the run" in result.output
+    assert "1 queries without judgments ignored: 999999" in result.output

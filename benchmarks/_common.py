@@ -1,0 +1,56 @@
+"""Helpers shared by benchmark scripts: locating the shared test collections and measuring one
+configuration in a fresh process, so its peak memory is its own."""
+
+from __future__ import annotations
+
+import multiprocessing
+import resource
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
+
+
+def dataset_dir(name_or_path: str) -> Path:
+    path = Path(name_or_path)
+    if not path.exists():
+        path = DATA / name_or_path
+    if not path.exists():
+        sys.exit(f"test collection {name_or_path} not found (looked in {DATA}); benchmarks read ../shared/data")
+    return path
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def rerank_config(model: str, method: str | None, candidates: str, queries: int | None, top_k: int | None,
+                  options: dict[str, Any]) -> dict[str, Any]:
+    """Runs in a child process: load, rerank, return the run and the costs."""
+    from rankwise import Reranker
+    from rankwise.io import read_candidates
+    from rankwise.pipelines.evaluate import run_from_rankings
+    from rankwise.pipelines.rerank import rerank_requests
+
+    requests = read_candidates(candidates)[:queries]
+    start = time.perf_counter()
+    reranker = Reranker.load(model, method=method, **options)
+    load_seconds = time.perf_counter() - start
+    report = rerank_requests(reranker, requests, top_k=top_k)
+    return {
+        "run": run_from_rankings(report.rankings),
+        "load_seconds": load_seconds,
+        "seconds_per_query": report.seconds_per_query,
+        "docs_per_second": report.docs_per_second,
+        "peak_rss_mib": peak_rss_mib(),
+        "queries": len(requests),
+    }
+
+
+def in_fresh_process(function, *args: Any) -> Any:
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(function, *args).result()

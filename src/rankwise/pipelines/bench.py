@@ -1,0 +1,82 @@
+"""A matrix of rerankers over one candidate set in one process: every run is written with its sidecar,
+then all are compared against the first stage."""
+
+from __future__ import annotations
+
+import gc
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rankwise.io.candidates import read_candidates
+from rankwise.io.sidecar import write_sidecar
+from rankwise.io.trec import read_qrels, write_run
+from rankwise.pipelines.evaluate import Comparison, compare_runs, run_from_rankings
+from rankwise.pipelines.rerank import rerank_requests
+from rankwise.rerankers.registry import METHODS, load_reranker
+from rankwise.types import Ranking
+
+
+@dataclass(frozen=True)
+class RerankerSpec:
+    model: str
+    method: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> RerankerSpec:
+        """`model` or `method:model` (e.g. `query-likelihood:smollm2-135m`)."""
+        head, sep, tail = text.partition(":")
+        if sep and head in METHODS:
+            return cls(model=tail, method=head)
+        return cls(model=text)
+
+    @property
+    def label(self) -> str:
+        return f"{self.method}:{self.model}" if self.method else self.model
+
+
+def run_bench(
+    dataset: str | Path,
+    rerankers: Sequence[RerankerSpec],
+    out_dir: str | Path,
+    first_stage: str = "bm25",
+    top_k: int | None = 100,
+    queries: int | None = None,
+    options: dict[str, Any] | None = None,
+    on_start: Callable[[str, int], None] | None = None,
+    on_progress: Callable[[int], None] | None = None,
+) -> Comparison:
+    dataset = Path(dataset)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    requests = read_candidates(dataset / f"{first_stage}_top100.json")[:queries]
+    qrels = read_qrels(dataset / "qrels.txt")
+    runs, metadata = {}, {}
+    base_label = first_stage
+    base_rankings = [Ranking.from_scores(r, [c.score or 0.0 for c in r.candidates]) for r in requests]
+    runs[base_label] = run_from_rankings(base_rankings)
+    metadata[base_label] = {"label": base_label, "reranker": None, "dataset": dataset.name,
+                            "first_stage": first_stage}
+    write_run(base_rankings, out_dir / f"{first_stage}.trec", tag=first_stage)
+    write_sidecar(out_dir / f"{first_stage}.trec", metadata[base_label])
+    for spec in rerankers:
+        if on_start:
+            on_start(spec.label, len(requests))
+        start = time.perf_counter()
+        reranker = load_reranker(spec.model, method=spec.method, **(options or {}))
+        load_seconds = time.perf_counter() - start
+        report = rerank_requests(reranker, requests, top_k=top_k, on_progress=on_progress)
+        name = spec.label.replace("/", "_").replace(":", "__")
+        write_run(report.rankings, out_dir / f"{name}.trec", tag=name)
+        metadata[spec.label] = {
+            **reranker.describe(), "label": spec.label, "dataset": dataset.name, "first_stage": first_stage, "top_k": top_k,
+            "queries": len(requests), "seconds_per_query": report.seconds_per_query,
+            "docs_per_second": report.docs_per_second, "load_seconds": load_seconds,
+        }
+        write_sidecar(out_dir / f"{name}.trec", metadata[spec.label])
+        runs[spec.label] = run_from_rankings(report.rankings)
+        del reranker
+        gc.collect()
+    return compare_runs(runs, qrels, baseline=base_label, metadata=metadata)
