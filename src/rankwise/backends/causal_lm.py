@@ -19,6 +19,7 @@ from rankwise.backends.runtime import (
     select_device,
     select_dtype,
 )
+from rankwise.backends.chat_tokenizer import ChatTokenizer
 from rankwise.errors import InputError
 from rankwise.models.resolve import ModelLocation
 
@@ -40,6 +41,8 @@ class CausalLM:
         self.model = load_pretrained(AutoModelForCausalLM.from_pretrained, location,
                                      dtype=select_dtype(options.dtype, self.device))
         self.model.to(self.device).eval()
+        if options.quantize:
+            self._quantize(options.quantize)
         self.pad_id = self.tokenizer.pad_token_id
         if self.pad_id is None:
             self.pad_id = self.tokenizer.eos_token_id or 0
@@ -47,36 +50,23 @@ class CausalLM:
         self.max_length = min(options.max_length or context, context)
         self._torch = torch
         self.stats: Counter[str] = Counter()
+        self.text = ChatTokenizer(self.tokenizer, location.label, truncate=options.truncate)
 
-    # -- text and token helpers ------------------------------------------------------------------
+    def _quantize(self, scheme: str) -> None:
+        if scheme != "int8":
+            raise ValueError(f"quantize must be 'int8' or None, got {scheme!r}")
+        if self.device != "cpu":
+            raise ValueError("int8 dynamic quantization runs on the CPU only")
+        from torch.ao.quantization import quantize_dynamic
+
+        self.model = quantize_dynamic(self.model, {self._torch.nn.Linear}, dtype=self._torch.qint8)
+
+    # -- text helpers, delegated to the tokenizer side --------------------------------------------
     def encode(self, text: str) -> list[int]:
-        return self.tokenizer.encode(text, add_special_tokens=False)
+        return self.text.encode(text)
 
     def chat_prefix(self, messages: list[dict[str, str]], add_generation_prompt: bool = True) -> str:
-        """The chat template rendered to text; models without one get plain role-prefixed turns."""
-        if getattr(self.tokenizer, "chat_template", None):
-            return self.tokenizer.apply_chat_template(messages, tokenize=False,
-                                                      add_generation_prompt=add_generation_prompt)
-        turns = "".join(f"{m['role'].capitalize()}: {m['content']}\n" for m in messages)
-        return turns + ("Assistant:" if add_generation_prompt else "")
-
-    def truncate_text(self, text: str, max_tokens: int, what: str = "passage") -> tuple[str, bool]:
-        """Cut text to at most `max_tokens` tokens, or raise when truncation is turned off."""
-        ids = self.encode(text)
-        if len(ids) <= max_tokens:
-            return text, False
-        if not self.options.truncate:
-            raise InputError(f"{what} has {len(ids)} tokens, over the limit of {max_tokens}")
-        return self.tokenizer.decode(ids[:max_tokens]), True
-
-    def single_token_ids(self, words: Sequence[str]) -> list[int]:
-        """Ids of those words that the tokenizer encodes as exactly one token."""
-        ids = []
-        for word in words:
-            encoded = self.encode(word)
-            if len(encoded) == 1 and encoded[0] not in ids:
-                ids.append(encoded[0])
-        return ids
+        return self.text.chat_prefix(messages, add_generation_prompt)
 
     def _check_length(self, ids: Sequence[int]) -> None:
         if len(ids) > self.max_length:
@@ -147,4 +137,80 @@ class CausalLM:
                     targets = input_ids[row_in_batch, -n:]
                     picked = log_probs[row_in_batch, span - n:].gather(-1, targets.unsqueeze(-1)).squeeze(-1)
                     results[i] = picked.cpu().numpy()
+        return results
+
+    def first_token_logprobs(
+        self,
+        sequences: Sequence[Sequence[int]],
+        first_ids: Sequence[int],
+        bridge_id: int | None = None,
+        second_ids: Sequence[int] = (),
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """log P(first token) for `first_ids`, and, when `bridge_id` is given, log P(second token | bridge)
+        for `second_ids`, from one forward pass per batch plus one single-token step on its KV cache."""
+        import numpy as np
+
+        torch = self._torch
+        first = np.zeros((len(sequences), len(first_ids)), dtype=np.float32)
+        second = np.zeros((len(sequences), len(second_ids)), dtype=np.float32)
+        if not sequences:
+            return first, second
+        for s in sequences:
+            self._check_length(list(s) + ([bridge_id] if bridge_id is not None else []))
+        wanted_first = torch.tensor(list(first_ids), dtype=torch.long, device=self.device)
+        wanted_second = torch.tensor(list(second_ids), dtype=torch.long, device=self.device)
+        with torch.inference_mode():
+            for batch in self._batches(sequences):
+                input_ids, mask, positions = self._left_padded([sequences[i] for i in batch])
+                out = self.model(input_ids=input_ids, attention_mask=mask, position_ids=positions,
+                                 logits_to_keep=1, use_cache=bridge_id is not None)
+                self.stats["forward_passes"] += 1
+                self.stats["prompt_tokens"] += int(mask.sum())
+                first[batch] = out.logits[:, -1].float().log_softmax(-1).index_select(-1, wanted_first).cpu().numpy()
+                if bridge_id is None:
+                    continue
+                step = torch.full((len(batch), 1), bridge_id, dtype=torch.long, device=self.device)
+                step_mask = torch.cat([mask, torch.ones_like(step)], dim=1)
+                step_out = self.model(input_ids=step, attention_mask=step_mask, position_ids=positions[:, -1:] + 1,
+                                      past_key_values=out.past_key_values, logits_to_keep=1, use_cache=False)
+                self.stats["single_token_steps"] += 1
+                second[batch] = (step_out.logits[:, -1].float().log_softmax(-1)
+                                 .index_select(-1, wanted_second).cpu().numpy())
+        return first, second
+
+    def forward_floor(self, sequences: Sequence[Sequence[int]]) -> None:
+        """The bare cost floor: the same batched forward passes, last-position logits only, nothing read."""
+        torch = self._torch
+        with torch.inference_mode():
+            for batch in self._batches(sequences):
+                input_ids, mask, positions = self._left_padded([sequences[i] for i in batch])
+                self.model(input_ids=input_ids, attention_mask=mask, position_ids=positions,
+                           logits_to_keep=1, use_cache=False)
+
+    def generate(self, sequences: Sequence[Sequence[int]], max_new_tokens: int) -> list[list[int]]:
+        """Greedy continuation of each sequence, stopping at the end-of-turn token; returns new token ids."""
+        torch = self._torch
+        results: list = [None] * len(sequences)
+        for s in sequences:
+            self._check_length(list(s) + [0] * max_new_tokens)
+        stop_ids = {i for i in (self.tokenizer.eos_token_id, self.model.generation_config.eos_token_id)
+                    if i is not None}
+        stop_ids = {j for i in stop_ids for j in (i if isinstance(i, list) else [i])}
+        with torch.inference_mode():
+            for batch in self._batches(sequences):
+                input_ids, mask, _ = self._left_padded([sequences[i] for i in batch])
+                output = self.model.generate(input_ids=input_ids, attention_mask=mask, do_sample=False,
+                                             max_new_tokens=max_new_tokens, pad_token_id=self.pad_id,
+                                             eos_token_id=sorted(stop_ids) or None, num_beams=1,
+                                             temperature=None, top_p=None, top_k=None)
+                self.stats["generate_calls"] += 1
+                self.stats["prompt_tokens"] += int(mask.sum())
+                for row, i in zip(output[:, input_ids.shape[1]:].tolist(), batch):
+                    trimmed = []
+                    for token in row:
+                        if token in stop_ids:
+                            break
+                        trimmed.append(token)
+                    results[i] = trimmed
+                    self.stats["generated_tokens"] += len(trimmed)
         return results

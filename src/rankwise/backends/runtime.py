@@ -28,6 +28,7 @@ class RuntimeOptions:
     max_length: int | None = None
     truncate: bool = True
     threads: int | None = None
+    quantize: str | None = None  # "int8": torch dynamic int8 quantization of Linear layers (CPU)
 
     @classmethod
     def pick(cls, options: dict[str, Any]) -> RuntimeOptions:

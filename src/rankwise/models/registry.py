@@ -12,7 +12,7 @@ from rankwise.models.sources import PackagedDirectory, PackagedGGUF, SplitGGUF
 
 LocalSource = Union[PackagedDirectory, PackagedGGUF, SplitGGUF]
 
-LLM_METHODS = ("llm-pointwise", "query-likelihood")
+LLM_METHODS = ("llm-pointwise", "query-likelihood", "first", "listwise-generate")
 
 
 @dataclass(frozen=True)

@@ -27,8 +27,8 @@ class LLMPointwiseReranker(PointwiseReranker):
         self.lm = lm
         self.prompt = prompt
         self.max_passage_tokens = max_passage_tokens
-        self.yes_ids = lm.single_token_ids(YES_WORDS)
-        self.no_ids = lm.single_token_ids(NO_WORDS)
+        self.yes_ids = lm.text.single_token_ids(YES_WORDS)
+        self.no_ids = lm.text.single_token_ids(NO_WORDS)
         if not self.yes_ids or not self.no_ids:
             raise UnsupportedMethodError(
                 f"{model_label}: the tokenizer has no single-token 'Yes'/'No', so log P(yes) - log P(no) "
@@ -47,7 +47,7 @@ class LLMPointwiseReranker(PointwiseReranker):
 
         sequences = []
         for query, candidate in pairs:
-            passage, _ = self.lm.truncate_text(candidate.text, self.max_passage_tokens,
+            passage, _ = self.lm.text.truncate_text(candidate.text, self.max_passage_tokens,
                                                what=f"passage {candidate.docid!r}")
             text = self.lm.chat_prefix(self.prompt.messages(query=query.text, passage=passage))
             sequences.append(self.lm.encode(text))

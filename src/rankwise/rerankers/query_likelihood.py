@@ -34,7 +34,7 @@ class QueryLikelihoodReranker(PointwiseReranker):
         prefixes, continuations = [], []
         query_ids = {q.text: self.lm.encode(q.text) for q, _ in pairs}
         for query, candidate in pairs:
-            passage, _ = self.lm.truncate_text(candidate.text, self.max_passage_tokens,
+            passage, _ = self.lm.text.truncate_text(candidate.text, self.max_passage_tokens,
                                                what=f"passage {candidate.docid!r}")
             prefixes.append(self.lm.encode(self.lm.chat_prefix(self.prompt.messages(passage=passage))))
             continuations.append(query_ids[query.text])

@@ -14,6 +14,8 @@ METHODS: dict[str, str] = {
     "cross-encoder": "rankwise.rerankers.cross_encoder:CrossEncoderReranker",
     "llm-pointwise": "rankwise.rerankers.llm_pointwise:LLMPointwiseReranker",
     "query-likelihood": "rankwise.rerankers.query_likelihood:QueryLikelihoodReranker",
+    "first": "rankwise.rerankers.listwise:FirstReranker",
+    "listwise-generate": "rankwise.rerankers.listwise:ListwiseGenerateReranker",
 }
 
 # For unregistered models, the default method follows the architecture named in config.json.

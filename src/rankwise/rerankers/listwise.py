@@ -1,0 +1,189 @@
+"""Listwise LLM reranking over sliding windows, decoded two ways:
+
+- `listwise-generate` (RankGPT / RankZephyr): greedy generation of "[C] > [A] > ...", parsed into a
+  permutation that is always valid; the raw response is kept in the trace.
+- `first` (FIRST, single-token decoding): one forward pass per window, and the ranking is the order of
+  the identifiers' probabilities of being emitted first. Nothing is generated.
+
+How identifiers tokenize differs between models (SmolLM2 splits "[A]" into "[", "A", "]"; Qwen2.5
+merges "[A" for most letters but splits "[O"), so FIRST works out, per model, which identifiers are
+one merged token ("direct": P("[A")) and which need the bridge token ("bridged": P("[") * P("O" | "["),
+read from one extra single-token step on the KV cache). When an identifier cannot be determined from
+those tokens at all, it refuses with an error rather than falling back to generation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from rankwise.backends.causal_lm import CausalLM
+from rankwise.backends.chat_tokenizer import ChatTokenizer
+from rankwise.backends.runtime import RuntimeOptions
+from rankwise.errors import InputError, UnsupportedMethodError
+from rankwise.models.resolve import ModelLocation
+from rankwise.rerankers.base import reject_unknown_options
+from rankwise.rerankers.listwise_prompt import (
+    PROMPTS,
+    ListwisePrompt,
+    escape_identifiers,
+    identifiers,
+    mentioned_positions,
+    parse_permutation,
+    truncate_words,
+)
+from rankwise.rerankers.sliding_window import SlidingWindowReranker, Window, WindowResult
+
+LISTWISE_OPTIONS = ("window", "stride", "top_k", "alphabet", "prompt", "max_words")
+
+
+class ListwiseLLMReranker(SlidingWindowReranker):
+    """Prompt construction shared by both decodings."""
+
+    reserve_tokens = 1
+
+    def __init__(self, lm: CausalLM, model_label: str, window: int = 20, stride: int = 10, top_k: int = 100,
+                 alphabet: str = "alpha", prompt: str | ListwisePrompt = "rank_zephyr", max_words: int = 300):
+        super().__init__(model_label, window=window, stride=stride, top_k=top_k)
+        self.lm = lm
+        self.alphabet = alphabet
+        identifiers(alphabet, window)  # validates the alphabet covers a full window
+        if isinstance(prompt, str):
+            if prompt not in PROMPTS:
+                raise ValueError(f"unknown prompt {prompt!r}; choose {', '.join(PROMPTS)}")
+            prompt = PROMPTS[prompt]
+        self.prompt = prompt
+        self.max_words = max_words
+
+    @classmethod
+    def from_model(cls, location: ModelLocation, **options: Any) -> ListwiseLLMReranker:
+        runtime = RuntimeOptions.pick(options)
+        kwargs = {k: options.pop(k) for k in LISTWISE_OPTIONS if k in options}
+        reject_unknown_options(cls.method, options)
+        return cls(CausalLM(location, runtime), location.label, **kwargs)
+
+    def encode_window(self, window: Window) -> tuple[list[int], list[str]]:
+        """Token ids of the window's prompt and its labels; passages shrink until the prompt fits the context."""
+        labels = identifiers(self.alphabet, len(window.passages))
+        words = self.max_words
+        while True:
+            passages = [truncate_words(escape_identifiers(p), words) for p in window.passages]
+            ids = self.lm.encode(self.lm.chat_prefix(self.prompt.messages(window.query, labels, passages)))
+            if len(ids) + self.reserve_tokens <= self.lm.max_length:
+                window.trace["words_per_passage"] = words
+                return ids, labels
+            if words <= 8:
+                raise InputError(f"a window of {len(labels)} passages does not fit the model's context of "
+                                 f"{self.lm.max_length} tokens even at {words} words per passage")
+            words = max(8, int(words * 0.75))
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "alphabet": self.alphabet, "max_words": self.max_words}
+
+
+class ListwiseGenerateReranker(ListwiseLLMReranker):
+    method = "listwise-generate"
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        full = " > ".join(f"[{label}]" for label in identifiers(self.alphabet, self.window))
+        self.max_new_tokens = len(self.lm.encode(full)) + 8
+        self.reserve_tokens = self.max_new_tokens
+
+    def rank_windows(self, windows: list[Window]) -> list[WindowResult]:
+        encoded = [self.encode_window(w) for w in windows]
+        outputs = self.lm.generate([ids for ids, _ in encoded], max_new_tokens=self.max_new_tokens)
+        results = []
+        for (_, labels), tokens in zip(encoded, outputs):
+            response = self.lm.text.decode(tokens, skip_special_tokens=True)
+            results.append(WindowResult(order=parse_permutation(response, labels),
+                                        trace={"response": response, "generated_tokens": len(tokens),
+                                               "identifiers_emitted": len(mentioned_positions(response, labels))}))
+        return results
+
+
+@dataclass(frozen=True)
+class FirstTokenScheme:
+    """How each identifier starts the answer: `direct[i]` is a merged token like "[A"; `bridged[i]` is the
+    token after the shared `bridge_id` ("[")."""
+
+    labels: tuple[str, ...]
+    direct: dict[int, int]
+    bridged: dict[int, int]
+    bridge_id: int | None
+
+    @classmethod
+    def analyze(cls, text: ChatTokenizer, labels: list[str]) -> FirstTokenScheme:
+        prefix = text.chat_prefix([{"role": "user", "content": "rank"}])
+        prefix_ids = text.encode(prefix)
+        direct, bridged, bridges = {}, {}, set()
+        for i, label in enumerate(labels):
+            ids = text.encode(prefix + f"[{label}] > [")
+            if ids[: len(prefix_ids)] != prefix_ids:
+                raise UnsupportedMethodError(f"{text.label}: the answer's first tokens merge with the chat "
+                                             "template, so identifier probabilities cannot be read from them")
+            answer = ids[len(prefix_ids):]
+            first = text.decode([answer[0]])
+            if first == "[" and len(answer) > 1 and _names(text.decode([answer[1]]), label):
+                bridged[i] = answer[1]
+                bridges.add(answer[0])
+            elif first.startswith("[") and _names(first[1:], label):
+                direct[i] = answer[0]
+            else:
+                raise UnsupportedMethodError(
+                    f"{text.label}: identifier [{label}] starts with tokens "
+                    f"{[text.decode([t]) for t in answer[:2]]}, which do not determine it; FIRST single-token decoding is not exact for this model with these identifiers "
+                    "(try alphabet='alpha')")
+        if len(bridges) > 1:
+            raise UnsupportedMethodError(f"{text.label}: identifiers split after different bridge tokens")
+        tokens = list(direct.values()) + list(bridged.values())
+        if len(set(tokens)) != len(tokens) or set(direct.values()) & bridges:
+            raise UnsupportedMethodError(f"{text.label}: two identifiers share a first token")
+        return cls(tuple(labels), direct, bridged, bridges.pop() if bridges else None)
+
+    @property
+    def needs_step(self) -> bool:
+        return bool(self.bridged)
+
+
+def _names(piece: str, label: str) -> bool:
+    """True when a decoded token spells exactly the label, possibly followed by the closing bracket."""
+    return piece.startswith(label) and (len(piece) == len(label) or not piece[len(label)].isalnum())
+
+
+class FirstReranker(ListwiseLLMReranker):
+    method = "first"
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._schemes: dict[int, FirstTokenScheme] = {}
+        self.scheme(self.window)  # fail at load time, not on the first query
+
+    def scheme(self, size: int) -> FirstTokenScheme:
+        if size not in self._schemes:
+            self._schemes[size] = FirstTokenScheme.analyze(self.lm.text, identifiers(self.alphabet, size))
+        return self._schemes[size]
+
+    def rank_windows(self, windows: list[Window]) -> list[WindowResult]:
+        import numpy as np
+
+        results: list[WindowResult | None] = [None] * len(windows)
+        by_size: dict[int, list[int]] = {}
+        for i, w in enumerate(windows):
+            by_size.setdefault(len(w.passages), []).append(i)
+        for size, members in by_size.items():
+            scheme = self.scheme(size)
+            direct_positions, direct_ids = list(scheme.direct), list(scheme.direct.values())
+            bridged_positions, bridged_ids = list(scheme.bridged), list(scheme.bridged.values())
+            first_ids = direct_ids + ([scheme.bridge_id] if scheme.needs_step else [])
+            sequences = [self.encode_window(windows[i])[0] for i in members]
+            first, second = self.lm.first_token_logprobs(sequences, first_ids, scheme.bridge_id if scheme.needs_step
+                                                         else None, bridged_ids)
+            for row, i in enumerate(members):
+                logprobs = np.empty(size, dtype=np.float64)
+                logprobs[direct_positions] = first[row, : len(direct_ids)]
+                if scheme.needs_step:
+                    logprobs[bridged_positions] = first[row, -1] + second[row]
+                order = sorted(range(size), key=lambda p: -logprobs[p])
+                results[i] = WindowResult(order=order, scores=logprobs.tolist(),
+                                          trace={"bridged": len(bridged_positions)})
+        return results

