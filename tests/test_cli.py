@@ -104,3 +104,20 @@ def test_eval_warns_about_query_set_differences(tmp_path):
     assert result.exit_code == 0, result.output
     assert "42 judged queries missing from the run" in result.output
     assert "1 queries without judgments ignored: 999999" in result.output
+
+
+def test_method_options_reach_the_reranker():
+    from rankwise.cli import parse_options
+
+    assert parse_options(["window=4", "stride=2", "alphabet=numeric", "truncate=false"]) == {
+        "window": 4, "stride": 2, "alphabet": "numeric", "truncate": False}
+    result = runner.invoke(app, ["rerank", "-m", "smollm2-135m", "--method", "first", "-O", "window=4",
+                                 "-O", "stride=2", "-q", "how long do fleas live",
+                                 "--docs", str(EXAMPLES / "fleas.jsonl"), "--top-n", "8"])
+    assert result.exit_code == 0, result.output
+    for docid in ("flea-lifespan", "flea-eggs", "flea-treatment", "tick-lifespan", "flea-market", "cat-lifespan",
+                  "sourdough", "flea-pupae"):
+        assert docid in result.output
+    result = runner.invoke(app, ["rerank", "-m", "minilm-embed", "-O", "bogus", "-q", "x",
+                                 "--docs", str(EXAMPLES / "fleas.jsonl")])
+    assert result.exit_code == 2 and "option 'bogus' is not KEY=VALUE" in result.output

@@ -59,6 +59,8 @@ def rerank(
     device: Optional[str] = typer.Option(None, help="cpu, cuda, mps (default: best available)."),
     threads: Optional[int] = typer.Option(None, help="torch threads."),
     tag: str = typer.Option("rankwise", help="Run tag for the TREC file."),
+    option: list[str] = typer.Option([], "--option", "-O",
+                                     help="Method option KEY=VALUE, repeatable (e.g. -O window=20 -O stride=10)."),
 ) -> None:
     """Rerank one query's documents (--query/--docs) or a whole candidate file (--input/--output)."""
     if (query is None) == (input is None):
@@ -73,12 +75,29 @@ def rerank(
     requests = read_candidates(input)[:queries] if input is not None else None
     documents = read_documents(docs) if docs is not None else None
     with console.status(f"loading {model}"):
-        reranker = Reranker.load(model, method=method, batch_size=batch_size, device=device, threads=threads)
+        reranker = Reranker.load(model, method=method, batch_size=batch_size, device=device, threads=threads,
+                                 **parse_options(option))
     if query is not None:
         ranking = reranker.rerank(query, documents, top_n=top_n, qid="query")
         _print_ranking(ranking)
         return
     _rerank_file(reranker, requests, top_k, queries_per_batch, output, output_json, tag, input)
+
+
+def parse_options(pairs: list[str]) -> dict[str, Any]:
+    """KEY=VALUE pairs; values that read as JSON (numbers, true/false, null) are converted."""
+    import json
+
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"option {pair!r} is not KEY=VALUE")
+        try:
+            options[key.strip()] = json.loads(value)
+        except ValueError:
+            options[key.strip()] = value
+    return options
 
 
 def _print_ranking(ranking) -> None:
@@ -270,6 +289,40 @@ def bench(
                                on_progress=lambda n: progress.advance(state["task"], n))
     _show_comparison(comparison, markdown, None, plot)
     console.print(f"runs and sidecars in {out_dir}")
+
+
+@app.command()
+@reports_errors
+def serve(
+    model: str = typer.Option(..., "--model", "-m", help="Registered name, local path, or Hugging Face id."),
+    method: Optional[str] = typer.Option(None, help="Reranking method (default: the model's)."),
+    host: str = typer.Option("127.0.0.1", help="Address to bind."),
+    port: int = typer.Option(8000, help="Port to bind."),
+    api_key_file: Optional[Path] = typer.Option(None, help="File with API keys, one per line (also $RANKWISE_API_KEYS)."),
+    max_documents: int = typer.Option(1000, help="Documents per request."),
+    max_document_chars: int = typer.Option(32768, help="Characters per document before truncation / 413."),
+    max_query_chars: int = typer.Option(8192, help="Characters per query."),
+    max_batch_pairs: int = typer.Option(64, help="Pairs scored together in one model call."),
+    max_wait_ms: float = typer.Option(5.0, help="How long a batch waits for more requests."),
+    max_queue_pairs: int = typer.Option(20000, help="Queued pairs before answering 503."),
+    batch_size: int = typer.Option(32, help="Inputs per forward pass inside a model call."),
+    drain_seconds: float = typer.Option(2.0, help="On shutdown, answer 503 this long while in-flight requests finish."),
+    threads: Optional[int] = typer.Option(None, help="torch threads."),
+    option: list[str] = typer.Option([], "--option", "-O", help="Method option KEY=VALUE, repeatable."),
+) -> None:
+    """Serve a reranker over HTTP: Cohere/Jina /v1/rerank, TEI /rerank, /health, /ready, /metrics, /docs."""
+    from rankwise.api import Reranker
+    from rankwise.server import ServerSettings, create_app
+    from rankwise.server.serve import read_api_keys, run
+
+    settings = ServerSettings(model_name=model, max_documents=max_documents, max_query_chars=max_query_chars,
+                              max_document_chars=max_document_chars, max_batch_pairs=max_batch_pairs,
+                              max_wait_ms=max_wait_ms, max_queue_pairs=max_queue_pairs,
+                              api_keys=read_api_keys(api_key_file))
+    extra = parse_options(option)
+    application = create_app(lambda: Reranker.load(model, method=method, batch_size=batch_size, threads=threads,
+                                                   **extra), settings)
+    run(application, host, port, drain_seconds=drain_seconds)
 
 
 def main() -> None:  # pragma: no cover - console entry point

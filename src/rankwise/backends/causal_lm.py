@@ -34,6 +34,7 @@ class CausalLM:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         apply_threads(options.threads)
+        self._torch = torch
         self.options = options
         self.location = location
         self.device = select_device(options.device)
@@ -48,7 +49,6 @@ class CausalLM:
             self.pad_id = self.tokenizer.eos_token_id or 0
         context = getattr(self.model.config, "max_position_embeddings", None) or 2048
         self.max_length = min(options.max_length or context, context)
-        self._torch = torch
         self.stats: Counter[str] = Counter()
         self.text = ChatTokenizer(self.tokenizer, location.label, truncate=options.truncate)
 

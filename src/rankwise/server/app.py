@@ -1,0 +1,273 @@
+"""The FastAPI application: routes, validation and limits, authentication, metrics, readiness, draining."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import math
+import time
+import uuid
+from collections.abc import Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse
+
+from rankwise.rerankers.base import BaseReranker, PointwiseReranker
+from rankwise.server.batcher import MicroBatcher, Overloaded
+from rankwise.server.metrics import ServiceMetrics
+from rankwise.server.schemas import (
+    BilledUnits,
+    DocumentObject,
+    Meta,
+    RerankRequest,
+    RerankResponse,
+    RerankResult,
+    ReturnedDocument,
+    TEIRequest,
+    TEIResult,
+    Usage,
+)
+from rankwise.types import Candidate, Query
+
+log = logging.getLogger("rankwise.server")
+OPEN_PATHS = {"/health", "/ready"}
+
+
+@dataclass
+class ServerSettings:
+    model_name: str
+    max_documents: int = 1000
+    max_query_chars: int = 8192
+    max_document_chars: int = 32768
+    max_batch_pairs: int = 64
+    max_wait_ms: float = 5.0
+    max_queue_pairs: int = 20000
+    retry_after_seconds: int = 1
+    api_keys: frozenset[str] = field(default_factory=frozenset)
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str, field_path: list[str] | None = None,
+                 headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status, self.message, self.field_path, self.headers = status, message, field_path, headers or {}
+
+
+def create_app(reranker: BaseReranker | Callable[[], BaseReranker], settings: ServerSettings) -> FastAPI:
+    """`reranker` may be a loader: it then runs at startup, and /ready answers 503 until it has finished."""
+    state: dict[str, Any] = {"reranker": None, "draining": False}
+    batcher = MicroBatcher(lambda pairs: state["reranker"].score_pairs(pairs), max_batch=settings.max_batch_pairs,
+                           max_wait_ms=settings.max_wait_ms, max_queued=settings.max_queue_pairs)
+    metrics = ServiceMetrics(queue_depth=lambda: batcher.queued)
+    batcher._on_batch = metrics.batch_pairs.observe
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        await batcher.start()
+        loading = None
+        if isinstance(reranker, BaseReranker):
+            state["reranker"] = reranker
+        else:  # load in the background: /health answers meanwhile, /ready only once the model can answer
+            loading = asyncio.create_task(_load(reranker))
+        yield
+        if loading is not None and not loading.done():
+            loading.cancel()
+        await batcher.stop()
+
+    async def _load(loader: Callable[[], BaseReranker]) -> None:
+        try:
+            state["reranker"] = await batcher.run(loader)
+            log.info("ready: %s (%s)", settings.model_name, state["reranker"].method)
+        except Exception as e:  # the process stays up and says why in /ready
+            state["load_error"] = f"{type(e).__name__}: {e}"
+            log.error("loading %s failed: %s", settings.model_name, state["load_error"])
+
+    app = FastAPI(title="rankwise", version=_version(), lifespan=lifespan,
+                  description="Reranking service with Cohere/Jina (`/v1/rerank`, `/v2/rerank`) and TEI (`/rerank`) APIs.")
+    app.state.settings = settings
+    app.state.batcher = batcher
+    app.state.metrics = metrics
+    app.state.runtime = state
+
+    @app.middleware("http")
+    async def around(request: Request, call_next):
+        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        request.state.request_id = request_id
+        start = time.perf_counter()
+        if state["draining"] and request.url.path not in OPEN_PATHS:
+            response = _error(503, "the service is shutting down", request_id,
+                              headers={"Retry-After": str(settings.retry_after_seconds)})
+        else:
+            response = await call_next(request)
+        route = request.scope.get("route")
+        label = getattr(route, "path", "unmatched")
+        metrics.requests.labels(route=label, code=str(response.status_code)).inc()
+        metrics.latency.labels(route=label).observe(time.perf_counter() - start)
+        response.headers["X-Request-ID"] = request_id
+        return response
+
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, error: ApiError):
+        detail = [{"loc": ["body", *error.field_path], "msg": error.message}] if error.field_path else None
+        return _error(error.status, error.message, request.state.request_id, detail=detail, headers=error.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, error: RequestValidationError):
+        problems = error.errors()
+        if any(p.get("type") == "json_invalid" for p in problems):
+            return _error(400, "malformed JSON body", request.state.request_id)
+        first = problems[0] if problems else {}
+        where = ".".join(str(part) for part in first.get("loc", ()) if part != "body")
+        message = f"{where}: {first.get('msg', 'invalid')}" if where else first.get("msg", "invalid request")
+        detail = [{"loc": list(p.get("loc", ())), "msg": p.get("msg"), "type": p.get("type")} for p in problems]
+        return _error(422, message, request.state.request_id, detail=detail)
+
+    def require_key(request: Request) -> None:
+        if not settings.api_keys:
+            return
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not any(hmac.compare_digest(token.strip(), key) for key in settings.api_keys):
+            raise ApiError(401, "missing or invalid API key (send 'Authorization: Bearer <key>')",
+                           headers={"WWW-Authenticate": "Bearer"})
+
+    def ready_reranker() -> BaseReranker:
+        if state["reranker"] is None:
+            raise ApiError(503, "the model is still loading", headers={"Retry-After": str(settings.retry_after_seconds)})
+        return state["reranker"]
+
+    async def scores_for(request: Request, query: str, texts: list[str]) -> list[float]:
+        reranker = ready_reranker()
+        q = Query("request", query)
+        candidates = [Candidate(str(i), t) for i, t in enumerate(texts)]
+        try:
+            if isinstance(reranker, PointwiseReranker):
+                scores = await batcher.score([(q, c) for c in candidates])
+            else:
+                scores = await _listwise_scores(batcher, reranker, q, candidates)
+        except Overloaded as e:
+            raise ApiError(503, f"overloaded: {e}; retry later",
+                           headers={"Retry-After": str(settings.retry_after_seconds)}) from None
+        except Exception:
+            log.exception("request %s: the model failed", request.state.request_id)
+            raise ApiError(500, "the model failed while scoring this request") from None
+        metrics.documents.inc(len(texts))
+        return scores
+
+    def check_common(query: str, count: int) -> None:
+        if not query.strip():
+            raise ApiError(422, "query is empty", ["query"])
+        if len(query) > settings.max_query_chars:
+            raise ApiError(413, f"query has {len(query)} characters, over the limit of {settings.max_query_chars}",
+                           ["query"])
+        if count > settings.max_documents:
+            raise ApiError(413, f"{count} documents, over the limit of {settings.max_documents} per request",
+                           ["documents"])
+
+    @app.get("/health", tags=["service"])
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/ready", tags=["service"])
+    async def ready():
+        if state["reranker"] is None or state["draining"]:
+            reason = "draining" if state["draining"] else state.get("load_error", "loading")
+            return _error(503, reason, None,
+                          headers={"Retry-After": str(settings.retry_after_seconds)})
+        return {"status": "ready", "model": settings.model_name}
+
+    @app.get("/metrics", tags=["service"], response_class=PlainTextResponse, dependencies=[Depends(require_key)])
+    async def prometheus() -> PlainTextResponse:
+        return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")
+
+    @app.get("/v1/models", tags=["service"], dependencies=[Depends(require_key)])
+    async def models() -> dict[str, Any]:
+        method = state["reranker"].method if state["reranker"] else None
+        return {"object": "list", "data": [{"id": settings.model_name, "object": "model", "method": method}]}
+
+    @app.post("/v1/rerank", response_model=RerankResponse, response_model_exclude_none=True, tags=["rerank"],
+              dependencies=[Depends(require_key)])
+    @app.post("/v2/rerank", response_model=RerankResponse, response_model_exclude_none=True, tags=["rerank"],
+              dependencies=[Depends(require_key)], include_in_schema=False)
+    async def rerank(body: RerankRequest, request: Request) -> RerankResponse:
+        check_common(body.query, len(body.documents))
+        if not body.documents:
+            raise ApiError(422, "documents is empty", ["documents"])
+        texts = []
+        for i, doc in enumerate(body.documents):
+            text = doc.text if isinstance(doc, DocumentObject) else doc
+            if not text.strip():
+                raise ApiError(422, f"documents[{i}] is empty", ["documents", str(i)])
+            text = text[: settings.max_document_chars]
+            if body.max_tokens_per_doc is not None:
+                text = " ".join(text.split()[: body.max_tokens_per_doc])
+            texts.append(text)
+        scores = await scores_for(request, body.query, texts)
+        order = sorted(range(len(texts)), key=lambda i: -scores[i])
+        if body.top_n is not None:
+            order = order[: body.top_n]
+        results = [RerankResult(index=i, relevance_score=scores[i],
+                                document=ReturnedDocument(text=texts[i]) if body.return_documents else None)
+                   for i in order]
+        return RerankResponse(id=request.state.request_id, model=settings.model_name, results=results,
+                              meta=Meta(billed_units=BilledUnits(search_units=max(1, math.ceil(len(texts) / 100)))),
+                              usage=Usage(total_tokens=_word_count(body.query, texts)))
+
+    @app.post("/rerank", response_model=list[TEIResult], response_model_exclude_none=True, tags=["rerank"],
+              dependencies=[Depends(require_key)])
+    async def rerank_tei(body: TEIRequest, request: Request) -> list[TEIResult]:
+        check_common(body.query, len(body.texts))
+        if not body.texts:
+            raise ApiError(422, "texts is empty", ["texts"])
+        texts = []
+        for i, text in enumerate(body.texts):
+            if not text.strip():
+                raise ApiError(422, f"texts[{i}] is empty", ["texts", str(i)])
+            if len(text) > settings.max_document_chars:
+                if not body.truncate:
+                    raise ApiError(413, f"texts[{i}] has {len(text)} characters, over the limit of "
+                                        f"{settings.max_document_chars} (send truncate=true to cut it)", ["texts", str(i)])
+                text = text[: settings.max_document_chars]
+            texts.append(text)
+        scores = await scores_for(request, body.query, texts)
+        values = scores if body.raw_scores else [_sigmoid(s) for s in scores]
+        order = sorted(range(len(texts)), key=lambda i: -scores[i])
+        return [TEIResult(index=i, score=values[i], text=texts[i] if body.return_text else None) for i in order]
+
+    return app
+
+
+async def _listwise_scores(batcher: MicroBatcher, reranker: BaseReranker, query: Query,
+                           candidates: list[Candidate]) -> list[float]:
+    from rankwise.types import Request as RerankRequestData
+
+    ranking = await batcher.run(lambda: reranker.rerank_batch([RerankRequestData(query, candidates)])[0])
+    by_docid = {r.docid: r.score for r in ranking}
+    return [by_docid[c.docid] for c in candidates]
+
+
+def _error(status: int, message: str, request_id: str | None, detail: Any = None,
+           headers: dict[str, str] | None = None) -> JSONResponse:
+    body: dict[str, Any] = {"error": message, "request_id": request_id}
+    if detail is not None:
+        body["detail"] = detail
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
+
+
+def _word_count(query: str, texts: list[str]) -> int:
+    return len(query.split()) + sum(len(t.split()) for t in texts)
+
+
+def _version() -> str:
+    from rankwise import __version__
+
+    return __version__

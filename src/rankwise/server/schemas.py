@@ -1,0 +1,78 @@
+"""Request and response bodies of the two API shapes: Cohere v2 / Jina (`/v1/rerank`, `/v2/rerank`) and
+Hugging Face TEI (`/rerank`)."""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class DocumentObject(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    text: str
+    id: Optional[str] = None
+    metadata: Optional[dict[str, Any]] = None
+
+
+class RerankRequest(BaseModel):
+    """Cohere v2 / Jina rerank request. Unknown fields are ignored, as those services do."""
+
+    model_config = ConfigDict(extra="ignore")
+    model: Optional[str] = Field(None, description="Ignored: the service answers with the model it serves.")
+    query: str
+    documents: list[Union[str, DocumentObject]]
+    top_n: Optional[int] = Field(None, ge=0)
+    return_documents: bool = True
+    max_tokens_per_doc: Optional[int] = Field(None, ge=1, description="Documents are cut to this many "
+                                                                      "whitespace-separated words.")
+
+
+class ReturnedDocument(BaseModel):
+    text: str
+
+
+class RerankResult(BaseModel):
+    index: int
+    relevance_score: float
+    document: Optional[ReturnedDocument] = None
+
+
+class BilledUnits(BaseModel):
+    search_units: int
+
+
+class Meta(BaseModel):
+    billed_units: BilledUnits
+
+
+class Usage(BaseModel):
+    total_tokens: int
+
+
+class RerankResponse(BaseModel):
+    id: str
+    model: str
+    results: list[RerankResult]
+    meta: Meta
+    usage: Usage
+
+
+class TEIRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    query: str
+    texts: list[str]
+    raw_scores: bool = False
+    return_text: bool = False
+    truncate: bool = False
+
+
+class TEIResult(BaseModel):
+    index: int
+    score: float
+    text: Optional[str] = None
+
+
+class ErrorBody(BaseModel):
+    error: str
+    request_id: Optional[str] = None

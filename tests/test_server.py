@@ -1,0 +1,218 @@
+"""The HTTP service, called over real HTTP on 127.0.0.1."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import math
+import re
+import signal
+import threading
+import time
+
+import httpx
+import pytest
+
+from rankwise.rerankers.base import PointwiseReranker
+from rankwise.server import ServerSettings, create_app
+
+from server_helpers import cli_server, threaded_server
+
+DOCS = [
+    "Sourdough needs feeding with flour and water every day.",
+    "An adult flea usually lives two to three months, sometimes more than a year.",
+    "The flea market on the harbour sells antiques and records.",
+    "Flea pupae can stay dormant in cocoons for up to a year.",
+]
+QUERY = "how long do fleas live"
+
+
+@pytest.fixture(scope="module")
+def minilm_server(minilm):
+    app = create_app(minilm, ServerSettings(model_name="minilm-embed", max_documents=50))
+    with threaded_server(app) as base:
+        yield base
+
+
+def test_cohere_v2_request_body_works_unchanged(minilm_server, minilm):
+    # the body Cohere's v2 docs show, pointed at this service
+    body = {"model": "rerank-v3.5", "query": QUERY, "documents": DOCS, "top_n": 3}
+    response = httpx.post(f"{minilm_server}/v2/rerank", json=body)
+    assert response.status_code == 200, response.text
+    data = response.json()
+    assert data["id"] == response.headers["x-request-id"]
+    assert [r["index"] for r in data["results"]] == [1, 3, 2]
+    expected = {int(r.docid): r.score for r in minilm.rerank(QUERY, DOCS)}
+    for r in data["results"]:
+        assert r["relevance_score"] == pytest.approx(expected[r["index"]], abs=1e-5)
+        assert r["document"]["text"] == DOCS[r["index"]]
+    assert data["meta"]["billed_units"]["search_units"] == 1
+    assert data["usage"]["total_tokens"] == len(QUERY.split()) + sum(len(d.split()) for d in DOCS)
+
+
+def test_jina_request_body_works_unchanged(minilm_server):
+    body = {"model": "jina-reranker-v2-base-multilingual", "query": QUERY,
+            "documents": [{"text": d} for d in DOCS], "top_n": 2, "return_documents": False}
+    data = httpx.post(f"{minilm_server}/v1/rerank", json=body).json()
+    assert [r["index"] for r in data["results"]] == [1, 3]
+    assert all("document" not in r for r in data["results"])
+    scores = [r["relevance_score"] for r in data["results"]]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_tei_shape(minilm_server):
+    data = httpx.post(f"{minilm_server}/rerank", json={"query": QUERY, "texts": DOCS, "return_text": True}).json()
+    assert [r["index"] for r in data] == [1, 3, 2, 0]
+    assert all(0 < r["score"] < 1 for r in data) and data[0]["text"] == DOCS[1]
+    raw = httpx.post(f"{minilm_server}/rerank", json={"query": QUERY, "texts": DOCS, "raw_scores": True}).json()
+    assert raw[0]["score"] == pytest.approx(math.log(data[0]["score"] / (1 - data[0]["score"])), abs=1e-4)
+    assert "text" not in raw[0]
+
+
+@pytest.mark.parametrize("body, status, message", [
+    ({"query": "  ", "documents": DOCS}, 422, "query is empty"),
+    ({"query": QUERY, "documents": []}, 422, "documents is empty"),
+    ({"query": QUERY, "documents": ["ok", " "]}, 422, r"documents\[1\] is empty"),
+    ({"documents": DOCS}, 422, "query: Field required"),
+    ({"query": QUERY, "documents": ["d"] * 51}, 413, "51 documents, over the limit of 50"),
+    ({"query": "q" * 9000, "documents": DOCS}, 413, "query has 9000 characters"),
+    ({"query": QUERY, "documents": DOCS, "top_n": -1}, 422, "top_n"),
+])
+def test_bad_requests_name_the_problem(minilm_server, body, status, message):
+    response = httpx.post(f"{minilm_server}/v1/rerank", json=body)
+    assert response.status_code == status, response.text
+    assert re.search(message, response.json()["error"])
+    assert response.json()["request_id"] == response.headers["x-request-id"]
+
+
+def test_malformed_json_is_400_and_tei_length_limit(minilm_server):
+    response = httpx.post(f"{minilm_server}/v1/rerank", content=b'{"query": "x", "documents": [',
+                          headers={"content-type": "application/json"})
+    assert response.status_code == 400 and response.json()["error"] == "malformed JSON body"
+    long_text = "fleas " * 7000
+    refused = httpx.post(f"{minilm_server}/rerank", json={"query": QUERY, "texts": [long_text]})
+    assert refused.status_code == 413 and "send truncate=true" in refused.json()["error"]
+    cut = httpx.post(f"{minilm_server}/rerank", json={"query": QUERY, "texts": [long_text], "truncate": True})
+    assert cut.status_code == 200
+
+
+def test_openapi_health_models_and_metrics(minilm_server):
+    assert httpx.get(f"{minilm_server}/health").json() == {"status": "ok"}
+    assert httpx.get(f"{minilm_server}/ready").json()["model"] == "minilm-embed"
+    assert "/v1/rerank" in httpx.get(f"{minilm_server}/openapi.json").json()["paths"]
+    assert httpx.get(f"{minilm_server}/v1/models").json()["data"][0] == {
+        "id": "minilm-embed", "object": "model", "method": "embedding"}
+    before = _counter(httpx.get(f"{minilm_server}/metrics").text, "/v1/rerank", "200")
+    httpx.post(f"{minilm_server}/v1/rerank", json={"query": QUERY, "documents": DOCS})
+    httpx.post(f"{minilm_server}/v1/rerank", json={"query": "", "documents": DOCS})
+    text = httpx.get(f"{minilm_server}/metrics").text
+    assert _counter(text, "/v1/rerank", "200") == before + 1
+    assert _counter(text, "/v1/rerank", "422") >= 1
+    assert "rankwise_batch_pairs_count" in text and "rankwise_queue_pairs 0.0" in text
+    assert "rankwise_request_seconds_bucket" in text
+
+
+def _counter(text: str, route: str, code: str) -> float:
+    match = re.search(rf'rankwise_requests_total\{{code="{code}",route="{re.escape(route)}"\}} ([0-9.e+]+)', text)
+    return float(match.group(1)) if match else 0.0
+
+
+class RecordingReranker(PointwiseReranker):
+    """Scores pairs by passage length, recording each model call; fails on the query 'explode'."""
+
+    method = "recording"
+
+    def __init__(self, delay: float = 0.0):
+        super().__init__("recording")
+        self.calls: list[int] = []
+        self.delay = delay
+
+    @classmethod
+    def from_model(cls, location, **options):
+        raise NotImplementedError
+
+    def score_pairs(self, pairs):
+        self.calls.append(len(pairs))
+        time.sleep(self.delay)
+        if any(q.text == "explode" for q, _ in pairs):
+            raise RuntimeError("model crashed")
+        return [float(len(c.text)) for _, c in pairs]
+
+
+def test_concurrent_requests_share_model_calls_and_big_requests_are_split():
+    reranker = RecordingReranker(delay=0.05)
+    app = create_app(reranker, ServerSettings(model_name="rec", max_batch_pairs=64, max_wait_ms=40))
+    with threaded_server(app) as base:
+        body = {"query": "q", "documents": ["a" * (i + 1) for i in range(5)]}
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            responses = list(pool.map(lambda _: httpx.post(f"{base}/v1/rerank", json=body, timeout=30), range(8)))
+        assert all(r.status_code == 200 for r in responses)
+        assert all([x["index"] for x in r.json()["results"]] == [4, 3, 2, 1, 0] for r in responses)
+        assert sum(reranker.calls) == 40 and len(reranker.calls) < 8 and max(reranker.calls) > 5
+        reranker.calls.clear()
+        big = {"query": "q", "documents": [f"doc {i}" + "x" * i for i in range(300)]}
+        response = httpx.post(f"{base}/v1/rerank", json=big, timeout=60)
+        assert response.status_code == 200 and len(response.json()["results"]) == 300
+        assert response.json()["results"][0]["index"] == 299
+        assert reranker.calls == [64, 64, 64, 64, 44]
+
+
+def test_failing_model_gives_500_with_request_id_and_the_server_keeps_serving():
+    app = create_app(RecordingReranker(), ServerSettings(model_name="rec"))
+    with threaded_server(app) as base:
+        failed = httpx.post(f"{base}/v1/rerank", json={"query": "explode", "documents": ["a"]})
+        assert failed.status_code == 500
+        assert failed.json()["request_id"] == failed.headers["x-request-id"] and failed.json()["request_id"]
+        ok = httpx.post(f"{base}/v1/rerank", json={"query": "fine", "documents": ["a", "bb"]})
+        assert ok.status_code == 200 and ok.json()["results"][0]["index"] == 1
+
+
+def test_full_queue_answers_503_with_retry_after():
+    reranker = RecordingReranker(delay=1.0)
+    app = create_app(reranker, ServerSettings(model_name="rec", max_queue_pairs=10, max_batch_pairs=10))
+    with threaded_server(app) as base:
+        refused = httpx.post(f"{base}/v1/rerank", json={"query": "q", "documents": ["d"] * 11})
+        assert refused.status_code == 503 and refused.headers["retry-after"] == "1"
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            slow = pool.submit(httpx.post, f"{base}/v1/rerank", json={"query": "q", "documents": ["d"] * 8}, timeout=30)
+            time.sleep(0.3)
+            second = httpx.post(f"{base}/v1/rerank", json={"query": "q", "documents": ["d"] * 5})
+            assert second.status_code == 503 and "overloaded" in second.json()["error"]
+            assert slow.result().status_code == 200
+
+
+def test_not_ready_until_the_model_has_loaded():
+    def slow_loader():
+        time.sleep(1.5)
+        return RecordingReranker()
+
+    import uvicorn
+
+    from server_helpers import free_port
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(slow_loader, ServerSettings(model_name="rec")),
+                                           host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    try:
+        seen_loading = False
+        for _ in range(100):
+            try:
+                health = httpx.get(f"{base}/health", timeout=1)
+            except httpx.TransportError:
+                time.sleep(0.05)
+                continue
+            ready = httpx.get(f"{base}/ready", timeout=1)
+            if ready.status_code == 503:
+                seen_loading = True
+                assert health.status_code == 200 and ready.json()["error"] == "loading"
+            else:
+                break
+            time.sleep(0.1)
+        assert httpx.get(f"{base}/ready").status_code == 200
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+    assert seen_loading
