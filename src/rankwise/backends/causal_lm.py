@@ -11,14 +11,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from rankwise.backends.runtime import (
-    RuntimeOptions,
-    apply_threads,
-    length_sorted_batches,
-    load_pretrained,
-    select_device,
-    select_dtype,
-)
+from rankwise.backends.runtime import RuntimeOptions, length_sorted_batches, load_tokenizer_and_model
 from rankwise.backends.chat_tokenizer import ChatTokenizer
 from rankwise.errors import InputError
 from rankwise.models.resolve import ModelLocation
@@ -31,17 +24,12 @@ if TYPE_CHECKING:
 class CausalLM:
     def __init__(self, location: ModelLocation, options: RuntimeOptions):
         import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers import AutoModelForCausalLM
 
-        apply_threads(options.threads)
         self._torch = torch
         self.options = options
         self.location = location
-        self.device = select_device(options.device)
-        self.tokenizer = load_pretrained(AutoTokenizer.from_pretrained, location)
-        self.model = load_pretrained(AutoModelForCausalLM.from_pretrained, location,
-                                     dtype=select_dtype(options.dtype, self.device))
-        self.model.to(self.device).eval()
+        self.tokenizer, self.model, self.device = load_tokenizer_and_model(AutoModelForCausalLM, location, options)
         if options.quantize:
             self._quantize(options.quantize)
         self.pad_id = self.tokenizer.pad_token_id

@@ -8,14 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from rankwise.backends.runtime import (
-    RuntimeOptions,
-    apply_threads,
-    length_sorted_batches,
-    load_pretrained,
-    select_device,
-    select_dtype,
-)
+from rankwise.backends.runtime import RuntimeOptions, length_sorted_batches, load_tokenizer_and_model
 from rankwise.errors import InputError
 from rankwise.models.resolve import ModelLocation
 
@@ -26,15 +19,10 @@ if TYPE_CHECKING:
 class TextEncoder:
     def __init__(self, location: ModelLocation, options: RuntimeOptions):
         import torch
-        from transformers import AutoModel, AutoTokenizer
+        from transformers import AutoModel
 
-        apply_threads(options.threads)
         self.options = options
-        self.device = select_device(options.device)
-        self.tokenizer = load_pretrained(AutoTokenizer.from_pretrained, location)
-        self.model = load_pretrained(AutoModel.from_pretrained, location,
-                                     dtype=select_dtype(options.dtype, self.device))
-        self.model.to(self.device).eval()
+        self.tokenizer, self.model, self.device = load_tokenizer_and_model(AutoModel, location, options)
         pooling = location.read_json("1_Pooling/config.json") or {}
         self.pooling = "cls" if pooling.get("pooling_mode_cls_token") else "mean"
         modules = location.read_json("modules.json") or []

@@ -8,14 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from rankwise.backends.runtime import (
-    RuntimeOptions,
-    apply_threads,
-    length_sorted_batches,
-    load_pretrained,
-    select_device,
-    select_dtype,
-)
+from rankwise.backends.runtime import RuntimeOptions, length_sorted_batches, load_tokenizer_and_model
 from rankwise.errors import InputError
 from rankwise.models.resolve import ModelLocation
 
@@ -25,18 +18,14 @@ RELEVANT_LABELS = ("relevant", "true", "yes", "positive", "entailment", "label_1
 class PairScorer:
     def __init__(self, location: ModelLocation, options: RuntimeOptions, activation: str = "none"):
         import torch
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+        from transformers import AutoModelForSequenceClassification
 
         if activation not in ("none", "sigmoid"):
             raise ValueError(f"activation must be 'none' or 'sigmoid', got {activation!r}")
-        apply_threads(options.threads)
         self.options = options
         self.activation = activation
-        self.device = select_device(options.device)
-        self.tokenizer = load_pretrained(AutoTokenizer.from_pretrained, location)
-        self.model = load_pretrained(AutoModelForSequenceClassification.from_pretrained, location,
-                                     dtype=select_dtype(options.dtype, self.device))
-        self.model.to(self.device).eval()
+        self.tokenizer, self.model, self.device = load_tokenizer_and_model(AutoModelForSequenceClassification,
+                                                                           location, options)
         config = self.model.config
         self.num_labels = config.num_labels
         labels = {i: str(label).lower() for i, label in (config.id2label or {}).items()}

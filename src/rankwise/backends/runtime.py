@@ -94,3 +94,15 @@ def load_pretrained(loader: Callable[..., T], location: ModelLocation, **kwargs:
         if location.spec is not None and location.spec.local is not None:
             hint = f"; for offline use install {location.spec.local.describe()}"
         raise ModelNotAvailableError(f"cannot load model {location.label!r} from {location.path}: {e}{hint}") from None
+
+
+def load_tokenizer_and_model(model_class: Any, location: ModelLocation, options: RuntimeOptions) -> tuple[Any, Any, str]:
+    """Tokenizer and model in eval mode on the chosen device and dtype, with the thread count applied."""
+    from transformers import AutoTokenizer
+
+    apply_threads(options.threads)
+    device = select_device(options.device)
+    tokenizer = load_pretrained(AutoTokenizer.from_pretrained, location)
+    model = load_pretrained(model_class.from_pretrained, location, dtype=select_dtype(options.dtype, device))
+    model.to(device).eval()
+    return tokenizer, model, device

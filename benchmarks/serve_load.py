@@ -1,0 +1,120 @@
+"""Load test of `rankwise serve` on loopback: 1, 4 and 16 concurrent clients sending 20-document
+Cohere-style requests, each level for a bounded time and request count, with and without micro-batching.
+
+    python benchmarks/serve_load.py [--model minilm-embed] [--seconds 60] [--levels 1,4,16]
+                                    [--max-requests 5000] [--json out.json]
+
+"with batching": pairs of concurrent requests are scored together (up to 320 pairs, 5 ms wait).
+"one request per batch": each model call scores exactly one request's 20 pairs (max batch 20, no wait).
+Only 127.0.0.1 is ever contacted; every loop stops by itself."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from rich.console import Console
+from rich.table import Table
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from server_helpers import free_port, wait_ready  # noqa: E402
+
+WORDS = ("flea cat dog pet lifespan months year host egg larva pupa cocoon carpet vacuum treatment "
+         "bread flour water market antique harbour record tick disease").split()
+
+
+def documents(seed: int, count: int = 20) -> list[str]:
+    return [" ".join(WORDS[(seed * 7 + i * 3 + j) % len(WORDS)] for j in range(40)) for i in range(count)]
+
+
+async def client(base: str, stop_at: float, budget: list[int], latencies: list[float], errors: list[int], seed: int):
+    async with httpx.AsyncClient(timeout=60) as http:
+        i = 0
+        while time.monotonic() < stop_at and budget[0] > 0:
+            budget[0] -= 1
+            body = {"query": "how long do fleas live", "documents": documents(seed * 1000 + i)}
+            start = time.perf_counter()
+            try:
+                response = await http.post(f"{base}/v1/rerank", json=body)
+                ok = response.status_code == 200
+            except httpx.HTTPError:
+                ok = False
+            latencies.append(time.perf_counter() - start) if ok else errors.append(1)
+            i += 1
+
+
+async def level(base: str, concurrency: int, seconds: float, max_requests: int) -> dict:
+    latencies: list[float] = []
+    errors: list[int] = []
+    budget = [max_requests]
+    start = time.monotonic()
+    await asyncio.gather(*(client(base, start + seconds, budget, latencies, errors, c) for c in range(concurrency)))
+    elapsed = time.monotonic() - start
+    latencies.sort()
+
+    def pct(p: float) -> float:
+        return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000 if latencies else float("nan")
+
+    return {"concurrency": concurrency, "requests": len(latencies), "errors": len(errors),
+            "rps": len(latencies) / elapsed, "p50_ms": pct(0.50), "p95_ms": pct(0.95), "p99_ms": pct(0.99),
+            "mean_ms": statistics.fmean(latencies) * 1000 if latencies else float("nan")}
+
+
+def serve(model: str, extra: list[str]) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "rankwise.cli", "serve", "--model", model, "--port", str(port),
+                                "--drain-seconds", "0", *extra],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    wait_ready(base)
+    return process, base
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="minilm-embed")
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--levels", default="1,4,16")
+    parser.add_argument("--max-requests", type=int, default=5000)
+    parser.add_argument("--json", default=None)
+    args = parser.parse_args()
+    configs = {"with batching": ["--max-batch-pairs", "320", "--max-wait-ms", "5", "--batch-size", "64"],
+               "one request per batch": ["--max-batch-pairs", "20", "--max-wait-ms", "0", "--batch-size", "64"]}
+    rows = []
+    console = Console(width=160)
+    for name, extra in configs.items():
+        process, base = serve(args.model, extra)
+        try:
+            asyncio.run(level(base, 2, 3, 50))  # warm-up
+            for concurrency in (int(c) for c in args.levels.split(",")):
+                row = asyncio.run(level(base, concurrency, args.seconds, args.max_requests))
+                row["config"] = name
+                rows.append(row)
+                console.print(f"{name}: {concurrency} clients -> {row['rps']:.1f} req/s")
+        finally:
+            process.send_signal(signal.SIGINT)
+            process.wait(timeout=60)
+    table = Table(title=f"rankwise serve --model {args.model}: 20 documents per request, {args.seconds:.0f} s per level")
+    for c in ("config", "clients", "requests", "errors", "req/s", "docs/s", "p50 ms", "p95 ms", "p99 ms", "speed-up"):
+        table.add_column(c, justify="left" if c == "config" else "right")
+    baseline = {r["concurrency"]: r["rps"] for r in rows if r["config"] == "one request per batch"}
+    for r in rows:
+        speedup = r["rps"] / baseline[r["concurrency"]] if r["config"] == "with batching" and baseline.get(r["concurrency"]) else None
+        table.add_row(r["config"], str(r["concurrency"]), str(r["requests"]), str(r["errors"]), f"{r['rps']:.1f}",
+                      f"{20 * r['rps']:.0f}", f"{r['p50_ms']:.0f}", f"{r['p95_ms']:.0f}", f"{r['p99_ms']:.0f}",
+                      f"{speedup:.2f}x" if speedup else "-")
+    console.print(table)
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=2))
+
+
+if __name__ == "__main__":
+    main()
