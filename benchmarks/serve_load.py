@@ -6,6 +6,8 @@ Cohere-style requests, each level for a bounded time and request count, with and
 
 "with batching": pairs of concurrent requests are scored together (up to 320 pairs, 5 ms wait).
 "one request per batch": each model call scores exactly one request's 20 pairs (max batch 20, no wait).
+`--infinity PATH/TO/infinity_emb` adds infinity-emb serving the same model directory under the same load
+(its /rerank is Cohere-aligned; it needs a cross-encoder, so give --model a sequence-classification folder).
 Only 127.0.0.1 is ever contacted; every loop stops by itself."""
 
 from __future__ import annotations
@@ -35,15 +37,17 @@ def documents(seed: int, count: int = 20) -> list[str]:
     return [" ".join(WORDS[(seed * 7 + i * 3 + j) % len(WORDS)] for j in range(40)) for i in range(count)]
 
 
-async def client(base: str, stop_at: float, budget: list[int], latencies: list[float], errors: list[int], seed: int):
+async def client(url: str, model: str, stop_at: float, budget: list[int], latencies: list[float], errors: list[int],
+                 seed: int):
     async with httpx.AsyncClient(timeout=60) as http:
         i = 0
         while time.monotonic() < stop_at and budget[0] > 0:
             budget[0] -= 1
-            body = {"query": "how long do fleas live", "documents": documents(seed * 1000 + i)}
+            body = {"model": model, "query": "how long do fleas live", "documents": documents(seed * 1000 + i),
+                    "return_documents": False}
             start = time.perf_counter()
             try:
-                response = await http.post(f"{base}/v1/rerank", json=body)
+                response = await http.post(url, json=body)
                 ok = response.status_code == 200
             except httpx.HTTPError:
                 ok = False
@@ -51,12 +55,13 @@ async def client(base: str, stop_at: float, budget: list[int], latencies: list[f
             i += 1
 
 
-async def level(base: str, concurrency: int, seconds: float, max_requests: int) -> dict:
+async def level(url: str, model: str, concurrency: int, seconds: float, max_requests: int) -> dict:
     latencies: list[float] = []
     errors: list[int] = []
     budget = [max_requests]
     start = time.monotonic()
-    await asyncio.gather(*(client(base, start + seconds, budget, latencies, errors, c) for c in range(concurrency)))
+    await asyncio.gather(*(client(url, model, start + seconds, budget, latencies, errors, c)
+                           for c in range(concurrency)))
     elapsed = time.monotonic() - start
     latencies.sort()
 
@@ -75,7 +80,28 @@ def serve(model: str, extra: list[str]) -> tuple[subprocess.Popen, str]:
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     wait_ready(base)
-    return process, base
+    return process, f"{base}/v1/rerank"
+
+
+def serve_infinity(executable: str, model: str) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    process = subprocess.Popen([executable, "v2", "--model-id", model, "--port", str(port), "--host", "127.0.0.1",
+                                "--engine", "torch", "--device", "cpu", "--batch-size", "64", "--no-bettertransformer"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               env={**__import__("os").environ, "INFINITY_ANONYMOUS_USAGE_STATS": "0", "HF_HUB_OFFLINE": "1"})
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/health", timeout=2).status_code == 200:
+                return process, f"{base}/rerank"
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None:
+            raise RuntimeError(f"infinity_emb exited with {process.returncode} before it was ready")
+        time.sleep(0.5)
+    process.kill()
+    raise TimeoutError("infinity_emb not ready after 300 s")
 
 
 def main() -> None:
@@ -85,17 +111,22 @@ def main() -> None:
     parser.add_argument("--levels", default="1,4,16")
     parser.add_argument("--max-requests", type=int, default=5000)
     parser.add_argument("--json", default=None)
+    parser.add_argument("--infinity", default=None, help="path to an infinity_emb executable to compare against")
     args = parser.parse_args()
-    configs = {"with batching": ["--max-batch-pairs", "320", "--max-wait-ms", "5", "--batch-size", "64"],
-               "one request per batch": ["--max-batch-pairs", "20", "--max-wait-ms", "0", "--batch-size", "64"]}
+    configs = {"with batching": lambda: serve(args.model, ["--max-batch-pairs", "320", "--max-wait-ms", "5",
+                                                             "--batch-size", "64"]),
+               "one request per batch": lambda: serve(args.model, ["--max-batch-pairs", "20", "--max-wait-ms", "0",
+                                                                    "--batch-size", "64"])}
+    if args.infinity:
+        configs["infinity-emb"] = lambda: serve_infinity(args.infinity, args.model)
     rows = []
     console = Console(width=160)
-    for name, extra in configs.items():
-        process, base = serve(args.model, extra)
+    for name, start in configs.items():
+        process, url = start()
         try:
-            asyncio.run(level(base, 2, 3, 50))  # warm-up
+            asyncio.run(level(url, args.model, 2, 3, 50))  # warm-up
             for concurrency in (int(c) for c in args.levels.split(",")):
-                row = asyncio.run(level(base, concurrency, args.seconds, args.max_requests))
+                row = asyncio.run(level(url, args.model, concurrency, args.seconds, args.max_requests))
                 row["config"] = name
                 rows.append(row)
                 console.print(f"{name}: {concurrency} clients -> {row['rps']:.1f} req/s")
@@ -103,11 +134,12 @@ def main() -> None:
             process.send_signal(signal.SIGINT)
             process.wait(timeout=60)
     table = Table(title=f"rankwise serve --model {args.model}: 20 documents per request, {args.seconds:.0f} s per level")
-    for c in ("config", "clients", "requests", "errors", "req/s", "docs/s", "p50 ms", "p95 ms", "p99 ms", "speed-up"):
+    for c in ("config", "clients", "requests", "errors", "req/s", "docs/s", "p50 ms", "p95 ms", "p99 ms",
+              "vs. one request per batch"):
         table.add_column(c, justify="left" if c == "config" else "right")
     baseline = {r["concurrency"]: r["rps"] for r in rows if r["config"] == "one request per batch"}
     for r in rows:
-        speedup = r["rps"] / baseline[r["concurrency"]] if r["config"] == "with batching" and baseline.get(r["concurrency"]) else None
+        speedup = r["rps"] / baseline[r["concurrency"]] if r["config"] != "one request per batch" and baseline.get(r["concurrency"]) else None
         table.add_row(r["config"], str(r["concurrency"]), str(r["requests"]), str(r["errors"]), f"{r['rps']:.1f}",
                       f"{20 * r['rps']:.0f}", f"{r['p50_ms']:.0f}", f"{r['p95_ms']:.0f}", f"{r['p99_ms']:.0f}",
                       f"{speedup:.2f}x" if speedup else "-")

@@ -43,7 +43,8 @@ def test_reports_render_in_every_format(tmp_path):
     comparison = compare_runs({"bad": BAD, "good": GOOD}, QRELS, baseline="bad",
                               metadata={"good": {"seconds_per_query": 0.5}, "bad": {"seconds_per_query": 0.1}})
     md = reporting.markdown(comparison)
-    assert md.splitlines()[0].startswith("| run | nDCG@1 |") and "| bad | " in md and "baseline" in md
+    assert md.splitlines()[0].startswith("| run | nDCG@1 | nDCG@5 | nDCG@10 | MAP@100 | MRR@10 | R@20 | R@100 | Judged@10 |")
+    assert "| bad | " in md and "baseline" in md
     csv_text = reporting.csv_text(comparison)
     assert csv_text.splitlines()[2].startswith("good,") and csv_text.splitlines()[2].endswith(",0.500")
     reporting.plot(comparison, tmp_path / "report.png")

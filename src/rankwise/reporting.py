@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from pathlib import Path
 
 from rich.table import Table
@@ -11,8 +12,25 @@ from rich.table import Table
 from rankwise.pipelines.evaluate import Comparison, RunResult
 
 
+_SHORT_NAMES = ((re.compile(r"^AP\(rel=\d+\)@(\d+)$"), r"MAP@\1"), (re.compile(r"^RR\(rel=\d+\)@(\d+)$"), r"MRR@\1"),
+                (re.compile(r"^R\(rel=\d+\)@(\d+)$"), r"R@\1"))
+
+
+def display_name(measure: str) -> str:
+    """The names people use (MAP@100, MRR@10, R@100) for ir-measures' binary measures at a relevance level."""
+    for pattern, short in _SHORT_NAMES:
+        if pattern.match(measure):
+            return pattern.sub(short, measure)
+    return measure
+
+
+def relevance_note(comparison: Comparison) -> str:
+    levels = sorted({m.group(1) for m in (re.search(r"rel=(\d+)", x) for x in comparison.measures) if m})
+    return f"binary measures count grade >= {', '.join(levels)}" if levels else ""
+
+
 def _columns(comparison: Comparison) -> list[str]:
-    columns = ["run", *comparison.measures]
+    columns = ["run", *(display_name(m) for m in comparison.measures)]
     if comparison.baseline is not None:
         columns += [f"p t-test ({comparison.test_measure})", "p randomization", "p t (Holm)",
                     "p rand. (Holm)", "win/tie/loss"]
@@ -38,7 +56,7 @@ def _marker(comparison: Comparison, run: RunResult, alpha: float = 0.05) -> str:
 
 def rich_table(comparison: Comparison) -> Table:
     table = Table(title=f"{len(comparison.queries)} queries; * = significant vs. baseline on "
-                        f"{comparison.test_measure} (both tests, Holm-adjusted p < 0.05)")
+                        f"{comparison.test_measure} (both tests, Holm-adjusted p < 0.05); {relevance_note(comparison)}")
     for i, column in enumerate(_columns(comparison)):
         table.add_column(column, justify="left" if i == 0 else "right", no_wrap=i == 0)
     for run in comparison.runs:
@@ -99,6 +117,8 @@ def plot(comparison: Comparison, path: str | Path) -> None:
         for i, run in enumerate(costed):
             ax.scatter(run.metadata["seconds_per_query"], run.means[measure], marker=markers[i % len(markers)],
                        facecolor="white" if i % 2 else "black", edgecolor="black", s=50, label=run.label)
+        if base is not None and base not in costed:
+            ax.axhline(base.means[measure], linestyle="--", color="gray", label=f"{base.label} (no cost recorded)")
         ax.set_xscale("log")
         ax.set_xlabel("seconds per query (log)")
         ax.set_ylabel(measure)
