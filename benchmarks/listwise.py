@@ -59,6 +59,7 @@ def run_model(model_name: str, candidates: str, qrels_path: str, settings: list[
     from rankwise.pipelines.evaluate import evaluate, run_from_rankings
     from rankwise.pipelines.rerank import rerank_requests
     from rankwise.rerankers.listwise import FirstReranker, ListwiseGenerateReranker
+    from rankwise.types import Ranking
 
     requests = read_candidates(candidates)[:queries]
     qrels = read_qrels(qrels_path)
@@ -107,6 +108,8 @@ def run_model(model_name: str, candidates: str, qrels_path: str, settings: list[
                 if not reranker.lm.options.quantize else None
         return row
 
+    first_stage = evaluate(run_from_rankings(Ranking.from_scores(r, [c.score for c in r.candidates]) for r in requests),
+                           qrels, ["nDCG@10"])["nDCG@10"]
     for setting in settings:
         shape = SETTINGS[setting]
         first = FirstReranker(lm, model_name, **shape)
@@ -117,6 +120,8 @@ def run_model(model_name: str, candidates: str, qrels_path: str, settings: list[
         quantized = CausalLM(location, RuntimeOptions(batch_size=1, quantize="int8"))
         for setting in settings[:1]:
             rows.append(measure("first-int8", FirstReranker(quantized, model_name, **SETTINGS[setting]), setting))
+    for row in rows:
+        row["first_stage_ndcg@10"] = first_stage
     return {"rows": rows, "peak_gflops": peak, "load_seconds": load_seconds, "peak_rss_mib": peak_rss_mib()}
 
 
@@ -155,7 +160,7 @@ def main() -> None:
 
 def print_table(console: Console, rows: list[dict], machine: dict) -> None:
     table = Table(title="listwise reranking on BM25 candidates: FIRST vs. generation")
-    columns = ["model", "setting", "mode", "queries", "nDCG@10", "s/query", "prompt tok/q", "gen tok/q",
+    columns = ["model", "setting", "mode", "queries", "nDCG@10", "BM25 same q.", "s/query", "prompt tok/q", "gen tok/q",
                "ids emitted/window", "gen/FIRST time", "floor s/q", "FIRST/floor", "GFLOP/s", "% of peak"]
     for c in columns:
         table.add_column(c, justify="left" if c in ("model", "setting", "mode") else "right")
@@ -168,6 +173,7 @@ def print_table(console: Console, rows: list[dict], machine: dict) -> None:
         emitted = r.get("identifiers_emitted_per_window")
         table.add_row(
             r["model"], r["setting"], r["mode"], str(r["queries"]), f"{r['ndcg@10']:.4f}",
+            f"{r['first_stage_ndcg@10']:.4f}",
             f"{r['seconds_per_query']:.2f}", f"{r['prompt_tokens_per_query']:.0f}",
             f"{r['generated_tokens_per_query']:.0f}",
             f"{emitted:.1f} of {r['window_size']:.0f}" if emitted is not None else "-",

@@ -29,7 +29,7 @@ def test_rerank_file_writes_trec_run_and_json_then_eval(tmp_path):
     assert len(json.loads(js.read_text())[0]["hits"]) == 100
     evaluated = runner.invoke(app, ["eval", "--run", str(run), "--qrels", str(data_path("dl19", "qrels.txt"))])
     assert evaluated.exit_code == 0, evaluated.output
-    assert "nDCG@10" in evaluated.output and "R(rel=2)@100" in evaluated.output
+    assert "nDCG@10" in evaluated.output and "MAP@100" in evaluated.output and "R@100" in evaluated.output
 
 
 def test_bad_input_exits_2_with_a_message_not_a_traceback(tmp_path):
