@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from rankwise.errors import InputError
@@ -13,14 +13,19 @@ Run = dict[str, dict[str, float]]
 Qrels = dict[str, dict[str, int]]
 
 
-def read_run(path: str | Path) -> Run:
-    run: Run = {}
+def _rows(path: str | Path, layout: str) -> Iterator[tuple[int, list[str]]]:
+    """Whitespace-separated rows with exactly the fields `layout` names."""
+    count = len(layout.split())
     for number, line in iter_lines(path):
         fields = line.split()
-        if len(fields) != 6:
-            raise InputError(f"expected 6 fields 'qid Q0 docid rank score tag', found {len(fields)}",
-                             source=str(path), line=number)
-        qid, _, docid, rank, score, _ = fields
+        if len(fields) != count:
+            raise InputError(f"expected {count} fields '{layout}', found {len(fields)}", source=str(path), line=number)
+        yield number, fields
+
+
+def read_run(path: str | Path) -> Run:
+    run: Run = {}
+    for number, (qid, _, docid, rank, score, _) in _rows(path, "qid Q0 docid rank score tag"):
         try:
             int(rank)
             value = float(score)
@@ -45,12 +50,7 @@ def write_run(rankings: Iterable[Ranking], path: str | Path, tag: str = "rankwis
 
 def read_qrels(path: str | Path) -> Qrels:
     qrels: Qrels = {}
-    for number, line in iter_lines(path):
-        fields = line.split()
-        if len(fields) != 4:
-            raise InputError(f"expected 4 fields 'qid iteration docid relevance', found {len(fields)}",
-                             source=str(path), line=number)
-        qid, _, docid, relevance = fields
+    for number, (qid, _, docid, relevance) in _rows(path, "qid iteration docid relevance"):
         try:
             grade = int(relevance)
         except ValueError:
