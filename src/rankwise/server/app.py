@@ -61,10 +61,10 @@ class ApiError(Exception):
 def create_app(reranker: BaseReranker | Callable[[], BaseReranker], settings: ServerSettings) -> FastAPI:
     """`reranker` may be a loader: it then runs at startup, and /ready answers 503 until it has finished."""
     state: dict[str, Any] = {"reranker": None, "draining": False}
+    metrics = ServiceMetrics(queue_depth=lambda: batcher.queued)  # read at scrape time, after batcher exists
     batcher = MicroBatcher(lambda pairs: state["reranker"].score_pairs(pairs), max_batch=settings.max_batch_pairs,
-                           max_wait_ms=settings.max_wait_ms, max_queued=settings.max_queue_pairs)
-    metrics = ServiceMetrics(queue_depth=lambda: batcher.queued)
-    batcher._on_batch = metrics.batch_pairs.observe
+                           max_wait_ms=settings.max_wait_ms, max_queued=settings.max_queue_pairs,
+                           on_batch=metrics.batch_pairs.observe)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
