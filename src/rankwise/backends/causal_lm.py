@@ -78,24 +78,7 @@ class CausalLM:
     # -- primitives ------------------------------------------------------------------------------
     def next_token_logprobs(self, sequences: Sequence[Sequence[int]], token_ids: Sequence[int]) -> np.ndarray:
         """log P(token | sequence) for each sequence and each of `token_ids`: shape [len(sequences), len(token_ids)]."""
-        import numpy as np
-
-        torch = self._torch
-        out = np.zeros((len(sequences), len(token_ids)), dtype=np.float32)
-        if not sequences:
-            return out
-        for s in sequences:
-            self._check_length(s)
-        wanted = torch.tensor(list(token_ids), dtype=torch.long, device=self.device)
-        with torch.inference_mode():
-            for batch in self._batches(sequences):
-                input_ids, mask, positions = self._left_padded([sequences[i] for i in batch])
-                logits = self.model(input_ids=input_ids, attention_mask=mask, position_ids=positions,
-                                    logits_to_keep=1, use_cache=False).logits[:, -1, :].float()
-                self.stats["forward_passes"] += 1
-                self.stats["prompt_tokens"] += int(mask.sum())
-                out[batch] = logits.log_softmax(-1).index_select(-1, wanted).cpu().numpy()
-        return out
+        return self.first_token_logprobs(sequences, token_ids)[0]
 
     def continuation_logprobs(
         self, prefixes: Sequence[Sequence[int]], continuations: Sequence[Sequence[int]]
