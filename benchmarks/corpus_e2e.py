@@ -54,10 +54,10 @@ def main() -> None:
     console.print(f"{len(passages)} unique passages indexed in {build:.1f} s; {len(topics)} topics searched in "
                   f"{search * 1000:.0f} ms")
     runs = {"bm25s (small corpus)": run_from_rankings(
-        Ranking.from_order(r, list(range(len(r.candidates))), [c.score for c in r.candidates]) for r in requests)}
+        Ranking.first_stage(r) for r in requests)}
     official = read_candidates(data / "bm25_top100.json")
     runs["anserini bm25 (official candidates)"] = run_from_rankings(
-        Ranking.from_scores(r, [c.score for c in r.candidates]) for r in official)
+        Ranking.first_stage(r) for r in official)
     metadata = {}
     for name in args.rerankers.split(","):
         reranker = Reranker.load(name)

@@ -108,7 +108,7 @@ def run_model(model_name: str, candidates: str, qrels_path: str, settings: list[
                 if not reranker.lm.options.quantize else None
         return row
 
-    first_stage = evaluate(run_from_rankings(Ranking.from_scores(r, [c.score for c in r.candidates]) for r in requests),
+    first_stage = evaluate(run_from_rankings(Ranking.first_stage(r) for r in requests),
                            qrels, ["nDCG@10"])["nDCG@10"]
     for setting in settings:
         shape = SETTINGS[setting]

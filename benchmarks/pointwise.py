@@ -58,7 +58,7 @@ def main() -> None:
         result = in_fresh_process(rerank_config, model, method, str(candidates), cap, args.top_k,
                                   {"batch_size": args.batch_size})
         subset = requests[: result["queries"]]
-        first_stage = run_from_rankings(Ranking.from_scores(r, [c.score for c in r.candidates]) for r in subset)
+        first_stage = run_from_rankings(Ranking.first_stage(r) for r in subset)
         rows.append({
             "method": label, "model": model, "queries": result["queries"],
             "ndcg@10": evaluate(result["run"], qrels, ["nDCG@10"])["nDCG@10"],

@@ -9,7 +9,7 @@ from conftest import data_path
 
 
 def first_stage_rankings(requests):
-    return [Ranking.from_scores(r, [c.score for c in r.candidates]) for r in requests]
+    return [Ranking.first_stage(r) for r in requests]
 
 
 def test_bm25_candidates_measure_the_official_ndcg(dl19_requests, tmp_path):

@@ -45,3 +45,11 @@ def test_from_order_rejects_non_permutation():
     request = Request.build("q", ["a", "b"])
     with pytest.raises(ValueError, match="permutation"):
         Ranking.from_order(request, [0, 0], [1.0, 1.0])
+
+
+def test_first_stage_ranking_uses_scores_or_input_order():
+    scored = Request.build("q", [Candidate("a", "x", score=1.0), Candidate("b", "y", score=3.0)])
+    assert Ranking.first_stage(scored).docids == ["b", "a"]
+    unscored = Request.build("q", ["x", "y", "z"])
+    ranking = Ranking.first_stage(unscored)
+    assert ranking.docids == ["0", "1", "2"] and [r.score for r in ranking] == [3.0, 2.0, 1.0]

@@ -251,8 +251,7 @@ def search(
     with Progress(console=errors) as progress:
         task = progress.add_task("searching", total=len(queries))
         requests = opened.search(queries, k=k, on_progress=lambda n: progress.advance(task, n))
-    rankings = [Ranking.from_order(r, list(range(len(r.candidates))), [c.score for c in r.candidates])
-                for r in requests]
+    rankings = [Ranking.first_stage(r) for r in requests]
     write_candidates(rankings, output)
     if run:
         write_run(rankings, run, tag="bm25")

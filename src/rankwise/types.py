@@ -125,6 +125,16 @@ class Ranking:
         return cls.from_order(request, order, [float(scores[i]) for i in order], top_n, trace)
 
     @classmethod
+    def first_stage(cls, request: Request) -> Ranking:
+        """The candidates as the first stage ranked them: by their scores when all have one (ties keep the
+        input order), else in input order."""
+        scores = [c.score for c in request.candidates]
+        if all(s is not None for s in scores):
+            return cls.from_scores(request, scores)
+        n = len(scores)
+        return cls.from_order(request, list(range(n)), [float(n - i) for i in range(n)])
+
+    @classmethod
     def from_order(
         cls,
         request: Request,

@@ -55,7 +55,7 @@ def run_bench(
     qrels = read_qrels(dataset / "qrels.txt")
     runs, metadata = {}, {}
     base_label = first_stage
-    base_rankings = [Ranking.from_scores(r, [c.score or 0.0 for c in r.candidates]) for r in requests]
+    base_rankings = [Ranking.first_stage(r) for r in requests]
     runs[base_label] = run_from_rankings(base_rankings)
     metadata[base_label] = {"label": base_label, "reranker": None, "dataset": dataset.name,
                             "first_stage": first_stage}
