@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 import math
 import time
@@ -13,12 +12,15 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from rankwise.errors import InputError
 from rankwise.rerankers.base import BaseReranker, PointwiseReranker
 from rankwise.server.batcher import MicroBatcher, Overloaded
+from rankwise.server.guard import RequestGuard
 from rankwise.server.metrics import ServiceMetrics
 from rankwise.server.schemas import (
     BilledUnits,
@@ -49,6 +51,13 @@ class ServerSettings:
     max_queue_pairs: int = 20000
     retry_after_seconds: int = 1
     api_keys: frozenset[str] = field(default_factory=frozenset)
+    max_body_bytes: int | None = None  # None: what the document and query limits allow, plus 1 MiB of JSON
+
+    @property
+    def body_limit(self) -> int:
+        if self.max_body_bytes is not None:
+            return self.max_body_bytes
+        return self.max_documents * self.max_document_chars + self.max_query_chars + 2**20
 
 
 class ApiError(Exception):
@@ -93,6 +102,9 @@ def create_app(reranker: BaseReranker | Callable[[], BaseReranker], settings: Se
     app.state.batcher = batcher
     app.state.metrics = metrics
     app.state.runtime = state
+    # Added before the request-id middleware below, so that one wraps it: refusals get ids and metrics.
+    app.add_middleware(RequestGuard, api_keys=settings.api_keys, open_paths=OPEN_PATHS,
+                       max_body_bytes=settings.body_limit)
 
     @app.middleware("http")
     async def around(request: Request, call_next):
@@ -116,6 +128,10 @@ def create_app(reranker: BaseReranker | Callable[[], BaseReranker], settings: Se
         detail = [{"loc": ["body", *error.field_path], "msg": error.message}] if error.field_path else None
         return _error(error.status, error.message, request.state.request_id, detail=detail, headers=error.headers)
 
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException):
+        return _error(error.status_code, str(error.detail), request.state.request_id, headers=error.headers)
+
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, error: RequestValidationError):
         problems = error.errors()
@@ -127,22 +143,14 @@ def create_app(reranker: BaseReranker | Callable[[], BaseReranker], settings: Se
         detail = [{"loc": list(p.get("loc", ())), "msg": p.get("msg"), "type": p.get("type")} for p in problems]
         return _error(422, message, request.state.request_id, detail=detail)
 
-    def require_key(request: Request) -> None:
-        if not settings.api_keys:
-            return
-        header = request.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not any(hmac.compare_digest(token.strip(), key) for key in settings.api_keys):
-            raise ApiError(401, "missing or invalid API key (send 'Authorization: Bearer <key>')",
-                           headers={"WWW-Authenticate": "Bearer"})
-
     def ready_reranker() -> BaseReranker:
         if state["reranker"] is None:
             raise ApiError(503, "the model is still loading", headers={"Retry-After": str(settings.retry_after_seconds)})
         return state["reranker"]
 
-    async def scores_for(request: Request, query: str, texts: list[str]) -> list[float]:
+    async def scores_for(request: Request, query: str, texts: list[str], field_name: str) -> list[float]:
         reranker = ready_reranker()
+        _check_encodable(query, texts, field_name)
         q = Query("request", query)
         candidates = [Candidate(str(i), t) for i, t in enumerate(texts)]
         try:
@@ -153,6 +161,8 @@ def create_app(reranker: BaseReranker | Callable[[], BaseReranker], settings: Se
         except Overloaded as e:
             raise ApiError(503, f"overloaded: {e}; retry later",
                            headers={"Retry-After": str(settings.retry_after_seconds)}) from None
+        except InputError as e:  # bad input found below the server is the client's problem, not a model failure
+            raise ApiError(422, str(e)) from None
         except Exception:
             log.exception("request %s: the model failed", request.state.request_id)
             raise ApiError(500, "the model failed while scoring this request") from None
@@ -181,19 +191,18 @@ def create_app(reranker: BaseReranker | Callable[[], BaseReranker], settings: Se
                           headers={"Retry-After": str(settings.retry_after_seconds)})
         return {"status": "ready", "model": settings.model_name}
 
-    @app.get("/metrics", tags=["service"], response_class=PlainTextResponse, dependencies=[Depends(require_key)])
+    @app.get("/metrics", tags=["service"], response_class=PlainTextResponse)
     async def prometheus() -> PlainTextResponse:
         return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")
 
-    @app.get("/v1/models", tags=["service"], dependencies=[Depends(require_key)])
+    @app.get("/v1/models", tags=["service"])
     async def models() -> dict[str, Any]:
         method = state["reranker"].method if state["reranker"] else None
         return {"object": "list", "data": [{"id": settings.model_name, "object": "model", "method": method}]}
 
-    @app.post("/v1/rerank", response_model=RerankResponse, response_model_exclude_none=True, tags=["rerank"],
-              dependencies=[Depends(require_key)])
+    @app.post("/v1/rerank", response_model=RerankResponse, response_model_exclude_none=True, tags=["rerank"])
     @app.post("/v2/rerank", response_model=RerankResponse, response_model_exclude_none=True, tags=["rerank"],
-              dependencies=[Depends(require_key)], include_in_schema=False)
+              include_in_schema=False)
     async def rerank(body: RerankRequest, request: Request) -> RerankResponse:
         check_common(body.query, len(body.documents))
         if not body.documents:
@@ -207,7 +216,7 @@ def create_app(reranker: BaseReranker | Callable[[], BaseReranker], settings: Se
             if body.max_tokens_per_doc is not None:
                 text = " ".join(text.split()[: body.max_tokens_per_doc])
             texts.append(text)
-        scores = await scores_for(request, body.query, texts)
+        scores = await scores_for(request, body.query, texts, "documents")
         order = sorted(range(len(texts)), key=lambda i: -scores[i])
         if body.top_n is not None:
             order = order[: body.top_n]
@@ -218,8 +227,7 @@ def create_app(reranker: BaseReranker | Callable[[], BaseReranker], settings: Se
                               meta=Meta(billed_units=BilledUnits(search_units=max(1, math.ceil(len(texts) / 100)))),
                               usage=Usage(total_tokens=_word_count(body.query, texts)))
 
-    @app.post("/rerank", response_model=list[TEIResult], response_model_exclude_none=True, tags=["rerank"],
-              dependencies=[Depends(require_key)])
+    @app.post("/rerank", response_model=list[TEIResult], response_model_exclude_none=True, tags=["rerank"])
     async def rerank_tei(body: TEIRequest, request: Request) -> list[TEIResult]:
         check_common(body.query, len(body.texts))
         if not body.texts:
@@ -234,12 +242,24 @@ def create_app(reranker: BaseReranker | Callable[[], BaseReranker], settings: Se
                                         f"{settings.max_document_chars} (send truncate=true to cut it)", ["texts", str(i)])
                 text = text[: settings.max_document_chars]
             texts.append(text)
-        scores = await scores_for(request, body.query, texts)
+        scores = await scores_for(request, body.query, texts, "texts")
         values = scores if body.raw_scores else [_sigmoid(s) for s in scores]
         order = sorted(range(len(texts)), key=lambda i: -scores[i])
         return [TEIResult(index=i, score=values[i], text=texts[i] if body.return_text else None) for i in order]
 
     return app
+
+
+def _check_encodable(query: str, texts: list[str], field_name: str) -> None:
+    """JSON can carry lone UTF-16 surrogates ("\\ud800") that no tokenizer can encode: refuse the request that
+    holds one (422 naming the field) before it shares a batch with anyone else's."""
+    for path, text in [(["query"], query), *(([field_name, str(i)], t) for i, t in enumerate(texts))]:
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as e:
+            where = path[0] if len(path) == 1 else f"{path[0]}[{path[1]}]"
+            raise ApiError(422, f"{where} cannot be encoded as UTF-8: a lone surrogate at character {e.start}",
+                           path) from None
 
 
 async def _listwise_scores(batcher: MicroBatcher, reranker: BaseReranker, query: Query,

@@ -97,13 +97,28 @@ class MicroBatcher:
                 self._on_batch(len(items))
             try:
                 scores = await loop.run_in_executor(self._executor, self._score, items)
-            except Exception as e:  # the requests in this batch fail; the worker keeps serving
+            except Exception as e:
+                if len(batch) == 1:
+                    _settle(batch[0], error=e)
+                    continue
+                # One request's bad input must not fail the others it shared the batch with: score each
+                # alone, so only the culprit gets the error.
                 for job in batch:
-                    if not job.future.done():
-                        job.future.set_exception(e)
+                    try:
+                        _settle(job, await loop.run_in_executor(self._executor, self._score, job.items))
+                    except Exception as alone:
+                        _settle(job, error=alone)
                 continue
             offset = 0
             for job in batch:
-                if not job.future.done():
-                    job.future.set_result(list(scores[offset:offset + len(job.items)]))
+                _settle(job, scores[offset:offset + len(job.items)])
                 offset += len(job.items)
+
+
+def _settle(job: _Job, scores: Sequence[float] | None = None, error: Exception | None = None) -> None:
+    if job.future.done():  # the client went away
+        return
+    if error is not None:
+        job.future.set_exception(error)
+    else:
+        job.future.set_result(list(scores))

@@ -1,0 +1,87 @@
+"""What is decided before a request body is read: authentication (from the headers alone) and the body size
+cap (from Content-Length, and while a chunked body streams in). A pure ASGI middleware, so a refused
+request costs a few header bytes: a 1 GB body without a key is answered 401 without reading it, and an
+oversized one 413 without buffering the rest."""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+from starlette.exceptions import HTTPException
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class BodyTooLarge(HTTPException):
+    """Raised from `receive` when a streamed body passes the cap; FastAPI passes HTTPExceptions through its
+    body parsing unchanged, so it is answered 413 by the app's handler."""
+
+    def __init__(self, limit: int):
+        super().__init__(413, f"request body over the limit of {limit} bytes")
+
+
+def key_matches(presented: bytes, keys: Iterable[bytes]) -> bool:
+    """Constant-time comparison on bytes (keys are UTF-8), so any token, non-ASCII included, is compared
+    rather than crashed on."""
+    matched = False
+    for key in keys:
+        matched |= hmac.compare_digest(presented, key)
+    return matched
+
+
+class RequestGuard:
+    def __init__(self, app: Callable, api_keys: Iterable[str], open_paths: Iterable[str], max_body_bytes: int):
+        self.app = app
+        self.keys = [k.encode("utf-8") for k in api_keys]
+        self.open_paths = frozenset(open_paths)
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = {name.lower(): value for name, value in scope.get("headers", [])}
+        if self.keys and scope["path"] not in self.open_paths and not self._authorized(headers):
+            return await _answer(send, scope, 401, "missing or invalid API key (send 'Authorization: Bearer <key>')",
+                                 {"www-authenticate": "Bearer"})
+        length = headers.get(b"content-length")
+        if length is not None:
+            try:
+                declared = int(length)
+            except ValueError:
+                return await _answer(send, scope, 400, "Content-Length is not a number")
+            if declared > self.max_body_bytes:
+                return await _answer(send, scope, 413, f"request body of {declared} bytes is over the limit of "
+                                                       f"{self.max_body_bytes} bytes")
+        received = 0
+        limit = self.max_body_bytes
+
+        async def counted_receive() -> dict[str, Any]:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge(limit)
+            return message
+
+        await self.app(scope, counted_receive, send)
+
+    def _authorized(self, headers: dict[bytes, bytes]) -> bool:
+        scheme, _, token = headers.get(b"authorization", b"").partition(b" ")
+        return scheme.lower() == b"bearer" and key_matches(token.strip(), self.keys)
+
+
+async def _answer(send: Send, scope: Scope, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+    """A JSON error in the service's shape, with the request id the outer middleware assigned."""
+    request_id = scope.get("state", {}).get("request_id")
+    body = json.dumps({"error": message, "request_id": request_id}).encode()
+    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+           (b"connection", b"close")]
+    raw += [(k.encode(), v.encode()) for k, v in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})

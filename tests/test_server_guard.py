@@ -1,0 +1,169 @@
+"""Service hardening, against a real `rankwise serve` process: authentication before the body is read, a
+body cap enforced from Content-Length and while streaming, flat memory under oversized bodies, one bad
+request never failing its batch neighbours, and non-ASCII bearer tokens."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import json
+import socket
+from urllib.parse import urlparse
+
+import httpx
+import pytest
+
+from rankwise.server.batcher import MicroBatcher
+
+from server_helpers import cli_server
+
+KEY = "rk-guard-é-31"  # a non-ASCII key must work too
+AUTH = {"Authorization": f"Bearer {KEY}".encode()}
+
+
+@pytest.fixture(scope="module")
+def guarded(tmp_path_factory):
+    keys = tmp_path_factory.mktemp("guard") / "keys.txt"
+    keys.write_text(KEY + "\n", encoding="utf-8")
+    with cli_server("--model", "minilm-embed", "--api-key-file", str(keys), "--max-wait-ms", "50") as (base, process):
+        yield base, process
+
+
+def raw_request(base: str, head: str, body_chunks=(), read_timeout: float = 30.0) -> tuple[int, bytes]:
+    """Send a request by hand (huge declared lengths, chunked bodies) and return the status and body."""
+    address = urlparse(base)
+    with socket.create_connection((address.hostname, address.port), timeout=read_timeout) as sock:
+        sock.sendall(head.encode("latin-1") if isinstance(head, str) else head)
+        try:
+            for chunk in body_chunks:
+                sock.sendall(chunk)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server answered and closed before taking the rest: the point of the cap
+        data = b""
+        try:
+            while b"\r\n\r\n" not in data or len(data) < data.index(b"\r\n\r\n") + 4 + _length(data):
+                piece = sock.recv(65536)
+                if not piece:
+                    break
+                data += piece
+        except ConnectionResetError:
+            pass
+    status = int(data.split(b" ", 2)[1])
+    return status, data.split(b"\r\n\r\n", 1)[1]
+
+
+def _length(data: bytes) -> int:
+    for line in data.split(b"\r\n\r\n", 1)[0].split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            return int(line.split(b":")[1])
+    return 0
+
+
+def rss_kib(pid: int) -> int:
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def test_a_gigabyte_body_without_a_key_is_refused_from_the_headers(guarded):
+    base, _ = guarded
+    head = ("POST /v1/rerank HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            "Content-Length: 1000000000\r\n\r\n")
+    status, body = raw_request(base, head, read_timeout=10)
+    assert status == 401
+    assert json.loads(body)["error"].startswith("missing or invalid API key")
+
+
+def test_malformed_json_without_a_key_is_401_not_400(guarded):
+    base, _ = guarded
+    response = httpx.post(f"{base}/v1/rerank", content=b"{not json", headers={"Content-Type": "application/json"})
+    assert response.status_code == 401
+
+
+def test_declared_oversized_body_is_413_with_a_key(guarded):
+    base, _ = guarded
+    head = ("POST /v1/rerank HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            f"Authorization: Bearer {KEY}\r\nContent-Length: 200000000\r\n\r\n").encode("utf-8")
+    status, body = raw_request(base, head)
+    assert status == 413
+    error = json.loads(body)
+    assert "over the limit of" in error["error"] and error["request_id"]
+
+
+def test_chunked_body_is_cut_off_at_the_cap(guarded):
+    base, process = guarded
+    head = ("POST /v1/rerank HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            f"Authorization: Bearer {KEY}\r\nTransfer-Encoding: chunked\r\n\r\n").encode("utf-8")
+    piece = b"a" * (1 << 20)
+    chunk = f"{len(piece):x}\r\n".encode() + piece + b"\r\n"
+    # 200 MiB offered in 1 MiB chunks; the default cap is ~34 MB, so the server must stop reading early.
+    status, body = raw_request(base, head, (chunk for _ in range(200)))
+    assert status == 413
+    assert "request body over the limit" in json.loads(body)["error"]
+
+
+def test_memory_stays_flat_under_repeated_oversized_bodies(guarded):
+    base, process = guarded
+    head = ("POST /v1/rerank HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            f"Authorization: Bearer {KEY}\r\nContent-Length: {100 * 2**20}\r\n\r\n").encode("utf-8")
+    block = b" " * (1 << 20)
+    raw_request(base, head, (block for _ in range(100)))  # warm-up
+    before = rss_kib(process.pid)
+    for _ in range(20):
+        status, _ = raw_request(base, head, (block for _ in range(100)))
+        assert status == 413
+    after = rss_kib(process.pid)
+    assert after - before < 16 * 1024, f"RSS grew from {before} to {after} KiB"
+    assert httpx.get(f"{base}/health").status_code == 200
+
+
+def test_a_lone_surrogate_fails_only_its_own_request(guarded):
+    base, _ = guarded
+    good = {"query": "how long do fleas live", "documents": ["Adult fleas live two to three months.", "Bread."]}
+    bad = '{"query": "q", "documents": ["a \\ud800 b"]}'
+    with concurrent.futures.ThreadPoolExecutor(7) as pool:
+        futures = [pool.submit(httpx.post, f"{base}/v1/rerank", json=good, headers=AUTH, timeout=60)
+                   for _ in range(6)]
+        futures.append(pool.submit(httpx.post, f"{base}/v1/rerank", content=bad.encode(),
+                                   headers={**AUTH, "Content-Type": "application/json"}, timeout=60))
+        responses = [f.result() for f in futures]
+    assert [r.status_code for r in responses[:6]] == [200] * 6
+    assert all(r.json()["results"][0]["index"] == 0 for r in responses[:6])
+    assert responses[6].status_code == 422
+    assert responses[6].json()["error"].startswith("documents[0] cannot be encoded as UTF-8")
+
+
+def test_non_ascii_bearer_tokens_are_compared_not_crashed_on(guarded):
+    base, _ = guarded
+    wrong = httpx.get(f"{base}/v1/models", headers={"Authorization": "Bearer sk-é".encode()})
+    assert wrong.status_code == 401 and wrong.json()["error"].startswith("missing or invalid API key")
+    right = httpx.get(f"{base}/v1/models", headers=AUTH)
+    assert right.status_code == 200
+    docs = httpx.get(f"{base}/openapi.json")
+    assert docs.status_code == 401  # the key guards the docs too, as the README says
+
+
+def test_batcher_retries_a_failed_batch_request_by_request():
+    calls = []
+
+    def score(items):
+        calls.append(list(items))
+        if "poison" in items:
+            raise ValueError("cannot encode poison")
+        return [float(len(i)) for i in items]
+
+    async def scenario():
+        batcher = MicroBatcher(score, max_batch=64, max_wait_ms=200)
+        await batcher.start()
+        try:
+            return await asyncio.gather(batcher.score(["a", "bb"]), batcher.score(["poison"]),
+                                        batcher.score(["ccc"]), return_exceptions=True)
+        finally:
+            await batcher.stop()
+
+    good, poisoned, other = asyncio.run(scenario())
+    assert good == [1.0, 2.0] and other == [3.0]
+    assert isinstance(poisoned, ValueError)
+    assert calls[0] == ["a", "bb", "poison", "ccc"]  # they did share one batch
+    assert ["a", "bb"] in calls[1:] and ["ccc"] in calls[1:]
