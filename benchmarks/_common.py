@@ -54,3 +54,22 @@ def rerank_config(model: str, method: str | None, candidates: str, queries: int 
 def in_fresh_process(function, *args: Any) -> Any:
     with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
         return pool.submit(function, *args).result()
+
+
+def cost_quality_axis(axis: Any, points: list[tuple[str, float, float]], baseline: float, baseline_label: str) -> None:
+    """nDCG@10 against seconds per query: one black marker per (label, seconds, nDCG@10) point and
+    a dashed line for the first stage alone."""
+    markers = "osD^v<>"
+    for i, (label, seconds, ndcg) in enumerate(points):
+        axis.scatter(seconds, ndcg, marker=markers[i % len(markers)], color="black", label=label)
+    axis.axhline(baseline, linestyle="--", color="gray", label=baseline_label)
+    seconds = [p[1] for p in points]
+    # A log axis only where costs span a decade: within one, it would show no tick labels at all.
+    logarithmic = bool(seconds) and max(seconds) / min(seconds) >= 10
+    if logarithmic:
+        axis.set_xscale("log")
+    axis.set_xlabel("seconds per query (2-core CPU" + (", log scale)" if logarithmic else ")"))
+    axis.set_ylabel("nDCG@10")
+    # Below the axes, so it never hides a point.
+    axis.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)
+    axis.grid(True, which="both", linestyle=":", color="lightgray")

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import dataset_dir, in_fresh_process, rerank_config  # noqa: E402
+from _common import cost_quality_axis, dataset_dir, in_fresh_process, rerank_config  # noqa: E402
 
 CONFIGS = [
     ("embedding", "minilm-embed", "embedding"),
@@ -92,16 +92,8 @@ def plot(rows: list[dict], path: str) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    markers = "osD^v<>"
-    for i, r in enumerate(rows):
-        ax.scatter(r["seconds_per_query"], r["ndcg@10"], marker=markers[i % len(markers)], color="black",
-                   label=f"{r['method']} / {r['model']} ({r['queries']} q)")
-    ax.axhline(rows[0]["first_stage_ndcg@10"], linestyle="--", color="gray", label="first stage")
-    ax.set_xscale("log")
-    ax.set_xlabel("seconds per query (log scale, 2-core CPU)")
-    ax.set_ylabel("nDCG@10")
-    ax.legend(fontsize=7, loc="lower right")
-    ax.grid(True, which="both", linestyle=":", color="lightgray")
+    points = [(f"{r['method']} / {r['model']} ({r['queries']} q)", r["seconds_per_query"], r["ndcg@10"]) for r in rows]
+    cost_quality_axis(ax, points, rows[0]["first_stage_ndcg@10"], "first stage")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
 

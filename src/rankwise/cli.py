@@ -1,44 +1,22 @@
-"""Command line: `rankwise rerank`, `rankwise models`, `rankwise eval`."""
+"""Command line: `rankwise rerank`, `models`, `eval`, `index`, `search`, `bench`, `serve`; `train` and `label` are in
+`cli_train`."""
 
 from __future__ import annotations
 
-import functools
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from rankwise.errors import RankwiseError
+from rankwise.cli_common import console, errors, parse_options, reports_errors
+from rankwise.cli_train import label, train_app
 from rankwise.types import Ranking
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Rerank search results with neural and LLM rerankers.")
-console = Console()
-errors = Console(stderr=True)
-# Piped output (logs, files, CI) is not limited to 80 columns, so wide tables stay whole.
-if not console.is_terminal:
-    console = Console(width=200)
-if not errors.is_terminal:
-    errors = Console(stderr=True, width=200)
-
-
-def reports_errors(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Show rankwise errors as one readable line and exit 2, instead of a stack trace."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except (RankwiseError, ValueError, TypeError) as e:
-            errors.print(f"[bold red]error:[/] {e}", highlight=False)
-            raise typer.Exit(2) from None
-
-    return wrapper
 
 
 @app.command()
@@ -82,22 +60,6 @@ def rerank(
         _print_ranking(ranking)
         return
     _rerank_file(reranker, requests, top_k, queries_per_batch, output, output_json, tag, input)
-
-
-def parse_options(pairs: list[str]) -> dict[str, Any]:
-    """KEY=VALUE pairs; values that read as JSON (numbers, true/false, null) are converted."""
-    import json
-
-    options: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise ValueError(f"option {pair!r} is not KEY=VALUE")
-        try:
-            options[key.strip()] = json.loads(value)
-        except ValueError:
-            options[key.strip()] = value
-    return options
 
 
 def _print_ranking(ranking) -> None:
@@ -150,7 +112,7 @@ def models() -> None:
     for spec in MODELS.values():
         present = spec.local is not None and spec.local.available()
         table.add_row(spec.name, ", ".join(spec.methods), spec.local.describe() if spec.local else "-",
-                      "[green]yes[/]" if present else "[red]no[/]", spec.hf_id, spec.license)
+                      "[green]yes[/]" if present else "[red]no[/]", spec.hf_id or "-", spec.license)
     console.print(table)
     console.print("Any Hugging Face id or local directory also works as --model.")
 
@@ -304,6 +266,9 @@ def serve(
     max_batch_pairs: int = typer.Option(64, help="Pairs scored together in one model call."),
     max_wait_ms: float = typer.Option(5.0, help="How long a batch waits for more requests."),
     max_queue_pairs: int = typer.Option(20000, help="Queued pairs before answering 503."),
+    max_body_bytes: Optional[int] = typer.Option(
+        None, help="Request body cap, checked before reading it (default: max-documents x max-document-chars "
+                   "+ max-query-chars + 1 MiB)."),
     batch_size: int = typer.Option(32, help="Inputs per forward pass inside a model call."),
     drain_seconds: float = typer.Option(2.0, help="On shutdown, answer 503 this long while in-flight requests finish."),
     threads: Optional[int] = typer.Option(None, help="torch threads."),
@@ -317,11 +282,15 @@ def serve(
     settings = ServerSettings(model_name=model, max_documents=max_documents, max_query_chars=max_query_chars,
                               max_document_chars=max_document_chars, max_batch_pairs=max_batch_pairs,
                               max_wait_ms=max_wait_ms, max_queue_pairs=max_queue_pairs,
-                              api_keys=read_api_keys(api_key_file))
+                              api_keys=read_api_keys(api_key_file), max_body_bytes=max_body_bytes)
     extra = parse_options(option)
     application = create_app(lambda: Reranker.load(model, method=method, batch_size=batch_size, threads=threads,
                                                    **extra), settings)
     run(application, host, port, drain_seconds=drain_seconds)
+
+
+app.add_typer(train_app, name="train")
+app.command("label")(label)
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -13,6 +13,7 @@ from rankwise.errors import InputError
 from rankwise.models.resolve import ModelLocation
 
 if TYPE_CHECKING:
+    import numpy as np
     import torch
 
 
@@ -31,21 +32,29 @@ class TextEncoder:
         model_limit = min(self.tokenizer.model_max_length, self.model.config.max_position_embeddings)
         self.max_length = options.max_length or st_config.get("max_seq_length") or model_limit
         self._torch = torch
-        self.texts_encoded = 0
-        self.truncated = 0
 
     def embed(self, texts: Sequence[str]) -> torch.Tensor:
         """L2-normalized (if the model says so) embeddings, in input order, as a float32 CPU tensor."""
         torch = self._torch
         if not texts:
             return torch.zeros((0, self.model.config.hidden_size))
+        return self._embed(texts)
+
+    def embed_unit(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit-length embeddings as a float32 numpy array, whatever the model's own normalization, so that
+        dot products are cosines."""
+        vectors = self.embed(texts)
+        vectors = vectors / vectors.norm(dim=-1, keepdim=True).clamp(min=1e-12)
+        return vectors.numpy()
+
+    def _embed(self, texts: Sequence[str]) -> torch.Tensor:
+        torch = self._torch
         token_ids = self.tokenizer(list(texts), add_special_tokens=True, truncation=False)["input_ids"]
         lengths = [len(ids) for ids in token_ids]
         over = [i for i, n in enumerate(lengths) if n > self.max_length]
         if over and not self.options.truncate:
             i = over[0]
             raise InputError(f"text {i} has {lengths[i]} tokens, over the limit of {self.max_length}")
-        self.truncated += len(over)
         out = torch.empty((len(texts), self.model.config.hidden_size))
         batches = length_sorted_batches([min(n, self.max_length) for n in lengths],
                                         self.options.batch_size, self.options.max_tokens_per_batch)
@@ -55,7 +64,6 @@ class TextEncoder:
                                          max_length=self.max_length, return_tensors="pt").to(self.device)
                 hidden = self.model(**encoded).last_hidden_state
                 out[batch] = self._pool(hidden, encoded["attention_mask"]).float().cpu()
-        self.texts_encoded += len(texts)
         return out
 
     def _pool(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

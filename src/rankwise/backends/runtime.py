@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from rankwise.errors import ModelNotAvailableError
@@ -29,6 +30,7 @@ class RuntimeOptions:
     truncate: bool = True
     threads: int | None = None
     quantize: str | None = None  # "int8": torch dynamic int8 quantization of Linear layers (CPU)
+    adapter: str | None = None  # a LoRA adapter folder (peft), merged into the weights at load
 
     @classmethod
     def pick(cls, options: dict[str, Any]) -> RuntimeOptions:
@@ -104,5 +106,18 @@ def load_tokenizer_and_model(model_class: Any, location: ModelLocation, options:
     device = select_device(options.device)
     tokenizer = load_pretrained(AutoTokenizer.from_pretrained, location)
     model = load_pretrained(model_class.from_pretrained, location, dtype=select_dtype(options.dtype, device))
+    if options.adapter:
+        model = merged_adapter(model, options.adapter)
     model.to(device).eval()
     return tokenizer, model, device
+
+
+def merged_adapter(model: Any, path: str | Path) -> Any:
+    """The model with a saved LoRA adapter (peft) merged into its weights, so it costs nothing per query."""
+    if not (Path(path) / "adapter_config.json").is_file():
+        raise ModelNotAvailableError(f"{path}: no LoRA adapter (adapter_config.json) there")
+    try:
+        import peft
+    except ImportError:
+        raise ModelNotAvailableError("loading a LoRA adapter needs peft: pip install 'rankwise[train]'") from None
+    return peft.PeftModel.from_pretrained(model, str(path)).merge_and_unload()

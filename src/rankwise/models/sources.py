@@ -49,6 +49,32 @@ class PackagedDirectory:
         return Path(str(importlib.import_module(self.package).get_model_path()))
 
 
+SHIPPED = Path(__file__).resolve().parent / "shipped"
+
+
+@dataclass(frozen=True)
+class TrainedFolder:
+    """A small model trained by rankwise that ships inside the rankwise package; `recipe` rebuilds it exactly
+    (and the error names it if the folder is missing)."""
+
+    name: str
+    recipe: str
+
+    def folder(self) -> Path:
+        return SHIPPED / self.name
+
+    def available(self) -> bool:
+        return self.folder().is_dir()
+
+    def describe(self) -> str:
+        return "inside the rankwise package"
+
+    def resolve(self, cache: Path) -> Path:
+        if not self.available():
+            raise ModelNotAvailableError(f"{self.folder()} is missing; rebuild it with: {self.recipe}")
+        return self.folder()
+
+
 @dataclass(frozen=True)
 class PackagedGGUF:
     """One GGUF file inside a package folder; the package is located without importing it, because

@@ -32,12 +32,9 @@ class EmbeddingReranker(PointwiseReranker):
 
     def score_pairs(self, pairs: Sequence[tuple[Query, Candidate]]) -> list[float]:
         query_texts = list(dict.fromkeys(q.text for q, _ in pairs))
-        query_vectors = self.encoder.embed([self.query_prefix + t for t in query_texts])
+        query_vectors = self.encoder.embed_unit([self.query_prefix + t for t in query_texts])
         row_of = {text: i for i, text in enumerate(query_texts)}
-        passage_vectors = self.encoder.embed([self.passage_prefix + c.text for _, c in pairs])
-        if not self.encoder.normalize:  # cosine, whatever the model's own normalization
-            query_vectors = query_vectors / query_vectors.norm(dim=-1, keepdim=True).clamp(min=1e-12)
-            passage_vectors = passage_vectors / passage_vectors.norm(dim=-1, keepdim=True).clamp(min=1e-12)
+        passage_vectors = self.encoder.embed_unit([self.passage_prefix + c.text for _, c in pairs])
         rows = query_vectors[[row_of[q.text] for q, _ in pairs]]
         return (rows * passage_vectors).sum(-1).tolist()
 

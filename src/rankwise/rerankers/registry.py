@@ -11,11 +11,13 @@ from rankwise.rerankers.base import BaseReranker
 
 METHODS: dict[str, str] = {
     "embedding": "rankwise.rerankers.embedding:EmbeddingReranker",
+    "embedding-prf": "rankwise.rerankers.embedding_prf:EmbeddingPRFReranker",
     "cross-encoder": "rankwise.rerankers.cross_encoder:CrossEncoderReranker",
     "llm-pointwise": "rankwise.rerankers.llm_pointwise:LLMPointwiseReranker",
     "query-likelihood": "rankwise.rerankers.query_likelihood:QueryLikelihoodReranker",
     "first": "rankwise.rerankers.listwise:FirstReranker",
     "listwise-generate": "rankwise.rerankers.listwise:ListwiseGenerateReranker",
+    "fusion": "rankwise.rerankers.fusion:FusionReranker",
 }
 
 # For unregistered models, the default method follows the architecture named in config.json.
@@ -35,6 +37,8 @@ def method_class(method: str) -> type[BaseReranker]:
 def default_method(location: ModelLocation) -> str:
     if location.spec is not None:
         return location.spec.default_method
+    if location.is_local and location.read_json("fusion.json") is not None:
+        return "fusion"
     config = location.read_json("config.json") or {}
     for architecture in config.get("architectures") or []:
         for suffix, method in ARCHITECTURE_DEFAULTS.items():

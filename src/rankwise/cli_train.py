@@ -1,0 +1,158 @@
+"""`rankwise train ...` and `rankwise label`: training data, teacher labels and training runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from rankwise.cli_common import console, errors, parse_options, progress_bar, reports_errors
+
+train_app = typer.Typer(no_args_is_help=True, help="Build training data and train rerankers.")
+
+
+def _held_out(held_out: list[Path]):
+    from rankwise.pipelines.train.data import HeldOut
+
+    return HeldOut.from_collections(held_out)
+
+
+@train_app.command("data")
+@reports_errors
+def build_data(
+    collection: list[Path] = typer.Option(..., help="Collection folder (topics, qrels, *_top100.json); repeatable."),
+    out: Path = typer.Option(..., help="JSONL of query groups to write."),
+    held_out: list[Path] = typer.Option([], help="Collection never to train on (e.g. ../shared/data/dl19); repeatable."),
+    judged_only: bool = typer.Option(False, help="Leave out queries without any judgment."),
+) -> None:
+    """Pool every first stage's candidates per query with grades and first-stage ranks (one JSON line per query)."""
+    from rankwise.pipelines.train.data import build_query_groups, write_groups
+
+    report = build_query_groups(collection, held_out=_held_out(held_out), judged_only_queries=judged_only)
+    write_groups(report.groups, out)
+    judged = sum(len(g.judged) for g in report.groups)
+    console.print(f"{len(report.groups)} queries, {sum(len(g.docs) for g in report.groups)} passages "
+                  f"({judged} judged) written to {out}; held out: {report.dropped_queries} queries, "
+                  f"{report.dropped_passages} passages dropped")
+
+
+@train_app.command("fusion")
+@reports_errors
+def train_fusion_command(
+    collection: list[Path] = typer.Option(..., help="Judged collection folder to train on; repeatable."),
+    out: Path = typer.Option(..., help="Fusion model folder to write."),
+    stage: list[str] = typer.Option(["embedding-prf:minilm-embed"],
+                                    help="Feature stage 'method:model' or 'method:model@head'; repeatable."),
+    first_stage: list[str] = typer.Option(["bm25", "splade_pp_ed"], help="Candidate files to train on."),
+    held_out: list[Path] = typer.Option([], help="Collection never to train on; repeatable."),
+    folds: int = typer.Option(5, help="Query-level cross-validation folds."),
+    seed: int = typer.Option(0, help="Seed for folds and LightGBM."),
+    param: list[str] = typer.Option([], "--param", "-P", help="LightGBM parameter KEY=VALUE; repeatable."),
+) -> None:
+    """Learned fusion: LightGBM LambdaMART over reranker scores and first-stage score/rank."""
+    from rankwise.pipelines.train.fusion import train_fusion
+    from rankwise.rerankers.fusion import FusionSpec, Stage
+
+    stages = []
+    for text in stage:
+        spec, _, head = text.partition("@")
+        method, sep, model = spec.partition(":")
+        if not sep:
+            raise typer.BadParameter(f"stage {text!r} is not 'method:model'")
+        stages.append(Stage(name=method, model=model, method=method, head=int(head) if head else None))
+    with progress_bar("features") as (progress, task):
+        report = train_fusion(FusionSpec(stages), collection, out, first_stages=first_stage,
+                              held_out=_held_out(held_out), folds=folds, seed=seed, params=parse_options(param),
+                              on_progress=lambda _, n, total: progress.update(task, advance=n, total=total))
+    for source, value in report.cv_ndcg10.items():
+        console.print(f"{source}: cross-validated nDCG@10 {value:.4f} ({report.folds} folds, {report.queries} queries)")
+    console.print(f"fusion model written to {out} in {report.seconds:.0f} s")
+
+
+@train_app.command("first")
+@reports_errors
+def train_first_command(
+    model: str = typer.Option(..., "--model", "-m", help="Causal LM to fine-tune (registered name or path)."),
+    collection: list[Path] = typer.Option(..., help="Judged collection folder; repeatable."),
+    out: Path = typer.Option(..., help="Folder for the LoRA adapter, checkpoints and the loss log."),
+    held_out: list[Path] = typer.Option([], help="Collection never to train on; repeatable."),
+    window: int = typer.Option(10, help="Passages per training window."),
+    steps: int = typer.Option(100, help="Optimizer steps."),
+    option: list[str] = typer.Option([], "--option", "-O", help="Training option KEY=VALUE (lr, lora_r, "
+                                     "ranknet_weight, accumulation, max_words, seed, checkpoint_every); repeatable."),
+    resume: bool = typer.Option(False, help="Continue from the last checkpoint in --out."),
+) -> None:
+    """FIRST training: LoRA on a causal LM with L = L_LM + lambda * weighted RankNet on first-identifier logits."""
+    from rankwise.pipelines.train.data import build_query_groups
+    from rankwise.pipelines.train.first import FirstTrainingConfig, train_first
+
+    groups = build_query_groups(collection, held_out=_held_out(held_out), judged_only_queries=True).groups
+    config = FirstTrainingConfig(window=window, steps=steps, **parse_options(option))
+    with progress_bar("FIRST training") as (progress, task):
+        progress.update(task, total=steps)
+        result = train_first(model, groups, out, config, resume=resume,
+                             on_step=lambda step, loss: progress.update(task, completed=step,
+                                                                        description=f"loss {loss:.3f}"))
+    console.print(f"{result.steps} steps ({result.seconds_per_step:.1f} s/step); adapter in {result.adapter_path}; "
+                  f"loss log {result.log_path}")
+
+
+@reports_errors
+def label(
+    model: str = typer.Option(..., "--model", "-m", help="Teacher reranker (registered name or path)."),
+    method: Optional[str] = typer.Option(None, help="Teacher's method (default: the model's)."),
+    input: Path = typer.Option(..., "--input", "-i", help="Candidate file to label."),
+    output: Path = typer.Option(..., "--output", "-o", help="Labels JSONL; an existing file is resumed."),
+    queries_per_batch: int = typer.Option(1, help="Queries labelled (and flushed) together."),
+    option: list[str] = typer.Option([], "--option", "-O", help="Method option KEY=VALUE; repeatable."),
+) -> None:
+    """Teacher labels: score every candidate with a reranker; killed and rerun, it continues where it stopped."""
+    from rankwise.api import Reranker
+    from rankwise.io import read_candidates
+    from rankwise.pipelines.train.teacher import label_with_teacher
+
+    requests = read_candidates(input)
+    reranker = Reranker.load(model, method=method, **parse_options(option))
+    with progress_bar("labelling") as (progress, task):
+        progress.update(task, total=len(requests))
+        count = label_with_teacher(reranker, requests, output, queries_per_batch=queries_per_batch,
+                                   on_progress=lambda n: progress.advance(task, n))
+    errors.print(f"{count} queries labelled this run; {len(requests)} in {output}")
+
+
+@train_app.command("bi-encoder")
+@reports_errors
+def train_bi_encoder_command(
+    collection: list[Path] = typer.Option(..., help="Judged collection folder to train on; repeatable."),
+    out: Path = typer.Option(..., help="Folder for checkpoints, the loss log and the trained model (out/model)."),
+    base_model: str = typer.Option("minilm-embed", help="Bi-encoder to start from."),
+    held_out: list[Path] = typer.Option([], help="Collection never to train on; repeatable."),
+    option: list[str] = typer.Option([], "--option", "-O", help="Training option KEY=VALUE (epochs, lr, "
+                                     "batch_size, negatives, max_seq_length, seed, ...); repeatable."),
+    resume: bool = typer.Option(False, help="Continue from the last checkpoint in --out."),
+) -> None:
+    """Fine-tune a bi-encoder (both towers) on graded judgments: ListNet/KL over a positive and hard negatives."""
+    from rankwise.pipelines.train.bi_encoder import BiEncoderTrainingConfig, train_bi_encoder
+    from rankwise.pipelines.train.data import build_query_groups
+
+    groups = build_query_groups(collection, held_out=_held_out(held_out), judged_only_queries=True).groups
+    record = train_bi_encoder(base_model, groups, out, BiEncoderTrainingConfig(**parse_options(option)),
+                              resume=resume, held_out=[p.name for p in held_out])
+    console.print(f"{record['steps']} steps on {record['examples']} examples from {record['queries']} queries in "
+                  f"{record['seconds']:.0f} s; model in {out / 'model'} (use it with --method embedding-prf "
+                  "or embedding)")
+
+@train_app.command("recipe")
+@reports_errors
+def train_recipe_command(
+    name: str = typer.Argument(..., help="Recipe name (minilm-fusion-dl21)."),
+    data: Path = typer.Option(Path("../shared/data"), help="Folder holding the dl21 and dl19 collections."),
+    work: Optional[Path] = typer.Option(None, help="Working folder for checkpoints and logs (default: the cache)."),
+    resume: bool = typer.Option(False, help="Continue an interrupted run from its last checkpoint."),
+) -> None:
+    """Rebuild one of rankwise's own trained models exactly as it was trained, where the registry finds it."""
+    from rankwise.pipelines.train.recipes import run_recipe
+
+    destination = run_recipe(name, data, work, resume=resume)
+    console.print(f"{name} rebuilt in {destination}")

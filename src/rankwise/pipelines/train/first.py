@@ -1,0 +1,216 @@
+"""FIRST training with LoRA: windows of judged passages, shown shuffled, target "[C] > [A] > ..." from the
+grades; loss L_LM + lambda * weighted RankNet on the first identifier's log-probs, read with exactly the
+identifier scheme inference uses (merged "[A" tokens, or "[" then the letter).
+
+Runs are resumable: the whole window sequence is drawn up front from the seed, a checkpoint (adapter,
+optimizer, step) is written every `checkpoint_every` steps, and `resume=True` after a kill continues from
+the last one with the same data order. Every step appends to `log.csv`; `loss.png` is drawn at the end.
+Training needs gradients, so this module imports torch (inside its functions), as the other trainers do."""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from rankwise.backends.lora import attach_lora, resume_lora, save_lora, training_forward
+from rankwise.errors import InputError
+from rankwise.pipelines.train.data import ListwiseWindow, QueryGroup, sample_windows
+from rankwise.pipelines.train.first_loss import DEFAULT_RANKNET_WEIGHT, first_loss, target_nll, weighted_ranknet_loss
+from rankwise.rerankers.listwise import FirstReranker
+from rankwise.rerankers.registry import load_reranker
+from rankwise.rerankers.sliding_window import Window
+
+CHECKPOINT = "checkpoint"
+LOG_FIELDS = ("step", "loss", "lm_nll", "ranknet", "seconds")
+
+
+@dataclass
+class FirstTrainingConfig:
+    window: int = 10
+    steps: int = 100
+    accumulation: int = 4  # windows per optimizer step
+    lr: float = 2e-4
+    lora_r: int = 8
+    lora_alpha: int = 16
+    ranknet_weight: float = DEFAULT_RANKNET_WEIGHT
+    max_words: int = 40
+    seed: int = 0
+    checkpoint_every: int = 10
+    gradient_checkpointing: bool = True
+
+
+@dataclass
+class FirstTrainingResult:
+    steps: int
+    seconds_per_step: float
+    log_path: Path
+    adapter_path: Path
+    trainable_parameters: int
+
+
+def window_plan(groups: Sequence[QueryGroup], config: FirstTrainingConfig) -> list[ListwiseWindow]:
+    """Every window the run will see, in order: a pure function of the groups and the seed."""
+    rng = random.Random(config.seed)
+    eligible = [g for g in groups if len(g.judged) >= config.window and len({d.grade for d in g.judged}) > 1]
+    if not eligible:
+        raise InputError(f"no query has {config.window} judged passages of different grades to train on")
+    needed = config.steps * config.accumulation
+    plan: list[ListwiseWindow] = []
+    while len(plan) < needed:
+        order = list(eligible)
+        rng.shuffle(order)
+        for group in order:
+            plan += sample_windows(group, config.window, 1, rng)
+    return plan[:needed]
+
+
+def target_text(labels: Sequence[str], gold_order: Sequence[int]) -> str:
+    return " > ".join(f"[{labels[p]}]" for p in gold_order)
+
+
+def window_loss(reranker: FirstReranker, window: ListwiseWindow, ranknet_weight: float):
+    """(total, lm_nll, ranknet) for one window, with gradients."""
+    import torch
+
+    lm = reranker.lm
+    prompt_ids, labels = reranker.encode_window(Window(window.query, window.passages))
+    prompt_text = lm.text.decode(prompt_ids)
+    full = lm.encode(prompt_text + target_text(labels, window.gold_order))
+    if full[: len(prompt_ids)] != list(prompt_ids):
+        raise InputError("the target's first tokens merge with the prompt; FIRST training cannot be exact here")
+    eos = lm.tokenizer.eos_token_id
+    target_ids = full[len(prompt_ids):] + ([eos] if eos is not None else [])
+    scheme = reranker.scheme(len(labels))
+    direct_positions, direct_ids = list(scheme.direct), list(scheme.direct.values())
+    bridged_positions, bridged_ids = list(scheme.bridged), list(scheme.bridged.values())
+    first_ids = direct_ids + ([scheme.bridge_id] if scheme.needs_step else [])
+    outputs = training_forward(lm, prompt_ids, target_ids, first_ids,
+                               scheme.bridge_id if scheme.needs_step else None, bridged_ids)
+    scores = torch.empty(len(labels), dtype=outputs.first.dtype)
+    if direct_positions:
+        scores[direct_positions] = outputs.first[: len(direct_ids)]
+    if scheme.needs_step:
+        scores[bridged_positions] = outputs.first[-1] + outputs.second
+    lm_nll = target_nll(outputs.target_logits, torch.tensor(target_ids, device=outputs.target_logits.device))
+    ranknet = weighted_ranknet_loss(scores, window.gold_order)
+    return first_loss(lm_nll, ranknet, ranknet_weight), lm_nll, ranknet
+
+
+def train_first(
+    model: str,
+    groups: Sequence[QueryGroup],
+    out_dir: str | Path,
+    config: FirstTrainingConfig,
+    resume: bool = False,
+    on_step: Callable[[int, float], None] | None = None,
+    **model_options,
+) -> FirstTrainingResult:
+    import torch
+
+    out = Path(out_dir)
+    checkpoint = out / CHECKPOINT
+    if resume and not (checkpoint / "state.json").exists():
+        raise InputError("nothing to resume: no checkpoint there", source=str(out))
+    if not resume and (out / "log.csv").exists():
+        raise InputError("a training run is already there; pass --resume to continue it or choose another folder",
+                         source=str(out))
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(config.seed)
+    reranker = load_reranker(model, method="first", window=config.window, stride=config.window,
+                             max_words=config.max_words, **model_options)
+    plan = window_plan(groups, config)
+    start_step = 0
+    if resume:
+        resume_lora(reranker.lm, checkpoint, config.gradient_checkpointing)
+        state = json.loads((checkpoint / "state.json").read_text())
+        if state["config"] != asdict(config):
+            raise InputError("the checkpoint was written with other settings: "
+                             f"{state['config']}", source=str(checkpoint))
+        start_step = state["step"]
+        _truncate_log(out / "log.csv", start_step)
+    else:
+        attach_lora(reranker.lm, config.lora_r, config.lora_alpha,
+                    gradient_checkpointing=config.gradient_checkpointing)
+    trainable = [p for p in reranker.lm.model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=config.lr)
+    if resume:
+        optimizer.load_state_dict(torch.load(checkpoint / "optimizer.pt"))
+    log_path = out / "log.csv"
+    new_log = not log_path.exists()
+    started = time.perf_counter()
+    with open(log_path, "a", newline="", encoding="utf-8") as log_file:
+        writer = csv.writer(log_file)
+        if new_log:
+            writer.writerow(LOG_FIELDS)
+        for step in range(start_step, config.steps):
+            step_start = time.perf_counter()
+            optimizer.zero_grad()
+            totals = [0.0, 0.0, 0.0]
+            for window in plan[step * config.accumulation:(step + 1) * config.accumulation]:
+                loss, lm_nll, ranknet = window_loss(reranker, window, config.ranknet_weight)
+                (loss / config.accumulation).backward()
+                for i, value in enumerate((loss, lm_nll, ranknet)):
+                    totals[i] += value.item() / config.accumulation
+            optimizer.step()
+            writer.writerow([step + 1, *(f"{v:.5f}" for v in totals), f"{time.perf_counter() - step_start:.2f}"])
+            log_file.flush()
+            if (step + 1) % config.checkpoint_every == 0 or step + 1 == config.steps:
+                _save_checkpoint(reranker, optimizer, checkpoint, step + 1, config)
+            if on_step:
+                on_step(step + 1, totals[0])
+    save_lora(reranker.lm, out / "adapter")
+    plot_log(log_path, out / "loss.png")
+    done = config.steps - start_step
+    return FirstTrainingResult(config.steps, (time.perf_counter() - started) / max(done, 1), log_path,
+                               out / "adapter", sum(p.numel() for p in trainable))
+
+
+def _save_checkpoint(reranker: FirstReranker, optimizer, folder: Path, step: int, config: FirstTrainingConfig) -> None:
+    """Adapter, optimizer and step, written to a temporary folder and renamed, so a kill leaves the old one."""
+    import shutil
+
+    import torch
+
+    temporary = folder.with_name(folder.name + ".tmp")
+    shutil.rmtree(temporary, ignore_errors=True)
+    save_lora(reranker.lm, temporary)
+    torch.save(optimizer.state_dict(), temporary / "optimizer.pt")
+    (temporary / "state.json").write_text(json.dumps({"step": step, "config": asdict(config)}))
+    shutil.rmtree(folder, ignore_errors=True)
+    temporary.rename(folder)
+
+
+def _truncate_log(path: Path, step: int) -> None:
+    """Drop log rows past the checkpoint: those steps are run again."""
+    if not path.exists():
+        return
+    rows = list(csv.reader(path.open(encoding="utf-8")))
+    kept = [rows[0]] + [r for r in rows[1:] if r and int(r[0]) <= step]
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows(kept)
+
+
+def plot_log(log_path: Path, png_path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = list(csv.DictReader(log_path.open(encoding="utf-8")))
+    if not rows:
+        return
+    steps = [int(r["step"]) for r in rows]
+    figure, axis = plt.subplots(figsize=(6, 3.5))
+    for name, style in (("loss", "-"), ("lm_nll", "--"), ("ranknet", ":")):
+        axis.plot(steps, [float(r[name]) for r in rows], style, color="black", label=name)
+    axis.set_xlabel("optimizer step")
+    axis.set_ylabel("loss")
+    axis.legend()
+    figure.tight_layout()
+    figure.savefig(png_path, dpi=120)
+    plt.close(figure)

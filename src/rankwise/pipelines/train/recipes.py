@@ -1,0 +1,73 @@
+"""Recipes: the exact training runs behind rankwise's own registered models, so that any of them can be
+rebuilt deterministically (fixed data, settings and seeds) from the collections in `../shared/data`,
+into the folder the registry reads."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from rankwise.errors import InputError
+from rankwise.models.cache import cache_dir
+from rankwise.models.registry import get_model_spec
+from rankwise.models.sources import TrainedFolder
+from rankwise.pipelines.train.data import HeldOut, build_query_groups
+
+TRAIN_COLLECTION = "dl21"
+HELD_OUT_COLLECTION = "dl19"
+
+
+@dataclass(frozen=True)
+class Recipe:
+    model: str
+    description: str
+    build: Callable[[Path, Path, bool], None]  # (data folder, work folder, resume) -> writes the model
+
+
+def _destination(name: str) -> Path:
+    spec = get_model_spec(name)
+    if spec is None or not isinstance(spec.local, TrainedFolder):
+        raise InputError(f"{name!r} is not a model rankwise trains")
+    return spec.local.folder()
+
+
+def _install(source: Path, destination: Path) -> None:
+    if destination.exists():
+        shutil.rmtree(destination)
+    shutil.copytree(source, destination)
+
+
+def _build_minilm_fusion_dl21(data: Path, work: Path, resume: bool) -> None:
+    from rankwise.pipelines.train.fusion import train_fusion
+    from rankwise.rerankers.fusion import FusionSpec, Stage
+
+    spec = FusionSpec([Stage(name="minilm_prf", model="minilm-embed", method="embedding-prf")])
+    held_out = HeldOut.from_collections([data / HELD_OUT_COLLECTION])
+    train_fusion(spec, [data / TRAIN_COLLECTION], work / "model", held_out=held_out, folds=5, seed=0)
+    destination = _destination("minilm-fusion-dl21")
+    # The model card and the recorded reference scores stay: a faithful rebuild reproduces those scores.
+    kept = {name: (destination / name).read_text(encoding="utf-8")
+            for name in ("README.md", "reference_scores.json") if (destination / name).exists()}
+    _install(work / "model", destination)
+    for name, text in kept.items():
+        (destination / name).write_text(text, encoding="utf-8")
+
+
+RECIPES = {
+    "minilm-fusion-dl21": Recipe("minilm-fusion-dl21", "LambdaMART over MiniLM+PRF and first-stage features",
+                                 _build_minilm_fusion_dl21),
+}
+
+
+def run_recipe(name: str, data: str | Path, work: str | Path | None = None, resume: bool = False) -> Path:
+    if name not in RECIPES:
+        raise InputError(f"unknown recipe {name!r}; available: {', '.join(RECIPES)}")
+    data = Path(data)
+    for collection in (TRAIN_COLLECTION, HELD_OUT_COLLECTION):
+        if not (data / collection).is_dir():
+            raise InputError(f"recipe {name} needs the {collection} collection", source=str(data / collection))
+    work = Path(work) if work else cache_dir() / "training" / name
+    RECIPES[name].build(data, work, resume)
+    return _destination(name)

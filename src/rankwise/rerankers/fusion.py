@@ -1,0 +1,154 @@
+"""Learned fusion: LightGBM LambdaMART over per-candidate features from several rankwise rerankers plus the
+first stage's score and rank.
+
+A fusion model is a folder: `fusion.json` (the stages and the feature list) and `lightgbm.txt` (the
+booster). Stages are rerankers named as everywhere else (`method:model`); a stage with `head: k` scores
+only the top k of the first stage (cascade-aware: an expensive stage is paid only where it matters) and
+its features are missing (NaN, which LightGBM routes as missing) below that. Features are normalized
+within each query (z-score, distance to the best, rank), so one model serves candidates from any first
+stage whose raw score scale it never saw."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rankwise.errors import InputError, UnsupportedMethodError
+from rankwise.models.resolve import ModelLocation
+from rankwise.rerankers.base import BaseReranker, reject_unknown_options
+from rankwise.types import Ranking, Request
+
+if TYPE_CHECKING:
+    import numpy as np
+
+SPEC_FILE = "fusion.json"
+BOOSTER_FILE = "lightgbm.txt"
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One reranker whose scores become features; `head`: score only the first stage's top `head`."""
+
+    name: str
+    model: str
+    method: str | None = None
+    head: int | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class FusionSpec:
+    stages: list[Stage]
+    first_stage_features: bool = True
+
+    @property
+    def feature_names(self) -> list[str]:
+        names = []
+        for stage in self.stages:
+            names += [f"{stage.name}.score", f"{stage.name}.z", f"{stage.name}.gap", f"{stage.name}.log_rank"]
+        if self.first_stage_features:
+            names += ["first_stage.z", "first_stage.gap", "first_stage.log_rank"]
+        return names + ["passage.log_words"]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"stages": [asdict(s) for s in self.stages], "first_stage_features": self.first_stage_features,
+                "features": self.feature_names}
+
+    @classmethod
+    def read(cls, folder: str | Path) -> FusionSpec:
+        path = Path(folder) / SPEC_FILE
+        try:
+            entry = json.loads(path.read_text(encoding="utf-8"))
+            return cls(stages=[Stage(**s) for s in entry["stages"]],
+                       first_stage_features=bool(entry.get("first_stage_features", True)))
+        except FileNotFoundError:
+            raise InputError("not a fusion model folder (no fusion.json)", source=str(folder)) from None
+        except (json.JSONDecodeError, KeyError, TypeError) as e:
+            raise InputError(f"malformed fusion spec: {e}", source=str(path)) from None
+
+
+def _normalized_block(scores: list[float]) -> list[list[float]]:
+    """[score, z-score, gap to the best, log rank] per candidate; NaN where a score is missing."""
+    present = [s for s in scores if not math.isnan(s)]
+    if not present:
+        return [[math.nan] * 4 for _ in scores]
+    mean = sum(present) / len(present)
+    std = math.sqrt(sum((s - mean) ** 2 for s in present) / len(present)) or 1.0
+    best = max(present)
+    order = sorted((i for i, s in enumerate(scores) if not math.isnan(s)), key=lambda i: -scores[i])
+    rank = {i: r for r, i in enumerate(order, start=1)}
+    return [[s, (s - mean) / std, s - best, math.log1p(rank[i])] if i in rank else [math.nan] * 4
+            for i, s in enumerate(scores)]
+
+
+def stage_scores(reranker: BaseReranker, requests: list[Request], head: int | None) -> list[list[float]]:
+    """The stage's score for every candidate (NaN below its head), in candidate order."""
+    heads = [Request(r.query, r.candidates[:head]) if head else r for r in requests]
+    rankings = reranker.rerank_batch(heads)
+    out = []
+    for request, ranking in zip(requests, rankings):
+        by_id = {res.docid: res.score for res in ranking.results}
+        out.append([by_id.get(c.docid, math.nan) for c in request.candidates])
+    return out
+
+
+def feature_matrix(spec: FusionSpec, request: Request, per_stage: list[list[float]]) -> np.ndarray:
+    """Rows of features (in `spec.feature_names` order) for one request's candidates."""
+    import numpy as np
+
+    n = len(request.candidates)
+    columns: list[list[list[float]]] = [_normalized_block(scores) for scores in per_stage]
+    if spec.first_stage_features:
+        first = [c.score if c.score is not None else math.nan for c in request.candidates]
+        block = _normalized_block(first)
+        # Rank is the input position, known even without first-stage scores.
+        columns.append([[row[1], row[2], math.log1p(i + 1)] for i, row in enumerate(block)])
+    columns.append([[math.log1p(len(c.text.split()))] for c in request.candidates])
+    return np.array([[value for block in columns for value in block[i]] for i in range(n)], dtype=np.float64)
+
+
+def load_booster(path: str | Path) -> Any:
+    try:
+        import lightgbm
+    except ImportError:
+        raise UnsupportedMethodError("the fusion method needs LightGBM: pip install 'rankwise[fusion]'") from None
+    return lightgbm.Booster(model_file=str(path))
+
+
+class FusionReranker(BaseReranker):
+    method = "fusion"
+
+    def __init__(self, spec: FusionSpec, stages: list[BaseReranker], booster: Any, model_label: str):
+        super().__init__(model_label)
+        self.spec, self.stages, self.booster = spec, stages, booster
+
+    @classmethod
+    def from_model(cls, location: ModelLocation, **options: Any) -> FusionReranker:
+        from rankwise.rerankers.registry import load_reranker
+
+        reject_unknown_options(cls.method, options)
+        if not location.is_local:
+            raise InputError("a fusion model is a local folder with fusion.json and lightgbm.txt",
+                             source=location.path)
+        spec = FusionSpec.read(location.path)
+        booster = load_booster(Path(location.path) / BOOSTER_FILE)
+        stages = [load_reranker(s.model, method=s.method, **s.options) for s in spec.stages]
+        return cls(spec, stages, booster, location.label)
+
+    def _rerank(self, requests: list[Request]) -> list[Ranking]:
+        per_stage = [stage_scores(r, requests, s.head) for r, s in zip(self.stages, self.spec.stages)]
+        rankings = []
+        for q, request in enumerate(requests):
+            if not request.candidates:
+                rankings.append(Ranking(request.query, []))
+                continue
+            features = feature_matrix(self.spec, request, [scores[q] for scores in per_stage])
+            scores = self.booster.predict(features).tolist()
+            rankings.append(Ranking.from_scores(request, scores, trace={"features": self.spec.feature_names}))
+        return rankings
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "stages": [asdict(s) for s in self.spec.stages]}

@@ -1,0 +1,64 @@
+"""FIRST training on SmolLM2-135M: a tiny run moves the identifier scores towards the gold order, and a
+run interrupted after a checkpoint resumes with the same data and the same losses."""
+
+import csv
+
+import pytest
+import torch
+
+from rankwise.errors import InputError
+from rankwise.pipelines.train.data import ListwiseWindow, PooledDoc, QueryGroup
+from rankwise.pipelines.train.first import FirstTrainingConfig, train_first, window_loss, window_plan
+from rankwise.rerankers.registry import load_reranker
+
+GROUP = QueryGroup("toy", "q1", "how long do fleas live", [
+    PooledDoc("a", "Sourdough bread needs a starter that is fed every day.", 0),
+    PooledDoc("b", "Adult fleas live two to three months on a host animal.", 3),
+    PooledDoc("c", "Fleas are small jumping insects that feed on blood.", 1),
+])
+CONFIG = dict(window=3, accumulation=1, lr=1e-3, checkpoint_every=2, gradient_checkpointing=False, max_words=20)
+
+
+def ranknet_of(reranker, window):
+    with torch.no_grad():
+        return window_loss(reranker, window, 10.0)[2].item()
+
+
+def log_rows(folder):
+    return list(csv.DictReader((folder / "log.csv").open()))
+
+
+def test_a_tiny_run_moves_scores_towards_the_gold_order(tmp_path):
+    config = FirstTrainingConfig(steps=3, **CONFIG)
+    window = window_plan([GROUP], config)[0]
+    assert [window.docids[p] for p in window.gold_order] == ["b", "c", "a"]
+    before = ranknet_of(load_reranker("smollm2-135m", method="first", window=3, stride=3, max_words=20), window)
+    result = train_first("smollm2-135m", [GROUP], tmp_path / "run", config)
+    assert result.steps == 3 and (tmp_path / "run" / "adapter" / "adapter_config.json").is_file()
+    assert (tmp_path / "run" / "loss.png").is_file() and len(log_rows(tmp_path / "run")) == 3
+    trained = load_reranker("smollm2-135m", method="first", window=3, stride=3, max_words=20,
+                            adapter=str(tmp_path / "run" / "adapter"))
+    after = ranknet_of(trained, window)
+    assert after < before
+
+
+def test_resume_after_an_interruption_repeats_the_same_steps(tmp_path):
+    config = FirstTrainingConfig(steps=4, **CONFIG)
+    train_first("smollm2-135m", [GROUP], tmp_path / "whole", config)
+
+    class Killed(Exception):
+        pass
+
+    def die_after_three(step, loss):
+        if step == 3:  # step 3 ran but its checkpoint is the one of step 2
+            raise Killed
+
+    with pytest.raises(Killed):
+        train_first("smollm2-135m", [GROUP], tmp_path / "cut", config, on_step=die_after_three)
+    with pytest.raises(InputError, match="pass --resume"):
+        train_first("smollm2-135m", [GROUP], tmp_path / "cut", config)
+    train_first("smollm2-135m", [GROUP], tmp_path / "cut", config, resume=True)
+    whole, cut = log_rows(tmp_path / "whole"), log_rows(tmp_path / "cut")
+    assert [r["step"] for r in cut] == ["1", "2", "3", "4"]
+    for a, b in zip(whole, cut):
+        assert float(a["loss"]) == pytest.approx(float(b["loss"]), rel=1e-3)

@@ -1,0 +1,66 @@
+"""Teacher labels resume after a kill -9 and end byte-identical to an uninterrupted run."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from rankwise import InputError
+from rankwise.io import read_candidates
+from rankwise.pipelines.train.teacher import label_with_teacher, read_teacher_labels
+from tests.conftest import ROOT, data_path
+
+
+@pytest.fixture(scope="module")
+def small_candidates(tmp_path_factory):
+    """The first 8 dl21 queries with their BM25 top 10: small enough to label in seconds."""
+    entries = json.loads(data_path("dl21", "bm25_top100.json").read_text())[:8]
+    for entry in entries:
+        entry["hits"] = entry["hits"][:10]
+    path = tmp_path_factory.mktemp("teacher") / "candidates.json"
+    path.write_text(json.dumps(entries))
+    return path
+
+
+def _label_command(candidates, output):
+    return [sys.executable, "-m", "rankwise.cli", "label", "-m", "minilm-embed", "-i", str(candidates),
+            "-o", str(output)]
+
+
+def test_resume_after_kill_gives_the_same_bytes(minilm, small_candidates, tmp_path):
+    requests = read_candidates(small_candidates)
+    whole = tmp_path / "whole.jsonl"
+    assert label_with_teacher(minilm, requests, whole) == 8
+    labels = read_teacher_labels(whole)
+    assert list(labels) == [r.query.qid for r in requests]
+    first = requests[0]
+    expected = minilm.rerank_batch([first])[0]
+    assert labels[first.query.qid] == {r.docid: r.score for r in expected.results}
+
+    killed = tmp_path / "killed.jsonl"
+    process = subprocess.Popen(_label_command(small_candidates, killed), cwd=ROOT, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+    deadline = time.time() + 300
+    while time.time() < deadline and (not killed.exists() or killed.read_bytes().count(b"\n") < 2):
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    finished = killed.read_bytes().count(b"\n")
+    assert 2 <= finished < 8, "the labelling should have been killed part-way"
+    with open(killed, "ab") as f:  # the process died in the middle of writing a line
+        f.write(b'{"qid": "torn", "sco')
+    done_now = label_with_teacher(minilm, requests, killed)
+    assert done_now == 8 - finished
+    assert killed.read_bytes() == whole.read_bytes()
+
+
+def test_labels_for_other_requests_are_refused(minilm, small_candidates, tmp_path):
+    requests = read_candidates(small_candidates)
+    path = tmp_path / "labels.jsonl"
+    label_with_teacher(minilm, requests[:2], path)
+    with pytest.raises(InputError, match="not a prefix of these requests"):
+        label_with_teacher(minilm, requests[1:], path)
