@@ -57,6 +57,13 @@ def test_fused_model_reranks_without_first_stage_scores(trained, flea_docs):
     assert "sourdough" in ranking.docids[-4:]
 
 
+def test_runtime_options_reach_the_stages_and_method_options_are_checked(trained):
+    fusion = Reranker.load(str(trained.out_dir), method="fusion", batch_size=3, threads=None)
+    assert fusion.stages[0].encoder.options.batch_size == 3
+    with pytest.raises(TypeError, match="unknown option\\(s\\): window"):
+        Reranker.load(str(trained.out_dir), method="fusion", window=5)
+
+
 def test_fused_score_never_falls_when_a_stage_score_rises(trained):
     fusion = Reranker.load(str(trained.out_dir), method="fusion")
     names = fusion.spec.feature_names

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rankwise.backends.runtime import RuntimeOptions
 from rankwise.errors import InputError, UnsupportedMethodError
 from rankwise.models.resolve import ModelLocation
 from rankwise.rerankers.base import BaseReranker, reject_unknown_options
@@ -129,13 +130,16 @@ class FusionReranker(BaseReranker):
     def from_model(cls, location: ModelLocation, **options: Any) -> FusionReranker:
         from rankwise.rerankers.registry import load_reranker
 
+        # Runtime options (device, batch_size, threads, ...) are for the stages that run models.
+        runtime = {k: options.pop(k) for k in list(options) if k in RuntimeOptions.__dataclass_fields__}
+        runtime = {k: v for k, v in runtime.items() if v is not None}
         reject_unknown_options(cls.method, options)
         if not location.is_local:
             raise InputError("a fusion model is a local folder with fusion.json and lightgbm.txt",
                              source=location.path)
         spec = FusionSpec.read(location.path)
         booster = load_booster(Path(location.path) / BOOSTER_FILE)
-        stages = [load_reranker(s.model, method=s.method, **s.options) for s in spec.stages]
+        stages = [load_reranker(s.model, method=s.method, **{**runtime, **s.options}) for s in spec.stages]
         return cls(spec, stages, booster, location.label)
 
     def _rerank(self, requests: list[Request]) -> list[Ranking]:
