@@ -15,7 +15,7 @@ import pytest
 
 from rankwise.server.batcher import MicroBatcher
 
-from server_helpers import cli_server
+from server_helpers import cli_server, threaded_server
 
 KEY = "rk-guard-é-31"  # a non-ASCII key must work too
 AUTH = {"Authorization": f"Bearer {KEY}".encode()}
@@ -167,3 +167,28 @@ def test_batcher_retries_a_failed_batch_request_by_request():
     assert isinstance(poisoned, ValueError)
     assert calls[0] == ["a", "bb", "poison", "ccc"]  # they did share one batch
     assert ["a", "bb"] in calls[1:] and ["ccc"] in calls[1:]
+
+
+def test_an_unhandled_error_is_a_counted_json_500_with_the_request_id():
+    from rankwise.rerankers.base import PointwiseReranker
+    from rankwise.server import ServerSettings, create_app
+
+    class Broken(PointwiseReranker):
+        @property
+        def method(self):  # read by /v1/models outside any error handling of the route
+            raise RuntimeError("broken reranker")
+
+        @classmethod
+        def from_model(cls, location, **options):
+            raise NotImplementedError
+
+        def score_pairs(self, pairs):
+            return [0.0 for _ in pairs]
+
+    with threaded_server(create_app(Broken("broken"), ServerSettings(model_name="broken"))) as base:
+        response = httpx.get(f"{base}/v1/models", headers={"X-Request-ID": "req-42"})
+        assert response.status_code == 500
+        assert response.json() == {"error": "internal error; quote the request id when reporting it",
+                                   "request_id": "req-42"}
+        metrics = httpx.get(f"{base}/metrics").text
+        assert 'code="500"' in metrics and "/v1/models" in metrics

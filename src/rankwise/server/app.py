@@ -115,7 +115,11 @@ def create_app(reranker: BaseReranker | Callable[[], BaseReranker], settings: Se
             response = _error(503, "the service is shutting down", request_id,
                               headers={"Retry-After": str(settings.retry_after_seconds)})
         else:
-            response = await call_next(request)
+            try:
+                response = await call_next(request)
+            except Exception:  # anything unhandled below: a JSON 500 with the id, counted, never plain text
+                log.exception("request %s failed", request_id)
+                response = _error(500, "internal error; quote the request id when reporting it", request_id)
         route = request.scope.get("route")
         label = getattr(route, "path", "unmatched")
         metrics.requests.labels(route=label, code=str(response.status_code)).inc()
