@@ -142,6 +142,10 @@ def test_non_ascii_bearer_tokens_are_compared_not_crashed_on(guarded):
     assert right.status_code == 200
     docs = httpx.get(f"{base}/openapi.json")
     assert docs.status_code == 401  # the key guards the docs too, as the README says
+    schema = httpx.get(f"{base}/openapi.json", headers=AUTH).json()
+    assert schema["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    assert schema["security"] == [{"bearer": []}]
+    assert schema["paths"]["/health"]["get"]["security"] == []
 
 
 def test_batcher_retries_a_failed_batch_request_by_request():

@@ -102,6 +102,8 @@ def create_app(reranker: BaseReranker | Callable[[], BaseReranker], settings: Se
     app.state.batcher = batcher
     app.state.metrics = metrics
     app.state.runtime = state
+    if settings.api_keys:
+        _declare_bearer_auth(app)
     # Added before the request-id middleware below, so that one wraps it: refusals get ids and metrics.
     app.add_middleware(RequestGuard, api_keys=settings.api_keys, open_paths=OPEN_PATHS,
                        max_body_bytes=settings.body_limit)
@@ -252,6 +254,24 @@ def create_app(reranker: BaseReranker | Callable[[], BaseReranker], settings: Se
         return [TEIResult(index=i, score=values[i], text=texts[i] if body.return_text else None) for i in order]
 
     return app
+
+
+def _declare_bearer_auth(app: FastAPI) -> None:
+    """Say in the OpenAPI schema that every operation takes a bearer key, so Swagger's Authorize button and
+    generated clients send it (the guard enforces it; /health and /ready stay open)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        schema = build()
+        schema.setdefault("components", {}).setdefault("securitySchemes", {})["bearer"] = {
+            "type": "http", "scheme": "bearer", "description": "an API key from --api-key-file or $RANKWISE_API_KEYS"}
+        schema["security"] = [{"bearer": []}]
+        for path in OPEN_PATHS:
+            for operation in schema.get("paths", {}).get(path, {}).values():
+                operation["security"] = []
+        return schema
+
+    app.openapi = openapi
 
 
 def _check_encodable(query: str, texts: list[str], field_name: str) -> None:
