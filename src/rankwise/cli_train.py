@@ -18,6 +18,12 @@ def _held_out(held_out: list[Path]):
     return HeldOut.from_collections(held_out)
 
 
+def _judged_groups(collection: list[Path], held_out: list[Path]):
+    from rankwise.pipelines.train.data import build_query_groups
+
+    return build_query_groups(collection, held_out=_held_out(held_out), judged_only_queries=True).groups
+
+
 @train_app.command("data")
 @reports_errors
 def build_data(
@@ -84,10 +90,9 @@ def train_first_command(
     resume: bool = typer.Option(False, help="Continue from the last checkpoint in --out."),
 ) -> None:
     """FIRST training: LoRA on a causal LM with L = L_LM + lambda * weighted RankNet on first-identifier logits."""
-    from rankwise.pipelines.train.data import build_query_groups
     from rankwise.pipelines.train.first import FirstTrainingConfig, train_first
 
-    groups = build_query_groups(collection, held_out=_held_out(held_out), judged_only_queries=True).groups
+    groups = _judged_groups(collection, held_out)
     config = FirstTrainingConfig(window=window, steps=steps, **parse_options(option))
     with progress_bar("FIRST training") as (progress, task):
         progress.update(task, total=steps)
@@ -134,14 +139,14 @@ def train_bi_encoder_command(
 ) -> None:
     """Fine-tune a bi-encoder (both towers) on graded judgments: ListNet/KL over a positive and hard negatives."""
     from rankwise.pipelines.train.bi_encoder import BiEncoderTrainingConfig, train_bi_encoder
-    from rankwise.pipelines.train.data import build_query_groups
 
-    groups = build_query_groups(collection, held_out=_held_out(held_out), judged_only_queries=True).groups
+    groups = _judged_groups(collection, held_out)
     record = train_bi_encoder(base_model, groups, out, BiEncoderTrainingConfig(**parse_options(option)),
                               resume=resume, held_out=[p.name for p in held_out])
     console.print(f"{record['steps']} steps on {record['examples']} examples from {record['queries']} queries in "
                   f"{record['seconds']:.0f} s; model in {out / 'model'} (use it with --method embedding-prf "
                   "or embedding)")
+
 
 @train_app.command("recipe")
 @reports_errors

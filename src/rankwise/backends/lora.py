@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rankwise.backends.causal_lm import CausalLM
-from rankwise.errors import UnsupportedMethodError
+from rankwise.backends.runtime import import_peft
 
 if TYPE_CHECKING:
     import torch
@@ -17,21 +17,17 @@ if TYPE_CHECKING:
 DEFAULT_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj")
 
 
-def _peft():
-    try:
-        import peft
-    except ImportError:
-        raise UnsupportedMethodError("LoRA needs peft: pip install 'rankwise[train]'") from None
-    return peft
+def _prepare_for_training(lm: CausalLM, gradient_checkpointing: bool) -> None:
+    if gradient_checkpointing:  # recompute activations in backward: less memory for long windows
+        lm.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        lm.model.enable_input_require_grads()
 
 
 def attach_lora(lm: CausalLM, r: int = 8, alpha: int = 16, dropout: float = 0.0,
                 targets: Sequence[str] = DEFAULT_TARGETS, gradient_checkpointing: bool = True) -> int:
     """Wrap the model in a trainable LoRA adapter; returns the number of trainable parameters."""
-    peft = _peft()
-    if gradient_checkpointing:
-        lm.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-        lm.model.enable_input_require_grads()
+    peft = import_peft()
+    _prepare_for_training(lm, gradient_checkpointing)
     config = peft.LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=list(targets),
                              task_type="CAUSAL_LM")
     lm.model = peft.get_peft_model(lm.model, config)
@@ -41,10 +37,8 @@ def attach_lora(lm: CausalLM, r: int = 8, alpha: int = 16, dropout: float = 0.0,
 
 def resume_lora(lm: CausalLM, path: str | Path, gradient_checkpointing: bool = True) -> None:
     """Re-attach a saved adapter as trainable, to continue training it."""
-    peft = _peft()
-    if gradient_checkpointing:
-        lm.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-        lm.model.enable_input_require_grads()
+    peft = import_peft()
+    _prepare_for_training(lm, gradient_checkpointing)
     lm.model = peft.PeftModel.from_pretrained(lm.model, str(path), is_trainable=True)
     lm.model.train()
 

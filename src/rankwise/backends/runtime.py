@@ -116,8 +116,12 @@ def merged_adapter(model: Any, path: str | Path) -> Any:
     """The model with a saved LoRA adapter (peft) merged into its weights, so it costs nothing per query."""
     if not (Path(path) / "adapter_config.json").is_file():
         raise ModelNotAvailableError(f"{path}: no LoRA adapter (adapter_config.json) there")
+    return import_peft().PeftModel.from_pretrained(model, str(path)).merge_and_unload()
+
+
+def import_peft() -> Any:
     try:
         import peft
     except ImportError:
-        raise ModelNotAvailableError("loading a LoRA adapter needs peft: pip install 'rankwise[train]'") from None
-    return peft.PeftModel.from_pretrained(model, str(path)).merge_and_unload()
+        raise ModelNotAvailableError("LoRA adapters need peft: pip install 'rankwise[train]'") from None
+    return peft

@@ -111,6 +111,13 @@ def feature_matrix(spec: FusionSpec, request: Request, per_stage: list[list[floa
     return np.array([[value for block in columns for value in block[i]] for i in range(n)], dtype=np.float64)
 
 
+def request_features(spec: FusionSpec, stages: list[BaseReranker], requests: list[Request]) -> list[np.ndarray]:
+    """Feature rows for each request, every stage run once over all of them (so stages batch across queries);
+    the one feature computation both training and inference use."""
+    per_stage = [stage_scores(reranker, requests, stage.head) for reranker, stage in zip(stages, spec.stages)]
+    return [feature_matrix(spec, request, [scores[q] for scores in per_stage]) for q, request in enumerate(requests)]
+
+
 def load_booster(path: str | Path) -> Any:
     try:
         import lightgbm
@@ -143,13 +150,11 @@ class FusionReranker(BaseReranker):
         return cls(spec, stages, booster, location.label)
 
     def _rerank(self, requests: list[Request]) -> list[Ranking]:
-        per_stage = [stage_scores(r, requests, s.head) for r, s in zip(self.stages, self.spec.stages)]
         rankings = []
-        for q, request in enumerate(requests):
+        for request, features in zip(requests, request_features(self.spec, self.stages, requests)):
             if not request.candidates:
                 rankings.append(Ranking(request.query, []))
                 continue
-            features = feature_matrix(self.spec, request, [scores[q] for scores in per_stage])
             scores = self.booster.predict(features).tolist()
             rankings.append(Ranking.from_scores(request, scores, trace={"features": self.spec.feature_names}))
         return rankings

@@ -19,7 +19,7 @@ from rankwise.io.candidates import read_candidates
 from rankwise.io.trec import Qrels, read_qrels
 from rankwise.pipelines.evaluate import evaluate
 from rankwise.pipelines.train.data import HeldOut, query_folds
-from rankwise.rerankers.fusion import BOOSTER_FILE, SPEC_FILE, FusionSpec, feature_matrix, stage_scores
+from rankwise.rerankers.fusion import BOOSTER_FILE, SPEC_FILE, FusionSpec, request_features
 from rankwise.rerankers.registry import load_reranker
 from rankwise.types import Request
 
@@ -92,9 +92,7 @@ def compute_features(spec: FusionSpec, loaded: list[tuple[str, Request, dict[str
     for offset in range(0, len(loaded), queries_per_batch):
         chunk = loaded[offset:offset + queries_per_batch]
         requests = [request for _, request, _ in chunk]
-        per_stage = [stage_scores(r, requests, s.head) for r, s in zip(stages, spec.stages)]
-        for q, (source, request, grades) in enumerate(chunk):
-            features = feature_matrix(spec, request, [scores[q] for scores in per_stage])
+        for (source, request, grades), features in zip(chunk, request_features(spec, stages, requests)):
             docids = [c.docid for c in request.candidates]
             groups.append(FeatureGroup(source, request.query.qid, docids, features,
                                        [grades.get(d, 0) for d in docids]))
