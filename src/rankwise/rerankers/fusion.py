@@ -4,9 +4,9 @@ first stage's score and rank.
 A fusion model is a folder: `fusion.json` (the stages and the feature list) and `lightgbm.txt` (the
 booster). Stages are rerankers named as everywhere else (`method:model`); a stage with `head: k` scores
 only the top k of the first stage (cascade-aware: an expensive stage is paid only where it matters) and
-its features are missing (NaN, which LightGBM routes as missing) below that. Features are normalized
-within each query (z-score, distance to the best, rank), so one model serves candidates from any first
-stage whose raw score scale it never saw."""
+its features are missing (NaN, which LightGBM routes as missing) below that. Per score: the raw value, its
+z-score and rank within the query (scale-free), and its gap to the query's best, which is in the score's
+own units (so a first stage with another score scale shifts the gap features; the z-score and rank do not)."""
 
 from __future__ import annotations
 
