@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 
-.PHONY: setup demo test test-all bench-setup bench clean recipe-minilm-fusion-dl21
+.PHONY: setup demo test test-all bench-setup bench clean recipe-minilm-fusion-dl21 recipe-minilm-maxsim-fusion-dl21
 
 setup: $(VENV)/.rankwise-installed
 
@@ -38,6 +38,9 @@ bench: bench-setup
 # Rebuild rankwise's own trained models from ../shared/data (never trained on dl19).
 recipe-minilm-fusion-dl21: setup
 	$(VENV)/bin/rankwise train recipe minilm-fusion-dl21 --data ../shared/data
+
+recipe-minilm-maxsim-fusion-dl21: setup
+	$(VENV)/bin/rankwise train recipe minilm-maxsim-fusion-dl21 --data ../shared/data
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -28,6 +28,8 @@ CONFIGS = [
     (BASELINE, "minilm-embed", "embedding", {}),
     ("MiniLM + embedding PRF (k=3, beta=1)", "minilm-embed", "embedding-prf", {}),
     ("minilm-fusion-dl21 (shipped)", "minilm-fusion-dl21", "fusion", {}),
+    ("MiniLM MaxSim (token late interaction, no feedback)", "minilm-embed", "maxsim", {"prf_k": 0}),
+    ("MiniLM MaxSim + feedback (k=3, beta=1)", "minilm-embed", "maxsim", {}),
 ]
 
 
@@ -98,8 +100,9 @@ def compare(console: Console, configs: list, baseline: str, candidates: Path, qr
         runs[label], costs[label] = result["run"], result
     comparison = compare_runs(runs, qrels, baseline=baseline, test_measure="nDCG@10")
     return [{"first_stage": first_stage, "label": r.label, "queries": len(comparison.queries),
-             "ndcg@10": r.means["nDCG@10"], "baseline": baseline, "p_randomization_holm": r.p_randomization_holm,
-             "wins_ties_losses": r.wins_ties_losses,
+             "ndcg@10": r.means["nDCG@10"], "baseline": baseline, "p_randomization": r.p_randomization,
+             "p_randomization_holm": r.p_randomization_holm, "wins_ties_losses": r.wins_ties_losses,
+             "per_query_ndcg@10": r.per_query["nDCG@10"],
              **{k: costs.get(r.label, {}).get(k) for k in ("seconds_per_query", "docs_per_second", "peak_rss_mib")}}
             for r in comparison.runs]
 
@@ -111,13 +114,14 @@ def _fmt(value, pattern: str) -> str:
 def print_table(console: Console, rows: list[dict], facts: dict[str, dict]) -> None:
     table = Table(title="trained rerankers on TREC DL 2019; baselines: the MiniLM bi-encoder, and FIRST zero-shot "
                         "for the FIRST rows")
-    for column in ("first stage", "reranker", "queries", "nDCG@10", "p vs baseline (Holm)", "W/T/L",
+    for column in ("first stage", "reranker", "queries", "nDCG@10", "p vs baseline", "p (Holm)", "W/T/L",
                    "s/query", "docs/s", "peak MiB"):
         table.add_column(column, justify="left" if column in ("first stage", "reranker") else "right")
     for r in rows:
         wtl = "/".join(map(str, r["wins_ties_losses"])) if r["wins_ties_losses"] else "-"
         table.add_row(r["first_stage"], r["label"], str(r["queries"]), f"{r['ndcg@10']:.4f}",
-                      _fmt(r["p_randomization_holm"], "{:.4f}"), wtl, _fmt(r["seconds_per_query"], "{:.2f}"),
+                      _fmt(r["p_randomization"], "{:.4f}"), _fmt(r["p_randomization_holm"], "{:.4f}"), wtl,
+                      _fmt(r["seconds_per_query"], "{:.2f}"),
                       _fmt(r["docs_per_second"], "{:.1f}"), _fmt(r["peak_rss_mib"], "{:.0f}"))
     console.print(table)
     for label, record in facts.items():

@@ -106,18 +106,69 @@ def test_eval_warns_about_query_set_differences(tmp_path):
     assert "1 queries without judgments ignored: 999999" in result.output
 
 
-def test_method_options_reach_the_reranker():
+def test_method_options_reach_the_reranker(monkeypatch):
+    from rankwise.api import Reranker
     from rankwise.cli import parse_options
 
     assert parse_options(["window=4", "stride=2", "alphabet=numeric", "truncate=false"]) == {
         "window": 4, "stride": 2, "alphabet": "numeric", "truncate": False}
+    loaded, rankings = [], []
+    real_load = Reranker.load
+
+    def recording_load(*args, **kwargs):
+        reranker = real_load(*args, **kwargs)
+        real_rerank = reranker.rerank
+
+        def recording_rerank(*a, **k):
+            rankings.append(real_rerank(*a, **k))
+            return rankings[-1]
+
+        reranker.rerank = recording_rerank
+        loaded.append(reranker)
+        return reranker
+
+    monkeypatch.setattr(Reranker, "load", staticmethod(recording_load))
     result = runner.invoke(app, ["rerank", "-m", "smollm2-135m", "--method", "first", "-O", "window=4",
                                  "-O", "stride=2", "-q", "how long do fleas live",
                                  "--docs", str(EXAMPLES / "fleas.jsonl"), "--top-n", "8"])
     assert result.exit_code == 0, result.output
-    for docid in ("flea-lifespan", "flea-eggs", "flea-treatment", "tick-lifespan", "flea-market", "cat-lifespan",
-                  "sourdough", "flea-pupae"):
-        assert docid in result.output
+    assert (loaded[0].window, loaded[0].stride) == (4, 2)
+    # 8 documents, window 4, stride 2: windows [4, 8), [2, 6), [0, 4), bottom up.
+    assert [(w["start"], w["end"]) for w in rankings[0].trace["windows"]] == [(4, 8), (2, 6), (0, 4)]
+    result = runner.invoke(app, ["rerank", "-m", "smollm2-135m", "--method", "first", "-O", "window=four",
+                                 "-q", "x", "--docs", str(EXAMPLES / "fleas.jsonl")])
+    assert result.exit_code == 2 and "option window must be an integer, got str 'four'" in result.output
     result = runner.invoke(app, ["rerank", "-m", "minilm-embed", "-O", "bogus", "-q", "x",
                                  "--docs", str(EXAMPLES / "fleas.jsonl")])
     assert result.exit_code == 2 and "option 'bogus' is not KEY=VALUE" in result.output
+
+
+def test_programming_errors_keep_their_traceback_input_errors_do_not(monkeypatch):
+    from rankwise.api import Reranker
+    from rankwise.errors import InputError
+
+    def broken(*args, **kwargs):
+        raise ValueError("a bug, not bad input")
+
+    monkeypatch.setattr(Reranker, "load", staticmethod(broken))
+    result = runner.invoke(app, ["rerank", "-m", "minilm-embed", "-q", "x", "--docs", str(EXAMPLES / "fleas.jsonl")])
+    assert result.exit_code == 1 and isinstance(result.exception, ValueError)
+    assert "error:" not in result.output
+
+    def bad_input(*args, **kwargs):
+        raise InputError("the query is empty")
+
+    monkeypatch.setattr(Reranker, "load", staticmethod(bad_input))
+    result = runner.invoke(app, ["rerank", "-m", "minilm-embed", "-q", "x", "--docs", str(EXAMPLES / "fleas.jsonl")])
+    assert result.exit_code == 2 and "error: the query is empty" in result.output
+
+
+def test_serve_without_the_serve_extra_names_it(monkeypatch):
+    import sys
+
+    for name in [m for m in sys.modules if m == "fastapi" or m.startswith(("fastapi.", "rankwise.server"))]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "fastapi", None)  # import fastapi now raises ImportError
+    result = runner.invoke(app, ["serve", "-m", "minilm-embed"])
+    assert result.exit_code == 2, result.output
+    assert "rankwise serve needs the 'serve' extra (fastapi is missing): pip install 'rankwise[serve]'" in result.output

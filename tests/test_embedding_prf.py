@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from rankwise import Reranker
+from rankwise import OptionError, Reranker
 from rankwise.types import Request
 
 
@@ -49,5 +49,7 @@ def test_each_query_uses_its_own_feedback(prf, flea_docs):
 
 
 def test_negative_feedback_settings_are_refused():
-    with pytest.raises(ValueError, match="prf_k \\(-1\\)"):
+    with pytest.raises(OptionError, match="option prf_k=-1 must be >= 0"):
         Reranker.load("minilm-embed", method="embedding-prf", prf_k=-1)
+    with pytest.raises(OptionError, match="option prf_beta must be a number, got str 'big'"):
+        Reranker.load("minilm-embed", method="embedding-prf", prf_beta="big")

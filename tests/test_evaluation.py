@@ -47,8 +47,14 @@ def test_reports_render_in_every_format(tmp_path):
     assert "| bad | " in md and "baseline" in md
     csv_text = reporting.csv_text(comparison)
     assert csv_text.splitlines()[2].startswith("good,") and csv_text.splitlines()[2].endswith(",0.500")
-    reporting.plot(comparison, tmp_path / "report.png")
+    figure = reporting.plot(comparison, tmp_path / "report.png")
     assert (tmp_path / "report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    deltas, cost = figure.axes
+    # Each panel has its own x axis: queries (linear) for the per-query bars, seconds (log) for the cost.
+    assert deltas.get_xscale() == "linear" and "queries, sorted by delta" in deltas.get_xlabel()
+    assert cost.get_xscale() == "log" and "seconds per query" in cost.get_xlabel()
+    assert not deltas.get_shared_x_axes().joined(deltas, cost)
+    assert deltas.get_xlim() == pytest.approx((-0.6, len(comparison.queries) - 0.4))  # bar positions, not seconds
 
 
 def test_sidecar_round_trip(tmp_path):

@@ -4,6 +4,7 @@ import pytest
 
 from rankwise import InputError, Query
 from rankwise.io import (
+    iter_candidates,
     read_candidates,
     read_documents,
     read_qrels,
@@ -71,6 +72,16 @@ def test_candidates_non_utf8_names_line(write):
     path = write("latin.jsonl", json.dumps(ENTRY).encode() + b"\n" + b'{"query": "caf\xe9", "hits": []}\n')
     with pytest.raises(InputError, match=r"latin\.jsonl:2: not valid UTF-8"):
         read_candidates(path)
+
+
+def test_jsonl_candidates_stream_one_line_at_a_time(write):
+    second = {**ENTRY, "hits": [{**h, "qid": 8} for h in ENTRY["hits"]]}
+    path = write("stream.jsonl", "\n".join([json.dumps(ENTRY), json.dumps(second), "{broken"]) + "\n")
+    stream = iter_candidates(path)
+    # The first two queries arrive before the broken third line is read: nothing waits for the whole file.
+    assert next(stream).query.qid == "7" and next(stream).query.qid == "8"
+    with pytest.raises(InputError, match=r"stream\.jsonl:3: malformed JSON"):
+        next(stream)
 
 
 def test_candidates_missing_file_is_reported(tmp_path):

@@ -7,11 +7,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rankwise import InputError, Reranker, UnsupportedMethodError
+from rankwise import InputError, OptionError, Reranker, UnsupportedMethodError
 from rankwise.backends.chat_tokenizer import ChatTokenizer
 from rankwise.models import resolve_model
 from rankwise.rerankers.listwise import FirstTokenScheme
 from rankwise.rerankers.listwise_prompt import (
+    RANK_GPT,
     RANK_ZEPHYR,
     escape_identifiers,
     identifiers,
@@ -83,6 +84,28 @@ def test_prompt_is_the_rank_zephyr_reference():
         "relevance to the search query. All the passages should be included and listed using identifiers, in "
         "descending order of relevance. The output format should be [] > [], e.g., [B] > [A], Only respond with "
         "the ranking results, do not say any word or explain.")
+
+
+@pytest.mark.parametrize("prompt, alphabet, words", [
+    (RANK_ZEPHYR, "alpha", "a alphabetical identifier []"),  # RankZephyr's training text, verbatim
+    (RANK_ZEPHYR, "numeric", "a numerical identifier []"),
+    (RANK_GPT, "alpha", "letter identifier []"),
+    (RANK_GPT, "numeric", "number identifier []"),  # RankGPT's text, verbatim
+])
+def test_prompt_text_names_the_identifiers_it_shows(prompt, alphabet, words):
+    labels = identifiers(alphabet, 2)
+    text = prompt.messages("q", labels, ["first", "second"])[1]["content"]
+    assert f"each indicated by {words}" in text
+    assert f"[{labels[0]}] first\n[{labels[1]}] second" in text
+    assert ("alphabetical" in text) == (prompt is RANK_ZEPHYR and alphabet == "alpha")
+
+
+def test_truncate_false_makes_listwise_refuse_to_cut_passages():
+    strict = Reranker.load("smollm2-135m", method="first", window=2, stride=1, max_words=5, truncate=False)
+    with pytest.raises(InputError, match="passage \\[B\\] of a window has 7 words, over max_words=5 "
+                                         "\\(truncate=False\\)"):
+        strict.rerank("fleas", ["short one", "one two three four five six seven"])
+    assert sorted(r.docid for r in strict.rerank("fleas", ["fleas live long", "cats"])) == ["0", "1"]
 
 
 def test_identifiers_inside_passages_are_escaped():
@@ -230,7 +253,14 @@ def test_prompt_shrinks_passages_to_fit_or_refuses():
 
 
 def test_unknown_listwise_options_are_errors():
-    with pytest.raises(ValueError, match="unknown prompt 'zephyr'"):
+    with pytest.raises(OptionError, match="option prompt='zephyr' is not one of rank_zephyr, rank_gpt"):
         Reranker.load("smollm2-135m", method="first", prompt="zephyr")
-    with pytest.raises(TypeError, match="unknown option\\(s\\): windows"):
+    with pytest.raises(OptionError, match="unknown option\\(s\\): windows"):
         Reranker.load("smollm2-135m", method="first", windows=4)
+    # Wrong types fail at load, before any weights are read, the way the CLI passes them (strings).
+    with pytest.raises(OptionError, match="option window must be an integer, got str 'ten'"):
+        Reranker.load("smollm2-135m", method="first", window="ten")
+    with pytest.raises(OptionError, match="option alphabet must be one of 'alpha', 'numeric', got str 'greek'"):
+        Reranker.load("smollm2-135m", method="listwise-generate", alphabet="greek")
+    with pytest.raises(OptionError, match="runtime options: option batch_size=0 must be >= 1"):
+        Reranker.load("smollm2-135m", method="first", batch_size=0)

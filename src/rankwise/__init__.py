@@ -1,10 +1,12 @@
 """rankwise: rerank search results with neural and LLM rerankers."""
 
 from rankwise.api import Reranker
-from rankwise.errors import InputError, ModelNotAvailableError, RankwiseError, UnsupportedMethodError
+from rankwise.errors import InputError, ModelNotAvailableError, OptionError, RankwiseError, UnsupportedMethodError
 from rankwise.types import Candidate, Query, Ranking, Request, Result
 
-__version__ = "0.1.0"
+from rankwise.version import installed_version
+
+__version__ = installed_version()
 
 __all__ = [
     "Reranker",
@@ -15,6 +17,7 @@ __all__ = [
     "Result",
     "RankwiseError",
     "InputError",
+    "OptionError",
     "ModelNotAvailableError",
     "UnsupportedMethodError",
     "__version__",

@@ -9,8 +9,10 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
+from rankwise.errors import InputError, ModelNotAvailableError
 from rankwise.cli_common import console, errors, parse_options, reports_errors
 from rankwise.cli_train import label, train_app
 from rankwise.types import Ranking
@@ -36,17 +38,18 @@ def rerank(
     queries_per_batch: int = typer.Option(4, help="Queries whose pairs share batches."),
     device: Optional[str] = typer.Option(None, help="cpu, cuda, mps (default: best available)."),
     threads: Optional[int] = typer.Option(None, help="torch threads."),
+    backend: Optional[str] = typer.Option(None, help="Backend (see `rankwise backends`; default: transformers)."),
     tag: str = typer.Option("rankwise", help="Run tag for the TREC file."),
     option: list[str] = typer.Option([], "--option", "-O",
                                      help="Method option KEY=VALUE, repeatable (e.g. -O window=20 -O stride=10)."),
 ) -> None:
     """Rerank one query's documents (--query/--docs) or a whole candidate file (--input/--output)."""
     if (query is None) == (input is None):
-        raise ValueError("give either --query with --docs, or --input with --output")
+        raise InputError("give either --query with --docs, or --input with --output")
     if query is not None and docs is None:
-        raise ValueError("--query needs --docs (a JSONL file of documents)")
+        raise InputError("--query needs --docs (a JSONL file of documents)")
     if input is not None and output is None and output_json is None:
-        raise ValueError("--input needs --output (a TREC run) and/or --output-json")
+        raise InputError("--input needs --output (a TREC run) and/or --output-json")
     from rankwise.api import Reranker
     from rankwise.io import read_candidates, read_documents
 
@@ -54,7 +57,7 @@ def rerank(
     documents = read_documents(docs) if docs is not None else None
     with console.status(f"loading {model}"):
         reranker = Reranker.load(model, method=method, batch_size=batch_size, device=device, threads=threads,
-                                 **parse_options(option))
+                                 backend=backend, **parse_options(option))
     if query is not None:
         ranking = reranker.rerank(query, documents, top_n=top_n, qid="query")
         _print_ranking(ranking)
@@ -104,17 +107,34 @@ def _rerank_file(reranker, requests, top_k, queries_per_batch, output, output_js
 def models() -> None:
     """List registered models, where their weights come from, and whether they are present."""
     from rankwise.models.registry import MODELS
+    from rankwise.rerankers.registry import methods_for
 
     table = Table(title="registered models")
     table.add_column("name", no_wrap=True)
-    for column in ("methods", "offline weights", "present", "online (HF id)", "license"):
+    for column in ("methods (default first)", "offline weights", "present", "online (HF id)", "license"):
         table.add_column(column)
     for spec in MODELS.values():
         present = spec.local is not None and spec.local.available()
-        table.add_row(spec.name, ", ".join(spec.methods), spec.local.describe() if spec.local else "-",
+        methods = [spec.default_method] + [m for m in methods_for(spec.kind) if m != spec.default_method]
+        table.add_row(spec.name, ", ".join(methods), spec.local.describe() if spec.local else "-",
                       "[green]yes[/]" if present else "[red]no[/]", spec.hf_id or "-", spec.license)
     console.print(table)
     console.print("Any Hugging Face id or local directory also works as --model.")
+
+
+@app.command()
+def backends() -> None:
+    """List backends, the capabilities each offers, and whether what it needs is installed."""
+    from rankwise.backends.registry import BACKENDS
+
+    table = Table(title="backends")
+    for column in ("name", "capabilities", "installed", "description"):
+        table.add_column(column)
+    for entry in BACKENDS.values():
+        missing = entry.missing_modules()
+        table.add_row(entry.name, ", ".join(sorted(c.value for c in entry.capabilities)),
+                      "[green]yes[/]" if not missing else f"[red]no[/] ({entry.install_hint})", entry.description)
+    console.print(table)
 
 
 @app.command("eval")
@@ -156,7 +176,7 @@ def _show_comparison(comparison, markdown_path, csv_path, plot_path) -> None:
     from rankwise import reporting
 
     for warning in comparison.warnings:
-        errors.print(f"[yellow]warning:[/] {warning}", highlight=False)
+        errors.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
     console.print(reporting.rich_table(comparison))
     if markdown_path:
         markdown_path.write_text(reporting.markdown(comparison))
@@ -230,6 +250,7 @@ def bench(
     queries: Optional[int] = typer.Option(None, help="Only the first N queries."),
     out_dir: Path = typer.Option(Path("runs"), help="Where runs and sidecars go."),
     batch_size: int = typer.Option(16, help="Inputs per forward pass."),
+    backend: Optional[str] = typer.Option(None, help="Backend (see `rankwise backends`; default: transformers)."),
     markdown: Optional[Path] = typer.Option(None, help="Also write the table as Markdown."),
     plot: Optional[Path] = typer.Option(None, help="Write the comparison PNG."),
 ) -> None:
@@ -246,7 +267,7 @@ def bench(
             state["task"] = progress.add_task(label, total=total)
 
         comparison = run_bench(dataset, specs, out_dir, first_stage=first_stage, top_k=top_k, queries=queries,
-                               options={"batch_size": batch_size}, on_start=started,
+                               options={"batch_size": batch_size, "backend": backend}, on_start=started,
                                on_progress=lambda n: progress.advance(state["task"], n))
     _show_comparison(comparison, markdown, None, plot)
     console.print(f"runs and sidecars in {out_dir}")
@@ -272,12 +293,18 @@ def serve(
     batch_size: int = typer.Option(32, help="Inputs per forward pass inside a model call."),
     drain_seconds: float = typer.Option(2.0, help="On shutdown, answer 503 this long while in-flight requests finish."),
     threads: Optional[int] = typer.Option(None, help="torch threads."),
+    backend: Optional[str] = typer.Option(None, help="Backend (see `rankwise backends`; default: transformers)."),
     option: list[str] = typer.Option([], "--option", "-O", help="Method option KEY=VALUE, repeatable."),
 ) -> None:
     """Serve a reranker over HTTP: Cohere/Jina /v1/rerank, TEI /rerank, /health, /ready, /metrics, /docs."""
     from rankwise.api import Reranker
-    from rankwise.server import ServerSettings, create_app
-    from rankwise.server.serve import read_api_keys, run
+
+    try:
+        from rankwise.server import ServerSettings, create_app
+        from rankwise.server.serve import read_api_keys, run
+    except ImportError as e:
+        raise ModelNotAvailableError(f"rankwise serve needs the 'serve' extra ({e.name} is missing): "
+                                     "pip install 'rankwise[serve]'") from None
 
     settings = ServerSettings(model_name=model, max_documents=max_documents, max_query_chars=max_query_chars,
                               max_document_chars=max_document_chars, max_batch_pairs=max_batch_pairs,
@@ -285,16 +312,12 @@ def serve(
                               api_keys=read_api_keys(api_key_file), max_body_bytes=max_body_bytes)
     extra = parse_options(option)
     application = create_app(lambda: Reranker.load(model, method=method, batch_size=batch_size, threads=threads,
-                                                   **extra), settings)
+                                                   backend=backend, **extra), settings)
     run(application, host, port, drain_seconds=drain_seconds)
 
 
 app.add_typer(train_app, name="train")
 app.command("label")(label)
-
-
-def main() -> None:  # pragma: no cover - console entry point
-    app()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -11,9 +11,10 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
-from rankwise.errors import RankwiseError
+from rankwise.errors import OptionError, RankwiseError
 
 console = Console()
 errors = Console(stderr=True)
@@ -25,14 +26,16 @@ if not errors.is_terminal:
 
 
 def reports_errors(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Show rankwise errors as one readable line and exit 2, instead of a stack trace."""
+    """Show rankwise's own errors (bad input, options, missing models) as one readable line and exit 2.
+    Anything else is a bug and keeps its traceback."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
-        except (RankwiseError, ValueError, TypeError) as e:
-            errors.print(f"[bold red]error:[/] {e}", highlight=False)
+        except RankwiseError as e:
+            # escape: messages hold brackets ("pip install 'rankwise[serve]'") that Rich would eat as markup
+            errors.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False)
             raise typer.Exit(2) from None
 
     return wrapper
@@ -44,7 +47,7 @@ def parse_options(pairs: list[str]) -> dict[str, Any]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
-            raise ValueError(f"option {pair!r} is not KEY=VALUE")
+            raise OptionError(f"option {pair!r} is not KEY=VALUE")
         try:
             options[key.strip()] = json.loads(value)
         except ValueError:

@@ -68,7 +68,7 @@ def train_fusion_command(
             raise typer.BadParameter(f"stage {text!r} is not 'method:model'")
         stages.append(Stage(name=method, model=model, method=method, head=int(head) if head else None))
     with progress_bar("features") as (progress, task):
-        report = train_fusion(FusionSpec(stages), collection, out, first_stages=first_stage,
+        report = train_fusion(FusionSpec(stages, scale_free_gap=True), collection, out, first_stages=first_stage,
                               held_out=_held_out(held_out), folds=folds, seed=seed, params=parse_options(param),
                               on_progress=lambda _, n, total: progress.update(task, advance=n, total=total))
     for source, value in report.cv_ndcg10.items():

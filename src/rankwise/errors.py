@@ -26,3 +26,7 @@ class ModelNotAvailableError(RankwiseError):
 
 class UnsupportedMethodError(RankwiseError):
     """A reranking method was asked of a model (or a model kind) that cannot do it."""
+
+
+class OptionError(InputError, TypeError):
+    """A method or runtime option that does not exist or has the wrong type or value; raised at load time."""

@@ -6,9 +6,11 @@ import csv
 import io
 import re
 from pathlib import Path
+from typing import Any
 
 from rich.table import Table
 
+from rankwise.errors import InputError
 from rankwise.pipelines.evaluate import Comparison, RunResult
 
 
@@ -85,9 +87,10 @@ def csv_text(comparison: Comparison) -> str:
     return buffer.getvalue()
 
 
-def plot(comparison: Comparison, path: str | Path) -> None:
+def plot(comparison: Comparison, path: str | Path) -> Any:
     """Sorted per-query differences against the baseline, one panel per run, and, when runs carry a cost,
-    an effectiveness-vs-cost scatter."""
+    an effectiveness-vs-cost scatter. Each panel has its own x axis (queries; seconds per query). Returns
+    the figure."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -98,7 +101,7 @@ def plot(comparison: Comparison, path: str | Path) -> None:
     costed = [r for r in comparison.runs if isinstance(r.metadata.get("seconds_per_query"), (int, float))]
     panels = len(others) + (1 if costed else 0)
     if panels == 0:
-        raise ValueError("nothing to plot: give a baseline (for per-query differences) or runs with cost sidecars")
+        raise InputError("nothing to plot: give a baseline (for per-query differences) or runs with cost sidecars")
     fig, axes = plt.subplots(panels, 1, figsize=(8, 2.8 * panels), squeeze=False)
     base = next((r for r in comparison.runs if r.label == comparison.baseline), None)
     for ax, run in zip(axes[:, 0], others):
@@ -110,6 +113,8 @@ def plot(comparison: Comparison, path: str | Path) -> None:
         w, t, l = run.wins_ties_losses
         ax.set_title(f"{run.label} - {base.label}: {measure} per query (wins {w}, ties {t}, losses {l})", fontsize=9)
         ax.set_ylabel(f"delta {measure}")
+        ax.set_xlabel(f"{len(diffs)} queries, sorted by delta")
+        ax.set_xlim(-0.6, len(diffs) - 0.4)
         ax.set_xticks([])
     if costed:
         ax = axes[-1, 0]
@@ -126,4 +131,6 @@ def plot(comparison: Comparison, path: str | Path) -> None:
         ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return fig
     plt.close(fig)

@@ -11,9 +11,10 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from rankwise.backends.interface import Capability
 from rankwise.backends.runtime import RuntimeOptions, length_sorted_batches, load_tokenizer_and_model
 from rankwise.backends.chat_tokenizer import ChatTokenizer
-from rankwise.errors import InputError
+from rankwise.errors import InputError, OptionError
 from rankwise.models.resolve import ModelLocation
 
 if TYPE_CHECKING:
@@ -22,6 +23,10 @@ if TYPE_CHECKING:
 
 
 class CausalLM:
+    backend_name = "transformers"
+    capabilities = frozenset({Capability.TOKENIZE, Capability.NEXT_TOKEN_LOGPROBS, Capability.BRIDGED_FIRST_TOKEN,
+                              Capability.CONTINUATION_LOGPROBS, Capability.GENERATE})
+
     def __init__(self, location: ModelLocation, options: RuntimeOptions):
         import torch
         from transformers import AutoModelForCausalLM
@@ -42,9 +47,9 @@ class CausalLM:
 
     def _quantize(self, scheme: str) -> None:
         if scheme != "int8":
-            raise ValueError(f"quantize must be 'int8' or None, got {scheme!r}")
+            raise OptionError(f"quantize must be 'int8' or None, got {scheme!r}")
         if self.device != "cpu":
-            raise ValueError("int8 dynamic quantization runs on the CPU only")
+            raise OptionError("int8 dynamic quantization runs on the CPU only")
         from torch.ao.quantization import quantize_dynamic
 
         self.model = quantize_dynamic(self.model, {self._torch.nn.Linear}, dtype=self._torch.qint8)

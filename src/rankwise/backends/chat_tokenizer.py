@@ -36,14 +36,14 @@ class ChatTokenizer:
         turns = "".join(f"{m['role'].capitalize()}: {m['content']}\n" for m in messages)
         return turns + ("Assistant:" if add_generation_prompt else "")
 
-    def truncate_text(self, text: str, max_tokens: int, what: str = "passage") -> tuple[str, bool]:
+    def truncate_text(self, text: str, max_tokens: int, what: str = "passage") -> str:
         """Cut text to at most `max_tokens` tokens, or raise when truncation is turned off."""
         ids = self.encode(text)
         if len(ids) <= max_tokens:
-            return text, False
+            return text
         if not self.truncate:
             raise InputError(f"{what} has {len(ids)} tokens, over the limit of {max_tokens}")
-        return self.decode(ids[:max_tokens]), True
+        return self.decode(ids[:max_tokens])
 
     def single_token_ids(self, words: Sequence[str]) -> list[int]:
         """Ids of those words that the tokenizer encodes as exactly one token."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from rankwise.backends.interface import Capability
 from rankwise.backends.runtime import RuntimeOptions, length_sorted_batches, load_tokenizer_and_model
 from rankwise.errors import InputError
 from rankwise.models.resolve import ModelLocation
@@ -18,6 +19,9 @@ if TYPE_CHECKING:
 
 
 class TextEncoder:
+    backend_name = "transformers"
+    capabilities = frozenset({Capability.EMBED, Capability.TOKEN_EMBED})
+
     def __init__(self, location: ModelLocation, options: RuntimeOptions):
         import torch
         from transformers import AutoModel
@@ -47,7 +51,15 @@ class TextEncoder:
         vectors = vectors / vectors.norm(dim=-1, keepdim=True).clamp(min=1e-12)
         return vectors.numpy()
 
-    def _embed(self, texts: Sequence[str]) -> torch.Tensor:
+    def embed_with_tokens(self, texts: Sequence[str]) -> tuple[np.ndarray, list[np.ndarray]]:
+        """From one pass: unit-length pooled vectors, and per text the unit-length vectors of its content
+        tokens (the tokenizer's special tokens left out), for late-interaction (MaxSim) scoring."""
+        tokens: list = [None] * len(texts)
+        pooled = self._embed(texts, tokens)
+        pooled = pooled / pooled.norm(dim=-1, keepdim=True).clamp(min=1e-12)
+        return pooled.numpy(), tokens
+
+    def _embed(self, texts: Sequence[str], tokens_out: list | None = None) -> torch.Tensor:
         torch = self._torch
         token_ids = self.tokenizer(list(texts), add_special_tokens=True, truncation=False)["input_ids"]
         lengths = [len(ids) for ids in token_ids]
@@ -61,9 +73,17 @@ class TextEncoder:
         with torch.inference_mode():
             for batch in batches:
                 encoded = self.tokenizer([texts[i] for i in batch], padding=True, truncation=True,
-                                         max_length=self.max_length, return_tensors="pt").to(self.device)
+                                         max_length=self.max_length, return_tensors="pt",
+                                         return_special_tokens_mask=True)
+                special = encoded.pop("special_tokens_mask")
+                encoded = encoded.to(self.device)
                 hidden = self.model(**encoded).last_hidden_state
                 out[batch] = self._pool(hidden, encoded["attention_mask"]).float().cpu()
+                if tokens_out is not None:
+                    keep = (encoded["attention_mask"].cpu() == 1) & (special == 0)
+                    unit = torch.nn.functional.normalize(hidden.float().cpu(), p=2, dim=-1)
+                    for row, i in enumerate(batch):
+                        tokens_out[i] = unit[row][keep[row]].numpy()
         return out
 
     def _pool(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -1,13 +1,14 @@
 """Cross-encoder pair scoring with `AutoModelForSequenceClassification`.
 
-A one-logit head gives its logit (sigmoid would not change the order, and logits keep resolution at the
-extremes); a two-logit head gives log P(relevant) from a softmax, the relevant class being the one the
-config labels as such, else index 1."""
+A one-logit head gives its logit (`score_kind = "logit"`; logits keep resolution at the extremes); a
+two-logit head gives log P(relevant) from a softmax (`score_kind = "log-probability"`), the relevant class
+being the one the config labels as such, else index 1. Mapping to [0, 1] is the method's business."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from rankwise.backends.interface import Capability
 from rankwise.backends.runtime import RuntimeOptions, length_sorted_batches, load_tokenizer_and_model
 from rankwise.errors import InputError
 from rankwise.models.resolve import ModelLocation
@@ -16,24 +17,24 @@ RELEVANT_LABELS = ("relevant", "true", "yes", "positive", "entailment", "label_1
 
 
 class PairScorer:
-    def __init__(self, location: ModelLocation, options: RuntimeOptions, activation: str = "none"):
+    backend_name = "transformers"
+    capabilities = frozenset({Capability.SCORE_PAIRS})
+
+    def __init__(self, location: ModelLocation, options: RuntimeOptions):
         import torch
         from transformers import AutoModelForSequenceClassification
 
-        if activation not in ("none", "sigmoid"):
-            raise ValueError(f"activation must be 'none' or 'sigmoid', got {activation!r}")
         self.options = options
-        self.activation = activation
         self.tokenizer, self.model, self.device = load_tokenizer_and_model(AutoModelForSequenceClassification,
                                                                            location, options)
         config = self.model.config
         self.num_labels = config.num_labels
+        self.score_kind = "logit" if self.num_labels == 1 else "log-probability"
         labels = {i: str(label).lower() for i, label in (config.id2label or {}).items()}
         self.relevant_index = next((i for i, label in labels.items() if label in RELEVANT_LABELS), 1)
         limit = min(self.tokenizer.model_max_length, getattr(config, "max_position_embeddings", 512))
         self.max_length = min(options.max_length or limit, limit)
         self._torch = torch
-        self.truncated = 0
 
     def score(self, queries: Sequence[str], passages: Sequence[str]) -> list[float]:
         """Score (query, passage) pairs; over-long pairs lose passage tokens, never query tokens."""
@@ -43,10 +44,8 @@ class PairScorer:
         full = self.tokenizer(list(queries), list(passages), truncation=False)["input_ids"]
         lengths = [len(ids) for ids in full]
         for i, n in enumerate(lengths):
-            if n > self.max_length:
-                if not self.options.truncate:
-                    raise InputError(f"pair {i} has {n} tokens, over the limit of {self.max_length}")
-                self.truncated += 1
+            if n > self.max_length and not self.options.truncate:
+                raise InputError(f"pair {i} has {n} tokens, over the limit of {self.max_length}")
         scores = [0.0] * len(passages)
         batches = length_sorted_batches([min(n, self.max_length) for n in lengths],
                                         self.options.batch_size, self.options.max_tokens_per_batch)
@@ -62,7 +61,5 @@ class PairScorer:
 
     def _to_scores(self, logits):
         if self.num_labels == 1:
-            values = logits[:, 0]
-            return values.sigmoid() if self.activation == "sigmoid" else values
-        log_probs = logits.log_softmax(-1)[:, self.relevant_index]
-        return log_probs.exp() if self.activation == "sigmoid" else log_probs
+            return logits[:, 0]
+        return logits.log_softmax(-1)[:, self.relevant_index]

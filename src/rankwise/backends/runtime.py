@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from rankwise.errors import ModelNotAvailableError
+from rankwise.errors import ModelNotAvailableError, OptionError
+from rankwise.options import option, validate_options
 from rankwise.models.resolve import ModelLocation
 
 if TYPE_CHECKING:
@@ -24,19 +25,20 @@ class RuntimeOptions:
 
     device: str | None = None
     dtype: str | None = None
-    batch_size: int = 32
-    max_tokens_per_batch: int = 16384
-    max_length: int | None = None
+    batch_size: int = option(32, minimum=1)
+    max_tokens_per_batch: int = option(16384, minimum=1)
+    max_length: int | None = option(None, minimum=1)
     truncate: bool = True
-    threads: int | None = None
-    quantize: str | None = None  # "int8": torch dynamic int8 quantization of Linear layers (CPU)
+    threads: int | None = option(None, minimum=1)
+    quantize: Literal["int8"] | None = None  # torch dynamic int8 quantization of Linear layers (CPU)
     adapter: str | None = None  # a LoRA adapter folder (peft), merged into the weights at load
+    backend: str | None = None  # a name in backends/registry.py; None: the default (transformers)
 
     @classmethod
     def pick(cls, options: dict[str, Any]) -> RuntimeOptions:
-        """Take this class's fields out of a method's keyword options, leaving the rest."""
+        """Take this class's fields out of a method's keyword options (type-checked), leaving the rest."""
         names = set(cls.__dataclass_fields__)
-        return cls(**{k: options.pop(k) for k in list(options) if k in names})
+        return validate_options(cls, "runtime options", {k: options.pop(k) for k in list(options) if k in names})
 
 
 def select_device(requested: str | None) -> str:
@@ -57,7 +59,7 @@ def select_dtype(requested: str | None, device: str) -> torch.dtype:
     if requested:
         dtype = getattr(torch, requested, None)
         if not isinstance(dtype, torch.dtype):
-            raise ValueError(f"unknown dtype {requested!r} (try float32, bfloat16, float16)")
+            raise OptionError(f"unknown dtype {requested!r} (try float32, bfloat16, float16)")
         return dtype
     # fp32 on CPU: bf16 matmuls are slower than fp32 on most CPUs without AMX.
     return torch.float32 if device == "cpu" else torch.bfloat16

@@ -1,11 +1,12 @@
 """rank_llm-style candidate files: `[{"query": str, "hits": [{"qid", "docid", "rank", "score", "content"}]}]`.
 
-A `.jsonl` file holds one such entry per line, which streams and reports errors by line."""
+A `.jsonl` file holds one such entry per line: `iter_candidates` streams it one query at a time (memory
+bounded by one entry) and reports errors by line. A `.json` file is one JSON list, parsed whole."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,16 +17,21 @@ from rankwise.types import Candidate, Query, Ranking, Request
 
 def read_candidates(path: str | Path) -> list[Request]:
     """Read a candidate file into validated requests, one per query, in file order."""
+    return list(iter_candidates(path))
+
+
+def iter_candidates(path: str | Path) -> Iterator[Request]:
+    """Validated requests in file order; a `.jsonl` file is read one line at a time."""
     source = str(path)
+    located: Iterable[tuple[int | None, Any]]
     if source.endswith(".jsonl"):
-        located = [(line, entry) for line, entry in iter_jsonl(path)]
+        located = iter_jsonl(path)
     else:
         data = load_json(path)
         if not isinstance(data, list):
             raise InputError(f"expected a JSON list of {{query, hits}} entries, got {type(data).__name__}",
                              source=source)
-        located = [(None, entry) for entry in data]
-    requests = []
+        located = ((None, entry) for entry in data)
     seen_qids: dict[str, int] = {}
     for index, (line, entry) in enumerate(located):
         where = f"entry {index}" if line is None else f"entry on this line"
@@ -34,8 +40,7 @@ def read_candidates(path: str | Path) -> list[Request]:
             raise InputError(f"{where}: query id {request.query.qid!r} already appeared in entry "
                              f"{seen_qids[request.query.qid]}", source=source, line=line)
         seen_qids[request.query.qid] = index
-        requests.append(request)
-    return requests
+        yield request
 
 
 def _parse_entry(entry: Any, where: str, source: str, line: int | None, index: int) -> Request:

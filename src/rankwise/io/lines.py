@@ -1,4 +1,7 @@
-"""Line-by-line text reading that turns decoding problems into errors naming the file and line."""
+"""Line-by-line text reading that turns decoding problems into errors naming the file and line.
+
+Line files (JSONL, TREC runs and qrels, TSV topics) are read one line at a time, so a file larger than
+memory streams; whole-JSON files are parsed at once (JSON has no line structure to stream by)."""
 
 from __future__ import annotations
 
@@ -29,11 +32,26 @@ def decode_utf8(data: bytes, source: str) -> str:
 
 
 def iter_lines(path: str | Path) -> Iterator[tuple[int, str]]:
-    """Yield (1-based line number, line without newline), skipping blank lines."""
-    text = decode_utf8(open_bytes(path), str(path))
-    for number, line in enumerate(text.splitlines(), start=1):
-        if line.strip():
-            yield number, line
+    """Yield (1-based line number, line without newline), skipping blank lines, reading one line at a time."""
+    source = str(path)
+    try:
+        handle = open(path, "rb")
+    except FileNotFoundError:
+        raise InputError("file not found", source=source) from None
+    except IsADirectoryError:
+        raise InputError("is a directory, expected a file", source=source) from None
+    with handle:
+        offset = 0
+        for number, raw in enumerate(handle, start=1):
+            try:
+                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError as e:
+                raise InputError(f"not valid UTF-8 (byte {offset + e.start}: {raw[e.start:e.start + 1]!r})",
+                                 source=source, line=number) from None
+            offset += len(raw)
+            line = line.rstrip("\r\n")
+            if line.strip():
+                yield number, line
 
 
 def iter_jsonl(path: str | Path) -> Iterator[tuple[int, Any]]:

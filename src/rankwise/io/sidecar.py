@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from rankwise.version import installed_version
+
 SUFFIX = ".meta.json"
 
 
@@ -15,10 +17,8 @@ def sidecar_path(run_path: str | Path) -> Path:
 
 
 def write_sidecar(run_path: str | Path, metadata: dict[str, Any]) -> Path:
-    from rankwise import __version__
-
     path = sidecar_path(run_path)
-    path.write_text(json.dumps({"rankwise_version": __version__, **metadata}, indent=2, sort_keys=True))
+    path.write_text(json.dumps({"rankwise_version": installed_version(), **metadata}, indent=2, sort_keys=True))
     return path
 
 

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from rankwise.errors import InputError
 from rankwise.io.trec import Qrels, Run
 from rankwise.pipelines.significance import holm_bonferroni, paired_t_test, randomization_test, win_tie_loss
 from rankwise.types import Ranking
@@ -45,15 +46,25 @@ def evaluate(run: Run, qrels: Qrels, measures: Sequence[str] = DEFAULT_MEASURES)
 
 def per_query(run: Run, qrels: Qrels, measures: Sequence[str]) -> dict[str, dict[str, float]]:
     """measure -> {qid: value} over the shared queries."""
-    import ir_measures
-
-    parsed = {str(ir_measures.parse_measure(m)): m for m in measures}
     shared = set(run) & set(qrels)
-    values: dict[str, dict[str, float]] = {m: {} for m in measures}
-    for metric in ir_measures.iter_calc(list(map(ir_measures.parse_measure, measures)),
-                                        {q: qrels[q] for q in shared}, {q: run[q] for q in shared}):
-        values[parsed[str(metric.measure)]][metric.query_id] = float(metric.value)
-    return values
+    return _PerQuery(measures, {q: qrels[q] for q in shared})({q: run[q] for q in shared})
+
+
+class _PerQuery:
+    """Measures parsed and qrels indexed once (an ir_measures evaluator), then applied to many runs."""
+
+    def __init__(self, measures: Sequence[str], qrels: Qrels):
+        import ir_measures
+
+        parsed = [ir_measures.parse_measure(m) for m in measures]
+        self.names = {str(p): m for p, m in zip(parsed, measures)}
+        self.evaluator = ir_measures.evaluator(parsed, qrels)
+
+    def __call__(self, run: Run) -> dict[str, dict[str, float]]:
+        values: dict[str, dict[str, float]] = {m: {} for m in self.names.values()}
+        for metric in self.evaluator.iter_calc(run):
+            values[self.names[str(metric.measure)]][metric.query_id] = float(metric.value)
+        return values
 
 
 @dataclass
@@ -94,7 +105,7 @@ def compare_runs(
     if test_measure not in measures:
         measures.append(test_measure)
     if baseline is not None and baseline not in runs:
-        raise ValueError(f"baseline {baseline!r} is not one of the runs: {', '.join(runs)}")
+        raise InputError(f"baseline {baseline!r} is not one of the runs: {', '.join(runs)}")
     warnings = []
     for label, run in runs.items():
         missing, extra = coverage(run, qrels)
@@ -106,12 +117,12 @@ def compare_runs(
     for run in runs.values():
         shared &= set(run)
     if not shared:
-        raise ValueError("the runs and the qrels share no query")
+        raise InputError("the runs and the qrels share no query")
     queries = sorted(shared)
+    score = _PerQuery(measures, {q: qrels[q] for q in queries})
     results = []
     for label, run in runs.items():
-        restricted = {q: run[q] for q in queries}
-        values = per_query(restricted, qrels, measures)
+        values = score({q: run[q] for q in queries})
         means = {m: (sum(values[m].values()) / len(queries)) for m in measures}
         results.append(RunResult(label=label, means=means, per_query=values,
                                  metadata=dict((metadata or {}).get(label, {}))))

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from rankwise.errors import InputError
 from rankwise.rerankers.base import BaseReranker
 from rankwise.types import Ranking, Request, Result
 
@@ -35,9 +36,9 @@ def rerank_requests(
     on_progress: Callable[[int], None] | None = None,
 ) -> RerankReport:
     if top_k is not None and top_k < 1:
-        raise ValueError(f"top_k must be >= 1, got {top_k}")
+        raise InputError(f"top_k must be >= 1, got {top_k}")
     if queries_per_batch < 1:
-        raise ValueError(f"queries_per_batch must be >= 1, got {queries_per_batch}")
+        raise InputError(f"queries_per_batch must be >= 1, got {queries_per_batch}")
     rankings: list[Ranking] = []
     documents = 0
     start = time.perf_counter()

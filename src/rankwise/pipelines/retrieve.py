@@ -80,7 +80,7 @@ class BM25Index:
         import bm25s
 
         if k < 1:
-            raise ValueError(f"k must be >= 1, got {k}")
+            raise InputError(f"k must be >= 1, got {k}")
         k = min(k, len(self.documents))
         requests = []
         for offset in range(0, len(queries), chunk):

@@ -2,25 +2,42 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
+from rankwise.backends.interface import Capability
+from rankwise.backends.registry import open_backend
+from rankwise.backends.runtime import RuntimeOptions
+from rankwise.errors import InputError, OptionError
 from rankwise.models.resolve import ModelLocation
+from rankwise.options import NoOptions, validate_options
 from rankwise.types import CandidateLike, Candidate, Query, Ranking, Request
 
 
 class BaseReranker(ABC):
+    """A method: `requires` names the backend capabilities it uses, `Options` its own typed options; the
+    constructor takes the opened backend, the model label and those options as keywords."""
+
     method: ClassVar[str]
+    model_kinds: ClassVar[tuple[str, ...]] = ()  # registered model kinds it accepts (models/registry.py)
+    requires: ClassVar[frozenset[Capability]] = frozenset()
+    Options: ClassVar[type] = NoOptions
 
     def __init__(self, model_label: str):
         self.model_label = model_label
 
     @classmethod
-    @abstractmethod
     def from_model(cls, location: ModelLocation, **options: Any) -> BaseReranker:
-        """Build the reranker around a resolved model; unknown options are an error, not ignored."""
+        """Check the options, open a backend offering `requires`, and build the method around it; unknown
+        or badly typed options and missing capabilities fail here, before the first query."""
+        runtime = RuntimeOptions.pick(options)
+        method_options = validate_options(cls.Options, f"method {cls.method!r}", options)
+        backend = open_backend(location, runtime, cls.requires, cls.method)
+        return cls(backend, location.label, **{f.name: getattr(method_options, f.name)
+                                                for f in dataclasses.fields(method_options)})
 
     def rerank(
         self, query: Query | str, candidates: Sequence[CandidateLike], top_n: int | None = None, qid: str = "q0"
@@ -30,7 +47,7 @@ class BaseReranker(ABC):
     def rerank_batch(self, requests: Sequence[Request], top_n: int | None = None) -> list[Ranking]:
         """Rerank many queries at once; methods batch work across queries where they can."""
         if top_n is not None and top_n < 0:
-            raise ValueError(f"top_n must be >= 0, got {top_n}")
+            raise InputError(f"top_n must be >= 0, got {top_n}")
         if not requests:
             return []
         start = time.perf_counter()
@@ -53,7 +70,7 @@ class BaseReranker(ABC):
 
 def reject_unknown_options(method: str, options: dict[str, Any]) -> None:
     if options:
-        raise TypeError(f"method {method!r} got unknown option(s): {', '.join(sorted(options))}")
+        raise OptionError(f"method {method!r} got unknown option(s): {', '.join(sorted(options))}")
 
 
 class PointwiseReranker(BaseReranker):

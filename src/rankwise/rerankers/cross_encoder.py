@@ -1,33 +1,49 @@
-"""Cross-encoder reranking: a sequence-classification model reads query and passage together."""
+"""Cross-encoder reranking: a sequence-classification model reads query and passage together.
+
+The backend's score is a logit (one-logit head) or log P(relevant) (two-logit head); `activation="sigmoid"`
+maps either to a probability in [0, 1] (sigmoid of the logit, exp of the log-probability), same order."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
-from rankwise.backends.pair_scorer import PairScorer
-from rankwise.backends.runtime import RuntimeOptions
-from rankwise.models.resolve import ModelLocation
-from rankwise.rerankers.base import PointwiseReranker, reject_unknown_options
+from rankwise.backends.interface import Capability, PairScoring
+from rankwise.models.registry import CROSS_ENCODER
+from rankwise.options import option
+from rankwise.rerankers.base import PointwiseReranker
 from rankwise.types import Candidate, Query
 
 
-class CrossEncoderReranker(PointwiseReranker):
-    method = "cross-encoder"
+@dataclass(frozen=True)
+class CrossEncoderOptions:
+    activation: Literal["none", "sigmoid"] = option("none", help="sigmoid: scores as probabilities in [0, 1]")
 
-    def __init__(self, scorer: PairScorer, model_label: str):
+
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
+
+
+class CrossEncoderReranker(PointwiseReranker):
+    model_kinds = (CROSS_ENCODER,)
+    method = "cross-encoder"
+    requires = frozenset({Capability.SCORE_PAIRS})
+    Options = CrossEncoderOptions
+
+    def __init__(self, scorer: PairScoring, model_label: str, activation: str = "none"):
         super().__init__(model_label)
         self.scorer = scorer
-
-    @classmethod
-    def from_model(cls, location: ModelLocation, **options: Any) -> CrossEncoderReranker:
-        runtime = RuntimeOptions.pick(options)
-        activation = options.pop("activation", "none")
-        reject_unknown_options(cls.method, options)
-        return cls(PairScorer(location, runtime, activation=activation), location.label)
+        self.activation = activation
 
     def score_pairs(self, pairs: Sequence[tuple[Query, Candidate]]) -> list[float]:
-        return self.scorer.score([q.text for q, _ in pairs], [c.text for _, c in pairs])
+        scores = self.scorer.score([q.text for q, _ in pairs], [c.text for _, c in pairs])
+        if self.activation == "none":
+            return scores
+        to_probability = _sigmoid if self.scorer.score_kind == "logit" else math.exp
+        return [to_probability(s) for s in scores]
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "max_length": self.scorer.max_length, "activation": self.scorer.activation}
+        return {**super().describe(), "max_length": self.scorer.max_length, "activation": self.activation,
+                "backend_score": self.scorer.score_kind}

@@ -3,32 +3,34 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from rankwise.backends.encoder import TextEncoder
-from rankwise.backends.runtime import RuntimeOptions
-from rankwise.models.resolve import ModelLocation
-from rankwise.rerankers.base import PointwiseReranker, reject_unknown_options
+from rankwise.backends.interface import Capability, Embedder
+from rankwise.models.registry import TEXT_ENCODER
+from rankwise.options import option
+from rankwise.rerankers.base import PointwiseReranker
 from rankwise.types import Candidate, Query
 
 
-class EmbeddingReranker(PointwiseReranker):
-    method = "embedding"
+@dataclass(frozen=True)
+class EmbeddingOptions:
+    # Some embedders (E5, BGE) expect instruction prefixes such as "query: ".
+    query_prefix: str = option("", help="text put before each query")
+    passage_prefix: str = option("", help="text put before each passage")
 
-    def __init__(self, encoder: TextEncoder, model_label: str, query_prefix: str = "", passage_prefix: str = ""):
+
+class EmbeddingReranker(PointwiseReranker):
+    model_kinds = (TEXT_ENCODER,)
+    method = "embedding"
+    requires = frozenset({Capability.EMBED})
+    Options = EmbeddingOptions
+
+    def __init__(self, encoder: Embedder, model_label: str, query_prefix: str = "", passage_prefix: str = ""):
         super().__init__(model_label)
         self.encoder = encoder
         self.query_prefix = query_prefix
         self.passage_prefix = passage_prefix
-
-    @classmethod
-    def from_model(cls, location: ModelLocation, **options: Any) -> EmbeddingReranker:
-        runtime = RuntimeOptions.pick(options)
-        # Some embedders (E5, BGE) expect instruction prefixes such as "query: ".
-        query_prefix = options.pop("query_prefix", "")
-        passage_prefix = options.pop("passage_prefix", "")
-        reject_unknown_options(cls.method, options)
-        return cls(TextEncoder(location, runtime), location.label, query_prefix, passage_prefix)
 
     def score_pairs(self, pairs: Sequence[tuple[Query, Candidate]]) -> list[float]:
         query_texts = list(dict.fromkeys(q.text for q, _ in pairs))

@@ -9,33 +9,38 @@ cross-validation on TREC DL 2021 (BM25 top-100: nDCG@10 0.5785 -> 0.5992); never
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from rankwise.backends.encoder import TextEncoder
-from rankwise.backends.runtime import RuntimeOptions
-from rankwise.models.resolve import ModelLocation
-from rankwise.rerankers.base import BaseReranker, reject_unknown_options
+from rankwise.errors import OptionError
+from rankwise.backends.interface import Capability, Embedder
+from rankwise.models.registry import TEXT_ENCODER
+from rankwise.options import option
+from rankwise.rerankers.base import BaseReranker
+from rankwise.rerankers.embedding import EmbeddingOptions
 from rankwise.types import Ranking, Request
 
 
-class EmbeddingPRFReranker(BaseReranker):
-    method = "embedding-prf"
+@dataclass(frozen=True)
+class EmbeddingPRFOptions(EmbeddingOptions):
+    prf_k: int = option(3, minimum=0, help="feedback passages: the query's top k by cosine")
+    prf_beta: float = option(1.0, minimum=0, help="weight of the feedback centroid")
 
-    def __init__(self, encoder: TextEncoder, model_label: str, prf_k: int = 3, prf_beta: float = 1.0,
+
+class EmbeddingPRFReranker(BaseReranker):
+    model_kinds = (TEXT_ENCODER,)
+    method = "embedding-prf"
+    requires = frozenset({Capability.EMBED})
+    Options = EmbeddingPRFOptions
+
+    def __init__(self, encoder: Embedder, model_label: str, prf_k: int = 3, prf_beta: float = 1.0,
                  query_prefix: str = "", passage_prefix: str = ""):
         super().__init__(model_label)
         if prf_k < 0 or prf_beta < 0:
-            raise ValueError(f"prf_k ({prf_k}) and prf_beta ({prf_beta}) must be >= 0")
+            raise OptionError(f"prf_k ({prf_k}) and prf_beta ({prf_beta}) must be >= 0")
         self.encoder = encoder
         self.prf_k, self.prf_beta = int(prf_k), float(prf_beta)
         self.query_prefix, self.passage_prefix = query_prefix, passage_prefix
-
-    @classmethod
-    def from_model(cls, location: ModelLocation, **options: Any) -> EmbeddingPRFReranker:
-        runtime = RuntimeOptions.pick(options)
-        kwargs = {k: options.pop(k) for k in ("prf_k", "prf_beta", "query_prefix", "passage_prefix") if k in options}
-        reject_unknown_options(cls.method, options)
-        return cls(TextEncoder(location, runtime), location.label, **kwargs)
 
     def _rerank(self, requests: list[Request]) -> list[Ranking]:
         import numpy as np

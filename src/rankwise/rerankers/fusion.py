@@ -5,8 +5,10 @@ A fusion model is a folder: `fusion.json` (the stages and the feature list) and 
 booster). Stages are rerankers named as everywhere else (`method:model`); a stage with `head: k` scores
 only the top k of the first stage (cascade-aware: an expensive stage is paid only where it matters) and
 its features are missing (NaN, which LightGBM routes as missing) below that. Per score: the raw value, its
-z-score and rank within the query (scale-free), and its gap to the query's best, which is in the score's
-own units (so a first stage with another score scale shifts the gap features; the z-score and rank do not)."""
+z-score and rank within the query (scale-free), and its gap to the query's best. With `scale_free_gap`
+(every model trained since) the gap is in standard deviations of the query's scores (`gap_z`); the first
+fusion model predates it and keeps the raw gap in the score's own units, which mixes scales when first
+stages differ (BM25 ~10, SPLADE++ ~10^6)."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from rankwise.backends.runtime import RuntimeOptions
 from rankwise.errors import InputError, UnsupportedMethodError
 from rankwise.models.resolve import ModelLocation
+from rankwise.models.registry import FUSION
 from rankwise.rerankers.base import BaseReranker, reject_unknown_options
 from rankwise.types import Ranking, Request
 
@@ -44,19 +47,21 @@ class Stage:
 class FusionSpec:
     stages: list[Stage]
     first_stage_features: bool = True
+    scale_free_gap: bool = False  # False only for models trained before it existed
 
     @property
     def feature_names(self) -> list[str]:
+        gap = "gap_z" if self.scale_free_gap else "gap"
         names = []
         for stage in self.stages:
-            names += [f"{stage.name}.score", f"{stage.name}.z", f"{stage.name}.gap", f"{stage.name}.log_rank"]
+            names += [f"{stage.name}.score", f"{stage.name}.z", f"{stage.name}.{gap}", f"{stage.name}.log_rank"]
         if self.first_stage_features:
-            names += ["first_stage.z", "first_stage.gap", "first_stage.log_rank"]
+            names += ["first_stage.z", f"first_stage.{gap}", "first_stage.log_rank"]
         return names + ["passage.log_words"]
 
     def to_json(self) -> dict[str, Any]:
         return {"stages": [asdict(s) for s in self.stages], "first_stage_features": self.first_stage_features,
-                "features": self.feature_names}
+                "scale_free_gap": self.scale_free_gap, "features": self.feature_names}
 
     @classmethod
     def read(cls, folder: str | Path) -> FusionSpec:
@@ -64,14 +69,15 @@ class FusionSpec:
         try:
             entry = json.loads(path.read_text(encoding="utf-8"))
             return cls(stages=[Stage(**s) for s in entry["stages"]],
-                       first_stage_features=bool(entry.get("first_stage_features", True)))
+                       first_stage_features=bool(entry.get("first_stage_features", True)),
+                       scale_free_gap=bool(entry.get("scale_free_gap", False)))
         except FileNotFoundError:
             raise InputError("not a fusion model folder (no fusion.json)", source=str(folder)) from None
         except (json.JSONDecodeError, KeyError, TypeError) as e:
             raise InputError(f"malformed fusion spec: {e}", source=str(path)) from None
 
 
-def _normalized_block(scores: list[float]) -> list[list[float]]:
+def _normalized_block(scores: list[float], scale_free_gap: bool) -> list[list[float]]:
     """[score, z-score, gap to the best, log rank] per candidate; NaN where a score is missing."""
     present = [s for s in scores if not math.isnan(s)]
     if not present:
@@ -81,7 +87,8 @@ def _normalized_block(scores: list[float]) -> list[list[float]]:
     best = max(present)
     order = sorted((i for i, s in enumerate(scores) if not math.isnan(s)), key=lambda i: -scores[i])
     rank = {i: r for r, i in enumerate(order, start=1)}
-    return [[s, (s - mean) / std, s - best, math.log1p(rank[i])] if i in rank else [math.nan] * 4
+    unit = std if scale_free_gap else 1.0
+    return [[s, (s - mean) / std, (s - best) / unit, math.log1p(rank[i])] if i in rank else [math.nan] * 4
             for i, s in enumerate(scores)]
 
 
@@ -101,10 +108,10 @@ def feature_matrix(spec: FusionSpec, request: Request, per_stage: list[list[floa
     import numpy as np
 
     n = len(request.candidates)
-    columns: list[list[list[float]]] = [_normalized_block(scores) for scores in per_stage]
+    columns: list[list[list[float]]] = [_normalized_block(scores, spec.scale_free_gap) for scores in per_stage]
     if spec.first_stage_features:
         first = [c.score if c.score is not None else math.nan for c in request.candidates]
-        block = _normalized_block(first)
+        block = _normalized_block(first, spec.scale_free_gap)
         # Rank is the input position, known even without first-stage scores.
         columns.append([[row[1], row[2], math.log1p(i + 1)] for i, row in enumerate(block)])
     columns.append([[math.log1p(len(c.text.split()))] for c in request.candidates])
@@ -127,6 +134,7 @@ def load_booster(path: str | Path) -> Any:
 
 
 class FusionReranker(BaseReranker):
+    model_kinds = (FUSION,)
     method = "fusion"
 
     def __init__(self, spec: FusionSpec, stages: list[BaseReranker], booster: Any, model_label: str):

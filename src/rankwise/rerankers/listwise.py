@@ -14,16 +14,15 @@ those tokens at all, it refuses with an error rather than falling back to genera
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
-from rankwise.backends.causal_lm import CausalLM
-from rankwise.backends.chat_tokenizer import ChatTokenizer
-from rankwise.backends.runtime import RuntimeOptions
-from rankwise.errors import InputError, UnsupportedMethodError
-from rankwise.models.resolve import ModelLocation
-from rankwise.rerankers.base import reject_unknown_options
+from rankwise.backends.interface import LANGUAGE_MODEL, Capability, LanguageModel, TextSide
+from rankwise.errors import InputError, OptionError, UnsupportedMethodError
+from rankwise.models.registry import CAUSAL_LM
+from rankwise.options import option
 from rankwise.rerankers.listwise_prompt import (
     PROMPTS,
+    RANK_ZEPHYR,
     ListwisePrompt,
     escape_identifiers,
     identifiers,
@@ -33,15 +32,25 @@ from rankwise.rerankers.listwise_prompt import (
 )
 from rankwise.rerankers.sliding_window import SlidingWindowReranker, Window, WindowResult
 
-LISTWISE_OPTIONS = ("window", "stride", "top_k", "alphabet", "prompt", "max_words")
+
+@dataclass(frozen=True)
+class ListwiseOptions:
+    window: int = option(20, minimum=1, help="passages per prompt")
+    stride: int = option(10, minimum=1, help="how far the window moves up each step")
+    top_k: int = option(100, minimum=1, help="only the first stage's top k are reranked")
+    alphabet: Literal["alpha", "numeric"] = option("alpha", help="identifiers: [A] [B] ... or [1] [2] ...")
+    prompt: ListwisePrompt = option(RANK_ZEPHYR, named=PROMPTS, help="a prompt name or ListwisePrompt")
+    max_words: int = option(300, minimum=1, help="passages are cut to this many words (truncate=True)")
 
 
 class ListwiseLLMReranker(SlidingWindowReranker):
     """Prompt construction shared by both decodings."""
 
+    model_kinds = (CAUSAL_LM,)
     reserve_tokens = 1
+    Options = ListwiseOptions
 
-    def __init__(self, lm: CausalLM, model_label: str, window: int = 20, stride: int = 10, top_k: int = 100,
+    def __init__(self, lm: LanguageModel, model_label: str, window: int = 20, stride: int = 10, top_k: int = 100,
                  alphabet: str = "alpha", prompt: str | ListwisePrompt = "rank_zephyr", max_words: int = 300):
         super().__init__(model_label, window=window, stride=stride, top_k=top_k)
         self.lm = lm
@@ -49,28 +58,32 @@ class ListwiseLLMReranker(SlidingWindowReranker):
         identifiers(alphabet, window)  # validates the alphabet covers a full window
         if isinstance(prompt, str):
             if prompt not in PROMPTS:
-                raise ValueError(f"unknown prompt {prompt!r}; choose {', '.join(PROMPTS)}")
+                raise OptionError(f"unknown prompt {prompt!r}; choose {', '.join(PROMPTS)}")
             prompt = PROMPTS[prompt]
         self.prompt = prompt
         self.max_words = max_words
 
-    @classmethod
-    def from_model(cls, location: ModelLocation, **options: Any) -> ListwiseLLMReranker:
-        runtime = RuntimeOptions.pick(options)
-        kwargs = {k: options.pop(k) for k in LISTWISE_OPTIONS if k in options}
-        reject_unknown_options(cls.method, options)
-        return cls(CausalLM(location, runtime), location.label, **kwargs)
-
     def encode_window(self, window: Window) -> tuple[list[int], list[str]]:
-        """Token ids of the window's prompt and its labels; passages shrink until the prompt fits the context."""
+        """Token ids of the window's prompt and its labels; passages shrink until the prompt fits the context,
+        unless truncation is off (`truncate=False`): then a passage over `max_words` or a window over the
+        context is an error."""
         labels = identifiers(self.alphabet, len(window.passages))
         words = self.max_words
+        if not self.lm.text.truncate:
+            for label, passage in zip(labels, window.passages):
+                count = len(passage.split())
+                if count > words:
+                    raise InputError(f"passage [{label}] of a window has {count} words, over max_words={words} "
+                                     "(truncate=False)")
         while True:
             passages = [truncate_words(escape_identifiers(p), words) for p in window.passages]
             ids = self.lm.encode(self.lm.chat_prefix(self.prompt.messages(window.query, labels, passages)))
             if len(ids) + self.reserve_tokens <= self.lm.max_length:
                 window.trace["words_per_passage"] = words
                 return ids, labels
+            if not self.lm.text.truncate:
+                raise InputError(f"a window of {len(labels)} passages takes {len(ids)} tokens, over the model's "
+                                 f"context of {self.lm.max_length} (truncate=False)")
             if words <= 8:
                 raise InputError(f"a window of {len(labels)} passages does not fit the model's context of "
                                  f"{self.lm.max_length} tokens even at {words} words per passage")
@@ -82,6 +95,7 @@ class ListwiseLLMReranker(SlidingWindowReranker):
 
 class ListwiseGenerateReranker(ListwiseLLMReranker):
     method = "listwise-generate"
+    requires = LANGUAGE_MODEL | {Capability.GENERATE}
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -112,7 +126,7 @@ class FirstTokenScheme:
     bridge_id: int | None
 
     @classmethod
-    def analyze(cls, text: ChatTokenizer, labels: list[str]) -> FirstTokenScheme:
+    def analyze(cls, text: TextSide, labels: list[str]) -> FirstTokenScheme:
         prefix = text.chat_prefix([{"role": "user", "content": "rank"}])
         prefix_ids = text.encode(prefix)
         direct, bridged, bridges = {}, {}, set()
@@ -152,6 +166,7 @@ def _names(piece: str, label: str) -> bool:
 
 class FirstReranker(ListwiseLLMReranker):
     method = "first"
+    requires = LANGUAGE_MODEL | {Capability.BRIDGED_FIRST_TOKEN}
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)

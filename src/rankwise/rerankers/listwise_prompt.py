@@ -2,6 +2,7 @@
 truncation, and parsing a generated ranking into a permutation that is always valid."""
 
 from __future__ import annotations
+from rankwise.errors import OptionError
 
 import re
 import string
@@ -15,31 +16,37 @@ IDENTIFIER_ALPHABETS = {
 
 def identifiers(alphabet: str, count: int) -> list[str]:
     if alphabet not in IDENTIFIER_ALPHABETS:
-        raise ValueError(f"unknown identifier alphabet {alphabet!r}; choose {', '.join(IDENTIFIER_ALPHABETS)}")
+        raise OptionError(f"unknown identifier alphabet {alphabet!r}; choose {', '.join(IDENTIFIER_ALPHABETS)}")
     pool = IDENTIFIER_ALPHABETS[alphabet]
     if count > len(pool):
-        raise ValueError(f"a window of {count} passages needs more than the {len(pool)} {alphabet} identifiers")
+        raise OptionError(f"a window of {count} passages needs more than the {len(pool)} {alphabet} identifiers")
     return pool[:count]
 
 
 @dataclass(frozen=True)
 class ListwisePrompt:
+    """`identifier_words` names the identifiers in the prompt's own words, per alphabet, so the text always
+    describes the identifiers it shows (rank_llm keeps separate alphabetical and numeric templates)."""
+
     system: str
-    prefix: str
+    prefix: str  # may use {n}, {query}, {identifier}
     passage: str
     suffix: str
     example: str  # e.g. "[B] > [A]"
+    identifier_words: dict[str, str]
 
     def messages(self, query: str, labels: list[str], passages: list[str]) -> list[dict[str, str]]:
+        alphabet = "numeric" if labels and labels[0].isdigit() else "alpha"
         body = "\n".join(self.passage.format(label=label, text=text) for label, text in zip(labels, passages))
-        user = (self.prefix.format(n=len(labels), query=query) + "\n\n" + body + "\n"
+        user = (self.prefix.format(n=len(labels), query=query, identifier=self.identifier_words[alphabet])
+                + "\n\n" + body + "\n"
                 + self.suffix.format(n=len(labels), query=query, example=self.example.format(*labels[:2][::-1])))
         return [{"role": "system", "content": self.system}, {"role": "user", "content": user}]
 
 
 RANK_ZEPHYR = ListwisePrompt(
     system="You are RankLLM, an intelligent assistant that can rank passages based on their relevancy to the query.",
-    prefix="I will provide you with {n} passages, each indicated by a alphabetical identifier []. "
+    prefix="I will provide you with {n} passages, each indicated by {identifier} []. "
            "Rank the passages based on their relevance to the search query: {query}.",
     passage="[{label}] {text}",
     suffix="Search Query: {query}.\nRank the {n} passages above based on their relevance to the search query. "
@@ -47,11 +54,13 @@ RANK_ZEPHYR = ListwisePrompt(
            "The output format should be [] > [], e.g., {example}, Only respond with the ranking results, "
            "do not say any word or explain.",
     example="[{}] > [{}]",
+    # "a alphabetical" is RankZephyr's training prompt verbatim: the fine-tuned models saw exactly it.
+    identifier_words={"alpha": "a alphabetical identifier", "numeric": "a numerical identifier"},
 )
 
 RANK_GPT = ListwisePrompt(
     system="You are RankGPT, an intelligent assistant that can rank passages based on their relevancy to the query.",
-    prefix="I will provide you with {n} passages, each indicated by number identifier []. "
+    prefix="I will provide you with {n} passages, each indicated by {identifier} []. "
            "Rank the passages based on their relevance to query: {query}.",
     passage="[{label}] {text}",
     suffix="Search Query: {query}. \nRank the {n} passages above based on their relevance to the search query. "
@@ -59,6 +68,7 @@ RANK_GPT = ListwisePrompt(
            "should be listed first. The output format should be [] > [], e.g., {example}. "
            "Only response the ranking results, do not say any word or explain.",
     example="[{}] > [{}]",
+    identifier_words={"alpha": "letter identifier", "numeric": "number identifier"},
 )
 
 PROMPTS = {"rank_zephyr": RANK_ZEPHYR, "rank_gpt": RANK_GPT}

@@ -4,24 +4,34 @@ log P(yes) - log P(no) from the next-token distribution (no sampling, one forwar
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from rankwise.backends.causal_lm import CausalLM
-from rankwise.backends.runtime import RuntimeOptions
+from rankwise.backends.interface import LANGUAGE_MODEL, LanguageModel
 from rankwise.errors import UnsupportedMethodError
-from rankwise.models.resolve import ModelLocation
-from rankwise.rerankers.base import PointwiseReranker, reject_unknown_options
-from rankwise.rerankers.prompts import RELEVANCE_YES_NO, ChatPrompt
+from rankwise.models.registry import CAUSAL_LM
+from rankwise.options import option
+from rankwise.rerankers.base import PointwiseReranker
+from rankwise.rerankers.prompts import RELEVANCE_YES_NO, YES_NO_PROMPTS, ChatPrompt
 from rankwise.types import Candidate, Query
 
 YES_WORDS = ("Yes", "yes", " Yes", " yes", "YES")
 NO_WORDS = ("No", "no", " No", " no", "NO")
 
 
-class LLMPointwiseReranker(PointwiseReranker):
-    method = "llm-pointwise"
+@dataclass(frozen=True)
+class LLMPointwiseOptions:
+    prompt: ChatPrompt = option(RELEVANCE_YES_NO, named=YES_NO_PROMPTS, help="a prompt name or ChatPrompt")
+    max_passage_tokens: int = option(300, minimum=1, help="passages are cut to this many tokens")
 
-    def __init__(self, lm: CausalLM, model_label: str, prompt: ChatPrompt = RELEVANCE_YES_NO,
+
+class LLMPointwiseReranker(PointwiseReranker):
+    model_kinds = (CAUSAL_LM,)
+    method = "llm-pointwise"
+    requires = LANGUAGE_MODEL
+    Options = LLMPointwiseOptions
+
+    def __init__(self, lm: LanguageModel, model_label: str, prompt: ChatPrompt = RELEVANCE_YES_NO,
                  max_passage_tokens: int = 300):
         super().__init__(model_label)
         self.lm = lm
@@ -35,19 +45,12 @@ class LLMPointwiseReranker(PointwiseReranker):
                 "cannot be read from one next-token distribution"
             )
 
-    @classmethod
-    def from_model(cls, location: ModelLocation, **options: Any) -> LLMPointwiseReranker:
-        runtime = RuntimeOptions.pick(options)
-        kwargs = {k: options.pop(k) for k in ("prompt", "max_passage_tokens") if k in options}
-        reject_unknown_options(cls.method, options)
-        return cls(CausalLM(location, runtime), location.label, **kwargs)
-
     def score_pairs(self, pairs: Sequence[tuple[Query, Candidate]]) -> list[float]:
         import numpy as np
 
         sequences = []
         for query, candidate in pairs:
-            passage, _ = self.lm.text.truncate_text(candidate.text, self.max_passage_tokens,
+            passage = self.lm.text.truncate_text(candidate.text, self.max_passage_tokens,
                                                what=f"passage {candidate.docid!r}")
             text = self.lm.chat_prefix(self.prompt.messages(query=query.text, passage=passage))
             sequences.append(self.lm.encode(text))

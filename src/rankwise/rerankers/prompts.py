@@ -25,3 +25,7 @@ QUERY_GENERATION = ChatPrompt(
     system=None,
     user="Passage: {passage}\nPlease write a question based on this passage.",
 )
+
+# Names accepted for the `prompt` option (`-O prompt=NAME`); a ChatPrompt object works from Python too.
+YES_NO_PROMPTS = {"relevance_yes_no": RELEVANCE_YES_NO}
+QUERY_GENERATION_PROMPTS = {"upr": QUERY_GENERATION}

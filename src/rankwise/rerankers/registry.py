@@ -12,6 +12,7 @@ from rankwise.rerankers.base import BaseReranker
 METHODS: dict[str, str] = {
     "embedding": "rankwise.rerankers.embedding:EmbeddingReranker",
     "embedding-prf": "rankwise.rerankers.embedding_prf:EmbeddingPRFReranker",
+    "maxsim": "rankwise.rerankers.late_interaction:MaxSimReranker",
     "cross-encoder": "rankwise.rerankers.cross_encoder:CrossEncoderReranker",
     "llm-pointwise": "rankwise.rerankers.llm_pointwise:LLMPointwiseReranker",
     "query-likelihood": "rankwise.rerankers.query_likelihood:QueryLikelihoodReranker",
@@ -34,6 +35,11 @@ def method_class(method: str) -> type[BaseReranker]:
     return getattr(importlib.import_module(module_name), class_name)
 
 
+def methods_for(kind: str) -> list[str]:
+    """Registered methods that accept a model of this kind."""
+    return [name for name in METHODS if kind in method_class(name).model_kinds]
+
+
 def default_method(location: ModelLocation) -> str:
     if location.spec is not None:
         return location.spec.default_method
@@ -52,8 +58,9 @@ def load_reranker(model: str, method: str | None = None, **options: Any) -> Base
     location = resolve_model(model)
     chosen = method or default_method(location)
     cls = method_class(chosen)
-    if location.spec is not None and chosen not in location.spec.methods:
+    if location.spec is not None and location.spec.kind not in cls.model_kinds:
         raise UnsupportedMethodError(
-            f"model {location.spec.name!r} supports {', '.join(location.spec.methods)}, not {chosen!r}"
+            f"model {location.spec.name!r} ({location.spec.kind}) supports "
+            f"{', '.join(methods_for(location.spec.kind))}, not {chosen!r}"
         )
     return cls.from_model(location, **options)

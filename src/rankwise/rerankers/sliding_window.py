@@ -10,6 +10,7 @@ from abc import abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
 
+from rankwise.errors import OptionError
 from rankwise.rerankers.base import BaseReranker
 from rankwise.types import Ranking, Request
 
@@ -18,9 +19,9 @@ def window_schedule(count: int, window: int, stride: int) -> list[tuple[int, int
     """[start, end) of each window in processing order, exactly as rank_llm's sliding_windows computes
     them: from the bottom up, the last window clipped at 0, no window that would only repeat the top."""
     if window < 1 or stride < 1:
-        raise ValueError(f"window ({window}) and stride ({stride}) must be >= 1")
+        raise OptionError(f"window ({window}) and stride ({stride}) must be >= 1")
     if stride > window:
-        raise ValueError(f"stride ({stride}) larger than the window ({window}) would skip passages")
+        raise OptionError(f"stride ({stride}) larger than the window ({window}) would skip passages")
     schedule = []
     end, start = count, count - window
     while end > 0 and start + stride != 0:

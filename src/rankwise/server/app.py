@@ -23,6 +23,7 @@ from rankwise.server.batcher import MicroBatcher, Overloaded
 from rankwise.server.guard import RequestGuard
 from rankwise.server.metrics import ServiceMetrics
 from rankwise.server.schemas import (
+    ERROR_RESPONSES,
     BilledUnits,
     DocumentObject,
     Meta,
@@ -206,7 +207,8 @@ def create_app(reranker: BaseReranker | Callable[[], BaseReranker], settings: Se
         method = state["reranker"].method if state["reranker"] else None
         return {"object": "list", "data": [{"id": settings.model_name, "object": "model", "method": method}]}
 
-    @app.post("/v1/rerank", response_model=RerankResponse, response_model_exclude_none=True, tags=["rerank"])
+    @app.post("/v1/rerank", response_model=RerankResponse, response_model_exclude_none=True, tags=["rerank"],
+              responses=ERROR_RESPONSES)
     @app.post("/v2/rerank", response_model=RerankResponse, response_model_exclude_none=True, tags=["rerank"],
               include_in_schema=False)
     async def rerank(body: RerankRequest, request: Request) -> RerankResponse:
@@ -233,7 +235,8 @@ def create_app(reranker: BaseReranker | Callable[[], BaseReranker], settings: Se
                               meta=Meta(billed_units=BilledUnits(search_units=max(1, math.ceil(len(texts) / 100)))),
                               usage=Usage(total_tokens=_word_count(body.query, texts)))
 
-    @app.post("/rerank", response_model=list[TEIResult], response_model_exclude_none=True, tags=["rerank"])
+    @app.post("/rerank", response_model=list[TEIResult], response_model_exclude_none=True, tags=["rerank"],
+              responses=ERROR_RESPONSES)
     async def rerank_tei(body: TEIRequest, request: Request) -> list[TEIResult]:
         check_common(body.query, len(body.texts))
         if not body.texts:

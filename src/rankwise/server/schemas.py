@@ -74,5 +74,16 @@ class TEIResult(BaseModel):
 
 
 class ErrorBody(BaseModel):
+    """Every error the service answers, 4xx and 5xx alike."""
+
     error: str
     request_id: Optional[str] = None
+    detail: Optional[Any] = None
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": description}
+    for status, description in [(401, "missing or wrong API key"), (413, "request body over the size cap"),
+                                (422, "invalid request: the field and the problem are named"),
+                                (503, "overloaded or draining; retry later"), (500, "internal error")]
+}

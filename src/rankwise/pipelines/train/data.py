@@ -179,7 +179,7 @@ def read_groups(path: str | Path) -> list[QueryGroup]:
 def query_folds(qids: Iterable[str], folds: int, seed: int = 0) -> list[list[str]]:
     """Query-level cross-validation folds, the same for the same ids and seed."""
     if folds < 2:
-        raise ValueError(f"cross-validation needs at least 2 folds, got {folds}")
+        raise InputError(f"cross-validation needs at least 2 folds, got {folds}")
     ordered = sorted(set(qids))
     if len(ordered) < folds:
         raise InputError(f"{len(ordered)} queries cannot be split into {folds} folds")

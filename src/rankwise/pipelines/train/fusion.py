@@ -54,7 +54,7 @@ def monotone_constraints(names: Sequence[str]) -> list[int]:
     def direction(name: str) -> int:
         if name.endswith(".log_rank"):
             return -1
-        if name.endswith((".score", ".z", ".gap")):
+        if name.endswith((".score", ".z", ".gap", ".gap_z")):
             return 1
         return 0
 

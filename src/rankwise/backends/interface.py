@@ -1,0 +1,110 @@
+"""What a backend is: the primitives reranking methods use, and the capabilities a backend declares.
+
+Methods depend on these protocols and ask for capabilities (`BaseReranker.requires`); they never name a
+concrete backend class. The transformers classes are one implementation (`encoder.py`, `pair_scorer.py`,
+`causal_lm.py`); any other (llama.cpp, an OpenAI-compatible server, ONNX Runtime) implements the same
+methods for the capabilities it declares and registers itself in `backends/registry.py`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from enum import Enum
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    import numpy as np
+
+
+class Capability(str, Enum):
+    """One primitive a backend offers. Values are the names users see in errors and `rankwise backends`."""
+
+    EMBED = "embed"  # unit-length text embeddings
+    TOKEN_EMBED = "token-embed"  # ... and unit-length vectors of each content token, from the same pass
+    SCORE_PAIRS = "score-pairs"  # a relevance score per (query, passage) pair from one model
+    TOKENIZE = "tokenize"  # token ids, decoding, chat template: the TextSide below
+    NEXT_TOKEN_LOGPROBS = "next-token-logprobs"  # exact log P(token | prefix) for chosen tokens
+    BRIDGED_FIRST_TOKEN = "bridged-first-token"  # ... plus one cached single-token step (FIRST's "[" then "O")
+    CONTINUATION_LOGPROBS = "continuation-logprobs"  # per-token log P(continuation | prefix)
+    GENERATE = "generate"  # greedy decoding
+    ATTENTION = "attention"  # attention weights of a forward pass
+
+    def __str__(self) -> str:
+        return self.value
+
+
+LANGUAGE_MODEL = frozenset({Capability.TOKENIZE, Capability.NEXT_TOKEN_LOGPROBS})
+
+
+@runtime_checkable
+class TextSide(Protocol):
+    """The tokenizer side of a language model, enough to build prompts and read identifiers exactly."""
+
+    label: str
+    truncate: bool
+
+    def encode(self, text: str) -> list[int]: ...
+
+    def decode(self, ids: Sequence[int], skip_special_tokens: bool = False) -> str: ...
+
+    def chat_prefix(self, messages: list[dict[str, str]], add_generation_prompt: bool = True) -> str: ...
+
+    def truncate_text(self, text: str, max_tokens: int, what: str = "passage") -> str: ...
+
+    def single_token_ids(self, words: Sequence[str]) -> list[int]: ...
+
+
+class Backend(Protocol):
+    """Every backend object: where it runs and what it can do."""
+
+    backend_name: str
+    capabilities: frozenset[Capability]
+    max_length: int  # tokens per input the backend accepts
+
+
+@runtime_checkable
+class Embedder(Backend, Protocol):
+    pooling: str
+
+    def embed_unit(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit-length float32 vectors in input order, so that dot products are cosines."""
+        ...
+
+
+@runtime_checkable
+class TokenEmbedder(Embedder, Protocol):
+    def embed_with_tokens(self, texts: Sequence[str]) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Unit pooled vectors [n, d], and per text a [tokens, d] array of unit content-token vectors."""
+        ...
+
+
+@runtime_checkable
+class PairScoring(Backend, Protocol):
+    score_kind: str  # "logit" or "log-probability"
+
+    def score(self, queries: Sequence[str], passages: Sequence[str]) -> list[float]:
+        """One relevance score per (query, passage) pair; over-long pairs lose passage tokens, never query ones."""
+        ...
+
+
+@runtime_checkable
+class LanguageModel(Backend, Protocol):
+    text: TextSide
+
+    def encode(self, text: str) -> list[int]: ...
+
+    def chat_prefix(self, messages: list[dict[str, str]], add_generation_prompt: bool = True) -> str: ...
+
+    def next_token_logprobs(self, sequences: Sequence[Sequence[int]], token_ids: Sequence[int]) -> np.ndarray:
+        """log P(token | sequence): shape [len(sequences), len(token_ids)]."""
+        ...
+
+    def first_token_logprobs(self, sequences: Sequence[Sequence[int]], first_ids: Sequence[int],
+                             bridge_id: int | None = None,
+                             second_ids: Sequence[int] = ()) -> tuple[np.ndarray, np.ndarray]:
+        """log P(first token), and with `bridge_id` log P(second token | bridge) from one cached step."""
+        ...
+
+    def continuation_logprobs(self, prefixes: Sequence[Sequence[int]],
+                              continuations: Sequence[Sequence[int]]) -> list[np.ndarray]: ...
+
+    def generate(self, sequences: Sequence[Sequence[int]], max_new_tokens: int) -> list[list[int]]: ...

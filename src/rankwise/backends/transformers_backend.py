@@ -1,0 +1,24 @@
+"""The transformers implementation of the backend interface: which class serves which capabilities."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rankwise.backends.interface import Capability
+from rankwise.backends.runtime import RuntimeOptions
+from rankwise.models.resolve import ModelLocation
+
+
+def open_transformers(location: ModelLocation, runtime: RuntimeOptions, needs: frozenset[Capability]) -> Any:
+    """An encoder for embeddings, a sequence classifier for pair scores, else a causal LM."""
+    if needs & {Capability.EMBED, Capability.TOKEN_EMBED}:
+        from rankwise.backends.encoder import TextEncoder
+
+        return TextEncoder(location, runtime)
+    if Capability.SCORE_PAIRS in needs:
+        from rankwise.backends.pair_scorer import PairScorer
+
+        return PairScorer(location, runtime)
+    from rankwise.backends.causal_lm import CausalLM
+
+    return CausalLM(location, runtime)
