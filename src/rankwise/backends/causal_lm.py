@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from rankwise.backends.interface import Capability
 from rankwise.backends.runtime import RuntimeOptions, length_sorted_batches, load_tokenizer_and_model
-from rankwise.backends.chat_tokenizer import ChatTokenizer
+from rankwise.backends.chat_tokenizer import ChatTokenizer, PromptEncoding
 from rankwise.errors import InputError, OptionError
 from rankwise.models.resolve import ModelLocation
 
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     import torch
 
 
-class CausalLM:
+class CausalLM(PromptEncoding):
     backend_name = "transformers"
     capabilities = frozenset({Capability.TOKENIZE, Capability.NEXT_TOKEN_LOGPROBS, Capability.BRIDGED_FIRST_TOKEN,
                               Capability.CONTINUATION_LOGPROBS, Capability.GENERATE})
@@ -53,17 +53,6 @@ class CausalLM:
         from torch.ao.quantization import quantize_dynamic
 
         self.model = quantize_dynamic(self.model, {self._torch.nn.Linear}, dtype=self._torch.qint8)
-
-    # -- text helpers, delegated to the tokenizer side --------------------------------------------
-    def encode(self, text: str) -> list[int]:
-        return self.text.encode(text)
-
-    def chat_prefix(self, messages: list[dict[str, str]], add_generation_prompt: bool = True) -> str:
-        return self.text.chat_prefix(messages, add_generation_prompt)
-
-    def _check_length(self, ids: Sequence[int]) -> None:
-        if len(ids) > self.max_length:
-            raise InputError(f"prompt has {len(ids)} tokens, over the model's limit of {self.max_length}")
 
     def _batches(self, sequences: Sequence[Sequence[int]]) -> list[list[int]]:
         return length_sorted_batches([len(s) for s in sequences], self.options.batch_size,

@@ -10,7 +10,61 @@ from typing import Any
 from rankwise.errors import InputError
 
 
-class ChatTokenizer:
+class TextSideBase:
+    """What every tokenizer side derives from encode/decode: truncation by tokens and single-token lookup."""
+
+    label: str
+    truncate: bool
+
+    def encode(self, text: str) -> list[int]:
+        raise NotImplementedError
+
+    def decode(self, ids: Sequence[int], skip_special_tokens: bool = False) -> str:
+        raise NotImplementedError
+
+    def truncate_text(self, text: str, max_tokens: int, what: str = "passage") -> str:
+        """Cut text to at most `max_tokens` tokens, or raise when truncation is turned off."""
+        ids = self.encode(text)
+        if len(ids) <= max_tokens:
+            return text
+        if not self.truncate:
+            raise InputError(f"{what} has {len(ids)} tokens, over the limit of {max_tokens}")
+        return self.decode(ids[:max_tokens])
+
+    def single_token_ids(self, words: Sequence[str]) -> list[int]:
+        """Ids of those words that the tokenizer encodes as exactly one token."""
+        ids = []
+        for word in words:
+            encoded = self.encode(word)
+            if len(encoded) == 1 and encoded[0] not in ids:
+                ids.append(encoded[0])
+        return ids
+
+
+def role_prefixed(messages: list[dict[str, str]], add_generation_prompt: bool) -> str:
+    """Plain role-prefixed turns, for models without a chat template."""
+    turns = "".join(f"{m['role'].capitalize()}: {m['content']}\n" for m in messages)
+    return turns + ("Assistant:" if add_generation_prompt else "")
+
+
+class PromptEncoding:
+    """For language-model backends: prompt helpers delegated to their `text` side, and the length check."""
+
+    text: TextSideBase
+    max_length: int
+
+    def encode(self, text: str) -> list[int]:
+        return self.text.encode(text)
+
+    def chat_prefix(self, messages: list[dict[str, str]], add_generation_prompt: bool = True) -> str:
+        return self.text.chat_prefix(messages, add_generation_prompt)
+
+    def _check_length(self, ids: Sequence[int]) -> None:
+        if len(ids) > self.max_length:
+            raise InputError(f"prompt has {len(ids)} tokens, over the model's limit of {self.max_length}")
+
+
+class ChatTokenizer(TextSideBase):
     def __init__(self, tokenizer: Any, label: str, truncate: bool = True):
         self.tokenizer = tokenizer
         self.label = label
@@ -33,23 +87,4 @@ class ChatTokenizer:
         if getattr(self.tokenizer, "chat_template", None):
             return self.tokenizer.apply_chat_template(messages, tokenize=False,
                                                       add_generation_prompt=add_generation_prompt)
-        turns = "".join(f"{m['role'].capitalize()}: {m['content']}\n" for m in messages)
-        return turns + ("Assistant:" if add_generation_prompt else "")
-
-    def truncate_text(self, text: str, max_tokens: int, what: str = "passage") -> str:
-        """Cut text to at most `max_tokens` tokens, or raise when truncation is turned off."""
-        ids = self.encode(text)
-        if len(ids) <= max_tokens:
-            return text
-        if not self.truncate:
-            raise InputError(f"{what} has {len(ids)} tokens, over the limit of {max_tokens}")
-        return self.decode(ids[:max_tokens])
-
-    def single_token_ids(self, words: Sequence[str]) -> list[int]:
-        """Ids of those words that the tokenizer encodes as exactly one token."""
-        ids = []
-        for word in words:
-            encoded = self.encode(word)
-            if len(encoded) == 1 and encoded[0] not in ids:
-                ids.append(encoded[0])
-        return ids
+        return role_prefixed(messages, add_generation_prompt)

@@ -16,7 +16,7 @@ from typing import Any
 from rankwise.backends.interface import Capability
 from rankwise.backends.runtime import RuntimeOptions
 from rankwise.errors import ModelNotAvailableError, UnsupportedMethodError
-from rankwise.models.resolve import ModelLocation
+from rankwise.models.resolve import ModelLocation, resolve_gguf, resolve_model
 
 DEFAULT_BACKEND = "transformers"
 
@@ -29,6 +29,7 @@ class BackendEntry:
     requires_modules: tuple[str, ...]
     install_hint: str
     description: str
+    weights: str = "transformers"  # what it loads: a transformers folder / HF id, or "gguf" (a GGUF file)
 
     def missing_modules(self) -> list[str]:
         return [m for m in self.requires_modules if importlib.util.find_spec(m) is None]
@@ -52,8 +53,27 @@ BACKENDS: dict[str, BackendEntry] = {
             install_hint="pip install torch==2.13.0 transformers (CPU wheel pinned), or pip install rankwise",
             description="PyTorch + Hugging Face transformers: encoders, cross-encoders and causal LMs",
         ),
+        BackendEntry(
+            name="llama.cpp",
+            factory="rankwise.backends.llama_cpp:LlamaCppLM",
+            capabilities=frozenset({
+                Capability.TOKENIZE, Capability.NEXT_TOKEN_LOGPROBS, Capability.BRIDGED_FIRST_TOKEN,
+                Capability.CONTINUATION_LOGPROBS, Capability.GENERATE,
+            }),
+            requires_modules=("llama_cpp", "jinja2"),
+            install_hint="pip install 'rankwise[llama-cpp]' (builds llama.cpp once, several minutes on 2 cores)",
+            description="llama-cpp-python on the GGUF files as shipped (quantized; no dequantization)",
+            weights="gguf",
+        ),
     ]
 }
+
+
+def locate(model: str, backend: str | None) -> ModelLocation:
+    """Resolve a model name or path into what the chosen backend loads."""
+    if backend_entry(backend).weights == "gguf":
+        return resolve_gguf(model)
+    return resolve_model(model)
 
 
 def backends_with(capability: Capability) -> list[str]:

@@ -11,7 +11,7 @@ from pathlib import Path
 from rankwise.errors import ModelNotAvailableError
 from rankwise.models.cache import cache_dir
 from rankwise.models.registry import ModelSpec, get_model_spec
-from rankwise.models.sources import dequantize_gguf
+from rankwise.models.sources import PackagedGGUF, SplitGGUF, dequantize_gguf
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,22 @@ class ModelLocation:
             return json.loads(Path(hf_hub_download(self.path, filename)).read_text())
         except Exception:
             return None
+
+
+def resolve_gguf(name_or_path: str, cache: Path | None = None) -> ModelLocation:
+    """A location whose `path` is a GGUF file, for backends that run GGUF weights as they are: a registered
+    model whose offline weights are GGUF, or a .gguf path. Nothing is dequantized."""
+    cache = cache or cache_dir()
+    spec = get_model_spec(name_or_path)
+    if spec is not None:
+        if not isinstance(spec.local, (PackagedGGUF, SplitGGUF)):
+            raise ModelNotAvailableError(f"model {spec.name!r} has no GGUF weights; this backend runs GGUF files "
+                                         "(registered GGUF models or a path to a .gguf file)")
+        return ModelLocation(path=str(spec.local.gguf_file(cache)), spec=spec)
+    path = Path(name_or_path).expanduser()
+    if path.is_file() and path.suffix == ".gguf":
+        return ModelLocation(path=str(path))
+    raise ModelNotAvailableError(f"{name_or_path}: this backend needs a .gguf file or a registered GGUF model")
 
 
 def resolve_model(name_or_path: str, cache: Path | None = None) -> ModelLocation:

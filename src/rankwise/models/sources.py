@@ -92,11 +92,15 @@ class PackagedGGUF:
     def describe(self) -> str:
         return f"pip package {self.pip_name} (GGUF, install with --no-deps)"
 
-    def resolve(self, cache: Path) -> Path:
+    def gguf_file(self, cache: Path) -> Path:
+        """The GGUF file itself, for backends that run GGUF directly (no dequantization)."""
         folder = _package_folder(self.package)
         if folder is None or not (folder / self.filename).is_file():
             raise ModelNotAvailableError(f"package {self.pip_name} is not installed")
-        return dequantize_gguf(folder / self.filename, cache / "models" / f"{self.package}-{self.sha256[:12]}",
+        return folder / self.filename
+
+    def resolve(self, cache: Path) -> Path:
+        return dequantize_gguf(self.gguf_file(cache), cache / "models" / f"{self.package}-{self.sha256[:12]}",
                                expected_sha256=self.sha256)
 
 
@@ -118,18 +122,22 @@ class SplitGGUF:
     def missing(self) -> list[str]:
         return [pip for pkg, pip in zip(self.packages, self.pip_names) if importlib.util.find_spec(pkg) is None]
 
-    def resolve(self, cache: Path) -> Path:
+    def gguf_file(self, cache: Path) -> Path:
+        """The assembled GGUF file (concatenated once into the cache, checksum verified)."""
         missing = self.missing()
         if missing:
             raise ModelNotAvailableError(f"GGUF parts missing: {', '.join(missing)}")
-        target = cache / "models" / f"{self.packages[0]}-{self.sha256[:12]}"
-        if (target / COMPLETE_MARKER).exists():
-            return target
         gguf_path = cache / "gguf" / f"{self.packages[0]}-{self.sha256[:12]}.gguf"
         if not gguf_path.exists():
             parts = [Path(importlib.import_module(p).get_part_path()) for p in self.packages]
             _assemble(parts, gguf_path, self.sha256, self.size)
-        return dequantize_gguf(gguf_path, target, expected_sha256=None)
+        return gguf_path
+
+    def resolve(self, cache: Path) -> Path:
+        target = cache / "models" / f"{self.packages[0]}-{self.sha256[:12]}"
+        if (target / COMPLETE_MARKER).exists() and not self.missing():
+            return target
+        return dequantize_gguf(self.gguf_file(cache), target, expected_sha256=None)
 
 
 def sha256_of(path: Path) -> str:

@@ -6,7 +6,8 @@ import importlib
 from typing import Any
 
 from rankwise.errors import UnsupportedMethodError
-from rankwise.models.resolve import ModelLocation, resolve_model
+from rankwise.backends.registry import locate
+from rankwise.models.resolve import ModelLocation
 from rankwise.rerankers.base import BaseReranker
 
 METHODS: dict[str, str] = {
@@ -55,7 +56,7 @@ def default_method(location: ModelLocation) -> str:
 
 def load_reranker(model: str, method: str | None = None, **options: Any) -> BaseReranker:
     """Load a reranker from a registered name, a local path or a Hugging Face id."""
-    location = resolve_model(model)
+    location = locate(model, options.get("backend"))
     chosen = method or default_method(location)
     cls = method_class(chosen)
     if location.spec is not None and location.spec.kind not in cls.model_kinds:
