@@ -83,6 +83,22 @@ def test_first_identifier_logprobs_agree_with_transformers(gguf_lm):
     assert np.corrcoef(transformers_scores, llama_scores)[0, 1] > 0.9
 
 
+def test_continuation_logprobs_are_close_to_the_fp32_model(gguf_lm):
+    from rankwise.backends.causal_lm import CausalLM
+
+    fp32 = CausalLM(resolve_model("smollm2-135m"), RuntimeOptions(batch_size=4))
+    prefixes = [gguf_lm.encode(gguf_lm.chat_prefix([{"role": "user", "content": f"Passage: {text}\nWrite a question."}]))
+                for text in ("Fleas live two to three months.", "Sourdough needs a starter.")]
+    continuation = gguf_lm.encode("how long do fleas live")
+    quantized = gguf_lm.continuation_logprobs(prefixes, [continuation] * 2)
+    reference = fp32.continuation_logprobs(prefixes, [continuation] * 2)
+    for q, r in zip(quantized, reference):
+        assert q.shape == r.shape == (len(continuation),)
+        assert np.abs(q - r).mean() < 0.5
+    # the query is likelier after the passage about fleas, on both backends
+    assert quantized[0].mean() > quantized[1].mean() and reference[0].mean() > reference[1].mean()
+
+
 def test_prefix_reuse_gives_the_same_numbers_as_fresh_evaluation(gguf_lm):
     base = gguf_lm.encode(gguf_lm.chat_prefix(MESSAGES))
     sequences = [base + gguf_lm.encode(f" option {i}") for i in range(4)]
