@@ -18,6 +18,10 @@ if TYPE_CHECKING:
     import torch
 
 
+def _unit_rows(vectors: torch.Tensor) -> np.ndarray:
+    return (vectors / vectors.norm(dim=-1, keepdim=True).clamp(min=1e-12)).numpy()
+
+
 class TextEncoder:
     backend_name = "transformers"
     capabilities = frozenset({Capability.EMBED, Capability.TOKEN_EMBED})
@@ -47,17 +51,14 @@ class TextEncoder:
     def embed_unit(self, texts: Sequence[str]) -> np.ndarray:
         """Unit-length embeddings as a float32 numpy array, whatever the model's own normalization, so that
         dot products are cosines."""
-        vectors = self.embed(texts)
-        vectors = vectors / vectors.norm(dim=-1, keepdim=True).clamp(min=1e-12)
-        return vectors.numpy()
+        return _unit_rows(self.embed(texts))
 
     def embed_with_tokens(self, texts: Sequence[str]) -> tuple[np.ndarray, list[np.ndarray]]:
         """From one pass: unit-length pooled vectors, and per text the unit-length vectors of its content
         tokens (the tokenizer's special tokens left out), for late-interaction (MaxSim) scoring."""
         tokens: list = [None] * len(texts)
         pooled = self._embed(texts, tokens)
-        pooled = pooled / pooled.norm(dim=-1, keepdim=True).clamp(min=1e-12)
-        return pooled.numpy(), tokens
+        return _unit_rows(pooled), tokens
 
     def _embed(self, texts: Sequence[str], tokens_out: list | None = None) -> torch.Tensor:
         torch = self._torch
@@ -74,8 +75,8 @@ class TextEncoder:
             for batch in batches:
                 encoded = self.tokenizer([texts[i] for i in batch], padding=True, truncation=True,
                                          max_length=self.max_length, return_tensors="pt",
-                                         return_special_tokens_mask=True)
-                special = encoded.pop("special_tokens_mask")
+                                         return_special_tokens_mask=tokens_out is not None)
+                special = encoded.pop("special_tokens_mask", None)
                 encoded = encoded.to(self.device)
                 hidden = self.model(**encoded).last_hidden_state
                 out[batch] = self._pool(hidden, encoded["attention_mask"]).float().cpu()

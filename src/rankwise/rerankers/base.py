@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 from rankwise.backends.interface import Capability
 from rankwise.backends.registry import open_backend
 from rankwise.backends.runtime import RuntimeOptions
-from rankwise.errors import InputError, OptionError
+from rankwise.errors import InputError
 from rankwise.models.resolve import ModelLocation
 from rankwise.options import NoOptions, validate_options
 from rankwise.types import CandidateLike, Candidate, Query, Ranking, Request
@@ -66,11 +66,6 @@ class BaseReranker(ABC):
     def describe(self) -> dict[str, Any]:
         """Parameters worth recording next to a run."""
         return {"method": self.method, "model": self.model_label}
-
-
-def reject_unknown_options(method: str, options: dict[str, Any]) -> None:
-    if options:
-        raise OptionError(f"method {method!r} got unknown option(s): {', '.join(sorted(options))}")
 
 
 class PointwiseReranker(BaseReranker):

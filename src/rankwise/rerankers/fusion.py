@@ -22,7 +22,8 @@ from rankwise.backends.runtime import RuntimeOptions
 from rankwise.errors import InputError, UnsupportedMethodError
 from rankwise.models.resolve import ModelLocation
 from rankwise.models.registry import FUSION
-from rankwise.rerankers.base import BaseReranker, reject_unknown_options
+from rankwise.options import NoOptions, validate_options
+from rankwise.rerankers.base import BaseReranker
 from rankwise.types import Ranking, Request
 
 if TYPE_CHECKING:
@@ -148,7 +149,7 @@ class FusionReranker(BaseReranker):
         # Runtime options (device, batch_size, threads, ...) are for the stages that run models.
         runtime = {k: options.pop(k) for k in list(options) if k in RuntimeOptions.__dataclass_fields__}
         runtime = {k: v for k, v in runtime.items() if v is not None}
-        reject_unknown_options(cls.method, options)
+        validate_options(NoOptions, f"method {cls.method!r}", options)
         if not location.is_local:
             raise InputError("a fusion model is a local folder with fusion.json and lightgbm.txt",
                              source=location.path)
