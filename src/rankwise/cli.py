@@ -290,6 +290,10 @@ def serve(
     max_body_bytes: Optional[int] = typer.Option(
         None, help="Request body cap, checked before reading it (default: max-documents x max-document-chars "
                    "+ max-query-chars + 1 MiB)."),
+    max_connections: int = typer.Option(1000, help="Open connections; past it, the oldest one still sending its "
+                                                   "headers is closed to let a new one in."),
+    header_timeout: float = typer.Option(10.0, help="Seconds a connection gets to send a request's headers."),
+    body_timeout: float = typer.Option(60.0, help="Seconds a request gets to send its body (then 408)."),
     batch_size: int = typer.Option(32, help="Inputs per forward pass inside a model call."),
     drain_seconds: float = typer.Option(2.0, help="On shutdown, answer 503 this long while in-flight requests finish."),
     threads: Optional[int] = typer.Option(None, help="torch threads."),
@@ -301,6 +305,7 @@ def serve(
 
     try:
         from rankwise.server import ServerSettings, create_app
+        from rankwise.server.connections import ConnectionLimits
         from rankwise.server.serve import read_api_keys, run
     except ImportError as e:
         raise ModelNotAvailableError(f"rankwise serve needs the 'serve' extra ({e.name} is missing): "
@@ -309,11 +314,14 @@ def serve(
     settings = ServerSettings(model_name=model, max_documents=max_documents, max_query_chars=max_query_chars,
                               max_document_chars=max_document_chars, max_batch_pairs=max_batch_pairs,
                               max_wait_ms=max_wait_ms, max_queue_pairs=max_queue_pairs,
-                              api_keys=read_api_keys(api_key_file), max_body_bytes=max_body_bytes)
+                              api_keys=read_api_keys(api_key_file), max_body_bytes=max_body_bytes,
+                              body_timeout=body_timeout)
     extra = parse_options(option)
     application = create_app(lambda: Reranker.load(model, method=method, batch_size=batch_size, threads=threads,
                                                    backend=backend, **extra), settings)
-    run(application, host, port, drain_seconds=drain_seconds)
+    limits = ConnectionLimits(max_connections=max_connections, header_timeout=header_timeout,
+                              body_timeout=body_timeout)
+    run(application, host, port, drain_seconds=drain_seconds, limits=limits)
 
 
 app.add_typer(train_app, name="train")

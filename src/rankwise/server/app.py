@@ -53,6 +53,7 @@ class ServerSettings:
     retry_after_seconds: int = 1
     api_keys: frozenset[str] = field(default_factory=frozenset)
     max_body_bytes: int | None = None  # None: what the document and query limits allow, plus 1 MiB of JSON
+    body_timeout: float = 60.0  # seconds for a whole request body once its headers are in (408 after)
 
     @property
     def body_limit(self) -> int:
@@ -107,7 +108,7 @@ def create_app(reranker: BaseReranker | Callable[[], BaseReranker], settings: Se
         _declare_bearer_auth(app)
     # Added before the request-id middleware below, so that one wraps it: refusals get ids and metrics.
     app.add_middleware(RequestGuard, api_keys=settings.api_keys, open_paths=OPEN_PATHS,
-                       max_body_bytes=settings.body_limit)
+                       max_body_bytes=settings.body_limit, body_timeout=settings.body_timeout)
 
     @app.middleware("http")
     async def around(request: Request, call_next):

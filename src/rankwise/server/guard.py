@@ -1,10 +1,12 @@
-"""What is decided before a request body is read: authentication (from the headers alone) and the body size
-cap (from Content-Length, and while a chunked body streams in). A pure ASGI middleware, so a refused
-request costs a few header bytes: a 1 GB body without a key is answered 401 without reading it, and an
-oversized one 413 without buffering the rest."""
+"""What is decided before a request body is read: authentication (from the headers alone), the body size
+cap (from Content-Length, and while a chunked body streams in) and the body deadline. A pure ASGI
+middleware, so a refused request costs a few header bytes: a 1 GB body without a key is answered 401
+without reading it, an oversized one 413 without buffering the rest, and one that trickles in (a byte a
+second) 408 once `body_timeout` seconds have passed since its headers."""
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 from collections.abc import Awaitable, Callable, Iterable
@@ -25,6 +27,11 @@ class BodyTooLarge(HTTPException):
         super().__init__(413, f"request body over the limit of {limit} bytes")
 
 
+class BodyTimeout(HTTPException):
+    def __init__(self, seconds: float):
+        super().__init__(408, f"request body not received within {seconds:g} s")
+
+
 def key_matches(presented: bytes, keys: Iterable[bytes]) -> bool:
     """Constant-time comparison on bytes (keys are UTF-8), so any token, non-ASCII included, is compared
     rather than crashed on."""
@@ -35,11 +42,13 @@ def key_matches(presented: bytes, keys: Iterable[bytes]) -> bool:
 
 
 class RequestGuard:
-    def __init__(self, app: Callable, api_keys: Iterable[str], open_paths: Iterable[str], max_body_bytes: int):
+    def __init__(self, app: Callable, api_keys: Iterable[str], open_paths: Iterable[str], max_body_bytes: int,
+                 body_timeout: float = 60.0):
         self.app = app
         self.keys = [k.encode("utf-8") for k in api_keys]
         self.open_paths = frozenset(open_paths)
         self.max_body_bytes = max_body_bytes
+        self.body_timeout = body_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -58,15 +67,24 @@ class RequestGuard:
                 return await _answer(send, scope, 413, f"request body of {declared} bytes is over the limit of "
                                                        f"{self.max_body_bytes} bytes")
         received = 0
-        limit = self.max_body_bytes
+        limit, timeout = self.max_body_bytes, self.body_timeout
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        body_complete = False
 
         async def counted_receive() -> dict[str, Any]:
-            nonlocal received
-            message = await receive()
+            nonlocal received, body_complete
+            if body_complete:  # later calls wait for a disconnect, which has no deadline
+                return await receive()
+            try:
+                message = await asyncio.wait_for(receive(), max(deadline - loop.time(), 0.0))
+            except asyncio.TimeoutError:
+                raise BodyTimeout(timeout) from None
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
                     raise BodyTooLarge(limit)
+                body_complete = not message.get("more_body", False)
             return message
 
         await self.app(scope, counted_receive, send)

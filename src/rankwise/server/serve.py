@@ -10,6 +10,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from rankwise.errors import InputError
+from rankwise.server.connections import ConnectionLimits, ensure_descriptor_room, guarded_h11_protocol
 
 
 def read_api_keys(path: str | Path | None) -> frozenset[str]:
@@ -27,8 +28,14 @@ def read_api_keys(path: str | Path | None) -> frozenset[str]:
     return frozenset(keys)
 
 
-def run(app: FastAPI, host: str, port: int, drain_seconds: float = 2.0, log_level: str = "info") -> None:
+def run(app: FastAPI, host: str, port: int, drain_seconds: float = 2.0, log_level: str = "info",
+        limits: ConnectionLimits | None = None) -> None:
+    import dataclasses
+
     import uvicorn
+
+    limits = limits or ConnectionLimits()
+    limits = dataclasses.replace(limits, max_connections=ensure_descriptor_room(limits.max_connections))
 
     class DrainingServer(uvicorn.Server):
         def handle_exit(self, sig, frame):  # called from the signal handler
@@ -37,5 +44,6 @@ def run(app: FastAPI, host: str, port: int, drain_seconds: float = 2.0, log_leve
             app.state.runtime["draining"] = True
             threading.Timer(drain_seconds, super().handle_exit, args=(sig, frame)).start()
 
-    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=30)
+    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=30,
+                            http=guarded_h11_protocol(limits), backlog=min(2048, limits.max_connections))
     DrainingServer(config).run()

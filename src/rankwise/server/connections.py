@@ -1,0 +1,120 @@
+"""Connection-level limits that uvicorn does not give: a deadline for a request's headers, and a cap on open
+connections that sheds the idle or slow ones first.
+
+uvicorn's own `limit_concurrency` answers 503 only once a request's headers have arrived, so connections
+that never finish their headers (slowloris) are never counted against anything and pile up until the
+process runs out of file descriptors, after which even `/health` is unreachable. Here:
+
+- every connection gets `header_timeout` seconds to deliver a complete request line and headers (on a
+  kept-alive connection, counted again after each response); past that it is closed;
+- at `max_connections` open connections, a new one evicts the oldest connection that is still waiting for
+  headers (an attacker's, typically), so a real client, a health probe included, still gets in; only when
+  every open connection is busy with a request is the newcomer itself closed.
+
+The body deadline is enforced in the ASGI layer (`guard.RequestGuard`), where a 408 can be answered."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import resource
+from dataclasses import dataclass
+
+from rankwise.errors import InputError
+
+log = logging.getLogger("rankwise.server")
+
+
+@dataclass(frozen=True)
+class ConnectionLimits:
+    max_connections: int = 1000
+    header_timeout: float = 10.0  # seconds for the request line and headers
+    body_timeout: float = 60.0  # seconds for the whole body, once the headers are in
+
+    def __post_init__(self) -> None:
+        if self.max_connections < 1:
+            raise InputError(f"max_connections must be at least 1, not {self.max_connections}")
+        if self.header_timeout <= 0 or self.body_timeout <= 0:
+            raise InputError("header and body timeouts must be positive seconds")
+
+
+def ensure_descriptor_room(max_connections: int, reserve: int = 64) -> int:
+    """Raise the soft open-files limit, if needed and allowed, so the connection cap is reached before the
+    process runs out of descriptors; returns the cap that can actually be honoured."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = max_connections + reserve
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            pass
+    if soft != resource.RLIM_INFINITY and soft - reserve < max_connections:
+        honoured = max(1, soft - reserve)
+        log.warning("open-files limit is %d: capping connections at %d instead of %d", soft, honoured,
+                    max_connections)
+        return honoured
+    return max_connections
+
+
+def guarded_h11_protocol(limits: ConnectionLimits) -> type:
+    """uvicorn's h11 protocol class with the header deadline and the shedding cap (pass it as `http=`)."""
+    import h11
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class GuardedH11Protocol(H11Protocol):
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self.opened_at = self.loop.time()
+            self._header_deadline: asyncio.TimerHandle | None = None
+            if len(self.connections) > limits.max_connections and not self._shed_one():
+                transport.close()
+                return
+            self._arm_header_deadline()
+
+        def _waiting_for_headers(self) -> bool:
+            return self.conn.their_state is h11.IDLE and (self.cycle is None or self.cycle.response_complete)
+
+        def _shed_one(self) -> bool:
+            """Close the oldest other connection still waiting for its headers; False when there is none."""
+            idle = [c for c in self.connections
+                    if c is not self and isinstance(c, GuardedH11Protocol) and c._waiting_for_headers()
+                    and not c.transport.is_closing()]
+            if not idle:
+                log.warning("connection cap of %d reached with every connection busy: refusing one",
+                            limits.max_connections)
+                return False
+            victim = min(idle, key=lambda c: c.opened_at)
+            victim.transport.close()
+            return True
+
+        def _arm_header_deadline(self) -> None:
+            self._disarm_header_deadline()
+            self._header_deadline = self.loop.call_later(limits.header_timeout, self._header_deadline_passed)
+
+        def _disarm_header_deadline(self) -> None:
+            if self._header_deadline is not None:
+                self._header_deadline.cancel()
+                self._header_deadline = None
+
+        def _header_deadline_passed(self) -> None:
+            self._header_deadline = None
+            if self._waiting_for_headers() and not self.transport.is_closing():
+                self.transport.close()
+
+        def handle_events(self) -> None:
+            super().handle_events()
+            if not self._waiting_for_headers():
+                self._disarm_header_deadline()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            if not self.transport.is_closing():
+                self._arm_header_deadline()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm_header_deadline()
+            super().connection_lost(exc)
+
+    return GuardedH11Protocol

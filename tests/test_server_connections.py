@@ -1,0 +1,87 @@
+"""Connection limits of `rankwise serve` against slow and idle clients, on a real process."""
+
+from __future__ import annotations
+
+import select
+import socket
+import time
+
+import httpx
+import pytest
+
+from rankwise.errors import InputError
+from rankwise.server.connections import ConnectionLimits
+from server_helpers import cli_server
+
+
+@pytest.fixture(scope="module")
+def strict(tmp_path_factory):
+    log = tmp_path_factory.mktemp("conn") / "server.log"
+    with cli_server("--model", "minilm-embed", "--max-connections", "30", "--header-timeout", "2",
+                    "--body-timeout", "3", log_path=log) as (base, process):
+        yield base
+
+
+def _open_slow_connections(base: str, count: int) -> list[socket.socket]:
+    host, port = base.removeprefix("http://").split(":")
+    sockets = []
+    for _ in range(count):
+        s = socket.create_connection((host, int(port)))
+        s.sendall(b"POST /v1/rerank HTTP/1.1\r\nHost: x\r\n")  # headers never finished
+        sockets.append(s)
+    return sockets
+
+
+def _closed_by_server(s: socket.socket, wait: float) -> bool:
+    s.settimeout(wait)
+    try:
+        return s.recv(1) == b""
+    except (socket.timeout, TimeoutError):
+        return False
+    except ConnectionResetError:
+        return True
+
+
+def test_health_answers_while_idle_connections_exceed_the_cap(strict):
+    sockets = _open_slow_connections(strict, 120)
+    try:
+        for _ in range(5):  # each probe gets in by evicting the oldest header-less connection
+            assert httpx.get(f"{strict}/health", timeout=10).status_code == 200
+        shed = sum(_closed_by_server(s, 0.05) for s in sockets[:80])
+        assert shed >= 80 - 30, "the oldest idle connections should have been closed to respect the cap"
+    finally:
+        for s in sockets:
+            s.close()
+
+
+def test_unfinished_headers_are_closed_after_the_header_timeout(strict):
+    (s,) = _open_slow_connections(strict, 1)
+    try:
+        assert not _closed_by_server(s, 0.5)  # within the deadline it is left alone
+        assert _closed_by_server(s, 10)
+    finally:
+        s.close()
+
+
+def test_a_trickling_body_gets_408_naming_the_timeout(strict):
+    host, port = strict.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port))) as s:
+        s.sendall(b"POST /v1/rerank HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  b"Content-Length: 100\r\n\r\n{")
+        for byte in b'"query": "q", "documents": ["a"]':  # a byte every 0.5 s: the 3 s deadline passes first
+            if select.select([s], [], [], 0.5)[0]:  # the server has answered (or closed)
+                break
+            s.sendall(bytes([byte]))
+        s.settimeout(15)
+        response = b""
+        while b"request_id" not in response and (chunk := s.recv(4096)):
+            response += chunk
+    assert response.startswith(b"HTTP/1.1 408"), response[:200]
+    assert b"not received within 3 s" in response
+
+
+def test_invalid_limits_are_refused_with_a_clear_error():
+    with pytest.raises(InputError, match="max_connections must be at least 1"):
+        ConnectionLimits(max_connections=0)
+    with pytest.raises(InputError, match="timeouts must be positive"):
+        ConnectionLimits(header_timeout=0)
