@@ -125,6 +125,7 @@ class RecordingReranker(PointwiseReranker):
     def __init__(self, delay: float = 0.0):
         super().__init__("recording")
         self.calls: list[int] = []
+        self.batches: list[list[str]] = []  # the query of each pair, per model call
         self.delay = delay
 
     @classmethod
@@ -133,6 +134,7 @@ class RecordingReranker(PointwiseReranker):
 
     def score_pairs(self, pairs):
         self.calls.append(len(pairs))
+        self.batches.append([q.text for q, _ in pairs])
         time.sleep(self.delay)
         if any(q.text == "explode" for q, _ in pairs):
             raise RuntimeError("model crashed")
@@ -155,6 +157,58 @@ def test_concurrent_requests_share_model_calls_and_big_requests_are_split():
         assert response.status_code == 200 and len(response.json()["results"]) == 300
         assert response.json()["results"][0]["index"] == 299
         assert reranker.calls == [64, 64, 64, 64, 44]
+
+
+def _wait_until(condition, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition never met"
+        time.sleep(0.01)
+
+
+def _pairs_scored(reranker: RecordingReranker, query: str) -> int:
+    return sum(batch.count(query) for batch in list(reranker.batches))
+
+
+def test_a_small_request_is_not_stuck_behind_a_large_one():
+    reranker = RecordingReranker(delay=0.05)
+    app = create_app(reranker, ServerSettings(model_name="rec", max_batch_pairs=8, max_wait_ms=1))
+    with threaded_server(app) as base, concurrent.futures.ThreadPoolExecutor(2) as pool:
+        big = pool.submit(httpx.post, f"{base}/v1/rerank", json={"query": "big", "documents": ["d"] * 200},
+                          timeout=60)
+        _wait_until(lambda: reranker.batches)
+        small = httpx.post(f"{base}/v1/rerank", json={"query": "small", "documents": ["a", "bb"]}, timeout=60)
+        assert small.status_code == 200 and [r["index"] for r in small.json()["results"]] == [1, 0]
+        assert not big.done(), "the small request waited for the whole large one"
+        first_small = next(i for i, batch in enumerate(reranker.batches) if "small" in batch)
+        assert "big" in reranker.batches[first_small]  # they shared a batch: round-robin, not FIFO
+        assert big.result().status_code == 200 and _pairs_scored(reranker, "big") == 200
+
+
+def test_a_request_whose_client_leaves_stops_being_scored():
+    reranker = RecordingReranker(delay=0.05)
+    app = create_app(reranker, ServerSettings(model_name="rec", max_batch_pairs=8))
+    with threaded_server(app) as base:
+        with pytest.raises(httpx.ReadTimeout):
+            httpx.post(f"{base}/v1/rerank", json={"query": "gone", "documents": ["d"] * 400}, timeout=0.5)
+        _wait_until(lambda: app.state.batcher.queued == 0)
+        scored = _pairs_scored(reranker, "gone")
+        assert 0 < scored < 400
+        ok = httpx.post(f"{base}/v1/rerank", json={"query": "next", "documents": ["a"]}, timeout=30)
+        assert ok.status_code == 200 and _pairs_scored(reranker, "gone") == scored
+        metrics = httpx.get(f"{base}/metrics").text
+        assert _counter(metrics, "/v1/rerank", "499") == 1
+
+
+def test_a_request_over_its_deadline_gets_504_and_its_work_is_dropped():
+    reranker = RecordingReranker(delay=0.05)
+    app = create_app(reranker, ServerSettings(model_name="rec", max_batch_pairs=8, request_timeout=0.5))
+    with threaded_server(app) as base:
+        late = httpx.post(f"{base}/v1/rerank", json={"query": "late", "documents": ["d"] * 400}, timeout=60)
+        assert late.status_code == 504
+        assert late.json()["error"] == "not answered within the request timeout of 0.5 s"
+        _wait_until(lambda: app.state.batcher.queued == 0)
+        assert 0 < _pairs_scored(reranker, "late") < 400
 
 
 def test_failing_model_gives_500_with_request_id_and_the_server_keeps_serving():

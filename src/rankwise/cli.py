@@ -294,6 +294,8 @@ def serve(
                                                    "headers is closed to let a new one in."),
     header_timeout: float = typer.Option(10.0, help="Seconds a connection gets to send a request's headers."),
     body_timeout: float = typer.Option(60.0, help="Seconds a request gets to send its body (then 408)."),
+    request_timeout: float = typer.Option(120.0, help="Seconds from a request's body to its answer (then 504; "
+                                                      "0: no deadline)."),
     batch_size: int = typer.Option(32, help="Inputs per forward pass inside a model call."),
     drain_seconds: float = typer.Option(2.0, help="On shutdown, answer 503 this long while in-flight requests finish."),
     threads: Optional[int] = typer.Option(None, help="torch threads."),
@@ -315,7 +317,7 @@ def serve(
                               max_document_chars=max_document_chars, max_batch_pairs=max_batch_pairs,
                               max_wait_ms=max_wait_ms, max_queue_pairs=max_queue_pairs,
                               api_keys=read_api_keys(api_key_file), max_body_bytes=max_body_bytes,
-                              body_timeout=body_timeout)
+                              body_timeout=body_timeout, request_timeout=request_timeout or None)
     extra = parse_options(option)
     application = create_app(lambda: Reranker.load(model, method=method, batch_size=batch_size, threads=threads,
                                                    backend=backend, **extra), settings)

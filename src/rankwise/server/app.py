@@ -54,6 +54,7 @@ class ServerSettings:
     api_keys: frozenset[str] = field(default_factory=frozenset)
     max_body_bytes: int | None = None  # None: what the document and query limits allow, plus 1 MiB of JSON
     body_timeout: float = 60.0  # seconds for a whole request body once its headers are in (408 after)
+    request_timeout: float | None = 120.0  # seconds from the body to the answer (504 after); None: no deadline
 
     @property
     def body_limit(self) -> int:
@@ -161,16 +162,22 @@ def create_app(reranker: BaseReranker | Callable[[], BaseReranker], settings: Se
         _check_encodable(query, texts, field_name)
         q = Query("request", query)
         candidates = [Candidate(str(i), t) for i, t in enumerate(texts)]
+        if isinstance(reranker, PointwiseReranker):
+            work = asyncio.ensure_future(batcher.score([(q, c) for c in candidates]))
+        else:
+            work = asyncio.ensure_future(_listwise_scores(batcher, reranker, q, candidates))
         try:
-            if isinstance(reranker, PointwiseReranker):
-                scores = await batcher.score([(q, c) for c in candidates])
-            else:
-                scores = await _listwise_scores(batcher, reranker, q, candidates)
+            scores = await _while_client_waits(request, work, settings.request_timeout)
         except Overloaded as e:
             raise ApiError(503, f"overloaded: {e}; retry later",
                            headers={"Retry-After": str(settings.retry_after_seconds)}) from None
         except InputError as e:  # bad input found below the server is the client's problem, not a model failure
             raise ApiError(422, str(e)) from None
+        except ApiError:
+            raise
+        except ClientGone:  # nobody reads this answer; the status (nginx's 499) is for the metrics and the log
+            log.info("request %s: client disconnected, its remaining work dropped", request.state.request_id)
+            raise ApiError(499, "client closed the request") from None
         except Exception:
             log.exception("request %s: the model failed", request.state.request_id)
             raise ApiError(500, "the model failed while scoring this request") from None
@@ -288,6 +295,31 @@ def _check_encodable(query: str, texts: list[str], field_name: str) -> None:
             where = path[0] if len(path) == 1 else f"{path[0]}[{path[1]}]"
             raise ApiError(422, f"{where} cannot be encoded as UTF-8: a lone surrogate at character {e.start}",
                            path) from None
+
+
+class ClientGone(Exception):
+    """The client disconnected before its answer was ready."""
+
+
+async def _while_client_waits(request: Request, work: asyncio.Future, timeout: float | None) -> Any:
+    """The result of `work`, cancelled (so its queued pairs are dropped) when the client disconnects (the
+    guard's watcher sets `client_gone`) or the request deadline passes."""
+    gone: asyncio.Event | None = getattr(request.state, "client_gone", None)
+    waiters = {work}
+    gone_waiter = asyncio.ensure_future(gone.wait()) if gone is not None else None
+    if gone_waiter is not None:
+        waiters.add(gone_waiter)
+    try:
+        done, _ = await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        if work in done:
+            return work.result()
+        if gone_waiter is not None and gone_waiter in done:
+            raise ClientGone()
+        raise ApiError(504, f"not answered within the request timeout of {timeout:g} s")
+    finally:
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.cancel()
 
 
 async def _listwise_scores(batcher: MicroBatcher, reranker: BaseReranker, query: Query,

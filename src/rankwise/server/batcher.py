@@ -1,10 +1,17 @@
-"""Micro-batching: concurrent requests' (query, passage) pairs are queued and scored together, up to a
-maximum number of pairs per batch and a maximum wait, on one worker thread off the event loop. A request
-larger than a batch is split across batches rather than refused; a full queue refuses new work at once."""
+"""Micro-batching with fair scheduling: concurrent requests' (query, passage) pairs are scored together, up
+to a maximum number of pairs per batch and a maximum wait, on one worker thread off the event loop.
+
+Each request is cut into chunks of at most `max_batch // 4` pairs, and batches are filled round-robin, one
+chunk per waiting request in turn. A 2-document request that arrives while a 1,000-document one is being
+scored therefore rides in the very next batch instead of waiting for all of the big one. A request whose
+caller gives up (client gone, deadline passed: its `score` call is cancelled) leaves the queue at once; only
+a batch already on the model runs to its end. A full queue refuses new work at once."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
+from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -28,17 +35,19 @@ class MicroBatcher:
             raise ValueError("max_batch and max_queued must be >= 1")
         self._score = score
         self.max_batch = max_batch
+        self.chunk = max(1, max_batch // 4)
         self.max_wait = max_wait_ms / 1000.0
         self.max_queued = max_queued
         self._on_batch = on_batch
-        self._queue: asyncio.Queue[_Job] | None = None
+        self._pending: OrderedDict[int, deque[_Job]] = OrderedDict()  # request -> its unscored chunks
+        self._arrived: asyncio.Event | None = None
+        self._owners = itertools.count()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rankwise-infer")
         self._worker: asyncio.Task | None = None
-        self._carry: _Job | None = None
         self.queued = 0  # pairs waiting or being scored
 
     async def start(self) -> None:
-        self._queue = asyncio.Queue()
+        self._arrived = asyncio.Event()
         self._worker = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
@@ -60,33 +69,57 @@ class MicroBatcher:
         if self.queued + len(items) > self.max_queued:
             raise Overloaded(f"{self.queued} pairs queued; limit {self.max_queued}")
         loop = asyncio.get_running_loop()
-        jobs = [_Job(items[i:i + self.max_batch], loop.create_future()) for i in range(0, len(items), self.max_batch)]
+        jobs = [_Job(items[i:i + self.chunk], loop.create_future()) for i in range(0, len(items), self.chunk)]
+        owner = next(self._owners)
+        self._pending[owner] = deque(jobs)
         self.queued += len(items)
+        self._arrived.set()
         try:
-            for job in jobs:
-                self._queue.put_nowait(job)
             parts = await asyncio.gather(*(job.future for job in jobs))
-        finally:
+        finally:  # cancelled or failed: what was not scored yet is dropped, not run for nobody
+            self._pending.pop(owner, None)
             self.queued -= len(items)
         return [score for part in parts for score in part]
 
-    async def _next_batch(self) -> list[_Job]:
-        first = self._carry or await self._queue.get()
-        self._carry = None
-        batch, size = [first], len(first.items)
-        deadline = asyncio.get_running_loop().time() + self.max_wait
-        while size < self.max_batch:
-            remaining = deadline - asyncio.get_running_loop().time()
-            try:
-                job = self._queue.get_nowait() if remaining <= 0 else await asyncio.wait_for(self._queue.get(), remaining)
-            except (asyncio.TimeoutError, asyncio.QueueEmpty):
-                break
-            if size + len(job.items) > self.max_batch:
-                self._carry = job
-                break
-            batch.append(job)
-            size += len(job.items)
+    def _pending_pairs(self) -> int:
+        return sum(len(job.items) for jobs in self._pending.values() for job in jobs)
+
+    def _take_batch(self) -> list[_Job]:
+        """Round-robin over waiting requests, one chunk each per turn, until the batch is full."""
+        batch: list[_Job] = []
+        size = 0
+        taken = True
+        while taken and self._pending:
+            taken = False
+            for owner in list(self._pending):
+                jobs = self._pending[owner]
+                while jobs and jobs[0].future.done():
+                    jobs.popleft()
+                if not jobs:
+                    del self._pending[owner]
+                    continue
+                if size + len(jobs[0].items) > self.max_batch:
+                    continue
+                job = jobs.popleft()
+                batch.append(job)
+                size += len(job.items)
+                taken = True
+                if jobs:
+                    self._pending.move_to_end(owner)  # the next batch starts with the next request
+                else:
+                    del self._pending[owner]
         return batch
+
+    async def _next_batch(self) -> list[_Job]:
+        while True:
+            if not self._pending:
+                self._arrived.clear()
+                await self._arrived.wait()
+                if self._pending_pairs() < self.max_batch:  # a lone small request: wait briefly for company
+                    await asyncio.sleep(self.max_wait)
+            batch = self._take_batch()
+            if batch:
+                return batch
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()

@@ -87,7 +87,29 @@ class RequestGuard:
                 body_complete = not message.get("more_body", False)
             return message
 
-        await self.app(scope, counted_receive, send)
+        # Once the body is in, nothing reads from the client any more, so a disconnect would go unnoticed
+        # and abandoned work would run to its end: a watcher waits for it and sets this event.
+        client_gone = asyncio.Event()
+        scope.setdefault("state", {})["client_gone"] = client_gone
+        watcher: asyncio.Task | None = None
+
+        async def watch_disconnect() -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            client_gone.set()
+
+        async def counted_receive_then_watch() -> dict[str, Any]:
+            nonlocal watcher
+            message = await counted_receive()
+            if body_complete and watcher is None:
+                watcher = asyncio.create_task(watch_disconnect())
+            return message
+
+        try:
+            await self.app(scope, counted_receive_then_watch, send)
+        finally:
+            if watcher is not None:
+                watcher.cancel()
 
     def _authorized(self, headers: dict[bytes, bytes]) -> bool:
         scheme, _, token = headers.get(b"authorization", b"").partition(b" ")
