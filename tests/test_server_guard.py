@@ -148,6 +148,19 @@ def test_non_ascii_bearer_tokens_are_compared_not_crashed_on(guarded):
     assert schema["paths"]["/health"]["get"]["security"] == []
 
 
+def test_public_docs_open_the_docs_and_nothing_else():
+    from rankwise.server import ServerSettings, create_app
+    from test_server import RecordingReranker
+
+    app = create_app(RecordingReranker(), ServerSettings(model_name="rec", api_keys=frozenset({KEY}),
+                                                         public_docs=True))
+    with threaded_server(app) as base:
+        for path in ("/docs", "/redoc", "/openapi.json"):
+            assert httpx.get(f"{base}{path}").status_code == 200, path
+        assert httpx.get(f"{base}/v1/models").status_code == 401
+        assert httpx.post(f"{base}/v1/rerank", json={"query": "q", "documents": ["a"]}).status_code == 401
+
+
 def test_batcher_retries_a_failed_batch_request_by_request():
     calls = []
 

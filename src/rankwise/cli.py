@@ -290,6 +290,8 @@ def serve(
     max_body_bytes: Optional[int] = typer.Option(
         None, help="Request body cap, checked before reading it (default: max-documents x max-document-chars "
                    "+ max-query-chars + 1 MiB)."),
+    public_docs: bool = typer.Option(False, help="With API keys, still serve /docs, /redoc and /openapi.json "
+                                                 "without one (browsers cannot send a bearer key to open /docs)."),
     max_connections: int = typer.Option(1000, help="Open connections; past it, the oldest one still sending its "
                                                    "headers is closed to let a new one in."),
     header_timeout: float = typer.Option(10.0, help="Seconds a connection gets to send a request's headers."),
@@ -317,7 +319,8 @@ def serve(
                               max_document_chars=max_document_chars, max_batch_pairs=max_batch_pairs,
                               max_wait_ms=max_wait_ms, max_queue_pairs=max_queue_pairs,
                               api_keys=read_api_keys(api_key_file), max_body_bytes=max_body_bytes,
-                              body_timeout=body_timeout, request_timeout=request_timeout or None)
+                              body_timeout=body_timeout, request_timeout=request_timeout or None,
+                              public_docs=public_docs)
     extra = parse_options(option)
     application = create_app(lambda: Reranker.load(model, method=method, batch_size=batch_size, threads=threads,
                                                    backend=backend, **extra), settings)

@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from rankwise.cli_common import console, errors, parse_options, progress_bar, reports_errors
+from rankwise.options import validate_options
 
 train_app = typer.Typer(no_args_is_help=True, help="Build training data and train rerankers.")
 
@@ -93,7 +94,8 @@ def train_first_command(
     from rankwise.pipelines.train.first import FirstTrainingConfig, train_first
 
     groups = _judged_groups(collection, held_out)
-    config = FirstTrainingConfig(window=window, steps=steps, **parse_options(option))
+    config = validate_options(FirstTrainingConfig, "FIRST training",
+                              {"window": window, "steps": steps, **parse_options(option)})
     with progress_bar("FIRST training") as (progress, task):
         progress.update(task, total=steps)
         result = train_first(model, groups, out, config, resume=resume,
@@ -141,11 +143,37 @@ def train_bi_encoder_command(
     from rankwise.pipelines.train.bi_encoder import BiEncoderTrainingConfig, train_bi_encoder
 
     groups = _judged_groups(collection, held_out)
-    record = train_bi_encoder(base_model, groups, out, BiEncoderTrainingConfig(**parse_options(option)),
+    config = validate_options(BiEncoderTrainingConfig, "bi-encoder training", parse_options(option))
+    record = train_bi_encoder(base_model, groups, out, config,
                               resume=resume, held_out=[p.name for p in held_out])
     console.print(f"{record['steps']} steps on {record['examples']} examples from {record['queries']} queries in "
                   f"{record['seconds']:.0f} s; model in {out / 'model'} (use it with --method embedding-prf "
                   "or embedding)")
+
+
+@train_app.command("late-interaction")
+@reports_errors
+def train_late_interaction_command(
+    collection: list[Path] = typer.Option(..., help="Collection folder to train on (judged: grades; unjudged: the "
+                                                    "teacher's scores); repeatable."),
+    out: Path = typer.Option(..., help="Folder for checkpoints, the loss log and the trained model (out/model)."),
+    base_model: str = typer.Option("minilm-embed", help="Bi-encoder to start from."),
+    held_out: list[Path] = typer.Option([], help="Collection never to train on; repeatable."),
+    option: list[str] = typer.Option([], "--option", "-O", help="Training option KEY=VALUE (epochs, lr, lora_r, "
+                                     "group_size, grade_weight, teacher, teacher_temperature, pooled_weight, seed, "
+                                     "...); repeatable."),
+    resume: bool = typer.Option(False, help="Continue from the last checkpoint in --out."),
+) -> None:
+    """Fine-tune a bi-encoder for MaxSim (late interaction): listwise KL to grades or a teacher's scores."""
+    from rankwise.pipelines.train.data import build_query_groups
+    from rankwise.pipelines.train.late_interaction import LateInteractionTrainingConfig, train_late_interaction
+
+    config = validate_options(LateInteractionTrainingConfig, "late-interaction training", parse_options(option))
+    groups = build_query_groups(collection, held_out=_held_out(held_out)).groups
+    record = train_late_interaction(base_model, groups, out, config, resume=resume, held_out=[p.name for p in held_out])
+    use = f"--model {base_model} -O adapter={out / 'model'}" if config.lora_r else f"--model {out / 'model'}"
+    console.print(f"{record['steps']} steps on {record['examples']} examples from {record['queries']} queries in "
+                  f"{record['seconds']:.0f} s; use it with --method maxsim {use}")
 
 
 @train_app.command("recipe")

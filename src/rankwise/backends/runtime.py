@@ -108,8 +108,9 @@ def load_tokenizer_and_model(model_class: Any, location: ModelLocation, options:
     device = select_device(options.device)
     tokenizer = load_pretrained(AutoTokenizer.from_pretrained, location)
     model = load_pretrained(model_class.from_pretrained, location, dtype=select_dtype(options.dtype, device))
-    if options.adapter:
-        model = merged_adapter(model, options.adapter)
+    for adapter in (location.adapter, options.adapter):  # a registered model's own adapter, then the user's
+        if adapter:
+            model = merged_adapter(model, adapter)
     model.to(device).eval()
     return tokenizer, model, device
 

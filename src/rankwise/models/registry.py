@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Union
 
-from rankwise.models.sources import PackagedDirectory, PackagedGGUF, TrainedFolder, SplitGGUF
+from rankwise.models.sources import PackagedDirectory, PackagedGGUF, SplitGGUF, TrainedAdapter, TrainedFolder
 
-LocalSource = Union[PackagedDirectory, PackagedGGUF, SplitGGUF, TrainedFolder]
+LocalSource = Union[PackagedDirectory, PackagedGGUF, SplitGGUF, TrainedFolder, TrainedAdapter]
 
 # Model kinds: what the weights are, whatever runs them.
 TEXT_ENCODER = "text-encoder"  # a bi-encoder (sentence-transformers layout)

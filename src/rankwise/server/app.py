@@ -39,6 +39,7 @@ from rankwise.types import Candidate, Query
 
 log = logging.getLogger("rankwise.server")
 OPEN_PATHS = {"/health", "/ready"}
+DOC_PATHS = {"/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}  # open only with public_docs
 
 
 @dataclass
@@ -54,6 +55,7 @@ class ServerSettings:
     api_keys: frozenset[str] = field(default_factory=frozenset)
     max_body_bytes: int | None = None  # None: what the document and query limits allow, plus 1 MiB of JSON
     body_timeout: float = 60.0  # seconds for a whole request body once its headers are in (408 after)
+    public_docs: bool = False  # with keys: let /docs, /redoc and /openapi.json answer without one
     request_timeout: float | None = 120.0  # seconds from the body to the answer (504 after); None: no deadline
 
     @property
@@ -108,7 +110,8 @@ def create_app(reranker: BaseReranker | Callable[[], BaseReranker], settings: Se
     if settings.api_keys:
         _declare_bearer_auth(app)
     # Added before the request-id middleware below, so that one wraps it: refusals get ids and metrics.
-    app.add_middleware(RequestGuard, api_keys=settings.api_keys, open_paths=OPEN_PATHS,
+    open_paths = OPEN_PATHS | (DOC_PATHS if settings.public_docs else set())
+    app.add_middleware(RequestGuard, api_keys=settings.api_keys, open_paths=open_paths,
                        max_body_bytes=settings.body_limit, body_timeout=settings.body_timeout)
 
     @app.middleware("http")

@@ -19,6 +19,7 @@ from pathlib import Path
 from rankwise.errors import InputError, UnsupportedMethodError
 from rankwise.models.resolve import resolve_model
 from rankwise.pipelines.train.data import QueryGroup
+from rankwise.pipelines.train.logs import write_loss_log
 
 
 @dataclass
@@ -97,7 +98,7 @@ def train_bi_encoder(base_model: str, groups: Sequence[QueryGroup], out_dir: str
     trainer.train(resume_from_checkpoint=True if resume else None)
     model.save(str(out / "model"))
     history = [entry for entry in trainer.state.log_history if "loss" in entry]
-    _write_log(out, history)
+    write_loss_log(out, history)
     record = {"base_model": base_model, "collections": sorted({g.collection for g in groups}),
               "held_out": list(held_out),
               "queries": len(groups), "examples": len(rows), "steps": trainer.state.global_step,
@@ -107,25 +108,3 @@ def train_bi_encoder(base_model: str, groups: Sequence[QueryGroup], out_dir: str
     (out / "model" / "training.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     return record
 
-
-def _write_log(out: Path, history: list[dict]) -> None:
-    import csv
-
-    with open(out / "log.csv", "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(("step", "loss", "learning_rate"))
-        for entry in history:
-            writer.writerow((entry.get("step"), entry.get("loss"), entry.get("learning_rate")))
-    if history:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        figure, axis = plt.subplots(figsize=(6, 3.5))
-        axis.plot([e["step"] for e in history], [e["loss"] for e in history], color="black")
-        axis.set_xlabel("optimizer step")
-        axis.set_ylabel("training loss")
-        figure.tight_layout()
-        figure.savefig(out / "loss.png", dpi=120)
-        plt.close(figure)

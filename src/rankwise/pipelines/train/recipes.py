@@ -12,11 +12,13 @@ from pathlib import Path
 from rankwise.errors import InputError
 from rankwise.models.cache import cache_dir
 from rankwise.models.registry import get_model_spec
-from rankwise.models.sources import TrainedFolder
+from rankwise.models.sources import TrainedAdapter, TrainedFolder
 from rankwise.pipelines.train.data import HeldOut, build_query_groups
 
 TRAIN_COLLECTION = "dl21"
+UNJUDGED_COLLECTION = "dl22"  # queries labelled by a teacher, not by judgments
 HELD_OUT_COLLECTION = "dl19"
+KEPT_FILES = ("README.md", "reference_scores.json")  # a faithful rebuild reproduces the recorded scores
 
 
 @dataclass(frozen=True)
@@ -24,19 +26,25 @@ class Recipe:
     model: str
     description: str
     build: Callable[[Path, Path, bool], None]  # (data folder, work folder, resume) -> writes the model
+    collections: tuple[str, ...] = (TRAIN_COLLECTION, HELD_OUT_COLLECTION)  # folders it reads from the data
 
 
 def _destination(name: str) -> Path:
     spec = get_model_spec(name)
-    if spec is None or not isinstance(spec.local, TrainedFolder):
+    if spec is None or not isinstance(spec.local, (TrainedFolder, TrainedAdapter)):
         raise InputError(f"{name!r} is not a model rankwise trains")
     return spec.local.folder()
 
 
 def _install(source: Path, destination: Path) -> None:
+    """Replace `destination` by `source`, keeping the model card and the recorded reference scores."""
+    kept = {file: (destination / file).read_text(encoding="utf-8")
+            for file in KEPT_FILES if (destination / file).exists()}
     if destination.exists():
         shutil.rmtree(destination)
-    shutil.copytree(source, destination)
+    shutil.copytree(source, destination, ignore=shutil.ignore_patterns("checkpoints"))
+    for file, text in kept.items():
+        (destination / file).write_text(text, encoding="utf-8")
 
 
 def _fusion_recipe(name: str, spec_factory: Callable[[], object]) -> Callable[[Path, Path, bool], None]:
@@ -47,13 +55,7 @@ def _fusion_recipe(name: str, spec_factory: Callable[[], object]) -> Callable[[P
 
         held_out = HeldOut.from_collections([data / HELD_OUT_COLLECTION])
         train_fusion(spec_factory(), [data / TRAIN_COLLECTION], work / "model", held_out=held_out, folds=5, seed=0)
-        destination = _destination(name)
-        # The model card and the recorded reference scores stay: a faithful rebuild reproduces those scores.
-        kept = {file: (destination / file).read_text(encoding="utf-8")
-                for file in ("README.md", "reference_scores.json") if (destination / file).exists()}
-        _install(work / "model", destination)
-        for file, text in kept.items():
-            (destination / file).write_text(text, encoding="utf-8")
+        _install(work / "model", _destination(name))
 
     return build
 
@@ -71,12 +73,39 @@ def _minilm_maxsim_spec() -> object:
     return FusionSpec([Stage(name="maxsim", model="minilm-embed", method="maxsim")], scale_free_gap=True)
 
 
+def _late_interaction_recipe(name: str, config_factory: Callable[[], object]) -> Callable[[Path, Path, bool], None]:
+    """A recipe that fine-tunes MiniLM for MaxSim on DL 2021 (grades) and DL 2022 (SPLADE++ scores as the
+    teacher), DL 2019 held out."""
+
+    def build(data: Path, work: Path, resume: bool) -> None:
+        from rankwise.pipelines.train.late_interaction import train_late_interaction
+
+        held_out = HeldOut.from_collections([data / HELD_OUT_COLLECTION])
+        collections = [data / TRAIN_COLLECTION, data / UNJUDGED_COLLECTION]
+        groups = build_query_groups(collections, held_out=held_out).groups
+        train_late_interaction("minilm-embed", groups, work, config_factory(), resume=resume,
+                               held_out=[HELD_OUT_COLLECTION])
+        _install(work / "model", _destination(name))
+
+    return build
+
+
+def _maxsim_lora_config() -> object:
+    from rankwise.pipelines.train.late_interaction import LateInteractionTrainingConfig
+
+    return LateInteractionTrainingConfig(lora_r=16, lr=5e-4, epochs=1.0, seed=0)
+
+
 RECIPES = {
     "minilm-fusion-dl21": Recipe("minilm-fusion-dl21", "LambdaMART over MiniLM+PRF and first-stage features",
                                  _fusion_recipe("minilm-fusion-dl21", _minilm_prf_spec)),
     "minilm-maxsim-fusion-dl21": Recipe(
         "minilm-maxsim-fusion-dl21", "LambdaMART over MiniLM MaxSim+feedback and first-stage features",
         _fusion_recipe("minilm-maxsim-fusion-dl21", _minilm_maxsim_spec)),
+    "minilm-maxsim-lora": Recipe(
+        "minilm-maxsim-lora", "LoRA adapter on MiniLM trained for MaxSim on DL 2021 grades and DL 2022 SPLADE++ scores",
+        _late_interaction_recipe("minilm-maxsim-lora", _maxsim_lora_config),
+        collections=(TRAIN_COLLECTION, UNJUDGED_COLLECTION, HELD_OUT_COLLECTION)),
 }
 
 
@@ -84,7 +113,7 @@ def run_recipe(name: str, data: str | Path, work: str | Path | None = None, resu
     if name not in RECIPES:
         raise InputError(f"unknown recipe {name!r}; available: {', '.join(RECIPES)}")
     data = Path(data)
-    for collection in (TRAIN_COLLECTION, HELD_OUT_COLLECTION):
+    for collection in RECIPES[name].collections:
         if not (data / collection).is_dir():
             raise InputError(f"recipe {name} needs the {collection} collection", source=str(data / collection))
     work = Path(work) if work else cache_dir() / "training" / name

@@ -1,0 +1,189 @@
+"""Fine-tuning a bi-encoder for late interaction: MaxSim over its token states, trained listwise.
+
+all-MiniLM-L6-v2 was trained for mean-pooled cosines, yet its token states already rank well with MaxSim
+(zero-shot, see `rerankers.late_interaction`). This trains that use directly. Each example is one query
+with `group_size` of its candidates; the target is a softmax over teacher logits (grade x `grade_weight`
+on judged queries; the z-scored score of a teacher, SPLADE++ by default, times `teacher_temperature` on
+unjudged ones such as DL 2022's), and the loss is the KL divergence from it to the softmax of the scaled
+MaxSim scores, plus `pooled_weight` times the same on pooled cosines so that the pooled vectors, which the
+feedback step uses, stay aligned. sentence-transformers' trainer runs it (checkpoints, resume, seeds);
+`lora_r > 0` trains a LoRA adapter (peft) instead of every weight, small enough to ship."""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from rankwise.errors import InputError, UnsupportedMethodError
+from rankwise.models.resolve import resolve_model
+from rankwise.pipelines.train.data import PooledDoc, QueryGroup
+from rankwise.pipelines.train.logs import write_loss_log
+
+LORA_TARGETS = ("query", "key", "value", "dense")
+
+
+@dataclass
+class LateInteractionTrainingConfig:
+    epochs: float = 1.0
+    lr: float = 2e-5
+    batch_size: int = 4  # query groups per optimizer step
+    group_size: int = 8  # passages per group
+    group_head: int = 2  # of which drawn from the query's best (by label) `head` passages
+    head: int = 10
+    examples_per_query: int = 4
+    grade_weight: float = 1.0
+    teacher: str = "splade_pp_ed"  # the score that labels unjudged queries
+    teacher_temperature: float = 1.0
+    maxsim_scale: float = 20.0
+    pooled_weight: float = 0.5
+    pooled_scale: float = 20.0
+    max_seq_length: int = 180
+    lora_r: int = 0  # 0: every weight trains
+    warmup_ratio: float = 0.1
+    seed: int = 0
+    checkpoint_steps: int = 20
+
+
+def teacher_logits(group: QueryGroup, config: LateInteractionTrainingConfig) -> dict[str, float]:
+    """Per passage, the logit of the target distribution: grades where the query is judged (its unjudged
+    passages are left out), else the teacher's z-scored score (passages it did not score are left out)."""
+    if group.judged:
+        return {d.docid: config.grade_weight * float(d.grade) for d in group.judged}
+    scored = [d for d in group.docs if config.teacher in d.scores]
+    if len(scored) < 2:
+        return {}
+    values = [d.scores[config.teacher] for d in scored]
+    mean = sum(values) / len(values)
+    spread = (sum((v - mean) ** 2 for v in values) / len(values)) ** 0.5
+    if spread == 0:
+        return {}
+    return {d.docid: config.teacher_temperature * (d.scores[config.teacher] - mean) / spread for d in scored}
+
+
+def listwise_groups(groups: Sequence[QueryGroup], config: LateInteractionTrainingConfig) -> list[dict[str, Any]]:
+    """(query, d0..dK-1, label) rows: `group_head` passages from the best `head` by label and the rest from
+    below, in shuffled order; drawn from the seed, so the same data gives the same rows."""
+    rng = random.Random(config.seed)
+    rows = []
+    for group in groups:
+        logits = teacher_logits(group, config)
+        docs = [d for d in group.docs if d.docid in logits]
+        if len(docs) < config.group_size:
+            continue
+        ranked: list[PooledDoc] = sorted(docs, key=lambda d: -logits[d.docid])
+        head = max(config.group_head, min(config.head, len(ranked) // 3))
+        for _ in range(config.examples_per_query):
+            picked = rng.sample(ranked[:head], config.group_head) + rng.sample(ranked[head:],
+                                                                                config.group_size - config.group_head)
+            rng.shuffle(picked)
+            row: dict[str, Any] = {"query": group.query}
+            row.update({f"d{i}": d.text for i, d in enumerate(picked)})
+            row["label"] = [logits[d.docid] for d in picked]
+            rows.append(row)
+    rng.shuffle(rows)
+    if not rows:
+        raise InputError(f"no training example: no query has {config.group_size} passages with a grade or a "
+                         f"{config.teacher!r} teacher score")
+    return rows
+
+
+def maxsim_listwise_loss(config: LateInteractionTrainingConfig) -> Callable[[Any], Any]:
+    """A factory for the loss module (torch is imported only when training)."""
+    import torch
+
+    class MaxSimListwiseLoss(torch.nn.Module):
+        def __init__(self, model: Any):
+            super().__init__()
+            self.model = model
+            self.special_ids = torch.tensor(sorted(set(model.tokenizer.all_special_ids)))
+
+        def _content_tokens(self, out: dict[str, Any]) -> tuple[Any, Any]:
+            keep = out["attention_mask"].bool() & ~torch.isin(out["input_ids"], self.special_ids)
+            return torch.nn.functional.normalize(out["token_embeddings"], dim=-1), keep
+
+        def forward(self, sentence_features: Sequence[dict[str, Any]], labels: Any) -> Any:
+            outputs = [self.model(features) for features in sentence_features]
+            query_tokens, query_keep = self._content_tokens(outputs[0])
+            late, pooled = [], []
+            for out in outputs[1:]:
+                tokens, keep = self._content_tokens(out)
+                similarity = torch.einsum("bqh,bdh->bqd", query_tokens, tokens)
+                best = similarity.masked_fill(~keep[:, None, :], -1e4).max(-1).values * query_keep
+                late.append(best.sum(-1) / query_keep.sum(-1).clamp(min=1))
+                pooled.append(torch.nn.functional.cosine_similarity(outputs[0]["sentence_embedding"],
+                                                                    out["sentence_embedding"], dim=-1))
+            target = torch.softmax(labels, dim=1)
+
+            def kl(scores: Any) -> Any:
+                return torch.nn.functional.kl_div(torch.log_softmax(scores, dim=1), target, reduction="batchmean")
+
+            loss = kl(torch.stack(late, 1) * config.maxsim_scale)
+            if config.pooled_weight:
+                loss = loss + config.pooled_weight * kl(torch.stack(pooled, 1) * config.pooled_scale)
+            return loss
+
+    return MaxSimListwiseLoss
+
+
+def train_late_interaction(base_model: str, groups: Sequence[QueryGroup], out_dir: str | Path,
+                           config: LateInteractionTrainingConfig, resume: bool = False,
+                           held_out: Sequence[str] = ()) -> dict[str, Any]:
+    """Train and write `out_dir/model`: full weights, or with `lora_r` only the adapter (adapter_config.json,
+    adapter_model.safetensors) over `base_model`'s weights."""
+    try:
+        import torch
+        from datasets import Dataset
+        from sentence_transformers import (
+            SentenceTransformer,
+            SentenceTransformerTrainer,
+            SentenceTransformerTrainingArguments,
+        )
+    except ImportError:
+        raise UnsupportedMethodError("late-interaction training needs sentence-transformers and datasets: "
+                                     "pip install 'rankwise[train]'") from None
+
+    out = Path(out_dir)
+    checkpoints = out / "checkpoints"
+    if resume and not any(checkpoints.glob("checkpoint-*")):
+        raise InputError("nothing to resume: no checkpoint there", source=str(checkpoints))
+    start = time.perf_counter()
+    torch.manual_seed(config.seed)
+    rows = listwise_groups(groups, config)
+    model = SentenceTransformer(resolve_model(base_model).path, device="cpu")
+    model.max_seq_length = config.max_seq_length
+    if config.lora_r:
+        try:
+            from peft import LoraConfig
+        except ImportError:
+            raise UnsupportedMethodError("LoRA needs peft: pip install 'rankwise[train]'") from None
+        model.add_adapter(LoraConfig(r=config.lora_r, lora_alpha=2 * config.lora_r, lora_dropout=0.0,
+                                     target_modules=list(LORA_TARGETS)))
+    loss = maxsim_listwise_loss(config)(model)
+    arguments = SentenceTransformerTrainingArguments(
+        output_dir=str(checkpoints), num_train_epochs=config.epochs, per_device_train_batch_size=config.batch_size,
+        learning_rate=config.lr, warmup_ratio=config.warmup_ratio, logging_steps=5, save_strategy="steps",
+        save_steps=config.checkpoint_steps, save_total_limit=2, report_to=[], seed=config.seed,
+        data_seed=config.seed, use_cpu=True)
+    trainer = SentenceTransformerTrainer(model=model, args=arguments, train_dataset=Dataset.from_list(rows), loss=loss)
+    trainer.train(resume_from_checkpoint=True if resume else None)
+    destination = out / "model"
+    if config.lora_r:
+        destination.mkdir(parents=True, exist_ok=True)
+        model[0].auto_model.save_pretrained(str(destination))  # the adapter alone
+    else:
+        model.save(str(destination))
+    history = [entry for entry in trainer.state.log_history if "loss" in entry]
+    write_loss_log(out, history)
+    record = {"base_model": base_model, "collections": sorted({g.collection for g in groups}),
+              "held_out": list(held_out), "queries": len(groups), "examples": len(rows),
+              "steps": trainer.state.global_step, "seconds": round(time.perf_counter() - start, 1),
+              "config": asdict(config),
+              "loss": "KL(teacher softmax || softmax(scale * MaxSim)) + pooled_weight * same on pooled cosine",
+              "parameters_trained": sum(p.numel() for p in model.parameters() if p.requires_grad)}
+    (destination / "training.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    return record
