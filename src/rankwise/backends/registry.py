@@ -54,6 +54,15 @@ BACKENDS: dict[str, BackendEntry] = {
             description="PyTorch + Hugging Face transformers: encoders, cross-encoders and causal LMs",
         ),
         BackendEntry(
+            name="onnx",
+            factory="rankwise.backends.onnx_runtime:open_onnx",
+            capabilities=frozenset({Capability.EMBED, Capability.TOKEN_EMBED, Capability.SCORE_PAIRS}),
+            requires_modules=("onnxruntime", "onnx", "torch", "transformers"),
+            install_hint="pip install 'rankwise[onnx]'",
+            description="ONNX Runtime on CPU for encoders and cross-encoders: exported once, fused, "
+                        "optionally int8 (quantize=int8); cached in the rankwise cache",
+        ),
+        BackendEntry(
             name="llama.cpp",
             factory="rankwise.backends.llama_cpp:LlamaCppLM",
             capabilities=frozenset({

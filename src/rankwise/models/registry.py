@@ -66,6 +66,16 @@ _SPECS = [
                     "LightGBM LambdaMART over MiniLM MaxSim+feedback and first-stage features, trained on "
                     "TREC DL 2021; rankwise's best reranker under 2 s/query on 2 CPU cores"),
     ModelSpec(
+        name="minilm-maxsim-lora",
+        hf_id=None,
+        license="Apache-2.0 (adapter); trained on TREC DL 2021 judgments and DL 2022 SPLADE++ scores (MS MARCO terms)",
+        kind=TEXT_ENCODER,
+        default_method="maxsim",
+        local=TrainedAdapter(name="minilm-maxsim-lora", base="minilm-embed", recipe="make recipe-minilm-maxsim-lora"),
+        description="all-MiniLM-L6-v2 with a 2.7 MB LoRA adapter trained by rankwise for MaxSim late interaction "
+                    "(scored with feedback); the weights stay minilm-embed's",
+    ),
+    ModelSpec(
         name="smollm2-135m",
         hf_id="HuggingFaceTB/SmolLM2-135M-Instruct",
         license="Apache-2.0",

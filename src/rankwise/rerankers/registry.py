@@ -19,6 +19,7 @@ METHODS: dict[str, str] = {
     "query-likelihood": "rankwise.rerankers.query_likelihood:QueryLikelihoodReranker",
     "first": "rankwise.rerankers.listwise:FirstReranker",
     "listwise-generate": "rankwise.rerankers.listwise:ListwiseGenerateReranker",
+    "prp": "rankwise.rerankers.pairwise:PairwiseReranker",
     "fusion": "rankwise.rerankers.fusion:FusionReranker",
 }
 

@@ -166,7 +166,7 @@ def train_late_interaction(base_model: str, groups: Sequence[QueryGroup], out_di
     loss = maxsim_listwise_loss(config)(model)
     arguments = SentenceTransformerTrainingArguments(
         output_dir=str(checkpoints), num_train_epochs=config.epochs, per_device_train_batch_size=config.batch_size,
-        learning_rate=config.lr, warmup_ratio=config.warmup_ratio, logging_steps=5, save_strategy="steps",
+        learning_rate=config.lr, warmup_steps=config.warmup_ratio, logging_steps=5, save_strategy="steps",
         save_steps=config.checkpoint_steps, save_total_limit=2, report_to=[], seed=config.seed,
         data_seed=config.seed, use_cpu=True)
     trainer = SentenceTransformerTrainer(model=model, args=arguments, train_dataset=Dataset.from_list(rows), loss=loss)

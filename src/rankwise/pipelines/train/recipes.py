@@ -93,7 +93,7 @@ def _late_interaction_recipe(name: str, config_factory: Callable[[], object]) ->
 def _maxsim_lora_config() -> object:
     from rankwise.pipelines.train.late_interaction import LateInteractionTrainingConfig
 
-    return LateInteractionTrainingConfig(lora_r=16, lr=5e-4, epochs=1.0, seed=0)
+    return LateInteractionTrainingConfig(lora_r=16, lr=2e-4, epochs=1.0, seed=0)
 
 
 RECIPES = {
@@ -119,3 +119,25 @@ def run_recipe(name: str, data: str | Path, work: str | Path | None = None, resu
     work = Path(work) if work else cache_dir() / "training" / name
     RECIPES[name].build(data, work, resume)
     return _destination(name)
+
+
+def write_reference_scores(name: str, data: str | Path, queries: int = 3, top: int = 10) -> Path:
+    """Record what the installed model `name` scores on the first `queries` DL 2019 BM25 queries (their top
+    `top` passages), for the test that checks a fresh install reproduces them. DL 2019 is only scored
+    here, never trained on."""
+    import json
+
+    from rankwise.api import Reranker
+    from rankwise.io.candidates import read_candidates
+
+    candidates = "bm25_top100.json"
+    requests = read_candidates(Path(data) / HELD_OUT_COLLECTION / candidates)[:queries]
+    scores = {}
+    for ranking in Reranker.load(name).rerank_batch(requests):
+        head = ranking.results[:top]
+        scores[ranking.query.qid] = {"top": [r.docid for r in head],
+                                     "values": {r.docid: round(r.score, 6) for r in head}}
+    path = _destination(name) / "reference_scores.json"
+    path.write_text(json.dumps({"candidates": candidates, "scores": scores}, indent=1) + "\n", encoding="utf-8")
+    return path
+

@@ -1,0 +1,178 @@
+"""ONNX Runtime for encoders and cross-encoders: the same tokenization, batching and pooling as the
+transformers classes, with the network run by an ONNX Runtime session.
+
+The transformers weights (a registered adapter merged in) are exported once with `torch.onnx`, the graph is
+optimized by ONNX Runtime's transformer optimizer (attention and layer-norm fusion), and with
+`quantize="int8"` its MatMul weights are dynamically quantized to int8. Each variant is cached under
+`<cache>/onnx/<key>/`, the key derived from the weights' location, size and modification times and the
+adapter, so a changed model is exported again; a crash mid-export leaves no half-written file in use."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from rankwise.backends.encoder import TextEncoder
+from rankwise.backends.interface import Capability
+from rankwise.backends.pair_scorer import PairScorer
+from rankwise.backends.runtime import RuntimeOptions, apply_threads, load_pretrained, merged_adapter
+from rankwise.models.cache import cache_dir
+from rankwise.models.resolve import ModelLocation
+
+EXPORT_VERSION = 3  # bump when the export recipe changes, so cached graphs are rebuilt
+
+
+def _weights_key(location: ModelLocation, head: str, quantize: str | None) -> str:
+    parts: list[Any] = [EXPORT_VERSION, location.path, head, quantize or "fp32"]
+    for source in filter(None, (location.path, location.adapter)):
+        folder = Path(source)
+        if folder.is_dir():
+            parts.append(source)
+            parts += sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in folder.iterdir() if p.is_file())
+    return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:16]
+
+
+def exported_graph(location: ModelLocation, head: str, quantize: str | None, cache: Path | None = None) -> Path:
+    """The cached ONNX graph for `location` (head "encoder": last hidden states; "classifier": logits),
+    exporting, optimizing and quantizing it on first use."""
+    folder = (cache or cache_dir()) / "onnx" / _weights_key(location, head, quantize)
+    final = folder / "model.onnx"
+    if final.is_file():
+        return final
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".export-"))
+    try:
+        exported = _export(location, head, work)
+        optimized = _optimize(exported, work)
+        result = optimized
+        if quantize == "int8":
+            from onnxruntime.quantization import QuantType, quantize_dynamic
+
+            result = work / "quantized.onnx"
+            import onnx
+
+            # The fused graph has contrib ops shape inference cannot type: say their outputs are float.
+            quantize_dynamic(str(optimized), str(result), weight_type=QuantType.QInt8, per_channel=True,
+                             extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+        staged = work / "final"
+        staged.mkdir()
+        shutil.move(str(result), staged / "model.onnx")
+        (staged / "export.json").write_text(json.dumps({"model": location.path, "adapter": location.adapter,
+                                                        "head": head, "quantize": quantize}) + "\n")
+        try:
+            os.replace(staged, folder)  # atomic: another process may have finished the same export first
+        except OSError:
+            if not final.is_file():
+                raise
+        return final
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _export(location: ModelLocation, head: str, work: Path) -> Path:
+    import torch
+    from transformers import AutoModel, AutoModelForSequenceClassification, AutoTokenizer
+
+    model_class = AutoModel if head == "encoder" else AutoModelForSequenceClassification
+    # Eager attention traces to the plain pattern ONNX Runtime's optimizer fuses (and no data-dependent
+    # shortcut of the SDPA path gets frozen into the graph).
+    model = load_pretrained(model_class.from_pretrained, location, dtype=torch.float32, attn_implementation="eager")
+    if location.adapter:
+        model = merged_adapter(model, location.adapter)
+    model.eval()
+    tokenizer = load_pretrained(AutoTokenizer.from_pretrained, location)
+    sample = tokenizer(["a query", "a somewhat longer passage of text"], padding=True, return_tensors="pt")
+    names = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in sample]
+    output = "last_hidden_state" if head == "encoder" else "logits"
+
+    class Wrapped(torch.nn.Module):
+        def __init__(self, inner: Any):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, *inputs: Any) -> Any:
+            return getattr(self.inner(**dict(zip(names, inputs))), output)
+
+    path = work / "exported.onnx"
+    dynamic = {name: {0: "batch", 1: "sequence"} for name in names}
+    dynamic[output] = {0: "batch", 1: "sequence"} if head == "encoder" else {0: "batch"}
+    with torch.no_grad():
+        torch.onnx.export(Wrapped(model), tuple(sample[n] for n in names), str(path), input_names=names,
+                          output_names=[output], dynamic_axes=dynamic, opset_version=17, dynamo=False)
+    return path
+
+
+def _optimize(path: Path, work: Path) -> Path:
+    """Fuse attention and layer norms where the architecture is one the optimizer knows (BERT family)."""
+    try:
+        from onnxruntime.transformers.optimizer import optimize_model
+
+        optimized = optimize_model(str(path), model_type="bert", num_heads=0, hidden_size=0, opt_level=1)
+        out = work / "optimized.onnx"
+        optimized.save_model_to_file(str(out))
+        return out
+    except Exception:  # an architecture the fusion passes do not know: the plain graph still runs
+        return path
+
+
+def _session(path: Path, options: RuntimeOptions) -> Any:
+    import onnxruntime
+
+    settings = onnxruntime.SessionOptions()
+    settings.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # One inter-op thread: these graphs are a chain of large ops, and two cores are best spent inside them.
+    settings.intra_op_num_threads = options.threads or os.cpu_count() or 1
+    settings.inter_op_num_threads = 1
+    return onnxruntime.InferenceSession(str(path), settings, providers=["CPUExecutionProvider"])
+
+
+def _feed(session: Any, encoded: Any) -> dict[str, Any]:
+    wanted = {i.name for i in session.get_inputs()}
+    return {name: encoded[name].numpy().astype("int64") for name in wanted if name in encoded}
+
+
+class OnnxTextEncoder(TextEncoder):
+    backend_name = "onnx"
+
+    def __init__(self, location: ModelLocation, options: RuntimeOptions):
+        from transformers import AutoConfig, AutoTokenizer
+
+        self.options = options
+        apply_threads(options.threads)
+        self.device = "cpu"
+        self.tokenizer = load_pretrained(AutoTokenizer.from_pretrained, location)
+        self.session = _session(exported_graph(location, "encoder", options.quantize), options)
+        self._configure(location, load_pretrained(AutoConfig.from_pretrained, location))
+
+    def _hidden_states(self, encoded: Any) -> Any:
+        (hidden,) = self.session.run(None, _feed(self.session, encoded))
+        return self._torch.from_numpy(hidden)
+
+
+class OnnxPairScorer(PairScorer):
+    backend_name = "onnx"
+
+    def __init__(self, location: ModelLocation, options: RuntimeOptions):
+        from transformers import AutoConfig, AutoTokenizer
+
+        self.options = options
+        apply_threads(options.threads)
+        self.device = "cpu"
+        self.tokenizer = load_pretrained(AutoTokenizer.from_pretrained, location)
+        self.session = _session(exported_graph(location, "classifier", options.quantize), options)
+        self._configure(load_pretrained(AutoConfig.from_pretrained, location))
+
+    def _logits(self, encoded: Any) -> Any:
+        (logits,) = self.session.run(None, _feed(self.session, encoded))
+        return self._torch.from_numpy(logits)
+
+
+def open_onnx(location: ModelLocation, runtime: RuntimeOptions, needs: frozenset[Capability]) -> Any:
+    if needs & {Capability.EMBED, Capability.TOKEN_EMBED}:
+        return OnnxTextEncoder(location, runtime)
+    return OnnxPairScorer(location, runtime)
