@@ -20,6 +20,7 @@ METHODS: dict[str, str] = {
     "first": "rankwise.rerankers.listwise:FirstReranker",
     "listwise-generate": "rankwise.rerankers.listwise:ListwiseGenerateReranker",
     "prp": "rankwise.rerankers.pairwise:PairwiseReranker",
+    "setwise": "rankwise.rerankers.setwise:SetwiseReranker",
     "fusion": "rankwise.rerankers.fusion:FusionReranker",
 }
 
