@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import multiprocessing
 import resource
+import socket
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -73,3 +74,24 @@ def cost_quality_axis(axis: Any, points: list[tuple[str, float, float]], baselin
     # Below the axes, so it never hides a point.
     axis.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)
     axis.grid(True, which="both", linestyle=":", color="lightgray")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_ready(base: str, timeout: float = 120.0) -> None:
+    """Until `base`/ready answers 200 (the model has loaded)."""
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/ready", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"{base} not ready after {timeout} s")

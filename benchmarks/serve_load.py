@@ -26,8 +26,8 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from server_helpers import free_port, wait_ready  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import free_port, wait_ready  # noqa: E402
 
 WORDS = ("flea cat dog pet lifespan months year host egg larva pupa cocoon carpet vacuum treatment "
          "bread flour water market antique harbour record tick disease").split()

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import concurrent.futures
-import json
 import math
 import re
-import signal
 import threading
 import time
 
@@ -16,7 +14,7 @@ import pytest
 from rankwise.rerankers.base import PointwiseReranker
 from rankwise.server import ServerSettings, create_app
 
-from server_helpers import cli_server, threaded_server
+from server_helpers import threaded_server
 
 DOCS = [
     "Sourdough needs feeding with flour and water every day.",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import select
 import socket
-import time
 
 import httpx
 import pytest

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from rankwise.backends.interface import Capability
 from rankwise.backends.runtime import RuntimeOptions, length_sorted_batches, load_tokenizer_and_model
 from rankwise.backends.chat_tokenizer import ChatTokenizer, PromptEncoding
-from rankwise.errors import InputError, OptionError
+from rankwise.errors import InputError
 from rankwise.models.resolve import ModelLocation
 
 if TYPE_CHECKING:
@@ -35,8 +35,6 @@ class CausalLM(PromptEncoding):
         self.options = options
         self.location = location
         self.tokenizer, self.model, self.device = load_tokenizer_and_model(AutoModelForCausalLM, location, options)
-        if options.quantize:
-            self._quantize(options.quantize)
         self.pad_id = self.tokenizer.pad_token_id
         if self.pad_id is None:
             self.pad_id = self.tokenizer.eos_token_id or 0
@@ -44,15 +42,6 @@ class CausalLM(PromptEncoding):
         self.max_length = min(options.max_length or context, context)
         self.stats: Counter[str] = Counter()
         self.text = ChatTokenizer(self.tokenizer, location.label, truncate=options.truncate)
-
-    def _quantize(self, scheme: str) -> None:
-        if scheme != "int8":
-            raise OptionError(f"quantize must be 'int8' or None, got {scheme!r}")
-        if self.device != "cpu":
-            raise OptionError("int8 dynamic quantization runs on the CPU only")
-        from torch.ao.quantization import quantize_dynamic
-
-        self.model = quantize_dynamic(self.model, {self._torch.nn.Linear}, dtype=self._torch.qint8)
 
     def _batches(self, sequences: Sequence[Sequence[int]]) -> list[list[int]]:
         return length_sorted_batches([len(s) for s in sequences], self.options.batch_size,

@@ -24,7 +24,7 @@ from rankwise.backends.runtime import RuntimeOptions, apply_threads, load_pretra
 from rankwise.models.cache import cache_dir
 from rankwise.models.resolve import ModelLocation
 
-EXPORT_VERSION = 3  # bump when the export recipe changes, so cached graphs are rebuilt
+EXPORT_VERSION = 4  # bump when the export recipe changes, so cached graphs are rebuilt
 
 
 def _weights_key(location: ModelLocation, head: str, quantize: str | None) -> str:
@@ -47,8 +47,8 @@ def exported_graph(location: ModelLocation, head: str, quantize: str | None, cac
     folder.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".export-"))
     try:
-        exported = _export(location, head, work)
-        optimized = _optimize(exported, work)
+        exported, config = _export(location, head, work)
+        optimized = _optimize(exported, work, config)
         result = optimized
         if quantize == "int8":
             from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -74,7 +74,7 @@ def exported_graph(location: ModelLocation, head: str, quantize: str | None, cac
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _export(location: ModelLocation, head: str, work: Path) -> Path:
+def _export(location: ModelLocation, head: str, work: Path) -> tuple[Path, Any]:
     import torch
     from transformers import AutoModel, AutoModelForSequenceClassification, AutoTokenizer
 
@@ -104,15 +104,17 @@ def _export(location: ModelLocation, head: str, work: Path) -> Path:
     with torch.no_grad():
         torch.onnx.export(Wrapped(model), tuple(sample[n] for n in names), str(path), input_names=names,
                           output_names=[output], dynamic_axes=dynamic, opset_version=17, dynamo=False)
-    return path
+    return path, model.config
 
 
-def _optimize(path: Path, work: Path) -> Path:
+def _optimize(path: Path, work: Path, config: Any) -> Path:
     """Fuse attention and layer norms where the architecture is one the optimizer knows (BERT family)."""
     try:
         from onnxruntime.transformers.optimizer import optimize_model
 
-        optimized = optimize_model(str(path), model_type="bert", num_heads=0, hidden_size=0, opt_level=1)
+        optimized = optimize_model(str(path), model_type="bert", opt_level=1,
+                                   num_heads=getattr(config, "num_attention_heads", 0),
+                                   hidden_size=getattr(config, "hidden_size", 0))
         out = work / "optimized.onnx"
         optimized.save_model_to_file(str(out))
         return out

@@ -112,7 +112,22 @@ def load_tokenizer_and_model(model_class: Any, location: ModelLocation, options:
         if adapter:
             model = merged_adapter(model, adapter)
     model.to(device).eval()
+    if options.quantize:
+        model = dynamic_int8(model, options.quantize, device)
     return tokenizer, model, device
+
+
+def dynamic_int8(model: Any, scheme: str, device: str) -> Any:
+    """torch dynamic int8 quantization of every Linear layer (weights int8, activations quantized on the
+    fly), for encoders, cross-encoders and causal LMs alike."""
+    import torch
+    from torch.ao.quantization import quantize_dynamic
+
+    if scheme != "int8":
+        raise OptionError(f"quantize must be 'int8' or None, got {scheme!r}")
+    if device != "cpu":
+        raise OptionError("int8 dynamic quantization runs on the CPU only")
+    return quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
 
 
 def merged_adapter(model: Any, path: str | Path) -> Any:

@@ -34,7 +34,7 @@ def iter_candidates(path: str | Path) -> Iterator[Request]:
         located = ((None, entry) for entry in data)
     seen_qids: dict[str, int] = {}
     for index, (line, entry) in enumerate(located):
-        where = f"entry {index}" if line is None else f"entry on this line"
+        where = f"entry {index}" if line is None else "entry on this line"
         request = _parse_entry(entry, where, source, line, index)
         if request.query.qid in seen_qids:
             raise InputError(f"{where}: query id {request.query.qid!r} already appeared in entry "

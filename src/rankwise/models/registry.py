@@ -72,8 +72,8 @@ _SPECS = [
         kind=TEXT_ENCODER,
         default_method="maxsim",
         local=TrainedAdapter(name="minilm-maxsim-lora", base="minilm-embed", recipe="make recipe-minilm-maxsim-lora"),
-        description="all-MiniLM-L6-v2 with a 2.7 MB LoRA adapter trained by rankwise for MaxSim late interaction "
-                    "(scored with feedback); the weights stay minilm-embed's",
+        description="experiment: all-MiniLM-L6-v2 with a 2.7 MB LoRA adapter trained by rankwise for MaxSim "
+                    "(with feedback); on DL 2019 no better than zero-shot maxsim on minilm-embed",
     ),
     ModelSpec(
         name="smollm2-135m",
