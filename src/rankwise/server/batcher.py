@@ -1,9 +1,10 @@
 """Micro-batching with fair scheduling: concurrent requests' (query, passage) pairs are scored together, up
 to a maximum number of pairs per batch and a maximum wait, on one worker thread off the event loop.
 
-Each request is cut into chunks of at most `max_batch // 4` pairs, and batches are filled round-robin, one
-chunk per waiting request in turn. A 2-document request that arrives while a 1,000-document one is being
-scored therefore rides in the very next batch instead of waiting for all of the big one. A request whose
+Each request is cut into chunks of at most `max_batch // 4` pairs, and a batch takes one chunk from each
+waiting request in turn (up to `max_batch` pairs). A 2-document request that arrives while a
+1,000-document one is being scored waits for one chunk of it, then rides in the very next batch, instead of
+waiting for all of the big one. A request whose
 caller gives up (client gone, deadline passed: its `score` call is cancelled) leaves the queue at once; only
 a batch already on the model runs to its end. A full queue refuses new work at once."""
 
@@ -85,29 +86,27 @@ class MicroBatcher:
         return sum(len(job.items) for jobs in self._pending.values() for job in jobs)
 
     def _take_batch(self) -> list[_Job]:
-        """Round-robin over waiting requests, one chunk each per turn, until the batch is full."""
+        """One round: at most one chunk from each waiting request, in rotation, while the batch has room.
+        A lone large request is therefore scored a chunk at a time, so whoever arrives next waits for one
+        chunk, not for a full batch of someone else's pairs."""
         batch: list[_Job] = []
         size = 0
-        taken = True
-        while taken and self._pending:
-            taken = False
-            for owner in list(self._pending):
-                jobs = self._pending[owner]
-                while jobs and jobs[0].future.done():
-                    jobs.popleft()
-                if not jobs:
-                    del self._pending[owner]
-                    continue
-                if size + len(jobs[0].items) > self.max_batch:
-                    continue
-                job = jobs.popleft()
-                batch.append(job)
-                size += len(job.items)
-                taken = True
-                if jobs:
-                    self._pending.move_to_end(owner)  # the next batch starts with the next request
-                else:
-                    del self._pending[owner]
+        for owner in list(self._pending):
+            jobs = self._pending[owner]
+            while jobs and jobs[0].future.done():
+                jobs.popleft()
+            if not jobs:
+                del self._pending[owner]
+                continue
+            if size + len(jobs[0].items) > self.max_batch:
+                break
+            job = jobs.popleft()
+            batch.append(job)
+            size += len(job.items)
+            if jobs:
+                self._pending.move_to_end(owner)  # the next batch starts with the next request
+            else:
+                del self._pending[owner]
         return batch
 
     async def _next_batch(self) -> list[_Job]:
