@@ -24,6 +24,7 @@ BACKENDS = {"transformers fp32": {"backend": "transformers"},
             "transformers int8": {"backend": "transformers", "quantize": "int8"},
             "llama.cpp (GGUF)": {"backend": "llama.cpp"}}
 REFERENCE = "transformers fp32"
+OPENAI = "openai (llama.cpp server)"  # the same GGUF behind llama-cpp-python's OpenAI-compatible server
 METHOD_OPTIONS = {"first": {"window": 10, "stride": 5, "max_words": 60},
                   "listwise-generate": {"window": 10, "stride": 5, "max_words": 60}}
 
@@ -37,6 +38,10 @@ def main() -> None:
     parser.add_argument("--top-k", type=int, default=20)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--plot", default=None)
+    parser.add_argument("--backends", default=",".join(BACKENDS), help="rows to run, from: "
+                        + ", ".join([*BACKENDS, OPENAI]))
+    parser.add_argument("--top-logprobs", type=int, default=20,
+                        help="for the openai row: log-probs the server returns per position")
     args = parser.parse_args()
 
     from rankwise.io import read_candidates, read_qrels
@@ -50,15 +55,25 @@ def main() -> None:
     bm25 = evaluate(run_from_rankings(Ranking.first_stage(r) for r in requests), qrels)["nDCG@10"]
     console = Console(width=200)
     rows = []
+    chosen = args.backends.split(",")
     for model in args.models.split(","):
+        server = start_openai_server(model, args.threads) if OPENAI in chosen else None
+        rows_for = {name: BACKENDS[name] for name in chosen if name in BACKENDS}
+        if server is not None:
+            rows_for[OPENAI] = {"backend": "openai", "base_url": server[1], "top_logprobs": args.top_logprobs}
         for method in args.methods.split(","):
-            for backend, backend_options in BACKENDS.items():
-                options = {**METHOD_OPTIONS.get(method, {}), **backend_options, "threads": args.threads}
+            for backend, backend_options in rows_for.items():
+                options = {**METHOD_OPTIONS.get(method, {}), **backend_options}
+                if backend != OPENAI:
+                    options["threads"] = args.threads
                 console.print(f"{model} {method} on {backend}, {len(requests)} queries, top {args.top_k} ...")
                 result = in_fresh_process(rerank_config, model, method, str(candidates), args.queries,
                                           args.top_k, options)
                 rows.append({"model": model, "method": method, "backend": backend,
                              "ndcg": evaluate(result["run"], qrels)["nDCG@10"], **result})
+        if server is not None:
+            server[0].terminate()
+            server[0].wait(timeout=60)
     table = Table(title=f"backends on {args.dataset} BM25 top-{args.top_k}, {len(requests)} queries "
                         f"(BM25 alone: nDCG@10 {bm25:.4f})")
     for column in ("model", "method", "backend", "nDCG@10", "s/query", "docs/s", "load s", "peak MiB",
@@ -84,6 +99,34 @@ def main() -> None:
         figure.tight_layout()
         figure.savefig(args.plot, dpi=120)
         console.print(f"plot written to {args.plot}")
+
+
+def start_openai_server(model: str, threads: int) -> tuple:
+    """llama-cpp-python's server on the model's GGUF, on a free loopback port: (process, base URL)."""
+    import subprocess
+    import time
+
+    import httpx
+
+    from _common import free_port
+    from rankwise.models.resolve import resolve_gguf
+
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", resolve_gguf(model).path,
+                                "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096", "--n_threads",
+                                str(threads), "--model_alias", model],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}/v1"
+    deadline = time.monotonic() + 300
+    while True:
+        try:
+            if httpx.get(f"{base}/models", timeout=2).status_code == 200:
+                return process, base
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline or process.poll() is not None:
+            raise SystemExit(f"llama_cpp.server did not start for {model} (pip install 'llama-cpp-python[server]')")
+        time.sleep(0.3)
 
 
 if __name__ == "__main__":

@@ -63,6 +63,18 @@ BACKENDS: dict[str, BackendEntry] = {
                         "optionally int8 (quantize=int8); cached in the rankwise cache",
         ),
         BackendEntry(
+            name="openai",
+            factory="rankwise.backends.openai_compatible:OpenAICompatibleLM",
+            capabilities=frozenset({
+                Capability.TOKENIZE, Capability.NEXT_TOKEN_LOGPROBS, Capability.BRIDGED_FIRST_TOKEN,
+                Capability.GENERATE,
+            }),
+            requires_modules=("httpx", "transformers"),
+            install_hint="pip install httpx transformers",
+            description="an OpenAI-compatible server (/v1/completions; base_url=, api_key=): generation, and "
+                        "next-token log-probs exact only within the server's top_logprobs",
+        ),
+        BackendEntry(
             name="llama.cpp",
             factory="rankwise.backends.llama_cpp:LlamaCppLM",
             capabilities=frozenset({

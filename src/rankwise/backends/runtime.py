@@ -33,6 +33,14 @@ class RuntimeOptions:
     quantize: Literal["int8"] | None = None  # torch dynamic int8 quantization of Linear layers (CPU)
     adapter: str | None = None  # a LoRA adapter folder (peft), merged into the weights at load
     backend: str | None = None  # a name in backends/registry.py; None: the default (transformers)
+    # The openai backend only: where the server is, and how to talk to it.
+    base_url: str | None = None  # e.g. http://127.0.0.1:8080/v1; default $OPENAI_BASE_URL
+    api_key: str | None = None  # default $OPENAI_API_KEY
+    served_model: str | None = None  # the model name the server knows (default: the model as given)
+    request_timeout: float = option(60.0, minimum=0.001)
+    max_retries: int = option(3, minimum=0)
+    concurrency: int = option(4, minimum=1)
+    top_logprobs: int = option(20, minimum=1)
 
     @classmethod
     def pick(cls, options: dict[str, Any]) -> RuntimeOptions:
