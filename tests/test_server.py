@@ -223,13 +223,15 @@ def test_full_queue_answers_503_with_retry_after():
     reranker = RecordingReranker(delay=1.0)
     app = create_app(reranker, ServerSettings(model_name="rec", max_queue_pairs=10, max_batch_pairs=10))
     with threaded_server(app) as base:
-        refused = httpx.post(f"{base}/v1/rerank", json={"query": "q", "documents": ["d"] * 11})
-        assert refused.status_code == 503 and refused.headers["retry-after"] == "1"
+        never = httpx.post(f"{base}/v1/rerank", json={"query": "q", "documents": ["d"] * 11})
+        assert never.status_code == 413  # bigger than the whole queue: retrying can never help
+        assert never.json()["error"] == "11 documents can never fit the queue of 10 pairs; split the request"
         with concurrent.futures.ThreadPoolExecutor(2) as pool:
             slow = pool.submit(httpx.post, f"{base}/v1/rerank", json={"query": "q", "documents": ["d"] * 8}, timeout=30)
             time.sleep(0.3)
             second = httpx.post(f"{base}/v1/rerank", json={"query": "q", "documents": ["d"] * 5})
             assert second.status_code == 503 and "overloaded" in second.json()["error"]
+            assert second.headers["retry-after"] == "1"
             assert slow.result().status_code == 200
 
 

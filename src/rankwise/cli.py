@@ -290,6 +290,8 @@ def serve(
     max_body_bytes: Optional[int] = typer.Option(
         None, help="Request body cap, checked before reading it (default: max-documents x max-document-chars "
                    "+ max-query-chars + 1 MiB)."),
+    cors_origin: list[str] = typer.Option([], help="Browser origin allowed to call the API (CORS), e.g. "
+                                                   "https://app.example.com; repeatable. Off by default."),
     public_docs: bool = typer.Option(False, help="With API keys, still serve /docs, /redoc and /openapi.json "
                                                  "without one (browsers cannot send a bearer key to open /docs)."),
     max_connections: int = typer.Option(1000, help="Open connections; past it, the oldest one still sending its "
@@ -320,7 +322,7 @@ def serve(
                               max_wait_ms=max_wait_ms, max_queue_pairs=max_queue_pairs,
                               api_keys=read_api_keys(api_key_file), max_body_bytes=max_body_bytes,
                               body_timeout=body_timeout, request_timeout=request_timeout or None,
-                              public_docs=public_docs)
+                              public_docs=public_docs, cors_origins=tuple(cors_origin))
     extra = parse_options(option)
     application = create_app(lambda: Reranker.load(model, method=method, batch_size=batch_size, threads=threads,
                                                    backend=backend, **extra), settings)

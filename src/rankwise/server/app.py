@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -55,6 +56,7 @@ class ServerSettings:
     api_keys: frozenset[str] = field(default_factory=frozenset)
     max_body_bytes: int | None = None  # None: what the document and query limits allow, plus 1 MiB of JSON
     body_timeout: float = 60.0  # seconds for a whole request body once its headers are in (408 after)
+    cors_origins: tuple[str, ...] = ()  # browser origins allowed to call the API (CORS); none by default
     public_docs: bool = False  # with keys: let /docs, /redoc and /openapi.json answer without one
     request_timeout: float | None = 120.0  # seconds from the body to the answer (504 after); None: no deadline
 
@@ -116,12 +118,12 @@ def create_app(reranker: BaseReranker | Callable[[], BaseReranker], settings: Se
 
     @app.middleware("http")
     async def around(request: Request, call_next):
-        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        request_id = _client_request_id(request.headers.get("x-request-id")) or uuid.uuid4().hex
         request.state.request_id = request_id
         start = time.perf_counter()
         if state["draining"] and request.url.path not in OPEN_PATHS:
             response = _error(503, "the service is shutting down", request_id,
-                              headers={"Retry-After": str(settings.retry_after_seconds)})
+                              headers={"Retry-After": str(settings.retry_after_seconds), "Connection": "close"})
         else:
             try:
                 response = await call_next(request)
@@ -134,6 +136,13 @@ def create_app(reranker: BaseReranker | Callable[[], BaseReranker], settings: Se
         metrics.latency.labels(route=label).observe(time.perf_counter() - start)
         response.headers["X-Request-ID"] = request_id
         return response
+
+    if settings.cors_origins:  # outermost, so a preflight is answered before authentication
+        from starlette.middleware.cors import CORSMiddleware
+
+        app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST"],
+                           allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+                           expose_headers=["X-Request-ID"])
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, error: ApiError):
@@ -196,6 +205,9 @@ def create_app(reranker: BaseReranker | Callable[[], BaseReranker], settings: Se
         if count > settings.max_documents:
             raise ApiError(413, f"{count} documents, over the limit of {settings.max_documents} per request",
                            ["documents"])
+        if count > settings.max_queue_pairs:  # a 503 would invite retries that can never succeed
+            raise ApiError(413, f"{count} documents can never fit the queue of {settings.max_queue_pairs} pairs; "
+                                "split the request", ["documents"])
 
     @app.get("/health", tags=["service"])
     async def health() -> dict[str, str]:
@@ -332,6 +344,18 @@ async def _listwise_scores(batcher: MicroBatcher, reranker: BaseReranker, query:
     ranking = await batcher.run(lambda: reranker.rerank_batch([RerankRequestData(query, candidates)])[0])
     by_docid = {r.docid: r.score for r in ranking}
     return [by_docid[c.docid] for c in candidates]
+
+
+REQUEST_ID_CHARACTERS = re.compile(r"[^A-Za-z0-9._:\-]")
+MAX_REQUEST_ID = 64
+
+
+def _client_request_id(value: str | None) -> str | None:
+    """A client's X-Request-ID as it is safe to log and echo: characters outside [A-Za-z0-9._:-] dropped
+    (no newline can forge a log line), at most 64 kept; None when nothing is left."""
+    if not value:
+        return None
+    return REQUEST_ID_CHARACTERS.sub("", value)[:MAX_REQUEST_ID] or None
 
 
 def _error(status: int, message: str, request_id: str | None, detail: Any = None,

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from typing import Any, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
 
 class DocumentObject(BaseModel):
     model_config = ConfigDict(extra="allow")
-    text: str
-    id: Optional[str] = None
+    text: StrictStr
+    id: Optional[StrictStr] = None
     metadata: Optional[dict[str, Any]] = None
 
 
@@ -20,11 +20,12 @@ class RerankRequest(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
     model: Optional[str] = Field(None, description="Ignored: the service answers with the model it serves.")
-    query: str
-    documents: list[Union[str, DocumentObject]]
-    top_n: Optional[int] = Field(None, ge=0)
-    return_documents: bool = True
-    max_tokens_per_doc: Optional[int] = Field(None, ge=1, description="Documents are cut to this many "
+    # Strict types: "1", true or "false" where a number or a boolean belongs is a 422, not coerced.
+    query: StrictStr
+    documents: list[Union[StrictStr, DocumentObject]]
+    top_n: Optional[StrictInt] = Field(None, ge=0)
+    return_documents: StrictBool = True
+    max_tokens_per_doc: Optional[StrictInt] = Field(None, ge=1, description="Documents are cut to this many "
                                                                       "whitespace-separated words.")
 
 
@@ -60,11 +61,11 @@ class RerankResponse(BaseModel):
 
 class TEIRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    query: str
-    texts: list[str]
-    raw_scores: bool = False
-    return_text: bool = False
-    truncate: bool = False
+    query: StrictStr
+    texts: list[StrictStr]
+    raw_scores: StrictBool = False
+    return_text: StrictBool = False
+    truncate: StrictBool = False
 
 
 class TEIResult(BaseModel):
