@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 class CausalLM(PromptEncoding):
     backend_name = "transformers"
     capabilities = frozenset({Capability.TOKENIZE, Capability.NEXT_TOKEN_LOGPROBS, Capability.BRIDGED_FIRST_TOKEN,
+                              Capability.ATTENTION,
                               Capability.CONTINUATION_LOGPROBS, Capability.GENERATE})
 
     def __init__(self, location: ModelLocation, options: RuntimeOptions):
@@ -140,6 +141,30 @@ class CausalLM(PromptEncoding):
                 input_ids, mask, positions = self._left_padded([sequences[i] for i in batch])
                 self.model(input_ids=input_ids, attention_mask=mask, position_ids=positions,
                            logits_to_keep=1, use_cache=False)
+
+    def attention_to_prefix(self, prefix: Sequence[int], suffixes: Sequence[Sequence[int]]) -> np.ndarray:
+        """For each suffix, the attention its tokens pay to each prefix position, summed over suffix tokens,
+        layers and heads: shape [len(suffixes), len(prefix)]. The prefix is run once and its KV cache serves
+        every suffix (cropped back after each), so n suffixes cost one long pass and n short ones. Only the
+        suffix rows of the attention matrices are materialized: layers x heads x len(suffix) x total length
+        floats per suffix (about 100 MB for SmolLM2 with 2,000 prefix tokens), never the full square."""
+        import numpy as np
+
+        torch = self._torch
+        self._check_length(list(prefix) + max(suffixes, key=len, default=[]))
+        if self.model.config._attn_implementation != "eager":  # only eager attention returns the weights
+            self.model.set_attn_implementation("eager")
+        out = np.zeros((len(suffixes), len(prefix)))
+        with torch.inference_mode():
+            cached = self.model(input_ids=torch.tensor([list(prefix)], device=self.device), use_cache=True)
+            cache = cached.past_key_values
+            for row, suffix in enumerate(suffixes):
+                result = self.model(input_ids=torch.tensor([list(suffix)], device=self.device), past_key_values=cache,
+                                    use_cache=True, output_attentions=True)
+                total = sum(layer[0, :, :, : len(prefix)].float().sum(dim=(0, 1)) for layer in result.attentions)
+                out[row] = total.cpu().numpy()
+                cache.crop(-len(suffix))  # back to the prefix alone (transformers v5 counts tokens to remove)
+        return out
 
     def generate(self, sequences: Sequence[Sequence[int]], max_new_tokens: int) -> list[list[int]]:
         """Greedy continuation of each sequence, stopping at the end-of-turn token; returns new token ids."""

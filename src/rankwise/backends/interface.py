@@ -108,3 +108,11 @@ class LanguageModel(Backend, Protocol):
                               continuations: Sequence[Sequence[int]]) -> list[np.ndarray]: ...
 
     def generate(self, sequences: Sequence[Sequence[int]], max_new_tokens: int) -> list[list[int]]: ...
+
+
+@runtime_checkable
+class AttentionReader(LanguageModel, Protocol):
+    def attention_to_prefix(self, prefix: Sequence[int], suffixes: Sequence[Sequence[int]]) -> np.ndarray:
+        """[len(suffixes), len(prefix)]: attention from each suffix's tokens to each prefix position, summed
+        over the suffix's tokens, layers and heads, with the prefix computed once."""
+        ...

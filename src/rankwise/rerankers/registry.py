@@ -21,6 +21,7 @@ METHODS: dict[str, str] = {
     "listwise-generate": "rankwise.rerankers.listwise:ListwiseGenerateReranker",
     "prp": "rankwise.rerankers.pairwise:PairwiseReranker",
     "setwise": "rankwise.rerankers.setwise:SetwiseReranker",
+    "icr": "rankwise.rerankers.icr:ICRReranker",
     "fusion": "rankwise.rerankers.fusion:FusionReranker",
 }
 
