@@ -49,7 +49,13 @@ def rerank_config(model: str, method: str | None, candidates: str, queries: int 
         "docs_per_second": report.docs_per_second,
         "peak_rss_mib": peak_rss_mib(),
         "queries": len(requests),
+        "llm_calls_per_query": _mean_calls(report.rankings),
     }
+
+
+def _mean_calls(rankings: list) -> float | None:
+    calls = [r.trace["llm_calls"] for r in rankings if "llm_calls" in r.trace]
+    return sum(calls) / len(calls) if calls else None
 
 
 def in_fresh_process(function, *args: Any) -> Any:

@@ -1,0 +1,73 @@
+"""The LLM reranking families side by side on the same queries and candidates: pointwise yes/no, query
+likelihood, FIRST, listwise generation, PRP (pairwise), setwise and ICR (attention), zero-shot.
+
+    python benchmarks/llm_families.py [--model qwen2.5-coder-0.5b] [--queries 10] [--top-k 20]
+
+Each row runs in its own process on TREC DL 2019 BM25 candidates (the first --queries queries, their top
+--top-k): nDCG@10 (ir-measures), seconds per query, LLM prompts per query where the method counts them
+(PRP, setwise), and peak RSS. The sorting methods settle the top 10."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import dataset_dir, in_fresh_process, rerank_config  # noqa: E402
+
+ROWS = [
+    ("llm-pointwise", {}),
+    ("query-likelihood", {}),
+    ("first", {"window": 10, "stride": 5, "max_words": 60}),
+    ("listwise-generate", {"window": 10, "stride": 5, "max_words": 60}),
+    ("prp", {"variant": "heapsort", "top_n": 10}),
+    ("prp", {"variant": "sliding", "top_n": 3}),
+    ("setwise", {"set_size": 3, "top_n": 10}),
+    ("icr", {}),
+]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dataset", default="dl19")
+    parser.add_argument("--model", default="qwen2.5-coder-0.5b")
+    parser.add_argument("--queries", type=int, default=10)
+    parser.add_argument("--top-k", type=int, default=20)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--methods", default=None, help="comma-separated subset of the rows' methods")
+    args = parser.parse_args()
+
+    from rankwise.io import read_candidates, read_qrels
+    from rankwise.pipelines.evaluate import evaluate, run_from_rankings
+    from rankwise.types import Ranking
+
+    data = dataset_dir(args.dataset)
+    candidates = data / "bm25_top100.json"
+    qrels = read_qrels(data / "qrels.txt")
+    requests = read_candidates(candidates)[: args.queries]
+    bm25 = evaluate(run_from_rankings(Ranking.first_stage(r) for r in requests), qrels)["nDCG@10"]
+    wanted = set(args.methods.split(",")) if args.methods else None
+    console = Console(width=200)
+    table = Table(title=f"{args.model} zero-shot on {args.dataset} BM25 top-{args.top_k}, {len(requests)} queries "
+                        f"(BM25 alone: nDCG@10 {bm25:.4f})")
+    for column in ("method", "options", "nDCG@10", "s/query", "LLM prompts/query", "peak MiB"):
+        table.add_column(column)
+    for method, options in ROWS:
+        if wanted and method not in wanted:
+            continue
+        console.print(f"{method} {options} ...")
+        result = in_fresh_process(rerank_config, args.model, method, str(candidates), args.queries, args.top_k,
+                                  {**options, "threads": args.threads})
+        calls = result["llm_calls_per_query"]
+        table.add_row(method, ", ".join(f"{k}={v}" for k, v in options.items()) or "-",
+                      f"{evaluate(result['run'], qrels)['nDCG@10']:.4f}", f"{result['seconds_per_query']:.1f}",
+                      "-" if calls is None else f"{calls:.0f}", f"{result['peak_rss_mib']:.0f}")
+    console.print(table)
+
+
+if __name__ == "__main__":
+    main()
