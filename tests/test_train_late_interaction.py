@@ -59,7 +59,6 @@ def test_no_example_is_a_clear_error():
         listwise_groups([_unjudged_group()], LateInteractionTrainingConfig())
 
 
-@pytest.mark.slow
 def test_a_few_steps_move_maxsim_toward_the_labels(tmp_path):
     """Real MiniLM, LoRA, a handful of steps: the labelled-best passage climbs in MaxSim rank."""
     pytest.importorskip("peft")
