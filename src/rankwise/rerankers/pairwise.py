@@ -15,7 +15,6 @@ Scores say what they are (`trace["score"]`): wins for allpair, and for the sorts
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +23,7 @@ from rankwise.errors import UnsupportedMethodError
 from rankwise.models.registry import CAUSAL_LM
 from rankwise.options import option
 from rankwise.rerankers.base import BaseReranker
+from rankwise.rerankers.heap_select import heap_top_n
 from rankwise.rerankers.prompts import ChatPrompt
 from rankwise.types import Ranking, Request
 
@@ -97,33 +97,17 @@ def allpair_order(judge: PairwiseJudge, count: int) -> tuple[list[int], list[flo
 
 
 def heapsort_order(judge: PairwiseJudge, count: int, top_n: int) -> list[int]:
-    """The best `top_n` by repeatedly popping a max-heap built with the judge; the rest in input order."""
-    better: Callable[[int, int], bool] = judge.better
-    heap = list(range(count))
+    """The best `top_n` by popping a binary heap; a node's winner is the better child if it beats the node."""
 
-    def sift_down(root: int, size: int) -> None:
-        while True:
-            child = 2 * root + 1
-            if child >= size:
-                return
-            if child + 1 < size and better(heap[child + 1], heap[child]):
-                child += 1
-            if not better(heap[child], heap[root]):
-                return
-            heap[root], heap[child] = heap[child], heap[root]
-            root = child
+    def best(members: list[int]) -> int:
+        node, *kids = members
+        winner = kids[0]
+        for kid in kids[1:]:
+            if judge.better(kid, winner):
+                winner = kid
+        return winner if judge.better(winner, node) else node
 
-    for root in range(count // 2 - 1, -1, -1):
-        sift_down(root, count)
-    top = []
-    size = count
-    while size > 0 and len(top) < top_n:
-        top.append(heap[0])
-        size -= 1
-        heap[0] = heap[size]
-        sift_down(0, size)
-    chosen = set(top)
-    return top + [i for i in range(count) if i not in chosen]
+    return heap_top_n(count, 2, best, top_n)
 
 
 def sliding_order(judge: PairwiseJudge, count: int, top_n: int) -> list[int]:

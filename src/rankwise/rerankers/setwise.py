@@ -17,6 +17,7 @@ from rankwise.backends.interface import LANGUAGE_MODEL, Capability, LanguageMode
 from rankwise.models.registry import CAUSAL_LM
 from rankwise.options import option
 from rankwise.rerankers.base import BaseReranker
+from rankwise.rerankers.heap_select import heap_top_n
 from rankwise.rerankers.listwise import FirstTokenScheme
 from rankwise.rerankers.listwise_prompt import identifiers
 from rankwise.types import Ranking, Request
@@ -77,33 +78,7 @@ class SetwiseJudge:
 
 def setwise_heapsort(judge: SetwiseJudge, count: int, set_size: int, top_n: int) -> list[int]:
     """The best `top_n` positions by heap sort over a (set_size - 1)-ary heap; the rest in input order."""
-    children = set_size - 1
-    heap = list(range(count))
-
-    def sift_down(root: int, size: int) -> None:
-        while True:
-            first_child = children * root + 1
-            if first_child >= size:
-                return
-            slots = [root] + list(range(first_child, min(first_child + children, size)))
-            shown = [heap[s] for s in slots]
-            winner = slots[shown.index(judge.best(shown))]
-            if winner == root:
-                return
-            heap[root], heap[winner] = heap[winner], heap[root]
-            root = winner
-
-    for root in range((count - 2) // children, -1, -1):
-        sift_down(root, count)
-    top: list[int] = []
-    size = count
-    while size > 0 and len(top) < top_n:
-        top.append(heap[0])
-        size -= 1
-        heap[0] = heap[size]
-        sift_down(0, size)
-    chosen = set(top)
-    return top + [i for i in range(count) if i not in chosen]
+    return heap_top_n(count, set_size - 1, judge.best, top_n)
 
 
 @dataclass(frozen=True)
