@@ -133,45 +133,47 @@ def _session(path: Path, options: RuntimeOptions) -> Any:
     return onnxruntime.InferenceSession(str(path), settings, providers=["CPUExecutionProvider"])
 
 
-def _feed(session: Any, encoded: Any) -> dict[str, Any]:
-    wanted = {i.name for i in session.get_inputs()}
-    return {name: encoded[name].numpy().astype("int64") for name in wanted if name in encoded}
+class _OnnxRunner:
+    """What both ONNX classes share: the tokenizer, a session on the cached graph, and running one batch."""
 
-
-class OnnxTextEncoder(TextEncoder):
-    backend_name = "onnx"
-
-    def __init__(self, location: ModelLocation, options: RuntimeOptions):
+    def _open(self, location: ModelLocation, options: RuntimeOptions, head: str) -> Any:
+        """Set up tokenizer and session; returns the model config for the subclass's `_configure`."""
         from transformers import AutoConfig, AutoTokenizer
 
         self.options = options
         apply_threads(options.threads)
         self.device = "cpu"
         self.tokenizer = load_pretrained(AutoTokenizer.from_pretrained, location)
-        self.session = _session(exported_graph(location, "encoder", options.quantize), options)
-        self._configure(location, load_pretrained(AutoConfig.from_pretrained, location))
+        self.session = _session(exported_graph(location, head, options.quantize), options)
+        self._inputs = {i.name for i in self.session.get_inputs()}
+        return load_pretrained(AutoConfig.from_pretrained, location)
+
+    def _run(self, encoded: Any) -> Any:
+        import torch
+
+        feed = {name: encoded[name].numpy().astype("int64") for name in self._inputs if name in encoded}
+        (output,) = self.session.run(None, feed)
+        return torch.from_numpy(output)
+
+
+class OnnxTextEncoder(_OnnxRunner, TextEncoder):
+    backend_name = "onnx"
+
+    def __init__(self, location: ModelLocation, options: RuntimeOptions):
+        self._configure(location, self._open(location, options, "encoder"))
 
     def _hidden_states(self, encoded: Any) -> Any:
-        (hidden,) = self.session.run(None, _feed(self.session, encoded))
-        return self._torch.from_numpy(hidden)
+        return self._run(encoded)
 
 
-class OnnxPairScorer(PairScorer):
+class OnnxPairScorer(_OnnxRunner, PairScorer):
     backend_name = "onnx"
 
     def __init__(self, location: ModelLocation, options: RuntimeOptions):
-        from transformers import AutoConfig, AutoTokenizer
-
-        self.options = options
-        apply_threads(options.threads)
-        self.device = "cpu"
-        self.tokenizer = load_pretrained(AutoTokenizer.from_pretrained, location)
-        self.session = _session(exported_graph(location, "classifier", options.quantize), options)
-        self._configure(load_pretrained(AutoConfig.from_pretrained, location))
+        self._configure(self._open(location, options, "classifier"))
 
     def _logits(self, encoded: Any) -> Any:
-        (logits,) = self.session.run(None, _feed(self.session, encoded))
-        return self._torch.from_numpy(logits)
+        return self._run(encoded)
 
 
 def open_onnx(location: ModelLocation, runtime: RuntimeOptions, needs: frozenset[Capability]) -> Any:
