@@ -9,17 +9,15 @@ lost nDCG@10 in cross-validation (0.5785 -> 0.5758), while full fine-tuning gain
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
-from rankwise.errors import InputError, UnsupportedMethodError
-from rankwise.models.resolve import resolve_model
+from rankwise.errors import InputError
 from rankwise.pipelines.train.data import QueryGroup
-from rankwise.pipelines.train.logs import write_loss_log
+from rankwise.pipelines.train.st_trainer import checkpoint_folder, fit, load_student, write_record
 
 
 @dataclass
@@ -63,48 +61,17 @@ def listwise_examples(groups: Sequence[QueryGroup], config: BiEncoderTrainingCon
 
 def train_bi_encoder(base_model: str, groups: Sequence[QueryGroup], out_dir: str | Path,
                      config: BiEncoderTrainingConfig, resume: bool = False, held_out: Sequence[str] = ()) -> dict:
-    try:
-        import torch
-        from datasets import Dataset
-        from sentence_transformers import (
-            SentenceTransformer,
-            SentenceTransformerTrainer,
-            SentenceTransformerTrainingArguments,
-        )
-        from sentence_transformers.sentence_transformer.losses import DistillKLDivLoss
-    except ImportError:
-        raise UnsupportedMethodError("bi-encoder training needs sentence-transformers and datasets: "
-                                     "pip install 'rankwise[train]'") from None
-
     out = Path(out_dir)
-    checkpoints = out / "checkpoints"
-    if resume and not any(checkpoints.glob("checkpoint-*")):
-        raise InputError("nothing to resume: no checkpoint there", source=str(checkpoints))
+    checkpoints = checkpoint_folder(out, resume)
     start = time.perf_counter()
-    torch.manual_seed(config.seed)
-    location = resolve_model(base_model)
-    model = SentenceTransformer(location.path, device="cpu")
-    model.max_seq_length = config.max_seq_length
+    model = load_student(base_model, config.max_seq_length, config.seed, "bi-encoder training")
+    import torch
+    from sentence_transformers.sentence_transformer.losses import DistillKLDivLoss
+
     rows = listwise_examples(groups, config)
-    dataset = Dataset.from_list(rows)
     scale = config.similarity_scale
     loss = DistillKLDivLoss(model, similarity_fct=lambda a, b: torch.nn.functional.cosine_similarity(a, b) * scale)
-    arguments = SentenceTransformerTrainingArguments(
-        output_dir=str(checkpoints), num_train_epochs=config.epochs, per_device_train_batch_size=config.batch_size,
-        learning_rate=config.lr, warmup_steps=config.warmup_ratio, logging_steps=5, save_strategy="steps",
-        save_steps=config.checkpoint_steps, save_total_limit=2, report_to=[], seed=config.seed, data_seed=config.seed,
-        use_cpu=True)
-    trainer = SentenceTransformerTrainer(model=model, args=arguments, train_dataset=dataset, loss=loss)
-    trainer.train(resume_from_checkpoint=True if resume else None)
+    trainer = fit(model, rows, loss, checkpoints, config, resume)
     model.save(str(out / "model"))
-    history = [entry for entry in trainer.state.log_history if "loss" in entry]
-    write_loss_log(out, history)
-    record = {"base_model": base_model, "collections": sorted({g.collection for g in groups}),
-              "held_out": list(held_out),
-              "queries": len(groups), "examples": len(rows), "steps": trainer.state.global_step,
-              "seconds": round(time.perf_counter() - start, 1), "config": asdict(config),
-              "loss": "DistillKLDivLoss (grades as teacher logits)", "parameters_trained": sum(
-                  p.numel() for p in model.parameters() if p.requires_grad)}
-    (out / "model" / "training.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-    return record
-
+    return write_record(out, out / "model", trainer, model, base_model, groups, held_out, len(rows), config,
+                        "DistillKLDivLoss (grades as teacher logits)", start)

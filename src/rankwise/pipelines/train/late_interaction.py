@@ -11,18 +11,16 @@ feedback step uses, stay aligned. sentence-transformers' trainer runs it (checkp
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from rankwise.errors import InputError, UnsupportedMethodError
-from rankwise.models.resolve import resolve_model
 from rankwise.pipelines.train.data import PooledDoc, QueryGroup
-from rankwise.pipelines.train.logs import write_loss_log
+from rankwise.pipelines.train.st_trainer import checkpoint_folder, fit, load_student, write_record
 
 LORA_TARGETS = ("query", "key", "value", "dense")
 
@@ -135,27 +133,11 @@ def train_late_interaction(base_model: str, groups: Sequence[QueryGroup], out_di
                            held_out: Sequence[str] = ()) -> dict[str, Any]:
     """Train and write `out_dir/model`: full weights, or with `lora_r` only the adapter (adapter_config.json,
     adapter_model.safetensors) over `base_model`'s weights."""
-    try:
-        import torch
-        from datasets import Dataset
-        from sentence_transformers import (
-            SentenceTransformer,
-            SentenceTransformerTrainer,
-            SentenceTransformerTrainingArguments,
-        )
-    except ImportError:
-        raise UnsupportedMethodError("late-interaction training needs sentence-transformers and datasets: "
-                                     "pip install 'rankwise[train]'") from None
-
     out = Path(out_dir)
-    checkpoints = out / "checkpoints"
-    if resume and not any(checkpoints.glob("checkpoint-*")):
-        raise InputError("nothing to resume: no checkpoint there", source=str(checkpoints))
+    checkpoints = checkpoint_folder(out, resume)
     start = time.perf_counter()
-    torch.manual_seed(config.seed)
     rows = listwise_groups(groups, config)
-    model = SentenceTransformer(resolve_model(base_model).path, device="cpu")
-    model.max_seq_length = config.max_seq_length
+    model = load_student(base_model, config.max_seq_length, config.seed, "late-interaction training")
     if config.lora_r:
         try:
             from peft import LoraConfig
@@ -163,27 +145,13 @@ def train_late_interaction(base_model: str, groups: Sequence[QueryGroup], out_di
             raise UnsupportedMethodError("LoRA needs peft: pip install 'rankwise[train]'") from None
         model.add_adapter(LoraConfig(r=config.lora_r, lora_alpha=2 * config.lora_r, lora_dropout=0.0,
                                      target_modules=list(LORA_TARGETS)))
-    loss = maxsim_listwise_loss(config)(model)
-    arguments = SentenceTransformerTrainingArguments(
-        output_dir=str(checkpoints), num_train_epochs=config.epochs, per_device_train_batch_size=config.batch_size,
-        learning_rate=config.lr, warmup_steps=config.warmup_ratio, logging_steps=5, save_strategy="steps",
-        save_steps=config.checkpoint_steps, save_total_limit=2, report_to=[], seed=config.seed,
-        data_seed=config.seed, use_cpu=True)
-    trainer = SentenceTransformerTrainer(model=model, args=arguments, train_dataset=Dataset.from_list(rows), loss=loss)
-    trainer.train(resume_from_checkpoint=True if resume else None)
+    trainer = fit(model, rows, maxsim_listwise_loss(config)(model), checkpoints, config, resume)
     destination = out / "model"
     if config.lora_r:
         destination.mkdir(parents=True, exist_ok=True)
         model[0].auto_model.save_pretrained(str(destination))  # the adapter alone
     else:
         model.save(str(destination))
-    history = [entry for entry in trainer.state.log_history if "loss" in entry]
-    write_loss_log(out, history)
-    record = {"base_model": base_model, "collections": sorted({g.collection for g in groups}),
-              "held_out": list(held_out), "queries": len(groups), "examples": len(rows),
-              "steps": trainer.state.global_step, "seconds": round(time.perf_counter() - start, 1),
-              "config": asdict(config),
-              "loss": "KL(teacher softmax || softmax(scale * MaxSim)) + pooled_weight * same on pooled cosine",
-              "parameters_trained": sum(p.numel() for p in model.parameters() if p.requires_grad)}
-    (destination / "training.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-    return record
+    return write_record(out, destination, trainer, model, base_model, groups, held_out, len(rows), config,
+                        "KL(teacher softmax || softmax(scale * MaxSim)) + pooled_weight * same on pooled cosine",
+                        start)

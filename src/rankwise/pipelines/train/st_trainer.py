@@ -1,0 +1,72 @@
+"""What rankwise's sentence-transformers training runs share: the student's loading, the trainer with
+checkpoints, `--resume` and seeds, and the loss log and `training.json` written after it."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from rankwise.errors import InputError, UnsupportedMethodError
+from rankwise.models.resolve import resolve_model
+from rankwise.pipelines.train.data import QueryGroup
+from rankwise.pipelines.train.logs import write_loss_log
+
+
+def load_student(base_model: str, max_seq_length: int, seed: int, purpose: str) -> Any:
+    """The SentenceTransformer to train, on the CPU, with torch seeded; `purpose` names the run in the error
+    that says what to install."""
+    try:
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        if importlib.util.find_spec("datasets") is None:  # `fit` needs it: say so before any work
+            raise ImportError("datasets")
+    except ImportError:
+        raise UnsupportedMethodError(f"{purpose} needs sentence-transformers and datasets: "
+                                     "pip install 'rankwise[train]'") from None
+    torch.manual_seed(seed)
+    model = SentenceTransformer(resolve_model(base_model).path, device="cpu")
+    model.max_seq_length = max_seq_length
+    return model
+
+
+def checkpoint_folder(out: Path, resume: bool) -> Path:
+    checkpoints = out / "checkpoints"
+    if resume and not any(checkpoints.glob("checkpoint-*")):
+        raise InputError("nothing to resume: no checkpoint there", source=str(checkpoints))
+    return checkpoints
+
+
+def fit(model: Any, rows: list[dict[str, Any]], loss: Any, checkpoints: Path, config: Any, resume: bool) -> Any:
+    """Train with sentence-transformers' trainer; `config` gives epochs, lr, batch_size, warmup_ratio,
+    checkpoint_steps and seed. Returns the trainer (its state holds the steps and the loss history)."""
+    from datasets import Dataset
+    from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
+
+    arguments = SentenceTransformerTrainingArguments(
+        output_dir=str(checkpoints), num_train_epochs=config.epochs, per_device_train_batch_size=config.batch_size,
+        learning_rate=config.lr, warmup_steps=config.warmup_ratio, logging_steps=5, save_strategy="steps",
+        save_steps=config.checkpoint_steps, save_total_limit=2, report_to=[], seed=config.seed, data_seed=config.seed,
+        use_cpu=True)
+    trainer = SentenceTransformerTrainer(model=model, args=arguments, train_dataset=Dataset.from_list(rows), loss=loss)
+    trainer.train(resume_from_checkpoint=True if resume else None)
+    return trainer
+
+
+def write_record(out: Path, destination: Path, trainer: Any, model: Any, base_model: str,
+                 groups: Sequence[QueryGroup], held_out: Sequence[str], examples: int, config: Any, loss_name: str,
+                 started: float) -> dict[str, Any]:
+    """The loss log (`out/log.csv`, `out/loss.png`) and `destination/training.json`; returns the record."""
+    write_loss_log(out, [entry for entry in trainer.state.log_history if "loss" in entry])
+    record = {"base_model": base_model, "collections": sorted({g.collection for g in groups}),
+              "held_out": list(held_out), "queries": len(groups), "examples": examples,
+              "steps": trainer.state.global_step, "seconds": round(time.perf_counter() - started, 1),
+              "config": asdict(config), "loss": loss_name,
+              "parameters_trained": sum(p.numel() for p in model.parameters() if p.requires_grad)}
+    (destination / "training.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    return record
