@@ -53,3 +53,10 @@ def test_first_stage_ranking_uses_scores_or_input_order():
     unscored = Request.build("q", ["x", "y", "z"])
     ranking = Ranking.first_stage(unscored)
     assert ranking.docids == ["0", "1", "2"] and [r.score for r in ranking] == [3.0, 2.0, 1.0]
+
+
+def test_from_head_reorders_the_head_and_keeps_the_tail_below_in_input_order():
+    request = Request(Query("q", "query"), [Candidate(str(i), f"text {i}") for i in range(5)])
+    ranking = Ranking.from_head(request, [2, 0, 1], [0.9, 0.5, 0.1])
+    assert ranking.docids == ["2", "0", "1", "3", "4"]
+    assert [r.score for r in ranking.results] == pytest.approx([0.9, 0.5, 0.1, -0.9, -1.9])

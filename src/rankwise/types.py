@@ -125,6 +125,22 @@ class Ranking:
         return cls.from_order(request, order, [float(scores[i]) for i in order], top_n, trace)
 
     @classmethod
+    def from_head(
+        cls,
+        request: Request,
+        head_order: Sequence[int],
+        head_scores: Sequence[float],
+        trace: dict[str, Any] | None = None,
+    ) -> Ranking:
+        """The first len(head_order) candidates reordered (positions, best first, with their scores); the rest
+        follow in input order, scored one apart below the lowest head score so that scores and ranks agree."""
+        count = len(head_order)
+        lowest = min(head_scores, default=0.0)
+        tail = list(range(count, len(request.candidates)))
+        return cls.from_order(request, list(head_order) + tail,
+                              [float(x) for x in head_scores] + [lowest - 1 - i for i in range(len(tail))], trace=trace)
+
+    @classmethod
     def first_stage(cls, request: Request) -> Ranking:
         """The candidates as the first stage ranked them: by their scores when all have one (ties keep the
         input order), else in input order."""

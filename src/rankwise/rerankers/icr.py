@@ -71,23 +71,20 @@ class ICRReranker(BaseReranker):
             start = len(prefix) + len(label)
             prefix += label + body
             spans.append((start, start + len(body)))
-        suffix = self.lm.encode(f"\n\n{LATE_INSTRUCTION}\n\nQuery: {query.strip()}")
-        return prefix, spans, suffix
+        return prefix, spans, self.query_suffix(query)
+
+    def query_suffix(self, query: str) -> list[int]:
+        return self.lm.encode(f"\n\n{LATE_INSTRUCTION}\n\nQuery: {query.strip()}")
 
     def _rerank(self, requests: list[Request]) -> list[Ranking]:
         return [self._rank(request) for request in requests]
 
     def _rank(self, request: Request) -> Ranking:
-        import numpy as np
-
         head = request.candidates[: self.top_k]
         passages = [self.lm.text.truncate_text(c.text, self.max_passage_tokens, what=f"passage {c.docid!r}")
                     for c in head]
         prefix, spans, suffix = self.prompt(request.query.text, passages)
-        suffixes = [suffix]
-        if self.calibrate:
-            _, _, na_suffix = self.prompt(CALIBRATION_QUERY, [])
-            suffixes.append(na_suffix)
+        suffixes = [suffix, self.query_suffix(CALIBRATION_QUERY)] if self.calibrate else [suffix]
         attention = self.lm.attention_to_prefix(prefix, suffixes)
         if self.calibrate:
             scores = [calibrated_score(attention[0, a:b], attention[1, a:b]) for a, b in spans]
@@ -95,10 +92,9 @@ class ICRReranker(BaseReranker):
         else:
             scores = [float(attention[0, a:b].sum()) for a, b in spans]
             kind = "ICR: attention from the query to the passage's tokens, summed over layers and heads"
-        tail = len(request.candidates) - len(head)
-        lowest = min(scores, default=0.0)
-        all_scores = np.array(scores + [lowest - 1 - i for i in range(tail)])
-        return Ranking.from_scores(request, all_scores.tolist(), trace={"score": kind, "prompt_tokens": len(prefix)})
+        order = sorted(range(len(scores)), key=lambda i: -scores[i])
+        return Ranking.from_head(request, order, [scores[i] for i in order],
+                                 trace={"score": kind, "prompt_tokens": len(prefix)})
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "top_k": self.top_k, "max_passage_tokens": self.max_passage_tokens,

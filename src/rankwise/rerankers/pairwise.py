@@ -163,11 +163,8 @@ class PairwiseReranker(BaseReranker):
             order = sort(judge, count, self.top_n)
             head_scores = [float(count - rank) for rank in range(count)]
             kind = f"position order from PRP-{self.variant} (count - rank); the first {self.top_n} are sorted"
-        tail = list(range(count, len(request.candidates)))
-        lowest = min(head_scores, default=0.0)
-        scores = head_scores + [lowest - 1 - i for i in range(len(tail))]
-        return Ranking.from_order(request, order + tail, scores,
-                                  trace={"score": kind, "llm_calls": judge.calls, "variant": self.variant})
+        return Ranking.from_head(request, order, head_scores,
+                                 trace={"score": kind, "llm_calls": judge.calls, "variant": self.variant})
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "variant": self.variant, "top_n": self.top_n, "top_k": self.top_k,
