@@ -42,10 +42,26 @@ def test_cohere_v2_request_body_works_unchanged(minilm_server, minilm):
     assert [r["index"] for r in data["results"]] == [1, 3, 2]
     expected = {int(r.docid): r.score for r in minilm.rerank(QUERY, DOCS)}
     for r in data["results"]:
-        assert r["relevance_score"] == pytest.approx(expected[r["index"]], abs=1e-5)
-        assert r["document"]["text"] == DOCS[r["index"]]
-    assert data["meta"]["billed_units"]["search_units"] == 1
+        # a cosine in [-1, 1], mapped onto Cohere's documented [0, 1]
+        assert r["relevance_score"] == pytest.approx((1 + expected[r["index"]]) / 2, abs=1e-5)
+        assert "document" not in r  # Cohere v2 returns no documents
+    assert data["meta"] == {"api_version": {"version": "2"}, "billed_units": {"search_units": 1},
+                            "score_kind": "cosine"}
     assert data["usage"]["total_tokens"] == len(QUERY.split()) + sum(len(d.split()) for d in DOCS)
+
+
+def test_v1_returns_documents_as_sent_with_their_ids(minilm_server):
+    long_text = DOCS[1] + " " + "x" * 40000  # over the 32,768-character model limit
+    documents = [{"text": DOCS[0], "id": "bread"}, {"text": long_text, "id": "flea", "metadata": {"lang": "en"}}]
+    data = httpx.post(f"{minilm_server}/v1/rerank", json={"query": QUERY, "documents": documents}).json()
+    assert data["meta"]["api_version"] == {"version": "1"}
+    first = data["results"][0]
+    assert first["index"] == 1
+    assert first["document"] == {"text": long_text, "id": "flea", "metadata": {"lang": "en"}}
+    assert data["results"][1]["document"] == {"text": DOCS[0], "id": "bread"}
+    asked = httpx.post(f"{minilm_server}/v2/rerank",
+                       json={"query": QUERY, "documents": DOCS, "return_documents": True}).json()
+    assert asked["results"][0]["document"] == {"text": DOCS[1]}
 
 
 def test_jina_request_body_works_unchanged(minilm_server):
@@ -55,7 +71,7 @@ def test_jina_request_body_works_unchanged(minilm_server):
     assert [r["index"] for r in data["results"]] == [1, 3]
     assert all("document" not in r for r in data["results"])
     scores = [r["relevance_score"] for r in data["results"]]
-    assert scores == sorted(scores, reverse=True)
+    assert scores == sorted(scores, reverse=True) and all(0 <= s <= 1 for s in scores)
 
 
 def test_tei_shape(minilm_server):
@@ -63,7 +79,9 @@ def test_tei_shape(minilm_server):
     assert [r["index"] for r in data] == [1, 3, 2, 0]
     assert all(0 < r["score"] < 1 for r in data) and data[0]["text"] == DOCS[1]
     raw = httpx.post(f"{minilm_server}/rerank", json={"query": QUERY, "texts": DOCS, "raw_scores": True}).json()
-    assert raw[0]["score"] == pytest.approx(math.log(data[0]["score"] / (1 - data[0]["score"])), abs=1e-4)
+    # cosines: the [0, 1] score is (1 + cosine) / 2, not a sigmoid (which would give an unrelated text 0.5+)
+    assert raw[0]["score"] == pytest.approx(2 * data[0]["score"] - 1, abs=1e-5)
+    assert raw[-1]["score"] < 0.2 and data[-1]["score"] == pytest.approx((1 + raw[-1]["score"]) / 2, abs=1e-5)
     assert "text" not in raw[0]
 
 
@@ -94,10 +112,37 @@ def test_malformed_json_is_400_and_tei_length_limit(minilm_server):
     assert cut.status_code == 200
 
 
+def test_every_error_has_one_shape(minilm_server):
+    refusals = [
+        httpx.post(f"{minilm_server}/v1/rerank", content=b'{"query": ', headers={"content-type": "application/json"}),
+        httpx.post(f"{minilm_server}/v1/rerank", json={"query": "", "documents": DOCS}),
+        httpx.post(f"{minilm_server}/v1/rerank", content=b"query=fleas",
+                   headers={"content-type": "application/x-www-form-urlencoded"}),
+        httpx.post(f"{minilm_server}/rerank", content=b"fleas", headers={"content-type": "text/plain"}),
+        httpx.get(f"{minilm_server}/no/such/route"),
+        httpx.get(f"{minilm_server}/v1/rerank"),
+        httpx.post(f"{minilm_server}/v1/rerank", json={"query": QUERY, "documents": ["d"] * 51}),
+    ]
+    assert [r.status_code for r in refusals] == [400, 422, 415, 415, 404, 405, 413]
+    for response in refusals:
+        body = response.json()
+        assert set(body) >= {"error", "type", "error_type", "request_id"}, body
+        assert body["request_id"] == response.headers["x-request-id"] and body["type"] == body["error_type"]
+    assert [r.json()["type"] for r in refusals[:6]] == ["invalid_request", "validation", "unsupported_media_type",
+                                                        "unsupported_media_type", "not_found", "method_not_allowed"]
+    assert "application/x-www-form-urlencoded" in refusals[2].json()["error"]
+    assert "Content-Type: application/json" in refusals[3].json()["error"]
+    # no Content-Type at all is taken as JSON
+    bare = httpx.post(f"{minilm_server}/v1/rerank", content=b'{"query": "fleas", "documents": ["a flea"]}')
+    assert bare.status_code == 200
+
+
 def test_openapi_health_models_and_metrics(minilm_server):
     assert httpx.get(f"{minilm_server}/health").json() == {"status": "ok"}
     assert httpx.get(f"{minilm_server}/ready").json()["model"] == "minilm-embed"
-    assert "/v1/rerank" in httpx.get(f"{minilm_server}/openapi.json").json()["paths"]
+    schema = httpx.get(f"{minilm_server}/openapi.json").json()
+    assert {"/v1/rerank", "/v2/rerank", "/rerank"} <= set(schema["paths"])
+    assert {"400", "413", "415", "422"} <= set(schema["paths"]["/v2/rerank"]["post"]["responses"])
     assert httpx.get(f"{minilm_server}/v1/models").json()["data"][0] == {
         "id": "minilm-embed", "object": "model", "method": "embedding"}
     before = _counter(httpx.get(f"{minilm_server}/metrics").text, "/v1/rerank", "200")

@@ -206,6 +206,6 @@ def test_an_unhandled_error_is_a_counted_json_500_with_the_request_id():
         response = httpx.get(f"{base}/v1/models", headers={"X-Request-ID": "req-42"})
         assert response.status_code == 500
         assert response.json() == {"error": "internal error; quote the request id when reporting it",
-                                   "request_id": "req-42"}
+                                   "type": "internal", "error_type": "internal", "request_id": "req-42"}
         metrics = httpx.get(f"{base}/metrics").text
         assert 'code="500"' in metrics and "/v1/models" in metrics

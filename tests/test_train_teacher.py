@@ -62,5 +62,5 @@ def test_labels_for_other_requests_are_refused(minilm, small_candidates, tmp_pat
     requests = read_candidates(small_candidates)
     path = tmp_path / "labels.jsonl"
     label_with_teacher(minilm, requests[:2], path)
-    with pytest.raises(InputError, match="not a prefix of these requests"):
+    with pytest.raises(InputError, match="not a prefix of this run"):
         label_with_teacher(minilm, requests[1:], path)

@@ -2,7 +2,7 @@
 
 from rankwise.api import Reranker
 from rankwise.errors import InputError, ModelNotAvailableError, OptionError, RankwiseError, UnsupportedMethodError
-from rankwise.types import Candidate, Query, Ranking, Request, Result
+from rankwise.types import Candidate, Query, Ranking, Request, Result, ScoreKind
 
 from rankwise.version import installed_version
 
@@ -15,6 +15,7 @@ __all__ = [
     "Ranking",
     "Request",
     "Result",
+    "ScoreKind",
     "RankwiseError",
     "InputError",
     "OptionError",

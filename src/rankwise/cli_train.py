@@ -159,21 +159,65 @@ def train_late_interaction_command(
     out: Path = typer.Option(..., help="Folder for checkpoints, the loss log and the trained model (out/model)."),
     base_model: str = typer.Option("minilm-embed", help="Bi-encoder to start from."),
     held_out: list[Path] = typer.Option([], help="Collection never to train on; repeatable."),
+    groups_file: list[Path] = typer.Option([], "--groups", help="More training groups (JSONL, e.g. from "
+                                                                 "`train synthetic-queries`); repeatable."),
     option: list[str] = typer.Option([], "--option", "-O", help="Training option KEY=VALUE (epochs, lr, lora_r, "
                                      "group_size, grade_weight, teacher, teacher_temperature, pooled_weight, seed, "
                                      "...); repeatable."),
     resume: bool = typer.Option(False, help="Continue from the last checkpoint in --out."),
 ) -> None:
     """Fine-tune a bi-encoder for MaxSim (late interaction): listwise KL to grades or a teacher's scores."""
-    from rankwise.pipelines.train.data import build_query_groups
+    from rankwise.pipelines.train.data import build_query_groups, read_groups, without_held_out
     from rankwise.pipelines.train.late_interaction import LateInteractionTrainingConfig, train_late_interaction
 
     config = validate_options(LateInteractionTrainingConfig, "late-interaction training", parse_options(option))
-    groups = build_query_groups(collection, held_out=_held_out(held_out)).groups
+    held = _held_out(held_out)
+    groups = build_query_groups(collection, held_out=held).groups
+    groups += without_held_out([group for path in groups_file for group in read_groups(path)], held).groups
     record = train_late_interaction(base_model, groups, out, config, resume=resume, held_out=[p.name for p in held_out])
     use = f"--model {base_model} -O adapter={out / 'model'}" if config.lora_r else f"--model {out / 'model'}"
     console.print(f"{record['steps']} steps on {record['examples']} examples from {record['queries']} queries in "
                   f"{record['seconds']:.0f} s; use it with --method maxsim {use}")
+
+
+@train_app.command("synthetic-queries")
+@reports_errors
+def synthetic_queries_command(
+    collection: list[Path] = typer.Option(..., help="Collection whose candidate pools give the passages; repeatable."),
+    queries: Path = typer.Option(..., help="JSONL of generated queries, one per sampled passage; an existing file "
+                                           "is resumed."),
+    out: Path = typer.Option(..., help="JSONL of the kept queries as training groups (for --groups)."),
+    generator: str = typer.Option("qwen2.5-coder-0.5b", help="Language model that writes the queries."),
+    generator_backend: str = typer.Option("llama.cpp", help="Its backend."),
+    encoder: str = typer.Option("minilm-embed", help="Bi-encoder whose MaxSim filters and labels the queries."),
+    held_out: list[Path] = typer.Option([], help="Collection never to train on; repeatable."),
+    option: list[str] = typer.Option([], "--option", "-O", help="KEY=VALUE (per_query, from_top, keep_rank, "
+                                     "positive_margin, max_new_tokens, seed); repeatable."),
+) -> None:
+    """Synthetic training queries: an LLM writes a query per sampled passage, a round trip keeps the good ones."""
+    from rankwise.backends.interface import Capability
+    from rankwise.backends.registry import locate, open_backend
+    from rankwise.backends.runtime import RuntimeOptions
+    from rankwise.io.lines import iter_jsonl
+    from rankwise.pipelines.train.data import build_query_groups, write_groups
+    from rankwise.pipelines.train.synthetic import (SyntheticQueryConfig, generate_queries, round_trip_groups,
+                                                    sample_sources)
+
+    config = validate_options(SyntheticQueryConfig, "synthetic queries", parse_options(option))
+    groups = build_query_groups(collection, held_out=_held_out(held_out)).groups
+    sources = sample_sources(groups, config)
+    lm = open_backend(locate(generator, generator_backend), RuntimeOptions(backend=generator_backend),
+                      frozenset({Capability.GENERATE}), "synthetic queries")
+    with progress_bar("writing queries") as (progress, task):
+        progress.update(task, total=len(sources))
+        generate_queries(lm, sources, queries, config, on_progress=lambda n: progress.advance(task, n))
+    del lm
+    embedder = open_backend(locate(encoder, None), RuntimeOptions(), frozenset({Capability.TOKEN_EMBED}),
+                            "synthetic queries")
+    report = round_trip_groups(embedder, groups, [entry for _, entry in iter_jsonl(queries)], config)
+    write_groups(report.groups, out)
+    console.print(f"{report.generated} generated, {report.unusable} unusable, {report.rejected} failed the round "
+                  f"trip (source passage below rank {config.keep_rank}); {len(report.groups)} kept in {out}")
 
 
 @train_app.command("recipe")

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import bisect
+import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any, Union
 
 from rankwise.errors import InputError
@@ -74,6 +77,37 @@ def _candidate_from_plain(position: int, value: object) -> Candidate:
     return Candidate(docid=str(position), text=value)
 
 
+class ScoreKind(str, Enum):
+    """What a reranker's scores are, and so how they map monotonically onto [0, 1] for APIs that promise a
+    relevance in that range (Cohere's `relevance_score`, TEI without `raw_scores`)."""
+
+    PROBABILITY = "probability"  # already in [0, 1]
+    LOG_PROBABILITY = "log-probability"  # <= 0; mapped by exp
+    LOGIT = "logit"  # log-odds; mapped by the sigmoid
+    COSINE = "cosine"  # in [-1, 1] (cosine, mean of cosines); mapped by (1 + s) / 2
+    STANDARDIZED = "standardized"  # z-scores within one query's list; mapped by the sigmoid
+    ORDINAL = "ordinal"  # only the order means something (positions, wins, attention); mapped by rank
+    UNBOUNDED = "unbounded"  # any real on a fixed but uncalibrated scale (a learned fusion); the sigmoid
+
+    def to_unit_interval(self, scores: Sequence[float]) -> list[float]:
+        """The scores of one query's candidates mapped onto [0, 1], keeping their order. ORDINAL maps by rank
+        within the list: the best gets 1, the k-th 1 - (k - 1) / n, ties the same."""
+        if self is ScoreKind.ORDINAL:
+            ascending, n = sorted(scores), len(scores)
+            return [1.0 - (n - bisect.bisect_right(ascending, s)) / n for s in scores]
+        if self is ScoreKind.PROBABILITY:
+            return [min(1.0, max(0.0, s)) for s in scores]
+        if self is ScoreKind.LOG_PROBABILITY:
+            return [math.exp(min(0.0, s)) for s in scores]
+        if self is ScoreKind.COSINE:
+            return [min(1.0, max(0.0, (1.0 + s) / 2.0)) for s in scores]
+        return [_sigmoid(s) for s in scores]
+
+
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
+
+
 @dataclass
 class Result:
     """One reranked passage: its new rank (1-based) and the reranker's score."""
@@ -87,12 +121,13 @@ class Result:
 
 @dataclass
 class Ranking:
-    """The reranked list for one query, best first. `trace` holds method-specific details
-    (raw LLM responses, window schedules, timings) for inspection."""
+    """The reranked list for one query, best first. `score_kind` says what the scores are (the reranker sets
+    it); `trace` holds method-specific details (raw LLM responses, window schedules, timings)."""
 
     query: Query
     results: list[Result]
     trace: dict[str, Any] = field(default_factory=dict)
+    score_kind: ScoreKind = ScoreKind.UNBOUNDED
 
     def __len__(self) -> int:
         return len(self.results)
@@ -108,7 +143,7 @@ class Ranking:
         return [r.docid for r in self.results]
 
     def top(self, n: int) -> Ranking:
-        return Ranking(query=self.query, results=self.results[:n], trace=self.trace)
+        return Ranking(query=self.query, results=self.results[:n], trace=self.trace, score_kind=self.score_kind)
 
     @classmethod
     def from_scores(

@@ -64,4 +64,5 @@ def _append_tail(ranking: Ranking, tail: Sequence) -> Ranking:
                metadata={**c.metadata, "reranked": False})
         for i, c in enumerate(tail)
     ]
-    return Ranking(query=ranking.query, results=ranking.results + extra, trace=ranking.trace)
+    return Ranking(query=ranking.query, results=ranking.results + extra, trace=ranking.trace,
+                   score_kind=ranking.score_kind)

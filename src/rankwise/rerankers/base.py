@@ -14,7 +14,7 @@ from rankwise.backends.runtime import RuntimeOptions
 from rankwise.errors import InputError
 from rankwise.models.resolve import ModelLocation
 from rankwise.options import NoOptions, validate_options
-from rankwise.types import CandidateLike, Candidate, Query, Ranking, Request
+from rankwise.types import CandidateLike, Candidate, Query, Ranking, Request, ScoreKind
 
 
 class BaseReranker(ABC):
@@ -25,6 +25,11 @@ class BaseReranker(ABC):
     model_kinds: ClassVar[tuple[str, ...]] = ()  # registered model kinds it accepts (models/registry.py)
     requires: ClassVar[frozenset[Capability]] = frozenset()
     Options: ClassVar[type] = NoOptions
+    # What the scores are (an instance may refine it from its options); every Ranking it returns says so.
+    score_kind: ScoreKind = ScoreKind.UNBOUNDED
+    # True when a candidate's score never depends on the other candidates of its query, so that a server
+    # may split one request's candidates across batches and merge candidates of different requests.
+    independent_candidates: ClassVar[bool] = False
 
     def __init__(self, model_label: str):
         self.model_label = model_label
@@ -54,6 +59,7 @@ class BaseReranker(ABC):
         rankings = self._rerank(list(requests))
         elapsed = time.perf_counter() - start
         for ranking in rankings:
+            ranking.score_kind = self.score_kind
             ranking.trace.setdefault("method", self.method)
             ranking.trace.setdefault("model", self.model_label)
             ranking.trace["seconds"] = elapsed / len(requests)
@@ -63,6 +69,15 @@ class BaseReranker(ABC):
     def _rerank(self, requests: list[Request]) -> list[Ranking]:
         ...
 
+    def score_requests(self, requests: Sequence[Request]) -> list[list[float]]:
+        """Per request, each candidate's score in input order: the one interface through which a server
+        batches every method (several requests per call; split ones too when `independent_candidates`)."""
+        scores = []
+        for request, ranking in zip(requests, self.rerank_batch(requests)):
+            by_docid = {result.docid: result.score for result in ranking.results}
+            scores.append([by_docid[candidate.docid] for candidate in request.candidates])
+        return scores
+
     def describe(self) -> dict[str, Any]:
         """Parameters worth recording next to a run."""
         return {"method": self.method, "model": self.model_label}
@@ -70,6 +85,8 @@ class BaseReranker(ABC):
 
 class PointwiseReranker(BaseReranker):
     """Scores each (query, passage) pair independently, so pairs of all queries share batches."""
+
+    independent_candidates = True
 
     def _rerank(self, requests: list[Request]) -> list[Ranking]:
         pairs = [(request.query, candidate) for request in requests for candidate in request.candidates]

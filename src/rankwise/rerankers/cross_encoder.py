@@ -14,7 +14,7 @@ from rankwise.backends.interface import Capability, PairScoring
 from rankwise.models.registry import CROSS_ENCODER
 from rankwise.options import option
 from rankwise.rerankers.base import PointwiseReranker
-from rankwise.types import Candidate, Query
+from rankwise.types import Candidate, Query, ScoreKind
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,10 @@ class CrossEncoderReranker(PointwiseReranker):
         super().__init__(model_label)
         self.scorer = scorer
         self.activation = activation
+        if activation != "none":
+            self.score_kind = ScoreKind.PROBABILITY
+        else:
+            self.score_kind = ScoreKind.LOGIT if scorer.score_kind == "logit" else ScoreKind.LOG_PROBABILITY
 
     def score_pairs(self, pairs: Sequence[tuple[Query, Candidate]]) -> list[float]:
         scores = self.scorer.score([q.text for q, _ in pairs], [c.text for _, c in pairs])

@@ -10,7 +10,7 @@ from rankwise.backends.interface import Capability, Embedder
 from rankwise.models.registry import TEXT_ENCODER
 from rankwise.options import option
 from rankwise.rerankers.base import PointwiseReranker
-from rankwise.types import Candidate, Query
+from rankwise.types import Candidate, Query, ScoreKind
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,8 @@ class EmbeddingReranker(PointwiseReranker):
     method = "embedding"
     requires = frozenset({Capability.EMBED})
     Options = EmbeddingOptions
+
+    score_kind = ScoreKind.COSINE
 
     def __init__(self, encoder: Embedder, model_label: str, query_prefix: str = "", passage_prefix: str = ""):
         super().__init__(model_label)

@@ -18,7 +18,7 @@ from rankwise.models.registry import TEXT_ENCODER
 from rankwise.options import option
 from rankwise.rerankers.base import BaseReranker
 from rankwise.rerankers.embedding import EmbeddingOptions
-from rankwise.types import Ranking, Request
+from rankwise.types import Ranking, Request, ScoreKind
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,8 @@ class EmbeddingPRFReranker(BaseReranker):
     method = "embedding-prf"
     requires = frozenset({Capability.EMBED})
     Options = EmbeddingPRFOptions
+
+    score_kind = ScoreKind.COSINE  # with the expanded query vector
 
     def __init__(self, encoder: Embedder, model_label: str, prf_k: int = 3, prf_beta: float = 1.0,
                  query_prefix: str = "", passage_prefix: str = ""):

@@ -24,7 +24,7 @@ from rankwise.models.resolve import ModelLocation
 from rankwise.models.registry import FUSION
 from rankwise.options import NoOptions, validate_options
 from rankwise.rerankers.base import BaseReranker
-from rankwise.types import Ranking, Request
+from rankwise.types import Ranking, Request, ScoreKind
 
 if TYPE_CHECKING:
     import numpy as np
@@ -135,6 +135,7 @@ def load_booster(path: str | Path) -> Any:
 
 
 class FusionReranker(BaseReranker):
+    score_kind = ScoreKind.UNBOUNDED  # LambdaMART's output
     model_kinds = (FUSION,)
     method = "fusion"
 

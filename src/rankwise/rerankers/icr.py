@@ -22,7 +22,7 @@ from rankwise.backends.interface import LANGUAGE_MODEL, AttentionReader, Capabil
 from rankwise.models.registry import CAUSAL_LM
 from rankwise.options import option
 from rankwise.rerankers.base import BaseReranker
-from rankwise.types import Ranking, Request
+from rankwise.types import Ranking, Request, ScoreKind
 
 INSTRUCTION = "Here are some paragraphs:"
 LATE_INSTRUCTION = "Please find information that are relevant to the following query in the paragraphs above."
@@ -48,6 +48,7 @@ def calibrated_score(query_tokens: Any, na_tokens: Any) -> float:
 
 
 class ICRReranker(BaseReranker):
+    score_kind = ScoreKind.ORDINAL  # attention mass has no fixed scale across queries
     model_kinds = (CAUSAL_LM,)
     method = "icr"
     requires = LANGUAGE_MODEL | {Capability.ATTENTION}

@@ -22,7 +22,7 @@ from rankwise.models.registry import TEXT_ENCODER
 from rankwise.options import option
 from rankwise.rerankers.base import BaseReranker
 from rankwise.rerankers.embedding import EmbeddingOptions
-from rankwise.types import Ranking, Request
+from rankwise.types import Ranking, Request, ScoreKind
 
 if TYPE_CHECKING:
     import numpy as np
@@ -58,6 +58,7 @@ class MaxSimReranker(BaseReranker):
         self.encoder = encoder
         self.query_prefix, self.passage_prefix = query_prefix, passage_prefix
         self.prf_k, self.prf_beta = prf_k, float(prf_beta)
+        self.score_kind = ScoreKind.STANDARDIZED if prf_k else ScoreKind.COSINE  # MaxSim is a mean of cosines
 
     def _rerank(self, requests: list[Request]) -> list[Ranking]:
         import numpy as np

@@ -13,7 +13,7 @@ from rankwise.models.registry import CAUSAL_LM
 from rankwise.options import option
 from rankwise.rerankers.base import PointwiseReranker
 from rankwise.rerankers.prompts import RELEVANCE_YES_NO, YES_NO_PROMPTS, ChatPrompt
-from rankwise.types import Candidate, Query
+from rankwise.types import Candidate, Query, ScoreKind
 
 YES_WORDS = ("Yes", "yes", " Yes", " yes", "YES")
 NO_WORDS = ("No", "no", " No", " no", "NO")
@@ -26,6 +26,7 @@ class LLMPointwiseOptions:
 
 
 class LLMPointwiseReranker(PointwiseReranker):
+    score_kind = ScoreKind.LOGIT  # log P(yes) - log P(no)
     model_kinds = (CAUSAL_LM,)
     method = "llm-pointwise"
     requires = LANGUAGE_MODEL

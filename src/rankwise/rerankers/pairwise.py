@@ -25,7 +25,7 @@ from rankwise.options import option
 from rankwise.rerankers.base import BaseReranker
 from rankwise.rerankers.heap_select import heap_top_n
 from rankwise.rerankers.prompts import ChatPrompt
-from rankwise.types import Ranking, Request
+from rankwise.types import Ranking, Request, ScoreKind
 
 PRP_PROMPT = ChatPrompt(
     system=None,
@@ -131,6 +131,7 @@ class PairwiseOptions:
 
 
 class PairwiseReranker(BaseReranker):
+    score_kind = ScoreKind.ORDINAL  # positions or wins
     model_kinds = (CAUSAL_LM,)
     method = "prp"
     requires = LANGUAGE_MODEL

@@ -11,7 +11,7 @@ from rankwise.models.registry import CAUSAL_LM
 from rankwise.options import option
 from rankwise.rerankers.base import PointwiseReranker
 from rankwise.rerankers.prompts import QUERY_GENERATION, QUERY_GENERATION_PROMPTS, ChatPrompt
-from rankwise.types import Candidate, Query
+from rankwise.types import Candidate, Query, ScoreKind
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,7 @@ class QueryLikelihoodOptions:
 
 
 class QueryLikelihoodReranker(PointwiseReranker):
+    score_kind = ScoreKind.LOG_PROBABILITY  # mean over the query's tokens
     model_kinds = (CAUSAL_LM,)
     method = "query-likelihood"
     requires = frozenset({Capability.TOKENIZE, Capability.CONTINUATION_LOGPROBS})

@@ -20,7 +20,7 @@ from rankwise.rerankers.base import BaseReranker
 from rankwise.rerankers.heap_select import heap_top_n
 from rankwise.rerankers.listwise import FirstTokenScheme
 from rankwise.rerankers.listwise_prompt import identifiers
-from rankwise.types import Ranking, Request
+from rankwise.types import Ranking, Request, ScoreKind
 
 SETWISE_INSTRUCTION = ('Given a query "{query}", which of the following passages is the most relevant one to '
                        'the query?\n\n{passages}\n\nOutput only the identifier of the most relevant passage, '
@@ -91,6 +91,7 @@ class SetwiseOptions:
 
 
 class SetwiseReranker(BaseReranker):
+    score_kind = ScoreKind.ORDINAL
     model_kinds = (CAUSAL_LM,)
     method = "setwise"
     requires = LANGUAGE_MODEL | {Capability.BRIDGED_FIRST_TOKEN}

@@ -12,7 +12,7 @@ from typing import Any
 
 from rankwise.errors import OptionError
 from rankwise.rerankers.base import BaseReranker
-from rankwise.types import Ranking, Request
+from rankwise.types import Ranking, Request, ScoreKind
 
 
 def window_schedule(count: int, window: int, stride: int) -> list[tuple[int, int]]:
@@ -48,6 +48,7 @@ class WindowResult:
 
 
 class SlidingWindowReranker(BaseReranker):
+    score_kind = ScoreKind.ORDINAL  # count - rank
     def __init__(self, model_label: str, window: int = 20, stride: int = 10, top_k: int = 100):
         super().__init__(model_label)
         window_schedule(window, window, stride)  # validates

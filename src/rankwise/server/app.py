@@ -19,12 +19,13 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rankwise.errors import InputError
-from rankwise.rerankers.base import BaseReranker, PointwiseReranker
+from rankwise.rerankers.base import BaseReranker
 from rankwise.server.batcher import MicroBatcher, Overloaded
 from rankwise.server.guard import RequestGuard
 from rankwise.server.metrics import ServiceMetrics
 from rankwise.server.schemas import (
     ERROR_RESPONSES,
+    ApiVersion,
     BilledUnits,
     DocumentObject,
     Meta,
@@ -35,8 +36,10 @@ from rankwise.server.schemas import (
     TEIRequest,
     TEIResult,
     Usage,
+    error_body,
 )
-from rankwise.types import Candidate, Query
+from rankwise.types import Candidate, Query, ScoreKind
+from rankwise.types import Request as RerankWork
 
 log = logging.getLogger("rankwise.server")
 OPEN_PATHS = {"/health", "/ready"}
@@ -78,9 +81,11 @@ def create_app(reranker: BaseReranker | Callable[[], BaseReranker], settings: Se
     """`reranker` may be a loader: it then runs at startup, and /ready answers 503 until it has finished."""
     state: dict[str, Any] = {"reranker": None, "draining": False}
     metrics = ServiceMetrics(queue_depth=lambda: batcher.queued)  # read at scrape time, after batcher exists
-    batcher = MicroBatcher(lambda pairs: state["reranker"].score_pairs(pairs), max_batch=settings.max_batch_pairs,
+    # Every method goes through `score_requests`: units are whole requests, or slices of one when the
+    # method's candidate scores are independent (pointwise), so a big request shares batches fairly.
+    batcher = MicroBatcher(lambda units: state["reranker"].score_requests(units), max_batch=settings.max_batch_pairs,
                            max_wait_ms=settings.max_wait_ms, max_queued=settings.max_queue_pairs,
-                           on_batch=metrics.batch_pairs.observe)
+                           on_batch=metrics.batch_pairs.observe, weight=lambda unit: len(unit.candidates))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -169,17 +174,15 @@ def create_app(reranker: BaseReranker | Callable[[], BaseReranker], settings: Se
             raise ApiError(503, "the model is still loading", headers={"Retry-After": str(settings.retry_after_seconds)})
         return state["reranker"]
 
-    async def scores_for(request: Request, query: str, texts: list[str], field_name: str) -> list[float]:
+    async def scores_for(request: Request, query: str, texts: list[str],
+                         field_name: str) -> tuple[list[float], ScoreKind]:
+        """The raw score of every text, in order, and what kind of score they are."""
         reranker = ready_reranker()
         _check_encodable(query, texts, field_name)
-        q = Query("request", query)
-        candidates = [Candidate(str(i), t) for i, t in enumerate(texts)]
-        if isinstance(reranker, PointwiseReranker):
-            work = asyncio.ensure_future(batcher.score([(q, c) for c in candidates]))
-        else:
-            work = asyncio.ensure_future(_listwise_scores(batcher, reranker, q, candidates))
+        work_request = RerankWork(Query("request", query), [Candidate(str(i), t) for i, t in enumerate(texts)])
+        work = asyncio.ensure_future(batcher.score(_work_units(reranker, work_request, batcher.chunk)))
         try:
-            scores = await _while_client_waits(request, work, settings.request_timeout)
+            parts = await _while_client_waits(request, work, settings.request_timeout)
         except Overloaded as e:
             raise ApiError(503, f"overloaded: {e}; retry later",
                            headers={"Retry-After": str(settings.retry_after_seconds)}) from None
@@ -194,7 +197,7 @@ def create_app(reranker: BaseReranker | Callable[[], BaseReranker], settings: Se
             log.exception("request %s: the model failed", request.state.request_id)
             raise ApiError(500, "the model failed while scoring this request") from None
         metrics.documents.inc(len(texts))
-        return scores
+        return [score for part in parts for score in part], reranker.score_kind
 
     def check_common(query: str, count: int) -> None:
         if not query.strip():
@@ -230,11 +233,7 @@ def create_app(reranker: BaseReranker | Callable[[], BaseReranker], settings: Se
         method = state["reranker"].method if state["reranker"] else None
         return {"object": "list", "data": [{"id": settings.model_name, "object": "model", "method": method}]}
 
-    @app.post("/v1/rerank", response_model=RerankResponse, response_model_exclude_none=True, tags=["rerank"],
-              responses=ERROR_RESPONSES)
-    @app.post("/v2/rerank", response_model=RerankResponse, response_model_exclude_none=True, tags=["rerank"],
-              include_in_schema=False)
-    async def rerank(body: RerankRequest, request: Request) -> RerankResponse:
+    async def rerank(body: RerankRequest, request: Request, api_version: str) -> RerankResponse:
         check_common(body.query, len(body.documents))
         if not body.documents:
             raise ApiError(422, "documents is empty", ["documents"])
@@ -247,16 +246,29 @@ def create_app(reranker: BaseReranker | Callable[[], BaseReranker], settings: Se
             if body.max_tokens_per_doc is not None:
                 text = " ".join(text.split()[: body.max_tokens_per_doc])
             texts.append(text)
-        scores = await scores_for(request, body.query, texts, "documents")
+        scores, kind = await scores_for(request, body.query, texts, "documents")
+        relevance = kind.to_unit_interval(scores)
         order = sorted(range(len(texts)), key=lambda i: -scores[i])
         if body.top_n is not None:
             order = order[: body.top_n]
-        results = [RerankResult(index=i, relevance_score=scores[i],
-                                document=ReturnedDocument(text=texts[i]) if body.return_documents else None)
+        return_documents = body.return_documents if body.return_documents is not None else api_version == "1"
+        results = [RerankResult(index=i, relevance_score=relevance[i],
+                                document=_returned(body.documents[i]) if return_documents else None)
                    for i in order]
-        return RerankResponse(id=request.state.request_id, model=settings.model_name, results=results,
-                              meta=Meta(billed_units=BilledUnits(search_units=max(1, math.ceil(len(texts) / 100)))),
+        meta = Meta(api_version=ApiVersion(version=api_version), score_kind=kind.value,
+                    billed_units=BilledUnits(search_units=max(1, math.ceil(len(texts) / 100))))
+        return RerankResponse(id=request.state.request_id, model=settings.model_name, results=results, meta=meta,
                               usage=Usage(total_tokens=_word_count(body.query, texts)))
+
+    @app.post("/v1/rerank", response_model=RerankResponse, response_model_exclude_none=True, tags=["rerank"],
+              responses=ERROR_RESPONSES, summary="Rerank (Cohere v1 / Jina shape; documents returned by default)")
+    async def rerank_v1(body: RerankRequest, request: Request) -> RerankResponse:
+        return await rerank(body, request, "1")
+
+    @app.post("/v2/rerank", response_model=RerankResponse, response_model_exclude_none=True, tags=["rerank"],
+              responses=ERROR_RESPONSES, summary="Rerank (Cohere v2 shape; no documents unless return_documents)")
+    async def rerank_v2(body: RerankRequest, request: Request) -> RerankResponse:
+        return await rerank(body, request, "2")
 
     @app.post("/rerank", response_model=list[TEIResult], response_model_exclude_none=True, tags=["rerank"],
               responses=ERROR_RESPONSES)
@@ -274,8 +286,8 @@ def create_app(reranker: BaseReranker | Callable[[], BaseReranker], settings: Se
                                         f"{settings.max_document_chars} (send truncate=true to cut it)", ["texts", str(i)])
                 text = text[: settings.max_document_chars]
             texts.append(text)
-        scores = await scores_for(request, body.query, texts, "texts")
-        values = scores if body.raw_scores else [_sigmoid(s) for s in scores]
+        scores, kind = await scores_for(request, body.query, texts, "texts")
+        values = scores if body.raw_scores else kind.to_unit_interval(scores)
         order = sorted(range(len(texts)), key=lambda i: -scores[i])
         return [TEIResult(index=i, score=values[i], text=texts[i] if body.return_text else None) for i in order]
 
@@ -337,13 +349,20 @@ async def _while_client_waits(request: Request, work: asyncio.Future, timeout: f
                 waiter.cancel()
 
 
-async def _listwise_scores(batcher: MicroBatcher, reranker: BaseReranker, query: Query,
-                           candidates: list[Candidate]) -> list[float]:
-    from rankwise.types import Request as RerankRequestData
+def _work_units(reranker: BaseReranker, request: RerankWork, chunk: int) -> list[RerankWork]:
+    """The request whole, or cut into slices of at most `chunk` candidates when the method scores each
+    candidate on its own (so slices can share batches with other requests without changing a score)."""
+    if not reranker.independent_candidates or len(request.candidates) <= chunk:
+        return [request]
+    return [RerankWork(request.query, request.candidates[i:i + chunk])
+            for i in range(0, len(request.candidates), chunk)]
 
-    ranking = await batcher.run(lambda: reranker.rerank_batch([RerankRequestData(query, candidates)])[0])
-    by_docid = {r.docid: r.score for r in ranking}
-    return [by_docid[c.docid] for c in candidates]
+
+def _returned(document: str | DocumentObject) -> ReturnedDocument:
+    """The document as the client sent it: text untruncated, with its id, metadata and other fields."""
+    if isinstance(document, DocumentObject):
+        return ReturnedDocument(**document.model_dump(exclude_none=True))
+    return ReturnedDocument(text=document)
 
 
 REQUEST_ID_CHARACTERS = re.compile(r"[^A-Za-z0-9._:\-]")
@@ -360,14 +379,7 @@ def _client_request_id(value: str | None) -> str | None:
 
 def _error(status: int, message: str, request_id: str | None, detail: Any = None,
            headers: dict[str, str] | None = None) -> JSONResponse:
-    body: dict[str, Any] = {"error": message, "request_id": request_id}
-    if detail is not None:
-        body["detail"] = detail
-    return JSONResponse(body, status_code=status, headers=headers)
-
-
-def _sigmoid(x: float) -> float:
-    return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
+    return JSONResponse(error_body(status, message, request_id, detail), status_code=status, headers=headers)
 
 
 def _word_count(query: str, texts: list[str]) -> int:

@@ -1,12 +1,13 @@
-"""Micro-batching with fair scheduling: concurrent requests' (query, passage) pairs are scored together, up
-to a maximum number of pairs per batch and a maximum wait, on one worker thread off the event loop.
+"""Micro-batching with fair scheduling: concurrent requests' work units are scored together, up to a
+maximum weight per batch and a maximum wait, on one worker thread off the event loop.
 
-Each request is cut into chunks of at most `max_batch // 4` pairs, and a batch takes one chunk from each
-waiting request in turn (up to `max_batch` pairs). A 2-document request that arrives while a
-1,000-document one is being scored waits for one chunk of it, then rides in the very next batch, instead of
-waiting for all of the big one. A request whose
-caller gives up (client gone, deadline passed: its `score` call is cancelled) leaves the queue at once; only
-a batch already on the model runs to its end. A full queue refuses new work at once."""
+A unit's weight is the number of (query, passage) pairs it holds. A request's units are grouped into
+chunks of at most `max_batch // 4` weight (a unit heavier than that is a chunk alone), and a batch takes one
+chunk from each waiting request in turn (up to `max_batch`, or one heavy chunk alone). A 2-document
+request that arrives while a 1,000-document one is being scored waits for one chunk of it, then rides in
+the very next batch, instead of waiting for all of the big one. A request whose caller gives up (client
+gone, deadline passed: its `score` call is cancelled) leaves the queue at once; only a batch already on
+the model runs to its end. A full queue refuses new work at once."""
 
 from __future__ import annotations
 
@@ -26,12 +27,15 @@ class Overloaded(Exception):
 @dataclass
 class _Job:
     items: list[Any]
+    weight: int
     future: asyncio.Future = field(repr=False)
 
 
 class MicroBatcher:
-    def __init__(self, score: Callable[[list[Any]], Sequence[float]], max_batch: int = 64, max_wait_ms: float = 5.0,
-                 max_queued: int = 20000, on_batch: Callable[[int], None] | None = None):
+    def __init__(self, score: Callable[[list[Any]], Sequence[Any]], max_batch: int = 64, max_wait_ms: float = 5.0,
+                 max_queued: int = 20000, on_batch: Callable[[int], None] | None = None,
+                 weight: Callable[[Any], int] = lambda item: 1):
+        """`score` maps a list of units to one result per unit; `weight(unit)` is its size in pairs."""
         if max_batch < 1 or max_queued < 1:
             raise ValueError("max_batch and max_queued must be >= 1")
         self._score = score
@@ -40,12 +44,13 @@ class MicroBatcher:
         self.max_wait = max_wait_ms / 1000.0
         self.max_queued = max_queued
         self._on_batch = on_batch
+        self._weight = weight
         self._pending: OrderedDict[int, deque[_Job]] = OrderedDict()  # request -> its unscored chunks
         self._arrived: asyncio.Event | None = None
         self._owners = itertools.count()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rankwise-infer")
         self._worker: asyncio.Task | None = None
-        self.queued = 0  # pairs waiting or being scored
+        self.queued = 0  # weight waiting or being scored
 
     async def start(self) -> None:
         self._arrived = asyncio.Event()
@@ -64,26 +69,42 @@ class MicroBatcher:
         """Run other model work (a listwise request) on the same inference thread, in turn."""
         return await asyncio.get_running_loop().run_in_executor(self._executor, function)
 
-    async def score(self, items: list[Any]) -> list[float]:
+    async def score(self, items: list[Any]) -> list[Any]:
+        """One result per unit, in order."""
         if not items:
             return []
-        if self.queued + len(items) > self.max_queued:
+        total = sum(self._weight(item) for item in items)
+        if self.queued + total > self.max_queued:
             raise Overloaded(f"{self.queued} pairs queued; limit {self.max_queued}")
         loop = asyncio.get_running_loop()
-        jobs = [_Job(items[i:i + self.chunk], loop.create_future()) for i in range(0, len(items), self.chunk)]
+        jobs = [_Job(chunk, weight, loop.create_future()) for chunk, weight in self._chunks(items)]
         owner = next(self._owners)
         self._pending[owner] = deque(jobs)
-        self.queued += len(items)
+        self.queued += total
         self._arrived.set()
         try:
             parts = await asyncio.gather(*(job.future for job in jobs))
         finally:  # cancelled or failed: what was not scored yet is dropped, not run for nobody
             self._pending.pop(owner, None)
-            self.queued -= len(items)
-        return [score for part in parts for score in part]
+            self.queued -= total
+        return [result for part in parts for result in part]
 
-    def _pending_pairs(self) -> int:
-        return sum(len(job.items) for jobs in self._pending.values() for job in jobs)
+    def _chunks(self, items: list[Any]) -> list[tuple[list[Any], int]]:
+        chunks: list[tuple[list[Any], int]] = []
+        current: list[Any] = []
+        weight = 0
+        for item in items:
+            w = self._weight(item)
+            if current and weight + w > self.chunk:
+                chunks.append((current, weight))
+                current, weight = [], 0
+            current.append(item)
+            weight += w
+        chunks.append((current, weight))
+        return chunks
+
+    def _pending_weight(self) -> int:
+        return sum(job.weight for jobs in self._pending.values() for job in jobs)
 
     def _take_batch(self) -> list[_Job]:
         """One round: at most one chunk from each waiting request, in rotation, while the batch has room.
@@ -98,11 +119,11 @@ class MicroBatcher:
             if not jobs:
                 del self._pending[owner]
                 continue
-            if size + len(jobs[0].items) > self.max_batch:
+            if batch and size + jobs[0].weight > self.max_batch:
                 break
             job = jobs.popleft()
             batch.append(job)
-            size += len(job.items)
+            size += job.weight
             if jobs:
                 self._pending.move_to_end(owner)  # the next batch starts with the next request
             else:
@@ -114,7 +135,7 @@ class MicroBatcher:
             if not self._pending:
                 self._arrived.clear()
                 await self._arrived.wait()
-                if self._pending_pairs() < self.max_batch:  # a lone small request: wait briefly for company
+                if self._pending_weight() < self.max_batch:  # a lone small request: wait briefly for company
                     await asyncio.sleep(self.max_wait)
             batch = self._take_batch()
             if batch:
@@ -126,7 +147,7 @@ class MicroBatcher:
             batch = await self._next_batch()
             items = [item for job in batch for item in job.items]
             if self._on_batch:
-                self._on_batch(len(items))
+                self._on_batch(sum(job.weight for job in batch))
             try:
                 scores = await loop.run_in_executor(self._executor, self._score, items)
             except Exception as e:
@@ -147,7 +168,7 @@ class MicroBatcher:
                 offset += len(job.items)
 
 
-def _settle(job: _Job, scores: Sequence[float] | None = None, error: Exception | None = None) -> None:
+def _settle(job: _Job, scores: Sequence[Any] | None = None, error: Exception | None = None) -> None:
     if job.future.done():  # the client went away
         return
     if error is not None:

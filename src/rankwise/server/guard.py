@@ -1,5 +1,6 @@
-"""What is decided before a request body is read: authentication (from the headers alone), the body size
-cap (from Content-Length, and while a chunked body streams in) and the body deadline. A pure ASGI
+"""What is decided before a request body is read: authentication (from the headers alone), the media
+type (JSON only), the body size cap (from Content-Length, and while a chunked body streams in) and the
+body deadline. A pure ASGI
 middleware, so a refused request costs a few header bytes: a 1 GB body without a key is answered 401
 without reading it, an oversized one 413 without buffering the rest, and one that trickles in (a byte a
 second) 408 once `body_timeout` seconds have passed since its headers."""
@@ -13,6 +14,8 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from starlette.exceptions import HTTPException
+
+from rankwise.server.schemas import error_body
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -57,6 +60,13 @@ class RequestGuard:
         if self.keys and scope["path"] not in self.open_paths and not self._authorized(headers):
             return await _answer(send, scope, 401, "missing or invalid API key (send 'Authorization: Bearer <key>')",
                                  {"www-authenticate": "Bearer"})
+        if scope.get("method") == "POST" and b"content-type" not in headers:
+            # Clients that omit the header send JSON; say so, or FastAPI would not parse the body at all.
+            scope["headers"] = [*scope.get("headers", []), (b"content-type", b"application/json")]
+        elif scope.get("method") == "POST" and not _is_json(headers[b"content-type"]):
+            sent = headers[b"content-type"].decode("latin-1").split(";")[0].strip()
+            return await _answer(send, scope, 415, f"the body must be JSON: send 'Content-Type: application/json', "
+                                                   f"not {sent!r}")
         length = headers.get(b"content-length")
         if length is not None:
             try:
@@ -116,10 +126,17 @@ class RequestGuard:
         return scheme.lower() == b"bearer" and key_matches(token.strip(), self.keys)
 
 
+def _is_json(content_type: bytes) -> bool:
+    """application/json or a +json type. Form and text bodies are refused, so `curl -d` without a JSON
+    header gets an answer that says what to send."""
+    media = content_type.split(b";")[0].strip().lower()
+    return media == b"application/json" or media.endswith(b"+json")
+
+
 async def _answer(send: Send, scope: Scope, status: int, message: str, headers: dict[str, str] | None = None) -> None:
     """A JSON error in the service's shape, with the request id the outer middleware assigned."""
     request_id = scope.get("state", {}).get("request_id")
-    body = json.dumps({"error": message, "request_id": request_id}).encode()
+    body = json.dumps(error_body(status, message, request_id)).encode()
     raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
            (b"connection", b"close")]
     raw += [(k.encode(), v.encode()) for k, v in (headers or {}).items()]

@@ -24,18 +24,25 @@ class RerankRequest(BaseModel):
     query: StrictStr
     documents: list[Union[StrictStr, DocumentObject]]
     top_n: Optional[StrictInt] = Field(None, ge=0)
-    return_documents: StrictBool = True
+    return_documents: Optional[StrictBool] = Field(None, description="Default: true on /v1/rerank (as Jina), "
+                                                                    "false on /v2/rerank (Cohere v2 returns none).")
     max_tokens_per_doc: Optional[StrictInt] = Field(None, ge=1, description="Documents are cut to this many "
                                                                       "whitespace-separated words.")
 
 
 class ReturnedDocument(BaseModel):
+    """The document as it was sent (not as truncated for the model), with its `id` and `metadata` if any."""
+
+    model_config = ConfigDict(extra="allow")
     text: str
+    id: Optional[str] = None
+    metadata: Optional[dict[str, Any]] = None
 
 
 class RerankResult(BaseModel):
     index: int
-    relevance_score: float
+    relevance_score: float = Field(description="In [0, 1]: the method's scores mapped monotonically by their "
+                                               "kind (meta.score_kind; see the README).")
     document: Optional[ReturnedDocument] = None
 
 
@@ -43,8 +50,14 @@ class BilledUnits(BaseModel):
     search_units: int
 
 
+class ApiVersion(BaseModel):
+    version: str
+
+
 class Meta(BaseModel):
+    api_version: ApiVersion
     billed_units: BilledUnits
+    score_kind: str = Field(description="What the method's raw scores are; relevance_score is mapped from them.")
 
 
 class Usage(BaseModel):
@@ -63,7 +76,8 @@ class TEIRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
     query: StrictStr
     texts: list[StrictStr]
-    raw_scores: StrictBool = False
+    raw_scores: StrictBool = Field(False, description="false: scores mapped onto [0, 1] by their kind, as "
+                                                      "relevance_score on /v1/rerank; true: the method's own scores.")
     return_text: StrictBool = False
     truncate: StrictBool = False
 
@@ -74,17 +88,35 @@ class TEIResult(BaseModel):
     text: Optional[str] = None
 
 
-class ErrorBody(BaseModel):
-    """Every error the service answers, 4xx and 5xx alike."""
+ERROR_TYPES = {400: "invalid_request", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed",
+               408: "request_timeout", 413: "too_large", 415: "unsupported_media_type", 422: "validation",
+               499: "client_closed_request", 500: "internal", 503: "unavailable", 504: "timeout"}
 
-    error: str
+
+class ErrorBody(BaseModel):
+    """Every error the service answers, 4xx and 5xx alike, whichever layer refuses the request."""
+
+    error: str = Field(description="What went wrong, naming the field or limit when there is one.")
+    type: str = Field(description="A stable code for the status: " + ", ".join(sorted(set(ERROR_TYPES.values()))))
+    error_type: str = Field(description="The same code, under the name TEI's error bodies use.")
     request_id: Optional[str] = None
     detail: Optional[Any] = None
 
 
+def error_body(status: int, message: str, request_id: str | None, detail: Any = None) -> dict[str, Any]:
+    code = ERROR_TYPES.get(status, "client_error" if status < 500 else "server_error")
+    body: dict[str, Any] = {"error": message, "type": code, "error_type": code, "request_id": request_id}
+    if detail is not None:
+        body["detail"] = detail
+    return body
+
+
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorBody, "description": description}
-    for status, description in [(401, "missing or wrong API key"), (413, "request body over the size cap"),
+    for status, description in [(400, "malformed JSON or Content-Length"), (401, "missing or wrong API key"),
+                                (408, "body not received in time"), (413, "request body or a field over a limit"),
+                                (415, "the body is not JSON"),
                                 (422, "invalid request: the field and the problem are named"),
-                                (503, "overloaded or draining; retry later"), (500, "internal error")]
+                                (500, "internal error"), (503, "overloaded, loading or draining; retry later"),
+                                (504, "not answered within the request timeout")]
 }

@@ -21,6 +21,7 @@ from rankwise.io.lines import iter_jsonl
 from rankwise.io.trec import read_qrels, read_topics
 
 FIRST_STAGES = ("bm25", "splade_pp_ed")
+SYNTHETIC_PREFIX = "synthetic:"  # collection name of groups with generated queries
 
 
 @dataclass
@@ -40,6 +41,11 @@ class QueryGroup:
     qid: str
     query: str
     docs: list[PooledDoc]
+
+    @property
+    def is_synthetic(self) -> bool:
+        """Written by `synthetic.round_trip_groups`: a generated query over its source passage's pool."""
+        return self.collection.startswith(SYNTHETIC_PREFIX)
 
     @property
     def judged(self) -> list[PooledDoc]:
@@ -157,6 +163,19 @@ def build_query_groups(
             if group is None or (judged_only_queries and not group.judged):
                 continue
             report.groups.append(group)
+    return report
+
+
+def without_held_out(groups: Iterable[QueryGroup], held_out: HeldOut) -> BuildReport:
+    """Groups read from a file, with held-out queries and passages dropped as `build_query_groups` drops them."""
+    report = BuildReport(groups=[])
+    for group in groups:
+        if held_out.has_query(group.qid, group.query):
+            report.dropped_queries += 1
+            continue
+        docs = [d for d in group.docs if not held_out.has_passage(d.docid, d.text)]
+        report.dropped_passages += len(group.docs) - len(docs)
+        report.groups.append(QueryGroup(group.collection, group.qid, group.query, docs))
     return report
 
 

@@ -34,8 +34,11 @@ class LateInteractionTrainingConfig:
     group_head: int = 2  # of which drawn from the query's best (by label) `head` passages
     head: int = 10
     examples_per_query: int = 4
+    examples_per_synthetic_query: int = 1  # synthetic queries are many, and each is one passage's
     grade_weight: float = 1.0
-    teacher: str = "splade_pp_ed"  # the score that labels unjudged queries
+    # The scores that label unjudged queries, in order of preference: SPLADE++'s first-stage score, then the
+    # round-trip label of synthetic queries.
+    teacher: str = "splade_pp_ed,roundtrip_maxsim"
     teacher_temperature: float = 1.0
     maxsim_scale: float = 20.0
     pooled_weight: float = 0.5
@@ -49,18 +52,23 @@ class LateInteractionTrainingConfig:
 
 def teacher_logits(group: QueryGroup, config: LateInteractionTrainingConfig) -> dict[str, float]:
     """Per passage, the logit of the target distribution: grades where the query is judged (its unjudged
-    passages are left out), else the teacher's z-scored score (passages it did not score are left out)."""
+    passages are left out), else the z-scored score of the first of `config.teacher`'s keys that scores at
+    least two of its passages (passages it did not score are left out)."""
     if group.judged:
         return {d.docid: config.grade_weight * float(d.grade) for d in group.judged}
-    scored = [d for d in group.docs if config.teacher in d.scores]
-    if len(scored) < 2:
+    for key in config.teacher.split(","):
+        scored = [d for d in group.docs if key.strip() in d.scores]
+        if len(scored) >= 2:
+            break
+    else:
         return {}
-    values = [d.scores[config.teacher] for d in scored]
+    key = key.strip()
+    values = [d.scores[key] for d in scored]
     mean = sum(values) / len(values)
     spread = (sum((v - mean) ** 2 for v in values) / len(values)) ** 0.5
     if spread == 0:
         return {}
-    return {d.docid: config.teacher_temperature * (d.scores[config.teacher] - mean) / spread for d in scored}
+    return {d.docid: config.teacher_temperature * (d.scores[key] - mean) / spread for d in scored}
 
 
 def listwise_groups(groups: Sequence[QueryGroup], config: LateInteractionTrainingConfig) -> list[dict[str, Any]]:
@@ -75,7 +83,8 @@ def listwise_groups(groups: Sequence[QueryGroup], config: LateInteractionTrainin
             continue
         ranked: list[PooledDoc] = sorted(docs, key=lambda d: -logits[d.docid])
         head = max(config.group_head, min(config.head, len(ranked) // 3))
-        for _ in range(config.examples_per_query):
+        count = config.examples_per_synthetic_query if group.is_synthetic else config.examples_per_query
+        for _ in range(count):
             picked = rng.sample(ranked[:head], config.group_head) + rng.sample(ranked[head:],
                                                                                 config.group_size - config.group_head)
             rng.shuffle(picked)

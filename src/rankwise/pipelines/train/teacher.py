@@ -1,40 +1,19 @@
 """Teacher labels: a reranker's scores over candidate sets, written one query per JSONL line so that a
 killed run resumes where it stopped.
 
-Each finished query is appended and flushed as one line; on resume the file is read back, a torn last
-line (the process died mid-write) is cut off, finished queries are skipped, and the rest are labelled in
-input order. So the finished file equals an uninterrupted run's, byte for byte, for a deterministic
-reranker."""
+Each finished query is appended and flushed as one line (`ResumableJsonl`), so the finished file equals
+an uninterrupted run's, byte for byte, for a deterministic reranker."""
 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from rankwise.errors import InputError
+from rankwise.pipelines.train.resumable import ResumableJsonl
 from rankwise.rerankers.base import BaseReranker
 from rankwise.types import Request
-
-
-def _finished_qids(path: Path) -> list[str]:
-    """Query ids of the complete lines, cutting off a torn tail so appends continue a clean file."""
-    if not path.exists():
-        return []
-    data = path.read_bytes()
-    keep = data.rfind(b"\n") + 1
-    if keep != len(data):
-        with open(path, "r+b") as f:
-            f.truncate(keep)
-    qids = []
-    for number, line in enumerate(data[:keep].splitlines(), start=1):
-        try:
-            qids.append(str(json.loads(line)["qid"]))
-        except (json.JSONDecodeError, KeyError, TypeError):
-            raise InputError("not a teacher-label line; delete the file to start over",
-                             source=str(path), line=number) from None
-    return qids
 
 
 def label_with_teacher(
@@ -46,28 +25,22 @@ def label_with_teacher(
 ) -> int:
     """Score every candidate of every request into `path` (`{"qid", "teacher", "scores": {docid: score}}` per
     line, input order); returns how many queries this call labelled."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    done = _finished_qids(path)
-    expected = [r.query.qid for r in requests]
-    if done != expected[: len(done)]:
-        raise InputError("the existing labels are not a prefix of these requests (different input or order); "
-                         "delete the file to start over", source=str(path))
+    out = ResumableJsonl(path, "teacher-label")
+    done = out.remaining([r.query.qid for r in requests])
     if done and on_progress:
-        on_progress(len(done))
-    todo = list(requests[len(done):])
+        on_progress(done)
+    todo = list(requests[done:])
     teacher = reranker.describe()
-    with open(path, "a", encoding="utf-8") as f:
-        for offset in range(0, len(todo), queries_per_batch):
-            group = todo[offset:offset + queries_per_batch]
-            for request, ranking in zip(group, reranker.rerank_batch(group)):
-                scores = {r.docid: r.score for r in ranking.results}
-                ordered = {c.docid: scores[c.docid] for c in request.candidates}
-                f.write(json.dumps({"qid": request.query.qid, "teacher": teacher, "scores": ordered}) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-            if on_progress:
-                on_progress(len(group))
+    for offset in range(0, len(todo), queries_per_batch):
+        group = todo[offset:offset + queries_per_batch]
+        lines = []
+        for request, ranking in zip(group, reranker.rerank_batch(group)):
+            scores = {r.docid: r.score for r in ranking.results}
+            ordered = {c.docid: scores[c.docid] for c in request.candidates}
+            lines.append({"qid": request.query.qid, "teacher": teacher, "scores": ordered})
+        out.append(lines)
+        if on_progress:
+            on_progress(len(group))
     return len(todo)
 
 

@@ -1,0 +1,83 @@
+"""Every method through the service: listwise FIRST and generation on a real small LLM over real HTTP,
+batched across concurrent requests through the same interface as pointwise methods; score kinds mapped
+onto [0, 1]."""
+
+from __future__ import annotations
+
+import concurrent.futures
+
+import httpx
+import pytest
+
+from rankwise import Reranker, ScoreKind
+from rankwise.server import ServerSettings, create_app
+
+from server_helpers import threaded_server
+
+DOCS = [
+    "Sourdough needs feeding with flour and water every day.",
+    "An adult flea usually lives two to three months, sometimes more than a year.",
+    "The flea market on the harbour sells antiques and records.",
+    "Flea pupae can stay dormant in cocoons for up to a year.",
+]
+QUERY = "how long do fleas live"
+
+
+@pytest.mark.parametrize("kind, raw, expected", [
+    (ScoreKind.COSINE, [-1.0, 0.0, 0.5, 1.2], [0.0, 0.5, 0.75, 1.0]),
+    (ScoreKind.LOGIT, [0.0, 2.0, -2.0], [0.5, 0.8807970779778823, 0.11920292202211755]),
+    (ScoreKind.LOG_PROBABILITY, [0.0, -0.6931471805599453, 0.1], [1.0, 0.5, 1.0]),
+    (ScoreKind.PROBABILITY, [0.2, 1.3, -0.1], [0.2, 1.0, 0.0]),
+    (ScoreKind.ORDINAL, [4.0, 3.0, 3.0, 1.0], [1.0, 0.75, 0.75, 0.25]),
+    (ScoreKind.STANDARDIZED, [0.0], [0.5]),
+])
+def test_each_score_kind_maps_onto_the_unit_interval(kind, raw, expected):
+    assert kind.to_unit_interval(raw) == pytest.approx(expected)
+
+
+def test_rankings_say_what_their_scores_are(minilm):
+    assert minilm.rerank(QUERY, DOCS).score_kind is ScoreKind.COSINE
+    assert Reranker.load("minilm-embed", method="maxsim").rerank(QUERY, DOCS).score_kind is ScoreKind.STANDARDIZED
+    assert Reranker.load("minilm-embed", method="maxsim", prf_k=0).rerank(QUERY, DOCS).score_kind is ScoreKind.COSINE
+
+
+@pytest.fixture(scope="module")
+def first_reranker():
+    return Reranker.load("smollm2-135m", method="first", window=4, stride=2)
+
+
+@pytest.mark.parametrize("method", ["first", "listwise-generate"])
+def test_listwise_methods_answer_over_http_as_in_python(method, first_reranker):
+    reranker = first_reranker if method == "first" else Reranker.load("smollm2-135m", method=method, window=4,
+                                                                      stride=2)
+    expected = [int(r.docid) for r in reranker.rerank(QUERY, DOCS)]
+    with threaded_server(create_app(reranker, ServerSettings(model_name="smollm2-135m"))) as base:
+        data = httpx.post(f"{base}/v1/rerank", json={"query": QUERY, "documents": DOCS}, timeout=120).json()
+        tei = httpx.post(f"{base}/rerank", json={"query": QUERY, "texts": DOCS, "raw_scores": True}, timeout=120).json()
+    assert [r["index"] for r in data["results"]] == expected
+    assert [r["relevance_score"] for r in data["results"]] == [1.0, 0.75, 0.5, 0.25]
+    assert data["meta"]["score_kind"] == "ordinal"
+    assert [r["index"] for r in tei] == expected and [r["score"] for r in tei] == [4.0, 3.0, 2.0, 1.0]
+
+
+def test_concurrent_listwise_requests_share_model_calls(first_reranker):
+    calls: list[int] = []
+    score_requests = first_reranker.score_requests
+
+    def recording(requests):
+        calls.append(len(requests))
+        return score_requests(requests)
+
+    first_reranker.score_requests = recording
+    try:
+        settings = ServerSettings(model_name="smollm2-135m", max_wait_ms=300)
+        expected = [int(r.docid) for r in first_reranker.rerank(QUERY, DOCS)]
+        with threaded_server(create_app(first_reranker, settings)) as base:
+            calls.clear()
+            with concurrent.futures.ThreadPoolExecutor(3) as pool:
+                answers = list(pool.map(lambda _: httpx.post(f"{base}/v1/rerank", timeout=120, json={
+                    "query": QUERY, "documents": DOCS}).json(), range(3)))
+    finally:
+        del first_reranker.score_requests
+    assert all([r["index"] for r in a["results"]] == expected for a in answers)
+    assert sum(calls) == 3 and max(calls) >= 2, calls  # windows of different requests in one call
