@@ -153,6 +153,10 @@ def test_openapi_health_models_and_metrics(minilm_server):
     assert _counter(text, "/v1/rerank", "422") >= 1
     assert "rankwise_batch_pairs_count" in text and "rankwise_queue_pairs 0.0" in text
     assert "rankwise_request_seconds_bucket" in text
+    httpx.get(f"{minilm_server}/docs")
+    text = httpx.get(f"{minilm_server}/metrics").text
+    assert _counter(text, "/openapi.json", "200") >= 1 and _counter(text, "/docs", "200") >= 1
+    assert "process_resident_memory_bytes" in text and "process_open_fds" in text
 
 
 def _counter(text: str, route: str, code: str) -> float:

@@ -75,3 +75,30 @@ def test_graceful_shutdown_finishes_in_flight_and_refuses_new_work(secured):
     text = log.read_text()
     assert "Application shutdown complete" in text
     assert KEY not in text  # keys never reach the logs
+
+
+def test_key_files_skip_comments_and_refuse_keys_with_spaces(tmp_path):
+    from rankwise import InputError
+    from rankwise.server.serve import read_api_keys
+
+    keys = tmp_path / "keys.txt"
+    keys.write_text("# team keys\n\n   # indented comment\nsk-one\n  sk-two   # CI runner\nsk#three\n")
+    assert read_api_keys(keys) == {"sk-one", "sk-two", "sk#three"}
+    keys.write_text("sk-one\nsk two\n")
+    with pytest.raises(InputError, match=r"keys.txt:2: a key cannot contain whitespace"):
+        read_api_keys(keys)
+    keys.write_text("# only a comment\n")
+    with pytest.raises(InputError, match="holds no key"):
+        read_api_keys(keys)
+
+
+def test_a_model_that_fails_to_load_stops_the_process_with_the_reason(tmp_path):
+    from server_helpers import free_port
+
+    missing = tmp_path / "no-such-model"
+    result = subprocess.run([sys.executable, "-m", "rankwise.cli", "serve", "--model", str(missing),
+                             "--port", str(free_port())], capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "the model failed to load, so the service stopped" in output and "no-such-model" in output
+    assert "Traceback" not in output

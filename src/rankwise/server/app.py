@@ -104,9 +104,11 @@ def create_app(reranker: BaseReranker | Callable[[], BaseReranker], settings: Se
         try:
             state["reranker"] = await batcher.run(loader)
             log.info("ready: %s (%s)", settings.model_name, state["reranker"].method)
-        except Exception as e:  # the process stays up and says why in /ready
+        except Exception as e:  # said in /ready, and `serve` stops the process with the reason
             state["load_error"] = f"{type(e).__name__}: {e}"
             log.error("loading %s failed: %s", settings.model_name, state["load_error"])
+            if "on_load_failure" in state:
+                state["on_load_failure"]()
 
     app = FastAPI(title="rankwise", version=_version(), lifespan=lifespan,
                   description="Reranking service with Cohere/Jina (`/v1/rerank`, `/v2/rerank`) and TEI (`/rerank`) APIs.")
@@ -136,7 +138,8 @@ def create_app(reranker: BaseReranker | Callable[[], BaseReranker], settings: Se
                 log.exception("request %s failed", request_id)
                 response = _error(500, "internal error; quote the request id when reporting it", request_id)
         route = request.scope.get("route")
-        label = getattr(route, "path", "unmatched")
+        # The documentation routes are plain Starlette routes, which do not set scope["route"].
+        label = getattr(route, "path", None) or (request.url.path if request.url.path in DOC_PATHS else "unmatched")
         metrics.requests.labels(route=label, code=str(response.status_code)).inc()
         metrics.latency.labels(route=label).observe(time.perf_counter() - start)
         response.headers["X-Request-ID"] = request_id

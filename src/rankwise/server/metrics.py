@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (CollectorRegistry, Counter, Gauge, Histogram, PlatformCollector, ProcessCollector,
+                               generate_latest)
 
 
 class ServiceMetrics:
@@ -20,6 +21,8 @@ class ServiceMetrics:
         self.documents = Counter("rankwise_documents", "Documents reranked", registry=self.registry)
         self.queue = Gauge("rankwise_queue_pairs", "Pairs queued or being scored", registry=self.registry)
         self.queue.set_function(queue_depth)
+        ProcessCollector(registry=self.registry)  # process_resident_memory_bytes, open fds, CPU seconds
+        PlatformCollector(registry=self.registry)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
