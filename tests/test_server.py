@@ -47,7 +47,9 @@ def test_cohere_v2_request_body_works_unchanged(minilm_server, minilm):
         assert "document" not in r  # Cohere v2 returns no documents
     assert data["meta"] == {"api_version": {"version": "2"}, "billed_units": {"search_units": 1},
                             "score_kind": "cosine"}
-    assert data["usage"]["total_tokens"] == len(QUERY.split()) + sum(len(d.split()) for d in DOCS)
+    # Jina's usage counts model tokens, not words
+    assert data["usage"]["total_tokens"] == sum(minilm.token_counter.count_tokens([QUERY, *DOCS]))
+    assert data["usage"]["total_tokens"] > len(QUERY.split()) + sum(len(d.split()) for d in DOCS)
 
 
 def test_v1_returns_documents_as_sent_with_their_ids(minilm_server):
@@ -110,6 +112,24 @@ def test_malformed_json_is_400_and_tei_length_limit(minilm_server):
     assert refused.status_code == 413 and "send truncate=true" in refused.json()["error"]
     cut = httpx.post(f"{minilm_server}/rerank", json={"query": QUERY, "texts": [long_text], "truncate": True})
     assert cut.status_code == 200
+
+
+def test_tei_and_jina_count_model_tokens(minilm_server, minilm):
+    counter = minilm.token_counter  # MiniLM: 256 tokens per input
+    # 300 words, far under the character limit but over the model's token limit
+    words = " ".join(["fleas live for months"] * 75)
+    refused = httpx.post(f"{minilm_server}/rerank", json={"query": QUERY, "texts": ["short", words]})
+    assert refused.status_code == 413
+    assert refused.json()["error"].startswith(f"texts[1] has {counter.count_tokens([words])[0]} tokens")
+    kept = httpx.post(f"{minilm_server}/rerank", json={"query": QUERY, "texts": ["short", words], "truncate": True,
+                                                       "return_text": True}).json()
+    cut = next(r["text"] for r in kept if r["index"] == 1)
+    room = 256 - counter.count_tokens([QUERY])[0] - 3
+    assert words.startswith(cut) and counter.count_tokens([cut]) == [room]
+    # Jina's max_tokens_per_doc cuts by model tokens too: "fleas" is two of them
+    body = {"query": QUERY, "documents": ["fleas fleas fleas fleas"], "max_tokens_per_doc": 3}
+    response = httpx.post(f"{minilm_server}/v1/rerank", json=body).json()
+    assert response["usage"]["total_tokens"] == counter.count_tokens([QUERY])[0] + 3
 
 
 def test_every_error_has_one_shape(minilm_server):

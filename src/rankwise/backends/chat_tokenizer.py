@@ -59,6 +59,13 @@ class PromptEncoding:
     def chat_prefix(self, messages: list[dict[str, str]], add_generation_prompt: bool = True) -> str:
         return self.text.chat_prefix(messages, add_generation_prompt)
 
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        return [len(self.text.encode(text)) for text in texts]
+
+    def cut_to_tokens(self, text: str, max_tokens: int) -> str:
+        ids = self.text.encode(text)
+        return text if len(ids) <= max_tokens else self.text.decode(ids[:max_tokens])
+
     def _check_length(self, ids: Sequence[int]) -> None:
         if len(ids) > self.max_length:
             raise InputError(f"prompt has {len(ids)} tokens, over the model's limit of {self.max_length}")

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from rankwise.backends.interface import Capability
+from rankwise.backends.interface import Capability, HFTokenCounting
 from rankwise.backends.runtime import RuntimeOptions, length_sorted_batches, load_tokenizer_and_model
 from rankwise.errors import InputError
 from rankwise.models.resolve import ModelLocation
@@ -22,7 +22,7 @@ def _unit_rows(vectors: torch.Tensor) -> np.ndarray:
     return (vectors / vectors.norm(dim=-1, keepdim=True).clamp(min=1e-12)).numpy()
 
 
-class TextEncoder:
+class TextEncoder(HFTokenCounting):
     backend_name = "transformers"
     capabilities = frozenset({Capability.EMBED, Capability.TOKEN_EMBED})
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from enum import Enum
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     import numpy as np
@@ -33,6 +33,37 @@ class Capability(str, Enum):
 
 
 LANGUAGE_MODEL = frozenset({Capability.TOKENIZE, Capability.NEXT_TOKEN_LOGPROBS})
+
+
+@runtime_checkable
+class TokenCounting(Protocol):
+    """Counting and cutting text in the model's own tokens (no special tokens), for APIs that bill or
+    truncate by tokens. Every backend with a local tokenizer offers it."""
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]: ...
+
+    def cut_to_tokens(self, text: str, max_tokens: int) -> str:
+        """The longest prefix of `text` that holds at most `max_tokens` tokens."""
+        ...
+
+
+class HFTokenCounting:
+    """TokenCounting over a Hugging Face fast tokenizer (`self.tokenizer`); cuts at character offsets, so
+    the kept text is the original's prefix, unchanged."""
+
+    tokenizer: Any
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        if not texts:
+            return []
+        return [len(ids) for ids in self.tokenizer(list(texts), add_special_tokens=False)["input_ids"]]
+
+    def cut_to_tokens(self, text: str, max_tokens: int) -> str:
+        encoded = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+        offsets = encoded["offset_mapping"]
+        if len(offsets) <= max_tokens:
+            return text
+        return text[: offsets[max_tokens - 1][1]] if max_tokens > 0 else ""
 
 
 @runtime_checkable

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from rankwise.backends.interface import Capability
+from rankwise.backends.interface import Capability, HFTokenCounting
 from rankwise.backends.runtime import RuntimeOptions, length_sorted_batches, load_tokenizer_and_model
 from rankwise.errors import InputError
 from rankwise.models.resolve import ModelLocation
@@ -17,7 +17,7 @@ from rankwise.models.resolve import ModelLocation
 RELEVANT_LABELS = ("relevant", "true", "yes", "positive", "entailment", "label_1")
 
 
-class PairScorer:
+class PairScorer(HFTokenCounting):
     backend_name = "transformers"
     capabilities = frozenset({Capability.SCORE_PAIRS})
 

@@ -8,7 +8,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from rankwise.backends.interface import Capability
+from rankwise.backends.interface import Capability, TokenCounting
 from rankwise.backends.registry import open_backend
 from rankwise.backends.runtime import RuntimeOptions
 from rankwise.errors import InputError
@@ -30,6 +30,9 @@ class BaseReranker(ABC):
     # True when a candidate's score never depends on the other candidates of its query, so that a server
     # may split one request's candidates across batches and merge candidates of different requests.
     independent_candidates: ClassVar[bool] = False
+    # The backend, when it counts tokens in the model's own vocabulary (set at load): for APIs that bill and
+    # truncate by tokens.
+    token_counter: TokenCounting | None = None
 
     def __init__(self, model_label: str):
         self.model_label = model_label
@@ -41,8 +44,11 @@ class BaseReranker(ABC):
         runtime = RuntimeOptions.pick(options)
         method_options = validate_options(cls.Options, f"method {cls.method!r}", options)
         backend = open_backend(location, runtime, cls.requires, cls.method)
-        return cls(backend, location.label, **{f.name: getattr(method_options, f.name)
-                                                for f in dataclasses.fields(method_options)})
+        reranker = cls(backend, location.label, **{f.name: getattr(method_options, f.name)
+                                                    for f in dataclasses.fields(method_options)})
+        if isinstance(backend, TokenCounting):
+            reranker.token_counter = backend
+        return reranker
 
     def rerank(
         self, query: Query | str, candidates: Sequence[CandidateLike], top_n: int | None = None, qid: str = "q0"

@@ -157,7 +157,9 @@ class FusionReranker(BaseReranker):
         spec = FusionSpec.read(location.path)
         booster = load_booster(Path(location.path) / BOOSTER_FILE)
         stages = [load_reranker(s.model, method=s.method, **{**runtime, **s.options}) for s in spec.stages]
-        return cls(spec, stages, booster, location.label)
+        fused = cls(spec, stages, booster, location.label)
+        fused.token_counter = next((s.token_counter for s in stages if s.token_counter is not None), None)
+        return fused
 
     def _rerank(self, requests: list[Request]) -> list[Ranking]:
         rankings = []
