@@ -311,9 +311,14 @@ def _declare_bearer_auth(app: FastAPI) -> None:
         schema.setdefault("components", {}).setdefault("securitySchemes", {})["bearer"] = {
             "type": "http", "scheme": "bearer", "description": "an API key from --api-key-file or $RANKWISE_API_KEYS"}
         schema["security"] = [{"bearer": []}]
-        for path in OPEN_PATHS:
-            for operation in schema.get("paths", {}).get(path, {}).values():
-                operation["security"] = []
+        unauthorized = {"description": "missing or wrong API key",
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}}
+        for path, operations in schema.get("paths", {}).items():
+            for operation in operations.values():
+                if path in OPEN_PATHS:
+                    operation["security"] = []
+                else:
+                    operation.setdefault("responses", {}).setdefault("401", unauthorized)
         return schema
 
     app.openapi = openapi

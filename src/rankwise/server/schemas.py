@@ -3,14 +3,43 @@ Hugging Face TEI (`/rerank`)."""
 
 from __future__ import annotations
 
-from typing import Any, Optional, Union
+from typing import Annotated, Any, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictStr,
+                      WithJsonSchema)
+
+# The schema says what the routes accept (some non-blank text); the routes themselves check it, so that
+# the refusal names the field in the service's own words ("documents[2] is empty"), not a regex.
+NonBlank = Annotated[StrictStr, Field(json_schema_extra={"minLength": 1, "pattern": r"\S"})]
+
+
+def _json_integer(value: Any) -> Any:
+    """JSON Schema's integer: 3 or 3.0, never "3", true or 3.5 (booleans are ints to Python, not to JSON)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError("must be an integer")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError("must be an integer")
+        return int(value)
+    return value
+
+
+def json_integer(minimum: int) -> Any:
+    """An integer of at least `minimum`, declared as such in the schema (pydantic's own `ge` does not reach
+    the schema through a before-validator)."""
+
+    def at_least(value: int) -> int:
+        if value < minimum:
+            raise ValueError(f"must be >= {minimum}")
+        return value
+
+    return Annotated[int, BeforeValidator(_json_integer), AfterValidator(at_least),
+                     WithJsonSchema({"type": "integer", "minimum": minimum})]
 
 
 class DocumentObject(BaseModel):
     model_config = ConfigDict(extra="allow")
-    text: StrictStr
+    text: NonBlank
     id: Optional[StrictStr] = None
     metadata: Optional[dict[str, Any]] = None
 
@@ -21,13 +50,13 @@ class RerankRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
     model: Optional[str] = Field(None, description="Ignored: the service answers with the model it serves.")
     # Strict types: "1", true or "false" where a number or a boolean belongs is a 422, not coerced.
-    query: StrictStr
-    documents: list[Union[StrictStr, DocumentObject]]
-    top_n: Optional[StrictInt] = Field(None, ge=0)
+    query: NonBlank
+    documents: list[Union[NonBlank, DocumentObject]] = Field(json_schema_extra={"minItems": 1})
+    top_n: Optional[json_integer(0)] = None
     return_documents: Optional[StrictBool] = Field(None, description="Default: true on /v1/rerank (as Jina), "
                                                                     "false on /v2/rerank (Cohere v2 returns none).")
-    max_tokens_per_doc: Optional[StrictInt] = Field(None, ge=1, description="Documents are cut to this many "
-                                                                      "whitespace-separated words.")
+    max_tokens_per_doc: Optional[json_integer(1)] = Field(
+        None, description="Documents are cut to this many model tokens.")
 
 
 class ReturnedDocument(BaseModel):
@@ -74,8 +103,8 @@ class RerankResponse(BaseModel):
 
 class TEIRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    query: StrictStr
-    texts: list[StrictStr]
+    query: NonBlank
+    texts: list[NonBlank] = Field(json_schema_extra={"minItems": 1})
     raw_scores: StrictBool = Field(False, description="false: scores mapped onto [0, 1] by their kind, as "
                                                       "relevance_score on /v1/rerank; true: the method's own scores.")
     return_text: StrictBool = False
