@@ -28,6 +28,18 @@ from _common import dataset_dir, in_fresh_process, peak_rss_mib  # noqa: E402
 SETTINGS = {"top20": dict(top_k=20, window=20, stride=10), "top100": dict(top_k=100, window=20, stride=10)}
 
 
+def forward_floor(lm, sequences) -> None:
+    """The bare cost floor of a transformers CausalLM: the same batched, left-padded forward passes as its
+    FIRST scoring, last-position logits only, nothing read."""
+    import torch
+
+    with torch.inference_mode():
+        for batch in lm._batches(sequences):
+            input_ids, mask, positions = lm._left_padded([sequences[i] for i in batch])
+            lm.model(input_ids=input_ids, attention_mask=mask, position_ids=positions, logits_to_keep=1,
+                     use_cache=False)
+
+
 def matmul_peak_gflops(n: int = 2048, repeats: int = 8) -> float:
     import torch
 
@@ -101,7 +113,7 @@ def run_model(model_name: str, candidates: str, qrels_path: str, settings: list[
             row["window_size"] = sum(len(w["docids"]) for w in windows) / len(windows)
         if captured:
             start = time.perf_counter()
-            reranker.lm.forward_floor(captured)
+            forward_floor(reranker.lm, captured)
             floor = (time.perf_counter() - start) / n
             row["floor_seconds_per_query"] = floor
             row["gflops_per_second"] = forward_flops(reranker.lm.model, [len(s) for s in captured]) / n / floor / 1e9 \

@@ -133,15 +133,6 @@ class CausalLM(PromptEncoding):
                                  .index_select(-1, wanted_second).cpu().numpy())
         return first, second
 
-    def forward_floor(self, sequences: Sequence[Sequence[int]]) -> None:
-        """The bare cost floor: the same batched forward passes, last-position logits only, nothing read."""
-        torch = self._torch
-        with torch.inference_mode():
-            for batch in self._batches(sequences):
-                input_ids, mask, positions = self._left_padded([sequences[i] for i in batch])
-                self.model(input_ids=input_ids, attention_mask=mask, position_ids=positions,
-                           logits_to_keep=1, use_cache=False)
-
     def attention_to_prefix(self, prefix: Sequence[int], suffixes: Sequence[Sequence[int]]) -> np.ndarray:
         """For each suffix, the attention its tokens pay to each prefix position, summed over suffix tokens,
         layers and heads: shape [len(suffixes), len(prefix)]. The prefix is run once and its KV cache serves
