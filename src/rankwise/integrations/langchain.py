@@ -1,0 +1,56 @@
+"""LangChain: `RankwiseRerank`, a document compressor like `CohereRerank` or `FlashrankRerank`, for
+`ContextualCompressionRetriever` or any chain that takes a `BaseDocumentCompressor`.
+
+    from rankwise.integrations.langchain import RankwiseRerank
+    compressor = RankwiseRerank(model="minilm-embed", top_n=3)
+    retriever = ContextualCompressionRetriever(base_compressor=compressor, base_retriever=your_retriever)
+
+Each returned document keeps its metadata, plus `relevance_score` (in [0, 1], as Cohere's) and
+`rankwise_score` (the method's own score)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Optional
+
+from langchain_core.callbacks import Callbacks
+from langchain_core.documents import BaseDocumentCompressor, Document
+from pydantic import ConfigDict, Field, PrivateAttr
+
+from rankwise.integrations._shared import load, rerank_texts
+from rankwise.rerankers.base import BaseReranker
+
+
+class RankwiseRerank(BaseDocumentCompressor):
+    model: str = "minilm-embed"
+    """A registered rankwise model, a local folder or .gguf file, or a Hugging Face id."""
+    method: Optional[str] = None
+    """The reranking method (default: the model's)."""
+    top_n: Optional[int] = Field(3, ge=0)
+    """Documents to keep (None: all, reordered)."""
+    options: dict[str, Any] = Field(default_factory=dict)
+    """Method and runtime options, as `Reranker.load` takes them."""
+
+    model_config = ConfigDict(extra="forbid")
+    _reranker: Optional[BaseReranker] = PrivateAttr(default=None)
+
+    @classmethod
+    def from_reranker(cls, reranker: BaseReranker, top_n: Optional[int] = 3) -> RankwiseRerank:
+        """Wrap a reranker already loaded (shared with other code, or built in Python)."""
+        compressor = cls(model=reranker.model_label, method=reranker.method, top_n=top_n)
+        compressor._reranker = reranker
+        return compressor
+
+    @property
+    def reranker(self) -> BaseReranker:
+        if self._reranker is None:  # loaded at first use, so building a chain stays cheap
+            self._reranker = load(self.model, self.method, self.options)
+        return self._reranker
+
+    def compress_documents(self, documents: Sequence[Document], query: str,
+                           callbacks: Optional[Callbacks] = None) -> Sequence[Document]:
+        kept = rerank_texts(self.reranker, query, [d.page_content for d in documents], self.top_n)
+        return [Document(page_content=documents[s.index].page_content, id=documents[s.index].id,
+                         metadata={**documents[s.index].metadata, "relevance_score": s.relevance,
+                                   "rankwise_score": s.score})
+                for s in kept]

@@ -1,0 +1,86 @@
+"""Framework adapters inside the frameworks' own pipelines (real packages from PyPI), and their examples."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import EXAMPLES, ROOT
+
+PASSAGES = [
+    "Sourdough needs feeding with flour and water every day.",
+    "An adult flea usually lives two to three months, sometimes more than a year.",
+    "The flea market on the harbour sells antiques and records.",
+    "Flea pupae can stay dormant in cocoons for up to a year.",
+]
+QUERY = "how long do fleas live"
+
+
+def test_langchain_compression_retriever_reranks_with_scores(minilm):
+    pytest.importorskip("langchain_core", reason="the langchain extra is not installed")
+    classic = pytest.importorskip("langchain_classic.retrievers", reason="langchain-classic is not installed")
+    from langchain_core.documents import Document
+    from langchain_core.retrievers import BaseRetriever
+
+    from rankwise.integrations.langchain import RankwiseRerank
+
+    class InOrder(BaseRetriever):
+        def _get_relevant_documents(self, query, *, run_manager):
+            return [Document(page_content=t, metadata={"source": f"p{i}"}, id=f"d{i}") for i, t in enumerate(PASSAGES)]
+
+    compressor = RankwiseRerank.from_reranker(minilm, top_n=3)
+    retriever = classic.ContextualCompressionRetriever(base_compressor=compressor, base_retriever=InOrder())
+    docs = retriever.invoke(QUERY)
+    assert [d.metadata["source"] for d in docs] == ["p1", "p3", "p2"]
+    assert [d.id for d in docs] == ["d1", "d3", "d2"]
+    expected = {int(r.docid): r.score for r in minilm.rerank(QUERY, PASSAGES)}
+    for doc in docs:
+        raw = expected[int(doc.metadata["source"][1:])]
+        assert doc.metadata["rankwise_score"] == pytest.approx(raw)
+        assert doc.metadata["relevance_score"] == pytest.approx((1 + raw) / 2)  # cosine mapped onto [0, 1]
+    assert compressor.compress_documents([], QUERY) == []
+    with pytest.raises(Exception, match="top_n"):
+        RankwiseRerank(top_n=-1)
+    with pytest.raises(Exception, match="extra|not permitted|Extra"):
+        RankwiseRerank(modle="typo")
+
+
+def test_llama_index_query_engine_reranks_nodes(minilm):
+    pytest.importorskip("llama_index.core", reason="the llama-index extra is not installed")
+    from llama_index.core import QueryBundle, Settings
+    from llama_index.core.llms import MockLLM
+    from llama_index.core.query_engine import RetrieverQueryEngine
+    from llama_index.core.retrievers import BaseRetriever
+    from llama_index.core.schema import NodeWithScore, TextNode
+
+    from rankwise import InputError
+    from rankwise.integrations.llama_index import RankwiseRerank
+
+    class InOrder(BaseRetriever):
+        def _retrieve(self, query_bundle: QueryBundle):
+            return [NodeWithScore(node=TextNode(text=t, id_=f"p{i}"), score=1.0) for i, t in enumerate(PASSAGES)]
+
+    Settings.llm = MockLLM()
+    postprocessor = RankwiseRerank.from_reranker(minilm, top_n=2)
+    engine = RetrieverQueryEngine.from_args(InOrder(), response_mode="no_text", node_postprocessors=[postprocessor])
+    nodes = engine.query(QUERY).source_nodes
+    assert [n.node.node_id for n in nodes] == ["p1", "p3"]
+    assert all(0 <= n.score <= 1 for n in nodes) and nodes[0].score > nodes[1].score
+    again = postprocessor.postprocess_nodes(InOrder().retrieve(QUERY), query_str=QUERY)
+    assert [n.node.node_id for n in again] == ["p1", "p3"]
+    assert again[0].node.metadata == {}  # nodes are not changed by reranking
+    with pytest.raises(InputError, match="needs the query"):
+        postprocessor.postprocess_nodes(InOrder().retrieve(QUERY))
+
+
+@pytest.mark.parametrize("example, module", [("langchain_rerank.py", "langchain_classic"),
+                                             ("llama_index_rerank.py", "llama_index.core")])
+def test_examples_run(example, module):
+    pytest.importorskip(module, reason=f"{module} is not installed")
+    result = subprocess.run([sys.executable, str(EXAMPLES / example)], capture_output=True, text=True, timeout=300,
+                            cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 2 and " p1 " in lines[0] and "adult flea" in lines[0] and " p3 " in lines[1]
