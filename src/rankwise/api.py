@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from rankwise.rerankers.base import BaseReranker
@@ -16,8 +17,18 @@ class Reranker:
     """
 
     @staticmethod
-    def load(model: str, method: str | None = None, **options: Any) -> BaseReranker:
+    def load(model: str, method: str | None = None, cache: bool | str | Path = False,
+             cache_size_limit: int | None = None, **options: Any) -> BaseReranker:
         """`model`: a registered name (see `rankwise models`), a local directory or .gguf file, or a Hugging
         Face id. `method`: defaults to the model's registered default, else follows its architecture.
-        Options: device, dtype, batch_size, max_length, truncate, threads, plus method-specific ones."""
-        return load_reranker(model, method=method, **options)
+        Options: device, dtype, batch_size, max_length, truncate, threads, plus method-specific ones.
+        `cache=True` keeps scores on disk (under `$RANKWISE_CACHE/results`; or give a folder) so that the
+        same query and passages are never scored twice; `cache_size_limit` in bytes (default 1 GiB)."""
+        reranker = load_reranker(model, method=method, **options)
+        if not cache:
+            return reranker
+        from rankwise.models.cache import cache_dir
+        from rankwise.rerankers.cached import DEFAULT_SIZE_LIMIT, CachedReranker
+
+        folder = cache_dir() / "results" if cache is True else Path(cache)
+        return CachedReranker(reranker, folder, size_limit=cache_size_limit or DEFAULT_SIZE_LIMIT)
