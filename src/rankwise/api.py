@@ -18,13 +18,20 @@ class Reranker:
 
     @staticmethod
     def load(model: str, method: str | None = None, cache: bool | str | Path = False,
-             cache_size_limit: int | None = None, **options: Any) -> BaseReranker:
+             cache_size_limit: int | None = None, long_documents: str | None = None, passage_tokens: int = 128,
+             passage_stride: int | None = None, **options: Any) -> BaseReranker:
         """`model`: a registered name (see `rankwise models`), a local directory or .gguf file, or a Hugging
         Face id. `method`: defaults to the model's registered default, else follows its architecture.
         Options: device, dtype, batch_size, max_length, truncate, threads, plus method-specific ones.
         `cache=True` keeps scores on disk (under `$RANKWISE_CACHE/results`; or give a folder) so that the
-        same query and passages are never scored twice; `cache_size_limit` in bytes (default 1 GiB)."""
+        same query and passages are never scored twice; `cache_size_limit` in bytes (default 1 GiB).
+        `long_documents="maxp"` (or "firstp", "sump") splits documents into passages of `passage_tokens`
+        model tokens every `passage_stride` (default half) and scores a document by its passages."""
         reranker = load_reranker(model, method=method, **options)
+        if long_documents is not None:
+            from rankwise.rerankers.long_documents import PassageAggregating
+
+            reranker = PassageAggregating(reranker, long_documents, passage_tokens, passage_stride)
         if not cache:
             return reranker
         from rankwise.models.cache import cache_dir

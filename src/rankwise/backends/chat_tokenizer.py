@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from rankwise.errors import InputError
+from rankwise.errors import InputError, UnsupportedMethodError
 
 
 class TextSideBase:
@@ -65,6 +65,14 @@ class PromptEncoding:
     def cut_to_tokens(self, text: str, max_tokens: int) -> str:
         ids = self.text.encode(text)
         return text if len(ids) <= max_tokens else self.text.decode(ids[:max_tokens])
+
+    def token_offsets(self, text: str) -> list[tuple[int, int]]:
+        tokenizer = getattr(self.text, "tokenizer", None)
+        if tokenizer is None:
+            raise UnsupportedMethodError(f"{self.text.label}: splitting long documents needs a Hugging Face "
+                                         "tokenizer's character offsets, which this backend has not")
+        return [tuple(span) for span in tokenizer(text, add_special_tokens=False,
+                                                  return_offsets_mapping=True)["offset_mapping"]]
 
     def _check_length(self, ids: Sequence[int]) -> None:
         if len(ids) > self.max_length:

@@ -46,6 +46,10 @@ class TokenCounting(Protocol):
         """The longest prefix of `text` that holds at most `max_tokens` tokens."""
         ...
 
+    def token_offsets(self, text: str) -> list[tuple[int, int]]:
+        """Each token's [start, end) character span in `text` (for splitting long documents exactly)."""
+        ...
+
 
 class HFTokenCounting:
     """TokenCounting over a Hugging Face fast tokenizer (`self.tokenizer`); cuts at character offsets, so
@@ -64,6 +68,10 @@ class HFTokenCounting:
         if len(offsets) <= max_tokens:
             return text
         return text[: offsets[max_tokens - 1][1]] if max_tokens > 0 else ""
+
+    def token_offsets(self, text: str) -> list[tuple[int, int]]:
+        return [tuple(span) for span in self.tokenizer(text, add_special_tokens=False,
+                                                       return_offsets_mapping=True)["offset_mapping"]]
 
 
 @runtime_checkable
