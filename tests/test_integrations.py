@@ -75,8 +75,42 @@ def test_llama_index_query_engine_reranks_nodes(minilm):
         postprocessor.postprocess_nodes(InOrder().retrieve(QUERY))
 
 
+def test_haystack_pipeline_reranks_and_round_trips_through_yaml(minilm):
+    pytest.importorskip("haystack", reason="the haystack extra is not installed")
+    from haystack import Document, Pipeline
+    from haystack.components.retrievers.in_memory import InMemoryBM25Retriever
+    from haystack.document_stores.in_memory import InMemoryDocumentStore
+
+    from rankwise.integrations.haystack import RankwiseRanker
+
+    store = InMemoryDocumentStore()
+    store.write_documents([Document(content=t, id=f"p{i}", meta={"n": i}) for i, t in enumerate(PASSAGES)])
+    pipeline = Pipeline()
+    pipeline.add_component("retriever", InMemoryBM25Retriever(store, top_k=4))
+    ranker = RankwiseRanker(top_k=2)
+    ranker._reranker = minilm  # share the session's model instead of loading it again
+    pipeline.add_component("ranker", ranker)
+    pipeline.connect("retriever.documents", "ranker.documents")
+    query = "how long does a flea live"  # BM25 here does no stemming: "flea", not "fleas"
+    retrieved = pipeline.run({"retriever": {"query": query}, "ranker": {"query": query}},
+                             include_outputs_from={"retriever"})
+    assert [d.id for d in retrieved["retriever"]["documents"]][0] != "p1"  # BM25 alone gets it wrong
+    ranked = retrieved["ranker"]["documents"]
+    assert [d.id for d in ranked] == ["p1", "p3"]
+    raw = {int(r.docid): r.score for r in minilm.rerank(query, PASSAGES)}
+    assert ranked[0].score == pytest.approx((1 + raw[1]) / 2) and ranked[0].meta == {"n": 1, "rankwise_score":
+                                                                                     pytest.approx(raw[1])}
+    assert ranker.run(query=query, documents=retrieved["retriever"]["documents"], top_k=1)["documents"][0].id == "p1"
+    restored = Pipeline.loads(pipeline.dumps(), allowed_modules=["rankwise.integrations.haystack"])
+    copy = restored.get_component("ranker")
+    assert isinstance(copy, RankwiseRanker) and (copy.model, copy.top_k) == ("minilm-embed", 2)
+    with pytest.raises(ValueError, match="top_k must be >= 0"):
+        RankwiseRanker(top_k=-1)
+
+
 @pytest.mark.parametrize("example, module", [("langchain_rerank.py", "langchain_classic"),
-                                             ("llama_index_rerank.py", "llama_index.core")])
+                                             ("llama_index_rerank.py", "llama_index.core"),
+                                             ("haystack_rerank.py", "haystack")])
 def test_examples_run(example, module):
     pytest.importorskip(module, reason=f"{module} is not installed")
     result = subprocess.run([sys.executable, str(EXAMPLES / example)], capture_output=True, text=True, timeout=300,
