@@ -108,13 +108,48 @@ def test_haystack_pipeline_reranks_and_round_trips_through_yaml(minilm):
         RankwiseRanker(top_k=-1)
 
 
+def test_pyterrier_experiment_matches_rankwise_own_evaluation(minilm, dl19_requests):
+    pt = pytest.importorskip("pyterrier", reason="the pyterrier extra is not installed")
+    import pandas as pd
+
+    from rankwise import InputError
+    from rankwise.integrations.pyterrier import RankwiseReranker
+    from rankwise.io.trec import read_qrels
+    from rankwise.pipelines.evaluate import evaluate, run_from_rankings
+    from tests.conftest import data_path
+
+    requests = [r for r in dl19_requests[:4]]
+    requests = [type(r)(r.query, r.candidates[:10]) for r in requests]
+    run = pd.DataFrame([{"qid": r.query.qid, "query": r.query.text, "docno": c.docid, "text": c.text,
+                         "score": c.score} for r in requests for c in r.candidates])
+    qrels = read_qrels(data_path("dl19", "qrels.txt"))
+    qrels_frame = pd.DataFrame([{"qid": q, "docno": d, "label": g} for q, judged in qrels.items()
+                                for d, g in judged.items() if q in {r.query.qid for r in requests}])
+    topics = run[["qid", "query"]].drop_duplicates()
+    reranker = RankwiseReranker(reranker=minilm)
+    results = pt.Experiment([pt.Transformer.from_df(run) >> reranker], topics, qrels_frame,
+                            [pt.measures.nDCG @ 10], names=["rankwise"], verbose=False)
+    expected = evaluate(run_from_rankings(minilm.rerank_batch(requests)), qrels, ["nDCG@10"])["nDCG@10"]
+    assert results["nDCG@10"].iloc[0] == pytest.approx(expected, abs=1e-9)
+    frame = reranker.transform(run)
+    first = frame[frame["qid"] == requests[0].query.qid]
+    assert list(first["docno"]) == minilm.rerank_batch(requests[:1])[0].docids
+    assert list(first["rank"]) == list(range(len(first))) and frame.attrs["score_kind"] == "cosine"
+    with pytest.raises(InputError, match="missing text"):
+        reranker.transform(run.drop(columns=["text"]))
+
+
 @pytest.mark.parametrize("example, module", [("langchain_rerank.py", "langchain_classic"),
                                              ("llama_index_rerank.py", "llama_index.core"),
-                                             ("haystack_rerank.py", "haystack")])
+                                             ("haystack_rerank.py", "haystack"),
+                                             ("pyterrier_rerank.py", "pyterrier")])
 def test_examples_run(example, module):
     pytest.importorskip(module, reason=f"{module} is not installed")
     result = subprocess.run([sys.executable, str(EXAMPLES / example)], capture_output=True, text=True, timeout=300,
                             cwd=ROOT)
     assert result.returncode == 0, result.stderr[-2000:]
     lines = result.stdout.strip().splitlines()
+    if example == "pyterrier_rerank.py":  # an experiment table: the reranked run is perfect on this toy case
+        assert lines[-1].split()[-1] == "1.000000" and "rankwise" in lines[-1]
+        return
     assert len(lines) == 2 and " p1 " in lines[0] and "adult flea" in lines[0] and " p3 " in lines[1]

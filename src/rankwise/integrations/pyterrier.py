@@ -1,0 +1,64 @@
+"""PyTerrier: `RankwiseReranker`, a transformer that reranks a `qid, query, docno, text` frame and returns it
+with `score` and `rank`, composable after any first stage (`bm25 >> RankwiseReranker(...)`) and usable in
+`pt.Experiment`. Queries are reranked together (`rerank_batch`), so methods batch across them.
+
+    from rankwise.integrations.pyterrier import RankwiseReranker
+    pipeline = first_stage >> pt.text.get_text(dataset, "text") >> RankwiseReranker("minilm-embed")
+    pt.Experiment([first_stage, pipeline], topics, qrels, ["nDCG@10"])
+
+`score` is the method's own score (`score_kind` names it in the frame's attrs); documents keep their other
+columns."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import pandas as pd
+import pyterrier as pt
+
+from rankwise.errors import InputError
+from rankwise.integrations._shared import load
+from rankwise.rerankers.base import BaseReranker
+from rankwise.types import Candidate, Query, Request
+
+REQUIRED_COLUMNS = ("qid", "query", "docno", "text")
+
+
+class RankwiseReranker(pt.Transformer):
+    def __init__(self, model: str = "minilm-embed", method: Optional[str] = None,
+                 options: Optional[dict[str, Any]] = None, reranker: Optional[BaseReranker] = None,
+                 queries_per_batch: int = 16):
+        self.model, self.method, self.options = model, method, dict(options or {})
+        self.queries_per_batch = queries_per_batch
+        self._reranker = reranker
+
+    @property
+    def reranker(self) -> BaseReranker:
+        if self._reranker is None:
+            self._reranker = load(self.model, self.method, self.options)
+        return self._reranker
+
+    def transform(self, inp: pd.DataFrame) -> pd.DataFrame:
+        missing = [c for c in REQUIRED_COLUMNS if c not in inp.columns]
+        if missing:
+            raise InputError(f"RankwiseReranker needs columns {', '.join(REQUIRED_COLUMNS)}; missing "
+                             f"{', '.join(missing)} (add the text with pt.text.get_text)")
+        if inp.empty:
+            return inp.assign(score=pd.Series(dtype=float), rank=pd.Series(dtype=int))
+        groups = [(qid, frame) for qid, frame in inp.groupby("qid", sort=False)]
+        scores: dict[tuple[str, str], float] = {}
+        for start in range(0, len(groups), self.queries_per_batch):
+            batch = groups[start:start + self.queries_per_batch]
+            requests = [Request(Query(str(qid), str(frame["query"].iloc[0])),
+                                [Candidate(str(d), str(t)) for d, t in zip(frame["docno"], frame["text"])])
+                        for qid, frame in batch]
+            for request, ranking in zip(requests, self.reranker.rerank_batch(requests)):
+                scores.update({(request.query.qid, r.docid): r.score for r in ranking.results})
+        out = inp.drop(columns=[c for c in ("score", "rank") if c in inp.columns]).copy()
+        out["score"] = [scores[(str(q), str(d))] for q, d in zip(out["qid"], out["docno"])]
+        out = pt.model.add_ranks(out)
+        out.attrs["score_kind"] = self.reranker.score_kind.value
+        return out.sort_values(["qid", "rank"], kind="stable").reset_index(drop=True)
+
+    def __repr__(self) -> str:
+        return f"RankwiseReranker({self.model!r}, method={self.method!r})"
