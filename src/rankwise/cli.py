@@ -31,6 +31,10 @@ def rerank(
     input: Optional[Path] = typer.Option(None, "--input", "-i", help="Candidate file (rank_llm JSON / JSONL)."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="TREC run to write (with --input)."),
     output_json: Optional[Path] = typer.Option(None, help="Also write rank_llm-style JSON (with --input)."),
+    output_dir: Optional[Path] = typer.Option(None, help="Batch job: sharded TREC runs, an errors file per shard "
+                                                         "and a manifest; rerun the same command to resume."),
+    engine: str = typer.Option("local", help="Batch engine for --output-dir: local (ray is not built yet)."),
+    shard_queries: int = typer.Option(256, help="Queries per shard of a batch job."),
     top_k: Optional[int] = typer.Option(None, help="Rerank only the first K candidates of each query."),
     top_n: int = typer.Option(10, help="Results to print for --query."),
     queries: Optional[int] = typer.Option(None, help="Only the first N queries of --input."),
@@ -48,11 +52,18 @@ def rerank(
         raise InputError("give either --query with --docs, or --input with --output")
     if query is not None and docs is None:
         raise InputError("--query needs --docs (a JSONL file of documents)")
-    if input is not None and output is None and output_json is None:
-        raise InputError("--input needs --output (a TREC run) and/or --output-json")
+    if input is not None and output is None and output_json is None and output_dir is None:
+        raise InputError("--input needs --output (a TREC run), --output-json, or --output-dir (a batch job)")
+    if output_dir is not None and engine != "local":
+        raise InputError(f"engine {engine!r} is not available; the local engine is (--engine local)")
     from rankwise.api import Reranker
     from rankwise.io import read_candidates, read_documents
 
+    if output_dir is not None:  # streamed: the input is not read whole
+        _rerank_batch_job(model, method, input, output_dir, shard_queries, top_k, queries_per_batch, tag,
+                          dict(batch_size=batch_size, device=device, threads=threads, backend=backend,
+                               **parse_options(option)))
+        return
     requests = read_candidates(input)[:queries] if input is not None else None
     documents = read_documents(docs) if docs is not None else None
     with console.status(f"loading {model}"):
@@ -63,6 +74,28 @@ def rerank(
         _print_ranking(ranking)
         return
     _rerank_file(reranker, requests, top_k, queries_per_batch, output, output_json, tag, input)
+
+
+def _rerank_batch_job(model, method, input_path, output_dir, shard_queries, top_k, queries_per_batch, tag,
+                      options) -> None:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from rankwise.api import Reranker
+    from rankwise.pipelines.batch import run_batch
+
+    with console.status(f"loading {model}"):
+        reranker = Reranker.load(model, method=method, **options)
+    columns = (TextColumn("reranking"), BarColumn(), TextColumn("{task.completed} queries"), TimeElapsedColumn())
+    with Progress(*columns, console=errors, transient=False) as progress:
+        task = progress.add_task("rerank", total=None)
+        summary = run_batch(reranker, input_path, output_dir, shard_queries=shard_queries, top_k=top_k, tag=tag,
+                            queries_per_batch=queries_per_batch, on_progress=lambda n: progress.advance(task, n))
+    console.print(f"{summary.queries} queries in {summary.shards} shards ({summary.resumed_shards} already done) "
+                  f"written to {output_dir}; {summary.errors} bad queries in its errors-*.jsonl")
+    for sample in summary.error_samples:
+        errors.print(f"[yellow]bad query:[/] {escape(sample)}", highlight=False)
+    if summary.errors:
+        raise typer.Exit(code=3)
 
 
 def _print_ranking(ranking) -> None:
@@ -141,7 +174,7 @@ def backends() -> None:
 @reports_errors
 def evaluate_runs(
     qrels: Path = typer.Option(..., help="TREC qrels file."),
-    run: list[Path] = typer.Option(..., help="TREC run file; repeat for several runs."),
+    run: list[Path] = typer.Option(..., help="TREC run file or batch output folder; repeat for several runs."),
     baseline: Optional[Path] = typer.Option(None, help="Run to test the others against (one of --run)."),
     relevance_level: int = typer.Option(2, help="Minimum grade counted relevant by binary measures."),
     test_measure: str = typer.Option("nDCG@10", help="Measure for significance tests and plots."),
@@ -165,11 +198,24 @@ def evaluate_runs(
         if label in runs:
             label = f"{label} ({path})"
         labels[path] = label
-        runs[label], metadata[label] = read_run(path), meta
+        runs[label], metadata[label] = _read_run_or_batch(path), meta
     comparison = compare_runs(runs, read_qrels(qrels), baseline=labels.get(baseline) if baseline else None,
                               measures=report_measures(relevance_level), test_measure=test_measure,
                               metadata=metadata, trials=trials)
     _show_comparison(comparison, markdown, csv, plot)
+
+
+def _read_run_or_batch(path: Path) -> dict:
+    from rankwise.io import read_run
+    from rankwise.pipelines.batch import run_files
+
+    merged: dict = {}
+    for file in run_files(path):
+        for qid, scores in read_run(file).items():
+            if qid in merged:
+                raise InputError(f"query {qid!r} appears in two shards", source=str(file))
+            merged[qid] = scores
+    return merged
 
 
 def _show_comparison(comparison, markdown_path, csv_path, plot_path) -> None:

@@ -20,20 +20,31 @@ def read_candidates(path: str | Path) -> list[Request]:
     return list(iter_candidates(path))
 
 
+def iter_entries(path: str | Path) -> Iterator[tuple[int | None, Any]]:
+    """(line number or None, raw entry) in file order, unvalidated; a `.jsonl` file is read one line at a
+    time, so a batch job can validate each entry alone."""
+    source = str(path)
+    if source.endswith(".jsonl"):
+        yield from iter_jsonl(path)
+        return
+    data = load_json(path)
+    if not isinstance(data, list):
+        raise InputError(f"expected a JSON list of {{query, hits}} entries, got {type(data).__name__}",
+                         source=source)
+    yield from ((None, entry) for entry in data)
+
+
+def parse_entry(entry: Any, index: int, source: str, line: int | None = None) -> Request:
+    """One entry as a validated request; an InputError names the problem, the entry and the line."""
+    where = f"entry {index}" if line is None else "entry on this line"
+    return _parse_entry(entry, where, source, line, index)
+
+
 def iter_candidates(path: str | Path) -> Iterator[Request]:
     """Validated requests in file order; a `.jsonl` file is read one line at a time."""
     source = str(path)
-    located: Iterable[tuple[int | None, Any]]
-    if source.endswith(".jsonl"):
-        located = iter_jsonl(path)
-    else:
-        data = load_json(path)
-        if not isinstance(data, list):
-            raise InputError(f"expected a JSON list of {{query, hits}} entries, got {type(data).__name__}",
-                             source=source)
-        located = ((None, entry) for entry in data)
     seen_qids: dict[str, int] = {}
-    for index, (line, entry) in enumerate(located):
+    for index, (line, entry) in enumerate(iter_entries(path)):
         where = f"entry {index}" if line is None else "entry on this line"
         request = _parse_entry(entry, where, source, line, index)
         if request.query.qid in seen_qids:

@@ -1,0 +1,84 @@
+"""Batch jobs: sharded output that a kill -9 at any point resumes to the same bytes, bad queries set aside
+with their reason, and `rankwise eval` reading the folder."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from rankwise import InputError
+from rankwise.pipelines.batch import run_batch, run_files
+from tests.conftest import ROOT, data_path
+
+
+@pytest.fixture(scope="module")
+def candidates(tmp_path_factory):
+    """12 dl21 queries (BM25 top 8) as JSONL, with two bad entries: an empty query and a duplicate docid."""
+    entries = json.loads(data_path("dl21", "bm25_top100.json").read_text())[:12]
+    for entry in entries:
+        entry["hits"] = entry["hits"][:8]
+    entries[4] = {**entries[4], "query": "  "}
+    entries[9] = {**entries[9], "hits": entries[9]["hits"][:3] + entries[9]["hits"][:1]}
+    path = tmp_path_factory.mktemp("batch") / "candidates.jsonl"
+    path.write_text("".join(json.dumps(e) + "\n" for e in entries))
+    return path
+
+
+def _folder_bytes(folder):
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def _command(candidates, out):
+    return [sys.executable, "-m", "rankwise.cli", "rerank", "-m", "minilm-embed", "--input", str(candidates),
+            "--output-dir", str(out), "--shard-queries", "2", "--queries-per-batch", "1"]
+
+
+def test_a_killed_job_resumes_to_the_same_output(minilm, candidates, tmp_path):
+    whole = tmp_path / "whole"
+    summary = run_batch(minilm, candidates, whole, shard_queries=2, queries_per_batch=1)
+    assert (summary.queries, summary.errors, summary.shards) == (10, 2, 6)
+    assert sorted(p.name for p in whole.glob("run-*.trec")) == [f"run-{i:05d}.trec" for i in range(6)]
+    errors = [json.loads(line) for p in sorted(whole.glob("errors-*.jsonl")) for line in p.read_text().splitlines()]
+    assert [e["entry"] for e in errors] == [4, 9]
+    assert "empty query" in errors[0]["error"] and "duplicate docid" in errors[1]["error"]
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    for stop_after in (1, 3):  # kill -9 after a shard or two, then again in a later one
+        killed = tmp_path / f"killed{stop_after}"
+        for target in (stop_after, 5):
+            process = subprocess.Popen(_command(candidates, killed), cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                                       stderr=subprocess.DEVNULL)
+            deadline = time.time() + 300
+            while time.time() < deadline and len(list(killed.glob("run-*.trec"))) < target:
+                time.sleep(0.02)
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+        resumed = subprocess.run(_command(candidates, killed), cwd=ROOT, env=env, capture_output=True, text=True,
+                                 timeout=300)
+        assert resumed.returncode == 3, resumed.stderr[-2000:]  # finished, but bad queries were set aside
+        assert "already done" in resumed.stdout and "empty query" in resumed.stderr
+        assert not list(killed.glob("*.tmp"))
+        assert _folder_bytes(killed) == _folder_bytes(whole)
+
+
+def test_eval_reads_a_finished_folder_and_refuses_an_unfinished_one(minilm, candidates, tmp_path):
+    out = tmp_path / "out"
+    run_batch(minilm, candidates, out, shard_queries=5)
+    result = subprocess.run([sys.executable, "-m", "rankwise.cli", "eval", "--qrels",
+                             str(data_path("dl21", "qrels.txt")), "--run", str(out)], cwd=ROOT, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "nDCG@10" in result.stdout
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest["complete"] = False
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(InputError, match="has not finished"):
+        run_files(out)
+    with pytest.raises(InputError, match="another job's output"):
+        run_batch(minilm, candidates, out, shard_queries=3)
