@@ -33,7 +33,10 @@ def rerank(
     output_json: Optional[Path] = typer.Option(None, help="Also write rank_llm-style JSON (with --input)."),
     output_dir: Optional[Path] = typer.Option(None, help="Batch job: sharded TREC runs, an errors file per shard "
                                                          "and a manifest; rerun the same command to resume."),
-    engine: str = typer.Option("local", help="Batch engine for --output-dir: local (ray is not built yet)."),
+    engine: str = typer.Option("local", help="Batch engine for --output-dir: local, or ray (workers on Ray actors)."),
+    workers: int = typer.Option(1, help="Ray actors, each with its own copy of the model (--engine ray)."),
+    address: Optional[str] = typer.Option(None, help="Ray cluster to join (auto, ray://host:10001); default: "
+                                                     "a local Ray instance."),
     shard_queries: int = typer.Option(256, help="Queries per shard of a batch job."),
     top_k: Optional[int] = typer.Option(None, help="Rerank only the first K candidates of each query."),
     top_n: int = typer.Option(10, help="Results to print for --query."),
@@ -54,15 +57,14 @@ def rerank(
         raise InputError("--query needs --docs (a JSONL file of documents)")
     if input is not None and output is None and output_json is None and output_dir is None:
         raise InputError("--input needs --output (a TREC run), --output-json, or --output-dir (a batch job)")
-    if output_dir is not None and engine != "local":
-        raise InputError(f"engine {engine!r} is not available; the local engine is (--engine local)")
     from rankwise.api import Reranker
     from rankwise.io import read_candidates, read_documents
 
     if output_dir is not None:  # streamed: the input is not read whole
-        _rerank_batch_job(model, method, input, output_dir, shard_queries, top_k, queries_per_batch, tag,
-                          dict(batch_size=batch_size, device=device, threads=threads, backend=backend,
-                               **parse_options(option)))
+        options = {k: v for k, v in dict(batch_size=batch_size, device=device, threads=threads, backend=backend,
+                                          **parse_options(option)).items() if v is not None}
+        _rerank_batch_job(model, method, input, output_dir, shard_queries, top_k, queries_per_batch, tag, options,
+                          engine, workers, address)
         return
     requests = read_candidates(input)[:queries] if input is not None else None
     documents = read_documents(docs) if docs is not None else None
@@ -77,19 +79,19 @@ def rerank(
 
 
 def _rerank_batch_job(model, method, input_path, output_dir, shard_queries, top_k, queries_per_batch, tag,
-                      options) -> None:
+                      options, engine, workers, address) -> None:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from rankwise.api import Reranker
-    from rankwise.pipelines.batch import run_batch
+    from rankwise.pipelines.batch import RerankerSpec, run_batch
 
-    with console.status(f"loading {model}"):
-        reranker = Reranker.load(model, method=method, **options)
+    # The same spec for every engine: a job started on one engine resumes on the other, to the same bytes.
+    spec = RerankerSpec(model, method, options)
     columns = (TextColumn("reranking"), BarColumn(), TextColumn("{task.completed} queries"), TimeElapsedColumn())
     with Progress(*columns, console=errors, transient=False) as progress:
         task = progress.add_task("rerank", total=None)
-        summary = run_batch(reranker, input_path, output_dir, shard_queries=shard_queries, top_k=top_k, tag=tag,
-                            queries_per_batch=queries_per_batch, on_progress=lambda n: progress.advance(task, n))
+        summary = run_batch(spec, input_path, output_dir, shard_queries=shard_queries, top_k=top_k, tag=tag,
+                            queries_per_batch=queries_per_batch, on_progress=lambda n: progress.advance(task, n),
+                            engine=engine, workers=workers, address=address)
     console.print(f"{summary.queries} queries in {summary.shards} shards ({summary.resumed_shards} already done) "
                   f"written to {output_dir}; {summary.errors} bad queries in its errors-*.jsonl")
     for sample in summary.error_samples:

@@ -39,13 +39,18 @@ def read_run(path: str | Path) -> Run:
     return run
 
 
-def write_run(rankings: Iterable[Ranking], path: str | Path, tag: str = "rankwise") -> None:
+def run_text(rankings: Iterable[Ranking], tag: str = "rankwise") -> str:
+    """Rankings as TREC run lines."""
     if any(c.isspace() for c in tag) or not tag:
         raise InputError(f"run tag {tag!r} must be one word")
+    return "".join(f"{ranking.query.qid} Q0 {result.docid} {result.rank} {result.score:.6f} {tag}\n"
+                   for ranking in rankings for result in ranking.results)
+
+
+def write_run(rankings: Iterable[Ranking], path: str | Path, tag: str = "rankwise") -> None:
+    text = run_text(rankings, tag)
     with open(path, "w", encoding="utf-8") as f:
-        for ranking in rankings:
-            for result in ranking.results:
-                f.write(f"{ranking.query.qid} Q0 {result.docid} {result.rank} {result.score:.6f} {tag}\n")
+        f.write(text)
 
 
 def read_qrels(path: str | Path) -> Qrels:

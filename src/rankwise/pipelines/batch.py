@@ -21,7 +21,7 @@ from typing import Any
 
 from rankwise.errors import InputError
 from rankwise.io.candidates import iter_entries, parse_entry
-from rankwise.io.trec import write_run
+from rankwise.io.trec import run_text
 from rankwise.pipelines.rerank import rerank_requests
 from rankwise.rerankers.base import BaseReranker
 from rankwise.types import Request
@@ -75,55 +75,122 @@ def _write_atomically(path: Path, write: Callable[[Path], None]) -> None:
     os.replace(temporary, path)
 
 
-def _job_description(input_path: Path, reranker: BaseReranker, shard_queries: int, top_k: int | None,
-                     tag: str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class RerankerSpec:
+    """What a worker loads: the same arguments as `Reranker.load`. Jobs that run on several processes (Ray)
+    ship this, not a loaded model, and each worker loads it once."""
+
+    model: str
+    method: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def load(self) -> BaseReranker:
+        from rankwise.api import Reranker
+
+        return Reranker.load(self.model, method=self.method, **self.options)
+
+    def describe(self) -> dict[str, Any]:
+        return {"model": self.model, "method": self.method, "options": self.options}
+
+
+def _job_description(input_path: Path, reranker: BaseReranker | RerankerSpec, shard_queries: int,
+                     top_k: int | None, tag: str) -> dict[str, Any]:
     stat = input_path.stat()
     return {"input": str(input_path.resolve()), "input_bytes": stat.st_size, "input_mtime_ns": stat.st_mtime_ns,
             "reranker": json.loads(json.dumps(reranker.describe(), default=str)), "shard_queries": shard_queries,
             "top_k": top_k, "tag": tag}
 
 
-def run_batch(reranker: BaseReranker, input_path: str | Path, output_dir: str | Path, shard_queries: int = 256,
-              top_k: int | None = None, tag: str = "rankwise", queries_per_batch: int = 4,
-              on_progress: Callable[[int], None] | None = None) -> BatchSummary:
-    """Rerank every query of `input_path` into `output_dir`, resuming what an earlier run finished."""
+def shard_run_text(reranker: BaseReranker, requests: list[Request], top_k: int | None, tag: str,
+                   queries_per_batch: int) -> str:
+    """A shard's TREC run as text (what a worker sends back)."""
+    report = rerank_requests(reranker, requests, top_k=top_k, queries_per_batch=queries_per_batch)
+    return run_text(report.rankings, tag)
+
+
+class _Output:
+    """The output folder: which shards are done, and the atomic writes that record one more."""
+
+    def __init__(self, out: Path, job: dict[str, Any]):
+        self.out = out
+        out.mkdir(parents=True, exist_ok=True)
+        self.manifest_path = out / MANIFEST
+        self.manifest: dict[str, Any] = {"job": job, "shards": {}, "complete": False}
+        if self.manifest_path.exists():
+            previous = json.loads(self.manifest_path.read_text(encoding="utf-8"))
+            if previous.get("job") != job:
+                raise InputError("this folder holds another job's output (different input, reranker or settings); "
+                                 "choose another --output-dir or delete it", source=str(out))
+            self.manifest = previous
+
+    def is_done(self, shard: _Shard) -> bool:
+        name = f"{shard.number:05d}"
+        return name in self.manifest["shards"] and (self.out / f"run-{name}.trec").exists()
+
+    def record(self, shard: _Shard, run_text: str) -> None:
+        name = f"{shard.number:05d}"
+        _write_atomically(self.out / f"run-{name}.trec", lambda p: p.write_text(run_text, encoding="utf-8"))
+        _write_atomically(self.out / f"errors-{name}.jsonl", lambda p: p.write_text(
+            "".join(json.dumps(e) + "\n" for e in shard.errors), encoding="utf-8"))
+        self.manifest["shards"][name] = {"queries": len(shard.requests), "errors": len(shard.errors)}
+        self._save()
+
+    def finish(self) -> None:
+        self.manifest["complete"] = True
+        self._save()
+
+    def _save(self) -> None:
+        _write_atomically(self.manifest_path,
+                          lambda p: p.write_text(json.dumps(self.manifest, indent=2), encoding="utf-8"))
+
+
+def run_batch(reranker: BaseReranker | RerankerSpec, input_path: str | Path, output_dir: str | Path,
+              shard_queries: int = 256, top_k: int | None = None, tag: str = "rankwise", queries_per_batch: int = 4,
+              on_progress: Callable[[int], None] | None = None, engine: str = "local", workers: int = 1,
+              address: str | None = None) -> BatchSummary:
+    """Rerank every query of `input_path` into `output_dir`, resuming what an earlier run finished.
+    `engine="ray"` scores shards on `workers` Ray actors (each loads the reranker once; give a
+    `RerankerSpec`), on a local Ray instance or the cluster at `address`; the output is the same bytes."""
     if shard_queries < 1:
         raise InputError(f"shard_queries must be >= 1, got {shard_queries}")
-    input_path, out = Path(input_path), Path(output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    job = _job_description(input_path, reranker, shard_queries, top_k, tag)
-    manifest_path = out / MANIFEST
-    manifest = {"job": job, "shards": {}, "complete": False}
-    if manifest_path.exists():
-        previous = json.loads(manifest_path.read_text(encoding="utf-8"))
-        if previous.get("job") != job:
-            raise InputError("this folder holds another job's output (different input, reranker or settings); "
-                             "choose another --output-dir or delete it", source=str(out))
-        manifest = previous
+    if engine not in ENGINES:
+        raise InputError(f"unknown engine {engine!r}; available: {', '.join(ENGINES)}")
+    input_path = Path(input_path)
+    output = _Output(Path(output_dir), _job_description(input_path, reranker, shard_queries, top_k, tag))
     summary = BatchSummary()
-    for shard in _shards(input_path, shard_queries):
-        name = f"{shard.number:05d}"
-        summary.shards += 1
-        summary.errors += len(shard.errors)
-        summary.error_samples += [e["error"] for e in shard.errors][: max(0, 5 - len(summary.error_samples))]
-        if name in manifest["shards"] and (out / f"run-{name}.trec").exists():
-            summary.resumed_shards += 1
+
+    def pending() -> Iterator[_Shard]:
+        for shard in _shards(input_path, shard_queries):
+            summary.shards += 1
             summary.queries += len(shard.requests)
-            if on_progress:
-                on_progress(len(shard.requests) + len(shard.errors))
-            continue
-        report = rerank_requests(reranker, shard.requests, top_k=top_k, queries_per_batch=queries_per_batch)
-        _write_atomically(out / f"run-{name}.trec", lambda p: write_run(report.rankings, p, tag=tag))
-        _write_atomically(out / f"errors-{name}.jsonl", lambda p: p.write_text(
-            "".join(json.dumps(e) + "\n" for e in shard.errors), encoding="utf-8"))
-        manifest["shards"][name] = {"queries": len(shard.requests), "errors": len(shard.errors)}
-        _write_atomically(manifest_path, lambda p: p.write_text(json.dumps(manifest, indent=2), encoding="utf-8"))
-        summary.queries += len(shard.requests)
+            summary.errors += len(shard.errors)
+            summary.error_samples += [e["error"] for e in shard.errors][: max(0, 5 - len(summary.error_samples))]
+            if output.is_done(shard):
+                summary.resumed_shards += 1
+                if on_progress:
+                    on_progress(len(shard.requests) + len(shard.errors))
+                continue
+            yield shard
+
+    def done(shard: _Shard, run_text: str) -> None:
+        output.record(shard, run_text)
         if on_progress:
             on_progress(len(shard.requests) + len(shard.errors))
-    manifest["complete"] = True
-    _write_atomically(manifest_path, lambda p: p.write_text(json.dumps(manifest, indent=2), encoding="utf-8"))
+
+    settings = dict(top_k=top_k, tag=tag, queries_per_batch=queries_per_batch)
+    if engine == "ray":
+        from rankwise.pipelines.batch_ray import run_on_ray
+
+        run_on_ray(reranker, pending(), done, settings, workers=workers, address=address)
+    else:
+        model = reranker.load() if isinstance(reranker, RerankerSpec) else reranker
+        for shard in pending():
+            done(shard, shard_run_text(model, shard.requests, **settings))
+    output.finish()
     return summary
+
+
+ENGINES = ("local", "ray")
 
 
 def run_files(path: str | Path) -> list[Path]:
