@@ -79,10 +79,43 @@ def test_a_killed_job_resumes_to_the_same_output(minilm, candidates, tmp_path):
         time.sleep(0.02)
     process.send_signal(signal.SIGKILL)
     process.wait()
-    on_ray = subprocess.run(_command(candidates, half) + ["--engine", "ray", "--workers", "2"], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=600)
+    ray_command = _command(candidates, half) + ["--engine", "ray", "--workers", "2"]
+    before = _ray_orphans()
+    try:
+        # and a Ray driver killed in turn (after shard 4) resumes on Ray
+        process = subprocess.Popen(ray_command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
+        deadline = time.time() + 300
+        while time.time() < deadline and len(list(half.glob("run-*.trec"))) < 4:
+            time.sleep(0.02)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        on_ray = subprocess.run(ray_command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    finally:
+        # A killed driver leaves Ray's agent processes behind (Ray's behaviour); end the ones this test made.
+        for pid in _ray_orphans() - before:
+            os.kill(pid, signal.SIGKILL)
     assert on_ray.returncode == 3, on_ray.stderr[-2000:]
+    assert "already done" in on_ray.stdout
     assert _folder_bytes(half) == _folder_bytes(whole)
+
+
+def _ray_orphans() -> set[int]:
+    """Ray processes adopted by init (their driver is gone)."""
+    pids = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                command = f.read()
+            with open(f"/proc/{entry}/stat") as f:
+                parent = int(f.read().rsplit(")", 1)[1].split()[1])
+        except OSError:
+            continue
+        if parent == 1 and (command.startswith(b"ray::") or b"/ray/" in command):
+            pids.add(int(entry))
+    return pids
 
 
 def test_eval_reads_a_finished_folder_and_refuses_an_unfinished_one(minilm, candidates, tmp_path):

@@ -141,7 +141,9 @@ class _Output:
 
     def _save(self) -> None:
         _write_atomically(self.manifest_path,
-                          lambda p: p.write_text(json.dumps(self.manifest, indent=2), encoding="utf-8"))
+                          # sorted: shards finish in any order on Ray, and the bytes must not depend on it
+                          lambda p: p.write_text(json.dumps(self.manifest, indent=2, sort_keys=True),
+                                                 encoding="utf-8"))
 
 
 def run_batch(reranker: BaseReranker | RerankerSpec, input_path: str | Path, output_dir: str | Path,
