@@ -133,3 +133,41 @@ def test_eval_reads_a_finished_folder_and_refuses_an_unfinished_one(minilm, cand
         run_files(out)
     with pytest.raises(InputError, match="another job's output"):
         run_batch(minilm, candidates, out, shard_queries=3)
+
+
+BOUNDED_MEMORY_JOB = r"""
+import json, resource, sys
+from rankwise.pipelines.batch import run_batch
+from rankwise.rerankers.base import BaseReranker
+from rankwise.types import Ranking
+
+class FirstStage(BaseReranker):
+    method = "first-stage"
+    def _rerank(self, requests):
+        return [Ranking.first_stage(r) for r in requests]
+
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+summary = run_batch(FirstStage("none"), sys.argv[1], sys.argv[2], shard_queries=50)
+print(json.dumps({"queries": summary.queries, "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "rss_before_mib": before / 1024}))
+"""
+
+
+def test_memory_stays_bounded_on_an_input_larger_than_it(tmp_path):
+    """A 290 MB JSONL input through a job whose peak memory must stay under 150 MB: only a shard at a time
+    may be held. (The reranker is the first stage's order, so the test measures the pipeline, not a model.)"""
+    path = tmp_path / "big.jsonl"
+    passage = "fleas " * 500  # 3 KB
+    with open(path, "w") as f:
+        for q in range(1000):
+            hits = [{"docid": f"d{q}-{i}", "score": 100.0 - i, "content": passage} for i in range(100)]
+            f.write(json.dumps({"query": f"query {q}", "qid": f"q{q}", "hits": hits}) + "\n")
+    size_mib = path.stat().st_size / 2**20
+    assert size_mib > 280
+    result = subprocess.run([sys.executable, "-c", BOUNDED_MEMORY_JOB, str(path), str(tmp_path / "out")],
+                            capture_output=True, text=True, timeout=1800, env={**os.environ,
+                                                                                "PYTHONPATH": str(ROOT / "src")})
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["queries"] == 1000
+    assert report["rss_mib"] < 150 < size_mib, report
