@@ -26,6 +26,15 @@ def dataset_dir(name_or_path: str) -> Path:
 
 
 def peak_rss_mib() -> float:
+    """This process's own peak RSS. VmHWM where Linux has it: ru_maxrss is carried over from the parent
+    across fork and exec, so a fresh child of a big process would report the parent's peak."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
