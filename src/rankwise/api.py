@@ -27,15 +27,6 @@ class Reranker:
         same query and passages are never scored twice; `cache_size_limit` in bytes (default 1 GiB).
         `long_documents="maxp"` (or "firstp", "sump") splits documents into passages of `passage_tokens`
         model tokens every `passage_stride` (default half) and scores a document by its passages."""
-        reranker = load_reranker(model, method=method, **options)
-        if long_documents is not None:
-            from rankwise.rerankers.long_documents import PassageAggregating
-
-            reranker = PassageAggregating(reranker, long_documents, passage_tokens, passage_stride)
-        if not cache:
-            return reranker
-        from rankwise.models.cache import cache_dir
-        from rankwise.rerankers.cached import DEFAULT_SIZE_LIMIT, CachedReranker
-
-        folder = cache_dir() / "results" if cache is True else Path(cache)
-        return CachedReranker(reranker, folder, size_limit=cache_size_limit or DEFAULT_SIZE_LIMIT)
+        return load_reranker(model, method=method, cache=cache, cache_size_limit=cache_size_limit,
+                             long_documents=long_documents, passage_tokens=passage_tokens,
+                             passage_stride=passage_stride, **options)

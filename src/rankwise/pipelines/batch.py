@@ -85,9 +85,9 @@ class RerankerSpec:
     options: dict[str, Any] = field(default_factory=dict)
 
     def load(self) -> BaseReranker:
-        from rankwise.api import Reranker
+        from rankwise.rerankers.registry import load_reranker
 
-        return Reranker.load(self.model, method=self.method, **self.options)
+        return load_reranker(self.model, method=self.method, **self.options)
 
     def describe(self) -> dict[str, Any]:
         return {"model": self.model, "method": self.method, "options": self.options}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 from typing import Any
 
 from rankwise.errors import UnsupportedMethodError
@@ -57,8 +58,26 @@ def default_method(location: ModelLocation) -> str:
     return "embedding"
 
 
-def load_reranker(model: str, method: str | None = None, **options: Any) -> BaseReranker:
-    """Load a reranker from a registered name, a local path or a Hugging Face id."""
+def load_reranker(model: str, method: str | None = None, cache: bool | str | Path = False,
+                  cache_size_limit: int | None = None, long_documents: str | None = None, passage_tokens: int = 128,
+                  passage_stride: int | None = None, **options: Any) -> BaseReranker:
+    """Load a reranker from a registered name, a local path or a Hugging Face id, wrapped for long
+    documents and in the result cache when asked (see `Reranker.load`)."""
+    reranker = _load_method(model, method, **options)
+    if long_documents is not None:
+        from rankwise.rerankers.long_documents import PassageAggregating
+
+        reranker = PassageAggregating(reranker, long_documents, passage_tokens, passage_stride)
+    if cache:
+        from rankwise.models.cache import cache_dir
+        from rankwise.rerankers.cached import DEFAULT_SIZE_LIMIT, CachedReranker
+
+        folder = cache_dir() / "results" if cache is True else Path(cache)
+        reranker = CachedReranker(reranker, folder, size_limit=cache_size_limit or DEFAULT_SIZE_LIMIT)
+    return reranker
+
+
+def _load_method(model: str, method: str | None = None, **options: Any) -> BaseReranker:
     location = locate(model, options.get("backend"))
     chosen = method or default_method(location)
     cls = method_class(chosen)

@@ -127,13 +127,13 @@ def write_reference_scores(name: str, data: str | Path, queries: int = 3, top: i
     here, never trained on."""
     import json
 
-    from rankwise.api import Reranker
     from rankwise.io.candidates import read_candidates
+    from rankwise.rerankers.registry import load_reranker
 
     candidates = "bm25_top100.json"
     requests = read_candidates(Path(data) / HELD_OUT_COLLECTION / candidates)[:queries]
     scores = {}
-    for ranking in Reranker.load(name).rerank_batch(requests):
+    for ranking in load_reranker(name).rerank_batch(requests):
         head = ranking.results[:top]
         scores[ranking.query.qid] = {"top": [r.docid for r in head],
                                      "values": {r.docid: round(r.score, 6) for r in head}}
