@@ -34,24 +34,32 @@ def iter_entries(path: str | Path) -> Iterator[tuple[int | None, Any]]:
     yield from ((None, entry) for entry in data)
 
 
-def parse_entry(entry: Any, index: int, source: str, line: int | None = None) -> Request:
-    """One entry as a validated request; an InputError names the problem, the entry and the line."""
-    where = f"entry {index}" if line is None else "entry on this line"
-    return _parse_entry(entry, where, source, line, index)
-
-
-def iter_candidates(path: str | Path) -> Iterator[Request]:
-    """Validated requests in file order; a `.jsonl` file is read one line at a time."""
+def iter_validated(path: str | Path) -> Iterator[tuple[int, int | None, Any, Request | InputError]]:
+    """(index, line, raw entry, its request or the InputError that names its problem) in file order: the
+    same validation as `iter_candidates`, a query id seen before included, without stopping at a bad entry
+    (a batch job sets bad queries aside and goes on)."""
     source = str(path)
     seen_qids: dict[str, int] = {}
     for index, (line, entry) in enumerate(iter_entries(path)):
         where = f"entry {index}" if line is None else "entry on this line"
-        request = _parse_entry(entry, where, source, line, index)
-        if request.query.qid in seen_qids:
-            raise InputError(f"{where}: query id {request.query.qid!r} already appeared in entry "
-                             f"{seen_qids[request.query.qid]}", source=source, line=line)
+        try:
+            request = _parse_entry(entry, where, source, line, index)
+            if request.query.qid in seen_qids:
+                raise InputError(f"{where}: query id {request.query.qid!r} already appeared in entry "
+                                 f"{seen_qids[request.query.qid]}", source=source, line=line)
+        except InputError as e:
+            yield index, line, entry, e
+            continue
         seen_qids[request.query.qid] = index
-        yield request
+        yield index, line, entry, request
+
+
+def iter_candidates(path: str | Path) -> Iterator[Request]:
+    """Validated requests in file order; a `.jsonl` file is read one line at a time."""
+    for _, _, _, outcome in iter_validated(path):
+        if isinstance(outcome, InputError):
+            raise outcome
+        yield outcome
 
 
 def _parse_entry(entry: Any, where: str, source: str, line: int | None, index: int) -> Request:

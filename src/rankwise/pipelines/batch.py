@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from rankwise.errors import InputError
-from rankwise.io.candidates import iter_entries, parse_entry
+from rankwise.io.candidates import iter_validated
 from rankwise.io.trec import run_text
 from rankwise.pipelines.rerank import rerank_requests
 from rankwise.rerankers.base import BaseReranker
@@ -47,22 +47,16 @@ class _Shard:
 
 def _shards(path: Path, shard_queries: int) -> Iterator[_Shard]:
     """Shards of validated requests and per-entry errors, in input order."""
-    seen: set[str] = set()
     current = _Shard(0, [], [])
-    for index, (line, entry) in enumerate(iter_entries(path)):
+    for index, line, entry, outcome in iter_validated(path):
         if index and index % shard_queries == 0:
             yield current
             current = _Shard(current.number + 1, [], [])
-        try:
-            request = parse_entry(entry, index, str(path), line)
-            if request.query.qid in seen:
-                raise InputError(f"entry {index}: query id {request.query.qid!r} appeared in an earlier entry",
-                                 source=str(path), line=line)
-            seen.add(request.query.qid)
-            current.requests.append(request)
-        except InputError as e:
+        if isinstance(outcome, InputError):
             qid = entry.get("qid") if isinstance(entry, dict) else None
-            current.errors.append({"entry": index, "line": line, "qid": qid, "error": str(e)})
+            current.errors.append({"entry": index, "line": line, "qid": qid, "error": str(outcome)})
+        else:
+            current.requests.append(outcome)
     if current.requests or current.errors:
         yield current
 
