@@ -5,7 +5,6 @@ maps either to a probability in [0, 1] (sigmoid of the logit, exp of the log-pro
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -22,10 +21,6 @@ class CrossEncoderOptions:
     activation: Literal["none", "sigmoid"] = option("none", help="sigmoid: scores as probabilities in [0, 1]")
 
 
-def _sigmoid(x: float) -> float:
-    return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
-
-
 class CrossEncoderReranker(PointwiseReranker):
     model_kinds = (CROSS_ENCODER,)
     method = "cross-encoder"
@@ -36,17 +31,15 @@ class CrossEncoderReranker(PointwiseReranker):
         super().__init__(model_label)
         self.scorer = scorer
         self.activation = activation
-        if activation != "none":
-            self.score_kind = ScoreKind.PROBABILITY
-        else:
-            self.score_kind = ScoreKind.LOGIT if scorer.score_kind == "logit" else ScoreKind.LOG_PROBABILITY
+        self.backend_kind = ScoreKind.LOGIT if scorer.score_kind == "logit" else ScoreKind.LOG_PROBABILITY
+        self.score_kind = ScoreKind.PROBABILITY if activation != "none" else self.backend_kind
 
     def score_pairs(self, pairs: Sequence[tuple[Query, Candidate]]) -> list[float]:
         scores = self.scorer.score([q.text for q, _ in pairs], [c.text for _, c in pairs])
         if self.activation == "none":
             return scores
-        to_probability = _sigmoid if self.scorer.score_kind == "logit" else math.exp
-        return [to_probability(s) for s in scores]
+        # a logit's sigmoid, a log-probability's exp: both per score, so pairs of any batch map alike
+        return self.backend_kind.to_unit_interval(scores)
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "max_length": self.scorer.max_length, "activation": self.activation,

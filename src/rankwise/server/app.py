@@ -18,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from rankwise.backends.interface import TokenCounting
 from rankwise.errors import InputError
 from rankwise.rerankers.base import BaseReranker
 from rankwise.server.batcher import MicroBatcher, Overloaded
@@ -172,9 +173,6 @@ def create_app(reranker: BaseReranker | Callable[[], BaseReranker], settings: Se
         detail = [{"loc": list(p.get("loc", ())), "msg": p.get("msg"), "type": p.get("type")} for p in problems]
         return _error(422, message, request.state.request_id, detail=detail)
 
-    def reranker_or_none() -> BaseReranker | None:
-        return state["reranker"]
-
     def ready_reranker() -> BaseReranker:
         if state["reranker"] is None:
             raise ApiError(503, "the model is still loading", headers={"Retry-After": str(settings.retry_after_seconds)})
@@ -250,7 +248,7 @@ def create_app(reranker: BaseReranker | Callable[[], BaseReranker], settings: Se
                 raise ApiError(422, f"documents[{i}] is empty", ["documents", str(i)])
             text = text[: settings.max_document_chars]
             if body.max_tokens_per_doc is not None:
-                text = _cut_to_tokens(reranker_or_none(), text, body.max_tokens_per_doc)
+                text = _cut_to_tokens(_token_counter(state["reranker"]), text, body.max_tokens_per_doc)
             texts.append(text)
         scores, kind = await scores_for(request, body.query, texts, "documents")
         relevance = kind.to_unit_interval(scores)
@@ -264,7 +262,7 @@ def create_app(reranker: BaseReranker | Callable[[], BaseReranker], settings: Se
         meta = Meta(api_version=ApiVersion(version=api_version), score_kind=kind.value,
                     billed_units=BilledUnits(search_units=max(1, math.ceil(len(texts) / 100))))
         return RerankResponse(id=request.state.request_id, model=settings.model_name, results=results, meta=meta,
-                              usage=Usage(total_tokens=_token_count(state["reranker"], body.query, texts)))
+                              usage=Usage(total_tokens=_token_count(_token_counter(state["reranker"]), body.query, texts)))
 
     @app.post("/v1/rerank", response_model=RerankResponse, response_model_exclude_none=True, tags=["rerank"],
               responses=ERROR_RESPONSES, summary="Rerank (Cohere v1 / Jina shape; documents returned by default)")
@@ -292,7 +290,7 @@ def create_app(reranker: BaseReranker | Callable[[], BaseReranker], settings: Se
                                         f"{settings.max_document_chars} (send truncate=true to cut it)", ["texts", str(i)])
                 text = text[: settings.max_document_chars]
             texts.append(text)
-        texts = _fit_model_tokens(reranker_or_none(), body.query, texts, body.truncate)
+        texts = _fit_model_tokens(state["reranker"], body.query, texts, body.truncate)
         scores, kind = await scores_for(request, body.query, texts, "texts")
         values = scores if body.raw_scores else kind.to_unit_interval(scores)
         order = sorted(range(len(texts)), key=lambda i: -scores[i])
@@ -394,17 +392,20 @@ def _error(status: int, message: str, request_id: str | None, detail: Any = None
     return JSONResponse(error_body(status, message, request_id, detail), status_code=status, headers=headers)
 
 
-def _token_count(reranker: BaseReranker | None, query: str, texts: list[str]) -> int:
+def _token_counter(reranker: BaseReranker | None) -> TokenCounting | None:
+    """The model's tokenizer, when the reranker is loaded and its backend counts tokens."""
+    return reranker.token_counter if reranker is not None else None
+
+
+def _token_count(counter: TokenCounting | None, query: str, texts: list[str]) -> int:
     """Model tokens of the query and every text (Jina's `usage.total_tokens`); whitespace words for a
     backend without a local tokenizer."""
-    counter = reranker.token_counter if reranker is not None else None
     if counter is None:
         return len(query.split()) + sum(len(t.split()) for t in texts)
     return sum(counter.count_tokens([query, *texts]))
 
 
-def _cut_to_tokens(reranker: BaseReranker | None, text: str, max_tokens: int) -> str:
-    counter = reranker.token_counter if reranker is not None else None
+def _cut_to_tokens(counter: TokenCounting | None, text: str, max_tokens: int) -> str:
     if counter is None:
         return " ".join(text.split()[:max_tokens])
     return counter.cut_to_tokens(text, max_tokens)
@@ -416,7 +417,7 @@ PAIR_SPECIAL_TOKENS = 3  # [CLS] query [SEP] text [SEP]: what a pair input adds 
 def _fit_model_tokens(reranker: BaseReranker | None, query: str, texts: list[str], truncate: bool) -> list[str]:
     """TEI's rule, in model tokens: a (query, text) input over the model's limit is 413 unless `truncate`,
     which cuts the text to fit. Only for methods that score each text on its own with a token limit."""
-    counter = reranker.token_counter if reranker is not None else None
+    counter = _token_counter(reranker)
     limit = getattr(counter, "max_length", None)
     if counter is None or limit is None or not reranker.independent_candidates:
         return texts
