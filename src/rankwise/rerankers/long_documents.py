@@ -79,16 +79,19 @@ class PassageAggregating(BaseReranker):
             out.append((sum(mine) if self.aggregation == "sump" else mine[best], best))
         return out
 
-    def score_requests(self, requests: Sequence[Request]) -> list[list[float]]:
+    def _score_documents(self, requests: Sequence[Request]) -> list[tuple[list[tuple[float, int]],
+                                                                          list[list[tuple[int, int]]]]]:
+        """Per request: (document score, best passage) per document, and each document's passage spans."""
         split = [self._split(r) for r in requests]
         scores = self.inner.score_requests([s for s, _ in split])
-        return [[score for score, _ in self._aggregate(part, spans)] for part, (_, spans) in zip(scores, split)]
+        return [(self._aggregate(part, spans), spans) for part, (_, spans) in zip(scores, split)]
+
+    def score_requests(self, requests: Sequence[Request]) -> list[list[float]]:
+        return [[score for score, _ in aggregated] for aggregated, _ in self._score_documents(requests)]
 
     def _rerank(self, requests: list[Request]) -> list[Ranking]:
-        split = [self._split(r) for r in requests]
         rankings = []
-        for request, (_, spans), part in zip(requests, split, self.inner.score_requests([s for s, _ in split])):
-            aggregated = self._aggregate(part, spans)
+        for request, (aggregated, spans) in zip(requests, self._score_documents(requests)):
             named = [Candidate(c.docid, c.text, c.score, {**c.metadata, "passage": {
                 "index": best, "start": spans[i][best][0], "end": spans[i][best][1], "of": len(spans[i])}})
                 for i, (c, (_, best)) in enumerate(zip(request.candidates, aggregated))]
