@@ -87,8 +87,7 @@ def test_haystack_pipeline_reranks_and_round_trips_through_yaml(minilm):
     store.write_documents([Document(content=t, id=f"p{i}", meta={"n": i}) for i, t in enumerate(PASSAGES)])
     pipeline = Pipeline()
     pipeline.add_component("retriever", InMemoryBM25Retriever(store, top_k=4))
-    ranker = RankwiseRanker(top_k=2)
-    ranker._reranker = minilm  # share the session's model instead of loading it again
+    ranker = RankwiseRanker.from_reranker(minilm, top_k=2)  # the session's model, not loaded again
     pipeline.add_component("ranker", ranker)
     pipeline.connect("retriever.documents", "ranker.documents")
     query = "how long does a flea live"  # BM25 here does no stemming: "flea", not "fleas"
@@ -126,7 +125,7 @@ def test_pyterrier_experiment_matches_rankwise_own_evaluation(minilm, dl19_reque
     qrels_frame = pd.DataFrame([{"qid": q, "docno": d, "label": g} for q, judged in qrels.items()
                                 for d, g in judged.items() if q in {r.query.qid for r in requests}])
     topics = run[["qid", "query"]].drop_duplicates()
-    reranker = RankwiseReranker(reranker=minilm)
+    reranker = RankwiseReranker.from_reranker(minilm)
     results = pt.Experiment([pt.Transformer.from_df(run) >> reranker], topics, qrels_frame,
                             [pt.measures.nDCG @ 10], names=["rankwise"], verbose=False)
     expected = evaluate(run_from_rankings(minilm.rerank_batch(requests)), qrels, ["nDCG@10"])["nDCG@10"]

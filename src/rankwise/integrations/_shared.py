@@ -18,8 +18,27 @@ class Scored:
     score: float  # the method's own score
 
 
-def load(model: str, method: str | None, options: dict[str, Any]) -> BaseReranker:
-    return Reranker.load(model, method=method, **options)
+class LazyReranker:
+    """What every adapter holds: `model`, `method` and `options` (as `Reranker.load` takes them), loaded at
+    first use so that building a pipeline stays cheap, or a reranker already loaded (`from_reranker`).
+    Adapters set `_reranker` to None (pydantic ones through a private attribute)."""
+
+    def warm_up(self) -> None:
+        """Load the model now (Haystack pipelines call this before their first run)."""
+        if self._reranker is None:
+            self._reranker = Reranker.load(self.model, method=self.method, **self.options)
+
+    @property
+    def reranker(self) -> BaseReranker:
+        self.warm_up()
+        return self._reranker
+
+    @classmethod
+    def from_reranker(cls, reranker: BaseReranker, **settings: Any) -> Any:
+        """Wrap a reranker already loaded (shared with other code, or built in Python)."""
+        adapter = cls(model=reranker.model_label, method=reranker.method, **settings)
+        adapter._reranker = reranker
+        return adapter
 
 
 def rerank_texts(reranker: BaseReranker, query: str, texts: Sequence[str], top_n: int | None) -> list[Scored]:

@@ -15,23 +15,18 @@ from typing import Any, Optional
 
 from haystack import Document, component, default_from_dict, default_to_dict
 
-from rankwise.integrations._shared import load, rerank_texts
+from rankwise.integrations._shared import LazyReranker, rerank_texts
 from rankwise.rerankers.base import BaseReranker
 
 
 @component
-class RankwiseRanker:
+class RankwiseRanker(LazyReranker):
     def __init__(self, model: str = "minilm-embed", method: Optional[str] = None, top_k: Optional[int] = 10,
                  options: Optional[dict[str, Any]] = None):
         if top_k is not None and top_k < 0:
             raise ValueError(f"top_k must be >= 0, got {top_k}")
         self.model, self.method, self.top_k, self.options = model, method, top_k, dict(options or {})
         self._reranker: Optional[BaseReranker] = None
-
-    def warm_up(self) -> None:
-        """Load the model (a pipeline calls this before its first run)."""
-        if self._reranker is None:
-            self._reranker = load(self.model, self.method, self.options)
 
     def to_dict(self) -> dict[str, Any]:
         return default_to_dict(self, model=self.model, method=self.method, top_k=self.top_k, options=self.options)
@@ -42,8 +37,7 @@ class RankwiseRanker:
 
     @component.output_types(documents=list[Document])
     def run(self, query: str, documents: list[Document], top_k: Optional[int] = None) -> dict[str, list[Document]]:
-        self.warm_up()
-        kept = rerank_texts(self._reranker, query, [d.content or "" for d in documents],
+        kept = rerank_texts(self.reranker, query, [d.content or "" for d in documents],
                             top_k if top_k is not None else self.top_k)
         return {"documents": [dataclasses.replace(documents[s.index], score=s.relevance,
                                                   meta={**documents[s.index].meta, "rankwise_score": s.score})

@@ -17,11 +17,11 @@ from langchain_core.callbacks import Callbacks
 from langchain_core.documents import BaseDocumentCompressor, Document
 from pydantic import ConfigDict, Field, PrivateAttr
 
-from rankwise.integrations._shared import load, rerank_texts
+from rankwise.integrations._shared import LazyReranker, rerank_texts
 from rankwise.rerankers.base import BaseReranker
 
 
-class RankwiseRerank(BaseDocumentCompressor):
+class RankwiseRerank(LazyReranker, BaseDocumentCompressor):
     model: str = "minilm-embed"
     """A registered rankwise model, a local folder or .gguf file, or a Hugging Face id."""
     method: Optional[str] = None
@@ -33,19 +33,6 @@ class RankwiseRerank(BaseDocumentCompressor):
 
     model_config = ConfigDict(extra="forbid")
     _reranker: Optional[BaseReranker] = PrivateAttr(default=None)
-
-    @classmethod
-    def from_reranker(cls, reranker: BaseReranker, top_n: Optional[int] = 3) -> RankwiseRerank:
-        """Wrap a reranker already loaded (shared with other code, or built in Python)."""
-        compressor = cls(model=reranker.model_label, method=reranker.method, top_n=top_n)
-        compressor._reranker = reranker
-        return compressor
-
-    @property
-    def reranker(self) -> BaseReranker:
-        if self._reranker is None:  # loaded at first use, so building a chain stays cheap
-            self._reranker = load(self.model, self.method, self.options)
-        return self._reranker
 
     def compress_documents(self, documents: Sequence[Document], query: str,
                            callbacks: Optional[Callbacks] = None) -> Sequence[Document]:

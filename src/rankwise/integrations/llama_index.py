@@ -16,11 +16,11 @@ from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
 
 from rankwise.errors import InputError
-from rankwise.integrations._shared import load, rerank_texts
+from rankwise.integrations._shared import LazyReranker, rerank_texts
 from rankwise.rerankers.base import BaseReranker
 
 
-class RankwiseRerank(BaseNodePostprocessor):
+class RankwiseRerank(LazyReranker, BaseNodePostprocessor):
     model: str = Field(default="minilm-embed", description="A registered rankwise model, a folder or an HF id.")
     method: Optional[str] = Field(default=None, description="The reranking method (default: the model's).")
     top_n: Optional[int] = Field(default=3, ge=0, description="Nodes to keep (None: all, reordered).")
@@ -30,18 +30,6 @@ class RankwiseRerank(BaseNodePostprocessor):
     @classmethod
     def class_name(cls) -> str:
         return "RankwiseRerank"
-
-    @classmethod
-    def from_reranker(cls, reranker: BaseReranker, top_n: Optional[int] = 3) -> RankwiseRerank:
-        postprocessor = cls(model=reranker.model_label, method=reranker.method, top_n=top_n)
-        postprocessor._reranker = reranker
-        return postprocessor
-
-    @property
-    def reranker(self) -> BaseReranker:
-        if self._reranker is None:
-            self._reranker = load(self.model, self.method, self.options)
-        return self._reranker
 
     def _postprocess_nodes(self, nodes: list[NodeWithScore],
                            query_bundle: Optional[QueryBundle] = None) -> list[NodeWithScore]:

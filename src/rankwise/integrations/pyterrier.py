@@ -17,26 +17,19 @@ import pandas as pd
 import pyterrier as pt
 
 from rankwise.errors import InputError
-from rankwise.integrations._shared import load
+from rankwise.integrations._shared import LazyReranker
 from rankwise.rerankers.base import BaseReranker
 from rankwise.types import Candidate, Query, Request
 
 REQUIRED_COLUMNS = ("qid", "query", "docno", "text")
 
 
-class RankwiseReranker(pt.Transformer):
+class RankwiseReranker(LazyReranker, pt.Transformer):
     def __init__(self, model: str = "minilm-embed", method: Optional[str] = None,
-                 options: Optional[dict[str, Any]] = None, reranker: Optional[BaseReranker] = None,
-                 queries_per_batch: int = 16):
+                 options: Optional[dict[str, Any]] = None, queries_per_batch: int = 16):
         self.model, self.method, self.options = model, method, dict(options or {})
         self.queries_per_batch = queries_per_batch
-        self._reranker = reranker
-
-    @property
-    def reranker(self) -> BaseReranker:
-        if self._reranker is None:
-            self._reranker = load(self.model, self.method, self.options)
-        return self._reranker
+        self._reranker: Optional[BaseReranker] = None
 
     def transform(self, inp: pd.DataFrame) -> pd.DataFrame:
         missing = [c for c in REQUIRED_COLUMNS if c not in inp.columns]
