@@ -25,6 +25,20 @@ def dataset_dir(name_or_path: str) -> Path:
     return path
 
 
+def bm25_requests(dataset: str, queries: int | None) -> tuple[Path, Any, list, float]:
+    """A collection's BM25 candidate file, qrels, its first `queries` requests and BM25's own nDCG@10 on them."""
+    from rankwise.io import read_candidates, read_qrels
+    from rankwise.pipelines.evaluate import evaluate, run_from_rankings
+    from rankwise.types import Ranking
+
+    data = dataset_dir(dataset)
+    candidates = data / "bm25_top100.json"
+    qrels = read_qrels(data / "qrels.txt")
+    requests = read_candidates(candidates)[:queries]
+    bm25 = evaluate(run_from_rankings(Ranking.first_stage(r) for r in requests), qrels)["nDCG@10"]
+    return candidates, qrels, requests, bm25
+
+
 def peak_rss_mib() -> float:
     """This process's own peak RSS. VmHWM where Linux has it: ru_maxrss is carried over from the parent
     across fork and exec, so a fresh child of a big process would report the parent's peak."""

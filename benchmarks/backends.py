@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import cost_quality_axis, dataset_dir, in_fresh_process, rerank_config  # noqa: E402
+from _common import bm25_requests, cost_quality_axis, in_fresh_process, rerank_config  # noqa: E402
 
 BACKENDS = {"transformers fp32": {"backend": "transformers"},
             "transformers int8": {"backend": "transformers", "quantize": "int8"},
@@ -44,15 +44,9 @@ def main() -> None:
                         help="for the openai row: log-probs the server returns per position")
     args = parser.parse_args()
 
-    from rankwise.io import read_candidates, read_qrels
-    from rankwise.pipelines.evaluate import evaluate, run_from_rankings
-    from rankwise.types import Ranking
+    from rankwise.pipelines.evaluate import evaluate
 
-    data = dataset_dir(args.dataset)
-    candidates = data / "bm25_top100.json"
-    qrels = read_qrels(data / "qrels.txt")
-    requests = read_candidates(candidates)[: args.queries]
-    bm25 = evaluate(run_from_rankings(Ranking.first_stage(r) for r in requests), qrels)["nDCG@10"]
+    candidates, qrels, requests, bm25 = bm25_requests(args.dataset, args.queries)
     console = Console(width=200)
     rows = []
     chosen = args.backends.split(",")

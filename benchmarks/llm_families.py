@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import dataset_dir, in_fresh_process, rerank_config  # noqa: E402
+from _common import bm25_requests, in_fresh_process, rerank_config  # noqa: E402
 
 ROWS = [
     ("llm-pointwise", {}),
@@ -41,15 +41,9 @@ def main() -> None:
     parser.add_argument("--methods", default=None, help="comma-separated subset of the rows' methods")
     args = parser.parse_args()
 
-    from rankwise.io import read_candidates, read_qrels
-    from rankwise.pipelines.evaluate import evaluate, run_from_rankings
-    from rankwise.types import Ranking
+    from rankwise.pipelines.evaluate import evaluate
 
-    data = dataset_dir(args.dataset)
-    candidates = data / "bm25_top100.json"
-    qrels = read_qrels(data / "qrels.txt")
-    requests = read_candidates(candidates)[: args.queries]
-    bm25 = evaluate(run_from_rankings(Ranking.first_stage(r) for r in requests), qrels)["nDCG@10"]
+    candidates, qrels, requests, bm25 = bm25_requests(args.dataset, args.queries)
     wanted = set(args.methods.split(",")) if args.methods else None
     console = Console(width=200)
     table = Table(title=f"{args.model} zero-shot on {args.dataset} BM25 top-{args.top_k}, {len(requests)} queries "

@@ -11,6 +11,14 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 EXAMPLES = ROOT / "examples"
+# Four short passages and a query with one clear answer (1), a partial one (3) and a false friend (2).
+FLEA_PASSAGES = [
+    "Sourdough needs feeding with flour and water every day.",
+    "An adult flea usually lives two to three months, sometimes more than a year.",
+    "The flea market on the harbour sells antiques and records.",
+    "Flea pupae can stay dormant in cocoons for up to a year.",
+]
+FLEA_QUERY = "how long do fleas live"
 
 
 def data_path(*parts: str) -> Path:

@@ -54,13 +54,7 @@ def test_a_killed_job_resumes_to_the_same_output(minilm, candidates, tmp_path):
     for stop_after in (1,):  # kill -9 after the first shard, then again in a later one
         killed = tmp_path / f"killed{stop_after}"
         for target in (stop_after, 4):
-            process = subprocess.Popen(_command(candidates, killed), cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                                       stderr=subprocess.DEVNULL)
-            deadline = time.time() + 300
-            while time.time() < deadline and len(list(killed.glob("run-*.trec"))) < target:
-                time.sleep(0.02)
-            process.send_signal(signal.SIGKILL)
-            process.wait()
+            _kill_when(_command(candidates, killed), env, killed, target)
         resumed = subprocess.run(_command(candidates, killed), cwd=ROOT, env=env, capture_output=True, text=True,
                                  timeout=300)
         assert resumed.returncode == 3, resumed.stderr[-2000:]  # finished, but bad queries were set aside
@@ -72,24 +66,11 @@ def test_a_killed_job_resumes_to_the_same_output(minilm, candidates, tmp_path):
     # ends with the same bytes.
     pytest.importorskip("ray", reason="the ray extra is not installed")
     half = tmp_path / "half"
-    process = subprocess.Popen(_command(candidates, half), cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
-    deadline = time.time() + 300
-    while time.time() < deadline and len(list(half.glob("run-*.trec"))) < 2:
-        time.sleep(0.02)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
+    _kill_when(_command(candidates, half), env, half, 2)
     ray_command = _command(candidates, half) + ["--engine", "ray", "--workers", "2"]
     before = _ray_orphans()
     try:
-        # and a Ray driver killed in turn (after shard 4) resumes on Ray
-        process = subprocess.Popen(ray_command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.DEVNULL)
-        deadline = time.time() + 300
-        while time.time() < deadline and len(list(half.glob("run-*.trec"))) < 4:
-            time.sleep(0.02)
-        process.send_signal(signal.SIGKILL)
-        process.wait()
+        _kill_when(ray_command, env, half, 4)  # and a Ray driver killed in turn resumes on Ray
         on_ray = subprocess.run(ray_command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     finally:
         # A killed driver leaves Ray's agent processes behind (Ray's behaviour); end the ones this test made.
@@ -98,6 +79,16 @@ def test_a_killed_job_resumes_to_the_same_output(minilm, candidates, tmp_path):
     assert on_ray.returncode == 3, on_ray.stderr[-2000:]
     assert "already done" in on_ray.stdout
     assert _folder_bytes(half) == _folder_bytes(whole)
+
+
+def _kill_when(command, env, folder, shards: int) -> None:
+    """Start the job and kill -9 it once `folder` holds `shards` finished shard files."""
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while time.time() < deadline and len(list(folder.glob("run-*.trec"))) < shards:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
 
 
 def _ray_orphans() -> set[int]:

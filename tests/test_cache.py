@@ -9,16 +9,11 @@ import sys
 import pytest
 
 from rankwise import Reranker, ScoreKind
+from tests.conftest import FLEA_PASSAGES, FLEA_QUERY
 
 pytest.importorskip("diskcache", reason="the cache extra is not installed")
 
-DOCS = [
-    "Sourdough needs feeding with flour and water every day.",
-    "An adult flea usually lives two to three months, sometimes more than a year.",
-    "The flea market on the harbour sells antiques and records.",
-    "Flea pupae can stay dormant in cocoons for up to a year.",
-]
-QUERY = "how long do fleas live"
+DOCS, QUERY = FLEA_PASSAGES, FLEA_QUERY
 
 
 def _counting(reranker):

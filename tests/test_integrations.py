@@ -7,15 +7,9 @@ import sys
 
 import pytest
 
-from tests.conftest import EXAMPLES, ROOT
+from tests.conftest import EXAMPLES, FLEA_PASSAGES, FLEA_QUERY, ROOT
 
-PASSAGES = [
-    "Sourdough needs feeding with flour and water every day.",
-    "An adult flea usually lives two to three months, sometimes more than a year.",
-    "The flea market on the harbour sells antiques and records.",
-    "Flea pupae can stay dormant in cocoons for up to a year.",
-]
-QUERY = "how long do fleas live"
+PASSAGES, QUERY = FLEA_PASSAGES, FLEA_QUERY
 
 
 def test_langchain_compression_retriever_reranks_with_scores(minilm):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import concurrent.futures
-import math
 import re
 import threading
 import time
@@ -15,14 +14,9 @@ from rankwise.rerankers.base import PointwiseReranker
 from rankwise.server import ServerSettings, create_app
 
 from server_helpers import threaded_server
+from tests.conftest import FLEA_PASSAGES, FLEA_QUERY
 
-DOCS = [
-    "Sourdough needs feeding with flour and water every day.",
-    "An adult flea usually lives two to three months, sometimes more than a year.",
-    "The flea market on the harbour sells antiques and records.",
-    "Flea pupae can stay dormant in cocoons for up to a year.",
-]
-QUERY = "how long do fleas live"
+DOCS, QUERY = FLEA_PASSAGES, FLEA_QUERY
 
 
 @pytest.fixture(scope="module")

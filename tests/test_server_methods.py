@@ -13,14 +13,9 @@ from rankwise import Reranker, ScoreKind
 from rankwise.server import ServerSettings, create_app
 
 from server_helpers import threaded_server
+from tests.conftest import FLEA_PASSAGES, FLEA_QUERY
 
-DOCS = [
-    "Sourdough needs feeding with flour and water every day.",
-    "An adult flea usually lives two to three months, sometimes more than a year.",
-    "The flea market on the harbour sells antiques and records.",
-    "Flea pupae can stay dormant in cocoons for up to a year.",
-]
-QUERY = "how long do fleas live"
+DOCS, QUERY = FLEA_PASSAGES, FLEA_QUERY
 
 
 @pytest.mark.parametrize("kind, raw, expected", [
