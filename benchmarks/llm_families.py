@@ -1,5 +1,6 @@
 """The LLM reranking families side by side on the same queries and candidates: pointwise yes/no, query
-likelihood, FIRST, listwise generation, PRP (pairwise), setwise and ICR (attention), zero-shot.
+likelihood, FIRST, listwise generation, PRP (pairwise), setwise, ICR (attention) and JointRank, zero-shot,
+and a cascade (MiniLM MaxSim over the candidates, then FIRST over its top 10).
 
     python benchmarks/llm_families.py [--model qwen2.5-coder-0.5b] [--queries 10] [--top-k 20]
 
@@ -28,7 +29,13 @@ ROWS = [
     ("prp", {"variant": "sliding", "top_n": 3}),
     ("setwise", {"set_size": 3, "top_n": 10}),
     ("icr", {}),
+    ("jointrank", {"block_size": 10, "replicas": 2, "max_words": 60}),
+    ("cascade", {}),  # the model is the spec below
 ]
+
+
+def cascade_spec(model: str) -> str:
+    return f"maxsim:minilm-embed >> first:{model}{{window=10, stride=5, max_words=60}}@10"
 
 
 def main() -> None:
@@ -54,10 +61,12 @@ def main() -> None:
         if wanted and method not in wanted:
             continue
         console.print(f"{method} {options} ...")
-        result = in_fresh_process(rerank_config, args.model, method, str(candidates), args.queries, args.top_k,
+        model, chosen = (cascade_spec(args.model), None) if method == "cascade" else (args.model, method)
+        result = in_fresh_process(rerank_config, model, chosen, str(candidates), args.queries, args.top_k,
                                   {**options, "threads": args.threads})
         calls = result["llm_calls_per_query"]
-        table.add_row(method, ", ".join(f"{k}={v}" for k, v in options.items()) or "-",
+        described = model if method == "cascade" else ", ".join(f"{k}={v}" for k, v in options.items())
+        table.add_row(method, described or "-",
                       f"{evaluate(result['run'], qrels)['nDCG@10']:.4f}", f"{result['seconds_per_query']:.1f}",
                       "-" if calls is None else f"{calls:.0f}", f"{result['peak_rss_mib']:.0f}")
     console.print(table)

@@ -1,6 +1,6 @@
 import pytest
 
-from rankwise import Candidate, InputError, Reranker
+from rankwise import InputError, Reranker
 from rankwise.pipelines.evaluate import evaluate, run_from_rankings
 from rankwise.pipelines.rerank import rerank_requests
 from rankwise.io import read_qrels

@@ -1,8 +1,7 @@
 import pytest
 
-from rankwise.io import read_qrels
 from rankwise.io.sidecar import read_sidecar, write_sidecar
-from rankwise.pipelines.evaluate import compare_runs, coverage, evaluate, per_query, report_measures
+from rankwise.pipelines.evaluate import compare_runs, coverage, per_query, report_measures
 from rankwise import reporting
 
 QRELS = {"1": {"a": 3, "b": 0, "c": 1}, "2": {"a": 2, "d": 2}, "3": {"x": 1}}

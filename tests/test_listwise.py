@@ -1,6 +1,5 @@
 """Listwise reranking: window schedule, prompt, parsing, and FIRST's single-token decoding on real tokenizers."""
 
-import re
 
 import numpy as np
 import pytest

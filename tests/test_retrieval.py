@@ -4,7 +4,7 @@ import pytest
 
 from rankwise import InputError
 from rankwise.io.corpus import load_ir_dataset, read_corpus
-from rankwise.pipelines.retrieve import BM25Index, BM25Settings
+from rankwise.pipelines.retrieve import BM25Index
 from rankwise.types import Candidate, Query
 
 from conftest import EXAMPLES

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from rankwise.errors import InputError
-from rankwise.pipelines.train.data import ListwiseWindow, PooledDoc, QueryGroup
+from rankwise.pipelines.train.data import PooledDoc, QueryGroup
 from rankwise.pipelines.train.first import FirstTrainingConfig, train_first, window_loss, window_plan
 from rankwise.rerankers.registry import load_reranker
 

@@ -8,11 +8,8 @@ import math
 import pytest
 
 from rankwise.pipelines.train.data import PooledDoc, QueryGroup
-from rankwise.pipelines.train.late_interaction import (
-    LateInteractionTrainingConfig,
-    listwise_groups,
-    teacher_logits,
-)
+from rankwise.pipelines.train.late_interaction import LateInteractionTrainingConfig, listwise_groups
+from rankwise.pipelines.train.listwise_sampling import teacher_logits
 
 
 def _judged_group() -> QueryGroup:

@@ -9,7 +9,8 @@ from rankwise.backends.registry import locate, open_backend
 from rankwise.backends.runtime import RuntimeOptions
 from rankwise.io.lines import iter_jsonl
 from rankwise.pipelines.train.data import HeldOut, PooledDoc, QueryGroup, build_query_groups, without_held_out
-from rankwise.pipelines.train.late_interaction import LateInteractionTrainingConfig, teacher_logits
+from rankwise.pipelines.train.late_interaction import LateInteractionTrainingConfig
+from rankwise.pipelines.train.listwise_sampling import teacher_logits
 from rankwise.pipelines.train.synthetic import (SYNTHETIC_TEACHER, SyntheticQueryConfig, clean_query,
                                                 generate_queries, round_trip_groups, sample_sources)
 from tests.conftest import data_path

@@ -187,7 +187,7 @@ def evaluate_runs(
 ) -> None:
     """Evaluate runs (ir-measures): nDCG@1/5/10, MAP@100, MRR@10, R@20, R@100, Judged@10, with paired
     t-test and randomization test against --baseline, Holm-Bonferroni-adjusted."""
-    from rankwise.io import read_qrels, read_run
+    from rankwise.io import read_qrels
     from rankwise.io.sidecar import read_sidecar
     from rankwise.pipelines.evaluate import compare_runs, report_measures
 
@@ -306,8 +306,9 @@ def bench(
     from rich.progress import Progress
 
     from rankwise.pipelines.bench import RerankerSpec, run_bench
+    from rankwise.rerankers.spec import split_top_level
 
-    specs = [RerankerSpec.parse(s.strip()) for s in rerankers.split(",") if s.strip()]
+    specs = [RerankerSpec.parse(s.strip()) for s in split_top_level(rerankers) if s.strip()]
     with Progress(console=errors) as progress:
         state = {}
 

@@ -180,6 +180,33 @@ def train_late_interaction_command(
                   f"{record['seconds']:.0f} s; use it with --method maxsim {use}")
 
 
+@train_app.command("cross-encoder")
+@reports_errors
+def train_cross_encoder_command(
+    collection: list[Path] = typer.Option(..., help="Collection folder to train on (judged: grades; unjudged: the "
+                                                    "teacher's scores); repeatable."),
+    out: Path = typer.Option(..., help="Folder for checkpoints, the loss log and the trained model (out/model)."),
+    base_model: str = typer.Option("minilm-embed", help="Encoder whose weights start the cross-encoder."),
+    held_out: list[Path] = typer.Option([], help="Collection never to train on; repeatable."),
+    groups_file: list[Path] = typer.Option([], "--groups", help="More training groups (JSONL, e.g. from "
+                                                                 "`train synthetic-queries`); repeatable."),
+    option: list[str] = typer.Option([], "--option", "-O", help="Training option KEY=VALUE (loss=listnet|"
+                                     "lambdaloss|bce, epochs, lr, group_size, teacher, seed, ...); repeatable."),
+    resume: bool = typer.Option(False, help="Continue from the last checkpoint in --out."),
+) -> None:
+    """Train a cross-encoder from an encoder's weights with sentence-transformers' CrossEncoderTrainer."""
+    from rankwise.pipelines.train.cross_encoder import CrossEncoderTrainingConfig, train_cross_encoder
+    from rankwise.pipelines.train.data import build_query_groups, read_groups, without_held_out
+
+    config = validate_options(CrossEncoderTrainingConfig, "cross-encoder training", parse_options(option))
+    held = _held_out(held_out)
+    groups = build_query_groups(collection, held_out=held).groups
+    groups += without_held_out([group for path in groups_file for group in read_groups(path)], held).groups
+    record = train_cross_encoder(base_model, groups, out, config, resume=resume, held_out=[p.name for p in held_out])
+    console.print(f"{record['steps']} steps on {record['examples']} examples from {record['queries']} queries in "
+                  f"{record['seconds']:.0f} s; use it with --method cross-encoder --model {out / 'model'}")
+
+
 @train_app.command("synthetic-queries")
 @reports_errors
 def synthetic_queries_command(

@@ -4,6 +4,7 @@ then all are compared against the first stage."""
 from __future__ import annotations
 
 import gc
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -16,7 +17,10 @@ from rankwise.io.trec import read_qrels, write_run
 from rankwise.pipelines.evaluate import Comparison, compare_runs, run_from_rankings
 from rankwise.pipelines.rerank import rerank_requests
 from rankwise.rerankers.registry import METHODS, load_reranker
+from rankwise.rerankers.spec import is_spec
 from rankwise.types import Ranking
+
+_MEMBER_WITHOUT_OPTIONS = re.compile(r"^[a-z][a-z0-9-]*:[^{}@>(),]+$")
 
 
 @dataclass(frozen=True)
@@ -26,7 +30,10 @@ class RerankerSpec:
 
     @classmethod
     def parse(cls, text: str) -> RerankerSpec:
-        """`model` or `method:model` (e.g. `query-likelihood:smollm2-135m`)."""
+        """`model`, `method:model` (e.g. `query-likelihood:smollm2-135m`), or a cascade / fusion spec string
+        (`rerankers.spec`), which the registry reads whole."""
+        if is_spec(text, set(METHODS)) and not _MEMBER_WITHOUT_OPTIONS.match(text):
+            return cls(model=text)
         head, sep, tail = text.partition(":")
         if sep and head in METHODS:
             return cls(model=tail, method=head)
@@ -68,7 +75,8 @@ def run_bench(
         reranker = load_reranker(spec.model, method=spec.method, **(options or {}))
         load_seconds = time.perf_counter() - start
         report = rerank_requests(reranker, requests, top_k=top_k, on_progress=on_progress)
-        name = spec.label.replace("/", "_").replace(":", "__")
+        # A run file's tag is one whitespace-free field, and spec strings hold spaces, braces and ">>".
+        name = re.sub(r"[^A-Za-z0-9._-]+", "_", spec.label.replace(":", "__")).strip("_")
         write_run(report.rankings, out_dir / f"{name}.trec", tag=name)
         metadata[spec.label] = {
             **reranker.describe(), "label": spec.label, "dataset": dataset.name, "first_stage": first_stage, "top_k": top_k,

@@ -9,6 +9,7 @@ from typing import Any
 from rankwise.errors import UnsupportedMethodError
 from rankwise.backends.registry import locate
 from rankwise.models.resolve import ModelLocation
+from rankwise.rerankers import spec
 from rankwise.rerankers.base import BaseReranker
 
 METHODS: dict[str, str] = {
@@ -23,6 +24,7 @@ METHODS: dict[str, str] = {
     "prp": "rankwise.rerankers.pairwise:PairwiseReranker",
     "setwise": "rankwise.rerankers.setwise:SetwiseReranker",
     "icr": "rankwise.rerankers.icr:ICRReranker",
+    "jointrank": "rankwise.rerankers.jointrank:JointRankReranker",
     "fusion": "rankwise.rerankers.fusion:FusionReranker",
 }
 
@@ -63,7 +65,13 @@ def load_reranker(model: str, method: str | None = None, cache: bool | str | Pat
                   passage_stride: int | None = None, **options: Any) -> BaseReranker:
     """Load a reranker from a registered name, a local path or a Hugging Face id, wrapped for long
     documents and in the result cache when asked (see `Reranker.load`)."""
-    reranker = _load_method(model, method, **options)
+    if spec.is_spec(model, set(METHODS)):
+        if method is not None:
+            raise UnsupportedMethodError(f"{model!r} is a reranker spec that names its own methods; drop "
+                                         f"method={method!r}")
+        reranker = _load_spec(model, **options)
+    else:
+        reranker = _load_method(model, method, **options)
     if long_documents is not None:
         from rankwise.rerankers.long_documents import PassageAggregating
 
@@ -75,6 +83,31 @@ def load_reranker(model: str, method: str | None = None, cache: bool | str | Pat
         folder = cache_dir() / "results" if cache is True else Path(cache)
         reranker = CachedReranker(reranker, folder, size_limit=cache_size_limit or DEFAULT_SIZE_LIMIT)
     return reranker
+
+
+def _load_spec(text: str, **options: Any) -> BaseReranker:
+    """A cascade of stages, each one method or a reciprocal rank fusion of several; `options` may only be
+    runtime options (device, threads, ...), given to every member: method options belong in the spec."""
+    from rankwise.backends.runtime import RuntimeOptions
+    from rankwise.rerankers.cascade import CascadeReranker
+    from rankwise.rerankers.rank_fusion import ReciprocalRankFusion
+
+    unknown = sorted(set(options) - set(RuntimeOptions.__dataclass_fields__))
+    if unknown:
+        raise UnsupportedMethodError(f"options {', '.join(unknown)} belong inside the spec {text!r} "
+                                     "(method:model{key=value})")
+    stages = []
+    for plan in spec.parse_spec(text, set(METHODS)):
+        members = [_load_method(m.model, m.method, **{**options, **m.options}) for m in plan.members]
+        if plan.fused:
+            label = "rrf(" + ", ".join(f"{m.method}:{m.model}" for m in plan.members) + ")"
+            stage = ReciprocalRankFusion(members, label, **plan.fusion_options)
+        else:
+            stage = members[0]
+        stages.append((stage, plan.top_k))
+    if len(stages) == 1 and stages[0][1] is None:
+        return stages[0][0]
+    return CascadeReranker(stages, text)
 
 
 def _load_method(model: str, method: str | None = None, **options: Any) -> BaseReranker:

@@ -84,7 +84,7 @@ class SlidingWindowReranker(BaseReranker):
             # Scores fall with rank so that tools that sort by score (trec_eval, ir-measures) agree with the order.
             n = len(order)
             rankings.append(Ranking.from_order(request, order, [float(n - r) for r in range(n)],
-                                               trace={"windows": trace}))
+                                               trace={"windows": trace, "llm_calls": len(trace)}))
         return rankings
 
     def describe(self) -> dict[str, Any]:

@@ -11,15 +11,15 @@ feedback step uses, stay aligned. sentence-transformers' trainer runs it (checkp
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rankwise.errors import InputError, UnsupportedMethodError
-from rankwise.pipelines.train.data import PooledDoc, QueryGroup
+from rankwise.errors import UnsupportedMethodError
+from rankwise.pipelines.train.data import QueryGroup
+from rankwise.pipelines.train.listwise_sampling import sample_lists
 from rankwise.pipelines.train.st_trainer import checkpoint_folder, fit, load_student, write_record
 
 LORA_TARGETS = ("query", "key", "value", "dense")
@@ -50,52 +50,14 @@ class LateInteractionTrainingConfig:
     checkpoint_steps: int = 20
 
 
-def teacher_logits(group: QueryGroup, config: LateInteractionTrainingConfig) -> dict[str, float]:
-    """Per passage, the logit of the target distribution: grades where the query is judged (its unjudged
-    passages are left out), else the z-scored score of the first of `config.teacher`'s keys that scores at
-    least two of its passages (passages it did not score are left out)."""
-    if group.judged:
-        return {d.docid: config.grade_weight * float(d.grade) for d in group.judged}
-    for key in config.teacher.split(","):
-        scored = [d for d in group.docs if key.strip() in d.scores]
-        if len(scored) >= 2:
-            break
-    else:
-        return {}
-    key = key.strip()
-    values = [d.scores[key] for d in scored]
-    mean = sum(values) / len(values)
-    spread = (sum((v - mean) ** 2 for v in values) / len(values)) ** 0.5
-    if spread == 0:
-        return {}
-    return {d.docid: config.teacher_temperature * (d.scores[key] - mean) / spread for d in scored}
-
-
 def listwise_groups(groups: Sequence[QueryGroup], config: LateInteractionTrainingConfig) -> list[dict[str, Any]]:
-    """(query, d0..dK-1, label) rows: `group_head` passages from the best `head` by label and the rest from
-    below, in shuffled order; drawn from the seed, so the same data gives the same rows."""
-    rng = random.Random(config.seed)
+    """(query, d0..dK-1, label) rows, the columns sentence-transformers' trainer passes to the loss."""
     rows = []
-    for group in groups:
-        logits = teacher_logits(group, config)
-        docs = [d for d in group.docs if d.docid in logits]
-        if len(docs) < config.group_size:
-            continue
-        ranked: list[PooledDoc] = sorted(docs, key=lambda d: -logits[d.docid])
-        head = max(config.group_head, min(config.head, len(ranked) // 3))
-        count = config.examples_per_synthetic_query if group.is_synthetic else config.examples_per_query
-        for _ in range(count):
-            picked = rng.sample(ranked[:head], config.group_head) + rng.sample(ranked[head:],
-                                                                                config.group_size - config.group_head)
-            rng.shuffle(picked)
-            row: dict[str, Any] = {"query": group.query}
-            row.update({f"d{i}": d.text for i, d in enumerate(picked)})
-            row["label"] = [logits[d.docid] for d in picked]
-            rows.append(row)
-    rng.shuffle(rows)
-    if not rows:
-        raise InputError(f"no training example: no query has {config.group_size} passages with a grade or a "
-                         f"{config.teacher!r} teacher score")
+    for sample in sample_lists(groups, config):
+        row: dict[str, Any] = {"query": sample.query}
+        row.update({f"d{i}": text for i, text in enumerate(sample.passages)})
+        row["label"] = sample.logits
+        rows.append(row)
     return rows
 
 

@@ -17,12 +17,13 @@ from rankwise.pipelines.train.data import QueryGroup
 from rankwise.pipelines.train.logs import write_loss_log
 
 
-def load_student(base_model: str, max_seq_length: int, seed: int, purpose: str) -> Any:
-    """The SentenceTransformer to train, on the CPU, with torch seeded; `purpose` names the run in the error
-    that says what to install."""
+def load_student(base_model: str, max_seq_length: int, seed: int, purpose: str, cross_encoder: bool = False) -> Any:
+    """The SentenceTransformer (or, with `cross_encoder`, the CrossEncoder with a new one-logit head) to train,
+    on the CPU, with torch seeded before the head is drawn; `purpose` names the run in the error that says
+    what to install."""
     try:
         import torch
-        from sentence_transformers import SentenceTransformer
+        from sentence_transformers import CrossEncoder, SentenceTransformer
 
         if importlib.util.find_spec("datasets") is None:  # `fit` needs it: say so before any work
             raise ImportError("datasets")
@@ -30,9 +31,28 @@ def load_student(base_model: str, max_seq_length: int, seed: int, purpose: str) 
         raise UnsupportedMethodError(f"{purpose} needs sentence-transformers and datasets: "
                                      "pip install 'rankwise[train]'") from None
     torch.manual_seed(seed)
-    model = SentenceTransformer(resolve_model(base_model).path, device="cpu")
+    path = resolve_model(base_model).path
+    if cross_encoder:
+        model = CrossEncoder(path, num_labels=1, max_length=max_seq_length, device="cpu")
+        _pass_cls_through_pooler(model, torch)
+        return model
+    model = SentenceTransformer(path, device="cpu")
     model.max_seq_length = max_seq_length
     return model
+
+
+def _pass_cls_through_pooler(model: Any, torch: Any) -> None:
+    """Make the pooler (dense + tanh over the [CLS] state, feeding the new head) start as tanh of [CLS]
+    itself. A bi-encoder trained with mean pooling never trained its pooler: all-MiniLM-L6-v2's maps every
+    pair to nearly the same vector (output std 0.03), so the head saw no signal and a ListNet run stayed at
+    the uniform loss for 230 steps."""
+    pooler = getattr(getattr(model, "model", None), "bert", None)
+    pooler = getattr(pooler, "pooler", None)
+    if pooler is None:
+        return  # another architecture: leave its head as the library builds it
+    with torch.no_grad():
+        pooler.dense.weight.copy_(torch.eye(pooler.dense.weight.shape[0]))
+        pooler.dense.bias.zero_()
 
 
 def checkpoint_folder(out: Path, resume: bool) -> Path:
@@ -42,18 +62,26 @@ def checkpoint_folder(out: Path, resume: bool) -> Path:
     return checkpoints
 
 
-def fit(model: Any, rows: list[dict[str, Any]], loss: Any, checkpoints: Path, config: Any, resume: bool) -> Any:
-    """Train with sentence-transformers' trainer; `config` gives epochs, lr, batch_size, warmup_ratio,
-    checkpoint_steps and seed. Returns the trainer (its state holds the steps and the loss history)."""
+def fit(model: Any, rows: list[dict[str, Any]], loss: Any, checkpoints: Path, config: Any, resume: bool,
+        cross_encoder: bool = False) -> Any:
+    """Train with sentence-transformers' trainer (its cross-encoder trainer for a `CrossEncoder`); `config`
+    gives epochs, lr, batch_size, warmup_ratio, checkpoint_steps and seed. Returns the trainer (its state
+    holds the steps and the loss history)."""
     from datasets import Dataset
-    from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
 
-    arguments = SentenceTransformerTrainingArguments(
+    if cross_encoder:
+        from sentence_transformers.cross_encoder import CrossEncoderTrainer as Trainer
+        from sentence_transformers.cross_encoder import CrossEncoderTrainingArguments as Arguments
+    else:
+        from sentence_transformers import SentenceTransformerTrainer as Trainer
+        from sentence_transformers import SentenceTransformerTrainingArguments as Arguments
+
+    arguments = Arguments(
         output_dir=str(checkpoints), num_train_epochs=config.epochs, per_device_train_batch_size=config.batch_size,
         learning_rate=config.lr, warmup_steps=config.warmup_ratio, logging_steps=5, save_strategy="steps",
         save_steps=config.checkpoint_steps, save_total_limit=2, report_to=[], seed=config.seed, data_seed=config.seed,
         use_cpu=True)
-    trainer = SentenceTransformerTrainer(model=model, args=arguments, train_dataset=Dataset.from_list(rows), loss=loss)
+    trainer = Trainer(model=model, args=arguments, train_dataset=Dataset.from_list(rows), loss=loss)
     trainer.train(resume_from_checkpoint=True if resume else None)
     return trainer
 

@@ -1,0 +1,111 @@
+"""Training a cross-encoder from a bi-encoder's weights with sentence-transformers' `CrossEncoderTrainer`.
+
+The student is the encoder (MiniLM by default) with a new one-logit head over the pair "query [SEP]
+passage". Its examples are listwise samples of a query's candidates (`listwise_sampling`): grades on judged
+queries, a teacher's z-scored scores on unjudged ones (SPLADE++'s on DL 2022, the round-trip label on
+synthetic queries). The loss is one of sentence-transformers' own, by name:
+- `listnet`: cross-entropy from softmax(teacher logits) to softmax(scores), i.e. KL to the teacher;
+- `lambdaloss`: LambdaLoss (NDCG-Loss2++) with the teacher logits min-max scaled to relevance 0..3 per list;
+- `bce`: binary cross-entropy per pair, the label the teacher logit min-max scaled to 0..1 within its list.
+Checkpoints and `--resume` are the trainer's own."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rankwise.errors import InputError
+from rankwise.pipelines.train.data import QueryGroup
+from rankwise.pipelines.train.listwise_sampling import ListSample, sample_lists
+from rankwise.pipelines.train.st_trainer import checkpoint_folder, fit, load_student, write_record
+
+
+@dataclass
+class CrossEncoderTrainingConfig:
+    loss: str = "listnet"
+    epochs: float = 1.0
+    lr: float = 5e-5
+    batch_size: int = 4  # lists per optimizer step
+    group_size: int = 8  # passages per list
+    group_head: int = 2  # of which drawn from the query's best (by label) `head` passages
+    head: int = 10
+    examples_per_query: int = 4
+    examples_per_synthetic_query: int = 1
+    grade_weight: float = 1.0
+    teacher: str = "splade_pp_ed,roundtrip_maxsim"
+    teacher_temperature: float = 1.0
+    max_seq_length: int = 256
+    warmup_ratio: float = 0.1
+    seed: int = 0
+    checkpoint_steps: int = 20
+
+
+def _scaled(values: Sequence[float], top: float) -> list[float]:
+    low, high = min(values), max(values)
+    return [top * (v - low) / (high - low) if high > low else 0.0 for v in values]
+
+
+def _listwise_rows(samples: Sequence[ListSample], relevance: Callable[[list[float]], list[float]]
+                   ) -> list[dict[str, Any]]:
+    return [{"query": s.query, "docs": s.passages, "labels": relevance(s.logits)} for s in samples]
+
+
+def _pointwise_rows(samples: Sequence[ListSample]) -> list[dict[str, Any]]:
+    return [{"query": s.query, "passage": text, "label": label}
+            for s in samples for text, label in zip(s.passages, _scaled(s.logits, 1.0))]
+
+
+@dataclass(frozen=True)
+class LossRecipe:
+    description: str
+    rows: Callable[[Sequence[ListSample]], list[dict[str, Any]]]
+    build: Callable[[Any], Any]  # CrossEncoder -> loss module
+
+
+def _listnet(model: Any) -> Any:
+    from sentence_transformers.cross_encoder.losses import ListNetLoss
+
+    return ListNetLoss(model)
+
+
+def _lambdaloss(model: Any) -> Any:
+    from sentence_transformers.cross_encoder.losses import LambdaLoss
+
+    return LambdaLoss(model)
+
+
+def _bce(model: Any) -> Any:
+    from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss
+
+    return BinaryCrossEntropyLoss(model)
+
+
+LOSSES = {
+    "listnet": LossRecipe("ListNetLoss (softmax cross-entropy to the teacher's logits)",
+                          lambda samples: _listwise_rows(samples, list), _listnet),
+    "lambdaloss": LossRecipe("LambdaLoss, NDCG-Loss2++ (teacher logits scaled to relevance 0..3 per list)",
+                             lambda samples: _listwise_rows(samples, lambda v: _scaled(v, 3.0)), _lambdaloss),
+    "bce": LossRecipe("BinaryCrossEntropyLoss (teacher logits scaled to 0..1 per list)", _pointwise_rows, _bce),
+}
+
+
+def train_cross_encoder(base_model: str, groups: Sequence[QueryGroup], out_dir: str | Path,
+                        config: CrossEncoderTrainingConfig, resume: bool = False,
+                        held_out: Sequence[str] = ()) -> dict[str, Any]:
+    """Train and write `out_dir/model`, a cross-encoder folder the `cross-encoder` method loads."""
+    if config.loss not in LOSSES:
+        raise InputError(f"unknown cross-encoder loss {config.loss!r}; available: {', '.join(LOSSES)}")
+    recipe = LOSSES[config.loss]
+    out = Path(out_dir)
+    checkpoints = checkpoint_folder(out, resume)
+    start = time.perf_counter()
+    rows = recipe.rows(sample_lists(groups, config))
+    model = load_student(base_model, config.max_seq_length, config.seed, "cross-encoder training", cross_encoder=True)
+    trainer = fit(model, rows, recipe.build(model), checkpoints, config, resume, cross_encoder=True)
+    destination = out / "model"
+    model.save(str(destination))
+    return write_record(out, destination, trainer, model, base_model, groups, held_out, len(rows), config,
+                        recipe.description, start)

@@ -1,0 +1,83 @@
+"""Listwise training examples shared by the trainers that learn from whole candidate lists (late interaction,
+cross-encoders): per query, a sample of its passages with a teacher logit each.
+
+A query's teacher logits are its grades where it is judged (times `grade_weight`; unjudged passages of a
+judged query are left out), else the z-scored score of the first of `teacher`'s keys that scores at least
+two of its passages (times `teacher_temperature`). A sample takes `group_head` passages from the best
+`head` by that logit and the rest from below, in shuffled order, all drawn from `seed`, so the same data
+gives the same samples."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from rankwise.errors import InputError
+from rankwise.pipelines.train.data import PooledDoc, QueryGroup
+
+
+class ListSampling(Protocol):
+    """The sampling settings a training config carries (every listwise trainer's config has them)."""
+
+    group_size: int
+    group_head: int
+    head: int
+    examples_per_query: int
+    examples_per_synthetic_query: int
+    grade_weight: float
+    teacher: str
+    teacher_temperature: float
+    seed: int
+
+
+@dataclass(frozen=True)
+class ListSample:
+    query: str
+    passages: list[str]
+    logits: list[float]  # the teacher's, one per passage
+
+
+def teacher_logits(group: QueryGroup, config: ListSampling) -> dict[str, float]:
+    """Per passage, the logit of the target distribution (see the module's docstring); {} when the group has
+    neither grades nor two passages scored by one of the teacher's keys."""
+    if group.judged:
+        return {d.docid: config.grade_weight * float(d.grade) for d in group.judged}
+    for key in (k.strip() for k in config.teacher.split(",")):
+        scored = [d for d in group.docs if key in d.scores]
+        if len(scored) >= 2:
+            break
+    else:
+        return {}
+    values = [d.scores[key] for d in scored]
+    mean = sum(values) / len(values)
+    spread = (sum((v - mean) ** 2 for v in values) / len(values)) ** 0.5
+    if spread == 0:
+        return {}
+    return {d.docid: config.teacher_temperature * (d.scores[key] - mean) / spread for d in scored}
+
+
+def sample_lists(groups: Sequence[QueryGroup], config: ListSampling) -> list[ListSample]:
+    """`examples_per_query` samples of `group_size` passages per query (`examples_per_synthetic_query` for
+    generated queries), shuffled; a query with fewer labelled passages than `group_size` is skipped."""
+    rng = random.Random(config.seed)
+    samples = []
+    for group in groups:
+        logits = teacher_logits(group, config)
+        docs = [d for d in group.docs if d.docid in logits]
+        if len(docs) < config.group_size:
+            continue
+        ranked: list[PooledDoc] = sorted(docs, key=lambda d: -logits[d.docid])
+        head = max(config.group_head, min(config.head, len(ranked) // 3))
+        count = config.examples_per_synthetic_query if group.is_synthetic else config.examples_per_query
+        for _ in range(count):
+            picked = rng.sample(ranked[:head], config.group_head) + rng.sample(ranked[head:],
+                                                                                config.group_size - config.group_head)
+            rng.shuffle(picked)
+            samples.append(ListSample(group.query, [d.text for d in picked], [logits[d.docid] for d in picked]))
+    rng.shuffle(samples)
+    if not samples:
+        raise InputError(f"no training example: no query has {config.group_size} passages with a grade or a "
+                         f"{config.teacher!r} teacher score")
+    return samples
