@@ -73,7 +73,20 @@ def rerank_config(model: str, method: str | None, candidates: str, queries: int 
         "peak_rss_mib": peak_rss_mib(),
         "queries": len(requests),
         "llm_calls_per_query": _mean_calls(report.rankings),
+        "prompt_tokens_per_query": _prompt_tokens(len(requests)),
     }
+
+
+def _prompt_tokens(queries: int) -> float | None:
+    """Prompt tokens the transformers LM backends of this (fresh) process read, per query; None without one.
+    The backends count them in `stats`; finding them by type keeps the methods unaware of benchmarks."""
+    import gc
+
+    from rankwise.backends.causal_lm import CausalLM
+
+    # type() rather than isinstance(): some module proxies warn when their __class__ is read.
+    counted = [o.stats["prompt_tokens"] for o in gc.get_objects() if type(o) is CausalLM]
+    return sum(counted) / max(queries, 1) if counted else None
 
 
 def _mean_calls(rankings: list) -> float | None:

@@ -55,7 +55,7 @@ def main() -> None:
     console = Console(width=200)
     table = Table(title=f"{args.model} zero-shot on {args.dataset} BM25 top-{args.top_k}, {len(requests)} queries "
                         f"(BM25 alone: nDCG@10 {bm25:.4f})")
-    for column in ("method", "options", "nDCG@10", "s/query", "LLM prompts/query", "peak MiB"):
+    for column in ("method", "options", "nDCG@10", "s/query", "LLM prompts/query", "prompt tokens/query", "peak MiB"):
         table.add_column(column)
     for method, options in ROWS:
         if wanted and method not in wanted:
@@ -64,11 +64,12 @@ def main() -> None:
         model, chosen = (cascade_spec(args.model), None) if method == "cascade" else (args.model, method)
         result = in_fresh_process(rerank_config, model, chosen, str(candidates), args.queries, args.top_k,
                                   {**options, "threads": args.threads})
-        calls = result["llm_calls_per_query"]
+        calls, tokens = result["llm_calls_per_query"], result["prompt_tokens_per_query"]
         described = model if method == "cascade" else ", ".join(f"{k}={v}" for k, v in options.items())
         table.add_row(method, described or "-",
                       f"{evaluate(result['run'], qrels)['nDCG@10']:.4f}", f"{result['seconds_per_query']:.1f}",
-                      "-" if calls is None else f"{calls:.0f}", f"{result['peak_rss_mib']:.0f}")
+                      "-" if calls is None else f"{calls:.0f}", "-" if tokens is None else f"{tokens:.0f}",
+                      f"{result['peak_rss_mib']:.0f}")
     console.print(table)
 
 

@@ -88,3 +88,14 @@ def test_the_backend_needs_an_address(monkeypatch):
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     with pytest.raises(OptionError, match="needs the server's address"):
         Reranker.load("smollm2-135m", method="listwise-generate", backend="openai")
+
+
+def test_first_through_the_server_reads_the_same_identifier_log_probs_as_in_process(server):
+    """SmolLM2 splits "[A]", so FIRST needs the bridged step: two requests per window over HTTP."""
+    remote = Reranker.load("smollm2-135m", method="first", backend="openai", base_url=server, top_logprobs=49152,
+                           window=4, stride=2)
+    local = Reranker.load("smollm2-135m", method="first", backend="llama.cpp", window=4, stride=2)
+    got, expected = remote.rerank_batch([_request()])[0], local.rerank_batch([_request()])[0]
+    assert got.docids == expected.docids
+    for remote_window, local_window in zip(got.trace["windows"], expected.trace["windows"]):
+        assert remote_window["scores"] == pytest.approx(local_window["scores"], abs=0.05)

@@ -55,3 +55,24 @@ def test_progress_reports_every_query(minilm, dl19_requests):
     seen = []
     rerank_requests(minilm, dl19_requests[:3], top_k=5, queries_per_batch=2, on_progress=seen.append)
     assert seen == [2, 1]
+
+
+def test_documents_are_counted_as_the_method_reranks_them():
+    """--top-k 6 over a method whose own top_k is 4: 4 documents per query are reranked, not 6."""
+    from rankwise.rerankers.jointrank import JointRankReranker
+    from rankwise.rerankers.sliding_window import SlidingWindowReranker, WindowResult
+    from rankwise.types import Candidate, Query, Request
+
+    class Reverse(SlidingWindowReranker):
+        method = "reverse"
+
+        def rank_windows(self, windows):
+            return [WindowResult(list(range(len(w.passages)))[::-1]) for w in windows]
+
+    requests = [Request(Query(f"q{q}", "x"), [Candidate(f"d{i}", f"t{i}") for i in range(8)]) for q in range(2)]
+    listwise = Reverse("reverse", window=4, stride=2, top_k=4)
+    report = rerank_requests(listwise, requests, top_k=6)
+    assert report.documents == 8
+    assert report.rankings[0].docids == ["d3", "d2", "d1", "d0", "d4", "d5", "d6", "d7"]
+    joint = JointRankReranker(Reverse("reverse", window=4, stride=4, top_k=4), "reverse", block_size=4, top_k=5)
+    assert rerank_requests(joint, requests, top_k=6).documents == 10

@@ -10,6 +10,7 @@ Hugging Face id given as the model), then sent as text; the server tokenizes the
   never substitutes a bound or falls back to generation. A server that returns the whole vocabulary
   (llama.cpp's accepts any `top_logprobs`) is exact for FIRST and yes/no alike.
 - the bridged first token (FIRST's "[" then the letter) costs one more request, with the bridge appended.
+- continuation log-probs (query likelihood) are refused: see `continuation_logprobs`.
 
 Requests run `concurrency` at a time. Each has a `request_timeout`. A connection error, a 429 or a 5xx is
 retried up to `max_retries` times with exponential backoff, and a `Retry-After` header is honoured.
@@ -131,7 +132,12 @@ class OpenAICompatibleLM(PromptEncoding):
 
     def continuation_logprobs(self, prefixes: Sequence[Sequence[int]],
                               continuations: Sequence[Sequence[int]]) -> list[np.ndarray]:
-        raise UnsupportedMethodError("the openai backend does not offer continuation log-probs")
+        # The API's only route to prompt log-probs is the legacy `echo` + `logprobs`, which servers implement
+        # unevenly: llama-cpp-python's returns them one position off (the distribution after token i is
+        # reported as token i's), so a score built on it would be silently wrong.
+        raise UnsupportedMethodError("the openai backend does not offer continuation log-probs (query likelihood): "
+                                     "OpenAI-compatible servers have no reliable way to return prompt log-probs; "
+                                     "use backend='transformers' or backend='llama.cpp'")
 
     def generate(self, sequences: Sequence[Sequence[int]], max_new_tokens: int) -> list[list[int]]:
         def one(ids: Sequence[int]) -> list[int]:

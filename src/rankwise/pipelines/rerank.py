@@ -1,6 +1,7 @@
 """Rerank a whole candidate set: groups of queries go to the reranker together, a progress callback
 reports each group, and candidates beyond `top_k` keep their first-stage order below the reranked ones
-(so nothing the first stage returned is lost from the run)."""
+(so nothing the first stage returned is lost from the run). Documents are counted as the reranker reports
+it reorders them (`reranked_count`): a method with its own smaller `top_k` is not credited with the rest."""
 
 from __future__ import annotations
 
@@ -48,7 +49,7 @@ def rerank_requests(
         reranked = reranker.rerank_batch(heads)
         for request, head, ranking in zip(group, heads, reranked):
             rankings.append(_append_tail(ranking, request.candidates[len(head.candidates):]))
-            documents += len(head.candidates)
+            documents += reranker.reranked_count(len(head.candidates))
         if on_progress:
             on_progress(len(group))
     return RerankReport(rankings=rankings, seconds=time.perf_counter() - start, documents=documents)

@@ -33,6 +33,8 @@ class BaseReranker(ABC):
     # The backend, when it counts tokens in the model's own vocabulary (set at load): for APIs that bill and
     # truncate by tokens.
     token_counter: TokenCounting | None = None
+    # Set by methods that reorder only the first top_k candidates they are given (listwise, PRP, setwise, ...).
+    top_k: int | None = None
 
     def __init__(self, model_label: str):
         self.model_label = model_label
@@ -87,6 +89,11 @@ class BaseReranker(ABC):
     def describe(self) -> dict[str, Any]:
         """Parameters worth recording next to a run."""
         return {"method": self.method, "model": self.model_label}
+
+    def reranked_count(self, candidates: int) -> int:
+        """How many of `candidates` given candidates the method actually reorders: the one definition that
+        pipelines count (docs/s) by. Methods with their own `top_k` leave the rest in input order below."""
+        return min(candidates, self.top_k) if self.top_k is not None else candidates
 
 
 class PointwiseReranker(BaseReranker):

@@ -46,5 +46,9 @@ class CascadeReranker(BaseReranker):
                                                [float(n - i) for i in range(n)], trace={"stages": trace}))
         return rankings
 
+    def reranked_count(self, candidates: int) -> int:
+        first, top_k = self.stages[0]
+        return first.reranked_count(min(candidates, top_k) if top_k else candidates)
+
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "stages": [{**s.describe(), "top_k": k} for s, k in self.stages]}
