@@ -30,12 +30,19 @@ ROWS = [
     ("setwise", {"set_size": 3, "top_n": 10}),
     ("icr", {}),
     ("jointrank", {"block_size": 10, "replicas": 2, "max_words": 60}),
-    ("cascade", {}),  # the model is the spec below
+    ("maxsim", {}),  # MiniLM alone: the cascade's first stage, for reference
+    ("cascade", {}),
 ]
 
 
-def cascade_spec(model: str) -> str:
-    return f"maxsim:minilm-embed >> first:{model}{{window=10, stride=5, max_words=60}}@10"
+def row_model(method: str, llm: str) -> tuple[str, str | None]:
+    """(model or spec, method) a row loads: the LLM for the LLM methods; MiniLM for `maxsim`; the cascade is a
+    spec string that names its own methods."""
+    if method == "maxsim":
+        return "minilm-embed", "maxsim"
+    if method == "cascade":
+        return f"maxsim:minilm-embed >> first:{llm}{{window=10, stride=5, max_words=60}}@10", None
+    return llm, method
 
 
 def main() -> None:
@@ -61,11 +68,11 @@ def main() -> None:
         if wanted and method not in wanted:
             continue
         console.print(f"{method} {options} ...")
-        model, chosen = (cascade_spec(args.model), None) if method == "cascade" else (args.model, method)
+        model, chosen = row_model(method, args.model)
         result = in_fresh_process(rerank_config, model, chosen, str(candidates), args.queries, args.top_k,
                                   {**options, "threads": args.threads})
         calls, tokens = result["llm_calls_per_query"], result["prompt_tokens_per_query"]
-        described = model if method == "cascade" else ", ".join(f"{k}={v}" for k, v in options.items())
+        described = model if method in ("cascade", "maxsim") else ", ".join(f"{k}={v}" for k, v in options.items())
         table.add_row(method, described or "-",
                       f"{evaluate(result['run'], qrels)['nDCG@10']:.4f}", f"{result['seconds_per_query']:.1f}",
                       "-" if calls is None else f"{calls:.0f}", "-" if tokens is None else f"{tokens:.0f}",

@@ -16,6 +16,7 @@ import random
 from dataclasses import dataclass, fields
 from typing import Any, Literal
 
+from rankwise.backends.interface import LANGUAGE_MODEL
 from rankwise.models.registry import CAUSAL_LM
 from rankwise.models.resolve import ModelLocation
 from rankwise.options import option, validate_options
@@ -70,6 +71,8 @@ def win_rates(count: int, block_orders: list[list[int]]) -> list[float]:
 class JointRankReranker(BaseReranker):
     method = "jointrank"
     model_kinds = (CAUSAL_LM,)
+    # What every block ranker needs; the chosen one (`ranker`) adds its own and checks them when it loads.
+    requires = LANGUAGE_MODEL
     score_kind = ScoreKind.ORDINAL  # a win rate: only the order means something
     Options = JointRankOptions
 
