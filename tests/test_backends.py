@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from rankwise import ModelNotAvailableError, Reranker, UnsupportedMethodError
+from rankwise import ModelNotAvailableError, OptionError, Reranker, UnsupportedMethodError
 from rankwise.backends import registry
 from rankwise.backends.interface import Capability, Embedder
 from rankwise.backends.registry import BackendEntry
@@ -97,3 +97,22 @@ def test_cli_lists_backends_with_capabilities():
     result = CliRunner().invoke(app, ["backends"])
     assert result.exit_code == 0, result.output
     assert "transformers" in result.output and "bridged-first-token" in result.output
+
+
+def test_torch_int8_quantizes_every_linear_layer_in_place_and_keeps_the_order():
+    import torch
+
+    from rankwise.backends.runtime import dynamic_int8
+    from tests.conftest import FLEA_PASSAGES, FLEA_QUERY
+
+    model = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.ReLU(), torch.nn.Linear(4, 1))
+    quantized = dynamic_int8(model, "int8", "cpu")
+    assert quantized is model  # no fp32 copy kept next to the int8 one (it doubled the peak memory)
+    assert all(type(m).__module__.startswith("torch.ao.nn.quantized.dynamic") for m in (model[0], model[2]))
+    full = Reranker.load("minilm-embed").rerank(FLEA_QUERY, FLEA_PASSAGES)
+    int8 = Reranker.load("minilm-embed", quantize="int8").rerank(FLEA_QUERY, FLEA_PASSAGES)
+    assert int8.docids == full.docids and full.docids[0] == "1"
+    expected = {r.docid: r.score for r in full.results}
+    assert {r.docid: r.score for r in int8.results} == pytest.approx(expected, abs=0.1)  # int8 costs ~0.07
+    with pytest.raises(OptionError, match="quantize must be 'int8'"):
+        dynamic_int8(model, "int4", "cpu")

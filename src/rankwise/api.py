@@ -20,8 +20,10 @@ class Reranker:
     def load(model: str, method: str | None = None, cache: bool | str | Path = False,
              cache_size_limit: int | None = None, long_documents: str | None = None, passage_tokens: int = 128,
              passage_stride: int | None = None, **options: Any) -> BaseReranker:
-        """`model`: a registered name (see `rankwise models`), a local directory or .gguf file, or a Hugging
-        Face id. `method`: defaults to the model's registered default, else follows its architecture.
+        """`model`: a registered name (see `rankwise models`), a local directory or .gguf file, a Hugging
+        Face id, or a spec composing methods (`maxsim:minilm-embed@100 >> first:qwen2.5-coder-0.5b@20`,
+        `rrf(a:m, b:m)`, or a .yaml file; see `rerankers.spec`), which names its own methods.
+        `method`: defaults to the model's registered default, else follows its architecture.
         Options: device, dtype, batch_size, max_length, truncate, threads, plus method-specific ones.
         `cache=True` keeps scores on disk (under `$RANKWISE_CACHE/results`; or give a folder) so that the
         same query and passages are never scored twice; `cache_size_limit` in bytes (default 1 GiB).

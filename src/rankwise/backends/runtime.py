@@ -135,7 +135,8 @@ def dynamic_int8(model: Any, scheme: str, device: str) -> Any:
         raise OptionError(f"quantize must be 'int8' or None, got {scheme!r}")
     if device != "cpu":
         raise OptionError("int8 dynamic quantization runs on the CPU only")
-    return quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+    # In place: the default deep copy held the fp32 and int8 models at once (5.9 GB peak for Qwen 0.5B).
+    return quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
 
 
 def merged_adapter(model: Any, path: str | Path) -> Any:
