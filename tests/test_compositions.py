@@ -100,6 +100,12 @@ def test_a_yaml_spec_file_builds_the_same_cascade(tmp_path, minilm):
     path.write_text("cascade: []\n")
     with pytest.raises(InputError, match="holds {cascade"):
         Reranker.load(str(path))
+    path.write_text("cascade:\n  - {method: maxsim, model: minilm-embed, options: [1, 2]}\n")
+    with pytest.raises(InputError, match="options must be a mapping"):
+        Reranker.load(str(path))
+    path.write_text("cascade: [ {method: maxsim\n")
+    with pytest.raises(InputError, match="malformed YAML"):
+        Reranker.load(str(path))
 
 
 def test_the_cli_takes_a_spec_where_a_model_name_goes():

@@ -130,16 +130,20 @@ def parse_spec(text: str, methods: set[str]) -> list[StagePlan]:
 def _from_file(path: Path, methods: set[str]) -> list[StagePlan]:
     try:
         raw = path.read_text(encoding="utf-8")
-        if path.suffix == ".json":
-            entry = json.loads(raw)
-        else:
-            import yaml
-
-            entry = yaml.safe_load(raw)
-    except (OSError, ValueError) as e:  # yaml.YAMLError and JSONDecodeError are ValueErrors or subclasses
+    except (OSError, UnicodeDecodeError) as e:
         raise InputError(f"unreadable reranker spec: {e}", source=str(path)) from None
-    except Exception as e:  # noqa: BLE001 - yaml's own errors
-        raise InputError(f"malformed YAML: {e}", source=str(path)) from None
+    if path.suffix == ".json":
+        try:
+            entry = json.loads(raw)
+        except json.JSONDecodeError as e:
+            raise InputError(f"malformed JSON: {e}", source=str(path)) from None
+    else:
+        import yaml
+
+        try:
+            entry = yaml.safe_load(raw)
+        except yaml.YAMLError as e:
+            raise InputError(f"malformed YAML: {e}", source=str(path)) from None
     if not isinstance(entry, dict) or not isinstance(entry.get("cascade"), list) or not entry["cascade"]:
         raise InputError("a reranker spec file holds {cascade: [stage, ...]}", source=str(path))
 
@@ -148,12 +152,15 @@ def _from_file(path: Path, methods: set[str]) -> list[StagePlan]:
             raise InputError(f"a member needs method and model, got {item!r}", source=str(path))
         if item["method"] not in methods:
             raise InputError(f"unknown method {item['method']!r}", source=str(path))
-        return MemberPlan(str(item["method"]), str(item["model"]), dict(item.get("options") or {}))
+        options = item.get("options") or {}
+        if not isinstance(options, dict):
+            raise InputError(f"options must be a mapping, got {options!r}", source=str(path))
+        return MemberPlan(str(item["method"]), str(item["model"]), dict(options))
 
     stages = []
     for item in entry["cascade"]:
         top_k = item.get("top_k") if isinstance(item, dict) else None
-        if top_k is not None and (not isinstance(top_k, int) or top_k < 1):
+        if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
             raise InputError(f"top_k must be a positive integer, got {top_k!r}", source=str(path))
         if isinstance(item, dict) and "rrf" in item:
             members = tuple(member(m) for m in item["rrf"] or [])
