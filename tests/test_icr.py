@@ -32,7 +32,11 @@ def test_attention_through_the_cached_prefix_equals_one_full_eager_pass(icr):
     lm = icr.lm
     prefix, spans, suffix = icr.prompt(QUERY, PASSAGES[:2])
     _, _, other = icr.prompt("N/A", [])
+    before = dict(lm.stats)
     cached = lm.attention_to_prefix(prefix, [suffix, other])
+    # One pass over the prefix and one per suffix, counted like every other forward pass.
+    assert lm.stats["forward_passes"] - before.get("forward_passes", 0) == 3
+    assert lm.stats["prompt_tokens"] - before.get("prompt_tokens", 0) == len(prefix) + len(suffix) + len(other)
     for row, tail in enumerate([suffix, other]):  # the second suffix also checks the cache was cropped back
         with torch.inference_mode():
             full = lm.model(input_ids=torch.tensor([prefix + tail]), output_attentions=True).attentions

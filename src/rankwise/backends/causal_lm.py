@@ -149,6 +149,8 @@ class CausalLM(PromptEncoding):
         with torch.inference_mode():
             cached = self.model(input_ids=torch.tensor([list(prefix)], device=self.device), use_cache=True)
             cache = cached.past_key_values
+            self.stats["forward_passes"] += 1 + len(suffixes)
+            self.stats["prompt_tokens"] += len(prefix) + sum(len(s) for s in suffixes)
             for row, suffix in enumerate(suffixes):
                 result = self.model(input_ids=torch.tensor([list(suffix)], device=self.device), past_key_values=cache,
                                     use_cache=True, output_attentions=True)
