@@ -1,6 +1,7 @@
 """The LLM reranking families side by side on the same queries and candidates: pointwise yes/no, query
 likelihood, FIRST, listwise generation, PRP (pairwise), setwise, ICR (attention) and JointRank, zero-shot,
-and a cascade (MiniLM MaxSim over the candidates, then FIRST over its top 10).
+and two cascades (MiniLM MaxSim over the candidates, then FIRST or query likelihood over its top 10), next
+to MaxSim alone.
 
     python benchmarks/llm_families.py [--model qwen2.5-coder-0.5b] [--queries 10] [--top-k 20]
 
@@ -30,8 +31,9 @@ ROWS = [
     ("setwise", {"set_size": 3, "top_n": 10}),
     ("icr", {}),
     ("jointrank", {"block_size": 10, "replicas": 2, "max_words": 60}),
-    ("maxsim", {}),  # MiniLM alone: the cascade's first stage, for reference
+    ("maxsim", {}),  # MiniLM alone: the cascades' first stage, for reference
     ("cascade", {}),
+    ("cascade-ql", {}),
 ]
 
 
@@ -42,6 +44,8 @@ def row_model(method: str, llm: str) -> tuple[str, str | None]:
         return "minilm-embed", "maxsim"
     if method == "cascade":
         return f"maxsim:minilm-embed >> first:{llm}{{window=10, stride=5, max_words=60}}@10", None
+    if method == "cascade-ql":
+        return f"maxsim:minilm-embed >> query-likelihood:{llm}@10", None
     return llm, method
 
 
@@ -72,7 +76,7 @@ def main() -> None:
         result = in_fresh_process(rerank_config, model, chosen, str(candidates), args.queries, args.top_k,
                                   {**options, "threads": args.threads})
         calls, tokens = result["llm_calls_per_query"], result["prompt_tokens_per_query"]
-        described = model if method in ("cascade", "maxsim") else ", ".join(f"{k}={v}" for k, v in options.items())
+        described = model if method in ("cascade", "cascade-ql", "maxsim") else ", ".join(f"{k}={v}" for k, v in options.items())
         table.add_row(method, described or "-",
                       f"{evaluate(result['run'], qrels)['nDCG@10']:.4f}", f"{result['seconds_per_query']:.1f}",
                       "-" if calls is None else f"{calls:.0f}", "-" if tokens is None else f"{tokens:.0f}",

@@ -24,7 +24,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 @app.command()
 @reports_errors
 def rerank(
-    model: str = typer.Option(..., "--model", "-m", help="Registered name, local path, or Hugging Face id."),
+    model: str = typer.Option(..., "--model", "-m", help="Registered name, local path, Hugging Face id, or a "
+                                                         "spec such as 'maxsim:minilm-embed@100 >> first:MODEL@20'."),
     method: Optional[str] = typer.Option(None, help="Reranking method (default: the model's)."),
     query: Optional[str] = typer.Option(None, "--query", "-q", help="A single query (with --docs)."),
     docs: Optional[Path] = typer.Option(None, help="JSONL documents for --query."),
@@ -292,7 +293,8 @@ def search(
 @reports_errors
 def bench(
     dataset: Path = typer.Option(..., help="Folder with {first-stage}_top100.json and qrels.txt."),
-    rerankers: str = typer.Option(..., help="Comma-separated 'model' or 'method:model' entries."),
+    rerankers: str = typer.Option(..., help="Comma-separated 'model', 'method:model' or spec entries "
+                                                   "(cascades, rrf(...); commas inside them are kept)."),
     first_stage: str = typer.Option("bm25", help="bm25 or splade_pp_ed."),
     top_k: int = typer.Option(100, help="Candidates reranked per query."),
     queries: Optional[int] = typer.Option(None, help="Only the first N queries."),
@@ -325,7 +327,8 @@ def bench(
 @app.command()
 @reports_errors
 def serve(
-    model: str = typer.Option(..., "--model", "-m", help="Registered name, local path, or Hugging Face id."),
+    model: str = typer.Option(..., "--model", "-m", help="Registered name, local path, Hugging Face id, or a "
+                                                         "spec such as 'maxsim:minilm-embed@100 >> first:MODEL@20'."),
     method: Optional[str] = typer.Option(None, help="Reranking method (default: the model's)."),
     host: str = typer.Option("127.0.0.1", help="Address to bind."),
     port: int = typer.Option(8000, help="Port to bind."),
