@@ -25,6 +25,16 @@ def _judged_groups(collection: list[Path], held_out: list[Path]):
     return build_query_groups(collection, held_out=_held_out(held_out), judged_only_queries=True).groups
 
 
+def _training_groups(collection: list[Path], held_out: list[Path], groups_files: list[Path]):
+    """Every query of the collections (judged: grades; unjudged: teacher scores) plus the groups of the given
+    JSONL files, all without held-out content."""
+    from rankwise.pipelines.train.data import build_query_groups, read_groups, without_held_out
+
+    held = _held_out(held_out)
+    groups = build_query_groups(collection, held_out=held).groups
+    return groups + without_held_out([group for path in groups_files for group in read_groups(path)], held).groups
+
+
 @train_app.command("data")
 @reports_errors
 def build_data(
@@ -167,13 +177,10 @@ def train_late_interaction_command(
     resume: bool = typer.Option(False, help="Continue from the last checkpoint in --out."),
 ) -> None:
     """Fine-tune a bi-encoder for MaxSim (late interaction): listwise KL to grades or a teacher's scores."""
-    from rankwise.pipelines.train.data import build_query_groups, read_groups, without_held_out
     from rankwise.pipelines.train.late_interaction import LateInteractionTrainingConfig, train_late_interaction
 
     config = validate_options(LateInteractionTrainingConfig, "late-interaction training", parse_options(option))
-    held = _held_out(held_out)
-    groups = build_query_groups(collection, held_out=held).groups
-    groups += without_held_out([group for path in groups_file for group in read_groups(path)], held).groups
+    groups = _training_groups(collection, held_out, groups_file)
     record = train_late_interaction(base_model, groups, out, config, resume=resume, held_out=[p.name for p in held_out])
     use = f"--model {base_model} -O adapter={out / 'model'}" if config.lora_r else f"--model {out / 'model'}"
     console.print(f"{record['steps']} steps on {record['examples']} examples from {record['queries']} queries in "
@@ -196,12 +203,9 @@ def train_cross_encoder_command(
 ) -> None:
     """Train a cross-encoder from an encoder's weights with sentence-transformers' CrossEncoderTrainer."""
     from rankwise.pipelines.train.cross_encoder import CrossEncoderTrainingConfig, train_cross_encoder
-    from rankwise.pipelines.train.data import build_query_groups, read_groups, without_held_out
 
     config = validate_options(CrossEncoderTrainingConfig, "cross-encoder training", parse_options(option))
-    held = _held_out(held_out)
-    groups = build_query_groups(collection, held_out=held).groups
-    groups += without_held_out([group for path in groups_file for group in read_groups(path)], held).groups
+    groups = _training_groups(collection, held_out, groups_file)
     record = train_cross_encoder(base_model, groups, out, config, resume=resume, held_out=[p.name for p in held_out])
     console.print(f"{record['steps']} steps on {record['examples']} examples from {record['queries']} queries in "
                   f"{record['seconds']:.0f} s; use it with --method cross-encoder --model {out / 'model'}")

@@ -19,27 +19,18 @@ from typing import Any
 
 from rankwise.errors import InputError
 from rankwise.pipelines.train.data import QueryGroup
-from rankwise.pipelines.train.listwise_sampling import ListSample, sample_lists
+from rankwise.pipelines.train.listwise_sampling import ListSample, ListSampling, sample_lists
 from rankwise.pipelines.train.st_trainer import checkpoint_folder, fit, load_student, write_record
 
 
 @dataclass
-class CrossEncoderTrainingConfig:
+class CrossEncoderTrainingConfig(ListSampling):
     loss: str = "listnet"
     epochs: float = 1.0
     lr: float = 5e-5
     batch_size: int = 4  # lists per optimizer step
-    group_size: int = 8  # passages per list
-    group_head: int = 2  # of which drawn from the query's best (by label) `head` passages
-    head: int = 10
-    examples_per_query: int = 4
-    examples_per_synthetic_query: int = 1
-    grade_weight: float = 1.0
-    teacher: str = "splade_pp_ed,roundtrip_maxsim"
-    teacher_temperature: float = 1.0
     max_seq_length: int = 256
     warmup_ratio: float = 0.1
-    seed: int = 0
     checkpoint_steps: int = 20
 
 

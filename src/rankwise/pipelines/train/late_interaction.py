@@ -19,34 +19,23 @@ from typing import Any
 
 from rankwise.errors import UnsupportedMethodError
 from rankwise.pipelines.train.data import QueryGroup
-from rankwise.pipelines.train.listwise_sampling import sample_lists
+from rankwise.pipelines.train.listwise_sampling import ListSampling, sample_lists
 from rankwise.pipelines.train.st_trainer import checkpoint_folder, fit, load_student, write_record
 
 LORA_TARGETS = ("query", "key", "value", "dense")
 
 
 @dataclass
-class LateInteractionTrainingConfig:
+class LateInteractionTrainingConfig(ListSampling):
     epochs: float = 1.0
     lr: float = 2e-5
     batch_size: int = 4  # query groups per optimizer step
-    group_size: int = 8  # passages per group
-    group_head: int = 2  # of which drawn from the query's best (by label) `head` passages
-    head: int = 10
-    examples_per_query: int = 4
-    examples_per_synthetic_query: int = 1  # synthetic queries are many, and each is one passage's
-    grade_weight: float = 1.0
-    # The scores that label unjudged queries, in order of preference: SPLADE++'s first-stage score, then the
-    # round-trip label of synthetic queries.
-    teacher: str = "splade_pp_ed,roundtrip_maxsim"
-    teacher_temperature: float = 1.0
     maxsim_scale: float = 20.0
     pooled_weight: float = 0.5
     pooled_scale: float = 20.0
     max_seq_length: int = 180
     lora_r: int = 0  # 0: every weight trains
     warmup_ratio: float = 0.1
-    seed: int = 0
     checkpoint_steps: int = 20
 
 

@@ -12,24 +12,26 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 from rankwise.errors import InputError
 from rankwise.pipelines.train.data import PooledDoc, QueryGroup
 
 
-class ListSampling(Protocol):
-    """The sampling settings a training config carries (every listwise trainer's config has them)."""
+@dataclass
+class ListSampling:
+    """The sampling settings every listwise trainer's config inherits."""
 
-    group_size: int
-    group_head: int
-    head: int
-    examples_per_query: int
-    examples_per_synthetic_query: int
-    grade_weight: float
-    teacher: str
-    teacher_temperature: float
-    seed: int
+    group_size: int = 8  # passages per list
+    group_head: int = 2  # of which drawn from the query's best (by label) `head` passages
+    head: int = 10
+    examples_per_query: int = 4
+    examples_per_synthetic_query: int = 1  # synthetic queries are many, and each is one passage's
+    grade_weight: float = 1.0
+    # The scores that label unjudged queries, in order of preference: SPLADE++'s first-stage score, then the
+    # round-trip label of synthetic queries.
+    teacher: str = "splade_pp_ed,roundtrip_maxsim"
+    teacher_temperature: float = 1.0
+    seed: int = 0
 
 
 @dataclass(frozen=True)
