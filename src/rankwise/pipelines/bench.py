@@ -16,11 +16,8 @@ from rankwise.io.sidecar import write_sidecar
 from rankwise.io.trec import read_qrels, write_run
 from rankwise.pipelines.evaluate import Comparison, compare_runs, run_from_rankings
 from rankwise.pipelines.rerank import rerank_requests
-from rankwise.rerankers.registry import METHODS, load_reranker
-from rankwise.rerankers.spec import is_spec
+from rankwise.rerankers.registry import load_reranker
 from rankwise.types import Ranking
-
-_MEMBER_WITHOUT_OPTIONS = re.compile(r"^[a-z][a-z0-9-]*:[^{}@>(),]+$")
 
 
 @dataclass(frozen=True)
@@ -30,13 +27,8 @@ class RerankerSpec:
 
     @classmethod
     def parse(cls, text: str) -> RerankerSpec:
-        """`model`, `method:model` (e.g. `query-likelihood:smollm2-135m`), or a cascade / fusion spec string
-        (`rerankers.spec`), which the registry reads whole."""
-        if is_spec(text, set(METHODS)) and not _MEMBER_WITHOUT_OPTIONS.match(text):
-            return cls(model=text)
-        head, sep, tail = text.partition(":")
-        if sep and head in METHODS:
-            return cls(model=tail, method=head)
+        """`model`, `method:model` (e.g. `query-likelihood:smollm2-135m`) or a cascade / fusion spec string:
+        the registry reads all of them whole (`rerankers.spec`), so the label is the text as given."""
         return cls(model=text)
 
     @property

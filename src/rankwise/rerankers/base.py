@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar
 
 from rankwise.backends.interface import Capability, TokenCounting
@@ -94,6 +94,12 @@ class BaseReranker(ABC):
         """How many of `candidates` given candidates the method actually reorders: the one definition that
         pipelines count (docs/s) by. Methods with their own `top_k` leave the rest in input order below."""
         return min(candidates, self.top_k) if self.top_k is not None else candidates
+
+
+def shared_token_counter(rerankers: Iterable[BaseReranker]) -> TokenCounting | None:
+    """The first token counter among rerankers a composition runs (fusion, cascade, RRF), so that it counts
+    tokens as its first model with a tokenizer does."""
+    return next((r.token_counter for r in rerankers if r.token_counter is not None), None)
 
 
 class PointwiseReranker(BaseReranker):

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from rankwise.errors import InputError
-from rankwise.rerankers.base import BaseReranker
+from rankwise.rerankers.base import BaseReranker, shared_token_counter
 from rankwise.types import Candidate, Ranking, Request, ScoreKind
 
 
@@ -24,7 +24,7 @@ class CascadeReranker(BaseReranker):
             raise InputError("a cascade needs at least one stage")
         super().__init__(model_label)
         self.stages = list(stages)
-        self.token_counter = next((s.token_counter for s, _ in self.stages if s.token_counter is not None), None)
+        self.token_counter = shared_token_counter(s for s, _ in self.stages)
 
     def _rerank(self, requests: list[Request]) -> list[Ranking]:
         orders: list[list[Candidate]] = [list(r.candidates) for r in requests]

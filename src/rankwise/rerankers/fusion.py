@@ -23,7 +23,7 @@ from rankwise.errors import InputError, UnsupportedMethodError
 from rankwise.models.resolve import ModelLocation
 from rankwise.models.registry import FUSION
 from rankwise.options import NoOptions, validate_options
-from rankwise.rerankers.base import BaseReranker
+from rankwise.rerankers.base import BaseReranker, shared_token_counter
 from rankwise.types import Ranking, Request, ScoreKind
 
 if TYPE_CHECKING:
@@ -158,7 +158,7 @@ class FusionReranker(BaseReranker):
         booster = load_booster(Path(location.path) / BOOSTER_FILE)
         stages = [load_reranker(s.model, method=s.method, **{**runtime, **s.options}) for s in spec.stages]
         fused = cls(spec, stages, booster, location.label)
-        fused.token_counter = next((s.token_counter for s in stages if s.token_counter is not None), None)
+        fused.token_counter = shared_token_counter(stages)
         return fused
 
     def _rerank(self, requests: list[Request]) -> list[Ranking]:

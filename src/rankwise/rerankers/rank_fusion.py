@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rankwise.options import option, validate_options
-from rankwise.rerankers.base import BaseReranker
+from rankwise.rerankers.base import BaseReranker, shared_token_counter
 from rankwise.types import Ranking, Request, ScoreKind
 
 
@@ -34,7 +34,7 @@ class ReciprocalRankFusion(BaseReranker):
         super().__init__(model_label)
         self.members = list(members)
         self.k = validate_options(RRFOptions, "rrf", options).k
-        self.token_counter = next((m.token_counter for m in self.members if m.token_counter is not None), None)
+        self.token_counter = shared_token_counter(self.members)
 
     def _rerank(self, requests: list[Request]) -> list[Ranking]:
         per_member = [member.rerank_batch(requests) for member in self.members]
