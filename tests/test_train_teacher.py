@@ -64,3 +64,46 @@ def test_labels_for_other_requests_are_refused(minilm, small_candidates, tmp_pat
     label_with_teacher(minilm, requests[:2], path)
     with pytest.raises(InputError, match="not a prefix of this run"):
         label_with_teacher(minilm, requests[1:], path)
+
+
+def test_head_labels_score_only_the_selectors_best(minilm, small_candidates, tmp_path):
+    from rankwise import Reranker
+
+    requests = read_candidates(small_candidates)[:3]
+    selector = Reranker.load("maxsim:minilm-embed")
+    path = tmp_path / "head.jsonl"
+    assert label_with_teacher(minilm, requests, path, head=(selector, 4)) == 3
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    for request, line, selected in zip(requests, lines, selector.rerank_batch(requests)):
+        best_four = [r.docid for r in selected.results[:4]]
+        assert list(line["scores"]) == best_four  # the head, in the selector's order
+        assert line["head"]["method"] == "maxsim" and line["head"]["k"] == 4
+        by_id = {c.docid: c for c in request.candidates}
+        alone = minilm.rerank(request.query.text, [by_id[d] for d in best_four])
+        assert line["scores"] == pytest.approx({r.docid: r.score for r in alone.results}, abs=1e-5)
+    # MaxSim and cosine disagree somewhere in these heads, so the head is not just the teacher's own top 4.
+    cosine_tops = [[r.docid for r in ranking.results[:4]] for ranking in minilm.rerank_batch(requests)]
+    assert any(set(t) != set(line["scores"]) for t, line in zip(cosine_tops, lines))
+
+
+def test_an_empty_head_is_refused(minilm, small_candidates, tmp_path):
+    requests = read_candidates(small_candidates)[:1]
+    with pytest.raises(InputError, match="at least one candidate, got 0"):
+        label_with_teacher(minilm, requests, tmp_path / "none.jsonl", head=(minilm, 0))
+
+
+def test_label_command_with_a_head(small_candidates, tmp_path):
+    from typer.testing import CliRunner
+
+    from rankwise.cli import app
+
+    output = tmp_path / "labels.jsonl"
+    result = CliRunner().invoke(app, ["label", "-m", "minilm-embed", "-i", str(small_candidates), "-o", str(output),
+                                      "--head-by", "maxsim:minilm-embed", "--head-k", "3"])
+    assert result.exit_code == 0, result.output
+    labels = read_teacher_labels(output)
+    assert len(labels) == 8 and all(len(scores) == 3 for scores in labels.values())
+    refused = CliRunner().invoke(app, ["label", "-m", "minilm-embed", "-i", str(small_candidates),
+                                       "-o", str(tmp_path / "none.jsonl"), "--head-by", "maxsim:minilm-embed",
+                                       "--head-k", "0"])
+    assert refused.exit_code == 2 and "at least one candidate, got 0" in refused.output

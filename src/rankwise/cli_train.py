@@ -123,18 +123,23 @@ def label(
     output: Path = typer.Option(..., "--output", "-o", help="Labels JSONL; an existing file is resumed."),
     queries_per_batch: int = typer.Option(1, help="Queries labelled (and flushed) together."),
     option: list[str] = typer.Option([], "--option", "-O", help="Method option KEY=VALUE; repeatable."),
+    head_by: Optional[str] = typer.Option(None, help="Label only each query's head: the candidates this cheaper "
+                                          "reranker (name or spec, e.g. maxsim:minilm-embed) ranks best."),
+    head_k: int = typer.Option(20, help="How many candidates the head holds (with --head-by)."),
 ) -> None:
-    """Teacher labels: score every candidate with a reranker; killed and rerun, it continues where it stopped."""
+    """Teacher labels: score every candidate (or each query's head) with a reranker; killed and rerun, it
+    continues where it stopped."""
     from rankwise.api import Reranker
     from rankwise.io import read_candidates
     from rankwise.pipelines.train.teacher import label_with_teacher
 
     requests = read_candidates(input)
     reranker = Reranker.load(model, method=method, **parse_options(option))
+    head = (Reranker.load(head_by), head_k) if head_by else None
     with progress_bar("labelling") as (progress, task):
         progress.update(task, total=len(requests))
         count = label_with_teacher(reranker, requests, output, queries_per_batch=queries_per_batch,
-                                   on_progress=lambda n: progress.advance(task, n))
+                                   on_progress=lambda n: progress.advance(task, n), head=head)
     errors.print(f"{count} queries labelled this run; {len(requests)} in {output}")
 
 

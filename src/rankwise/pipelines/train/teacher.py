@@ -2,7 +2,11 @@
 killed run resumes where it stopped.
 
 Each finished query is appended and flushed as one line (`ResumableJsonl`), so the finished file equals
-an uninterrupted run's, byte for byte, for a deterministic reranker."""
+an uninterrupted run's, byte for byte, for a deterministic reranker.
+
+An expensive teacher (an LLM) is worth paying only where a ranking is decided: with a `head` (a cheaper
+reranker and a count k), each query's candidates are first cut to the k that reranker ranks best, in its
+order, and only those are labelled. The line then says which head it is."""
 
 from __future__ import annotations
 
@@ -22,26 +26,43 @@ def label_with_teacher(
     path: str | Path,
     queries_per_batch: int = 1,
     on_progress: Callable[[int], None] | None = None,
+    head: tuple[BaseReranker, int] | None = None,
 ) -> int:
     """Score every candidate of every request into `path` (`{"qid", "teacher", "scores": {docid: score}}` per
-    line, input order); returns how many queries this call labelled."""
+    line, input order), or with `head` only each request's head (the line adds `"head"`); returns how many
+    queries this call labelled."""
     out = ResumableJsonl(path, "teacher-label")
     done = out.remaining([r.query.qid for r in requests])
     if done and on_progress:
         on_progress(done)
     todo = list(requests[done:])
     teacher = reranker.describe()
+    if head is not None and head[1] < 1:
+        raise InputError(f"the head must hold at least one candidate, got {head[1]}")
+    head_record = {**head[0].describe(), "k": head[1]} if head else None
     for offset in range(0, len(todo), queries_per_batch):
         group = todo[offset:offset + queries_per_batch]
+        if head is not None:
+            group = cut_to_heads(group, *head)
         lines = []
         for request, ranking in zip(group, reranker.rerank_batch(group)):
             scores = {r.docid: r.score for r in ranking.results}
             ordered = {c.docid: scores[c.docid] for c in request.candidates}
-            lines.append({"qid": request.query.qid, "teacher": teacher, "scores": ordered})
+            line = {"qid": request.query.qid, "teacher": teacher, "scores": ordered}
+            lines.append(line if head_record is None else {**line, "head": head_record})
         out.append(lines)
         if on_progress:
             on_progress(len(group))
     return len(todo)
+
+
+def cut_to_heads(requests: Sequence[Request], selector: BaseReranker, k: int) -> list[Request]:
+    """Each request with only the `k` candidates `selector` ranks best, in `selector`'s order."""
+    heads = []
+    for request, ranking in zip(requests, selector.rerank_batch(list(requests))):
+        by_id = {c.docid: c for c in request.candidates}
+        heads.append(Request(request.query, [by_id[r.docid] for r in ranking.results[:k]]))
+    return heads
 
 
 def read_teacher_labels(path: str | Path) -> dict[str, dict[str, float]]:
