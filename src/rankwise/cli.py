@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from rankwise.errors import InputError, ModelNotAvailableError
-from rankwise.cli_common import console, errors, parse_options, reports_errors
+from rankwise.cli_common import console, errors, parse_options, progress_bar, reports_errors
 from rankwise.cli_train import label, train_app
 from rankwise.types import Ranking
 
@@ -81,15 +81,11 @@ def rerank(
 
 def _rerank_batch_job(model, method, input_path, output_dir, shard_queries, top_k, queries_per_batch, tag,
                       options, engine, workers, address) -> None:
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
     from rankwise.pipelines.batch import RerankerSpec, run_batch
 
     # The same spec for every engine: a job started on one engine resumes on the other, to the same bytes.
     spec = RerankerSpec(model, method, options)
-    columns = (TextColumn("reranking"), BarColumn(), TextColumn("{task.completed} queries"), TimeElapsedColumn())
-    with Progress(*columns, console=errors, transient=False) as progress:
-        task = progress.add_task("rerank", total=None)
+    with progress_bar("reranking") as (progress, task):
         summary = run_batch(spec, input_path, output_dir, shard_queries=shard_queries, top_k=top_k, tag=tag,
                             queries_per_batch=queries_per_batch, on_progress=lambda n: progress.advance(task, n),
                             engine=engine, workers=workers, address=address)
@@ -114,15 +110,12 @@ def _print_ranking(ranking) -> None:
 
 
 def _rerank_file(reranker, requests, top_k, queries_per_batch, output, output_json, tag, input_path) -> None:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
     from rankwise.io import write_candidates, write_run
     from rankwise.io.sidecar import write_sidecar
     from rankwise.pipelines.rerank import rerank_requests
 
-    columns = (TextColumn("reranking"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=errors, transient=False) as progress:
-        task = progress.add_task("rerank", total=len(requests))
+    with progress_bar("reranking") as (progress, task):
+        progress.update(task, total=len(requests))
         report = rerank_requests(reranker, requests, top_k=top_k, queries_per_batch=queries_per_batch,
                                  on_progress=lambda n: progress.advance(task, n))
     if output is not None:
@@ -305,21 +298,15 @@ def bench(
     plot: Optional[Path] = typer.Option(None, help="Write the comparison PNG."),
 ) -> None:
     """Run several rerankers over one candidate set and print the evaluation table with costs."""
-    from rich.progress import Progress
-
     from rankwise.pipelines.bench import RerankerSpec, run_bench
     from rankwise.rerankers.spec import split_top_level
 
     specs = [RerankerSpec.parse(s.strip()) for s in split_top_level(rerankers) if s.strip()]
-    with Progress(console=errors) as progress:
-        state = {}
-
-        def started(label: str, total: int) -> None:
-            state["task"] = progress.add_task(label, total=total)
-
+    with progress_bar("bench") as (progress, task):
         comparison = run_bench(dataset, specs, out_dir, first_stage=first_stage, top_k=top_k, queries=queries,
-                               options={"batch_size": batch_size, "backend": backend}, on_start=started,
-                               on_progress=lambda n: progress.advance(state["task"], n))
+                               options={"batch_size": batch_size, "backend": backend},
+                               on_start=lambda label, total: progress.reset(task, total=total, description=label),
+                               on_progress=lambda n: progress.advance(task, n))
     _show_comparison(comparison, markdown, None, plot)
     console.print(f"runs and sidecars in {out_dir}")
 
