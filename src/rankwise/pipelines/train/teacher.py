@@ -31,14 +31,14 @@ def label_with_teacher(
     """Score every candidate of every request into `path` (`{"qid", "teacher", "scores": {docid: score}}` per
     line, input order), or with `head` only each request's head (the line adds `"head"`); returns how many
     queries this call labelled."""
+    if head is not None and head[1] < 1:
+        raise InputError(f"the head must hold at least one candidate, got {head[1]}")
     out = ResumableJsonl(path, "teacher-label")
     done = out.remaining([r.query.qid for r in requests])
     if done and on_progress:
         on_progress(done)
     todo = list(requests[done:])
     teacher = reranker.describe()
-    if head is not None and head[1] < 1:
-        raise InputError(f"the head must hold at least one candidate, got {head[1]}")
     head_record = {**head[0].describe(), "k": head[1]} if head else None
     for offset in range(0, len(todo), queries_per_batch):
         group = todo[offset:offset + queries_per_batch]
