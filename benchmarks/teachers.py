@@ -94,10 +94,10 @@ def main() -> None:
     rows = [{"row": f"{args.first_stage} alone", "ndcg": base.mean()},
             {"row": "student alone (head-by)", "ndcg": student.mean()}]
     for number, text in enumerate(args.teacher, start=1):
-        (stage,) = parse_spec(text, set(METHODS))
-        if stage.fused or stage.top_k is None:
+        stages = parse_spec(text, set(METHODS))
+        if len(stages) != 1 or stages[0].fused or stages[0].top_k is None:
             sys.exit(f"{text!r}: a teacher is one method:model{{options}}@K")
-        member, k = stage.members[0], stage.top_k
+        member, k = stages[0].members[0], stages[0].top_k
         path = OUT / f"{Path(args.dataset).name}-{args.first_stage}-{re.sub(r'[^A-Za-z0-9.]+', '-', text)}.jsonl"
         teacher = Reranker.load(member.model, method=member.method, **member.options)
         start = time.perf_counter()
