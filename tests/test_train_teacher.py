@@ -107,3 +107,48 @@ def test_label_command_with_a_head(small_candidates, tmp_path):
                                        "-o", str(tmp_path / "none.jsonl"), "--head-by", "maxsim:minilm-embed",
                                        "--head-k", "0"])
     assert refused.exit_code == 2 and "at least one candidate, got 0" in refused.output
+
+
+def _dl22_groups():
+    from rankwise.pipelines.train.data import build_query_groups
+
+    return build_query_groups([data_path("dl22")]).groups
+
+
+def test_teacher_labels_reach_the_training_sampler(tmp_path):
+    from rankwise.pipelines.train.listwise_sampling import ListSampling, teacher_logits
+    from rankwise.pipelines.train.teacher import attach_teacher_labels
+
+    groups = _dl22_groups()
+    group = groups[0]
+    picked = [d.docid for d in group.docs[:3]]
+    labels_file = tmp_path / "llm.jsonl"
+    labels_file.write_text(json.dumps({"qid": group.qid, "teacher": {"method": "x"},
+                                       "scores": dict(zip(picked, [2.0, 0.0, -2.0]))}) + "\n"
+                           + json.dumps({"qid": "not-a-training-query", "teacher": {}, "scores": {"d": 1.0}}) + "\n")
+    assert attach_teacher_labels(groups, read_teacher_labels(labels_file), "llm") == 3
+    logits = teacher_logits(group, ListSampling(teacher="llm"))
+    # z-scores of 2, 0, -2: the teacher's order, on the teacher's passages only
+    assert logits == pytest.approx(dict(zip(picked, [1.2247449, 0.0, -1.2247449])))
+    assert teacher_logits(groups[1], ListSampling(teacher="llm")) == {}  # unlabelled query, no SPLADE++ fallback
+
+
+def test_teacher_labels_that_match_nothing_or_name_foreign_passages_are_refused(tmp_path):
+    from rankwise.pipelines.train.teacher import attach_teacher_labels
+
+    groups = _dl22_groups()
+    with pytest.raises(InputError, match="none of its 1 queries is among the training queries"):
+        attach_teacher_labels(groups, {"q-elsewhere": {"d": 1.0}}, "llm")
+    with pytest.raises(InputError, match=f"query '{groups[0].qid}': 1 labelled passages are not in its"):
+        attach_teacher_labels(groups, {groups[0].qid: {"msmarco_passage_00_0": 1.0}}, "llm")
+
+
+def test_training_commands_refuse_a_teacher_labels_option_without_a_key(tmp_path):
+    from typer.testing import CliRunner
+
+    from rankwise.cli import app
+
+    result = CliRunner().invoke(app, ["train", "cross-encoder", "--collection", str(data_path("dl22")),
+                                      "--out", str(tmp_path / "ce"), "--teacher-labels", "labels.jsonl"])
+    assert result.exit_code == 2
+    assert "--teacher-labels 'labels.jsonl' is not KEY=PATH" in result.output

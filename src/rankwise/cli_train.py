@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from rankwise.cli_common import console, errors, parse_options, progress_bar, reports_errors
+from rankwise.errors import OptionError
 from rankwise.options import validate_options
 
 train_app = typer.Typer(no_args_is_help=True, help="Build training data and train rerankers.")
@@ -25,14 +26,30 @@ def _judged_groups(collection: list[Path], held_out: list[Path]):
     return build_query_groups(collection, held_out=_held_out(held_out), judged_only_queries=True).groups
 
 
-def _training_groups(collection: list[Path], held_out: list[Path], groups_files: list[Path]):
+def _training_groups(collection: list[Path], held_out: list[Path], groups_files: list[Path],
+                     teacher_labels: list[str] = ()):
     """Every query of the collections (judged: grades; unjudged: teacher scores) plus the groups of the given
-    JSONL files, all without held-out content."""
+    JSONL files, all without held-out content; `KEY=PATH` label files add their scores under KEY."""
     from rankwise.pipelines.train.data import build_query_groups, read_groups, without_held_out
+    from rankwise.pipelines.train.teacher import attach_teacher_labels, read_teacher_labels
 
+    named = []
+    for pair in teacher_labels:
+        key, sep, path = pair.partition("=")
+        if not sep or not key.strip() or not path.strip():
+            raise OptionError(f"--teacher-labels {pair!r} is not KEY=PATH (e.g. llm=labels.jsonl)")
+        named.append((key.strip(), Path(path.strip())))
     held = _held_out(held_out)
     groups = build_query_groups(collection, held_out=held).groups
-    return groups + without_held_out([group for path in groups_files for group in read_groups(path)], held).groups
+    groups += without_held_out([group for path in groups_files for group in read_groups(path)], held).groups
+    for key, path in named:
+        count = attach_teacher_labels(groups, read_teacher_labels(path), key, source=str(path))
+        errors.print(f"{count} passages labelled by {path} under {key!r}")
+    return groups
+
+
+_TEACHER_LABELS_HELP = ("Teacher labels from `rankwise label`, as KEY=PATH; select them with -O teacher=KEY "
+                        "(unjudged queries); repeatable.")
 
 
 @train_app.command("data")
@@ -176,6 +193,7 @@ def train_late_interaction_command(
     held_out: list[Path] = typer.Option([], help="Collection never to train on; repeatable."),
     groups_file: list[Path] = typer.Option([], "--groups", help="More training groups (JSONL, e.g. from "
                                                                  "`train synthetic-queries`); repeatable."),
+    teacher_labels: list[str] = typer.Option([], help=_TEACHER_LABELS_HELP),
     option: list[str] = typer.Option([], "--option", "-O", help="Training option KEY=VALUE (epochs, lr, lora_r, "
                                      "group_size, grade_weight, teacher, teacher_temperature, pooled_weight, seed, "
                                      "...); repeatable."),
@@ -185,7 +203,7 @@ def train_late_interaction_command(
     from rankwise.pipelines.train.late_interaction import LateInteractionTrainingConfig, train_late_interaction
 
     config = validate_options(LateInteractionTrainingConfig, "late-interaction training", parse_options(option))
-    groups = _training_groups(collection, held_out, groups_file)
+    groups = _training_groups(collection, held_out, groups_file, teacher_labels)
     record = train_late_interaction(base_model, groups, out, config, resume=resume, held_out=[p.name for p in held_out])
     use = f"--model {base_model} -O adapter={out / 'model'}" if config.lora_r else f"--model {out / 'model'}"
     console.print(f"{record['steps']} steps on {record['examples']} examples from {record['queries']} queries in "
@@ -202,6 +220,7 @@ def train_cross_encoder_command(
     held_out: list[Path] = typer.Option([], help="Collection never to train on; repeatable."),
     groups_file: list[Path] = typer.Option([], "--groups", help="More training groups (JSONL, e.g. from "
                                                                  "`train synthetic-queries`); repeatable."),
+    teacher_labels: list[str] = typer.Option([], help=_TEACHER_LABELS_HELP),
     option: list[str] = typer.Option([], "--option", "-O", help="Training option KEY=VALUE (loss=listnet|"
                                      "lambdaloss|bce, epochs, lr, group_size, teacher, seed, ...); repeatable."),
     resume: bool = typer.Option(False, help="Continue from the last checkpoint in --out."),
@@ -210,7 +229,7 @@ def train_cross_encoder_command(
     from rankwise.pipelines.train.cross_encoder import CrossEncoderTrainingConfig, train_cross_encoder
 
     config = validate_options(CrossEncoderTrainingConfig, "cross-encoder training", parse_options(option))
-    groups = _training_groups(collection, held_out, groups_file)
+    groups = _training_groups(collection, held_out, groups_file, teacher_labels)
     record = train_cross_encoder(base_model, groups, out, config, resume=resume, held_out=[p.name for p in held_out])
     console.print(f"{record['steps']} steps on {record['examples']} examples from {record['queries']} queries in "
                   f"{record['seconds']:.0f} s; use it with --method cross-encoder --model {out / 'model'}")

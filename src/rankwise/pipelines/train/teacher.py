@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from rankwise.errors import InputError
+from rankwise.pipelines.train.data import QueryGroup
 from rankwise.pipelines.train.resumable import ResumableJsonl
 from rankwise.rerankers.base import BaseReranker
 from rankwise.types import Request
@@ -75,3 +76,29 @@ def read_teacher_labels(path: str | Path) -> dict[str, dict[str, float]]:
         except (json.JSONDecodeError, KeyError, TypeError, ValueError):
             raise InputError("not a teacher-label line", source=str(path), line=number) from None
     return labels
+
+
+def attach_teacher_labels(groups: Sequence[QueryGroup], labels: dict[str, dict[str, float]], key: str,
+                          source: str = "teacher labels") -> int:
+    """Put each labelled passage's score into its training group under `key` (what a trainer's `teacher`
+    option names); returns how many passages were labelled. Labels for queries not among the groups (for
+    example held-out ones) are left out; a label file that matches no group, or a passage that is not in
+    its query's pool, is an error rather than a silent drop."""
+    attached, matched_queries = 0, 0
+    for group in groups:
+        scores = labels.get(group.qid)
+        if scores is None:
+            continue
+        matched_queries += 1
+        pool = {doc.docid: doc for doc in group.docs}
+        missing = [docid for docid in scores if docid not in pool]
+        if missing:
+            raise InputError(f"query {group.qid!r}: {len(missing)} labelled passages are not in its candidate "
+                             f"pool (first: {missing[0]!r}); were the labels made from these collections?",
+                             source=source)
+        for docid, score in scores.items():
+            pool[docid].scores[key] = score
+        attached += len(scores)
+    if labels and not matched_queries:
+        raise InputError(f"none of its {len(labels)} queries is among the training queries", source=source)
+    return attached
