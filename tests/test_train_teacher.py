@@ -126,21 +126,23 @@ def test_teacher_labels_reach_the_training_sampler(tmp_path):
     labels_file.write_text(json.dumps({"qid": group.qid, "teacher": {"method": "x"},
                                        "scores": dict(zip(picked, [2.0, 0.0, -2.0]))}) + "\n"
                            + json.dumps({"qid": "not-a-training-query", "teacher": {}, "scores": {"d": 1.0}}) + "\n")
-    assert attach_teacher_labels(groups, read_teacher_labels(labels_file), "llm") == 3
+    assert attach_teacher_labels(groups, read_teacher_labels(labels_file), "llm") == (3, 1)
     logits = teacher_logits(group, ListSampling(teacher="llm"))
     # z-scores of 2, 0, -2: the teacher's order, on the teacher's passages only
     assert logits == pytest.approx(dict(zip(picked, [1.2247449, 0.0, -1.2247449])))
     assert teacher_logits(groups[1], ListSampling(teacher="llm")) == {}  # unlabelled query, no SPLADE++ fallback
 
 
-def test_teacher_labels_that_match_nothing_or_name_foreign_passages_are_refused(tmp_path):
+def test_teacher_labels_outside_the_pools_are_counted_and_a_file_matching_nothing_is_refused(tmp_path):
     from rankwise.pipelines.train.teacher import attach_teacher_labels
 
     groups = _dl22_groups()
     with pytest.raises(InputError, match="none of its 1 queries is among the training queries"):
         attach_teacher_labels(groups, {"q-elsewhere": {"d": 1.0}}, "llm")
-    with pytest.raises(InputError, match=f"query '{groups[0].qid}': 1 labelled passages are not in its"):
-        attach_teacher_labels(groups, {groups[0].qid: {"msmarco_passage_00_0": 1.0}}, "llm")
+    inside = groups[0].docs[0].docid
+    counts = attach_teacher_labels(groups, {groups[0].qid: {"msmarco_passage_00_0": 1.0, inside: 0.5}}, "llm")
+    assert counts == (1, 1)
+    assert groups[0].docs[0].scores["llm"] == 0.5
 
 
 def test_training_commands_refuse_a_teacher_labels_option_without_a_key(tmp_path):

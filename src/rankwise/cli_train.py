@@ -43,8 +43,9 @@ def _training_groups(collection: list[Path], held_out: list[Path], groups_files:
     groups = build_query_groups(collection, held_out=held).groups
     groups += without_held_out([group for path in groups_files for group in read_groups(path)], held).groups
     for key, path in named:
-        count = attach_teacher_labels(groups, read_teacher_labels(path), key, source=str(path))
-        errors.print(f"{count} passages labelled by {path} under {key!r}")
+        attached, left_out = attach_teacher_labels(groups, read_teacher_labels(path), key, source=str(path))
+        errors.print(f"{path}: {attached} passages labelled under {key!r}; {left_out} labels left out (held-out "
+                     "or not among the training queries' candidates)")
     return groups
 
 

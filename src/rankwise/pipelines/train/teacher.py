@@ -79,26 +79,25 @@ def read_teacher_labels(path: str | Path) -> dict[str, dict[str, float]]:
 
 
 def attach_teacher_labels(groups: Sequence[QueryGroup], labels: dict[str, dict[str, float]], key: str,
-                          source: str = "teacher labels") -> int:
+                          source: str = "teacher labels") -> tuple[int, int]:
     """Put each labelled passage's score into its training group under `key` (what a trainer's `teacher`
-    option names); returns how many passages were labelled. Labels for queries not among the groups (for
-    example held-out ones) are left out; a label file that matches no group, or a passage that is not in
-    its query's pool, is an error rather than a silent drop."""
-    attached, matched_queries = 0, 0
+    option names). Returns (passages labelled, labels left out): labels of queries or passages the groups do
+    not hold (held-out content is dropped from the groups) are left out and counted, and a file that matches
+    no training query at all is an error."""
+    attached, left_out, matched = 0, 0, set()
     for group in groups:
         scores = labels.get(group.qid)
         if scores is None:
             continue
-        matched_queries += 1
+        matched.add(group.qid)
         pool = {doc.docid: doc for doc in group.docs}
-        missing = [docid for docid in scores if docid not in pool]
-        if missing:
-            raise InputError(f"query {group.qid!r}: {len(missing)} labelled passages are not in its candidate "
-                             f"pool (first: {missing[0]!r}); were the labels made from these collections?",
-                             source=source)
         for docid, score in scores.items():
-            pool[docid].scores[key] = score
-        attached += len(scores)
-    if labels and not matched_queries:
+            if docid in pool:
+                pool[docid].scores[key] = score
+                attached += 1
+            else:
+                left_out += 1
+    if labels and not matched:
         raise InputError(f"none of its {len(labels)} queries is among the training queries", source=source)
-    return attached
+    left_out += sum(len(scores) for qid, scores in labels.items() if qid not in matched)
+    return attached, left_out
