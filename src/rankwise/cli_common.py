@@ -63,10 +63,7 @@ class LoggedProgress:
 
     def __init__(self, description: str, every: float = 30.0, clock: Callable[[], float] = time.monotonic):
         self.description, self.every, self.clock = description, every, clock
-        self.total: float | None = None
-        self.completed = 0.0
-        self.started = clock()
-        self.last_line = self.started
+        self.reset(TaskID(0))
 
     def update(self, task: TaskID, total: float | None = None, completed: float | None = None,
                advance: float | None = None, description: str | None = None) -> None:
@@ -89,7 +86,8 @@ class LoggedProgress:
 
     def reset(self, task: TaskID, total: float | None = None, description: str | None = None) -> None:
         """Start the count and the clock again, for the next piece of work (the next reranker of a bench)."""
-        self.total, self.completed = total, 0.0
+        self.total: float | None = total
+        self.completed = 0.0
         self.started = self.last_line = self.clock()
         if description is not None:
             self.description = description
