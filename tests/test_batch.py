@@ -41,8 +41,8 @@ def _command(candidates, out):
 
 def test_a_killed_job_resumes_to_the_same_output(minilm, candidates, tmp_path):
     whole = tmp_path / "whole"
-    # the spec the CLI records (its default batch size), so that the manifests match too
-    spec = RerankerSpec("minilm-embed", None, {"batch_size": 32})
+    # the spec the CLI records (only the options given; none here), so that the manifests match too
+    spec = RerankerSpec("minilm-embed", None, {})
     summary = run_batch(spec, candidates, whole, shard_queries=2, queries_per_batch=1)
     assert (summary.queries, summary.errors, summary.shards) == (10, 2, 6)
     assert sorted(p.name for p in whole.glob("run-*.trec")) == [f"run-{i:05d}.trec" for i in range(6)]
@@ -63,11 +63,16 @@ def test_a_killed_job_resumes_to_the_same_output(minilm, candidates, tmp_path):
         assert _folder_bytes(killed) == _folder_bytes(whole)
 
     # The Ray engine (two actors, a local Ray instance) resumes a job the local engine left half done, and
-    # ends with the same bytes.
+    # ends with the same bytes. Both run one thread per model: float sums depend on the thread count (in the
+    # sixth decimal on this CPU), and the Ray engine gives each of two actors one of the two cores.
     pytest.importorskip("ray", reason="the ray extra is not installed")
+    whole = tmp_path / "whole-one-thread"
+    run = subprocess.run(_command(candidates, whole) + ["--threads", "1"], cwd=ROOT, env=env, capture_output=True,
+                         text=True, timeout=300)
+    assert run.returncode == 3, run.stderr[-2000:]
     half = tmp_path / "half"
-    _kill_when(_command(candidates, half), env, half, 2)
-    ray_command = _command(candidates, half) + ["--engine", "ray", "--workers", "2"]
+    _kill_when(_command(candidates, half) + ["--threads", "1"], env, half, 2)
+    ray_command = _command(candidates, half) + ["--threads", "1", "--engine", "ray", "--workers", "2"]
     before = _ray_orphans()
     try:
         _kill_when(ray_command, env, half, 4)  # and a Ray driver killed in turn resumes on Ray

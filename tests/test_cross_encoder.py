@@ -13,7 +13,8 @@ def _build(tmp_path, num_labels: int, id2label=None):
 
     torch.manual_seed(0)
     config = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=128, num_labels=num_labels)
+                        intermediate_size=64, max_position_embeddings=128, num_labels=num_labels,
+                        initializer_range=0.5)  # wide weights: truncation differences show in the scores
     if id2label:
         config.id2label = id2label
         config.label2id = {v: k for k, v in id2label.items()}
@@ -35,7 +36,7 @@ def test_architecture_selects_cross_encoder_and_scores_equal_raw_logits(tiny):
     import torch
 
     directory, model, tokenizer = tiny
-    reranker = Reranker.load(str(directory))
+    reranker = Reranker.load(str(directory), activation="none")
     assert reranker.method == "cross-encoder"
     passages = ["fleas live for months", "bread needs flour", "a tick is not a flea"]
     ranking = reranker.rerank("how long do fleas live", passages)
@@ -50,7 +51,7 @@ def test_architecture_selects_cross_encoder_and_scores_equal_raw_logits(tiny):
 def test_sigmoid_activation_maps_into_unit_interval_keeping_order(tiny):
     directory, _, _ = tiny
     passages = ["fleas live for months", "bread needs flour", "a tick is not a flea"]
-    raw = Reranker.load(str(directory)).rerank("fleas", passages)
+    raw = Reranker.load(str(directory), activation="none").rerank("fleas", passages)
     squashed = Reranker.load(str(directory), activation="sigmoid").rerank("fleas", passages)
     assert raw.docids == squashed.docids
     assert all(0.0 < r.score < 1.0 for r in squashed)
@@ -65,9 +66,9 @@ def test_batch_size_does_not_change_scores(tiny):
     assert [r.score for r in one] == pytest.approx([r.score for r in all_], abs=1e-5)
 
 
-def test_truncation_cuts_the_passage_not_the_query(tiny):
+def test_only_second_truncation_cuts_the_passage_not_the_query(tiny):
     directory, _, _ = tiny
-    reranker = Reranker.load(str(directory), max_length=32)
+    reranker = Reranker.load(str(directory), max_length=32, truncation="only_second")
     head = "fleas " * 40
     ranking = reranker.rerank("how long do fleas live", [head + "alpha", head + "omega"])
     # Both passages agree on their first 40 words, so after truncation to 32 tokens they are the same input.
@@ -88,3 +89,72 @@ def test_two_label_head_uses_log_probability_of_relevant_class(tmp_path):
     got = {r.docid: r.score for r in ranking}
     assert [got["0"], got["1"]] == pytest.approx(expected, abs=1e-5)
     assert all(r.score <= 0 for r in ranking)
+
+
+# -- fidelity: sentence-transformers' CrossEncoder on the same folder is the reference -------------------------
+
+LONG_QUERY = "how long do fleas live on a dog when nobody treats them " * 6
+PAIRS_PASSAGES = ["fleas live for months", "bread needs flour " * 30, "a tick is not a flea " * 20,
+                  "an adult flea lives two to three months " * 12]
+
+
+def _sentence_transformers_scores(directory, query, passages):
+    from sentence_transformers import CrossEncoder
+
+    model = CrossEncoder(str(directory), device="cpu")
+    return model, [float(x) if getattr(x, "ndim", 0) == 0 else x.tolist()
+                   for x in model.predict([(query, p) for p in passages], batch_size=2)]
+
+
+@pytest.mark.parametrize("query", ["how long do fleas live", LONG_QUERY])
+def test_one_logit_scores_equal_sentence_transformers_long_pairs_included(tiny, query):
+    """sentence-transformers 6.2 `CrossEncoder.predict` (sigmoid default, longest-first truncation)."""
+    directory, _, _ = tiny
+    reference_model, reference = _sentence_transformers_scores(directory, query, PAIRS_PASSAGES)
+    reranker = Reranker.load(str(directory), batch_size=3)
+    ranking = reranker.rerank(query, PAIRS_PASSAGES)
+    got = {r.docid: r.score for r in ranking}
+    assert [got[str(i)] for i in range(4)] == pytest.approx(reference, abs=1e-4)
+    assert ranking.docids == [str(i) for i in sorted(range(4), key=lambda i: -reference[i])]
+    assert reranker.scorer.max_length == reference_model.max_seq_length == 128
+    assert ranking.score_kind.value == "probability"
+
+
+def test_the_folder_activation_is_read_as_sentence_transformers_reads_it(tmp_path):
+    """A folder saved with an Identity activation gives raw logits in both libraries."""
+    import json
+
+    directory, _, _ = _build(tmp_path, num_labels=1)
+    config = json.loads((directory / "config.json").read_text())
+    config["sentence_transformers"] = {"activation_fn": "torch.nn.modules.linear.Identity"}
+    (directory / "config.json").write_text(json.dumps(config))
+    _, reference = _sentence_transformers_scores(directory, LONG_QUERY, PAIRS_PASSAGES)
+    ranking = Reranker.load(str(directory)).rerank(LONG_QUERY, PAIRS_PASSAGES)
+    got = {r.docid: r.score for r in ranking}
+    assert [got[str(i)] for i in range(4)] == pytest.approx(reference, abs=1e-4)
+    assert ranking.score_kind.value == "logit"
+    config["sentence_transformers"] = {"activation_fn": "torch.nn.modules.activation.Tanh"}
+    (directory / "config.json").write_text(json.dumps(config))
+    with pytest.raises(Exception, match="asks for activation 'torch.nn.modules.activation.Tanh'"):
+        Reranker.load(str(directory))
+
+
+def test_two_logit_scores_are_the_log_softmax_of_sentence_transformers_logits(tmp_path):
+    import numpy as np
+
+    directory, _, _ = _build(tmp_path, num_labels=2, id2label={0: "irrelevant", 1: "relevant"})
+    _, reference = _sentence_transformers_scores(directory, LONG_QUERY, PAIRS_PASSAGES)
+    expected = [float(np.log(np.exp(row[1]) / np.exp(row).sum())) for row in np.array(reference)]
+    ranking = Reranker.load(str(directory)).rerank(LONG_QUERY, PAIRS_PASSAGES)
+    got = {r.docid: r.score for r in ranking}
+    assert [got[str(i)] for i in range(4)] == pytest.approx(expected, abs=1e-4)
+
+
+def test_only_second_is_the_other_truncation_not_sentence_transformers(tiny):
+    """With a long query, cutting the passage alone changes the scores: the option is a real choice."""
+    directory, _, _ = tiny
+    _, reference = _sentence_transformers_scores(directory, LONG_QUERY, PAIRS_PASSAGES)
+    ranking = Reranker.load(str(directory), truncation="only_second").rerank(LONG_QUERY, PAIRS_PASSAGES)
+    got = {r.docid: r.score for r in ranking}
+    assert max(abs(got[str(i)] - reference[i]) for i in range(4)) > 1e-2
+    assert got["0"] == pytest.approx(reference[0], abs=1e-4)  # a pair that fits is not cut either way

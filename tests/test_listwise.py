@@ -261,5 +261,5 @@ def test_unknown_listwise_options_are_errors():
         Reranker.load("smollm2-135m", method="first", window="ten")
     with pytest.raises(OptionError, match="option alphabet must be one of 'alpha', 'numeric', got str 'greek'"):
         Reranker.load("smollm2-135m", method="listwise-generate", alphabet="greek")
-    with pytest.raises(OptionError, match="runtime options: option batch_size=0 must be >= 1"):
+    with pytest.raises(OptionError, match="backend 'transformers': option batch_size=0 must be >= 1"):
         Reranker.load("smollm2-135m", method="first", batch_size=0)

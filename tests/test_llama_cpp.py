@@ -9,7 +9,7 @@ pytest.importorskip("llama_cpp", reason="the llama.cpp backend needs the llama-c
 from rankwise import ModelNotAvailableError, OptionError, Reranker  # noqa: E402
 from rankwise.backends.chat_tokenizer import ChatTokenizer  # noqa: E402
 from rankwise.backends.registry import locate, open_backend  # noqa: E402
-from rankwise.backends.runtime import RuntimeOptions  # noqa: E402
+from rankwise.backends.options import RuntimeOptions, TransformersOptions  # noqa: E402
 from rankwise.models import resolve_model  # noqa: E402
 from rankwise.rerankers.base import BaseReranker  # noqa: E402
 from rankwise.rerankers.listwise import FirstReranker, FirstTokenScheme  # noqa: E402
@@ -50,7 +50,7 @@ def test_chat_prompt_and_tokens_match_transformers(gguf_lm, hf_text):
 def test_next_token_logprobs_are_close_to_the_fp32_model(gguf_lm):
     from rankwise.backends.causal_lm import CausalLM
 
-    fp32 = CausalLM(resolve_model("smollm2-135m"), RuntimeOptions(batch_size=4))
+    fp32 = CausalLM(resolve_model("smollm2-135m"), TransformersOptions(batch_size=4))
     prompts = [gguf_lm.encode(gguf_lm.chat_prefix([{"role": "user", "content": text}]))
                for text in ("Is the sky blue? Answer Yes or No.", "Name a fruit.", "Count: one, two,")]
     tokens = gguf_lm.text.single_token_ids(["Yes", "No", " three", "Apple", "The"])
@@ -66,7 +66,7 @@ def test_first_identifier_logprobs_agree_with_transformers(gguf_lm):
     """FIRST's exact scheme (SmolLM2 splits "[A" so every identifier is bridged) read on both backends."""
     from rankwise.backends.causal_lm import CausalLM
 
-    fp32 = CausalLM(resolve_model("smollm2-135m"), RuntimeOptions(batch_size=1))
+    fp32 = CausalLM(resolve_model("smollm2-135m"), TransformersOptions(batch_size=1))
     passages = ["Fleas live two to three months.", "Bread needs flour.", "A flea's life cycle lasts weeks.",
                 "Cats sleep a lot."]
     scores = []
@@ -86,7 +86,7 @@ def test_first_identifier_logprobs_agree_with_transformers(gguf_lm):
 def test_continuation_logprobs_are_close_to_the_fp32_model(gguf_lm):
     from rankwise.backends.causal_lm import CausalLM
 
-    fp32 = CausalLM(resolve_model("smollm2-135m"), RuntimeOptions(batch_size=4))
+    fp32 = CausalLM(resolve_model("smollm2-135m"), TransformersOptions(batch_size=4))
     prefixes = [gguf_lm.encode(gguf_lm.chat_prefix([{"role": "user", "content": f"Passage: {text}\nWrite a question."}]))
                 for text in ("Fleas live two to three months.", "Sourdough needs a starter.")]
     continuation = gguf_lm.encode("how long do fleas live")
@@ -125,7 +125,7 @@ def test_every_llm_method_runs_on_llama_cpp(method, flea_docs):
 
 
 def test_transformers_only_options_and_non_gguf_models_are_refused():
-    with pytest.raises(OptionError, match="runtime option adapter='x' is for the transformers backend"):
+    with pytest.raises(OptionError, match="runtime option adapter=.x. does not apply to backend .llama.cpp.: merge the LoRA adapter"):
         Reranker.load("smollm2-135m", method="first", backend="llama.cpp", adapter="x")
     with pytest.raises(ModelNotAvailableError, match="model 'minilm-embed' has no GGUF weights"):
         Reranker.load("minilm-embed", backend="llama.cpp")

@@ -6,7 +6,7 @@ import pytest
 from rankwise import InputError
 from rankwise.backends.interface import Capability
 from rankwise.backends.registry import locate, open_backend
-from rankwise.backends.runtime import RuntimeOptions
+from rankwise.backends.options import RuntimeOptions, TransformersOptions
 from rankwise.io.lines import iter_jsonl
 from rankwise.pipelines.train.data import HeldOut, PooledDoc, QueryGroup, build_query_groups, without_held_out
 from rankwise.pipelines.train.late_interaction import LateInteractionTrainingConfig
@@ -67,7 +67,7 @@ def test_generation_resumes_to_the_same_file(dl22_groups, tmp_path):
 
 
 def test_round_trip_keeps_answerable_queries_and_lifts_the_source(dl22_groups):
-    encoder = open_backend(locate("minilm-embed", None), RuntimeOptions(), frozenset({Capability.TOKEN_EMBED}),
+    encoder = open_backend(locate("minilm-embed", None), TransformersOptions(), frozenset({Capability.TOKEN_EMBED}),
                            "test")
     group = dl22_groups[0]
     source = sorted(group.docs, key=lambda d: min(d.ranks.values()))[0]

@@ -13,7 +13,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from rankwise.errors import InputError, ModelNotAvailableError
-from rankwise.cli_common import console, errors, parse_options, progress_bar, reports_errors
+from rankwise.cli_common import (METHOD_FLAG, MODEL_FLAG, console, errors, progress_bar, reports_errors,
+                                 takes_reranker_flags)
 from rankwise.cli_train import label, train_app
 from rankwise.types import Ranking
 
@@ -23,10 +24,10 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 
 @app.command()
 @reports_errors
+@takes_reranker_flags
 def rerank(
-    model: str = typer.Option(..., "--model", "-m", help="Registered name, local path, Hugging Face id, or a "
-                                                         "spec such as 'maxsim:minilm-embed@100 >> first:MODEL@20'."),
-    method: Optional[str] = typer.Option(None, help="Reranking method (default: the model's)."),
+    model: str = MODEL_FLAG,
+    method: Optional[str] = METHOD_FLAG,
     query: Optional[str] = typer.Option(None, "--query", "-q", help="A single query (with --docs)."),
     docs: Optional[Path] = typer.Option(None, help="JSONL documents for --query."),
     input: Optional[Path] = typer.Option(None, "--input", "-i", help="Candidate file (rank_llm JSON / JSONL)."),
@@ -42,14 +43,9 @@ def rerank(
     top_k: Optional[int] = typer.Option(None, help="Rerank only the first K candidates of each query."),
     top_n: int = typer.Option(10, help="Results to print for --query."),
     queries: Optional[int] = typer.Option(None, help="Only the first N queries of --input."),
-    batch_size: int = typer.Option(32, help="Inputs per forward pass."),
     queries_per_batch: int = typer.Option(4, help="Queries whose pairs share batches."),
-    device: Optional[str] = typer.Option(None, help="cpu, cuda, mps (default: best available)."),
-    threads: Optional[int] = typer.Option(None, help="torch threads."),
-    backend: Optional[str] = typer.Option(None, help="Backend (see `rankwise backends`; default: transformers)."),
     tag: str = typer.Option("rankwise", help="Run tag for the TREC file."),
-    option: list[str] = typer.Option([], "--option", "-O",
-                                     help="Method option KEY=VALUE, repeatable (e.g. -O window=20 -O stride=10)."),
+    options: Optional[dict] = None,
 ) -> None:
     """Rerank one query's documents (--query/--docs) or a whole candidate file (--input/--output)."""
     if (query is None) == (input is None):
@@ -62,16 +58,13 @@ def rerank(
     from rankwise.io import read_candidates, read_documents
 
     if output_dir is not None:  # streamed: the input is not read whole
-        options = {k: v for k, v in dict(batch_size=batch_size, device=device, threads=threads, backend=backend,
-                                          **parse_options(option)).items() if v is not None}
         _rerank_batch_job(model, method, input, output_dir, shard_queries, top_k, queries_per_batch, tag, options,
                           engine, workers, address)
         return
     requests = read_candidates(input)[:queries] if input is not None else None
     documents = read_documents(docs) if docs is not None else None
     with console.status(f"loading {model}"):
-        reranker = Reranker.load(model, method=method, batch_size=batch_size, device=device, threads=threads,
-                                 backend=backend, **parse_options(option))
+        reranker = Reranker.load(model, method=method, **options)
     if query is not None:
         ranking = reranker.rerank(query, documents, top_n=top_n, qid="query")
         _print_ranking(ranking)
@@ -140,15 +133,18 @@ def models() -> None:
 
     table = Table(title="registered models")
     table.add_column("name", no_wrap=True)
-    for column in ("methods (default first)", "offline weights", "present", "online (HF id)", "license"):
+    for column in ("kind", "size", "methods (default first)", "preset", "offline weights", "present",
+                   "online (HF id)", "license"):
         table.add_column(column)
     for spec in MODELS.values():
-        present = spec.local is not None and spec.local.available()
+        present = (spec.local is not None and spec.local.available()) or spec.in_hf_cache()
         methods = [spec.default_method] + [m for m in methods_for(spec.kind) if m != spec.default_method]
-        table.add_row(spec.name, ", ".join(methods), spec.local.describe() if spec.local else "-",
+        table.add_row(spec.name, spec.kind, spec.parameters or "-", ", ".join(methods), spec.preset or "-",
+                      spec.local.describe() if spec.local else "HF cache only",
                       "[green]yes[/]" if present else "[red]no[/]", spec.hf_id or "-", spec.license)
     console.print(table)
-    console.print("Any Hugging Face id or local directory also works as --model.")
+    console.print("Any Hugging Face id or local directory also works as --model (with -O preset=NAME for a "
+                  "checkpoint family rankwise knows).")
 
 
 @app.command()
@@ -284,6 +280,7 @@ def search(
 
 @app.command()
 @reports_errors
+@takes_reranker_flags
 def bench(
     dataset: Path = typer.Option(..., help="Folder with {first-stage}_top100.json and qrels.txt."),
     rerankers: str = typer.Option(..., help="Comma-separated 'model', 'method:model' or spec entries "
@@ -292,8 +289,7 @@ def bench(
     top_k: int = typer.Option(100, help="Candidates reranked per query."),
     queries: Optional[int] = typer.Option(None, help="Only the first N queries."),
     out_dir: Path = typer.Option(Path("runs"), help="Where runs and sidecars go."),
-    batch_size: int = typer.Option(16, help="Inputs per forward pass."),
-    backend: Optional[str] = typer.Option(None, help="Backend (see `rankwise backends`; default: transformers)."),
+    options: Optional[dict] = None,
     markdown: Optional[Path] = typer.Option(None, help="Also write the table as Markdown."),
     plot: Optional[Path] = typer.Option(None, help="Write the comparison PNG."),
 ) -> None:
@@ -304,7 +300,7 @@ def bench(
     specs = [RerankerSpec.parse(s.strip()) for s in split_top_level(rerankers) if s.strip()]
     with progress_bar("bench") as (progress, task):
         comparison = run_bench(dataset, specs, out_dir, first_stage=first_stage, top_k=top_k, queries=queries,
-                               options={"batch_size": batch_size, "backend": backend},
+                               options=options,
                                on_start=lambda label, total: progress.reset(task, total=total, description=label),
                                on_progress=lambda n: progress.advance(task, n))
     _show_comparison(comparison, markdown, None, plot)
@@ -313,10 +309,10 @@ def bench(
 
 @app.command()
 @reports_errors
+@takes_reranker_flags
 def serve(
-    model: str = typer.Option(..., "--model", "-m", help="Registered name, local path, Hugging Face id, or a "
-                                                         "spec such as 'maxsim:minilm-embed@100 >> first:MODEL@20'."),
-    method: Optional[str] = typer.Option(None, help="Reranking method (default: the model's)."),
+    model: str = MODEL_FLAG,
+    method: Optional[str] = METHOD_FLAG,
     host: str = typer.Option("127.0.0.1", help="Address to bind."),
     port: int = typer.Option(8000, help="Port to bind."),
     api_key_file: Optional[Path] = typer.Option(None, help="File with API keys, one per line (also $RANKWISE_API_KEYS)."),
@@ -339,11 +335,8 @@ def serve(
     body_timeout: float = typer.Option(60.0, help="Seconds a request gets to send its body (then 408)."),
     request_timeout: float = typer.Option(120.0, help="Seconds from a request's body to its answer (then 504; "
                                                       "0: no deadline)."),
-    batch_size: int = typer.Option(32, help="Inputs per forward pass inside a model call."),
     drain_seconds: float = typer.Option(2.0, help="On shutdown, answer 503 this long while in-flight requests finish."),
-    threads: Optional[int] = typer.Option(None, help="torch threads."),
-    backend: Optional[str] = typer.Option(None, help="Backend (see `rankwise backends`; default: transformers)."),
-    option: list[str] = typer.Option([], "--option", "-O", help="Method option KEY=VALUE, repeatable."),
+    options: Optional[dict] = None,
 ) -> None:
     """Serve a reranker over HTTP: Cohere/Jina /v1/rerank, TEI /rerank, /health, /ready, /metrics, /docs."""
     from rankwise.api import Reranker
@@ -362,9 +355,7 @@ def serve(
                               api_keys=read_api_keys(api_key_file), max_body_bytes=max_body_bytes,
                               body_timeout=body_timeout, request_timeout=request_timeout or None,
                               public_docs=public_docs, cors_origins=tuple(cors_origin))
-    extra = parse_options(option)
-    application = create_app(lambda: Reranker.load(model, method=method, batch_size=batch_size, threads=threads,
-                                                   backend=backend, **extra), settings)
+    application = create_app(lambda: Reranker.load(model, method=method, **options), settings)
     limits = ConnectionLimits(max_connections=max_connections, header_timeout=header_timeout,
                               body_timeout=body_timeout)
     run(application, host, port, drain_seconds=drain_seconds, limits=limits)

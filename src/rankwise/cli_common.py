@@ -4,11 +4,14 @@ progress bars."""
 from __future__ import annotations
 
 import functools
+import inspect
 import json
+import os
 import time
+import typing
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Optional
 
 import typer
 from rich.console import Console
@@ -16,6 +19,11 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
 from rankwise.errors import OptionError, RankwiseError
+
+# transformers draws a "Loading weights" bar on stderr for every model it loads, which lands in the middle of
+# the tables the commands print; the commands show their own progress. HF_HUB_DISABLE_PROGRESS_BARS=0 brings
+# the bars (downloads included) back.
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 console = Console()
 errors = Console(stderr=True)
@@ -42,17 +50,76 @@ def reports_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def parse_options(pairs: list[str]) -> dict[str, Any]:
-    """KEY=VALUE pairs; values that read as JSON (numbers, true/false, null) are converted."""
+def parse_options(pairs: list[str], flag: str = "-O") -> dict[str, Any]:
+    """KEY=VALUE pairs; values that read as JSON (numbers, true/false, null) are converted. A key given twice
+    is refused: which of the two was meant cannot be guessed."""
     options: dict[str, Any] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
+        key = key.strip()
+        if not sep or not key:
             raise OptionError(f"option {pair!r} is not KEY=VALUE")
+        if key in options:
+            raise OptionError(f"option {key} given twice ({flag} {key}={options[key]!r} and {flag} {pair})")
         try:
-            options[key.strip()] = json.loads(value)
+            options[key] = json.loads(value)
         except ValueError:
-            options[key.strip()] = value
+            options[key] = value
+    return options
+
+
+# The flags of every command that loads a reranker (rerank, bench, serve, label), declared once so that
+# each command takes the same ones; `reranker_options` merges them with -O KEY=VALUE.
+MODEL_FLAG = typer.Option(..., "--model", "-m", help="Registered name, local path, Hugging Face id, or a spec "
+                                                     "such as 'maxsim:minilm-embed@100 >> first:MODEL@20'.")
+METHOD_FLAG = typer.Option(None, help="Reranking method (default: the model's).")
+BATCH_SIZE_FLAG = typer.Option(None, "--batch-size", help="Inputs per forward pass (default 32).")
+DEVICE_FLAG = typer.Option(None, help="cpu, cuda, mps (default: the best available).")
+DTYPE_FLAG = typer.Option(None, help="float32, bfloat16, float16 (transformers; default float32 on CPU).")
+THREADS_FLAG = typer.Option(None, help="CPU threads.")
+BACKEND_FLAG = typer.Option(None, help="Backend (see `rankwise backends`; default: transformers).")
+OPTION_FLAG = typer.Option([], "--option", "-O", help="Method or runtime option KEY=VALUE, repeatable (e.g. "
+                                                       "-O window=20 -O stride=10, -O base_url=...).")
+
+
+RERANKER_FLAGS: dict[str, tuple[Any, Any]] = {
+    "batch_size": (Optional[int], BATCH_SIZE_FLAG), "device": (Optional[str], DEVICE_FLAG),
+    "dtype": (Optional[str], DTYPE_FLAG), "threads": (Optional[int], THREADS_FLAG),
+    "backend": (Optional[str], BACKEND_FLAG), "option": (list[str], OPTION_FLAG),
+}
+
+
+def takes_reranker_flags(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Give a command the runtime flags and -O of every command that loads a reranker; it receives them
+    merged and checked (`reranker_options`) as its `options` keyword."""
+    signature = inspect.signature(command)
+    kept = [p for p in signature.parameters.values() if p.name != "options"]
+    added = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=flag, annotation=hint)
+             for name, (hint, flag) in RERANKER_FLAGS.items()]
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        flags = {name: kwargs.pop(name) for name in RERANKER_FLAGS}
+        return command(*args, options=reranker_options(flags.pop("option"), **flags), **kwargs)
+
+    wrapper.__signature__ = signature.replace(parameters=kept + added)  # type: ignore[attr-defined]
+    hints = typing.get_type_hints(command)
+    hints.pop("options", None)
+    wrapper.__annotations__ = {**hints, **{name: hint for name, (hint, _) in RERANKER_FLAGS.items()}}
+    return wrapper
+
+
+def reranker_options(option: list[str], **flags: Any) -> dict[str, Any]:
+    """The options a command passes to `Reranker.load`: its -O pairs plus the runtime flags that were given
+    (`batch_size=...` for --batch-size); an option given both ways is refused with both spellings."""
+    options = parse_options(option)
+    for name, value in flags.items():
+        if value is None:
+            continue
+        if name in options:
+            raise OptionError(f"option {name} given twice (--{name.replace('_', '-')} {value} and "
+                              f"-O {name}={options[name]!r}); give it once")
+        options[name] = value
     return options
 
 

@@ -7,7 +7,8 @@ from typing import Optional
 
 import typer
 
-from rankwise.cli_common import console, errors, parse_options, progress_bar, reports_errors
+from rankwise.cli_common import (METHOD_FLAG, console, errors, parse_options, progress_bar, reports_errors,
+                                 takes_reranker_flags)
 from rankwise.errors import OptionError
 from rankwise.options import validate_options
 
@@ -134,13 +135,14 @@ def train_first_command(
 
 
 @reports_errors
+@takes_reranker_flags
 def label(
-    model: str = typer.Option(..., "--model", "-m", help="Teacher reranker (registered name or path)."),
-    method: Optional[str] = typer.Option(None, help="Teacher's method (default: the model's)."),
+    model: str = typer.Option(..., "--model", "-m", help="Teacher reranker (registered name, path or spec)."),
+    method: Optional[str] = METHOD_FLAG,
     input: Path = typer.Option(..., "--input", "-i", help="Candidate file to label."),
     output: Path = typer.Option(..., "--output", "-o", help="Labels JSONL; an existing file is resumed."),
     queries_per_batch: int = typer.Option(1, help="Queries labelled (and flushed) together."),
-    option: list[str] = typer.Option([], "--option", "-O", help="Method option KEY=VALUE; repeatable."),
+    options: Optional[dict] = None,
     head_by: Optional[str] = typer.Option(None, help="Label only each query's head: the candidates this cheaper "
                                           "reranker (name or spec, e.g. maxsim:minilm-embed) ranks best."),
     head_k: int = typer.Option(20, help="How many candidates the head holds (with --head-by)."),
@@ -152,7 +154,7 @@ def label(
     from rankwise.pipelines.train.teacher import label_with_teacher
 
     requests = read_candidates(input)
-    reranker = Reranker.load(model, method=method, **parse_options(option))
+    reranker = Reranker.load(model, method=method, **options)
     head = (Reranker.load(head_by), head_k) if head_by else None
     with progress_bar("labelling") as (progress, task):
         progress.update(task, total=len(requests))
@@ -252,8 +254,7 @@ def synthetic_queries_command(
 ) -> None:
     """Synthetic training queries: an LLM writes a query per sampled passage, a round trip keeps the good ones."""
     from rankwise.backends.interface import Capability
-    from rankwise.backends.registry import locate, open_backend
-    from rankwise.backends.runtime import RuntimeOptions
+    from rankwise.backends.registry import locate, open_backend, runtime_options
     from rankwise.io.lines import iter_jsonl
     from rankwise.pipelines.train.data import build_query_groups, write_groups
     from rankwise.pipelines.train.synthetic import (SyntheticQueryConfig, generate_queries, round_trip_groups,
@@ -262,13 +263,13 @@ def synthetic_queries_command(
     config = validate_options(SyntheticQueryConfig, "synthetic queries", parse_options(option))
     groups = build_query_groups(collection, held_out=_held_out(held_out)).groups
     sources = sample_sources(groups, config)
-    lm = open_backend(locate(generator, generator_backend), RuntimeOptions(backend=generator_backend),
+    lm = open_backend(locate(generator, generator_backend), runtime_options(backend=generator_backend),
                       frozenset({Capability.GENERATE}), "synthetic queries")
     with progress_bar("writing queries") as (progress, task):
         progress.update(task, total=len(sources))
         generate_queries(lm, sources, queries, config, on_progress=lambda n: progress.advance(task, n))
     del lm
-    embedder = open_backend(locate(encoder, None), RuntimeOptions(), frozenset({Capability.TOKEN_EMBED}),
+    embedder = open_backend(locate(encoder, None), runtime_options(), frozenset({Capability.TOKEN_EMBED}),
                             "synthetic queries")
     report = round_trip_groups(embedder, groups, [entry for _, entry in iter_jsonl(queries)], config)
     write_groups(report.groups, out)

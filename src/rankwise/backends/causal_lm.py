@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from rankwise.backends.interface import Capability
-from rankwise.backends.runtime import RuntimeOptions, length_sorted_batches, load_tokenizer_and_model
+from rankwise.backends.options import TransformersOptions
+from rankwise.backends.runtime import length_sorted_batches, load_tokenizer_and_model
 from rankwise.backends.chat_tokenizer import ChatTokenizer, PromptEncoding
 from rankwise.errors import InputError
 from rankwise.models.resolve import ModelLocation
@@ -28,7 +29,7 @@ class CausalLM(PromptEncoding):
                               Capability.ATTENTION,
                               Capability.CONTINUATION_LOGPROBS, Capability.GENERATE})
 
-    def __init__(self, location: ModelLocation, options: RuntimeOptions):
+    def __init__(self, location: ModelLocation, options: TransformersOptions):
         import torch
         from transformers import AutoModelForCausalLM
 

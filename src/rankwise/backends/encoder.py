@@ -9,7 +9,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from rankwise.backends.interface import Capability, HFTokenCounting
-from rankwise.backends.runtime import RuntimeOptions, length_sorted_batches, load_tokenizer_and_model
+from rankwise.backends.options import TransformersOptions
+from rankwise.backends.runtime import length_sorted_batches, load_tokenizer_and_model
 from rankwise.errors import InputError
 from rankwise.models.resolve import ModelLocation
 
@@ -26,7 +27,7 @@ class TextEncoder(HFTokenCounting):
     backend_name = "transformers"
     capabilities = frozenset({Capability.EMBED, Capability.TOKEN_EMBED})
 
-    def __init__(self, location: ModelLocation, options: RuntimeOptions):
+    def __init__(self, location: ModelLocation, options: TransformersOptions):
         from transformers import AutoModel
 
         self.options = options

@@ -119,9 +119,12 @@ class TokenEmbedder(Embedder, Protocol):
 @runtime_checkable
 class PairScoring(Backend, Protocol):
     score_kind: str  # "logit" or "log-probability"
+    folder_activation: str  # what the checkpoint's own config applies to its scores: "sigmoid" or "none"
 
-    def score(self, queries: Sequence[str], passages: Sequence[str]) -> list[float]:
-        """One relevance score per (query, passage) pair; over-long pairs lose passage tokens, never query ones."""
+    def score(self, queries: Sequence[str], passages: Sequence[str],
+              truncation: str = "longest_first") -> list[float]:
+        """One relevance score per (query, passage) pair; an over-long pair is cut `longest_first` or
+        `only_second` (the passage only)."""
         ...
 
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from rankwise.backends.chat_tokenizer import PromptEncoding, TextSideBase, role_prefixed
 from rankwise.backends.interface import Capability
-from rankwise.backends.runtime import RuntimeOptions
+from rankwise.backends.options import RuntimeOptions
 from rankwise.errors import InputError, OptionError
 from rankwise.models.resolve import ModelLocation
 
@@ -85,11 +85,6 @@ class LlamaCppLM(PromptEncoding):
     def __init__(self, location: ModelLocation, options: RuntimeOptions, needs: frozenset[Capability] = frozenset()):
         import llama_cpp
 
-        for name, value, why in (("adapter", options.adapter, "merge the LoRA adapter and convert to GGUF first"),
-                                 ("quantize", options.quantize, "GGUF weights are quantized already"),
-                                 ("dtype", options.dtype, "the GGUF file fixes the weight types")):
-            if value:
-                raise OptionError(f"runtime option {name}={value!r} is for the transformers backend: {why}")
         if options.device not in (None, "cpu"):
             raise OptionError(f"the llama.cpp backend as built here runs on the CPU, not {options.device!r}")
         self._lib = llama_cpp

@@ -20,7 +20,8 @@ from typing import Any
 from rankwise.backends.encoder import TextEncoder
 from rankwise.backends.interface import Capability
 from rankwise.backends.pair_scorer import PairScorer
-from rankwise.backends.runtime import RuntimeOptions, apply_threads, load_pretrained, merged_adapter
+from rankwise.backends.options import OnnxOptions
+from rankwise.backends.runtime import apply_threads, load_pretrained, merged_adapter, refuse_remote_code
 from rankwise.models.cache import cache_dir
 from rankwise.models.resolve import ModelLocation
 
@@ -122,7 +123,7 @@ def _optimize(path: Path, work: Path, config: Any) -> Path:
         return path
 
 
-def _session(path: Path, options: RuntimeOptions) -> Any:
+def _session(path: Path, options: OnnxOptions) -> Any:
     import onnxruntime
 
     settings = onnxruntime.SessionOptions()
@@ -136,13 +137,14 @@ def _session(path: Path, options: RuntimeOptions) -> Any:
 class _OnnxRunner:
     """What both ONNX classes share: the tokenizer, a session on the cached graph, and running one batch."""
 
-    def _open(self, location: ModelLocation, options: RuntimeOptions, head: str) -> Any:
+    def _open(self, location: ModelLocation, options: OnnxOptions, head: str) -> Any:
         """Set up tokenizer and session; returns the model config for the subclass's `_configure`."""
         from transformers import AutoConfig, AutoTokenizer
 
         self.options = options
         apply_threads(options.threads)
         self.device = "cpu"
+        refuse_remote_code(location, trusted=False)  # an exported graph cannot hold a folder's own code
         self.tokenizer = load_pretrained(AutoTokenizer.from_pretrained, location)
         self.session = _session(exported_graph(location, head, options.quantize), options)
         self._inputs = {i.name for i in self.session.get_inputs()}
@@ -159,7 +161,7 @@ class _OnnxRunner:
 class OnnxTextEncoder(_OnnxRunner, TextEncoder):
     backend_name = "onnx"
 
-    def __init__(self, location: ModelLocation, options: RuntimeOptions):
+    def __init__(self, location: ModelLocation, options: OnnxOptions):
         self._configure(location, self._open(location, options, "encoder"))
 
     def _hidden_states(self, encoded: Any) -> Any:
@@ -169,14 +171,14 @@ class OnnxTextEncoder(_OnnxRunner, TextEncoder):
 class OnnxPairScorer(_OnnxRunner, PairScorer):
     backend_name = "onnx"
 
-    def __init__(self, location: ModelLocation, options: RuntimeOptions):
+    def __init__(self, location: ModelLocation, options: OnnxOptions):
         self._configure(self._open(location, options, "classifier"))
 
     def _logits(self, encoded: Any) -> Any:
         return self._run(encoded)
 
 
-def open_onnx(location: ModelLocation, runtime: RuntimeOptions, needs: frozenset[Capability]) -> Any:
+def open_onnx(location: ModelLocation, runtime: OnnxOptions, needs: frozenset[Capability]) -> Any:
     if needs & {Capability.EMBED, Capability.TOKEN_EMBED}:
         return OnnxTextEncoder(location, runtime)
     return OnnxPairScorer(location, runtime)

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from rankwise.backends.chat_tokenizer import ChatTokenizer, PromptEncoding
 from rankwise.backends.interface import Capability
-from rankwise.backends.runtime import RuntimeOptions
+from rankwise.backends.options import OpenAIOptions
 from rankwise.errors import ModelNotAvailableError, OptionError, UnsupportedMethodError
 from rankwise.models.resolve import ModelLocation
 
@@ -46,12 +46,9 @@ class OpenAICompatibleLM(PromptEncoding):
     capabilities = frozenset({Capability.TOKENIZE, Capability.NEXT_TOKEN_LOGPROBS, Capability.BRIDGED_FIRST_TOKEN,
                               Capability.GENERATE})
 
-    def __init__(self, location: ModelLocation, options: RuntimeOptions, needs: frozenset[Capability] = frozenset()):
+    def __init__(self, location: ModelLocation, options: OpenAIOptions, needs: frozenset[Capability] = frozenset()):
         import httpx
 
-        for name, value in (("adapter", options.adapter), ("quantize", options.quantize), ("dtype", options.dtype)):
-            if value:
-                raise OptionError(f"runtime option {name}={value!r} does not apply to a model behind a server")
         base_url = options.base_url or os.environ.get("OPENAI_BASE_URL")
         if not base_url:
             raise OptionError("the openai backend needs the server's address: base_url=http://host:port/v1 "

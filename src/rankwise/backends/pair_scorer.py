@@ -2,7 +2,9 @@
 
 A one-logit head gives its logit (`score_kind = "logit"`; logits keep resolution at the extremes); a
 two-logit head gives log P(relevant) from a softmax (`score_kind = "log-probability"`), the relevant class
-being the one the config labels as such, else index 1. Mapping to [0, 1] is the method's business."""
+being the one the config labels as such, else index 1. Mapping to [0, 1] is the method's business; the
+activation the folder asks for (sentence-transformers writes it into config.json) is read here as
+`folder_activation`, with sentence-transformers' rule when it is absent (sigmoid for one logit)."""
 
 from __future__ import annotations
 
@@ -10,18 +12,23 @@ from collections.abc import Sequence
 from typing import Any
 
 from rankwise.backends.interface import Capability, HFTokenCounting
-from rankwise.backends.runtime import RuntimeOptions, length_sorted_batches, load_tokenizer_and_model
-from rankwise.errors import InputError
+from rankwise.backends.options import TransformersOptions
+from rankwise.backends.runtime import length_sorted_batches, load_tokenizer_and_model
+from rankwise.errors import InputError, UnsupportedMethodError
 from rankwise.models.resolve import ModelLocation
 
 RELEVANT_LABELS = ("relevant", "true", "yes", "positive", "entailment", "label_1")
+# sentence-transformers' activation paths (config.json "sentence_transformers.activation_fn", or the v3 key
+# "sbert_ce_default_activation_function") and what rankwise calls them.
+FOLDER_ACTIVATIONS = {"torch.nn.modules.activation.Sigmoid": "sigmoid", "torch.nn.modules.linear.Identity": "none"}
+TRUNCATIONS = ("longest_first", "only_second")
 
 
 class PairScorer(HFTokenCounting):
     backend_name = "transformers"
     capabilities = frozenset({Capability.SCORE_PAIRS})
 
-    def __init__(self, location: ModelLocation, options: RuntimeOptions):
+    def __init__(self, location: ModelLocation, options: TransformersOptions):
         from transformers import AutoModelForSequenceClassification
 
         self.options = options
@@ -38,14 +45,20 @@ class PairScorer(HFTokenCounting):
         self.relevant_index = next((i for i, label in labels.items() if label in RELEVANT_LABELS), 1)
         limit = min(self.tokenizer.model_max_length, getattr(config, "max_position_embeddings", 512))
         self.max_length = min(self.options.max_length or limit, limit)
+        self.folder_activation = _folder_activation(config, self.num_labels)
         self._torch = torch
 
     def _logits(self, encoded: Any) -> Any:
         """The classifier's logits for one tokenized batch (what another runtime replaces)."""
         return self.model(**encoded.to(self.device)).logits
 
-    def score(self, queries: Sequence[str], passages: Sequence[str]) -> list[float]:
-        """Score (query, passage) pairs; over-long pairs lose passage tokens, never query tokens."""
+    def score(self, queries: Sequence[str], passages: Sequence[str],
+              truncation: str = "longest_first") -> list[float]:
+        """Score (query, passage) pairs. An over-long pair is cut as `truncation` says: `longest_first`
+        (sentence-transformers' way: a token at a time from the longer of the two) or `only_second` (the
+        passage only, the query whole)."""
+        if truncation not in TRUNCATIONS:
+            raise InputError(f"truncation must be one of {', '.join(TRUNCATIONS)}, got {truncation!r}")
         torch = self._torch
         if not passages:
             return []
@@ -60,7 +73,7 @@ class PairScorer(HFTokenCounting):
         with torch.inference_mode():
             for batch in batches:
                 encoded = self.tokenizer([queries[i] for i in batch], [passages[i] for i in batch],
-                                         padding=True, truncation="only_second", max_length=self.max_length,
+                                         padding=True, truncation=truncation, max_length=self.max_length,
                                          return_tensors="pt")
                 logits = self._logits(encoded).float()
                 for i, value in zip(batch, self._to_scores(logits).tolist()):
@@ -71,3 +84,17 @@ class PairScorer(HFTokenCounting):
         if self.num_labels == 1:
             return logits[:, 0]
         return logits.log_softmax(-1)[:, self.relevant_index]
+
+
+def _folder_activation(config: Any, num_labels: int) -> str:
+    """The activation sentence-transformers' CrossEncoder applies to this folder's logits by default."""
+    settings = getattr(config, "sentence_transformers", None) or {}
+    path = settings.get("activation_fn") if isinstance(settings, dict) else None
+    path = path or getattr(config, "sbert_ce_default_activation_function", None)
+    if path is None:
+        return "sigmoid" if num_labels == 1 else "none"
+    if path not in FOLDER_ACTIVATIONS:
+        raise UnsupportedMethodError(f"the model's config asks for activation {path!r}, which rankwise does not "
+                                     f"apply; it knows {', '.join(FOLDER_ACTIVATIONS)} (pass activation='none' "
+                                     "for raw logits)")
+    return FOLDER_ACTIVATIONS[path]

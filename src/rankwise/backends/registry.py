@@ -7,15 +7,17 @@ the capability and the backends that have it."""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import importlib.util
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from rankwise.backends.interface import Capability
-from rankwise.backends.runtime import RuntimeOptions
-from rankwise.errors import ModelNotAvailableError, UnsupportedMethodError
+from rankwise.backends.options import OnnxOptions, OpenAIOptions, RuntimeOptions, TransformersOptions
+from rankwise.errors import ModelNotAvailableError, OptionError, UnsupportedMethodError
+from rankwise.options import validate_options
 from rankwise.models.resolve import ModelLocation, resolve_gguf, resolve_model
 
 DEFAULT_BACKEND = "transformers"
@@ -30,6 +32,12 @@ class BackendEntry:
     install_hint: str
     description: str
     weights: str = "transformers"  # what it loads: a transformers folder / HF id, or "gguf" (a GGUF file)
+    options: type[RuntimeOptions] = RuntimeOptions  # the runtime options it takes
+    # Why it declines an option that other backends take, where the reason helps ("quantize": "GGUF is ...").
+    declines: Mapping[str, str] = field(default_factory=dict)
+
+    def option_names(self) -> set[str]:
+        return {f.name for f in dataclasses.fields(self.options)}
 
     def missing_modules(self) -> list[str]:
         return [m for m in self.requires_modules if importlib.util.find_spec(m) is None]
@@ -53,6 +61,7 @@ BACKENDS: dict[str, BackendEntry] = {
             requires_modules=("torch", "transformers"),
             install_hint="pip install torch==2.13.0 transformers (CPU wheel pinned), or pip install rankwise",
             description="PyTorch + Hugging Face transformers: encoders, cross-encoders and causal LMs",
+            options=TransformersOptions,
         ),
         BackendEntry(
             name="onnx",
@@ -62,6 +71,8 @@ BACKENDS: dict[str, BackendEntry] = {
             install_hint="pip install 'rankwise[onnx]'",
             description="ONNX Runtime on CPU for encoders and cross-encoders: exported once, fused, "
                         "optionally int8 (quantize=int8); cached in the rankwise cache",
+            options=OnnxOptions,
+            declines={"adapter": "only a registered model's own adapter is merged into the exported graph"},
         ),
         BackendEntry(
             name="openai",
@@ -74,6 +85,8 @@ BACKENDS: dict[str, BackendEntry] = {
             install_hint="pip install httpx transformers",
             description="an OpenAI-compatible server (/v1/completions; base_url=, api_key=): generation, and "
                         "next-token log-probs exact only within the server's top_logprobs",
+            options=OpenAIOptions,
+            declines={name: "it does not apply to a model behind a server" for name in ("adapter", "quantize", "dtype")},
         ),
         BackendEntry(
             name="llama.cpp",
@@ -86,9 +99,47 @@ BACKENDS: dict[str, BackendEntry] = {
             install_hint="pip install 'rankwise[llama-cpp]' (builds llama.cpp once, several minutes on 2 cores)",
             description="llama-cpp-python on the GGUF files as shipped (quantized; no dequantization)",
             weights="gguf",
+            declines={"adapter": "merge the LoRA adapter and convert to GGUF first",
+                      "quantize": "GGUF weights are quantized already",
+                      "dtype": "the GGUF file fixes the weight types"},
         ),
     ]
 }
+
+
+def runtime_option_names() -> set[str]:
+    """Every runtime option some backend takes."""
+    return set().union(*(entry.option_names() for entry in BACKENDS.values()))
+
+
+def split_options(options: Mapping[str, Any]) -> tuple[RuntimeOptions, dict[str, Any]]:
+    """The one place that tells runtime options from method options: the chosen backend's options,
+    type-checked into its option class, and the rest (for the method to check). An option that only other
+    backends take is refused here, naming them, instead of reaching the method as an unknown name."""
+    rest = dict(options)
+    name = rest.pop("backend", None)
+    if name is not None and not isinstance(name, str):
+        raise OptionError(f"option backend must be a string naming a backend ({', '.join(BACKENDS)}), "
+                          f"got {type(name).__name__} {name!r}")
+    entry = backend_entry(name)
+    own = entry.option_names()
+    for key in sorted(set(rest) & (runtime_option_names() - own)):
+        takers = ", ".join(n for n, e in BACKENDS.items() if key in e.option_names())
+        why = f": {entry.declines[key]}" if key in entry.declines else ""
+        raise OptionError(f"runtime option {key}={rest[key]!r} does not apply to backend {entry.name!r}{why} "
+                          f"(backends that take it: {takers})")
+    given = {key: rest.pop(key) for key in sorted(set(rest) & own)}
+    runtime = validate_options(entry.options, f"backend {entry.name!r}", {**given, "backend": name})
+    return runtime, rest
+
+
+def runtime_options(**given: Any) -> RuntimeOptions:
+    """Runtime options alone (for code that opens a backend without a method), checked like a method's."""
+    runtime, rest = split_options(given)
+    if rest:
+        raise OptionError(f"unknown runtime option(s): {', '.join(sorted(rest))} (known: "
+                          f"{', '.join(sorted(backend_entry(runtime.backend).option_names()))})")
+    return runtime
 
 
 def locate(model: str, backend: str | None) -> ModelLocation:

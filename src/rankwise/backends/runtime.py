@@ -1,52 +1,20 @@
-"""Shared runtime concerns of the transformers backends: options, device and dtype choice, threads,
+"""Shared runtime concerns of the transformers backends: device and dtype choice, threads,
 length-sorted batching, and loading with errors that say what to install."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from rankwise.backends.options import TransformersOptions
 from rankwise.errors import ModelNotAvailableError, OptionError
-from rankwise.options import option, validate_options
 from rankwise.models.resolve import ModelLocation
 
 if TYPE_CHECKING:
     import torch
 
 T = TypeVar("T")
-
-
-@dataclass
-class RuntimeOptions:
-    """How a backend runs. `max_length` caps tokens per input (None: the model's own limit);
-    `truncate=False` makes an over-long input an error instead of cutting it."""
-
-    device: str | None = None
-    dtype: str | None = None
-    batch_size: int = option(32, minimum=1)
-    max_tokens_per_batch: int = option(16384, minimum=1)
-    max_length: int | None = option(None, minimum=1)
-    truncate: bool = True
-    threads: int | None = option(None, minimum=1)
-    quantize: Literal["int8"] | None = None  # torch dynamic int8 quantization of Linear layers (CPU)
-    adapter: str | None = None  # a LoRA adapter folder (peft), merged into the weights at load
-    backend: str | None = None  # a name in backends/registry.py; None: the default (transformers)
-    # The openai backend only: where the server is, and how to talk to it.
-    base_url: str | None = None  # e.g. http://127.0.0.1:8080/v1; default $OPENAI_BASE_URL
-    api_key: str | None = None  # default $OPENAI_API_KEY
-    served_model: str | None = None  # the model name the server knows (default: the model as given)
-    request_timeout: float = option(60.0, minimum=0.001)
-    max_retries: int = option(3, minimum=0)
-    concurrency: int = option(4, minimum=1)
-    top_logprobs: int = option(20, minimum=1)
-
-    @classmethod
-    def pick(cls, options: dict[str, Any]) -> RuntimeOptions:
-        """Take this class's fields out of a method's keyword options (type-checked), leaving the rest."""
-        names = set(cls.__dataclass_fields__)
-        return validate_options(cls, "runtime options", {k: options.pop(k) for k in list(options) if k in names})
 
 
 def select_device(requested: str | None) -> str:
@@ -102,20 +70,43 @@ def load_pretrained(loader: Callable[..., T], location: ModelLocation, **kwargs:
     try:
         return loader(location.path, **kwargs)
     except OSError as e:
-        hint = ""
         if location.spec is not None and location.spec.local is not None:
             hint = f"; for offline use install {location.spec.local.describe()}"
+        elif not location.is_local:
+            from huggingface_hub.constants import HF_HUB_CACHE
+
+            raise ModelNotAvailableError(
+                f"cannot load model {location.label!r}: {location.path} is not in the Hugging Face cache "
+                f"({HF_HUB_CACHE}) and the hub cannot be reached; fetch it on a machine with a network with "
+                f"`hf download {location.path}` and copy that cache here (or point HF_HOME at it)") from None
+        else:
+            hint = ""
         raise ModelNotAvailableError(f"cannot load model {location.label!r} from {location.path}: {e}{hint}") from None
 
 
-def load_tokenizer_and_model(model_class: Any, location: ModelLocation, options: RuntimeOptions) -> tuple[Any, Any, str]:
+def refuse_remote_code(location: ModelLocation, trusted: bool) -> dict[str, Any]:
+    """A folder whose config maps classes to its own Python files (`auto_map`) runs that code when loaded;
+    it is refused unless the user passed trust_remote_code=True. The keyword to pass on otherwise."""
+    config = location.read_json("config.json") or {}
+    if config.get("auto_map") and not trusted:
+        classes = ", ".join(sorted(set(str(v) for v in config["auto_map"].values())))
+        raise ModelNotAvailableError(
+            f"model {location.label!r} needs code from its own repository ({classes}); rankwise runs it only "
+            "with trust_remote_code=True (-O trust_remote_code=true), which you must pass yourself after "
+            "reading that code")
+    return {"trust_remote_code": True} if trusted else {}
+
+
+def load_tokenizer_and_model(model_class: Any, location: ModelLocation, options: TransformersOptions) -> tuple[Any, Any, str]:
     """Tokenizer and model in eval mode on the chosen device and dtype, with the thread count applied."""
     from transformers import AutoTokenizer
 
     apply_threads(options.threads)
     device = select_device(options.device)
-    tokenizer = load_pretrained(AutoTokenizer.from_pretrained, location)
-    model = load_pretrained(model_class.from_pretrained, location, dtype=select_dtype(options.dtype, device))
+    remote_code = refuse_remote_code(location, options.trust_remote_code)
+    tokenizer = load_pretrained(AutoTokenizer.from_pretrained, location, **remote_code)
+    model = load_pretrained(model_class.from_pretrained, location, dtype=select_dtype(options.dtype, device),
+                            **remote_code)
     for adapter in (location.adapter, options.adapter):  # a registered model's own adapter, then the user's
         if adapter:
             model = merged_adapter(model, adapter)

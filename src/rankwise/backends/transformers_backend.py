@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from rankwise.backends.interface import Capability
-from rankwise.backends.runtime import RuntimeOptions
+from rankwise.backends.options import TransformersOptions
 from rankwise.models.resolve import ModelLocation
 
 
-def open_transformers(location: ModelLocation, runtime: RuntimeOptions, needs: frozenset[Capability]) -> Any:
+def open_transformers(location: ModelLocation, runtime: TransformersOptions, needs: frozenset[Capability]) -> Any:
     """An encoder for embeddings, a sequence classifier for pair scores, else a causal LM."""
     if needs & {Capability.EMBED, Capability.TOKEN_EMBED}:
         from rankwise.backends.encoder import TextEncoder

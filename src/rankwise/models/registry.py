@@ -31,6 +31,16 @@ class ModelSpec:
     default_method: str
     local: LocalSource | None
     description: str
+    preset: str | None = None  # rerankers/presets.py: how the family is scored (template, tokens, options)
+    parameters: str = ""  # size, as its authors give it
+
+    def in_hf_cache(self) -> bool:
+        """Whether the Hugging Face cache holds this model's config (what an offline load needs first)."""
+        if self.hf_id is None:
+            return False
+        from huggingface_hub import try_to_load_from_cache
+
+        return isinstance(try_to_load_from_cache(self.hf_id, "config.json"), str)
 
 
 def _split_gguf(prefix: str, count: int, version: str, sha256: str, size: int) -> SplitGGUF:
@@ -111,6 +121,28 @@ _SPECS = [
                           size=1117320768),
         description="Qwen2.5-Coder-1.5B-Instruct (GGUF, dequantized to fp32)",
     ),
+]
+
+
+
+def _hub_checkpoint(name: str, hf_id: str, license: str, kind: str, method: str, preset: str, parameters: str,
+                    description: str) -> ModelSpec:
+    """A checkpoint that only the Hugging Face hub has (no PyPI package carries its weights)."""
+    return ModelSpec(name=name, hf_id=hf_id, license=license, kind=kind, default_method=method, local=None,
+                     description=description, preset=preset, parameters=parameters)
+
+
+_SPECS += [
+    _hub_checkpoint("ms-marco-minilm-l6", "cross-encoder/ms-marco-MiniLM-L6-v2", "Apache-2.0", CROSS_ENCODER,
+                    "cross-encoder", "cross-encoder", "22.7M", "MS MARCO cross-encoder (BERT, one logit, sigmoid)"),
+    _hub_checkpoint("bge-reranker-v2-m3", "BAAI/bge-reranker-v2-m3", "Apache-2.0", CROSS_ENCODER, "cross-encoder",
+                    "cross-encoder", "568M", "multilingual cross-encoder (XLM-RoBERTa, one logit)"),
+    _hub_checkpoint("mxbai-rerank-base-v1", "mixedbread-ai/mxbai-rerank-base-v1", "Apache-2.0", CROSS_ENCODER,
+                    "cross-encoder", "cross-encoder", "184M", "cross-encoder (DeBERTa-v3, one logit)"),
+    *[_hub_checkpoint(f"qwen3-reranker-{size.lower()}", f"Qwen/Qwen3-Reranker-{size}", "Apache-2.0", CAUSAL_LM,
+                      "llm-pointwise", "qwen3-reranker", size,
+                      "Qwen3 reranker: P(yes) over yes/no after its own instruction prompt and empty think block")
+      for size in ("0.6B", "4B", "8B")],
 ]
 
 MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in _SPECS}

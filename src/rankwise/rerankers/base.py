@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 
 from rankwise.backends.interface import Capability, TokenCounting
 from rankwise.backends.registry import open_backend
-from rankwise.backends.runtime import RuntimeOptions
+from rankwise.backends.options import RuntimeOptions
 from rankwise.errors import InputError
 from rankwise.models.resolve import ModelLocation
 from rankwise.options import NoOptions, validate_options
@@ -40,10 +40,10 @@ class BaseReranker(ABC):
         self.model_label = model_label
 
     @classmethod
-    def from_model(cls, location: ModelLocation, **options: Any) -> BaseReranker:
-        """Check the options, open a backend offering `requires`, and build the method around it; unknown
-        or badly typed options and missing capabilities fail here, before the first query."""
-        runtime = RuntimeOptions.pick(options)
+    def from_model(cls, location: ModelLocation, runtime: RuntimeOptions, **options: Any) -> BaseReranker:
+        """Check the method's options, open a backend offering `requires` with the (already checked) runtime
+        options, and build the method around it; unknown or badly typed options and missing capabilities
+        fail here, before the first query."""
         method_options = validate_options(cls.Options, f"method {cls.method!r}", options)
         backend = open_backend(location, runtime, cls.requires, cls.method)
         reranker = cls(backend, location.label, **{f.name: getattr(method_options, f.name)

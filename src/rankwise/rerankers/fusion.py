@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rankwise.backends.runtime import RuntimeOptions
+from rankwise.backends.options import RuntimeOptions
 from rankwise.errors import InputError, UnsupportedMethodError
 from rankwise.models.resolve import ModelLocation
 from rankwise.models.registry import FUSION
@@ -144,19 +144,18 @@ class FusionReranker(BaseReranker):
         self.spec, self.stages, self.booster = spec, stages, booster
 
     @classmethod
-    def from_model(cls, location: ModelLocation, **options: Any) -> FusionReranker:
+    def from_model(cls, location: ModelLocation, runtime: RuntimeOptions, **options: Any) -> FusionReranker:
         from rankwise.rerankers.registry import load_reranker
 
-        # Runtime options (device, batch_size, threads, ...) are for the stages that run models.
-        runtime = {k: options.pop(k) for k in list(options) if k in RuntimeOptions.__dataclass_fields__}
-        runtime = {k: v for k, v in runtime.items() if v is not None}
         validate_options(NoOptions, f"method {cls.method!r}", options)
         if not location.is_local:
             raise InputError("a fusion model is a local folder with fusion.json and lightgbm.txt",
                              source=location.path)
         spec = FusionSpec.read(location.path)
         booster = load_booster(Path(location.path) / BOOSTER_FILE)
-        stages = [load_reranker(s.model, method=s.method, **{**runtime, **s.options}) for s in spec.stages]
+        # The runtime options (device, batch_size, threads, ...) are for the stages that run models.
+        stages = [load_reranker(s.model, method=s.method, **{**runtime.overrides(), **s.options})
+                  for s in spec.stages]
         fused = cls(spec, stages, booster, location.label)
         fused.token_counter = shared_token_counter(stages)
         return fused

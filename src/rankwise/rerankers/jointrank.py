@@ -17,6 +17,7 @@ from dataclasses import dataclass, fields
 from typing import Any, Literal
 
 from rankwise.backends.interface import LANGUAGE_MODEL
+from rankwise.backends.options import RuntimeOptions
 from rankwise.models.registry import CAUSAL_LM
 from rankwise.models.resolve import ModelLocation
 from rankwise.options import option, validate_options
@@ -83,14 +84,14 @@ class JointRankReranker(BaseReranker):
         self.token_counter = ranker.token_counter
 
     @classmethod
-    def from_model(cls, location: ModelLocation, **options: Any) -> JointRankReranker:
+    def from_model(cls, location: ModelLocation, runtime: RuntimeOptions, **options: Any) -> JointRankReranker:
         from rankwise.rerankers.registry import method_class
 
         names = {f.name for f in fields(JointRankOptions)}
         own = validate_options(JointRankOptions, f"method {cls.method!r}",
                                {k: options.pop(k) for k in list(options) if k in names})
-        # The block ranker takes the remaining options (prompt, alphabet, runtime ...); its window is a block.
-        ranker = method_class(own.ranker).from_model(location, window=own.block_size, stride=own.block_size,
+        # The block ranker takes the runtime and the remaining options (prompt, alphabet, ...); its window is a block.
+        ranker = method_class(own.ranker).from_model(location, runtime, window=own.block_size, stride=own.block_size,
                                                      top_k=own.block_size, **options)
         return cls(ranker, location.label, own.block_size, own.replicas, own.top_k, own.seed)
 

@@ -1,18 +1,23 @@
-"""LLM relevance generation: ask whether the passage answers the query and score
-log P(yes) - log P(no) from the next-token distribution (no sampling, one forward pass per pair)."""
+"""LLM relevance generation: ask whether the passage answers the query and read the answer from the
+next-token distribution (no sampling, one forward pass per pair).
+
+By default the prompt goes through the model's chat template and the score is log P(yes) - log P(no), each
+side summed over the usual spellings ("Yes", " yes", ...). Checkpoints trained as rerankers (Qwen3-Reranker)
+fix their own prompt byte for byte (a `SegmentedPrompt`) and one answer token each (`answer_tokens="yes,no"`),
+and report P(yes) from a softmax over the two (`score="probability"`); their preset sets all three."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, Union
 
 from rankwise.backends.interface import LANGUAGE_MODEL, LanguageModel
-from rankwise.errors import UnsupportedMethodError
+from rankwise.errors import InputError, OptionError, UnsupportedMethodError
 from rankwise.models.registry import CAUSAL_LM
 from rankwise.options import option
 from rankwise.rerankers.base import PointwiseReranker
-from rankwise.rerankers.prompts import RELEVANCE_YES_NO, YES_NO_PROMPTS, ChatPrompt
+from rankwise.rerankers.prompts import RELEVANCE_YES_NO, YES_NO_PROMPTS, ChatPrompt, SegmentedPrompt
 from rankwise.types import Candidate, Query, ScoreKind
 
 YES_WORDS = ("Yes", "yes", " Yes", " yes", "YES")
@@ -21,44 +26,90 @@ NO_WORDS = ("No", "no", " No", " no", "NO")
 
 @dataclass(frozen=True)
 class LLMPointwiseOptions:
-    prompt: ChatPrompt = option(RELEVANCE_YES_NO, named=YES_NO_PROMPTS, help="a prompt name or ChatPrompt")
-    max_passage_tokens: int = option(300, minimum=1, help="passages are cut to this many tokens")
+    prompt: Union[ChatPrompt, SegmentedPrompt] = option(RELEVANCE_YES_NO, named=YES_NO_PROMPTS,
+                                                        help="a prompt name, ChatPrompt or SegmentedPrompt")
+    instruction: str | None = option(None, help="the task instruction of a prompt that takes one (default: "
+                                                "the prompt's own)")
+    answer_tokens: str | None = option(None, help="'YES,NO': exactly these two vocabulary tokens (default: the "
+                                                  "usual spellings of yes and no, summed)")
+    score: Literal["log-odds", "probability"] = option("log-odds", help="log P(yes) - log P(no), or P(yes) "
+                                                                       "normalized over yes and no")
+    max_passage_tokens: int | None = option(300, minimum=1, help="passages are cut to this many tokens")
+    max_prompt_tokens: int | None = option(None, minimum=1, help="a SegmentedPrompt's whole length; its body "
+                                                                 "is cut to fit (default: the model's limit)")
 
 
 class LLMPointwiseReranker(PointwiseReranker):
-    score_kind = ScoreKind.LOGIT  # log P(yes) - log P(no)
     model_kinds = (CAUSAL_LM,)
     method = "llm-pointwise"
     requires = LANGUAGE_MODEL
     Options = LLMPointwiseOptions
 
-    def __init__(self, lm: LanguageModel, model_label: str, prompt: ChatPrompt = RELEVANCE_YES_NO,
-                 max_passage_tokens: int = 300):
+    def __init__(self, lm: LanguageModel, model_label: str, prompt: ChatPrompt | SegmentedPrompt = RELEVANCE_YES_NO,
+                 instruction: str | None = None, answer_tokens: str | None = None, score: str = "log-odds",
+                 max_passage_tokens: int | None = 300, max_prompt_tokens: int | None = None):
         super().__init__(model_label)
         self.lm = lm
         self.prompt = prompt
-        self.max_passage_tokens = max_passage_tokens
-        self.yes_ids = lm.text.single_token_ids(YES_WORDS)
-        self.no_ids = lm.text.single_token_ids(NO_WORDS)
-        if not self.yes_ids or not self.no_ids:
-            raise UnsupportedMethodError(
-                f"{model_label}: the tokenizer has no single-token 'Yes'/'No', so log P(yes) - log P(no) "
-                "cannot be read from one next-token distribution"
-            )
+        if instruction is not None and not isinstance(prompt, SegmentedPrompt):
+            raise OptionError("option instruction needs a prompt with an {instruction} slot (e.g. qwen3_reranker)")
+        self.instruction = instruction
+        self.answer_tokens, self.score = answer_tokens, score
+        self.max_passage_tokens, self.max_prompt_tokens = max_passage_tokens, max_prompt_tokens
+        self.score_kind = ScoreKind.PROBABILITY if score == "probability" else ScoreKind.LOGIT
+        if answer_tokens is None:
+            self.yes_ids = lm.text.single_token_ids(YES_WORDS)
+            self.no_ids = lm.text.single_token_ids(NO_WORDS)
+            if not self.yes_ids or not self.no_ids:
+                raise UnsupportedMethodError(
+                    f"{model_label}: the tokenizer has no single-token 'Yes'/'No', so log P(yes) - log P(no) "
+                    "cannot be read from one next-token distribution")
+        else:
+            self.yes_ids, self.no_ids = self._exact_tokens(answer_tokens)
+
+    def _exact_tokens(self, answer_tokens: str) -> tuple[list[int], list[int]]:
+        words = [w for w in answer_tokens.split(",")]
+        if len(words) != 2 or not all(words):
+            raise OptionError(f"option answer_tokens must be 'YES,NO' (two tokens), got {answer_tokens!r}")
+        ids = []
+        for word in words:
+            found = self.lm.text.single_token_ids([word])
+            if not found:
+                raise UnsupportedMethodError(f"{self.model_label}: {word!r} is not one token of this tokenizer, so "
+                                             "its probability cannot be read from one next-token distribution")
+            ids.append(found)
+        return ids[0], ids[1]
+
+    def _sequence(self, query: Query, candidate: Candidate) -> list[int]:
+        passage = candidate.text
+        if self.max_passage_tokens is not None:
+            passage = self.lm.text.truncate_text(passage, self.max_passage_tokens, what=f"passage {candidate.docid!r}")
+        if isinstance(self.prompt, ChatPrompt):
+            return self.lm.encode(self.lm.chat_prefix(self.prompt.messages(query=query.text, passage=passage)))
+        prefix, body, suffix = (self.lm.encode(part) for part in
+                                self.prompt.segments(query.text, passage, self.instruction))
+        room = (self.max_prompt_tokens or self.lm.max_length) - len(prefix) - len(suffix)
+        if len(body) > room:
+            if not self.lm.text.truncate or room <= 0:
+                raise InputError(f"the prompt for passage {candidate.docid!r} has "
+                                 f"{len(prefix) + len(body) + len(suffix)} tokens, over the limit of "
+                                 f"{len(prefix) + len(suffix) + max(room, 0)}")
+            body = body[:room]  # the end of the body is the passage's end: the template's suffix stays whole
+        return prefix + body + suffix
 
     def score_pairs(self, pairs: Sequence[tuple[Query, Candidate]]) -> list[float]:
         import numpy as np
 
-        sequences = []
-        for query, candidate in pairs:
-            passage = self.lm.text.truncate_text(candidate.text, self.max_passage_tokens,
-                                               what=f"passage {candidate.docid!r}")
-            text = self.lm.chat_prefix(self.prompt.messages(query=query.text, passage=passage))
-            sequences.append(self.lm.encode(text))
+        sequences = [self._sequence(query, candidate) for query, candidate in pairs]
         log_probs = self.lm.next_token_logprobs(sequences, self.yes_ids + self.no_ids)
         yes = np.logaddexp.reduce(log_probs[:, : len(self.yes_ids)], axis=1)
         no = np.logaddexp.reduce(log_probs[:, len(self.yes_ids):], axis=1)
-        return (yes - no).astype(float).tolist()
+        odds = yes - no
+        if self.score == "probability":  # softmax over [no, yes], as the checkpoints' own code computes it
+            return (1.0 / (1.0 + np.exp(-odds))).astype(float).tolist()
+        return odds.astype(float).tolist()
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "max_passage_tokens": self.max_passage_tokens}
+        return {**super().describe(), "max_passage_tokens": self.max_passage_tokens,
+                "answer_tokens": self.answer_tokens, "score": self.score, "instruction": self.instruction,
+                "max_prompt_tokens": self.max_prompt_tokens}

@@ -27,5 +27,36 @@ QUERY_GENERATION = ChatPrompt(
 )
 
 # Names accepted for the `prompt` option (`-O prompt=NAME`); a ChatPrompt object works from Python too.
-YES_NO_PROMPTS = {"relevance_yes_no": RELEVANCE_YES_NO}
 QUERY_GENERATION_PROMPTS = {"upr": QUERY_GENERATION}
+
+
+@dataclass(frozen=True)
+class SegmentedPrompt:
+    """A prompt written out as a checkpoint's own reference code builds it, without a chat template: the
+    prefix, the body and the suffix are tokenized separately and their ids joined, so no token merges across
+    the seams. Only the body is cut when the prompt is over the limit (from its end, where the passage is),
+    never the suffix the model reads its answer after. `instruction` fills `{instruction}` unless the user
+    gives their own."""
+
+    prefix: str
+    body: str  # holds {query} and {passage}, and {instruction} where the checkpoint takes one
+    suffix: str
+    instruction: str = ""
+
+    def segments(self, query: str, passage: str, instruction: str | None = None) -> tuple[str, str, str]:
+        fields = {"query": query, "passage": passage, "instruction": self.instruction if instruction is None
+                  else instruction}
+        return self.prefix, self.body.format(**fields), self.suffix
+
+
+# Qwen3-Reranker (Qwen/Qwen3-Reranker-0.6B/4B/8B model card, "Transformers Usage"): the system text and the
+# empty think block are part of the prompt the model was trained with.
+QWEN3_RERANKER = SegmentedPrompt(
+    prefix='<|im_start|>system\nJudge whether the Document meets the requirements based on the Query and the '
+           'Instruct provided. Note that the answer can only be "yes" or "no".<|im_end|>\n<|im_start|>user\n',
+    body="<Instruct>: {instruction}\n<Query>: {query}\n<Document>: {passage}",
+    suffix="<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n",
+    instruction="Given a web search query, retrieve relevant passages that answer the query",
+)
+
+YES_NO_PROMPTS = {"relevance_yes_no": RELEVANCE_YES_NO, "qwen3_reranker": QWEN3_RERANKER}

