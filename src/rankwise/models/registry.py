@@ -18,8 +18,9 @@ LocalSource = Union[PackagedDirectory, PackagedGGUF, SplitGGUF, TrainedFolder, T
 TEXT_ENCODER = "text-encoder"  # a bi-encoder (sentence-transformers layout)
 CROSS_ENCODER = "cross-encoder"  # a sequence classifier over (query, passage)
 CAUSAL_LM = "causal-lm"  # a chat/instruct decoder
+SEQ2SEQ_LM = "seq2seq-lm"  # an encoder-decoder (T5) trained to answer with a relevance token
 FUSION = "fusion"  # a rankwise fusion folder over other models
-MODEL_KINDS = (TEXT_ENCODER, CROSS_ENCODER, CAUSAL_LM, FUSION)
+MODEL_KINDS = (TEXT_ENCODER, CROSS_ENCODER, CAUSAL_LM, SEQ2SEQ_LM, FUSION)
 
 
 @dataclass(frozen=True)
@@ -139,6 +140,14 @@ _SPECS += [
                     "cross-encoder", "568M", "multilingual cross-encoder (XLM-RoBERTa, one logit)"),
     _hub_checkpoint("mxbai-rerank-base-v1", "mixedbread-ai/mxbai-rerank-base-v1", "Apache-2.0", CROSS_ENCODER,
                     "cross-encoder", "cross-encoder", "184M", "cross-encoder (DeBERTa-v3, one logit)"),
+    _hub_checkpoint("monot5-base", "castorini/monot5-base-msmarco", "Apache-2.0", SEQ2SEQ_LM, "seq2seq-pointwise",
+                    "monot5", "220M", "monoT5: log P(true) after 'Query: q Document: d Relevant:' (T5-base)"),
+    _hub_checkpoint("duot5-base", "castorini/duot5-base-msmarco", "Apache-2.0", SEQ2SEQ_LM, "seq2seq-pairwise",
+                    "duot5", "220M", "duoT5: pairwise P(d0 more relevant than d1), summed symmetrically (T5-base)"),
+    _hub_checkpoint("rank-zephyr-7b", "castorini/rank_zephyr_7b_v1_full", "MIT", CAUSAL_LM, "listwise-generate",
+                    "rank-zephyr", "7B", "RankZephyr: generates [3] > [1] > ... over windows of 20 (Zephyr-7B)"),
+    _hub_checkpoint("first-mistral", "castorini/first_mistral", "see its model card", CAUSAL_LM, "first",
+                    "first-mistral", "7B", "FIRST: listwise ranking from the first identifier's logits (Mistral-7B)"),
     *[_hub_checkpoint(f"qwen3-reranker-{size.lower()}", f"Qwen/Qwen3-Reranker-{size}", "Apache-2.0", CAUSAL_LM,
                       "llm-pointwise", "qwen3-reranker", size,
                       "Qwen3 reranker: P(yes) over yes/no after its own instruction prompt and empty think block")

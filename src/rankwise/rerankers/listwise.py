@@ -14,7 +14,7 @@ those tokens at all, it refuses with an error rather than falling back to genera
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Union
 
 from rankwise.backends.interface import LANGUAGE_MODEL, Capability, LanguageModel, TextSide
 from rankwise.errors import InputError, OptionError, UnsupportedMethodError
@@ -24,11 +24,10 @@ from rankwise.rerankers.listwise_prompt import (
     PROMPTS,
     RANK_ZEPHYR,
     ListwisePrompt,
-    escape_identifiers,
+    RankLLMPrompt,
     identifiers,
     mentioned_positions,
     parse_permutation,
-    truncate_words,
 )
 from rankwise.rerankers.sliding_window import SlidingWindowReranker, Window, WindowResult
 
@@ -39,7 +38,8 @@ class ListwiseOptions:
     stride: int = option(10, minimum=1, help="how far the window moves up each step")
     top_k: int = option(100, minimum=1, help="only the first stage's top k are reranked")
     alphabet: Literal["alpha", "numeric"] = option("alpha", help="identifiers: [A] [B] ... or [1] [2] ...")
-    prompt: ListwisePrompt = option(RANK_ZEPHYR, named=PROMPTS, help="a prompt name or ListwisePrompt")
+    prompt: Union[ListwisePrompt, RankLLMPrompt] = option(RANK_ZEPHYR, named=PROMPTS,
+                                                          help="a prompt name, ListwisePrompt or RankLLMPrompt")
     max_words: int = option(300, minimum=1, help="passages are cut to this many words (truncate=True)")
 
 
@@ -51,7 +51,8 @@ class ListwiseLLMReranker(SlidingWindowReranker):
     Options = ListwiseOptions
 
     def __init__(self, lm: LanguageModel, model_label: str, window: int = 20, stride: int = 10, top_k: int = 100,
-                 alphabet: str = "alpha", prompt: str | ListwisePrompt = "rank_zephyr", max_words: int = 300):
+                 alphabet: str = "alpha", prompt: str | ListwisePrompt | RankLLMPrompt = "rank_zephyr",
+                 max_words: int = 300):
         super().__init__(model_label, window=window, stride=stride, top_k=top_k)
         self.lm = lm
         self.alphabet = alphabet
@@ -76,7 +77,7 @@ class ListwiseLLMReranker(SlidingWindowReranker):
                     raise InputError(f"passage [{label}] of a window has {count} words, over max_words={words} "
                                      "(truncate=False)")
         while True:
-            passages = [truncate_words(escape_identifiers(p), words) for p in window.passages]
+            passages = [self.prompt.prepare_passage(p, words) for p in window.passages]
             ids = self.lm.encode(self.lm.chat_prefix(self.prompt.messages(window.query, labels, passages)))
             if len(ids) + self.reserve_tokens <= self.lm.max_length:
                 window.trace["words_per_passage"] = words

@@ -35,6 +35,10 @@ class ListwisePrompt:
     example: str  # e.g. "[B] > [A]"
     identifier_words: dict[str, str]
 
+    def prepare_passage(self, text: str, max_words: int) -> str:
+        """A passage as the prompt shows it: bracketed identifiers escaped, at most `max_words` words."""
+        return truncate_words(escape_identifiers(text), max_words)
+
     def messages(self, query: str, labels: list[str], passages: list[str]) -> list[dict[str, str]]:
         alphabet = "numeric" if labels and labels[0].isdigit() else "alpha"
         body = "\n".join(self.passage.format(label=label, text=text) for label, text in zip(labels, passages))
@@ -71,7 +75,102 @@ RANK_GPT = ListwisePrompt(
     identifier_words={"alpha": "letter identifier", "numeric": "number identifier"},
 )
 
-PROMPTS = {"rank_zephyr": RANK_ZEPHYR, "rank_gpt": RANK_GPT}
+
+
+@dataclass(frozen=True)
+class RankLLMTemplate:
+    """One of rank_llm 0.26's YAML prompt templates as data (rank_llm/rerank/prompt_templates/*.yaml).
+    Single-turn: the user turn is prefix + one `passage` line per passage + suffix. Multi-turn (RankGPT):
+    the prefix is a user turn answered by `prefix_reply`, each passage a user turn answered by
+    `passage_reply`, and the suffix a last user turn."""
+
+    system: str
+    prefix: str  # {num}, {query}
+    passage: str  # {rank}, {candidate}
+    suffix: str  # {num}, {query}
+    prefix_reply: str | None = None
+    passage_reply: str | None = None
+
+    def messages(self, query: str, labels: list[str], passages: list[str]) -> list[dict[str, str]]:
+        fields = {"num": len(labels), "query": query}
+        turns = [{"role": "system", "content": self.system}]
+        if self.prefix_reply is None:
+            body = "".join(self.passage.format(rank=label, candidate=text) for label, text in zip(labels, passages))
+            return turns + [{"role": "user", "content": self.prefix.format(**fields) + body
+                             + self.suffix.format(**fields)}]
+        turns += [{"role": "user", "content": self.prefix.format(**fields)},
+                  {"role": "assistant", "content": self.prefix_reply}]
+        for label, text in zip(labels, passages):
+            turns += [{"role": "user", "content": self.passage.format(rank=label, candidate=text)},
+                      {"role": "assistant", "content": self.passage_reply.format(rank=label)}]
+        return turns + [{"role": "user", "content": self.suffix.format(**fields)}]
+
+
+@dataclass(frozen=True)
+class RankLLMPrompt:
+    """rank_llm 0.26's prompt, with its own passage and query preparation: whitespace collapsed, ftfy's text
+    repair, the first `max_words` words, and only numeric [n] in the text rewritten as (n). rank_llm keeps a
+    separate template for letter identifiers (`alpha`) where the wording differs."""
+
+    numeric: RankLLMTemplate
+    alpha: RankLLMTemplate | None = None
+
+    def messages(self, query: str, labels: list[str], passages: list[str]) -> list[dict[str, str]]:
+        alphabetic = bool(labels) and not labels[0].isdigit()
+        template = self.alpha if alphabetic and self.alpha is not None else self.numeric
+        return template.messages(_numbers_escaped(_repaired(query)), labels, passages)
+
+    def prepare_passage(self, text: str, max_words: int) -> str:
+        return _numbers_escaped(" ".join(_repaired(text.strip()).split()[:max_words]))
+
+
+def _repaired(text: str) -> str:
+    from ftfy import fix_text
+
+    return fix_text(text)
+
+
+def _numbers_escaped(text: str) -> str:
+    return re.sub(r"\[(\d+)\]", r"(\1)", text)
+
+
+_ZEPHYR_SYSTEM = ("You are RankLLM, an intelligent assistant that can rank passages based on their relevancy to "
+                  "the query")
+_ZEPHYR_SUFFIX = ("Search Query: {{query}}.\nRank the {{num}} passages above based on their relevance to the search "
+                  "query. All the passages should be included and listed using identifiers, in descending order of "
+                  "relevance. The output format should be [] > [], e.g., {example}, Answer concisely and directly and "
+                  "only respond with the ranking results, do not say any word or explain.")
+_ZEPHYR_PREFIX = ("I will provide you with {{num}} passages, each indicated by {identifier} []. Rank the passages "
+                  "based on their relevance to the search query: {{query}}.\n")
+
+# rank_llm 0.26: rank_zephyr_template.yaml and rank_zephyr_alpha_template.yaml.
+RANK_ZEPHYR_V026 = RankLLMPrompt(
+    numeric=RankLLMTemplate(_ZEPHYR_SYSTEM, _ZEPHYR_PREFIX.format(identifier="a numerical identifier"),
+                            "[{rank}] {candidate}\n", _ZEPHYR_SUFFIX.format(example="[2] > [1]")),
+    alpha=RankLLMTemplate(_ZEPHYR_SYSTEM, _ZEPHYR_PREFIX.format(identifier="an alphabetical identifier"),
+                          "[{rank}] {candidate}\n", _ZEPHYR_SUFFIX.format(example="[B] > [A]")),
+)
+
+# rank_llm 0.26: rank_gpt_template.yaml (multi-turn; the same words for either identifier alphabet).
+RANK_GPT_V026 = RankLLMPrompt(numeric=RankLLMTemplate(
+    system="You are RankGPT, an intelligent assistant that can rank passages based on their relevancy to the query.",
+    prefix="I will provide you with {num} passages, each indicated by number identifier [].\nRank the passages "
+           "based on their relevance to query: {query}.",
+    prefix_reply="Okay, please provide the passages.",
+    passage="[{rank}] {candidate}",
+    passage_reply="Received passage [{rank}].",
+    suffix="Search Query: {query}.\nRank the {num} passages above based on their relevance to the search query. "
+           "The passages should be listed in descending order using identifiers. The most relevant passages should "
+           "be listed first. The output format should be [] > [], e.g., [1] > [2]. Only response the ranking "
+           "results, do not say any word or explain.",
+))
+
+# `rank_zephyr` is the prompt RankZephyr and FIRST were trained on: rank_llm before its YAML templates
+# (rank_listwise_os_llm.py `_add_prefix_prompt` / `_add_post_prompt`: "a alphabetical identifier", a blank
+# line before the first passage, "Only respond with ..."). `rank_zephyr_v026` and `rank_gpt` are what rank_llm
+# 0.26 builds, byte for byte (tests/test_rank_llm_prompts.py).
+PROMPTS = {"rank_zephyr": RANK_ZEPHYR, "rank_zephyr_v026": RANK_ZEPHYR_V026, "rank_gpt": RANK_GPT_V026,
+           "rank_gpt_single_turn": RANK_GPT}
 
 _BRACKETED = re.compile(r"\[([A-Za-z]{1,2}|\d{1,3})\]")
 

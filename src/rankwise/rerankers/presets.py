@@ -33,6 +33,24 @@ PRESETS: dict[str, Preset] = {
                 "max_passage_tokens": None, "max_prompt_tokens": 8192},
                reference="Qwen/Qwen3-Reranker model card, Transformers usage (format_instruction, "
                          "compute_logits; max_length 8192)"),
+        # rank_llm's listwise checkpoints were trained on its pre-YAML prompt (`rank_zephyr` here); rank_llm 0.26
+        # builds another (`rank_zephyr_v026`), which -O prompt=rank_zephyr_v026 selects.
+        Preset("rank-zephyr", "listwise-generate",
+               {"prompt": "rank_zephyr", "alphabet": "numeric", "window": 20, "stride": 10, "max_words": 300},
+               reference="rank_llm before its YAML templates (rank_listwise_os_llm.py _add_prefix_prompt, "
+                         "variable_passages=True); RankZephyr (Pradeep et al., 2023)"),
+        Preset("first-mistral", "first",
+               {"prompt": "rank_zephyr", "alphabet": "alpha", "window": 20, "stride": 10, "max_words": 300},
+               reference="FIRST (Reddy et al., 2024): the RankZephyr prompt with letter identifiers, ranking read "
+                         "from the first identifier's logits"),
+        Preset("monot5", "seq2seq-pointwise",
+               {"template": "Query: {query} Document: {passage} Relevant:", "answer_tokens": "▁false,▁true",
+                "score": "log-probability"},
+               reference="pygaggle MonoT5.rescore (log-softmax over false/true); rerankers 0.10 T5Ranker"),
+        Preset("duot5", "seq2seq-pairwise",
+               {"template": "Query: {query} Document0: {passage0} Document1: {passage1} Relevant:",
+                "answer_tokens": "▁false,▁true"},
+               reference="pygaggle DuoT5.rescore (softmax over false/true, symmetric sum over ordered pairs)"),
     ]
 }
 

@@ -27,6 +27,8 @@ METHODS: dict[str, str] = {
     "icr": "rankwise.rerankers.icr:ICRReranker",
     "jointrank": "rankwise.rerankers.jointrank:JointRankReranker",
     "fusion": "rankwise.rerankers.fusion:FusionReranker",
+    "seq2seq-pointwise": "rankwise.rerankers.seq2seq_pointwise:Seq2SeqPointwiseReranker",
+    "seq2seq-pairwise": "rankwise.rerankers.seq2seq_pairwise:Seq2SeqPairwiseReranker",
 }
 
 # For unregistered models, the default method follows the architecture named in config.json; None: an
@@ -65,8 +67,9 @@ def default_method(location: ModelLocation) -> str:
             if architecture.endswith(suffix):
                 if method is None:
                     raise UnsupportedMethodError(
-                        f"{location.label}: {architecture} checkpoints (encoder-decoder rerankers such as monoT5) "
-                        "are not supported yet; rankwise refuses to score them as another kind of model")
+                        f"{location.label}: a {architecture} checkpoint is scored by the template and tokens it "
+                        "was trained with; name them with a preset (preset=monot5 or preset=duot5) or a method "
+                        "(seq2seq-pointwise, seq2seq-pairwise) with its options")
                 return method
     return "embedding"
 

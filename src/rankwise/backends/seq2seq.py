@@ -1,0 +1,106 @@
+"""Encoder-decoder (T5) primitives: a source text is encoded once and the decoder takes one step from its
+start token; the method reads the logits of the tokens it names there (monoT5's true/false, duoT5's).
+
+Sources are tokenized whole, as the checkpoints' reference code does (SentencePiece marks word starts, so
+the pieces of a template tokenized apart would differ). A source over the limit is fitted by cutting the
+passages it holds, never the template's words after them: `fit_source` rebuilds the text from shorter
+passages until it fits."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from rankwise.backends.interface import Capability, HFTokenCounting
+from rankwise.backends.options import TransformersOptions
+from rankwise.backends.runtime import length_sorted_batches, load_tokenizer_and_model
+from rankwise.errors import InputError, UnsupportedMethodError
+from rankwise.models.resolve import ModelLocation
+
+if TYPE_CHECKING:
+    import numpy as np
+
+# T5's tokenizers declare no usable limit for some checkpoints; the models were trained on 512 tokens.
+DEFAULT_SOURCE_TOKENS = 512
+
+
+class Seq2SeqLM(HFTokenCounting):
+    backend_name = "transformers"
+    capabilities = frozenset({Capability.SEQ2SEQ})
+
+    def __init__(self, location: ModelLocation, options: TransformersOptions):
+        import torch
+        from transformers import AutoModelForSeq2SeqLM
+
+        self._torch = torch
+        self.options = options
+        self.tokenizer, self.model, self.device = load_tokenizer_and_model(AutoModelForSeq2SeqLM, location, options)
+        declared = self.tokenizer.model_max_length
+        limit = declared if declared and declared < 100_000 else DEFAULT_SOURCE_TOKENS
+        self.max_length = min(options.max_length or limit, limit)
+        start = self.model.config.decoder_start_token_id
+        self.decoder_start_id = start if start is not None else self.tokenizer.pad_token_id
+        self.pad_id = self.tokenizer.pad_token_id or 0
+        self.stats: Counter[str] = Counter()
+
+    def vocabulary_id(self, token: str) -> int:
+        """The id of a vocabulary entry as written (SentencePiece spelling, e.g. '▁true')."""
+        vocabulary = self.tokenizer.get_vocab()
+        if token not in vocabulary:
+            raise UnsupportedMethodError(f"the tokenizer has no token {token!r}, which this method reads")
+        return vocabulary[token]
+
+    def encode_source(self, text: str) -> list[int]:
+        """Token ids of a whole source text, end-of-sequence token included (as T5 was trained)."""
+        return self.tokenizer(text)["input_ids"]
+
+    def fit_source(self, build: Callable[[list[str]], str], passages: Sequence[str], what: str) -> list[int]:
+        """The ids of `build(passages)`, with the passages cut from their ends, the longest first, until the
+        whole source fits the limit; with `truncate=False` an over-long source is an error."""
+        passages = list(passages)
+        ids = self.encode_source(build(passages))
+        if len(ids) <= self.max_length:
+            return ids
+        if not self.options.truncate:
+            raise InputError(f"{what} has {len(ids)} tokens, over the limit of {self.max_length}")
+        counts = self.count_tokens(passages)
+        for _ in range(8):  # re-tokenizing the joined text can shift a piece or two: a few rounds settle it
+            excess = len(ids) - self.max_length
+            if excess <= 0:
+                return ids
+            for _ in range(excess):  # a token at a time from the longer passage, as longest-first truncation
+                longest = max(range(len(counts)), key=lambda i: counts[i])
+                if counts[longest] == 0:
+                    raise InputError(f"{what}: the template alone is over the limit of {self.max_length} tokens")
+                counts[longest] -= 1
+            passages = [self.cut_to_tokens(p, n) for p, n in zip(passages, counts)]
+            ids = self.encode_source(build(passages))
+        raise InputError(f"{what} could not be fitted into {self.max_length} tokens")
+
+    def first_step_logits(self, sources: Sequence[Sequence[int]], token_ids: Sequence[int]) -> np.ndarray:
+        """The decoder's first-step logits (from its start token) for `token_ids`: [len(sources), len(token_ids)]."""
+        import numpy as np
+
+        torch = self._torch
+        out = np.zeros((len(sources), len(token_ids)), dtype=np.float32)
+        wanted = torch.tensor(list(token_ids), dtype=torch.long, device=self.device)
+        batches = length_sorted_batches([len(s) for s in sources], self.options.batch_size,
+                                        self.options.max_tokens_per_batch)
+        with torch.inference_mode():
+            for batch in batches:
+                width = max(len(sources[i]) for i in batch)
+                input_ids = torch.full((len(batch), width), self.pad_id, dtype=torch.long)
+                mask = torch.zeros((len(batch), width), dtype=torch.long)
+                for row, i in enumerate(batch):  # right padding: the encoder is bidirectional and masked
+                    input_ids[row, :len(sources[i])] = torch.tensor(list(sources[i]), dtype=torch.long)
+                    mask[row, :len(sources[i])] = 1
+                decoder = torch.full((len(batch), 1), self.decoder_start_id, dtype=torch.long)
+                logits = self.model(input_ids=input_ids.to(self.device), attention_mask=mask.to(self.device),
+                                    decoder_input_ids=decoder.to(self.device), use_cache=False).logits
+                self.stats["forward_passes"] += 1
+                self.stats["prompt_tokens"] += int(mask.sum())
+                picked = logits[:, 0, :].float().index_select(-1, wanted).cpu().numpy()
+                for row, i in enumerate(batch):
+                    out[i] = picked[row]
+        return out

@@ -1,0 +1,97 @@
+"""T5 rerankers (monoT5, duoT5) on a tiny seeded T5 with a SentencePiece (Unigram) tokenizer trained here,
+against rerankers 0.10's T5Ranker and pygaggle's DuoT5 formula on the same folder."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+import tiny_models
+from rankwise import Reranker
+from rankwise.errors import InputError, UnsupportedMethodError
+
+QUERY = "how long do fleas live"
+PASSAGES = ["An adult flea lives two to three months, true to its kind.", "Sourdough needs feeding daily.",
+            "Flea pupae can stay dormant for up to a year, which is false comfort. " * 3,
+            "The flea market sells records."]
+
+
+@pytest.fixture(scope="module")
+def tiny_t5(tmp_path_factory):
+    folder = tiny_models.t5(tmp_path_factory.mktemp("t5") / "tiny-monot5")
+    from transformers import AutoTokenizer
+
+    assert {"▁true", "▁false"} <= set(AutoTokenizer.from_pretrained(folder).get_vocab())
+    return folder
+
+
+def test_monot5_preset_equals_rerankers_t5ranker(tiny_t5):
+    """rerankers 0.10 `T5Ranker` (pygaggle's monoT5 formula: softmax over ▁false/▁true, P(true)); rankwise
+    reports log P(true), the score pygaggle's MonoT5 gives."""
+    rerankers_t5 = pytest.importorskip("rerankers.models.t5ranker", reason="rerankers 0.10 (a test dependency)")
+    short = [p for p in PASSAGES if len(p) < 100]  # the reference cuts an over-long source's template too
+    reference = rerankers_t5.T5Ranker(str(tiny_t5), device="cpu", dtype="float32", verbose=0,
+                                      token_false="▁false", token_true="▁true")._get_scores(QUERY, short)
+    reranker = Reranker.load(str(tiny_t5), preset="monot5", batch_size=2)
+    assert reranker.method == "seq2seq-pointwise"
+    ranking = reranker.rerank(QUERY, short)
+    got = [{r.docid: r.score for r in ranking}[str(i)] for i in range(len(short))]
+    assert np.exp(got) == pytest.approx(reference, abs=1e-5)
+    assert ranking.docids == [str(i) for i in np.argsort(-np.array(reference), kind="stable")]
+    assert ranking.score_kind.value == "log-probability" and len(set(got)) == len(got)
+
+
+def test_an_over_long_source_is_cut_in_the_passage_never_the_template(tiny_t5):
+    reranker = Reranker.load(str(tiny_t5), preset="monot5")
+    source = reranker.backend.fit_source(lambda p: reranker.template.format(query=QUERY, passage=p[0]),
+                                         [PASSAGES[2] * 2], "passage")
+    assert len(reranker.backend.encode_source(PASSAGES[2] * 2)) > 64 and len(source) == 64
+    assert reranker.backend.tokenizer.decode(source).endswith("Relevant:</s>")
+    strict = Reranker.load(str(tiny_t5), preset="monot5", truncate=False)
+    with pytest.raises(InputError, match="over the limit of 64"):
+        strict.rerank(QUERY, [PASSAGES[2] * 2])
+
+
+def duot5_pygaggle_scores(folder, query, passages):
+    """ORACLE: pygaggle's DuoT5.rescore (castorini/pygaggle, pygaggle/rerank/transformer.py) written out for
+    one query: every ordered pair, P(true) from a softmax over the false/true logits at the first decoder
+    step, scores[d0] += p and scores[d1] += 1 - p. pygaggle hard-codes T5's ids 6136/1176 for ▁false/▁true;
+    the tiny vocabulary here has its own, looked up by the same spelling."""
+    import torch
+    from transformers import AutoTokenizer, T5ForConditionalGeneration
+
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    model = T5ForConditionalGeneration.from_pretrained(folder).eval()
+    false_id, true_id = tokenizer.get_vocab()["▁false"], tokenizer.get_vocab()["▁true"]
+    scores = [0.0] * len(passages)
+    for i, j in itertools.permutations(range(len(passages)), 2):
+        text = f"Query: {query} Document0: {passages[i]} Document1: {passages[j]} Relevant:"
+        encoded = tokenizer(text, return_tensors="pt")
+        with torch.no_grad():
+            logits = model(**encoded, decoder_input_ids=torch.tensor([[model.config.decoder_start_token_id]])).logits
+        p = torch.softmax(logits[0, 0, [false_id, true_id]], dim=0)[1].item()
+        scores[i] += p
+        scores[j] += 1 - p
+    return scores
+
+
+def test_duot5_preset_equals_pygaggles_symmetric_sum(tiny_t5):
+    passages = PASSAGES[:2] + PASSAGES[3:]
+    reference = duot5_pygaggle_scores(str(tiny_t5), QUERY, passages)
+    reranker = Reranker.load(str(tiny_t5), preset="duot5", batch_size=4, top_k=3)
+    ranking = reranker.rerank(QUERY, passages + ["left below: beyond top_k"])
+    assert reranker.method == "seq2seq-pairwise"
+    got = {r.docid: r.score for r in ranking}
+    assert [got[str(i)] for i in range(3)] == pytest.approx(reference, abs=1e-5)
+    assert ranking.docids[:3] == [str(i) for i in np.argsort(-np.array(reference), kind="stable")]
+    assert ranking.trace["pairs"] == 6 and ranking.docids[-1] == "3"  # 3 x 2 ordered pairs; the 4th stays below
+    assert max(reference) - min(reference) > 1e-3  # the tiny model separates the passages: the order is tested
+
+
+def test_a_t5_folder_without_a_preset_is_refused_with_what_to_pass(tiny_t5):
+    with pytest.raises(UnsupportedMethodError, match="name them with a preset \\(preset=monot5 or preset=duot5\\)"):
+        Reranker.load(str(tiny_t5))
+    with pytest.raises(UnsupportedMethodError, match="the tokenizer has no token '▁maybe'"):
+        Reranker.load(str(tiny_t5), preset="monot5", answer_tokens="▁no,▁maybe")

