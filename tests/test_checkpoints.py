@@ -15,7 +15,7 @@ import pytest
 import tiny_models
 from conftest import EXAMPLES, ROOT
 from rankwise import Reranker
-from rankwise.errors import ModelNotAvailableError, OptionError, UnsupportedMethodError
+from rankwise.errors import ModelNotAvailableError, OptionError
 
 QUERY = "how long do fleas live"
 PASSAGES = ["An adult flea lives two to three months.", "Sourdough needs feeding daily.",
@@ -132,6 +132,9 @@ def test_short_name_loads_from_the_hf_cache_offline_with_its_preset(tmp_path, ti
      "cross-encoder"),
     ("monot5-base", "castorini/monot5-base-msmarco", tiny_models.t5, "monot5"),
     ("duot5-base", "castorini/duot5-base-msmarco", tiny_models.t5, "duot5"),
+    ("gte-modern-colbert", "lightonai/GTE-ModernColBERT-v1", lambda d: tiny_models.reference_copy(
+        "pylate_tiny_colbert", d), None),
+    ("colbertv2", "colbert-ir/colbertv2.0", lambda d: tiny_models.reference_copy("colbert_ai_tiny_colbert", d), None),
 ])
 def test_each_family_loads_by_short_name_from_the_hf_cache_offline(tmp_path, name, hf_id, build, preset):
     """The real hub loading code on a cache layout, scoring as the same folder does under its preset."""
@@ -142,7 +145,7 @@ def test_each_family_loads_by_short_name_from_the_hf_cache_offline(tmp_path, nam
     done = _run_offline(tmp_path / "hub", code)
     assert done.returncode == 0, done.stderr[-3000:]
     method, scores = json.loads(done.stdout.strip().splitlines()[-1])
-    local = Reranker.load(str(folder), preset=preset)
+    local = Reranker.load(str(folder), **({"preset": preset} if preset else {}))
     expected = {x.docid: x.score for x in local.rerank(QUERY, PASSAGES)}
     assert method == local.method
     assert [scores[str(i)] for i in range(len(PASSAGES))] == pytest.approx(
@@ -173,18 +176,6 @@ def test_a_folder_with_remote_code_is_refused_unless_trusted(tmp_path, tiny_qwen
                                                      r"CustomReranker\); rankwise runs it only with "
                                                      r"trust_remote_code=True"):
         Reranker.load(str(folder), preset="qwen3-reranker")
-
-
-def test_checkpoints_rankwise_cannot_score_are_refused_not_loaded_as_something_else(tmp_path):
-    colbert = tmp_path / "colbert"
-    colbert.mkdir()
-    (colbert / "config.json").write_text(json.dumps({"architectures": ["BertModel"], "model_type": "bert"}))
-    (colbert / "modules.json").write_text(json.dumps([{"idx": 0, "name": "0", "path": "",
-                                                       "type": "sentence_transformers.models.Transformer"},
-                                                      {"idx": 1, "name": "1", "path": "1_Dense",
-                                                       "type": "pylate.models.Dense.Dense"}]))
-    with pytest.raises(UnsupportedMethodError, match="is a PyLate ColBERT checkpoint"):
-        Reranker.load(str(colbert))
 
 
 def test_every_preset_is_valid_for_its_method_and_every_registered_preset_exists():

@@ -91,9 +91,17 @@ def hf_cache_layout(cache: Path, hf_id: str, folder: Path) -> None:
     """`folder` placed where huggingface_hub looks for `hf_id` (models--owner--name/snapshots/<commit>)."""
     commit = "0" * 40
     repo = cache / ("models--" + hf_id.replace("/", "--"))
+    import shutil
+
     snapshot = repo / "snapshots" / commit
-    snapshot.mkdir(parents=True)
-    for file in folder.iterdir():
-        (snapshot / file.name).write_bytes(file.read_bytes())
+    shutil.copytree(folder, snapshot)
     (repo / "refs").mkdir()
     (repo / "refs" / "main").write_text(commit)
+
+
+def reference_copy(name: str, folder: Path) -> Path:
+    """A copy of a checkpoint a reference library wrote (tests/reference/NAME)."""
+    import shutil
+
+    shutil.copytree(Path(__file__).parent / "reference" / name, folder)
+    return folder

@@ -28,6 +28,7 @@ class Capability(str, Enum):
     GENERATE = "generate"  # greedy decoding
     ATTENTION = "attention"  # attention weights of a forward pass
     SEQ2SEQ = "seq2seq"  # an encoder-decoder's first decoder step: logits of chosen tokens (T5 rerankers)
+    MULTI_VECTOR = "multi-vector"  # a ColBERT checkpoint's own query and document token vectors
 
     def __str__(self) -> str:
         return self.value
@@ -173,4 +174,15 @@ class Seq2SeqScoring(Backend, TokenCounting, Protocol):
 
     def first_step_logits(self, sources: Sequence[Sequence[int]], token_ids: Sequence[int]) -> np.ndarray:
         """The decoder's first-step logits for `token_ids`: shape [len(sources), len(token_ids)]."""
+        ...
+
+
+@runtime_checkable
+class MultiVectorEncoder(Backend, Protocol):
+    def encode_queries(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """Per query, its unit token vectors as the checkpoint encodes queries (markers, expansion)."""
+        ...
+
+    def encode_documents(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """Per document, the unit vectors of the tokens the checkpoint keeps (no padding, no skip-list)."""
         ...

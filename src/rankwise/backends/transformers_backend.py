@@ -16,6 +16,10 @@ def open_transformers(location: ModelLocation, runtime: TransformersOptions, nee
         from rankwise.backends.encoder import TextEncoder
 
         return TextEncoder(location, runtime)
+    if Capability.MULTI_VECTOR in needs:
+        from rankwise.backends.colbert import ColBERTEncoder
+
+        return ColBERTEncoder(location, runtime)
     if Capability.SEQ2SEQ in needs:
         from rankwise.backends.seq2seq import Seq2SeqLM
 

@@ -19,8 +19,9 @@ TEXT_ENCODER = "text-encoder"  # a bi-encoder (sentence-transformers layout)
 CROSS_ENCODER = "cross-encoder"  # a sequence classifier over (query, passage)
 CAUSAL_LM = "causal-lm"  # a chat/instruct decoder
 SEQ2SEQ_LM = "seq2seq-lm"  # an encoder-decoder (T5) trained to answer with a relevance token
+LATE_INTERACTION = "late-interaction"  # a ColBERT checkpoint: projection, markers, query expansion
 FUSION = "fusion"  # a rankwise fusion folder over other models
-MODEL_KINDS = (TEXT_ENCODER, CROSS_ENCODER, CAUSAL_LM, SEQ2SEQ_LM, FUSION)
+MODEL_KINDS = (TEXT_ENCODER, CROSS_ENCODER, CAUSAL_LM, SEQ2SEQ_LM, LATE_INTERACTION, FUSION)
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,7 @@ _SPECS = [
 
 
 
-def _hub_checkpoint(name: str, hf_id: str, license: str, kind: str, method: str, preset: str, parameters: str,
+def _hub_checkpoint(name: str, hf_id: str, license: str, kind: str, method: str, preset: str | None, parameters: str,
                     description: str) -> ModelSpec:
     """A checkpoint that only the Hugging Face hub has (no PyPI package carries its weights)."""
     return ModelSpec(name=name, hf_id=hf_id, license=license, kind=kind, default_method=method, local=None,
@@ -140,6 +141,12 @@ _SPECS += [
                     "cross-encoder", "568M", "multilingual cross-encoder (XLM-RoBERTa, one logit)"),
     _hub_checkpoint("mxbai-rerank-base-v1", "mixedbread-ai/mxbai-rerank-base-v1", "Apache-2.0", CROSS_ENCODER,
                     "cross-encoder", "cross-encoder", "184M", "cross-encoder (DeBERTa-v3, one logit)"),
+    _hub_checkpoint("colbertv2", "colbert-ir/colbertv2.0", "MIT", LATE_INTERACTION, "colbert", None, "110M",
+                    "ColBERTv2 (colbert-ai format): MaxSim over 128-d token vectors"),
+    _hub_checkpoint("answerai-colbert-small", "answerdotai/answerai-colbert-small-v1", "Apache-2.0",
+                    LATE_INTERACTION, "colbert", None, "33M", "answerai-colbert-small-v1: MaxSim over 96-d vectors"),
+    _hub_checkpoint("gte-modern-colbert", "lightonai/GTE-ModernColBERT-v1", "Apache-2.0", LATE_INTERACTION,
+                    "colbert", None, "149M", "GTE-ModernColBERT-v1 (PyLate format, ModernBERT)"),
     _hub_checkpoint("monot5-base", "castorini/monot5-base-msmarco", "Apache-2.0", SEQ2SEQ_LM, "seq2seq-pointwise",
                     "monot5", "220M", "monoT5: log P(true) after 'Query: q Document: d Relevant:' (T5-base)"),
     _hub_checkpoint("duot5-base", "castorini/duot5-base-msmarco", "Apache-2.0", SEQ2SEQ_LM, "seq2seq-pairwise",

@@ -9,6 +9,7 @@ from typing import Any
 from rankwise.errors import UnsupportedMethodError
 from rankwise.backends.options import RuntimeOptions
 from rankwise.backends.registry import locate, runtime_option_names, split_options
+from rankwise.models.registry import LATE_INTERACTION
 from rankwise.models.resolve import ModelLocation
 from rankwise.rerankers import spec
 from rankwise.rerankers.base import BaseReranker
@@ -29,6 +30,7 @@ METHODS: dict[str, str] = {
     "fusion": "rankwise.rerankers.fusion:FusionReranker",
     "seq2seq-pointwise": "rankwise.rerankers.seq2seq_pointwise:Seq2SeqPointwiseReranker",
     "seq2seq-pairwise": "rankwise.rerankers.seq2seq_pairwise:Seq2SeqPairwiseReranker",
+    "colbert": "rankwise.rerankers.colbert:ColBERTReranker",
 }
 
 # For unregistered models, the default method follows the architecture named in config.json; None: an
@@ -38,9 +40,6 @@ ARCHITECTURE_DEFAULTS = {
     "ForCausalLM": "llm-pointwise",
     "ForConditionalGeneration": None,
 }
-# Files that mark a late-interaction (ColBERT) checkpoint, whose projection layer and marker tokens a
-# bi-encoder load would silently drop.
-COLBERT_MARKERS = {"artifact.metadata": "colbert-ai", "pylate_config.json": "PyLate"}
 
 
 def method_class(method: str) -> type[BaseReranker]:
@@ -60,7 +59,8 @@ def default_method(location: ModelLocation) -> str:
         return location.spec.default_method
     if location.is_local and location.read_json("fusion.json") is not None:
         return "fusion"
-    _refuse_colbert(location)
+    if folder_kind(location) == LATE_INTERACTION:
+        return "colbert"
     config = location.read_json("config.json") or {}
     for architecture in config.get("architectures") or []:
         for suffix, method in ARCHITECTURE_DEFAULTS.items():
@@ -74,15 +74,14 @@ def default_method(location: ModelLocation) -> str:
     return "embedding"
 
 
-def _refuse_colbert(location: ModelLocation) -> None:
-    modules = location.read_json("modules.json") or []
-    library = next((name for file, name in COLBERT_MARKERS.items() if location.read_json(file) is not None), None)
-    if library is None and any("pylate" in str(m.get("type", "")).lower() for m in modules):
-        library = "PyLate"
-    if library is not None:
-        raise UnsupportedMethodError(
-            f"{location.label} is a {library} ColBERT checkpoint; rankwise cannot apply its projection layer, "
-            "marker tokens and query expansion yet, and loading it as a bi-encoder would give other scores")
+def folder_kind(location: ModelLocation) -> str | None:
+    """The model kind of an unregistered folder, where its own files say it (a ColBERT checkpoint's
+    projection and markers would be dropped by a bi-encoder load); None when only the method can tell."""
+    if location.spec is not None:
+        return location.spec.kind
+    from rankwise.backends.colbert import is_colbert_folder
+
+    return LATE_INTERACTION if is_colbert_folder(location) else None
 
 
 def load_reranker(model: str, method: str | None = None, cache: bool | str | Path = False,
@@ -154,9 +153,8 @@ def load_with_runtime(model: str, method: str | None, runtime: RuntimeOptions, *
     method, options = apply_preset(preset, method, options)
     chosen = method or default_method(location)
     cls = method_class(chosen)
-    if location.spec is not None and location.spec.kind not in cls.model_kinds:
+    kind = folder_kind(location)
+    if kind is not None and kind not in cls.model_kinds:
         raise UnsupportedMethodError(
-            f"model {location.spec.name!r} ({location.spec.kind}) supports "
-            f"{', '.join(methods_for(location.spec.kind))}, not {chosen!r}"
-        )
+            f"model {location.label!r} ({kind}) supports {', '.join(methods_for(kind))}, not {chosen!r}")
     return cls.from_model(location, runtime, **options)
