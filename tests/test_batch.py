@@ -13,7 +13,8 @@ import time
 import pytest
 
 from rankwise import InputError
-from rankwise.pipelines.batch import RerankerSpec, run_batch, run_files
+from rankwise.pipelines.batch import run_batch, run_files
+from rankwise.rerankers.spec import RerankerSpec
 from tests.conftest import ROOT, data_path
 
 

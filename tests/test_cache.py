@@ -67,3 +67,14 @@ def test_another_process_reads_what_one_wrote(tmp_path):
     outputs = [subprocess.run([sys.executable, "-c", script, str(folder)], capture_output=True, text=True,
                               timeout=300).stdout.split() for _ in range(2)]
     assert outputs == [["0", "2"], ["2", "0"]]
+
+
+def test_the_cache_answers_for_the_reranker_it_wraps_top_k_included(tmp_path):
+    """Pipelines count reranked documents by the method's own top_k: a cached listwise reranker must keep it."""
+    pytest.importorskip("diskcache")
+    from rankwise import Reranker
+
+    inner = Reranker.load("smollm2-135m", method="first", top_k=5, window=5, stride=5)
+    cached = Reranker.load("smollm2-135m", method="first", top_k=5, window=5, stride=5, cache=str(tmp_path))
+    assert (cached.method, cached.score_kind, cached.top_k) == (inner.method, inner.score_kind, 5)
+    assert cached.reranked_count(100) == inner.reranked_count(100) == 5

@@ -74,7 +74,8 @@ def rerank(
 
 def _rerank_batch_job(model, method, input_path, output_dir, shard_queries, top_k, queries_per_batch, tag,
                       options, engine, workers, address) -> None:
-    from rankwise.pipelines.batch import RerankerSpec, run_batch
+    from rankwise.pipelines.batch import run_batch
+    from rankwise.rerankers.spec import RerankerSpec
 
     # The same spec for every engine: a job started on one engine resumes on the other, to the same bytes.
     spec = RerankerSpec(model, method, options)
@@ -259,8 +260,6 @@ def search(
     run: Optional[Path] = typer.Option(None, help="Also write a TREC run."),
 ) -> None:
     """Retrieve candidates with passage text for every topic, ready for `rankwise rerank`."""
-    from rich.progress import Progress
-
     from rankwise.io import read_topics, write_candidates, write_run
     from rankwise.io.corpus import read_beir_queries
     from rankwise.pipelines.retrieve import BM25Index
@@ -268,8 +267,8 @@ def search(
     queries = read_beir_queries(topics) if topics.suffix == ".jsonl" else read_topics(topics)
     opened = BM25Index.load(index)
     start = time.perf_counter()
-    with Progress(console=errors) as progress:
-        task = progress.add_task("searching", total=len(queries))
+    with progress_bar("searching") as (progress, task):
+        progress.update(task, total=len(queries))
         requests = opened.search(queries, k=k, on_progress=lambda n: progress.advance(task, n))
     rankings = [Ranking.first_stage(r) for r in requests]
     write_candidates(rankings, output)
@@ -294,10 +293,11 @@ def bench(
     plot: Optional[Path] = typer.Option(None, help="Write the comparison PNG."),
 ) -> None:
     """Run several rerankers over one candidate set and print the evaluation table with costs."""
-    from rankwise.pipelines.bench import RerankerSpec, run_bench
-    from rankwise.rerankers.spec import split_top_level
+    from rankwise.pipelines.bench import run_bench
+    from rankwise.rerankers.spec import RerankerSpec, split_top_level
 
-    specs = [RerankerSpec.parse(s.strip()) for s in split_top_level(rerankers) if s.strip()]
+    # The registry reads each entry whole (method:model or a spec string), so the label is the text as given.
+    specs = [RerankerSpec(s.strip()) for s in split_top_level(rerankers) if s.strip()]
     with progress_bar("bench") as (progress, task):
         comparison = run_bench(dataset, specs, out_dir, first_stage=first_stage, top_k=top_k, queries=queries,
                                options=options,

@@ -90,10 +90,3 @@ def _describe(hint: Any) -> str:
         return "null"
     names = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
     return names.get(hint, getattr(hint, "__name__", str(hint)))
-
-
-def describe_options(options_class: type) -> list[tuple[str, str, Any, str]]:
-    """(name, type, default, help) per option, for `rankwise methods` and docs."""
-    hints = typing.get_type_hints(options_class)
-    return [(f.name, _describe(hints[f.name]), f.default, f.metadata.get("help", ""))
-            for f in dataclasses.fields(options_class)]

@@ -21,9 +21,9 @@ from typing import Any
 
 from rankwise.errors import InputError
 from rankwise.io.candidates import iter_validated
-from rankwise.io.trec import run_text
-from rankwise.pipelines.rerank import rerank_requests
+from rankwise.pipelines.rerank import shard_run_text
 from rankwise.rerankers.base import BaseReranker
+from rankwise.rerankers.spec import RerankerSpec
 from rankwise.types import Request
 
 MANIFEST = "manifest.json"
@@ -69,37 +69,12 @@ def _write_atomically(path: Path, write: Callable[[Path], None]) -> None:
     os.replace(temporary, path)
 
 
-@dataclass(frozen=True)
-class RerankerSpec:
-    """What a worker loads: the same arguments as `Reranker.load`. Jobs that run on several processes (Ray)
-    ship this, not a loaded model, and each worker loads it once."""
-
-    model: str
-    method: str | None = None
-    options: dict[str, Any] = field(default_factory=dict)
-
-    def load(self) -> BaseReranker:
-        from rankwise.rerankers.registry import load_reranker
-
-        return load_reranker(self.model, method=self.method, **self.options)
-
-    def describe(self) -> dict[str, Any]:
-        return {"model": self.model, "method": self.method, "options": self.options}
-
-
 def _job_description(input_path: Path, reranker: BaseReranker | RerankerSpec, shard_queries: int,
                      top_k: int | None, tag: str) -> dict[str, Any]:
     stat = input_path.stat()
     return {"input": str(input_path.resolve()), "input_bytes": stat.st_size, "input_mtime_ns": stat.st_mtime_ns,
             "reranker": json.loads(json.dumps(reranker.describe(), default=str)), "shard_queries": shard_queries,
             "top_k": top_k, "tag": tag}
-
-
-def shard_run_text(reranker: BaseReranker, requests: list[Request], top_k: int | None, tag: str,
-                   queries_per_batch: int) -> str:
-    """A shard's TREC run as text (what a worker sends back)."""
-    report = rerank_requests(reranker, requests, top_k=top_k, queries_per_batch=queries_per_batch)
-    return run_text(report.rankings, tag)
 
 
 class _Output:

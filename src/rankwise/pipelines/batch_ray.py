@@ -15,7 +15,8 @@ from rankwise.errors import InputError, UnsupportedMethodError
 
 def run_on_ray(reranker: Any, shards: Iterator[Any], done: Callable[[Any, str], None], settings: dict[str, Any],
                workers: int = 1, address: str | None = None) -> None:
-    from rankwise.pipelines.batch import RerankerSpec, shard_run_text
+    from rankwise.pipelines.rerank import shard_run_text
+    from rankwise.rerankers.spec import RerankerSpec
 
     try:
         import ray

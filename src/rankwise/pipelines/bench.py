@@ -7,7 +7,6 @@ import gc
 import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,24 +15,8 @@ from rankwise.io.sidecar import write_sidecar
 from rankwise.io.trec import read_qrels, write_run
 from rankwise.pipelines.evaluate import Comparison, compare_runs, run_from_rankings
 from rankwise.pipelines.rerank import rerank_requests
-from rankwise.rerankers.registry import load_reranker
+from rankwise.rerankers.spec import RerankerSpec
 from rankwise.types import Ranking
-
-
-@dataclass(frozen=True)
-class RerankerSpec:
-    model: str
-    method: str | None = None
-
-    @classmethod
-    def parse(cls, text: str) -> RerankerSpec:
-        """`model`, `method:model` (e.g. `query-likelihood:smollm2-135m`) or a cascade / fusion spec string:
-        the registry reads all of them whole (`rerankers.spec`), so the label is the text as given."""
-        return cls(model=text)
-
-    @property
-    def label(self) -> str:
-        return f"{self.method}:{self.model}" if self.method else self.model
 
 
 def run_bench(
@@ -64,7 +47,7 @@ def run_bench(
         if on_start:
             on_start(spec.label, len(requests))
         start = time.perf_counter()
-        reranker = load_reranker(spec.model, method=spec.method, **(options or {}))
+        reranker = RerankerSpec(spec.model, spec.method, {**(options or {}), **spec.options}).load()
         load_seconds = time.perf_counter() - start
         report = rerank_requests(reranker, requests, top_k=top_k, on_progress=on_progress)
         # A run file's tag is one whitespace-free field, and spec strings hold spaces, braces and ">>".

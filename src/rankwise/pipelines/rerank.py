@@ -67,3 +67,12 @@ def _append_tail(ranking: Ranking, tail: Sequence) -> Ranking:
     ]
     return Ranking(query=ranking.query, results=ranking.results + extra, trace=ranking.trace,
                    score_kind=ranking.score_kind)
+
+
+def shard_run_text(reranker: BaseReranker, requests: list[Request], top_k: int | None, tag: str,
+                   queries_per_batch: int) -> str:
+    """A group of queries reranked into TREC run text: what a batch job's worker (local or Ray) sends back."""
+    from rankwise.io.trec import run_text
+
+    report = rerank_requests(reranker, requests, top_k=top_k, queries_per_batch=queries_per_batch)
+    return run_text(report.rankings, tag)

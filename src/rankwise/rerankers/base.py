@@ -96,6 +96,20 @@ class BaseReranker(ABC):
         return min(candidates, self.top_k) if self.top_k is not None else candidates
 
 
+class WrappingReranker(BaseReranker):
+    """A reranker around another one (the result cache, long documents) that answers for it: the same method,
+    score kind, independence of candidates, token counter and top_k, taken in one place."""
+
+    def __init__(self, inner: BaseReranker):
+        super().__init__(inner.model_label)
+        self.inner = inner
+        self.method = inner.method  # type: ignore[misc]  # reported as the method it wraps
+        self.score_kind = inner.score_kind
+        self.independent_candidates = inner.independent_candidates  # type: ignore[misc]
+        self.token_counter = inner.token_counter
+        self.top_k = inner.top_k
+
+
 def shared_token_counter(rerankers: Iterable[BaseReranker]) -> TokenCounting | None:
     """The first token counter among rerankers a composition runs (fusion, cascade, RRF), so that it counts
     tokens as its first model with a tokenizer does."""

@@ -18,24 +18,19 @@ from pathlib import Path
 from typing import Any
 
 from rankwise.errors import UnsupportedMethodError
-from rankwise.rerankers.base import BaseReranker
+from rankwise.rerankers.base import BaseReranker, WrappingReranker
 from rankwise.types import Ranking, Request
 
 DEFAULT_SIZE_LIMIT = 2**30  # 1 GiB
 
 
-class CachedReranker(BaseReranker):
+class CachedReranker(WrappingReranker):
     def __init__(self, inner: BaseReranker, directory: str | Path, size_limit: int = DEFAULT_SIZE_LIMIT):
         try:
             import diskcache
         except ImportError:
             raise UnsupportedMethodError("the result cache needs diskcache: pip install 'rankwise[cache]'") from None
-        super().__init__(inner.model_label)
-        self.inner = inner
-        self.method = inner.method  # type: ignore[misc]  # reported as the method it wraps
-        self.score_kind = inner.score_kind
-        self.independent_candidates = inner.independent_candidates  # type: ignore[misc]
-        self.token_counter = inner.token_counter
+        super().__init__(inner)
         self.directory = Path(directory)
         self.store = diskcache.Cache(str(self.directory), size_limit=size_limit)
         self._prefix = json.dumps(inner.describe(), sort_keys=True, default=str)

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from rankwise.errors import OptionError, UnsupportedMethodError
-from rankwise.rerankers.base import BaseReranker
+from rankwise.rerankers.base import BaseReranker, WrappingReranker
 from rankwise.types import Candidate, Ranking, Request, ScoreKind
 
 AGGREGATIONS = ("maxp", "firstp", "sump")
@@ -33,7 +33,7 @@ def passage_spans(offsets: Sequence[tuple[int, int]], window: int, stride: int) 
         start += stride
 
 
-class PassageAggregating(BaseReranker):
+class PassageAggregating(WrappingReranker):
     def __init__(self, inner: BaseReranker, aggregation: str = "maxp", passage_tokens: int = 128,
                  stride: int | None = None):
         if aggregation not in AGGREGATIONS:
@@ -47,13 +47,12 @@ class PassageAggregating(BaseReranker):
                                          f"{inner.model_label!r} ({inner.method}) has none")
         if aggregation == "sump" and inner.score_kind is ScoreKind.ORDINAL:
             raise OptionError(f"SumP adds scores, and {inner.method!r} scores are only an order; use maxp or firstp")
-        super().__init__(inner.model_label)
-        self.inner, self.aggregation = inner, aggregation
-        self.passage_tokens, self.stride = passage_tokens, stride
-        self.method = inner.method  # type: ignore[misc]
-        self.score_kind = ScoreKind.UNBOUNDED if aggregation == "sump" else inner.score_kind
-        self.independent_candidates = inner.independent_candidates  # type: ignore[misc]
-        self.token_counter = inner.token_counter
+        super().__init__(inner)
+        self.aggregation, self.passage_tokens, self.stride = aggregation, passage_tokens, stride
+        if aggregation == "sump":
+            self.score_kind = ScoreKind.UNBOUNDED
+        # The inner top_k counts passages, not the documents this wrapper is given: no document count follows.
+        self.top_k = None
 
     def _split(self, request: Request) -> tuple[Request, list[list[tuple[int, int]]]]:
         """The request with passages as candidates (docid#k), and each document's passage spans."""

@@ -27,6 +27,29 @@ _MEMBER = re.compile(r"^(?P<method>[a-z][a-z0-9-]*):(?P<model>[^{}@]+?)\s*(?:\{(
 
 
 @dataclass(frozen=True)
+class RerankerSpec:
+    """A reranker not yet loaded: the arguments of `Reranker.load` (a model name, path or spec string, an
+    optional method, options). Jobs that run on several processes (Ray) ship this, not a loaded model; a
+    benchmark names its rows by `label`."""
+
+    model: str
+    method: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return f"{self.method}:{self.model}" if self.method else self.model
+
+    def load(self) -> Any:
+        from rankwise.rerankers.registry import load_reranker
+
+        return load_reranker(self.model, method=self.method, **self.options)
+
+    def describe(self) -> dict[str, Any]:
+        return {"model": self.model, "method": self.method, "options": self.options}
+
+
+@dataclass(frozen=True)
 class MemberPlan:
     method: str
     model: str
