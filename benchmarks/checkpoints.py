@@ -41,6 +41,7 @@ def families(work: Path) -> list[tuple[str, str, dict, int]]:
 
     tiny_models.cross_encoder(work / "ce")
     tiny_models.qwen3_causal_lm(work / "qwen3", tiny_models.qwen_tokenizer())
+    tiny_models.qwen2_causal_lm(work / "qwen2", tiny_models.qwen_tokenizer())
     tiny_models.t5(work / "t5", model_max_length=512)
     rows = [
         ("cross-encoder (tiny BERT)", str(work / "ce"), {}, 20),
@@ -48,6 +49,7 @@ def families(work: Path) -> list[tuple[str, str, dict, int]]:
         ("qwen3-reranker (tiny Qwen3)", str(work / "qwen3"), {"preset": "qwen3-reranker", "batch_size": 4}, 20),
         ("qwen3-reranker template (real weights: Qwen2.5-Coder-0.5B)", "qwen2.5-coder-0.5b",
          {"preset": "qwen3-reranker", "batch_size": 4}, 20),
+        ("mxbai-rerank-v2 (tiny Qwen2)", str(work / "qwen2"), {"preset": "mxbai-rerank-v2", "batch_size": 4}, 20),
         ("monot5 (tiny T5)", str(work / "t5"), {"preset": "monot5"}, 20),
         ("duot5 (tiny T5, 10 x 9 pairs)", str(work / "t5"), {"preset": "duot5", "top_k": 10}, 10),
         ("colbert (tiny, PyLate format)", str(tiny_models.reference_copy("pylate_tiny_colbert", work / "pylate")),

@@ -132,6 +132,8 @@ def test_short_name_loads_from_the_hf_cache_offline_with_its_preset(tmp_path, ti
      "cross-encoder"),
     ("monot5-base", "castorini/monot5-base-msmarco", tiny_models.t5, "monot5"),
     ("duot5-base", "castorini/duot5-base-msmarco", tiny_models.t5, "duot5"),
+    ("mxbai-rerank-base-v2", "mixedbread-ai/mxbai-rerank-base-v2",
+     lambda d: tiny_models.qwen2_causal_lm(d, tiny_models.qwen_tokenizer()), "mxbai-rerank-v2"),
     ("gte-modern-colbert", "lightonai/GTE-ModernColBERT-v1", lambda d: tiny_models.reference_copy(
         "pylate_tiny_colbert", d), None),
     ("colbertv2", "colbert-ir/colbertv2.0", lambda d: tiny_models.reference_copy("colbert_ai_tiny_colbert", d), None),
@@ -193,3 +195,33 @@ def test_every_preset_is_valid_for_its_method_and_every_registered_preset_exists
         if spec.preset is not None:
             assert PRESETS[spec.preset].method == spec.default_method, spec.name
             assert spec.kind in method_class(spec.default_method).model_kinds, spec.name
+
+
+@pytest.fixture(scope="module")
+def tiny_qwen2(tmp_path_factory, qwen_tokenizer):
+    return tiny_models.qwen2_causal_lm(tmp_path_factory.mktemp("mxbai-v2") / "tiny", qwen_tokenizer)
+
+
+@pytest.mark.parametrize("instruction, max_length", [(None, 8192), ("Find the answer", 40)])
+def test_mxbai_rerank_v2_preset_equals_rerankers_mxbai_v2(tiny_qwen2, instruction, max_length):
+    """rerankers 0.10 `MxBaiV2Ranker` (adapted from mixedbread's own mxbai-rerank code), one pair per call: it
+    left-pads a batch, and Qwen2 then numbers the padded rows' positions from the padding."""
+    mxbai = pytest.importorskip("rerankers.models.mxbai_v2", reason="rerankers 0.10 (a test dependency)")
+    reference_model = mxbai.MxBaiV2Ranker(str(tiny_qwen2), device="cpu", dtype="float32", verbose=0,
+                                          max_length=max_length)
+    # transformers 5 dropped `prepare_for_model`, which the reference calls; this shim is transformers 4's
+    # behaviour for that call (two id lists, no special tokens, truncation="only_second" to max_length).
+    def prepare_for_model(first, second, truncation, max_length, **_):
+        assert truncation == "only_second"
+        return {"input_ids": list(first) + list(second)[:max(0, max_length - len(first))]}
+
+    object.__setattr__(reference_model.tokenizer, "prepare_for_model", prepare_for_model)
+    reference = [float(reference_model._predict([QUERY], [p], instruction=instruction)[0]) for p in PASSAGES]
+    options = {"instruction": instruction} if instruction else {}
+    reranker = Reranker.load(str(tiny_qwen2), preset="mxbai-rerank-v2", max_prompt_tokens=max_length, batch_size=3,
+                             **options)
+    ranking = reranker.rerank(QUERY, PASSAGES)
+    got = {r.docid: r.score for r in ranking}
+    assert [got[str(i)] for i in range(len(PASSAGES))] == pytest.approx(reference, abs=1e-4)
+    assert ranking.docids == [str(i) for i in sorted(range(len(PASSAGES)), key=lambda i: -reference[i])]
+    assert ranking.score_kind.value == "logit"

@@ -105,3 +105,17 @@ def reference_copy(name: str, folder: Path) -> Path:
 
     shutil.copytree(Path(__file__).parent / "reference" / name, folder)
     return folder
+
+
+def qwen2_causal_lm(folder: Path, tokenizer) -> Path:
+    """A two-layer Qwen2ForCausalLM with the real Qwen vocabulary (mxbai-rerank v2's architecture)."""
+    import torch
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    torch.manual_seed(0)
+    config = Qwen2Config(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=32768,
+                         tie_word_embeddings=True)
+    Qwen2ForCausalLM(config).eval().save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder

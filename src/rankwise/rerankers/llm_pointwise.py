@@ -17,7 +17,7 @@ from rankwise.errors import InputError, OptionError, UnsupportedMethodError
 from rankwise.models.registry import CAUSAL_LM
 from rankwise.options import option
 from rankwise.rerankers.base import PointwiseReranker
-from rankwise.rerankers.prompts import RELEVANCE_YES_NO, YES_NO_PROMPTS, ChatPrompt, SegmentedPrompt
+from rankwise.rerankers.prompts import RELEVANCE_YES_NO, YES_NO_PROMPTS, ChatPrompt, PairTemplate, SegmentedPrompt
 from rankwise.types import Candidate, Query, ScoreKind
 
 YES_WORDS = ("Yes", "yes", " Yes", " yes", "YES")
@@ -26,8 +26,8 @@ NO_WORDS = ("No", "no", " No", " no", "NO")
 
 @dataclass(frozen=True)
 class LLMPointwiseOptions:
-    prompt: Union[ChatPrompt, SegmentedPrompt] = option(RELEVANCE_YES_NO, named=YES_NO_PROMPTS,
-                                                        help="a prompt name, ChatPrompt or SegmentedPrompt")
+    prompt: Union[ChatPrompt, SegmentedPrompt, PairTemplate] = option(
+        RELEVANCE_YES_NO, named=YES_NO_PROMPTS, help="a prompt name, ChatPrompt, SegmentedPrompt or PairTemplate")
     instruction: str | None = option(None, help="the task instruction of a prompt that takes one (default: "
                                                 "the prompt's own)")
     answer_tokens: str | None = option(None, help="'YES,NO': exactly these two vocabulary tokens (default: the "
@@ -45,13 +45,16 @@ class LLMPointwiseReranker(PointwiseReranker):
     requires = LANGUAGE_MODEL
     Options = LLMPointwiseOptions
 
-    def __init__(self, lm: LanguageModel, model_label: str, prompt: ChatPrompt | SegmentedPrompt = RELEVANCE_YES_NO,
+    def __init__(self, lm: LanguageModel, model_label: str,
+                 prompt: ChatPrompt | SegmentedPrompt | PairTemplate = RELEVANCE_YES_NO,
                  instruction: str | None = None, answer_tokens: str | None = None, score: str = "log-odds",
                  max_passage_tokens: int | None = 300, max_prompt_tokens: int | None = None):
         super().__init__(model_label)
         self.lm = lm
         self.prompt = prompt
-        if instruction is not None and not isinstance(prompt, SegmentedPrompt):
+        takes_instruction = isinstance(prompt, SegmentedPrompt) or (isinstance(prompt, PairTemplate)
+                                                                    and bool(prompt.instruction_text))
+        if instruction is not None and not takes_instruction:
             raise OptionError("option instruction needs a prompt with an {instruction} slot (e.g. qwen3_reranker)")
         self.instruction = instruction
         self.answer_tokens, self.score = answer_tokens, score
@@ -84,18 +87,42 @@ class LLMPointwiseReranker(PointwiseReranker):
         passage = candidate.text
         if self.max_passage_tokens is not None:
             passage = self.lm.text.truncate_text(passage, self.max_passage_tokens, what=f"passage {candidate.docid!r}")
-        if isinstance(self.prompt, ChatPrompt):
-            return self.lm.encode(self.lm.chat_prefix(self.prompt.messages(query=query.text, passage=passage)))
-        prefix, body, suffix = (self.lm.encode(part) for part in
-                                self.prompt.segments(query.text, passage, self.instruction))
+        return ENCODERS[type(self.prompt)](self, query.text, passage, candidate.docid)
+
+    def _chat_ids(self, query: str, passage: str, docid: str) -> list[int]:
+        return self.lm.encode(self.lm.chat_prefix(self.prompt.messages(query=query, passage=passage)))
+
+    def _segmented_ids(self, query: str, passage: str, docid: str) -> list[int]:
+        prefix, body, suffix = (self.lm.encode(part) for part in self.prompt.segments(query, passage, self.instruction))
         room = (self.max_prompt_tokens or self.lm.max_length) - len(prefix) - len(suffix)
         if len(body) > room:
             if not self.lm.text.truncate or room <= 0:
-                raise InputError(f"the prompt for passage {candidate.docid!r} has "
+                raise InputError(f"the prompt for passage {docid!r} has "
                                  f"{len(prefix) + len(body) + len(suffix)} tokens, over the limit of "
                                  f"{len(prefix) + len(suffix) + max(room, 0)}")
             body = body[:room]  # the end of the body is the passage's end: the template's suffix stays whole
         return prefix + body + suffix
+
+    def _pair_ids(self, query: str, passage: str, docid: str) -> list[int]:
+        """The PairTemplate layout: query and passage under their own budgets, the pair cut from the passage's
+        end to `max_length` (shrunk when template and pair would pass the model's context)."""
+        template = self.prompt
+        encode = self.lm.encode
+        prefix, separator = encode(template.prefix), encode(template.separator)
+        suffix = [token for piece in template.suffix for token in encode(piece)]
+        fixed = len(prefix) + len(suffix)
+        limit = min(self.max_prompt_tokens or template.max_length, self.lm.max_length - fixed)
+        query_text = template.query.format(query=query)
+        if template.instruction_text and self.instruction:
+            query_text = template.instruction_text.format(instruction=self.instruction) + template.separator + query_text
+        query_ids, passage_ids = encode(query_text), encode(template.passage.format(passage=passage))
+        caps = (int(limit * template.query_share), int(limit * template.passage_share))
+        total = len(query_ids) + len(separator) + len(passage_ids)
+        if (len(query_ids) > caps[0] or len(passage_ids) > caps[1] or total > limit) and not self.lm.text.truncate:
+            raise InputError(f"the prompt for passage {docid!r} is over its limit of {limit} tokens "
+                             f"(query {len(query_ids)}, passage {len(passage_ids)})")
+        pair = query_ids[:caps[0]] + separator + passage_ids[:caps[1]]
+        return prefix + pair[:limit] + suffix
 
     def score_pairs(self, pairs: Sequence[tuple[Query, Candidate]]) -> list[float]:
         import numpy as np
@@ -113,3 +140,7 @@ class LLMPointwiseReranker(PointwiseReranker):
         return {**super().describe(), "max_passage_tokens": self.max_passage_tokens,
                 "answer_tokens": self.answer_tokens, "score": self.score, "instruction": self.instruction,
                 "max_prompt_tokens": self.max_prompt_tokens}
+
+
+ENCODERS = {ChatPrompt: LLMPointwiseReranker._chat_ids, SegmentedPrompt: LLMPointwiseReranker._segmented_ids,
+            PairTemplate: LLMPointwiseReranker._pair_ids}

@@ -33,6 +33,9 @@ PRESETS: dict[str, Preset] = {
                 "max_passage_tokens": None, "max_prompt_tokens": 8192},
                reference="Qwen/Qwen3-Reranker model card, Transformers usage (format_instruction, "
                          "compute_logits; max_length 8192)"),
+        Preset("mxbai-rerank-v2", "llm-pointwise",
+               {"prompt": "mxbai_rerank_v2", "answer_tokens": "1,0", "score": "log-odds", "max_passage_tokens": None},
+               reference="mixedbread's mxbai-rerank (as rerankers 0.10 MxBaiV2Ranker): logit('1') - logit('0')"),
         # rank_llm's listwise checkpoints were trained on its pre-YAML prompt (`rank_zephyr` here); rank_llm 0.26
         # builds another (`rank_zephyr_v026`), which -O prompt=rank_zephyr_v026 selects.
         Preset("rank-zephyr", "listwise-generate",

@@ -59,4 +59,43 @@ QWEN3_RERANKER = SegmentedPrompt(
     instruction="Given a web search query, retrieve relevant passages that answer the query",
 )
 
-YES_NO_PROMPTS = {"relevance_yes_no": RELEVANCE_YES_NO, "qwen3_reranker": QWEN3_RERANKER}
+
+@dataclass(frozen=True)
+class PairTemplate:
+    """The layout of mixedbread's v2 and FlagEmbedding's LLM rerankers: the query and the passage are tokenized
+    apart, each under its own budget (the query `query_share`, the passage `passage_share` of `max_length`),
+    joined by `separator`, the pair cut to `max_length` from the passage's end, and then put between `prefix`
+    and `suffix` (tokenized apart too), which are never cut. `instruction` goes before the query, joined by
+    the separator, when the template has an `instruction_text`."""
+
+    prefix: str
+    query: str  # holds {query}
+    separator: str
+    passage: str  # holds {passage}
+    suffix: tuple[str, ...]  # pieces tokenized apart, as the reference code does
+    max_length: int
+    query_share: float = 0.75
+    passage_share: float = 1.0
+    instruction_text: str = ""  # holds {instruction}; empty: the template takes none
+
+
+# mixedbread-ai/mxbai-rerank-base-v2 / -large-v2, as mixedbread's mxbai-rerank package builds it (also
+# rerankers 0.10's MxBaiV2Ranker, "adapted from the Apache 2.0 licensed original codebase"): Qwen's default
+# system turn, then the pair, then the task, answered with "1" or "0".
+MXBAI_RERANK_V2 = PairTemplate(
+    prefix="<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n"
+           "<|im_start|>user\n",
+    query="query: {query}",
+    separator="\n",
+    passage="document: {passage}",
+    suffix=("\n", "You are a search relevance expert who evaluates how well documents match search queries. For each "
+            "query-document pair, carefully analyze the semantic relationship between them, then provide your "
+            "binary relevance judgment (0 for not relevant, 1 for relevant).\nRelevance:",
+            "<|im_end|>\n<|im_start|>assistant\n"),
+    max_length=8192,
+    passage_share=0.25,
+    instruction_text="instruction: {instruction}",
+)
+
+YES_NO_PROMPTS = {"relevance_yes_no": RELEVANCE_YES_NO, "qwen3_reranker": QWEN3_RERANKER,
+                  "mxbai_rerank_v2": MXBAI_RERANK_V2}
