@@ -132,6 +132,8 @@ def test_short_name_loads_from_the_hf_cache_offline_with_its_preset(tmp_path, ti
      "cross-encoder"),
     ("monot5-base", "castorini/monot5-base-msmarco", tiny_models.t5, "monot5"),
     ("duot5-base", "castorini/duot5-base-msmarco", tiny_models.t5, "duot5"),
+    ("lit5-distill-base", "castorini/LiT5-Distill-base", lambda d: tiny_models.reference_copy("lit5_tiny_t5", d),
+     "lit5"),
     ("mxbai-rerank-base-v2", "mixedbread-ai/mxbai-rerank-base-v2",
      lambda d: tiny_models.qwen2_causal_lm(d, tiny_models.qwen_tokenizer()), "mxbai-rerank-v2"),
     ("gte-modern-colbert", "lightonai/GTE-ModernColBERT-v1", lambda d: tiny_models.reference_copy(

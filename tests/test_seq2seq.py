@@ -4,6 +4,8 @@ against rerankers 0.10's T5Ranker and pygaggle's DuoT5 formula on the same folde
 from __future__ import annotations
 
 import itertools
+import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -91,7 +93,24 @@ def test_duot5_preset_equals_pygaggles_symmetric_sum(tiny_t5):
 
 
 def test_a_t5_folder_without_a_preset_is_refused_with_what_to_pass(tiny_t5):
-    with pytest.raises(UnsupportedMethodError, match="name them with a preset \\(preset=monot5 or preset=duot5\\)"):
+    with pytest.raises(UnsupportedMethodError, match="name them with a preset \\(preset=monot5, duot5 or lit5\\)"):
         Reranker.load(str(tiny_t5))
     with pytest.raises(UnsupportedMethodError, match="the tokenizer has no token '▁maybe'"):
         Reranker.load(str(tiny_t5), preset="monot5", answer_tokens="▁no,▁maybe")
+
+
+LIT5 = json.loads((Path(__file__).parent / "reference" / "rank_llm_0.26.0_lit5.json").read_text())
+
+
+def test_lit5_preset_equals_rank_llm_0_26_fid_generation_and_sliding_windows():
+    """rank-llm 0.26.0's RankFiDDistill (its prompts, its FiD model class, greedy generation, sliding windows)
+    on a tiny T5 it read from tests/reference/lit5_tiny_t5 (tests/reference/rank_llm_lit5.py wrote both)."""
+    folder = str(Path(__file__).parent / "reference" / "lit5_tiny_t5")
+    options = dict(preset="lit5", window=LIT5["window"], stride=LIT5["stride"], passage_tokens=LIT5["context_size"])
+    reranker = Reranker.load(folder, **options)
+    assert reranker.method == "fid-listwise"
+    one_window = reranker.rerank(LIT5["query"], LIT5["passages"][:LIT5["window"]])
+    assert one_window.trace["windows"][0]["response"] == LIT5["first_window_response"]
+    ranking = reranker.rerank(LIT5["query"], LIT5["passages"])
+    assert ["d" + docid for docid in ranking.docids] == LIT5["final_order"]
+    assert ranking.docids != sorted(ranking.docids)  # the windows moved passages: the order is tested

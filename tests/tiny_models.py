@@ -11,7 +11,8 @@ import pytest
 T5_CORPUS = ["how long do fleas live", "An adult flea lives two to three months, true to its kind.",
              "Sourdough needs feeding daily.", "Flea pupae can stay dormant for up to a year, which is false comfort.",
              "The flea market sells records.", "Query: Document: Relevant: Document0: Document1: true false yes no",
-             "the a of to is in it that for on with as was at by true false relevant document query passage"]
+             "the a of to is in it that for on with as was at by true false relevant document query passage",
+             "Search Query: Passage: Relevance Ranking: [1] > [2] > [3] > [4] > [5] > [6]"]
 
 
 def cross_encoder(folder: Path, num_labels: int = 1, id2label: dict[int, str] | None = None) -> tuple[Path, object, object]:
@@ -60,7 +61,7 @@ def qwen3_causal_lm(folder: Path, tokenizer) -> Path:
     return folder
 
 
-def t5(folder: Path, model_max_length: int = 64) -> Path:
+def t5(folder: Path, model_max_length: int = 64, favoured: tuple[str, ...] = ()) -> Path:
     """A two-layer T5 with a SentencePiece-style Unigram vocabulary: each corpus word as "▁word", plus every
     character alone and after "▁", so that any text tokenizes and "▁true"/"▁false" are single pieces. Default
     initialization: wider weights saturate the false/true logits."""
@@ -82,7 +83,11 @@ def t5(folder: Path, model_max_length: int = 64) -> Path:
     config = T5Config(vocab_size=len(tokenizer), d_model=32, d_kv=16, d_ff=64, num_layers=2, num_heads=2,
                       decoder_start_token_id=tokenizer.pad_token_id, pad_token_id=tokenizer.pad_token_id,
                       eos_token_id=tokenizer.eos_token_id, architectures=["T5ForConditionalGeneration"])
-    T5ForConditionalGeneration(config).eval().save_pretrained(folder)
+    model = T5ForConditionalGeneration(config).eval()
+    with torch.no_grad():  # larger (tied) embeddings for `favoured` pieces make the model emit them sometimes
+        for piece in favoured:
+            model.shared.weight[tokenizer.convert_tokens_to_ids(piece)] *= 4.0
+    model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
 

@@ -27,7 +27,7 @@ class Capability(str, Enum):
     CONTINUATION_LOGPROBS = "continuation-logprobs"  # per-token log P(continuation | prefix)
     GENERATE = "generate"  # greedy decoding
     ATTENTION = "attention"  # attention weights of a forward pass
-    SEQ2SEQ = "seq2seq"  # an encoder-decoder's first decoder step: logits of chosen tokens (T5 rerankers)
+    SEQ2SEQ = "seq2seq"  # an encoder-decoder: first-step logits of chosen tokens, Fusion-in-Decoder generation
     MULTI_VECTOR = "multi-vector"  # a ColBERT checkpoint's own query and document token vectors
 
     def __str__(self) -> str:
@@ -175,6 +175,14 @@ class Seq2SeqScoring(Backend, TokenCounting, Protocol):
     def first_step_logits(self, sources: Sequence[Sequence[int]], token_ids: Sequence[int]) -> np.ndarray:
         """The decoder's first-step logits for `token_ids`: shape [len(sources), len(token_ids)]."""
         ...
+
+    def encode_cut(self, text: str, max_tokens: int) -> list[int]: ...
+
+    def generate_fused(self, windows: Sequence[Sequence[Sequence[int]]], max_length: int) -> list[list[int]]:
+        """Fusion-in-Decoder greedy decoding over each window's sources (LiT5)."""
+        ...
+
+    def decode(self, ids: Sequence[int]) -> str: ...
 
 
 @runtime_checkable

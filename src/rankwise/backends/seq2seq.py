@@ -104,3 +104,41 @@ class Seq2SeqLM(HFTokenCounting):
                 for row, i in enumerate(batch):
                     out[i] = picked[row]
         return out
+
+    def generate_fused(self, windows: Sequence[Sequence[Sequence[int]]], max_length: int) -> list[list[int]]:
+        """Fusion-in-Decoder greedy decoding (LiT5, FiD): each window's sources are encoded one by one, their
+        encoder states joined into one sequence the decoder reads, and `max_length` decoder tokens at most
+        (the start token included, as `generate(max_length=...)` counts) are generated. Returns the generated
+        ids per window, without the start token."""
+        from transformers.modeling_outputs import BaseModelOutput
+
+        torch = self._torch
+        outputs: list[list[int]] = []
+        with torch.inference_mode():
+            for sources in windows:
+                width = max(len(s) for s in sources)
+                input_ids = torch.full((len(sources), width), self.pad_id, dtype=torch.long)
+                mask = torch.zeros((len(sources), width), dtype=torch.long)
+                for row, source in enumerate(sources):
+                    input_ids[row, :len(source)] = torch.tensor(list(source), dtype=torch.long)
+                    mask[row, :len(source)] = 1
+                states = self.model.get_encoder()(input_ids=input_ids.to(self.device),
+                                                  attention_mask=mask.to(self.device)).last_hidden_state
+                fused = BaseModelOutput(last_hidden_state=states.reshape(1, -1, states.size(-1)))
+                generated = self.model.generate(encoder_outputs=fused, attention_mask=mask.reshape(1, -1).to(self.device),
+                                                max_length=max_length, do_sample=False, num_beams=1)
+                self.stats["forward_passes"] += 1
+                self.stats["prompt_tokens"] += int(mask.sum())
+                outputs.append([int(t) for t in generated[0, 1:]])
+        return outputs
+
+    def decode(self, ids: Sequence[int]) -> str:
+        return self.tokenizer.decode(list(ids), skip_special_tokens=True)
+
+    def encode_cut(self, text: str, max_tokens: int) -> list[int]:
+        """A source's ids cut to `max_tokens` from its end (end-of-sequence kept), as a tokenizer's
+        truncation=True does; with `truncate=False` an over-long source is an error."""
+        ids = self.encode_source(text)
+        if len(ids) > max_tokens and not self.options.truncate:
+            raise InputError(f"a source has {len(ids)} tokens, over the limit of {max_tokens}")
+        return self.tokenizer(text, truncation=True, max_length=max_tokens)["input_ids"]

@@ -152,6 +152,8 @@ _SPECS += [
                     "colbert", None, "149M", "GTE-ModernColBERT-v1 (PyLate format, ModernBERT)"),
     _hub_checkpoint("monot5-base", "castorini/monot5-base-msmarco", "Apache-2.0", SEQ2SEQ_LM, "seq2seq-pointwise",
                     "monot5", "220M", "monoT5: log P(true) after 'Query: q Document: d Relevant:' (T5-base)"),
+    _hub_checkpoint("lit5-distill-base", "castorini/LiT5-Distill-base", "Apache-2.0", SEQ2SEQ_LM, "fid-listwise",
+                    "lit5", "220M", "LiT5-Distill: Fusion-in-Decoder listwise ranking of 20 passages (T5-base)"),
     _hub_checkpoint("duot5-base", "castorini/duot5-base-msmarco", "Apache-2.0", SEQ2SEQ_LM, "seq2seq-pairwise",
                     "duot5", "220M", "duoT5: pairwise P(d0 more relevant than d1), summed symmetrically (T5-base)"),
     _hub_checkpoint("rank-zephyr-7b", "castorini/rank_zephyr_7b_v1_full", "MIT", CAUSAL_LM, "listwise-generate",

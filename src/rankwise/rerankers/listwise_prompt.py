@@ -121,7 +121,13 @@ class RankLLMPrompt:
         return template.messages(_numbers_escaped(_repaired(query)), labels, passages)
 
     def prepare_passage(self, text: str, max_words: int) -> str:
-        return _numbers_escaped(" ".join(_repaired(text.strip()).split()[:max_words]))
+        return rank_llm_passage(text, max_words)
+
+
+def rank_llm_passage(text: str, max_words: int) -> str:
+    """A passage as rank_llm 0.26 puts it in any prompt: stripped, repaired by ftfy, its first `max_words`
+    words joined by single spaces, numeric [n] rewritten as (n)."""
+    return _numbers_escaped(" ".join(_repaired(text.strip()).split()[:max_words]))
 
 
 def _repaired(text: str) -> str:

@@ -31,6 +31,7 @@ METHODS: dict[str, str] = {
     "seq2seq-pointwise": "rankwise.rerankers.seq2seq_pointwise:Seq2SeqPointwiseReranker",
     "seq2seq-pairwise": "rankwise.rerankers.seq2seq_pairwise:Seq2SeqPairwiseReranker",
     "colbert": "rankwise.rerankers.colbert:ColBERTReranker",
+    "fid-listwise": "rankwise.rerankers.fid_listwise:FiDListwiseReranker",
 }
 
 # For unregistered models, the default method follows the architecture named in config.json; None: an
@@ -68,8 +69,8 @@ def default_method(location: ModelLocation) -> str:
                 if method is None:
                     raise UnsupportedMethodError(
                         f"{location.label}: a {architecture} checkpoint is scored by the template and tokens it "
-                        "was trained with; name them with a preset (preset=monot5 or preset=duot5) or a method "
-                        "(seq2seq-pointwise, seq2seq-pairwise) with its options")
+                        "was trained with; name them with a preset (preset=monot5, duot5 or lit5) or a method "
+                        "(seq2seq-pointwise, seq2seq-pairwise, fid-listwise) with its options")
                 return method
     return "embedding"
 
