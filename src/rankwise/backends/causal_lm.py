@@ -160,15 +160,20 @@ class CausalLM(PromptEncoding):
                 cache.crop(-len(suffix))  # back to the prefix alone (transformers v5 counts tokens to remove)
         return out
 
-    def generate(self, sequences: Sequence[Sequence[int]], max_new_tokens: int) -> list[list[int]]:
-        """Greedy continuation of each sequence, stopping at the end-of-turn token; returns new token ids."""
+    def generate(self, sequences: Sequence[Sequence[int]], max_new_tokens: int,
+                 stop_ids: Sequence[int] = ()) -> list[list[int]]:
+        """Greedy continuation of each sequence, stopping at the end-of-turn token (dropped) or after one of
+        `stop_ids` (kept, e.g. a reasoning model's "</think>"); returns new token ids. Rows of a batch that
+        stop early are padded by the model and trimmed here."""
         torch = self._torch
         results: list = [None] * len(sequences)
         for s in sequences:
             self._check_length(list(s) + [0] * max_new_tokens)
-        stop_ids = {i for i in (self.tokenizer.eos_token_id, self.model.generation_config.eos_token_id)
-                    if i is not None}
-        stop_ids = {j for i in stop_ids for j in (i if isinstance(i, list) else [i])}
+        end_ids = {i for i in (self.tokenizer.eos_token_id, self.model.generation_config.eos_token_id)
+                   if i is not None}
+        end_ids = {j for i in end_ids for j in (i if isinstance(i, list) else [i])}
+        kept = set(stop_ids)
+        stop_ids = end_ids | kept
         with torch.inference_mode():
             for batch in self._batches(sequences):
                 input_ids, mask, _ = self._left_padded([sequences[i] for i in batch])
@@ -181,7 +186,10 @@ class CausalLM(PromptEncoding):
                 for row, i in zip(output[:, input_ids.shape[1]:].tolist(), batch):
                     trimmed = []
                     for token in row:
-                        if token in stop_ids:
+                        if token in kept:
+                            trimmed.append(token)
+                            break
+                        if token in end_ids:
                             break
                         trimmed.append(token)
                     results[i] = trimmed

@@ -151,7 +151,11 @@ class LanguageModel(Backend, Protocol):
     def continuation_logprobs(self, prefixes: Sequence[Sequence[int]],
                               continuations: Sequence[Sequence[int]]) -> list[np.ndarray]: ...
 
-    def generate(self, sequences: Sequence[Sequence[int]], max_new_tokens: int) -> list[list[int]]: ...
+    def generate(self, sequences: Sequence[Sequence[int]], max_new_tokens: int,
+                 stop_ids: Sequence[int] = ()) -> list[list[int]]:
+        """Greedy continuations (new ids only): ended by the end-of-turn token (dropped), by one of `stop_ids`
+        (kept), or by the budget."""
+        ...
 
 
 @runtime_checkable

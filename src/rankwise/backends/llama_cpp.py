@@ -195,7 +195,9 @@ class LlamaCppLM(PromptEncoding):
             results[i] = np.array([d[token] for d, token in zip(distributions, continuation)], dtype=np.float32)
         return results
 
-    def generate(self, sequences: Sequence[Sequence[int]], max_new_tokens: int) -> list[list[int]]:
+    def generate(self, sequences: Sequence[Sequence[int]], max_new_tokens: int,
+                 stop_ids: Sequence[int] = ()) -> list[list[int]]:
+        kept = set(stop_ids)
         results: list = [None] * len(sequences)
         for s in sequences:
             self._check_length(list(s) + [0] * max_new_tokens)
@@ -207,6 +209,8 @@ class LlamaCppLM(PromptEncoding):
                 if self._lib.llama_vocab_is_eog(self._vocab, token):
                     break
                 produced.append(token)
+                if token in kept:
+                    break
                 if len(produced) < max_new_tokens:
                     log_probs = self._step(token)
             self.stats["generated_tokens"] += len(produced)

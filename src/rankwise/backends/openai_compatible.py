@@ -136,10 +136,16 @@ class OpenAICompatibleLM(PromptEncoding):
                                      "OpenAI-compatible servers have no reliable way to return prompt log-probs; "
                                      "use backend='transformers' or backend='llama.cpp'")
 
-    def generate(self, sequences: Sequence[Sequence[int]], max_new_tokens: int) -> list[list[int]]:
+    def generate(self, sequences: Sequence[Sequence[int]], max_new_tokens: int,
+                 stop_ids: Sequence[int] = ()) -> list[list[int]]:
+        kept = set(stop_ids)
+
         def one(ids: Sequence[int]) -> list[int]:
             reply = self._complete(self._prompt(ids), max_tokens=max_new_tokens)
-            return self.text.encode(reply["choices"][0]["text"])
+            produced = self.text.encode(reply["choices"][0]["text"])
+            # Servers report stop strings inconsistently: the whole budget is asked for and cut here.
+            stop = next((i for i, token in enumerate(produced) if token in kept), None)
+            return produced if stop is None else produced[:stop + 1]
 
         return self._map(one, sequences)
 

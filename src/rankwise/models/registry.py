@@ -156,6 +156,8 @@ _SPECS += [
                     "lit5", "220M", "LiT5-Distill: Fusion-in-Decoder listwise ranking of 20 passages (T5-base)"),
     _hub_checkpoint("duot5-base", "castorini/duot5-base-msmarco", "Apache-2.0", SEQ2SEQ_LM, "seq2seq-pairwise",
                     "duot5", "220M", "duoT5: pairwise P(d0 more relevant than d1), summed symmetrically (T5-base)"),
+    _hub_checkpoint("rank1-7b", "jhu-clsp/rank1-7b", "see its model card", CAUSAL_LM, "reasoning-pointwise", "rank1", "7B",
+                    "Rank1: reasons in a think block, then P(true) (Qwen2.5-7B)"),
     _hub_checkpoint("rank-zephyr-7b", "castorini/rank_zephyr_7b_v1_full", "MIT", CAUSAL_LM, "listwise-generate",
                     "rank-zephyr", "7B", "RankZephyr: generates [3] > [1] > ... over windows of 20 (Zephyr-7B)"),
     _hub_checkpoint("first-mistral", "castorini/first_mistral", "see its model card", CAUSAL_LM, "first",

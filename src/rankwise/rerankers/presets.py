@@ -36,6 +36,10 @@ PRESETS: dict[str, Preset] = {
         Preset("mxbai-rerank-v2", "llm-pointwise",
                {"prompt": "mxbai_rerank_v2", "answer_tokens": "1,0", "score": "log-odds", "max_passage_tokens": None},
                reference="mixedbread's mxbai-rerank (as rerankers 0.10 MxBaiV2Ranker): logit('1') - logit('0')"),
+        Preset("rank1", "reasoning-pointwise",
+               {"prompt": "rank1", "answer_tokens": " true, false", "reasoning_budget": 512},
+               reference="orionw/rank1 rank1.py (return_prompt, _fix_incomplete_responses; P(true) / (P(true) + "
+                         "P(false)) after </think>)"),
         # rank_llm's listwise checkpoints were trained on its pre-YAML prompt (`rank_zephyr` here); rank_llm 0.26
         # builds another (`rank_zephyr_v026`), which -O prompt=rank_zephyr_v026 selects.
         Preset("rank-zephyr", "listwise-generate",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -99,3 +100,42 @@ MXBAI_RERANK_V2 = PairTemplate(
 
 YES_NO_PROMPTS = {"relevance_yes_no": RELEVANCE_YES_NO, "qwen3_reranker": QWEN3_RERANKER,
                   "mxbai_rerank_v2": MXBAI_RERANK_V2}
+
+
+@dataclass(frozen=True)
+class ReasoningPrompt:
+    """A reasoning reranker's prompt: the text the model continues (raw, as the checkpoint's own code builds
+    it, or as a user turn of the chat template with `chat=True`), ending where its thinking starts; the tag
+    that closes the thinking; and what the method writes when the budget runs out (`forced_close`, with the
+    reasoning so far in `{reasoning}`), after which the answer is read as usual. `trim_to_sentence` cuts an
+    unfinished reasoning back to its last full sentence first (Rank1 does)."""
+
+    text: str  # holds {query} and {passage}
+    think_close: str = "</think>"
+    forced_close: str = "\n{reasoning}\n</think>"
+    trim_to_sentence: bool = False
+    chat: bool = False
+    opening: str = ""  # written after the chat template's generation prompt (e.g. "<think>\n")
+
+    def prompt_text(self, render_chat: Any, query: str, passage: str) -> str:
+        body = self.text.format(query=query, passage=passage)
+        return (render_chat([{"role": "user", "content": body}]) + self.opening) if self.chat else body
+
+
+# Rank1 (jhu-clsp/rank1-*; orionw/rank1, rank1.py `return_prompt` and `_fix_incomplete_responses`): raw text
+# that opens the think block itself; an unfinished reasoning is cut to its last sentence and closed.
+RANK1 = ReasoningPrompt(
+    text="Determine if the following passage is relevant to the query. Answer only with 'true' or 'false'.\n"
+         "Query: {query}\nPassage: {passage}\n<think>",
+    trim_to_sentence=True,
+)
+
+# A generic reasoning prompt for instruct models without a preset (the chat template, then a think block).
+RELEVANCE_REASONING = ReasoningPrompt(
+    text="Determine if the following passage is relevant to the query. Think step by step inside <think> "
+         "</think>, then answer only with 'true' or 'false'.\nQuery: {query}\nPassage: {passage}",
+    chat=True,
+    opening="<think>\n",
+)
+
+REASONING_PROMPTS = {"rank1": RANK1, "relevance_reasoning": RELEVANCE_REASONING}

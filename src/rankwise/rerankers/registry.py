@@ -32,6 +32,7 @@ METHODS: dict[str, str] = {
     "seq2seq-pairwise": "rankwise.rerankers.seq2seq_pairwise:Seq2SeqPairwiseReranker",
     "colbert": "rankwise.rerankers.colbert:ColBERTReranker",
     "fid-listwise": "rankwise.rerankers.fid_listwise:FiDListwiseReranker",
+    "reasoning-pointwise": "rankwise.rerankers.reasoning_pointwise:ReasoningPointwiseReranker",
 }
 
 # For unregistered models, the default method follows the architecture named in config.json; None: an

@@ -1,0 +1,88 @@
+"""Reasoning pointwise reranking (Rank1): for each (query, passage) the model thinks first, within
+`reasoning_budget` tokens (0: no thinking), its think block is closed (by the model, or by the method when the
+budget runs out), and the score is P(true) normalized over the two answer tokens, read from the next-token
+distribution right after the block, as Rank1's own code reads it. Every passage's reasoning, its token count
+and how it ended go into the ranking's trace (`trace["reasoning"]`); all passages of all queries think in one
+batched generation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from rankwise.backends.interface import LANGUAGE_MODEL, Capability, LanguageModel
+from rankwise.errors import OptionError, UnsupportedMethodError
+from rankwise.models.registry import CAUSAL_LM
+from rankwise.options import option
+from rankwise.rerankers.base import BaseReranker
+from rankwise.rerankers.prompts import REASONING_PROMPTS, RELEVANCE_REASONING, ReasoningPrompt
+from rankwise.rerankers.thinking import think
+from rankwise.types import Ranking, Request, ScoreKind
+
+
+@dataclass(frozen=True)
+class ReasoningPointwiseOptions:
+    prompt: ReasoningPrompt = option(RELEVANCE_REASONING, named=REASONING_PROMPTS,
+                                     help="a prompt name or ReasoningPrompt")
+    answer_tokens: str = option(" true, false", help="'TRUE,FALSE': the two answer tokens (Rank1: ' true, false')")
+    reasoning_budget: int = option(512, minimum=0, help="reasoning tokens per passage; 0: no thinking")
+    max_passage_tokens: int | None = option(None, minimum=1, help="passages are cut to this many tokens")
+
+
+def answer_ids(lm: LanguageModel, answer_tokens: str, model_label: str) -> list[int]:
+    words = answer_tokens.split(",")
+    if len(words) != 2 or not all(words):
+        raise OptionError(f"option answer_tokens must be two tokens separated by a comma, got {answer_tokens!r}")
+    ids = []
+    for word in words:
+        found = lm.text.single_token_ids([word])
+        if not found:
+            raise UnsupportedMethodError(f"{model_label}: {word!r} is not one token of this tokenizer, so its "
+                                         "probability cannot be read from one next-token distribution")
+        ids += found
+    return ids
+
+
+class ReasoningPointwiseReranker(BaseReranker):
+    model_kinds = (CAUSAL_LM,)
+    method = "reasoning-pointwise"
+    requires = LANGUAGE_MODEL | {Capability.GENERATE}
+    Options = ReasoningPointwiseOptions
+    score_kind = ScoreKind.PROBABILITY
+    independent_candidates = True
+
+    def __init__(self, lm: LanguageModel, model_label: str, prompt: ReasoningPrompt = RELEVANCE_REASONING,
+                 answer_tokens: str = " true, false", reasoning_budget: int = 512,
+                 max_passage_tokens: int | None = None):
+        super().__init__(model_label)
+        self.lm, self.prompt, self.answer_tokens = lm, prompt, answer_tokens
+        self.reasoning_budget, self.max_passage_tokens = reasoning_budget, max_passage_tokens
+        self.true_id, self.false_id = answer_ids(lm, answer_tokens, model_label)
+
+    def _prompt_text(self, query: str, passage: str, docid: str) -> str:
+        if self.max_passage_tokens is not None:
+            passage = self.lm.text.truncate_text(passage, self.max_passage_tokens, what=f"passage {docid!r}")
+        return self.prompt.prompt_text(self.lm.chat_prefix, query, passage)
+
+    def _rerank(self, requests: list[Request]) -> list[Ranking]:
+        import numpy as np
+
+        texts = [self._prompt_text(r.query.text, c.text, c.docid) for r in requests for c in r.candidates]
+        thoughts = think(self.lm, texts, self.prompt, self.reasoning_budget)
+        log_probs = (self.lm.next_token_logprobs([t.ids for t in thoughts], [self.true_id, self.false_id])
+                     if thoughts else np.zeros((0, 2)))
+        scores = np.exp(log_probs[:, 0] - np.logaddexp(log_probs[:, 0], log_probs[:, 1])).astype(float).tolist()
+        rankings, offset = [], 0
+        for request in requests:
+            count = len(request.candidates)
+            mine = thoughts[offset:offset + count]
+            trace = {"reasoning": [{"docid": c.docid, **t.trace()} for c, t in zip(request.candidates, mine)],
+                     "reasoning_tokens": sum(t.tokens for t in mine),
+                     "budget_hits": sum(t.budget_hit for t in mine), "llm_calls": count}
+            rankings.append(Ranking.from_scores(request, scores[offset:offset + count], trace=trace))
+            offset += count
+        return rankings
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "reasoning_budget": self.reasoning_budget,
+                "answer_tokens": self.answer_tokens, "max_passage_tokens": self.max_passage_tokens}
