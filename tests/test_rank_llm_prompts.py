@@ -14,7 +14,8 @@ from rankwise.rerankers.listwise_prompt import PROMPTS, identifiers
 
 REFERENCE = json.loads((Path(__file__).parent / "reference" / "rank_llm_0.26.0_prompts.json").read_text())
 PROMPT_OF_TEMPLATE = {"rank_zephyr_template.yaml": "rank_zephyr_v026", "rank_zephyr_alpha_template.yaml":
-                      "rank_zephyr_v026", "rank_gpt_template.yaml": "rank_gpt"}
+                      "rank_zephyr_v026", "rank_gpt_template.yaml": "rank_gpt",
+                      "reasonrank_template.yaml": "reasonrank"}
 
 
 def _messages(case):
@@ -25,7 +26,7 @@ def _messages(case):
 
 
 def test_the_reference_file_comes_from_rank_llm_0_26():
-    assert REFERENCE["library"] == "rank-llm 0.26.0" and len(REFERENCE["cases"]) == 5
+    assert REFERENCE["library"] == "rank-llm 0.26.0" and len(REFERENCE["cases"]) == 6
 
 
 @pytest.mark.parametrize("case", REFERENCE["cases"], ids=lambda c: f"{c['template']}-alpha{c['use_alpha']}-"

@@ -39,9 +39,13 @@ class ScriptedLM:
         return self.text.chat_prefix(messages, add_generation_prompt)
 
     def generate(self, sequences, max_new_tokens, stop_ids=()):
+        """`generations` is a list of texts, the same for every call, or of lists, one per call."""
+        script = self.generations
+        if script and isinstance(script[0], list):
+            script = script[len(self.generate_calls)]
         self.generate_calls.append((len(sequences), max_new_tokens, tuple(stop_ids)))
-        return [self.encode(self.generations[i % len(self.generations)])[:max_new_tokens]
-                for i in range(len(sequences))]
+        self.generated_for = [list(s) for s in sequences]
+        return [self.encode(script[i % len(script)])[:max_new_tokens] for i in range(len(sequences))]
 
     def next_token_logprobs(self, sequences, token_ids):
         self.scored.extend(list(s) for s in sequences)
@@ -96,7 +100,7 @@ def test_budget_zero_thinks_not_at_all():
     assert reranker.lm.stats["generate_calls"] == 0
 
 
-@pytest.mark.parametrize("budget", [0, 32])
+@pytest.mark.parametrize("budget", [0, pytest.param(32, marks=pytest.mark.slow)])
 def test_real_smollm2_ranks_every_passage_deterministically(budget):
     reranker = Reranker.load("smollm2-135m", preset="rank1", reasoning_budget=budget, batch_size=4)
     first = reranker.rerank(FLEA_QUERY, FLEA_PASSAGES)
@@ -105,3 +109,85 @@ def test_real_smollm2_ranks_every_passage_deterministically(budget):
     assert [r.score for r in first] == [r.score for r in second] and first.docids == second.docids
     assert all(0.0 <= r.score <= 1.0 for r in first)
     assert all(r["reasoning_tokens"] <= budget for r in first.trace["reasoning"])
+
+
+def test_listwise_reasoning_parses_the_answer_only_never_a_ranking_inside_the_reasoning(smollm_text):
+    from rankwise.rerankers.listwise_prompt import REASONRANK
+    from rankwise.rerankers.reasoning_listwise import ReasoningListwiseReranker
+
+    thinking = ["Maybe [1] > [2] > [3], since [1] mentions fleas.</think>", "I think " + "fleas " * 40]
+    answers = [" <answer> [3] > [1] > [2] </answer>", "[2] > [3] > [1]</answer>"]
+    lm = ScriptedLM(smollm_text, [thinking, answers])
+    reranker = ReasoningListwiseReranker(lm, "scripted", window=3, stride=3, alphabet="numeric", prompt=REASONRANK,
+                                         reasoning_budget=32)
+    first, second = reranker.rerank_batch([
+        __import__("rankwise").Request.build(FLEA_QUERY, FLEA_PASSAGES[:3], qid="a"),
+        __import__("rankwise").Request.build(FLEA_QUERY, FLEA_PASSAGES[1:4], qid="b")])
+    assert first.docids == ["2", "0", "1"]  # the answer's [3] > [1] > [2], not the reasoning's [1] > [2] > [3]
+    assert second.docids == ["1", "2", "0"]
+    windows = first.trace["windows"][0], second.trace["windows"][0]
+    assert windows[0]["ended"] == "model" and windows[1]["ended"] == "budget"
+    assert windows[1]["reasoning_tokens"] == 32
+    assert lm.generate_calls[0] == (2, 32, ())  # both windows think in one batched call, within the budget
+    # The window the budget cut was closed by the method: "</think>" then "<answer>", then the ranking follows.
+    assert smollm_text.decode(lm.generated_for[1]).endswith("\n</think>\n<answer>")
+
+
+@pytest.mark.parametrize("budget", [0, pytest.param(32, marks=pytest.mark.slow)])
+def test_real_smollm2_reasoning_listwise_gives_a_full_permutation(budget):
+    reranker = Reranker.load("smollm2-135m", preset="reasonrank", reasoning_budget=budget, window=4, stride=2,
+                             batch_size=4)
+    ranking = reranker.rerank(FLEA_QUERY, FLEA_PASSAGES + ["Bread needs flour."])
+    again = reranker.rerank(FLEA_QUERY, FLEA_PASSAGES + ["Bread needs flour."])
+    assert sorted(ranking.docids) == [str(i) for i in range(5)] and ranking.docids == again.docids
+    assert all(w["reasoning_tokens"] <= budget for w in ranking.trace["windows"])
+
+
+def rank_r1_reference_messages(query, passages):
+    """ORACLE: ielab/llm-rankers, Rank-R1/prompts/prompt_setwise-R1.toml (prompt_system, prompt_user) and
+    llmrankers/setwise.py RankR1SetwiseLlmRanker.compare (labels "[i+1]", "\\n".join of "{label} {text}")."""
+    prompt_system = ("A conversation between User and Assistant. The user asks a question, and the Assistant solves "
+                     "it. The assistant first thinks about the reasoning process in the mind and then provides the "
+                     "user with the answer. The reasoning process and answer are enclosed within <think> </think> "
+                     "and <answer> </answer> tags, respectively, i.e., <think> reasoning process here </think> "
+                     "<answer> answer here </answer>.")
+    prompt_user = '''Given the query: "{query}", which of the following documents is most relevant?
+{docs}
+After completing the reasoning process, please provide only the label of the most relevant document to the query, enclosed in square brackets, within the answer tags. For example, if the third document is the most relevant, the answer should be: <think> reasoning process here </think> <answer>[3]</answer>.'''
+    characters = [f"[{i + 1}]" for i in range(20)]
+    docs = "\n".join([f"{characters[i]} {passages[i]}" for i in range(len(passages))])
+    return [{"role": "system", "content": prompt_system},
+            {"role": "user", "content": prompt_user.format(query=query, docs=docs)}]
+
+
+def test_rank_r1_prompt_equals_its_authors_code():
+    from rankwise.rerankers.prompts import RANK_R1
+
+    labels = [str(i + 1) for i in range(len(FLEA_PASSAGES))]
+    assert RANK_R1.messages(FLEA_QUERY, labels, FLEA_PASSAGES) == rank_r1_reference_messages(FLEA_QUERY, FLEA_PASSAGES)
+
+
+def test_setwise_reasoning_takes_the_answers_label_and_keeps_the_parent_when_there_is_none(smollm_text):
+    from rankwise.rerankers.reasoning_setwise import ReasoningSetwiseReranker
+
+    # Comparisons of 2: the first answer names [2] after reasoning that names [1]; the second names nothing.
+    lm = ScriptedLM(smollm_text, [["[1] looks good but</think>"], [" <answer>[2]</answer>"],
+                                  ["hmm"], ["<answer>none</answer>"]])
+    reranker = ReasoningSetwiseReranker(lm, "scripted", set_size=2, top_n=1, reasoning_budget=16)
+    ranking = reranker.rerank(FLEA_QUERY, FLEA_PASSAGES[:2])
+    assert ranking.docids[0] == "1"  # the answer's [2], not the reasoning's [1]
+    assert ranking.trace["llm_calls"] == 1 and ranking.trace["unparsed_answers"] == 0
+    lm.generate_calls.clear()
+    lm.generations = [["hmm"], ["<answer>none</answer>"]]
+    ranking = reranker.rerank(FLEA_QUERY, FLEA_PASSAGES[:2])
+    assert ranking.docids[0] == "0" and ranking.trace["unparsed_answers"] == 1
+
+
+@pytest.mark.parametrize("budget", [0, pytest.param(32, marks=pytest.mark.slow)])
+def test_real_smollm2_reasoning_setwise_sorts_the_head(budget):
+    reranker = Reranker.load("smollm2-135m", preset="rank-r1", set_size=3, top_n=2, reasoning_budget=budget,
+                             batch_size=4)
+    ranking = reranker.rerank(FLEA_QUERY, FLEA_PASSAGES + ["Bread needs flour."])
+    again = reranker.rerank(FLEA_QUERY, FLEA_PASSAGES + ["Bread needs flour."])
+    assert sorted(ranking.docids) == [str(i) for i in range(5)] and ranking.docids == again.docids
+    assert ranking.trace["llm_calls"] >= 2

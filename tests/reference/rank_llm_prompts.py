@@ -29,7 +29,8 @@ CASES = [("rank_zephyr_template.yaml", SingleTurnListwiseInferenceHandler, False
          ("rank_zephyr_alpha_template.yaml", SingleTurnListwiseInferenceHandler, True, 300),
          ("rank_zephyr_template.yaml", SingleTurnListwiseInferenceHandler, False, 12),
          ("rank_gpt_template.yaml", MultiTurnListwiseInferenceHandler, False, 300),
-         ("rank_gpt_template.yaml", MultiTurnListwiseInferenceHandler, True, 12)]
+         ("rank_gpt_template.yaml", MultiTurnListwiseInferenceHandler, True, 12),
+         ("reasonrank_template.yaml", SingleTurnListwiseInferenceHandler, False, 300)]
 
 
 def main() -> None:

@@ -65,9 +65,14 @@ class ListwiseLLMReranker(SlidingWindowReranker):
         self.max_words = max_words
 
     def encode_window(self, window: Window) -> tuple[list[int], list[str]]:
-        """Token ids of the window's prompt and its labels; passages shrink until the prompt fits the context,
-        unless truncation is off (`truncate=False`): then a passage over `max_words` or a window over the
-        context is an error."""
+        """Token ids of the window's prompt and its labels (see `window_prompt`)."""
+        _, ids, labels = self.window_prompt(window)
+        return ids, labels
+
+    def window_prompt(self, window: Window) -> tuple[str, list[int], list[str]]:
+        """The window's prompt as text and token ids, and its labels; passages shrink until the prompt fits the
+        context, unless truncation is off (`truncate=False`): then a passage over `max_words` or a window over
+        the context is an error."""
         labels = identifiers(self.alphabet, len(window.passages))
         words = self.max_words
         if not self.lm.text.truncate:
@@ -78,10 +83,11 @@ class ListwiseLLMReranker(SlidingWindowReranker):
                                      "(truncate=False)")
         while True:
             passages = [self.prompt.prepare_passage(p, words) for p in window.passages]
-            ids = self.lm.encode(self.lm.chat_prefix(self.prompt.messages(window.query, labels, passages)))
+            text = self.lm.chat_prefix(self.prompt.messages(window.query, labels, passages))
+            ids = self.lm.encode(text)
             if len(ids) + self.reserve_tokens <= self.lm.max_length:
                 window.trace["words_per_passage"] = words
-                return ids, labels
+                return text, ids, labels
             if not self.lm.text.truncate:
                 raise InputError(f"a window of {len(labels)} passages takes {len(ids)} tokens, over the model's "
                                  f"context of {self.lm.max_length} (truncate=False)")

@@ -171,12 +171,27 @@ RANK_GPT_V026 = RankLLMPrompt(numeric=RankLLMTemplate(
            "results, do not say any word or explain.",
 ))
 
+# rank_llm 0.26: reasonrank_template.yaml (ReasonRank, liuwenhan/reasonrank-*): the model reasons inside
+# <think> </think> and gives the ranking inside <answer> </answer>.
+REASONRANK = RankLLMPrompt(numeric=RankLLMTemplate(
+    system="You are RankLLM, an intelligent assistant that can rank passages based on their relevance to the query. "
+           "Given a query and a passage list, you first thinks about the reasoning process in the mind and then "
+           "provides the answer (i.e., the reranked passage list). The reasoning process and answer are enclosed "
+           "within <think> </think> and <answer> </answer> tags, respectively, i.e., <think> reasoning process "
+           "here </think> <answer> answer here </answer>.",
+    prefix=_ZEPHYR_PREFIX.format(identifier="a numerical identifier"),
+    passage="[{rank}] {candidate}\n",
+    suffix="Search Query: {query}.\nRank the {num} passages above based on their relevance to the search query. "
+           "All the passages should be included and listed using identifiers, in descending order of relevance. "
+           "The format of the answer should be [] > [], e.g., [2] > [1].",
+))
+
 # `rank_zephyr` is the prompt RankZephyr and FIRST were trained on: rank_llm before its YAML templates
 # (rank_listwise_os_llm.py `_add_prefix_prompt` / `_add_post_prompt`: "a alphabetical identifier", a blank
 # line before the first passage, "Only respond with ..."). `rank_zephyr_v026` and `rank_gpt` are what rank_llm
 # 0.26 builds, byte for byte (tests/test_rank_llm_prompts.py).
 PROMPTS = {"rank_zephyr": RANK_ZEPHYR, "rank_zephyr_v026": RANK_ZEPHYR_V026, "rank_gpt": RANK_GPT_V026,
-           "rank_gpt_single_turn": RANK_GPT}
+           "rank_gpt_single_turn": RANK_GPT, "reasonrank": REASONRANK}
 
 _BRACKETED = re.compile(r"\[([A-Za-z]{1,2}|\d{1,3})\]")
 

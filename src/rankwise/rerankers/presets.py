@@ -40,6 +40,13 @@ PRESETS: dict[str, Preset] = {
                {"prompt": "rank1", "answer_tokens": " true, false", "reasoning_budget": 512},
                reference="orionw/rank1 rank1.py (return_prompt, _fix_incomplete_responses; P(true) / (P(true) + "
                          "P(false)) after </think>)"),
+        Preset("rank-r1", "reasoning-setwise",
+               {"prompt": "rank_r1", "set_size": 20, "top_n": 10, "reasoning_budget": 512},
+               reference="ielab/llm-rankers Rank-R1 (prompts/prompt_setwise-R1.toml; RankR1SetwiseLlmRanker.compare)"),
+        Preset("reasonrank", "reasoning-listwise",
+               {"prompt": "reasonrank", "alphabet": "numeric", "window": 20, "stride": 10, "reasoning_budget": 512},
+               reference="rank_llm 0.26 reasonrank_template.yaml (the prompt, byte for byte); the ranking parsed "
+                         "after </think> as rank_llm's clean_ranking_response does"),
         # rank_llm's listwise checkpoints were trained on its pre-YAML prompt (`rank_zephyr` here); rank_llm 0.26
         # builds another (`rank_zephyr_v026`), which -O prompt=rank_zephyr_v026 selects.
         Preset("rank-zephyr", "listwise-generate",

@@ -103,17 +103,24 @@ YES_NO_PROMPTS = {"relevance_yes_no": RELEVANCE_YES_NO, "qwen3_reranker": QWEN3_
 
 
 @dataclass(frozen=True)
-class ReasoningPrompt:
-    """A reasoning reranker's prompt: the text the model continues (raw, as the checkpoint's own code builds
-    it, or as a user turn of the chat template with `chat=True`), ending where its thinking starts; the tag
-    that closes the thinking; and what the method writes when the budget runs out (`forced_close`, with the
-    reasoning so far in `{reasoning}`), after which the answer is read as usual. `trim_to_sentence` cuts an
-    unfinished reasoning back to its last full sentence first (Rank1 does)."""
+class ThinkClosing:
+    """How a think block ends: the tag the model closes it with, and what the method writes when the budget
+    runs out first (`forced_close`, the reasoning so far in `{reasoning}`), after which the answer is read as
+    usual. `trim_to_sentence` cuts an unfinished reasoning back to its last full sentence first (Rank1)."""
 
-    text: str  # holds {query} and {passage}
     think_close: str = "</think>"
     forced_close: str = "\n{reasoning}\n</think>"
     trim_to_sentence: bool = False
+
+
+@dataclass(frozen=True)
+class ReasoningPrompt:
+    """A reasoning reranker's prompt: the text the model continues (raw, as the checkpoint's own code builds
+    it, or as a user turn of the chat template with `chat=True`), ending where its thinking starts, and how
+    its think block closes."""
+
+    text: str  # holds {query} and {passage}
+    closing: ThinkClosing = ThinkClosing()
     chat: bool = False
     opening: str = ""  # written after the chat template's generation prompt (e.g. "<think>\n")
 
@@ -127,7 +134,7 @@ class ReasoningPrompt:
 RANK1 = ReasoningPrompt(
     text="Determine if the following passage is relevant to the query. Answer only with 'true' or 'false'.\n"
          "Query: {query}\nPassage: {passage}\n<think>",
-    trim_to_sentence=True,
+    closing=ThinkClosing(trim_to_sentence=True),
 )
 
 # A generic reasoning prompt for instruct models without a preset (the chat template, then a think block).
@@ -139,3 +146,35 @@ RELEVANCE_REASONING = ReasoningPrompt(
 )
 
 REASONING_PROMPTS = {"rank1": RANK1, "relevance_reasoning": RELEVANCE_REASONING}
+
+
+@dataclass(frozen=True)
+class SetPrompt:
+    """A setwise reasoning prompt: a system turn and a user turn holding the query and the passages, each
+    passage written as `passage` ({label}, {text}) and joined by `separator`."""
+
+    system: str
+    user: str  # holds {query} and {docs}
+    passage: str = "[{label}] {text}"
+    separator: str = "\n"
+
+    def messages(self, query: str, labels: list[str], passages: list[str]) -> list[dict[str, str]]:
+        docs = self.separator.join(self.passage.format(label=label, text=text) for label, text in zip(labels, passages))
+        return [{"role": "system", "content": self.system},
+                {"role": "user", "content": self.user.format(query=query, docs=docs)}]
+
+
+# Rank-R1 (ielabgroup/Rank-R1-*; ielab/llm-rankers, Rank-R1/prompts/prompt_setwise-R1.toml and
+# llmrankers/setwise.py RankR1SetwiseLlmRanker.compare: "[i] text" joined by newlines).
+RANK_R1 = SetPrompt(
+    system="A conversation between User and Assistant. The user asks a question, and the Assistant solves it. The "
+           "assistant first thinks about the reasoning process in the mind and then provides the user with the "
+           "answer. The reasoning process and answer are enclosed within <think> </think> and <answer> </answer> "
+           "tags, respectively, i.e., <think> reasoning process here </think> <answer> answer here </answer>.",
+    user='Given the query: "{query}", which of the following documents is most relevant?\n{docs}\nAfter '
+         "completing the reasoning process, please provide only the label of the most relevant document to the "
+         "query, enclosed in square brackets, within the answer tags. For example, if the third document is the most "
+         "relevant, the answer should be: <think> reasoning process here </think> <answer>[3]</answer>.",
+)
+
+SET_PROMPTS = {"rank_r1": RANK_R1}

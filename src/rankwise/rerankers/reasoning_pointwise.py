@@ -68,7 +68,7 @@ class ReasoningPointwiseReranker(BaseReranker):
         import numpy as np
 
         texts = [self._prompt_text(r.query.text, c.text, c.docid) for r in requests for c in r.candidates]
-        thoughts = think(self.lm, texts, self.prompt, self.reasoning_budget)
+        thoughts = think(self.lm, texts, self.prompt.closing, self.reasoning_budget)
         log_probs = (self.lm.next_token_logprobs([t.ids for t in thoughts], [self.true_id, self.false_id])
                      if thoughts else np.zeros((0, 2)))
         scores = np.exp(log_probs[:, 0] - np.logaddexp(log_probs[:, 0], log_probs[:, 1])).astype(float).tolist()

@@ -33,6 +33,8 @@ METHODS: dict[str, str] = {
     "colbert": "rankwise.rerankers.colbert:ColBERTReranker",
     "fid-listwise": "rankwise.rerankers.fid_listwise:FiDListwiseReranker",
     "reasoning-pointwise": "rankwise.rerankers.reasoning_pointwise:ReasoningPointwiseReranker",
+    "reasoning-listwise": "rankwise.rerankers.reasoning_listwise:ReasoningListwiseReranker",
+    "reasoning-setwise": "rankwise.rerankers.reasoning_setwise:ReasoningSetwiseReranker",
 }
 
 # For unregistered models, the default method follows the architecture named in config.json; None: an

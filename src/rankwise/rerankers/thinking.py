@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rankwise.backends.interface import LanguageModel
-from rankwise.rerankers.prompts import ReasoningPrompt
+from rankwise.rerankers.prompts import ThinkClosing
 
 
 @dataclass
@@ -27,25 +27,27 @@ class Thought:
         return {"reasoning": self.reasoning, "reasoning_tokens": self.tokens, "ended": self.ended}
 
 
-def think(lm: LanguageModel, prompt_texts: Sequence[str], prompt: ReasoningPrompt, budget: int) -> list[Thought]:
+def think(lm: LanguageModel, prompt_texts: Sequence[str], closing: ThinkClosing, budget: int) -> list[Thought]:
+    """Each prompt's thought; a forced closing is written into the prompt's text and tokenized whole, as
+    Rank1's code does."""
     prompts = [lm.encode(text) for text in prompt_texts]
-    close = lm.encode(prompt.think_close)
+    close = lm.encode(closing.think_close)
     # A one-token closing tag stops generation; a tag of several tokens ("</", "think", ">") cannot, since
     # its last piece appears in ordinary text: then the whole budget is generated and cut at the tag.
     stop = close if len(close) == 1 else []
     generated = lm.generate(prompts, budget, stop_ids=stop) if budget > 0 else [[] for _ in prompts]
     thoughts = []
     for text, ids, produced in zip(prompt_texts, prompts, generated):
-        closed = _closed_at(lm, produced, prompt.think_close)
+        closed = _closed_at(lm, produced, closing.think_close)
         if closed is not None:
-            reasoning = lm.text.decode(produced[:closed]).split(prompt.think_close)[0]
+            reasoning = lm.text.decode(produced[:closed]).split(closing.think_close)[0]
             thoughts.append(Thought(list(ids) + produced[:closed], reasoning, closed, "model"))
             continue
         reasoning = lm.text.decode(produced)
-        if prompt.trim_to_sentence:
+        if closing.trim_to_sentence:
             reasoning = last_full_sentence(reasoning)
         ended = "budget" if len(produced) >= budget else "turn"
-        forced = lm.encode(text + prompt.forced_close.format(reasoning=reasoning))
+        forced = lm.encode(text + closing.forced_close.format(reasoning=reasoning))
         thoughts.append(Thought(forced, reasoning, len(produced), ended))
     return thoughts
 

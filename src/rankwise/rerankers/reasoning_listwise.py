@@ -1,0 +1,65 @@
+"""Reasoning listwise reranking (ReasonRank, Rank-K): sliding windows as `listwise-generate`, but each
+window's answer is a reasoning block followed by the ranking. The model thinks within `reasoning_budget`
+tokens (the block closed by the method when the budget runs out), then the ranking is generated and parsed
+from the answer part only, the text after the think block (inside <answer> </answer> when present), so a
+ranking the model wrote while reasoning never counts. Windows of one step think in one batched generation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from rankwise.backends.interface import LANGUAGE_MODEL, Capability
+from rankwise.options import option
+from rankwise.rerankers.listwise import ListwiseLLMReranker, ListwiseOptions
+from rankwise.rerankers.listwise_prompt import identifiers, mentioned_positions, parse_permutation
+from rankwise.rerankers.prompts import ThinkClosing
+from rankwise.rerankers.sliding_window import Window, WindowResult
+from rankwise.rerankers.thinking import think
+
+
+@dataclass(frozen=True)
+class ReasoningListwiseOptions(ListwiseOptions):
+    reasoning_budget: int = option(512, minimum=0, help="reasoning tokens per window; 0: no thinking")
+
+
+# ReasonRank's answer format: "<think> ... </think> <answer> [2] > [1] </answer>".
+REASONRANK_CLOSING = ThinkClosing(think_close="</think>", forced_close="{reasoning}\n</think>\n<answer>")
+
+
+def answer_part(response: str, think_close: str = "</think>") -> str:
+    """The ranking part of a response: after the last think block, inside <answer> </answer> when present."""
+    text = response.split(think_close)[-1] if think_close in response else response
+    if "<answer>" in text:
+        text = text.split("<answer>", 1)[1]
+    return text.split("</answer>", 1)[0]
+
+
+class ReasoningListwiseReranker(ListwiseLLMReranker):
+    method = "reasoning-listwise"
+    requires = LANGUAGE_MODEL | {Capability.GENERATE}
+    Options = ReasoningListwiseOptions
+
+    def __init__(self, *args: Any, reasoning_budget: int = 512, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.reasoning_budget = reasoning_budget
+        self.closing = REASONRANK_CLOSING
+        full = " > ".join(f"[{label}]" for label in identifiers(self.alphabet, self.window))
+        self.answer_tokens = len(self.lm.encode(f"<answer> {full} </answer>")) + 8
+        self.reserve_tokens = reasoning_budget + self.answer_tokens + 16
+
+    def rank_windows(self, windows: list[Window]) -> list[WindowResult]:
+        prompts = [self.window_prompt(w) for w in windows]
+        thoughts = think(self.lm, [text for text, _, _ in prompts], self.closing, self.reasoning_budget)
+        answers = self.lm.generate([t.ids for t in thoughts], max_new_tokens=self.answer_tokens)
+        results = []
+        for (_, _, labels), thought, tokens in zip(prompts, thoughts, answers):
+            response = self.lm.text.decode(tokens, skip_special_tokens=True)
+            answer = answer_part(response, self.closing.think_close)
+            results.append(WindowResult(order=parse_permutation(answer, labels), trace={
+                **thought.trace(), "answer": answer, "generated_tokens": thought.tokens + len(tokens),
+                "identifiers_emitted": len(mentioned_positions(answer, labels))}))
+        return results
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "reasoning_budget": self.reasoning_budget}

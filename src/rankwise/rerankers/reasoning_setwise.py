@@ -1,0 +1,92 @@
+"""Reasoning setwise reranking (Rank-R1): the setwise heap sort of `setwise`, where each comparison shows
+`set_size` passages as [1] [2] ..., the model reasons within `reasoning_budget` tokens, the think block is
+closed (by the model, or by the method with "</think>\n<answer>" when the budget runs out), and the most
+relevant passage is parsed from the answer: the first of the shown labels in the text after the think block
+(inside <answer> </answer>), as Rank-R1's code extracts it. An answer naming no shown label keeps the set's
+first passage (the heap's current parent: no swap) and is counted in `trace["unparsed_answers"]`. The passages
+are shown in the heap's order, not reshuffled per comparison as Rank-R1's code does, so runs repeat exactly."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from rankwise.backends.interface import LANGUAGE_MODEL, Capability, LanguageModel
+from rankwise.models.registry import CAUSAL_LM
+from rankwise.options import option
+from rankwise.rerankers.base import BaseReranker
+from rankwise.rerankers.heap_select import heap_top_n
+from rankwise.rerankers.prompts import RANK_R1, SET_PROMPTS, SetPrompt, ThinkClosing
+from rankwise.rerankers.reasoning_listwise import answer_part
+from rankwise.rerankers.thinking import think
+from rankwise.types import Ranking, Request, ScoreKind
+
+ANSWER_CLOSING = ThinkClosing(think_close="</think>", forced_close="{reasoning}\n</think>\n<answer>")
+ANSWER_TOKENS = 12  # "<answer>[12]</answer>" and a little room
+
+
+class ReasoningSetwiseJudge:
+    """Picks the most relevant of a few passages by reasoning; keeps every comparison's trace."""
+
+    def __init__(self, reranker: ReasoningSetwiseReranker, query: str, passages: list[str]):
+        self.reranker, self.query, self.passages = reranker, query, passages
+        self.comparisons: list[dict[str, Any]] = []
+
+    def best(self, members: list[int]) -> int:
+        lm: LanguageModel = self.reranker.lm
+        labels = [str(i + 1) for i in range(len(members))]
+        messages = self.reranker.prompt.messages(self.query, labels, [self.passages[i] for i in members])
+        thought = think(lm, [lm.chat_prefix(messages)], ANSWER_CLOSING, self.reranker.reasoning_budget)[0]
+        tokens = lm.generate([thought.ids], max_new_tokens=ANSWER_TOKENS)[0]
+        answer = answer_part(lm.text.decode(tokens, skip_special_tokens=True))
+        named = [m for m in re.findall(r"\[(\d+)\]", answer) if m in labels]
+        choice = members[labels.index(named[0])] if named else members[0]
+        self.comparisons.append({**thought.trace(), "answer": answer, "parsed": bool(named), "members": len(members)})
+        return choice
+
+
+@dataclass(frozen=True)
+class ReasoningSetwiseOptions:
+    prompt: SetPrompt = option(RANK_R1, named=SET_PROMPTS, help="a prompt name or SetPrompt")
+    set_size: int = option(20, minimum=2, help="passages shown per comparison (Rank-R1 was trained on 20)")
+    top_n: int = option(10, minimum=1, help="positions settled by the heap sort (the rest keep their order)")
+    top_k: int = option(100, minimum=2, help="candidates sorted; the rest follow in first-stage order")
+    reasoning_budget: int = option(512, minimum=0, help="reasoning tokens per comparison; 0: no thinking")
+    max_passage_tokens: int = option(100, minimum=1, help="passages are cut to this many tokens")
+
+
+class ReasoningSetwiseReranker(BaseReranker):
+    score_kind = ScoreKind.ORDINAL
+    model_kinds = (CAUSAL_LM,)
+    method = "reasoning-setwise"
+    requires = LANGUAGE_MODEL | {Capability.GENERATE}
+    Options = ReasoningSetwiseOptions
+
+    def __init__(self, lm: LanguageModel, model_label: str, prompt: SetPrompt = RANK_R1, set_size: int = 20,
+                 top_n: int = 10, top_k: int = 100, reasoning_budget: int = 512, max_passage_tokens: int = 100):
+        super().__init__(model_label)
+        self.lm, self.prompt = lm, prompt
+        self.set_size, self.top_n, self.top_k = set_size, top_n, top_k
+        self.reasoning_budget, self.max_passage_tokens = reasoning_budget, max_passage_tokens
+
+    def _rerank(self, requests: list[Request]) -> list[Ranking]:
+        return [self._rank(request) for request in requests]
+
+    def _rank(self, request: Request) -> Ranking:
+        head = request.candidates[: self.top_k]
+        passages = [self.lm.text.truncate_text(c.text, self.max_passage_tokens, what=f"passage {c.docid!r}")
+                    for c in head]
+        judge = ReasoningSetwiseJudge(self, request.query.text, passages)
+        order = heap_top_n(len(head), self.set_size - 1, judge.best, self.top_n)
+        order += list(range(len(head), len(request.candidates)))
+        count = len(order)
+        return Ranking.from_order(request, order, [float(count - rank) for rank in range(count)], trace={
+            "llm_calls": len(judge.comparisons), "comparisons": judge.comparisons,
+            "reasoning_tokens": sum(c["reasoning_tokens"] for c in judge.comparisons),
+            "budget_hits": sum(c["ended"] == "budget" for c in judge.comparisons),
+            "unparsed_answers": sum(not c["parsed"] for c in judge.comparisons)})
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "set_size": self.set_size, "top_n": self.top_n, "top_k": self.top_k,
+                "reasoning_budget": self.reasoning_budget, "max_passage_tokens": self.max_passage_tokens}
