@@ -48,8 +48,12 @@ class ScriptedLM:
         return [self.encode(script[i % len(script)])[:max_new_tokens] for i in range(len(sequences))]
 
     def next_token_logprobs(self, sequences, token_ids):
+        """[0.4, 0.1] for two answer tokens; for grades 0..k, P(g) proportional to g + 1."""
         self.scored.extend(list(s) for s in sequences)
-        return np.log(np.tile([0.4, 0.1], (len(sequences), 1)))
+        if len(token_ids) == 2:
+            return np.log(np.tile([0.4, 0.1], (len(sequences), 1)))
+        weights = np.arange(1, len(token_ids) + 1, dtype=float) / 100
+        return np.log(np.tile(weights, (len(sequences), 1)))
 
 
 def rank1_reference_prompt(query, doc_content, prompt=None):
@@ -191,3 +195,37 @@ def test_real_smollm2_reasoning_setwise_sorts_the_head(budget):
     again = reranker.rerank(FLEA_QUERY, FLEA_PASSAGES + ["Bread needs flour."])
     assert sorted(ranking.docids) == [str(i) for i in range(5)] and ranking.docids == again.docids
     assert ranking.trace["llm_calls"] >= 2
+
+
+def test_graded_score_is_the_expected_grade_and_budget_zero_writes_an_empty_think_block(smollm_text):
+    from rankwise.rerankers.graded_pointwise import GradedPointwiseReranker
+
+    lm = ScriptedLM(smollm_text, ["unused"])
+    reranker = GradedPointwiseReranker(lm, "scripted", max_grade=3, reasoning_budget=0)
+    ranking = reranker.rerank(FLEA_QUERY, FLEA_PASSAGES[:2])
+    assert [r.score for r in ranking] == pytest.approx([2.0, 2.0])  # (0*1 + 1*2 + 2*3 + 3*4) / (1+2+3+4)
+    assert lm.generate_calls == []  # think-free: nothing generated
+    assert smollm_text.decode(lm.scored[0]).endswith("<think>\n\n</think>\n\nScore: ")
+    assert ranking.trace["reasoning"][0]["ended"] == "none" and ranking.trace["budget_hits"] == 0
+
+
+def test_groupwise_parses_each_grade_and_falls_back_for_a_missing_one(smollm_text):
+    from rankwise.rerankers.groupwise import GroupwiseReranker, parse_grades
+
+    assert parse_grades("[1]: 7\n[2] = 12\n[3]: seven", 3, 9) == [7.0, 9.0, None]
+    lm = ScriptedLM(smollm_text, [["[1]: 4\n[2]: 8\n[3]: none", "[1]: 5"]])
+    reranker = GroupwiseReranker(lm, "scripted", group_size=3, max_grade=9)
+    ranking = reranker.rerank(FLEA_QUERY, FLEA_PASSAGES)  # two groups: 3 passages, then 1
+    assert ranking.docids == ["1", "3", "0", "2"]  # 8, 5, 4, then the missing grade (-1)
+    assert [r.score for r in ranking] == [8.0, 5.0, 4.0, -1.0]
+    assert ranking.trace["missing_grades"] == 1 and ranking.trace["llm_calls"] == 2
+    assert lm.generate_calls[0][0] == 2  # both groups in one batched generation
+
+
+@pytest.mark.parametrize("method", ["graded-pointwise", "groupwise"])
+@pytest.mark.parametrize("budget", [0, pytest.param(32, marks=pytest.mark.slow)])
+def test_real_smollm2_graded_methods_rank_every_passage(method, budget):
+    reranker = Reranker.load("smollm2-135m", method=method, reasoning_budget=budget, batch_size=4)
+    ranking = reranker.rerank(FLEA_QUERY, FLEA_PASSAGES)
+    assert sorted(ranking.docids) == [str(i) for i in range(len(FLEA_PASSAGES))]
+    assert ranking.docids == reranker.rerank(FLEA_QUERY, FLEA_PASSAGES).docids

@@ -123,9 +123,10 @@ class ReasoningPrompt:
     closing: ThinkClosing = ThinkClosing()
     chat: bool = False
     opening: str = ""  # written after the chat template's generation prompt (e.g. "<think>\n")
+    answer_prefix: str = ""  # written after the closed think block, before the answer is read
 
-    def prompt_text(self, render_chat: Any, query: str, passage: str) -> str:
-        body = self.text.format(query=query, passage=passage)
+    def prompt_text(self, render_chat: Any, query: str, passage: str, **fields: Any) -> str:
+        body = self.text.format(query=query, passage=passage, **fields)
         return (render_chat([{"role": "user", "content": body}]) + self.opening) if self.chat else body
 
 
@@ -145,7 +146,20 @@ RELEVANCE_REASONING = ReasoningPrompt(
     opening="<think>\n",
 )
 
+# Fine-grained pointwise (ERank / TFRank style): an integer grade, read as the expected grade over the grade
+# tokens; with no budget the think block is written empty ("<think>\n\n</think>\n\n", the think-free mode).
+GRADED_RELEVANCE = ReasoningPrompt(
+    text="Judge how relevant the passage is to the query on a scale from 0 (irrelevant) to {max_grade} (perfectly "
+         "relevant). Think inside <think> </think>, then give only the integer score.\nQuery: {query}\n"
+         "Passage: {passage}",
+    closing=ThinkClosing(forced_close="{reasoning}\n</think>\n\n"),
+    chat=True,
+    opening="<think>\n",
+    answer_prefix="Score: ",
+)
+
 REASONING_PROMPTS = {"rank1": RANK1, "relevance_reasoning": RELEVANCE_REASONING}
+GRADED_PROMPTS = {"graded_relevance": GRADED_RELEVANCE}
 
 
 @dataclass(frozen=True)
@@ -178,3 +192,30 @@ RANK_R1 = SetPrompt(
 )
 
 SET_PROMPTS = {"rank_r1": RANK_R1}
+
+
+@dataclass(frozen=True)
+class GroupPrompt:
+    """A groupwise grading prompt: the query and a group of passages as [1] [2] ..., the model answers one
+    grade per passage ("[1]: 7"), after thinking in the given closing's think block when it has a budget."""
+
+    text: str  # holds {query}, {docs}, {count} and {max_grade}
+    passage: str = "[{label}] {text}"
+    separator: str = "\n"
+    closing: ThinkClosing = ThinkClosing(forced_close="{reasoning}\n</think>\n\n")
+    opening: str = "<think>\n"
+
+    def prompt_text(self, render_chat: Any, query: str, passages: list[str], max_grade: int) -> str:
+        docs = self.separator.join(self.passage.format(label=i + 1, text=text) for i, text in enumerate(passages))
+        body = self.text.format(query=query, docs=docs, count=len(passages), max_grade=max_grade)
+        return render_chat([{"role": "user", "content": body}]) + self.opening
+
+
+# GroupRank-style grading of a whole group in one answer.
+GROUP_GRADES = GroupPrompt(
+    text="Judge how relevant each of the {count} passages below is to the query, on a scale from 0 (irrelevant) "
+         "to {max_grade} (perfectly relevant).\nQuery: {query}\n{docs}\nThink inside <think> </think>, then answer "
+         "with one line per passage in the form [1]: score.",
+)
+
+GROUP_PROMPTS = {"group_grades": GROUP_GRADES}

@@ -62,16 +62,30 @@ class ReasoningPointwiseReranker(BaseReranker):
     def _prompt_text(self, query: str, passage: str, docid: str) -> str:
         if self.max_passage_tokens is not None:
             passage = self.lm.text.truncate_text(passage, self.max_passage_tokens, what=f"passage {docid!r}")
-        return self.prompt.prompt_text(self.lm.chat_prefix, query, passage)
+        return self.prompt.prompt_text(self.lm.chat_prefix, query, passage, **self.prompt_fields())
+
+    def prompt_fields(self) -> dict[str, Any]:
+        return {}
+
+    def answer_token_ids(self) -> list[int]:
+        return [self.true_id, self.false_id]
+
+    def scores_from(self, log_probs: Any) -> list[float]:
+        """P(true) normalized over the two answer tokens, per row of [log P(true), log P(false)]."""
+        import numpy as np
+
+        return np.exp(log_probs[:, 0] - np.logaddexp(log_probs[:, 0], log_probs[:, 1])).astype(float).tolist()
 
     def _rerank(self, requests: list[Request]) -> list[Ranking]:
         import numpy as np
 
         texts = [self._prompt_text(r.query.text, c.text, c.docid) for r in requests for c in r.candidates]
         thoughts = think(self.lm, texts, self.prompt.closing, self.reasoning_budget)
-        log_probs = (self.lm.next_token_logprobs([t.ids for t in thoughts], [self.true_id, self.false_id])
-                     if thoughts else np.zeros((0, 2)))
-        scores = np.exp(log_probs[:, 0] - np.logaddexp(log_probs[:, 0], log_probs[:, 1])).astype(float).tolist()
+        prefix = self.lm.encode(self.prompt.answer_prefix) if self.prompt.answer_prefix else []
+        answer_ids = self.answer_token_ids()
+        log_probs = (self.lm.next_token_logprobs([t.ids + prefix for t in thoughts], answer_ids)
+                     if thoughts else np.zeros((0, len(answer_ids))))
+        scores = self.scores_from(log_probs)
         rankings, offset = [], 0
         for request in requests:
             count = len(request.candidates)

@@ -35,6 +35,8 @@ METHODS: dict[str, str] = {
     "reasoning-pointwise": "rankwise.rerankers.reasoning_pointwise:ReasoningPointwiseReranker",
     "reasoning-listwise": "rankwise.rerankers.reasoning_listwise:ReasoningListwiseReranker",
     "reasoning-setwise": "rankwise.rerankers.reasoning_setwise:ReasoningSetwiseReranker",
+    "graded-pointwise": "rankwise.rerankers.graded_pointwise:GradedPointwiseReranker",
+    "groupwise": "rankwise.rerankers.groupwise:GroupwiseReranker",
 }
 
 # For unregistered models, the default method follows the architecture named in config.json; None: an

@@ -17,7 +17,8 @@ class Thought:
     ids: list[int]  # the prompt, the reasoning and the closed think block: where the answer is read
     reasoning: str
     tokens: int  # reasoning tokens the model generated
-    ended: str  # "model" (it closed the block), "budget" (cut at the budget) or "turn" (it stopped unclosed)
+    ended: str  # "model" (it closed the block), "budget" (cut at the budget), "turn" (it stopped unclosed) or
+    # "none" (no budget: the block was written empty)
 
     @property
     def budget_hit(self) -> bool:
@@ -46,7 +47,7 @@ def think(lm: LanguageModel, prompt_texts: Sequence[str], closing: ThinkClosing,
         reasoning = lm.text.decode(produced)
         if closing.trim_to_sentence:
             reasoning = last_full_sentence(reasoning)
-        ended = "budget" if len(produced) >= budget else "turn"
+        ended = "none" if budget == 0 else "budget" if len(produced) >= budget else "turn"
         forced = lm.encode(text + closing.forced_close.format(reasoning=reasoning))
         thoughts.append(Thought(forced, reasoning, len(produced), ended))
     return thoughts
