@@ -227,3 +227,26 @@ def test_mxbai_rerank_v2_preset_equals_rerankers_mxbai_v2(tiny_qwen2, instructio
     assert [got[str(i)] for i in range(len(PASSAGES))] == pytest.approx(reference, abs=1e-4)
     assert ranking.docids == [str(i) for i in sorted(range(len(PASSAGES)), key=lambda i: -reference[i])]
     assert ranking.score_kind.value == "logit"
+
+
+def test_a_checkpoint_published_as_a_lora_adapter_loads_its_base_with_the_adapter_merged(tmp_path, tiny_qwen3):
+    """Rank-R1's layout: adapter_config.json naming the base model, no config.json of its own."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(1)
+    base = AutoModelForCausalLM.from_pretrained(str(tiny_qwen3))
+    adapter = get_peft_model(base, LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False,
+                                              task_type="CAUSAL_LM"))
+    adapter.save_pretrained(tmp_path / "adapter")
+    config = json.loads((tmp_path / "adapter" / "adapter_config.json").read_text())
+    assert config["base_model_name_or_path"] == str(tiny_qwen3) and not (tmp_path / "adapter" / "config.json").exists()
+    merged = Reranker.load(str(tmp_path / "adapter"), preset="qwen3-reranker")
+    explicit = Reranker.load(str(tiny_qwen3), preset="qwen3-reranker", adapter=str(tmp_path / "adapter"))
+    plain = Reranker.load(str(tiny_qwen3), preset="qwen3-reranker")
+    scores = [[r.score for r in sorted(m.rerank(QUERY, PASSAGES), key=lambda r: r.docid)]
+              for m in (merged, explicit, plain)]
+    assert scores[0] == pytest.approx(scores[1], abs=1e-6)
+    assert max(abs(a - b) for a, b in zip(scores[0], scores[2])) > 1e-4  # the adapter changed the model
+    assert Reranker.load(str(tmp_path / "adapter")).method == "llm-pointwise"

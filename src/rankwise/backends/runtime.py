@@ -103,11 +103,13 @@ def load_tokenizer_and_model(model_class: Any, location: ModelLocation, options:
 
     apply_threads(options.threads)
     device = select_device(options.device)
+    location, adapters = adapter_checkpoint(location)
     remote_code = refuse_remote_code(location, options.trust_remote_code)
-    tokenizer = load_pretrained(AutoTokenizer.from_pretrained, location, **remote_code)
+    tokenizer = load_pretrained(AutoTokenizer.from_pretrained, adapters.get("tokenizer", location), **remote_code)
     model = load_pretrained(model_class.from_pretrained, location, dtype=select_dtype(options.dtype, device),
                             **remote_code)
-    for adapter in (location.adapter, options.adapter):  # a registered model's own adapter, then the user's
+    # an adapter checkpoint's own weights, a registered model's adapter, then the user's
+    for adapter in (adapters.get("weights"), location.adapter, options.adapter):
         if adapter:
             model = merged_adapter(model, adapter)
     model.to(device).eval()
@@ -130,9 +132,28 @@ def dynamic_int8(model: Any, scheme: str, device: str) -> Any:
     return quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
 
 
+def adapter_checkpoint(location: ModelLocation) -> tuple[ModelLocation, dict[str, Any]]:
+    """A checkpoint published as a LoRA adapter (adapter_config.json and no config.json, e.g. Rank-R1) loads
+    its base model, named in its adapter config, with the adapter merged in; the adapter's own tokenizer is
+    used when it ships one. Returns the location to load the weights from and {"weights": adapter,
+    "tokenizer": location} for such a checkpoint, else the location unchanged and {}."""
+    if location.read_json("config.json") is not None:
+        return location, {}
+    config = location.read_json("adapter_config.json")
+    if config is None or not config.get("base_model_name_or_path"):
+        return location, {}
+    import dataclasses
+
+    base = ModelLocation(path=config["base_model_name_or_path"])
+    tokenizer = location if location.read_json("tokenizer_config.json") is not None else base
+    return dataclasses.replace(location, path=base.path), {"weights": location.path, "tokenizer": tokenizer}
+
+
 def merged_adapter(model: Any, path: str | Path) -> Any:
-    """The model with a saved LoRA adapter (peft) merged into its weights, so it costs nothing per query."""
-    if not (Path(path) / "adapter_config.json").is_file():
+    """The model with a saved LoRA adapter (peft) merged into its weights, so it costs nothing per query; a
+    local folder or a Hugging Face id."""
+    local = Path(path).is_dir()
+    if (local or str(path).startswith((".", "/", "~"))) and not (Path(path) / "adapter_config.json").is_file():
         raise ModelNotAvailableError(f"{path}: no LoRA adapter (adapter_config.json) there")
     return import_peft().PeftModel.from_pretrained(model, str(path)).merge_and_unload()
 

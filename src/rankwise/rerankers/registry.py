@@ -68,6 +68,8 @@ def default_method(location: ModelLocation) -> str:
     if folder_kind(location) == LATE_INTERACTION:
         return "colbert"
     config = location.read_json("config.json") or {}
+    if not config and (location.read_json("adapter_config.json") or {}).get("task_type") == "CAUSAL_LM":
+        return "llm-pointwise"  # a checkpoint published as a LoRA adapter over a causal LM
     for architecture in config.get("architectures") or []:
         for suffix, method in ARCHITECTURE_DEFAULTS.items():
             if architecture.endswith(suffix):

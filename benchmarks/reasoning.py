@@ -1,0 +1,108 @@
+"""Reasoning rerankers against their thinking budget: every reasoning method at each budget, side by side in
+one run, each configuration in a fresh process: nDCG@10, reasoning tokens per query, seconds per query, peak
+RSS and the share of judgments (passages, comparisons, windows, groups) that hit the budget.
+
+The issue's configuration (Qwen2.5-Coder-1.5B and 0.5B on llama.cpp, DL 2019 BM25, first 5 queries, top 10):
+
+    python benchmarks/reasoning.py --models qwen2.5-coder-1.5b,qwen2.5-coder-0.5b --budgets 0,64,256 \\
+        --queries 5 --top-k 10 --plot benchmarks/out/reasoning.png
+
+Small instruct models were not trained to reason about relevance: gains are not expected, the numbers say
+what the mechanism costs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from _common import bm25_requests, in_fresh_process, peak_rss_mib
+
+# The method, its options at a budget (no preset: these models are not the presets' checkpoints).
+METHODS = {
+    "reasoning-pointwise": {},
+    "graded-pointwise": {},
+    "reasoning-setwise": {"set_size": 5, "top_n": 5},
+    "reasoning-listwise": {"window": 10, "stride": 5, "alphabet": "numeric", "prompt": "reasonrank"},
+    "groupwise": {"group_size": 5},
+}
+
+
+def run_one(model: str, method: str, options: dict, candidates: str, queries: int, top_k: int) -> dict:
+    """In a child process: load, rerank the first `queries` lists' top `top_k`, and read the traces."""
+    from rankwise import Reranker
+    from rankwise.io import read_candidates
+    from rankwise.pipelines.evaluate import run_from_rankings
+    from rankwise.pipelines.rerank import rerank_requests
+
+    requests = read_candidates(candidates)[:queries]
+    reranker = Reranker.load(model, method=method, **options)
+    start = time.perf_counter()
+    report = rerank_requests(reranker, requests, top_k=top_k)
+    seconds = time.perf_counter() - start
+    judgments = hits = tokens = 0
+    for ranking in report.rankings:
+        trace = ranking.trace
+        entries = (trace.get("reasoning") or trace.get("comparisons") or trace.get("groups")
+                   or trace.get("windows") or [])
+        judgments += len(entries)
+        hits += sum(e.get("ended") == "budget" for e in entries)
+        tokens += sum(e.get("reasoning_tokens", 0) for e in entries)
+    return {"run": run_from_rankings(report.rankings), "seconds_per_query": seconds / max(len(requests), 1),
+            "tokens_per_query": tokens / max(len(requests), 1), "budget_share": hits / judgments if judgments else 0.0,
+            "peak_rss_mib": peak_rss_mib()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dataset", default="dl19")
+    parser.add_argument("--models", default="qwen2.5-coder-0.5b")
+    parser.add_argument("--backend", default="llama.cpp")
+    parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--budgets", default="0,64,256")
+    parser.add_argument("--queries", type=int, default=5)
+    parser.add_argument("--top-k", type=int, default=10)
+    parser.add_argument("--plot", default=None, help="PNG of nDCG@10 and seconds per query against the budget")
+    args = parser.parse_args()
+    from rankwise.pipelines.evaluate import evaluate
+
+    candidates, qrels, requests, bm25 = bm25_requests(args.dataset, args.queries)
+    print(f"{args.dataset}, first {len(requests)} queries, BM25 top {args.top_k} (BM25 nDCG@10 {bm25:.4f}); "
+          f"backend {args.backend}")
+    print("| model | method | budget | nDCG@10 | reasoning tokens/query | s/query | peak MiB | share at budget |")
+    print("|---|---|---|---|---|---|---|---|")
+    points: dict[tuple[str, str], list[tuple[int, float, float]]] = {}
+    for model in args.models.split(","):
+        for method in args.methods.split(","):
+            for budget in (int(b) for b in args.budgets.split(",")):
+                options = {**METHODS[method], "reasoning_budget": budget, "backend": args.backend}
+                result = in_fresh_process(run_one, model, method, options, str(candidates), args.queries, args.top_k)
+                ndcg = evaluate(result["run"], qrels)["nDCG@10"]
+                points.setdefault((model, method), []).append((budget, ndcg, result["seconds_per_query"]))
+                print(f"| {model} | {method} | {budget} | {ndcg:.4f} | {result['tokens_per_query']:.0f} | "
+                      f"{result['seconds_per_query']:.1f} | {result['peak_rss_mib']:.0f} | "
+                      f"{result['budget_share']:.0%} |", flush=True)
+    if args.plot:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        figure, (quality, cost) = plt.subplots(1, 2, figsize=(11, 4))
+        for (model, method), rows in points.items():
+            budgets = [r[0] for r in rows]
+            quality.plot(budgets, [r[1] for r in rows], marker="o", label=f"{method} ({model})")
+            cost.plot(budgets, [r[2] for r in rows], marker="o", label=f"{method} ({model})")
+        quality.axhline(bm25, linestyle="--", color="gray", label="BM25")
+        quality.set_xlabel("reasoning budget (tokens)")
+        quality.set_ylabel("nDCG@10")
+        cost.set_xlabel("reasoning budget (tokens)")
+        cost.set_ylabel("seconds per query (2-core CPU)")
+        quality.legend(fontsize=6)
+        figure.tight_layout()
+        figure.savefig(args.plot, dpi=120)
+        print(f"plot written to {args.plot}")
+
+
+if __name__ == "__main__":
+    main()
