@@ -47,7 +47,7 @@ def main() -> None:
     from rankwise.backends.interface import Capability
     from rankwise.backends.registry import locate, open_backend
     from rankwise.backends.options import TransformersOptions
-    from rankwise.cli_common import parse_options
+    from rankwise.cli.common import parse_options
     from rankwise.io.lines import iter_jsonl
     from rankwise.options import validate_options
     from rankwise.pipelines.train.data import HeldOut, build_query_groups, query_folds

@@ -108,7 +108,7 @@ def test_eval_warns_about_query_set_differences(tmp_path):
 
 def test_method_options_reach_the_reranker(monkeypatch):
     from rankwise.api import Reranker
-    from rankwise.cli_common import parse_options
+    from rankwise.cli.common import parse_options
 
     assert parse_options(["window=4", "stride=2", "alphabet=numeric", "truncate=false"]) == {
         "window": 4, "stride": 2, "alphabet": "numeric", "truncate": False}

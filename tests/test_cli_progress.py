@@ -1,6 +1,6 @@
 """Progress in a log file: plain lines with count, elapsed time and ETA, since Rich draws nothing there."""
 
-from rankwise.cli_common import LoggedProgress, progress_bar
+from rankwise.cli.common import LoggedProgress, progress_bar
 
 
 class FakeClock:

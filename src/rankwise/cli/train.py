@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from rankwise.cli_common import (METHOD_FLAG, console, errors, parse_options, progress_bar, reports_errors,
+from rankwise.cli.common import (METHOD_FLAG, console, errors, parse_options, progress_bar, reports_errors,
                                  takes_reranker_flags)
 from rankwise.errors import OptionError
 from rankwise.options import validate_options

@@ -1,5 +1,5 @@
 """Command line: `rankwise rerank`, `models`, `eval`, `index`, `search`, `bench`, `serve`; `train` and `label` are in
-`cli_train`."""
+`cli.train`."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from rankwise.errors import InputError, ModelNotAvailableError
-from rankwise.cli_common import (METHOD_FLAG, MODEL_FLAG, console, errors, progress_bar, reports_errors,
+from rankwise.cli.common import (METHOD_FLAG, MODEL_FLAG, console, errors, progress_bar, reports_errors,
                                  takes_reranker_flags)
-from rankwise.cli_train import label, train_app
+from rankwise.cli.train import label, train_app
 from rankwise.types import Ranking
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,

@@ -1,0 +1,5 @@
+import sys
+
+from rankwise.cli.main import app
+
+sys.exit(app())
