@@ -156,3 +156,23 @@ def test_documents_accept_the_common_shapes(write):
 def test_documents_errors_name_the_line(write, lines, problem):
     with pytest.raises(InputError, match=r"docs\.jsonl" + problem):
         read_documents(write("docs.jsonl", "\n".join(lines)))
+
+
+def test_a_collection_folder_is_read_in_one_place():
+    from rankwise.errors import InputError
+    from rankwise.io.collection import Collection
+    from rankwise.pipelines.bench import run_bench
+
+    dl21 = Collection.open(data_path("dl21"))
+    assert dl21.first_stages() == ["bm25", "splade_pp_ed"] and dl21.judged
+    assert len(dl21.qrels()) == 53 and len(dl21.candidates("bm25")) == 53 and len(dl21.topics()) == 477
+    dl22 = Collection.open(data_path("dl22"))
+    assert not dl22.judged and dl22.qrels() == {}
+    with pytest.raises(InputError, match="fusion training needs judged queries"):
+        dl22.qrels(required="fusion training")
+    with pytest.raises(InputError, match="no monot5 candidates"):
+        dl21.candidates("monot5")
+    with pytest.raises(InputError, match="collection folder not found"):
+        Collection.open(data_path("dl21") / "missing")
+    with pytest.raises(InputError, match="a bench needs judged queries"):
+        run_bench(data_path("dl22"), [], "/tmp/unused-bench")

@@ -10,6 +10,7 @@ import typer
 from rankwise.cli.common import (METHOD_FLAG, console, errors, parse_options, progress_bar, reports_errors,
                                  takes_reranker_flags)
 from rankwise.errors import OptionError
+from rankwise.io.collection import FIRST_STAGES
 from rankwise.options import validate_options
 
 train_app = typer.Typer(no_args_is_help=True, help="Build training data and train rerankers.")
@@ -80,7 +81,7 @@ def train_fusion_command(
     out: Path = typer.Option(..., help="Fusion model folder to write."),
     stage: list[str] = typer.Option(["embedding-prf:minilm-embed"],
                                     help="Feature stage 'method:model' or 'method:model@head'; repeatable."),
-    first_stage: list[str] = typer.Option(["bm25", "splade_pp_ed"], help="Candidate files to train on."),
+    first_stage: list[str] = typer.Option(list(FIRST_STAGES), help="Candidate files to train on."),
     held_out: list[Path] = typer.Option([], help="Collection never to train on; repeatable."),
     folds: int = typer.Option(5, help="Query-level cross-validation folds."),
     seed: int = typer.Option(0, help="Seed for folds and LightGBM."),

@@ -10,9 +10,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from rankwise.io.candidates import read_candidates
+from rankwise.io.collection import Collection
 from rankwise.io.sidecar import write_sidecar
-from rankwise.io.trec import read_qrels, write_run
+from rankwise.io.trec import write_run
 from rankwise.pipelines.evaluate import Comparison, compare_runs, run_from_rankings
 from rankwise.pipelines.rerank import rerank_requests
 from rankwise.rerankers.spec import RerankerSpec
@@ -33,8 +33,9 @@ def run_bench(
     dataset = Path(dataset)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    requests = read_candidates(dataset / f"{first_stage}_top100.json")[:queries]
-    qrels = read_qrels(dataset / "qrels.txt")
+    collection = Collection.open(dataset)
+    requests = collection.candidates(first_stage)[:queries]
+    qrels = collection.qrels(required="a bench")
     runs, metadata = {}, {}
     base_label = first_stage
     base_rankings = [Ranking.first_stage(r) for r in requests]

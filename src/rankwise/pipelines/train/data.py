@@ -16,11 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from rankwise.errors import InputError
-from rankwise.io.candidates import read_candidates
+from rankwise.io.collection import FIRST_STAGES, Collection
 from rankwise.io.lines import iter_jsonl
-from rankwise.io.trec import read_qrels, read_topics
 
-FIRST_STAGES = ("bm25", "splade_pp_ed")
 SYNTHETIC_PREFIX = "synthetic:"  # collection name of groups with generated queries
 
 
@@ -81,16 +79,15 @@ class HeldOut:
             if not folder.is_dir():
                 raise InputError("held-out collection not found", source=str(folder))
             held.folders.append(folder.resolve())
-            if (folder / "topics.tsv").exists():
-                for query in read_topics(folder / "topics.tsv"):
-                    held.qids.add(query.qid)
-                    held.query_texts.add(_normalized(query.text))
-            if (folder / "qrels.txt").exists():
-                for qid, judged in read_qrels(folder / "qrels.txt").items():
-                    held.qids.add(qid)
-                    held.docids.update(judged)
-            for path in sorted(folder.glob("*_top100.json")):
-                for request in read_candidates(path):
+            collection = Collection(folder)
+            for query in collection.topics():
+                held.qids.add(query.qid)
+                held.query_texts.add(_normalized(query.text))
+            for qid, judged in collection.qrels().items():
+                held.qids.add(qid)
+                held.docids.update(judged)
+            for stage in collection.first_stages():
+                for request in collection.candidates(stage):
                     held.qids.add(request.query.qid)
                     held.query_texts.add(_normalized(request.query.text))
                     for candidate in request.candidates:
@@ -129,13 +126,14 @@ def build_query_groups(
     report = BuildReport(groups=[])
     for folder in map(Path, collections):
         held_out.check_collection(folder)
-        qrels = read_qrels(folder / "qrels.txt") if (folder / "qrels.txt").exists() else {}
-        stages = [s for s in first_stages if (folder / f"{s}_top100.json").exists()]
+        collection = Collection.open(folder)
+        qrels = collection.qrels()
+        stages = [s for s in first_stages if s in collection.first_stages()]
         if not stages:
             raise InputError(f"no candidate file for first stages {', '.join(first_stages)}", source=str(folder))
         groups: dict[str, QueryGroup | None] = {}  # None: a held-out query, dropped from every first stage
         for stage in stages:
-            for request in read_candidates(folder / f"{stage}_top100.json"):
+            for request in collection.candidates(stage):
                 qid = request.query.qid
                 if qid in groups and groups[qid] is None:
                     continue

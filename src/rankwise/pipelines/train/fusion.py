@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from rankwise.errors import InputError, UnsupportedMethodError
-from rankwise.io.candidates import read_candidates
-from rankwise.io.trec import Qrels, read_qrels
+from rankwise.io.collection import FIRST_STAGES, Collection
+from rankwise.io.trec import Qrels
 from rankwise.pipelines.evaluate import evaluate
 from rankwise.pipelines.train.data import HeldOut, query_folds
 from rankwise.rerankers.fusion import BOOSTER_FILE, SPEC_FILE, FusionSpec, request_features
@@ -67,14 +67,10 @@ def load_training_requests(collections: Sequence[str | Path], first_stages: Sequ
     loaded = []
     for folder in map(Path, collections):
         held_out.check_collection(folder)
-        if not (folder / "qrels.txt").exists():
-            raise InputError("fusion training needs judged queries (qrels.txt)", source=str(folder))
-        qrels = read_qrels(folder / "qrels.txt")
+        collection = Collection.open(folder)
+        qrels = collection.qrels(required="fusion training")
         for stage in first_stages:
-            path = folder / f"{stage}_top100.json"
-            if not path.exists():
-                raise InputError(f"no {stage} candidates", source=str(folder))
-            for request in read_candidates(path):
+            for request in collection.candidates(stage):
                 if request.query.qid not in qrels or held_out.has_query(request.query.qid, request.query.text):
                     continue
                 kept = [c for c in request.candidates if not held_out.has_passage(c.docid, c.text)]
@@ -133,7 +129,7 @@ def train_fusion(
     spec: FusionSpec,
     collections: Sequence[str | Path],
     out_dir: str | Path,
-    first_stages: Sequence[str] = ("bm25", "splade_pp_ed"),
+    first_stages: Sequence[str] = FIRST_STAGES,
     held_out: HeldOut | None = None,
     folds: int = 5,
     seed: int = 0,
