@@ -73,7 +73,7 @@ def test_without_cors_origins_no_cors_header_is_sent():
 def test_draining_answers_503_and_closes_the_connection():
     app = create_app(RecordingReranker(), ServerSettings(model_name="rec"))
     with threaded_server(app) as url:
-        app.state.runtime["draining"] = True
+        app.state.service.draining = True
         response = httpx.post(f"{url}/v1/rerank", json=BODY)
         assert response.status_code == 503 and response.headers["connection"] == "close"
         assert httpx.get(f"{url}/health").status_code == 200

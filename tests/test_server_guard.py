@@ -209,3 +209,21 @@ def test_an_unhandled_error_is_a_counted_json_500_with_the_request_id():
                                    "type": "internal", "error_type": "internal", "request_id": "req-42"}
         metrics = httpx.get(f"{base}/metrics").text
         assert 'code="500"' in metrics and "/v1/models" in metrics
+
+
+def test_the_routes_share_pure_limit_checks_that_name_their_own_field():
+    """One set of checks for the Cohere/Jina and TEI shapes, each naming the field of its own shape."""
+    from rankwise.server.limits import check_common, check_text
+    from rankwise.server.state import ApiError, ServerSettings
+
+    settings = ServerSettings(model_name="m", max_documents=3, max_query_chars=10)
+    for field_name in ("documents", "texts"):
+        with pytest.raises(ApiError) as refused:
+            check_common(settings, "q", 4, field_name)
+        assert (refused.value.status, refused.value.field_path) == (413, [field_name])
+        with pytest.raises(ApiError, match=f"{field_name} is empty"):
+            check_common(settings, "q", 0, field_name)
+        with pytest.raises(ApiError, match=rf"{field_name}\[2\] is empty"):
+            check_text("  ", field_name, 2)
+    with pytest.raises(ApiError, match="query has 11 characters, over the limit of 10"):
+        check_common(settings, "q" * 11, 1, "texts")

@@ -132,6 +132,14 @@ class ErrorBody(BaseModel):
     detail: Optional[Any] = None
 
 
+def error_response(status: int, message: str, request_id: str | None, detail: Any = None,
+                   headers: dict[str, str] | None = None) -> Any:
+    """The one JSON shape of every error answer, as a response."""
+    from fastapi.responses import JSONResponse
+
+    return JSONResponse(error_body(status, message, request_id, detail), status_code=status, headers=headers)
+
+
 def error_body(status: int, message: str, request_id: str | None, detail: Any = None) -> dict[str, Any]:
     code = ERROR_TYPES.get(status, "client_error" if status < 500 else "server_error")
     body: dict[str, Any] = {"error": message, "type": code, "error_type": code, "request_id": request_id}

@@ -52,9 +52,9 @@ def run(app: FastAPI, host: str, port: int, drain_seconds: float = 2.0, log_leve
 
     class DrainingServer(uvicorn.Server):
         def handle_exit(self, sig, frame):  # called from the signal handler
-            if app.state.runtime["draining"]:
+            if app.state.service.draining:
                 return super().handle_exit(sig, frame)
-            app.state.runtime["draining"] = True
+            app.state.service.draining = True
             threading.Timer(drain_seconds, super().handle_exit, args=(sig, frame)).start()
 
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=30,
@@ -64,8 +64,8 @@ def run(app: FastAPI, host: str, port: int, drain_seconds: float = 2.0, log_leve
     def stop_after_load_failure() -> None:  # no point listening: /ready would answer 503 forever
         server.should_exit = True
 
-    app.state.runtime["on_load_failure"] = stop_after_load_failure
+    app.state.service.on_load_failure = stop_after_load_failure
     server.run()
-    if app.state.runtime.get("load_error"):
+    if app.state.service.load_error:
         raise ModelNotAvailableError(f"the model failed to load, so the service stopped: "
-                                     f"{app.state.runtime['load_error']}")
+                                     f"{app.state.service.load_error}")

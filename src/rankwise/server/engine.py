@@ -1,0 +1,81 @@
+"""Scoring a request's texts through the micro-batcher: the one path every rerank route takes, with the
+client's disconnect and the request deadline cancelling the work, and errors below the server turned into
+the answers a client should see."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from fastapi import Request
+
+from rankwise.errors import InputError
+from rankwise.rerankers.base import BaseReranker
+from rankwise.server.batcher import Overloaded
+from rankwise.server.limits import check_encodable
+from rankwise.server.state import ApiError, ServiceState
+from rankwise.types import Candidate, Query, ScoreKind
+from rankwise.types import Request as RerankWork
+
+log = logging.getLogger("rankwise.server")
+
+
+class ClientGone(Exception):
+    """The client disconnected before its answer was ready."""
+
+
+async def scores_for(service: ServiceState, request: Request, query: str, texts: list[str],
+                     field_name: str) -> tuple[list[float], ScoreKind]:
+    """The raw score of every text, in order, and what kind of score they are."""
+    reranker = service.ready_reranker()
+    check_encodable(query, texts, field_name)
+    work_request = RerankWork(Query("request", query), [Candidate(str(i), t) for i, t in enumerate(texts)])
+    batcher = service.batcher
+    work = asyncio.ensure_future(batcher.score(work_units(reranker, work_request, batcher.chunk)))
+    try:
+        parts = await while_client_waits(request, work, service.settings.request_timeout)
+    except Overloaded as e:
+        raise ApiError(503, f"overloaded: {e}; retry later", headers=service.retry_after()) from None
+    except InputError as e:  # bad input found below the server is the client's problem, not a model failure
+        raise ApiError(422, str(e)) from None
+    except ApiError:
+        raise
+    except ClientGone:  # nobody reads this answer; the status (nginx's 499) is for the metrics and the log
+        log.info("request %s: client disconnected, its remaining work dropped", request.state.request_id)
+        raise ApiError(499, "client closed the request") from None
+    except Exception:
+        log.exception("request %s: the model failed", request.state.request_id)
+        raise ApiError(500, "the model failed while scoring this request") from None
+    service.metrics.documents.inc(len(texts))
+    return [score for part in parts for score in part], reranker.score_kind
+
+
+async def while_client_waits(request: Request, work: asyncio.Future, timeout: float | None) -> Any:
+    """The result of `work`, cancelled (so its queued pairs are dropped) when the client disconnects (the
+    guard's watcher sets `client_gone`) or the request deadline passes."""
+    gone: asyncio.Event | None = getattr(request.state, "client_gone", None)
+    waiters = {work}
+    gone_waiter = asyncio.ensure_future(gone.wait()) if gone is not None else None
+    if gone_waiter is not None:
+        waiters.add(gone_waiter)
+    try:
+        done, _ = await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        if work in done:
+            return work.result()
+        if gone_waiter is not None and gone_waiter in done:
+            raise ClientGone()
+        raise ApiError(504, f"not answered within the request timeout of {timeout:g} s")
+    finally:
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.cancel()
+
+
+def work_units(reranker: BaseReranker, request: RerankWork, chunk: int) -> list[RerankWork]:
+    """The request whole, or cut into slices of at most `chunk` candidates when the method scores each
+    candidate on its own (so slices can share batches with other requests without changing a score)."""
+    if not reranker.independent_candidates or len(request.candidates) <= chunk:
+        return [request]
+    return [RerankWork(request.query, request.candidates[i:i + chunk])
+            for i in range(0, len(request.candidates), chunk)]

@@ -1,0 +1,86 @@
+"""The checks every rerank route shares, as pure functions of the settings and the request's texts: sizes,
+encodability, and fitting texts to the model's tokens. Each raises an ApiError naming the field."""
+
+from __future__ import annotations
+
+from rankwise.backends.interface import TokenCounting
+from rankwise.rerankers.base import BaseReranker
+from rankwise.server.state import ApiError, ServerSettings
+
+
+def check_common(settings: ServerSettings, query: str, count: int, field_name: str) -> None:
+    """The query and the number of texts, for every route shape."""
+    if not query.strip():
+        raise ApiError(422, "query is empty", ["query"])
+    if len(query) > settings.max_query_chars:
+        raise ApiError(413, f"query has {len(query)} characters, over the limit of {settings.max_query_chars}",
+                       ["query"])
+    if count > settings.max_documents:
+        raise ApiError(413, f"{count} documents, over the limit of {settings.max_documents} per request", [field_name])
+    if count > settings.max_queue_pairs:  # a 503 would invite retries that can never succeed
+        raise ApiError(413, f"{count} documents can never fit the queue of {settings.max_queue_pairs} pairs; "
+                            "split the request", [field_name])
+    if count == 0:
+        raise ApiError(422, f"{field_name} is empty", [field_name])
+
+
+def check_text(text: str, field_name: str, index: int) -> None:
+    if not text.strip():
+        raise ApiError(422, f"{field_name}[{index}] is empty", [field_name, str(index)])
+
+
+def check_encodable(query: str, texts: list[str], field_name: str) -> None:
+    """JSON can carry lone UTF-16 surrogates ("\\ud800") that no tokenizer can encode: refuse the request that
+    holds one (422 naming the field) before it shares a batch with anyone else's."""
+    for path, text in [(["query"], query), *(([field_name, str(i)], t) for i, t in enumerate(texts))]:
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as e:
+            where = path[0] if len(path) == 1 else f"{path[0]}[{path[1]}]"
+            raise ApiError(422, f"{where} cannot be encoded as UTF-8: a lone surrogate at character {e.start}",
+                           path) from None
+
+
+def token_counter(reranker: BaseReranker | None) -> TokenCounting | None:
+    """The model's tokenizer, when the reranker is loaded and its backend counts tokens."""
+    return reranker.token_counter if reranker is not None else None
+
+
+def token_count(counter: TokenCounting | None, query: str, texts: list[str]) -> int:
+    """Model tokens of the query and every text (Jina's `usage.total_tokens`); whitespace words for a
+    backend without a local tokenizer."""
+    if counter is None:
+        return len(query.split()) + sum(len(t.split()) for t in texts)
+    return sum(counter.count_tokens([query, *texts]))
+
+
+def cut_to_tokens(counter: TokenCounting | None, text: str, max_tokens: int) -> str:
+    if counter is None:
+        return " ".join(text.split()[:max_tokens])
+    return counter.cut_to_tokens(text, max_tokens)
+
+
+PAIR_SPECIAL_TOKENS = 3  # [CLS] query [SEP] text [SEP]: what a pair input adds around the two texts
+
+
+def fit_model_tokens(reranker: BaseReranker | None, query: str, texts: list[str], truncate: bool) -> list[str]:
+    """TEI's rule, in model tokens: a (query, text) input over the model's limit is 413 unless `truncate`,
+    which cuts the text to fit. Only for methods that score each text on its own with a token limit."""
+    counter = token_counter(reranker)
+    limit = getattr(counter, "max_length", None)
+    if counter is None or limit is None or not reranker.independent_candidates:
+        return texts
+    query_tokens = counter.count_tokens([query])[0]
+    room = limit - query_tokens - PAIR_SPECIAL_TOKENS
+    if room < 1:
+        raise ApiError(413, f"query has {query_tokens} tokens, leaving no room in the model's limit of {limit}",
+                       ["query"])
+    fitted = []
+    for i, (text, tokens) in enumerate(zip(texts, counter.count_tokens(texts))):
+        if tokens > room:
+            if not truncate:
+                raise ApiError(413, f"texts[{i}] has {tokens} tokens; with the query's {query_tokens} that is over "
+                                    f"the model's limit of {limit} (send truncate=true to cut it)", ["texts", str(i)])
+            text = counter.cut_to_tokens(text, room)
+        fitted.append(text)
+    return fitted
