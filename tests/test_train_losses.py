@@ -52,3 +52,14 @@ def test_first_loss_combines_lm_nll_and_ranknet_with_lambda():
     ranknet = weighted_ranknet_loss(torch.tensor([1.0, 0.0]), [0, 1])
     assert ranknet.item() == pytest.approx(softplus(-1.0) / 3, rel=1e-6)
     assert first_loss(lm, ranknet).item() == pytest.approx(lm.item() + 10 * ranknet.item(), rel=1e-6)
+
+
+def test_warmup_is_passed_as_a_number_of_steps_from_the_ratio():
+    """transformers 4 reads warmup_steps=0.1 as 0.1 steps and 5 as a ratio: the trainer passes the step count."""
+    from rankwise.pipelines.train.bi_encoder import BiEncoderTrainingConfig
+    from rankwise.pipelines.train.st_trainer import warmup_steps
+
+    config = BiEncoderTrainingConfig(epochs=2.0, batch_size=16, warmup_ratio=0.1)
+    assert warmup_steps(160, config) == 2  # 10 batches x 2 epochs = 20 steps, 10 % of them
+    assert warmup_steps(161, config) == 3  # 11 x 2 = 22 steps -> 2.2 -> 3
+    assert warmup_steps(160, BiEncoderTrainingConfig(warmup_ratio=0.0)) == 0

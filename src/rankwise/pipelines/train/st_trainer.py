@@ -78,12 +78,21 @@ def fit(model: Any, rows: list[dict[str, Any]], loss: Any, checkpoints: Path, co
 
     arguments = Arguments(
         output_dir=str(checkpoints), num_train_epochs=config.epochs, per_device_train_batch_size=config.batch_size,
-        learning_rate=config.lr, warmup_steps=config.warmup_ratio, logging_steps=5, save_strategy="steps",
+        learning_rate=config.lr, warmup_steps=warmup_steps(len(rows), config), logging_steps=5, save_strategy="steps",
         save_steps=config.checkpoint_steps, save_total_limit=2, report_to=[], seed=config.seed, data_seed=config.seed,
         use_cpu=True)
     trainer = Trainer(model=model, args=arguments, train_dataset=Dataset.from_list(rows), loss=loss)
     trainer.train(resume_from_checkpoint=True if resume else None)
     return trainer
+
+
+def warmup_steps(rows: int, config: Any) -> int:
+    """`config.warmup_ratio` of the run's optimizer steps, as a whole number of steps: transformers 4 reads a
+    `warmup_steps` of 0.1 as 0.1 steps (no warmup) and 5 as a ratio, so the count is passed, never the ratio."""
+    import math
+
+    steps = math.ceil(math.ceil(rows / config.batch_size) * config.epochs)
+    return math.ceil(steps * config.warmup_ratio) if config.warmup_ratio > 0 else 0
 
 
 def write_record(out: Path, destination: Path, trainer: Any, model: Any, base_model: str,
