@@ -134,6 +134,8 @@ def test_short_name_loads_from_the_hf_cache_offline_with_its_preset(tmp_path, ti
     ("duot5-base", "castorini/duot5-base-msmarco", tiny_models.t5, "duot5"),
     ("lit5-distill-base", "castorini/LiT5-Distill-base", lambda d: tiny_models.reference_copy("lit5_tiny_t5", d),
      "lit5"),
+    ("bge-reranker-v2-gemma", "BAAI/bge-reranker-v2-gemma",
+     lambda d: tiny_models.gemma_causal_lm(d, tiny_models.qwen_tokenizer()), "bge-reranker-gemma"),
     ("mxbai-rerank-base-v2", "mixedbread-ai/mxbai-rerank-base-v2",
      lambda d: tiny_models.qwen2_causal_lm(d, tiny_models.qwen_tokenizer()), "mxbai-rerank-v2"),
     ("gte-modern-colbert", "lightonai/GTE-ModernColBERT-v1", lambda d: tiny_models.reference_copy(
@@ -250,3 +252,31 @@ def test_a_checkpoint_published_as_a_lora_adapter_loads_its_base_with_the_adapte
     assert scores[0] == pytest.approx(scores[1], abs=1e-6)
     assert max(abs(a - b) for a, b in zip(scores[0], scores[2])) > 1e-4  # the adapter changed the model
     assert Reranker.load(str(tmp_path / "adapter")).method == "llm-pointwise"
+
+
+@pytest.fixture(scope="module")
+def tiny_gemma(tmp_path_factory, qwen_tokenizer):
+    return tiny_models.gemma_causal_lm(tmp_path_factory.mktemp("bge-gemma") / "tiny", qwen_tokenizer)
+
+
+@pytest.mark.parametrize("max_length", [512, 40])
+def test_bge_reranker_gemma_preset_equals_flagembedding(tiny_gemma, max_length):
+    """FlagEmbedding 1.4.2's LLM reranker (BaseLLMReranker.compute_score: BOS, "A: q", "\\n", "B: p", "\\n",
+    its prompt; the raw logit of "Yes"), one pair per batch."""
+    flag = pytest.importorskip("FlagEmbedding.inference.reranker.decoder_only.base",
+                               reason="FlagEmbedding 1.4.2 (a test dependency)")
+    reference_model = flag.BaseLLMReranker(str(tiny_gemma), devices="cpu", use_fp16=False, batch_size=1,
+                                           max_length=max_length)
+    reference = [float(x) for x in reference_model.compute_score([[QUERY, p] for p in PASSAGES])]
+    reranker = Reranker.load(str(tiny_gemma), preset="bge-reranker-gemma", max_prompt_tokens=max_length, batch_size=3)
+    ranking = reranker.rerank(QUERY, PASSAGES)
+    got = {r.docid: r.score for r in ranking}
+    assert [got[str(i)] for i in range(len(PASSAGES))] == pytest.approx(reference, abs=1e-4)
+    assert ranking.docids == [str(i) for i in sorted(range(len(PASSAGES)), key=lambda i: -reference[i])]
+    with pytest.raises(Exception, match="score='logit' reads a raw next-token logit, which backend 'scripted'"):
+        from rankwise.rerankers.llm_pointwise import LLMPointwiseReranker
+
+        class NoLogits:
+            backend_name, capabilities, text, max_length = "scripted", frozenset(), reranker.lm.text, 8192
+
+        LLMPointwiseReranker(NoLogits(), "x", answer_tokens="Yes,No", score="logit")

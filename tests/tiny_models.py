@@ -124,3 +124,22 @@ def qwen2_causal_lm(folder: Path, tokenizer) -> Path:
     Qwen2ForCausalLM(config).eval().save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
+
+
+def gemma_causal_lm(folder: Path, tokenizer) -> Path:
+    """A two-layer GemmaForCausalLM (bge-reranker-v2-gemma's architecture) over the Qwen vocabulary with a
+    "<bos>" token added as BOS, as Gemma's own tokenizer has one."""
+    import copy
+
+    import torch
+    from transformers import GemmaConfig, GemmaForCausalLM
+
+    tokenizer = copy.deepcopy(tokenizer)
+    tokenizer.add_special_tokens({"bos_token": "<bos>"})
+    torch.manual_seed(0)
+    config = GemmaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=2, num_key_value_heads=1, head_dim=16, max_position_embeddings=2048,
+                         bos_token_id=tokenizer.bos_token_id, pad_token_id=tokenizer.pad_token_id)
+    GemmaForCausalLM(config).eval().save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder

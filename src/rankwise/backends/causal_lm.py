@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 class CausalLM(PromptEncoding):
     backend_name = "transformers"
     capabilities = frozenset({Capability.TOKENIZE, Capability.NEXT_TOKEN_LOGPROBS, Capability.BRIDGED_FIRST_TOKEN,
-                              Capability.ATTENTION,
+                              Capability.ATTENTION, Capability.NEXT_TOKEN_LOGITS,
                               Capability.CONTINUATION_LOGPROBS, Capability.GENERATE})
 
     def __init__(self, location: ModelLocation, options: TransformersOptions):
@@ -133,6 +133,26 @@ class CausalLM(PromptEncoding):
                 second[batch] = (step_out.logits[:, -1].float().log_softmax(-1)
                                  .index_select(-1, wanted_second).cpu().numpy())
         return first, second
+
+    def next_token_logits(self, sequences: Sequence[Sequence[int]], token_ids: Sequence[int]) -> np.ndarray:
+        """The raw next-token logits of `token_ids` (not normalized over the vocabulary), for checkpoints whose
+        score is one token's logit (bge-reranker-v2-gemma): shape [len(sequences), len(token_ids)]."""
+        import numpy as np
+
+        torch = self._torch
+        out = np.zeros((len(sequences), len(token_ids)), dtype=np.float32)
+        for s in sequences:
+            self._check_length(s)
+        wanted = torch.tensor(list(token_ids), dtype=torch.long, device=self.device)
+        with torch.inference_mode():
+            for batch in self._batches(sequences):
+                input_ids, mask, positions = self._left_padded([sequences[i] for i in batch])
+                logits = self.model(input_ids=input_ids, attention_mask=mask, position_ids=positions,
+                                    logits_to_keep=1, use_cache=False).logits
+                self.stats["forward_passes"] += 1
+                self.stats["prompt_tokens"] += int(mask.sum())
+                out[batch] = logits[:, -1].float().index_select(-1, wanted).cpu().numpy()
+        return out
 
     def attention_to_prefix(self, prefix: Sequence[int], suffixes: Sequence[Sequence[int]]) -> np.ndarray:
         """For each suffix, the attention its tokens pay to each prefix position, summed over suffix tokens,

@@ -23,6 +23,7 @@ class Capability(str, Enum):
     SCORE_PAIRS = "score-pairs"  # a relevance score per (query, passage) pair from one model
     TOKENIZE = "tokenize"  # token ids, decoding, chat template: the TextSide below
     NEXT_TOKEN_LOGPROBS = "next-token-logprobs"  # exact log P(token | prefix) for chosen tokens
+    NEXT_TOKEN_LOGITS = "next-token-logits"  # raw (unnormalized) logits of chosen tokens
     BRIDGED_FIRST_TOKEN = "bridged-first-token"  # ... plus one cached single-token step (FIRST's "[" then "O")
     CONTINUATION_LOGPROBS = "continuation-logprobs"  # per-token log P(continuation | prefix)
     GENERATE = "generate"  # greedy decoding

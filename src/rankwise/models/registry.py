@@ -139,6 +139,8 @@ _SPECS += [
                     "cross-encoder", "cross-encoder", "22.7M", "MS MARCO cross-encoder (BERT, one logit, sigmoid)"),
     _hub_checkpoint("bge-reranker-v2-m3", "BAAI/bge-reranker-v2-m3", "Apache-2.0", CROSS_ENCODER, "cross-encoder",
                     "cross-encoder", "568M", "multilingual cross-encoder (XLM-RoBERTa, one logit)"),
+    _hub_checkpoint("bge-reranker-v2-gemma", "BAAI/bge-reranker-v2-gemma", "Apache-2.0", CAUSAL_LM, "llm-pointwise",
+                    "bge-reranker-gemma", "2.5B", "BGE reranker on Gemma-2B: the raw logit of 'Yes' after its prompt"),
     _hub_checkpoint("mxbai-rerank-base-v2", "mixedbread-ai/mxbai-rerank-base-v2", "Apache-2.0", CAUSAL_LM,
                     "llm-pointwise", "mxbai-rerank-v2", "0.5B",
                     "mixedbread v2 reranker (Qwen2): logit('1') - logit('0') after its own task prompt"),

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Union
 
-from rankwise.backends.interface import LANGUAGE_MODEL, LanguageModel
+from rankwise.backends.interface import LANGUAGE_MODEL, Capability, LanguageModel
 from rankwise.errors import InputError, OptionError, UnsupportedMethodError
 from rankwise.models.registry import CAUSAL_LM
 from rankwise.options import option
@@ -32,8 +32,8 @@ class LLMPointwiseOptions:
                                                 "the prompt's own)")
     answer_tokens: str | None = option(None, help="'YES,NO': exactly these two vocabulary tokens (default: the "
                                                   "usual spellings of yes and no, summed)")
-    score: Literal["log-odds", "probability"] = option("log-odds", help="log P(yes) - log P(no), or P(yes) "
-                                                                       "normalized over yes and no")
+    score: Literal["log-odds", "probability", "logit"] = option(
+        "log-odds", help="log P(yes) - log P(no), P(yes) normalized over yes and no, or the raw logit of yes")
     max_passage_tokens: int | None = option(300, minimum=1, help="passages are cut to this many tokens")
     max_prompt_tokens: int | None = option(None, minimum=1, help="a SegmentedPrompt's whole length; its body "
                                                                  "is cut to fit (default: the model's limit)")
@@ -59,7 +59,14 @@ class LLMPointwiseReranker(PointwiseReranker):
         self.instruction = instruction
         self.answer_tokens, self.score = answer_tokens, score
         self.max_passage_tokens, self.max_prompt_tokens = max_passage_tokens, max_prompt_tokens
-        self.score_kind = ScoreKind.PROBABILITY if score == "probability" else ScoreKind.LOGIT
+        self.score_kind = {"probability": ScoreKind.PROBABILITY, "log-odds": ScoreKind.LOGIT,
+                           "logit": ScoreKind.UNBOUNDED}[score]
+        if score == "logit" and Capability.NEXT_TOKEN_LOGITS not in lm.capabilities:
+            from rankwise.backends.registry import backends_with
+
+            raise UnsupportedMethodError(f"score='logit' reads a raw next-token logit, which backend "
+                                         f"{lm.backend_name!r} does not offer; backends with it: "
+                                         f"{', '.join(backends_with(Capability.NEXT_TOKEN_LOGITS))}")
         if answer_tokens is None:
             self.yes_ids = lm.text.single_token_ids(YES_WORDS)
             self.no_ids = lm.text.single_token_ids(NO_WORDS)
@@ -112,22 +119,26 @@ class LLMPointwiseReranker(PointwiseReranker):
         suffix = [token for piece in template.suffix for token in encode(piece)]
         fixed = len(prefix) + len(suffix)
         limit = min(self.max_prompt_tokens or template.max_length, self.lm.max_length - fixed)
+        pair_limit = limit + (len(suffix) if template.suffix_extends_pair else 0) - (
+            len(prefix) if template.prefix_in_pair else 0)
         query_text = template.query.format(query=query)
         if template.instruction_text and self.instruction:
             query_text = template.instruction_text.format(instruction=self.instruction) + template.separator + query_text
         query_ids, passage_ids = encode(query_text), encode(template.passage.format(passage=passage))
         caps = (int(limit * template.query_share), int(limit * template.passage_share))
         total = len(query_ids) + len(separator) + len(passage_ids)
-        if (len(query_ids) > caps[0] or len(passage_ids) > caps[1] or total > limit) and not self.lm.text.truncate:
-            raise InputError(f"the prompt for passage {docid!r} is over its limit of {limit} tokens "
+        if (len(query_ids) > caps[0] or len(passage_ids) > caps[1] or total > pair_limit) and not self.lm.text.truncate:
+            raise InputError(f"the prompt for passage {docid!r} is over its limit of {pair_limit} tokens "
                              f"(query {len(query_ids)}, passage {len(passage_ids)})")
         pair = query_ids[:caps[0]] + separator + passage_ids[:caps[1]]
-        return prefix + pair[:limit] + suffix
+        return prefix + pair[:pair_limit] + suffix
 
     def score_pairs(self, pairs: Sequence[tuple[Query, Candidate]]) -> list[float]:
         import numpy as np
 
         sequences = [self._sequence(query, candidate) for query, candidate in pairs]
+        if self.score == "logit":  # the checkpoint's own score: one token's raw logit
+            return self.lm.next_token_logits(sequences, self.yes_ids[:1])[:, 0].astype(float).tolist()
         log_probs = self.lm.next_token_logprobs(sequences, self.yes_ids + self.no_ids)
         yes = np.logaddexp.reduce(log_probs[:, : len(self.yes_ids)], axis=1)
         no = np.logaddexp.reduce(log_probs[:, len(self.yes_ids):], axis=1)

@@ -33,6 +33,10 @@ PRESETS: dict[str, Preset] = {
                 "max_passage_tokens": None, "max_prompt_tokens": 8192},
                reference="Qwen/Qwen3-Reranker model card, Transformers usage (format_instruction, "
                          "compute_logits; max_length 8192)"),
+        Preset("bge-reranker-gemma", "llm-pointwise",
+               {"prompt": "bge_reranker_gemma", "answer_tokens": "Yes,No", "score": "logit",
+                "max_passage_tokens": None},
+               reference="FlagEmbedding 1.4.2 BaseLLMReranker.compute_score (FlagLLMReranker): the raw 'Yes' logit"),
         Preset("mxbai-rerank-v2", "llm-pointwise",
                {"prompt": "mxbai_rerank_v2", "answer_tokens": "1,0", "score": "log-odds", "max_passage_tokens": None},
                reference="mixedbread's mxbai-rerank (as rerankers 0.10 MxBaiV2Ranker): logit('1') - logit('0')"),

@@ -78,6 +78,10 @@ class PairTemplate:
     query_share: float = 0.75
     passage_share: float = 1.0
     instruction_text: str = ""  # holds {instruction}; empty: the template takes none
+    # FlagEmbedding counts the prefix (its BOS) in the pair and lets the pair run to max_length plus the
+    # suffix's length; mixedbread limits the pair alone to max_length.
+    prefix_in_pair: bool = False
+    suffix_extends_pair: bool = False
 
 
 # mixedbread-ai/mxbai-rerank-base-v2 / -large-v2, as mixedbread's mxbai-rerank package builds it (also
@@ -98,8 +102,22 @@ MXBAI_RERANK_V2 = PairTemplate(
     instruction_text="instruction: {instruction}",
 )
 
+# BAAI/bge-reranker-v2-gemma, as FlagEmbedding's LLM reranker (BaseLLMReranker.compute_score) builds it:
+# BOS, "A: query", "\n", "B: passage", then "\n" and the task; the score is the raw logit of "Yes".
+BGE_RERANKER_GEMMA = PairTemplate(
+    prefix="<bos>",
+    query="A: {query}",
+    separator="\n",
+    passage="B: {passage}",
+    suffix=("\n", "Given a query A and a passage B, determine whether the passage contains an answer to the query "
+                  "by providing a prediction of either 'Yes' or 'No'."),
+    max_length=512,
+    prefix_in_pair=True,
+    suffix_extends_pair=True,
+)
+
 YES_NO_PROMPTS = {"relevance_yes_no": RELEVANCE_YES_NO, "qwen3_reranker": QWEN3_RERANKER,
-                  "mxbai_rerank_v2": MXBAI_RERANK_V2}
+                  "mxbai_rerank_v2": MXBAI_RERANK_V2, "bge_reranker_gemma": BGE_RERANKER_GEMMA}
 
 
 @dataclass(frozen=True)
