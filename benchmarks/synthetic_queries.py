@@ -92,7 +92,7 @@ def main() -> None:
             done = (out / "model" / "adapter_config.json").exists()
             record = json.loads((out / "model" / "training.json").read_text()) if done else train_late_interaction(
                 "minilm-embed", groups, out, config, resume=any((out / "checkpoints").glob("checkpoint-*")),
-                held_out=["dl19"])
+                held_out=held_out)
             rows.append((fold, label, record, fold_ndcg(out / "model", train, held_qids)))
             print(f"fold {fold} {label}: {rows[-1][3]} ({time.perf_counter() - start:.0f} s)", flush=True)
 

@@ -7,9 +7,10 @@ import json
 
 import pytest
 
+from conftest import data_path
 from rankwise.errors import InputError
 from rankwise.pipelines.train.cross_encoder import LOSSES, CrossEncoderTrainingConfig, train_cross_encoder
-from rankwise.pipelines.train.data import PooledDoc, QueryGroup
+from rankwise.pipelines.train.data import HeldOut, PooledDoc, QueryGroup
 from rankwise.pipelines.train.listwise_sampling import sample_lists
 
 TEXTS = ["a recipe for sourdough bread", "the history of the roman empire", "how to tune a guitar",
@@ -59,8 +60,9 @@ def test_a_few_steps_lift_the_labelled_passage(tmp_path):
     request = Request(Query("q", group.query), [Candidate(d.docid, d.text) for d in group.docs])
     config = CrossEncoderTrainingConfig(group_size=8, group_head=1, head=1, examples_per_query=8, epochs=3,
                                         lr=3e-4, batch_size=2, checkpoint_steps=100, max_seq_length=32)
-    record = train_cross_encoder("minilm-embed", [group], tmp_path, config, held_out=["dl19"])
-    assert record["steps"] == 12 and record["loss"].startswith("ListNetLoss")
+    held_out = HeldOut.from_collections([data_path("dl19")])
+    record = train_cross_encoder("minilm-embed", [group], tmp_path, config, held_out=held_out)
+    assert record.steps == 12 and record.loss.startswith("ListNetLoss") and record.trainer == "cross-encoder"
     assert (tmp_path / "log.csv").is_file()
     ranking = Reranker.load(str(tmp_path / "model"), method="cross-encoder").rerank_batch([request])[0]
     assert ranking.docids[0] == "d6"

@@ -2,6 +2,7 @@
 run interrupted after a checkpoint resumes with the same data and the same losses."""
 
 import csv
+import json
 
 import pytest
 import torch
@@ -33,9 +34,13 @@ def test_a_tiny_run_moves_scores_towards_the_gold_order(tmp_path):
     window = window_plan([GROUP], config)[0]
     assert [window.docids[p] for p in window.gold_order] == ["b", "c", "a"]
     before = ranknet_of(load_reranker("smollm2-135m", method="first", window=3, stride=3, max_words=20), window)
-    result = train_first("smollm2-135m", [GROUP], tmp_path / "run", config)
-    assert result.steps == 3 and (tmp_path / "run" / "adapter" / "adapter_config.json").is_file()
+    record = train_first("smollm2-135m", [GROUP], tmp_path / "run", config)
+    assert record.steps == 3 and (tmp_path / "run" / "adapter" / "adapter_config.json").is_file()
     assert (tmp_path / "run" / "loss.png").is_file() and len(log_rows(tmp_path / "run")) == 3
+    # The run looks like every other trainer's: the shared log columns and training.json next to the adapter.
+    assert list(log_rows(tmp_path / "run")[0])[:2] == ["step", "loss"]
+    saved = json.loads((tmp_path / "run" / "adapter" / "training.json").read_text())
+    assert saved["trainer"] == "first" and saved["steps"] == 3 and saved["output"] == record.output
     trained = load_reranker("smollm2-135m", method="first", window=3, stride=3, max_words=20,
                             adapter=str(tmp_path / "run" / "adapter"))
     after = ranknet_of(trained, window)

@@ -79,7 +79,7 @@ def test_a_few_steps_move_maxsim_toward_the_labels(tmp_path):
 
     before = rank_of_target("minilm-embed")
     record = train_late_interaction("minilm-embed", [group], tmp_path, config)
-    assert record["steps"] == 12 and record["parameters_trained"] < 200_000
+    assert record.steps == 12 and record.parameters_trained < 200_000
     assert (tmp_path / "model" / "adapter_config.json").is_file() and (tmp_path / "log.csv").is_file()
     after = rank_of_target("minilm-embed", adapter=str(tmp_path / "model"))
     assert before > 0 and after < before

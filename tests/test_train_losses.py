@@ -63,3 +63,34 @@ def test_warmup_is_passed_as_a_number_of_steps_from_the_ratio():
     assert warmup_steps(160, config) == 2  # 10 batches x 2 epochs = 20 steps, 10 % of them
     assert warmup_steps(161, config) == 3  # 11 x 2 = 22 steps -> 2.2 -> 3
     assert warmup_steps(160, BiEncoderTrainingConfig(warmup_ratio=0.0)) == 0
+
+
+def test_every_trainer_refuses_a_missing_extra_the_same_way(monkeypatch):
+    import importlib.util
+
+    from rankwise.errors import UnsupportedMethodError
+    from rankwise.pipelines.train.run import require_extra
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "peft" else real(name, *a))
+    with pytest.raises(UnsupportedMethodError, match=r"LoRA needs peft: pip install 'rankwise\[train\]'"):
+        require_extra(("peft",), "train", "LoRA")
+
+
+def test_a_run_folder_resumes_only_what_is_there(tmp_path):
+    from rankwise.errors import InputError
+    from rankwise.pipelines.train.run import TrainingRun
+
+    with pytest.raises(InputError, match="nothing to resume: no checkpoint there"):
+        TrainingRun(tmp_path / "fresh", resume=True)
+    run = TrainingRun(tmp_path / "run", resume=False, refuse_existing_log=True)
+    run.write_log([{"step": 1, "loss": 2.0, "lm_nll": 1.5}, {"step": 2, "loss": 1.0, "lm_nll": 0.5}])
+    assert (tmp_path / "run" / "log.csv").read_text().splitlines()[0] == "step,loss,lm_nll"
+    with pytest.raises(InputError, match="a training run is already there"):
+        TrainingRun(tmp_path / "run", resume=False, refuse_existing_log=True)
+    record = run.finish(tmp_path / "run" / "model", trainer="t", base_model="m", collections=["dl21"],
+                        held_out=["dl19"], queries=1, examples=2, steps=2, loss="l", parameters_trained=3)
+    import json
+
+    saved = json.loads((tmp_path / "run" / "model" / "training.json").read_text())
+    assert saved["held_out"] == ["dl19"] and saved["output"] == record.output

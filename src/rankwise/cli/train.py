@@ -22,13 +22,13 @@ def _held_out(held_out: list[Path]):
     return HeldOut.from_collections(held_out)
 
 
-def _judged_groups(collection: list[Path], held_out: list[Path]):
+def _judged_groups(collection: list[Path], held):
     from rankwise.pipelines.train.data import build_query_groups
 
-    return build_query_groups(collection, held_out=_held_out(held_out), judged_only_queries=True).groups
+    return build_query_groups(collection, held_out=held, judged_only_queries=True).groups
 
 
-def _training_groups(collection: list[Path], held_out: list[Path], groups_files: list[Path],
+def _training_groups(collection: list[Path], held, groups_files: list[Path],
                      teacher_labels: list[str] = ()):
     """Every query of the collections (judged: grades; unjudged: teacher scores) plus the groups of the given
     JSONL files, all without held-out content; `KEY=PATH` label files add their scores under KEY."""
@@ -41,7 +41,6 @@ def _training_groups(collection: list[Path], held_out: list[Path], groups_files:
         if not sep or not key.strip() or not path.strip():
             raise OptionError(f"--teacher-labels {pair!r} is not KEY=PATH (e.g. llm=labels.jsonl)")
         named.append((key.strip(), Path(path.strip())))
-    held = _held_out(held_out)
     groups = build_query_groups(collection, held_out=held).groups
     groups += without_held_out([group for path in groups_files for group in read_groups(path)], held).groups
     for key, path in named:
@@ -49,6 +48,11 @@ def _training_groups(collection: list[Path], held_out: list[Path], groups_files:
         errors.print(f"{path}: {attached} passages labelled under {key!r}; {left_out} labels left out (held-out "
                      "or not among the training queries' candidates)")
     return groups
+
+
+def _summary(record) -> str:
+    return (f"{record.steps} steps on {record.examples} examples from {record.queries} queries in "
+            f"{record.seconds:.0f} s")
 
 
 _TEACHER_LABELS_HELP = ("Teacher labels from `rankwise label`, as KEY=PATH; select them with -O teacher=KEY "
@@ -123,16 +127,17 @@ def train_first_command(
     """FIRST training: LoRA on a causal LM with L = L_LM + lambda * weighted RankNet on first-identifier logits."""
     from rankwise.pipelines.train.first import FirstTrainingConfig, train_first
 
-    groups = _judged_groups(collection, held_out)
+    held = _held_out(held_out)
+    groups = _judged_groups(collection, held)
     config = validate_options(FirstTrainingConfig, "FIRST training",
                               {"window": window, "steps": steps, **parse_options(option)})
     with progress_bar("FIRST training") as (progress, task):
         progress.update(task, total=steps)
-        result = train_first(model, groups, out, config, resume=resume,
+        record = train_first(model, groups, out, config, resume=resume, held_out=held,
                              on_step=lambda step, loss: progress.update(task, completed=step,
                                                                         description=f"loss {loss:.3f}"))
-    console.print(f"{result.steps} steps ({result.seconds_per_step:.1f} s/step); adapter in {result.adapter_path}; "
-                  f"loss log {result.log_path}")
+    console.print(f"{record.steps} steps ({record.seconds_per_step:.1f} s/step); adapter in {record.output}; "
+                  f"loss log {out / 'log.csv'}")
 
 
 @reports_errors
@@ -178,13 +183,11 @@ def train_bi_encoder_command(
     """Fine-tune a bi-encoder (both towers) on graded judgments: ListNet/KL over a positive and hard negatives."""
     from rankwise.pipelines.train.bi_encoder import BiEncoderTrainingConfig, train_bi_encoder
 
-    groups = _judged_groups(collection, held_out)
+    held = _held_out(held_out)
+    groups = _judged_groups(collection, held)
     config = validate_options(BiEncoderTrainingConfig, "bi-encoder training", parse_options(option))
-    record = train_bi_encoder(base_model, groups, out, config,
-                              resume=resume, held_out=[p.name for p in held_out])
-    console.print(f"{record['steps']} steps on {record['examples']} examples from {record['queries']} queries in "
-                  f"{record['seconds']:.0f} s; model in {out / 'model'} (use it with --method embedding-prf "
-                  "or embedding)")
+    record = train_bi_encoder(base_model, groups, out, config, resume=resume, held_out=held)
+    console.print(f"{_summary(record)}; model in {record.output} (use it with --method embedding-prf or embedding)")
 
 
 @train_app.command("late-interaction")
@@ -207,11 +210,11 @@ def train_late_interaction_command(
     from rankwise.pipelines.train.late_interaction import LateInteractionTrainingConfig, train_late_interaction
 
     config = validate_options(LateInteractionTrainingConfig, "late-interaction training", parse_options(option))
-    groups = _training_groups(collection, held_out, groups_file, teacher_labels)
-    record = train_late_interaction(base_model, groups, out, config, resume=resume, held_out=[p.name for p in held_out])
-    use = f"--model {base_model} -O adapter={out / 'model'}" if config.lora_r else f"--model {out / 'model'}"
-    console.print(f"{record['steps']} steps on {record['examples']} examples from {record['queries']} queries in "
-                  f"{record['seconds']:.0f} s; use it with --method maxsim {use}")
+    held = _held_out(held_out)
+    groups = _training_groups(collection, held, groups_file, teacher_labels)
+    record = train_late_interaction(base_model, groups, out, config, resume=resume, held_out=held)
+    use = f"--model {base_model} -O adapter={record.output}" if config.lora_r else f"--model {record.output}"
+    console.print(f"{_summary(record)}; use it with --method maxsim {use}")
 
 
 @train_app.command("cross-encoder")
@@ -233,10 +236,10 @@ def train_cross_encoder_command(
     from rankwise.pipelines.train.cross_encoder import CrossEncoderTrainingConfig, train_cross_encoder
 
     config = validate_options(CrossEncoderTrainingConfig, "cross-encoder training", parse_options(option))
-    groups = _training_groups(collection, held_out, groups_file, teacher_labels)
-    record = train_cross_encoder(base_model, groups, out, config, resume=resume, held_out=[p.name for p in held_out])
-    console.print(f"{record['steps']} steps on {record['examples']} examples from {record['queries']} queries in "
-                  f"{record['seconds']:.0f} s; use it with --method cross-encoder --model {out / 'model'}")
+    held = _held_out(held_out)
+    groups = _training_groups(collection, held, groups_file, teacher_labels)
+    record = train_cross_encoder(base_model, groups, out, config, resume=resume, held_out=held)
+    console.print(f"{_summary(record)}; use it with --method cross-encoder --model {record.output}")
 
 
 @train_app.command("synthetic-queries")

@@ -10,14 +10,14 @@ lost nDCG@10 in cross-validation (0.5785 -> 0.5758), while full fine-tuning gain
 from __future__ import annotations
 
 import random
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from rankwise.errors import InputError
-from rankwise.pipelines.train.data import QueryGroup
-from rankwise.pipelines.train.st_trainer import checkpoint_folder, fit, load_student, write_record
+from rankwise.pipelines.train.data import HeldOut, QueryGroup
+from rankwise.pipelines.train.run import TrainingRecord, TrainingRun
+from rankwise.pipelines.train.st_trainer import fit, history_rows, load_student, trained_parameters
 
 
 @dataclass
@@ -60,10 +60,10 @@ def listwise_examples(groups: Sequence[QueryGroup], config: BiEncoderTrainingCon
 
 
 def train_bi_encoder(base_model: str, groups: Sequence[QueryGroup], out_dir: str | Path,
-                     config: BiEncoderTrainingConfig, resume: bool = False, held_out: Sequence[str] = ()) -> dict:
-    out = Path(out_dir)
-    checkpoints = checkpoint_folder(out, resume)
-    start = time.perf_counter()
+                     config: BiEncoderTrainingConfig, resume: bool = False,
+                     held_out: HeldOut | None = None) -> TrainingRecord:
+    run = TrainingRun(out_dir, resume)
+    out = run.out
     model = load_student(base_model, config.max_seq_length, config.seed, "bi-encoder training")
     import torch
     from sentence_transformers.sentence_transformer.losses import DistillKLDivLoss
@@ -71,7 +71,11 @@ def train_bi_encoder(base_model: str, groups: Sequence[QueryGroup], out_dir: str
     rows = listwise_examples(groups, config)
     scale = config.similarity_scale
     loss = DistillKLDivLoss(model, similarity_fct=lambda a, b: torch.nn.functional.cosine_similarity(a, b) * scale)
-    trainer = fit(model, rows, loss, checkpoints, config, resume)
+    trainer = fit(model, rows, loss, run.checkpoints, config, resume)
     model.save(str(out / "model"))
-    return write_record(out, out / "model", trainer, model, base_model, groups, held_out, len(rows), config,
-                        "DistillKLDivLoss (grades as teacher logits)", start)
+    run.write_log(history_rows(trainer))
+    return run.finish(out / "model", trainer="bi-encoder", base_model=base_model,
+                      collections=sorted({g.collection for g in groups}), held_out=(held_out or HeldOut()).names(),
+                      queries=len(groups), examples=len(rows), steps=trainer.state.global_step,
+                      loss="DistillKLDivLoss (grades as teacher logits)", parameters_trained=trained_parameters(model),
+                      config=config)

@@ -11,16 +11,16 @@ Checkpoints and `--resume` are the trainer's own."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from rankwise.errors import InputError
-from rankwise.pipelines.train.data import QueryGroup
+from rankwise.pipelines.train.data import HeldOut, QueryGroup
 from rankwise.pipelines.train.listwise_sampling import ListSample, ListSampling, sample_lists
-from rankwise.pipelines.train.st_trainer import checkpoint_folder, fit, load_student, write_record
+from rankwise.pipelines.train.run import TrainingRecord, TrainingRun
+from rankwise.pipelines.train.st_trainer import fit, history_rows, load_student, trained_parameters
 
 
 @dataclass
@@ -85,18 +85,20 @@ LOSSES = {
 
 def train_cross_encoder(base_model: str, groups: Sequence[QueryGroup], out_dir: str | Path,
                         config: CrossEncoderTrainingConfig, resume: bool = False,
-                        held_out: Sequence[str] = ()) -> dict[str, Any]:
+                        held_out: HeldOut | None = None) -> TrainingRecord:
     """Train and write `out_dir/model`, a cross-encoder folder the `cross-encoder` method loads."""
     if config.loss not in LOSSES:
         raise InputError(f"unknown cross-encoder loss {config.loss!r}; available: {', '.join(LOSSES)}")
     recipe = LOSSES[config.loss]
-    out = Path(out_dir)
-    checkpoints = checkpoint_folder(out, resume)
-    start = time.perf_counter()
+    run = TrainingRun(out_dir, resume)
+    out = run.out
     rows = recipe.rows(sample_lists(groups, config))
     model = load_student(base_model, config.max_seq_length, config.seed, "cross-encoder training", cross_encoder=True)
-    trainer = fit(model, rows, recipe.build(model), checkpoints, config, resume, cross_encoder=True)
+    trainer = fit(model, rows, recipe.build(model), run.checkpoints, config, resume, cross_encoder=True)
     destination = out / "model"
     model.save(str(destination))
-    return write_record(out, destination, trainer, model, base_model, groups, held_out, len(rows), config,
-                        recipe.description, start)
+    run.write_log(history_rows(trainer))
+    return run.finish(destination, trainer="cross-encoder", base_model=base_model,
+                      collections=sorted({g.collection for g in groups}), held_out=(held_out or HeldOut()).names(),
+                      queries=len(groups), examples=len(rows), steps=trainer.state.global_step,
+                      loss=recipe.description, parameters_trained=trained_parameters(model), config=config)

@@ -95,6 +95,10 @@ class HeldOut:
                         held.passage_texts.add(_normalized(candidate.text))
         return held
 
+    def names(self) -> list[str]:
+        """The held-out collections' folder names, as training records list them."""
+        return [folder.name for folder in self.folders]
+
     def check_collection(self, folder: Path) -> None:
         if folder.resolve() in self.folders:
             raise InputError("this collection is held out for evaluation and cannot be used for training",

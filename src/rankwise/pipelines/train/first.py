@@ -19,7 +19,8 @@ from pathlib import Path
 
 from rankwise.backends.lora import attach_lora, resume_lora, save_lora, training_forward
 from rankwise.errors import InputError
-from rankwise.pipelines.train.data import ListwiseWindow, QueryGroup, sample_windows
+from rankwise.pipelines.train.data import HeldOut, ListwiseWindow, QueryGroup, sample_windows
+from rankwise.pipelines.train.run import TrainingRecord, TrainingRun
 from rankwise.pipelines.train.first_loss import DEFAULT_RANKNET_WEIGHT, first_loss, target_nll, weighted_ranknet_loss
 from rankwise.rerankers.listwise import FirstReranker
 from rankwise.rerankers.registry import load_reranker
@@ -42,15 +43,6 @@ class FirstTrainingConfig:
     seed: int = 0
     checkpoint_every: int = 10
     gradient_checkpointing: bool = True
-
-
-@dataclass
-class FirstTrainingResult:
-    steps: int
-    seconds_per_step: float
-    log_path: Path
-    adapter_path: Path
-    trainable_parameters: int
 
 
 def window_plan(groups: Sequence[QueryGroup], config: FirstTrainingConfig) -> list[ListwiseWindow]:
@@ -108,18 +100,13 @@ def train_first(
     config: FirstTrainingConfig,
     resume: bool = False,
     on_step: Callable[[int, float], None] | None = None,
+    held_out: HeldOut | None = None,
     **model_options,
-) -> FirstTrainingResult:
+) -> TrainingRecord:
     import torch
 
-    out = Path(out_dir)
-    checkpoint = out / CHECKPOINT
-    if resume and not (checkpoint / "state.json").exists():
-        raise InputError("nothing to resume: no checkpoint there", source=str(out))
-    if not resume and (out / "log.csv").exists():
-        raise InputError("a training run is already there; pass --resume to continue it or choose another folder",
-                         source=str(out))
-    out.mkdir(parents=True, exist_ok=True)
+    run = TrainingRun(out_dir, resume, checkpoints=CHECKPOINT, refuse_existing_log=True)
+    out, checkpoint = run.out, run.checkpoints
     torch.manual_seed(config.seed)
     reranker = load_reranker(model, method="first", window=config.window, stride=config.window,
                              max_words=config.max_words, **model_options)
@@ -142,7 +129,6 @@ def train_first(
         optimizer.load_state_dict(torch.load(checkpoint / "optimizer.pt"))
     log_path = out / "log.csv"
     new_log = not log_path.exists()
-    started = time.perf_counter()
     with open(log_path, "a", newline="", encoding="utf-8") as log_file:
         writer = csv.writer(log_file)
         if new_log:
@@ -164,10 +150,14 @@ def train_first(
             if on_step:
                 on_step(step + 1, totals[0])
     save_lora(reranker.lm, out / "adapter")
-    plot_log(log_path, out / "loss.png")
-    done = config.steps - start_step
-    return FirstTrainingResult(config.steps, (time.perf_counter() - started) / max(done, 1), log_path,
-                               out / "adapter", sum(p.numel() for p in trainable))
+    # The log was appended step by step (so a resumed run continues it); it ends in the shared shape.
+    run.write_log([{k: float(v) if k != "step" else int(v) for k, v in row.items()}
+                   for row in csv.DictReader(log_path.open(encoding="utf-8"))])
+    return run.finish(out / "adapter", trainer="first", base_model=model,
+                      collections=sorted({g.collection for g in groups}), held_out=(held_out or HeldOut()).names(),
+                      queries=len(groups), examples=len(plan), steps=config.steps,
+                      loss=f"LM loss + {config.ranknet_weight} x position-weighted RankNet on first-identifier logits",
+                      parameters_trained=sum(p.numel() for p in trainable), config=config)
 
 
 def _save_checkpoint(reranker: FirstReranker, optimizer, folder: Path, step: int, config: FirstTrainingConfig) -> None:
@@ -193,24 +183,3 @@ def _truncate_log(path: Path, step: int) -> None:
     kept = [rows[0]] + [r for r in rows[1:] if r and int(r[0]) <= step]
     with open(path, "w", newline="", encoding="utf-8") as f:
         csv.writer(f).writerows(kept)
-
-
-def plot_log(log_path: Path, png_path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rows = list(csv.DictReader(log_path.open(encoding="utf-8")))
-    if not rows:
-        return
-    steps = [int(r["step"]) for r in rows]
-    figure, axis = plt.subplots(figsize=(6, 3.5))
-    for name, style in (("loss", "-"), ("lm_nll", "--"), ("ranknet", ":")):
-        axis.plot(steps, [float(r[name]) for r in rows], style, color="black", label=name)
-    axis.set_xlabel("optimizer step")
-    axis.set_ylabel("loss")
-    axis.legend()
-    figure.tight_layout()
-    figure.savefig(png_path, dpi=120)
-    plt.close(figure)

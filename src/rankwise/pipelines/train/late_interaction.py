@@ -11,16 +11,15 @@ feedback step uses, stay aligned. sentence-transformers' trainer runs it (checkp
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rankwise.errors import UnsupportedMethodError
-from rankwise.pipelines.train.data import QueryGroup
+from rankwise.pipelines.train.data import HeldOut, QueryGroup
 from rankwise.pipelines.train.listwise_sampling import ListSampling, sample_lists
-from rankwise.pipelines.train.st_trainer import checkpoint_folder, fit, load_student, write_record
+from rankwise.pipelines.train.run import TrainingRecord, TrainingRun, require_extra
+from rankwise.pipelines.train.st_trainer import fit, history_rows, load_student, trained_parameters
 
 LORA_TARGETS = ("query", "key", "value", "dense")
 
@@ -90,28 +89,29 @@ def maxsim_listwise_loss(config: LateInteractionTrainingConfig) -> Callable[[Any
 
 def train_late_interaction(base_model: str, groups: Sequence[QueryGroup], out_dir: str | Path,
                            config: LateInteractionTrainingConfig, resume: bool = False,
-                           held_out: Sequence[str] = ()) -> dict[str, Any]:
+                           held_out: HeldOut | None = None) -> TrainingRecord:
     """Train and write `out_dir/model`: full weights, or with `lora_r` only the adapter (adapter_config.json,
     adapter_model.safetensors) over `base_model`'s weights."""
-    out = Path(out_dir)
-    checkpoints = checkpoint_folder(out, resume)
-    start = time.perf_counter()
+    run = TrainingRun(out_dir, resume)
+    out = run.out
     rows = listwise_groups(groups, config)
     model = load_student(base_model, config.max_seq_length, config.seed, "late-interaction training")
     if config.lora_r:
-        try:
-            from peft import LoraConfig
-        except ImportError:
-            raise UnsupportedMethodError("LoRA needs peft: pip install 'rankwise[train]'") from None
+        require_extra(("peft",), "train", "LoRA")
+        from peft import LoraConfig
+
         model.add_adapter(LoraConfig(r=config.lora_r, lora_alpha=2 * config.lora_r, lora_dropout=0.0,
                                      target_modules=list(LORA_TARGETS)))
-    trainer = fit(model, rows, maxsim_listwise_loss(config)(model), checkpoints, config, resume)
+    trainer = fit(model, rows, maxsim_listwise_loss(config)(model), run.checkpoints, config, resume)
     destination = out / "model"
     if config.lora_r:
         destination.mkdir(parents=True, exist_ok=True)
         model[0].auto_model.save_pretrained(str(destination))  # the adapter alone
     else:
         model.save(str(destination))
-    return write_record(out, destination, trainer, model, base_model, groups, held_out, len(rows), config,
-                        "KL(teacher softmax || softmax(scale * MaxSim)) + pooled_weight * same on pooled cosine",
-                        start)
+    run.write_log(history_rows(trainer))
+    return run.finish(destination, trainer="late-interaction", base_model=base_model,
+                      collections=sorted({g.collection for g in groups}), held_out=(held_out or HeldOut()).names(),
+                      queries=len(groups), examples=len(rows), steps=trainer.state.global_step,
+                      loss="KL(teacher softmax || softmax(scale * MaxSim)) + pooled_weight * same on pooled cosine",
+                      parameters_trained=trained_parameters(model), config=config)

@@ -83,8 +83,7 @@ def _late_interaction_recipe(name: str, config_factory: Callable[[], object]) ->
         held_out = HeldOut.from_collections([data / HELD_OUT_COLLECTION])
         collections = [data / TRAIN_COLLECTION, data / UNJUDGED_COLLECTION]
         groups = build_query_groups(collections, held_out=held_out).groups
-        train_late_interaction("minilm-embed", groups, work, config_factory(), resume=resume,
-                               held_out=[HELD_OUT_COLLECTION])
+        train_late_interaction("minilm-embed", groups, work, config_factory(), resume=resume, held_out=held_out)
         _install(work / "model", _destination(name))
 
     return build

@@ -1,35 +1,23 @@
-"""What rankwise's sentence-transformers training runs share: the student's loading, the trainer with
-checkpoints, `--resume` and seeds, and the loss log and `training.json` written after it."""
+"""What rankwise's sentence-transformers training runs share: the student's loading and the trainer with
+checkpoints, `--resume` and seeds (the run's folder, log and record are `run.TrainingRun`)."""
 
 from __future__ import annotations
 
-import importlib.util
-import json
-import time
-from collections.abc import Sequence
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from rankwise.errors import InputError, UnsupportedMethodError
 from rankwise.models.resolve import resolve_model
-from rankwise.pipelines.train.data import QueryGroup
-from rankwise.pipelines.train.logs import write_loss_log
+from rankwise.pipelines.train.run import require_extra
 
 
 def load_student(base_model: str, max_seq_length: int, seed: int, purpose: str, cross_encoder: bool = False) -> Any:
     """The SentenceTransformer (or, with `cross_encoder`, the CrossEncoder with a new one-logit head) to train,
     on the CPU, with torch seeded before the head is drawn; `purpose` names the run in the error that says
     what to install."""
-    try:
-        import torch
-        from sentence_transformers import CrossEncoder, SentenceTransformer
+    require_extra(("sentence_transformers", "datasets"), "train", purpose)  # `fit` needs datasets: say so first
+    import torch
+    from sentence_transformers import CrossEncoder, SentenceTransformer
 
-        if importlib.util.find_spec("datasets") is None:  # `fit` needs it: say so before any work
-            raise ImportError("datasets")
-    except ImportError:
-        raise UnsupportedMethodError(f"{purpose} needs sentence-transformers and datasets: "
-                                     "pip install 'rankwise[train]'") from None
     torch.manual_seed(seed)
     path = resolve_model(base_model).path
     if cross_encoder:
@@ -53,13 +41,6 @@ def _pass_cls_through_pooler(model: Any, torch: Any) -> None:
     with torch.no_grad():
         pooler.dense.weight.copy_(torch.eye(pooler.dense.weight.shape[0]))
         pooler.dense.bias.zero_()
-
-
-def checkpoint_folder(out: Path, resume: bool) -> Path:
-    checkpoints = out / "checkpoints"
-    if resume and not any(checkpoints.glob("checkpoint-*")):
-        raise InputError("nothing to resume: no checkpoint there", source=str(checkpoints))
-    return checkpoints
 
 
 def fit(model: Any, rows: list[dict[str, Any]], loss: Any, checkpoints: Path, config: Any, resume: bool,
@@ -95,15 +76,11 @@ def warmup_steps(rows: int, config: Any) -> int:
     return math.ceil(steps * config.warmup_ratio) if config.warmup_ratio > 0 else 0
 
 
-def write_record(out: Path, destination: Path, trainer: Any, model: Any, base_model: str,
-                 groups: Sequence[QueryGroup], held_out: Sequence[str], examples: int, config: Any, loss_name: str,
-                 started: float) -> dict[str, Any]:
-    """The loss log (`out/log.csv`, `out/loss.png`) and `destination/training.json`; returns the record."""
-    write_loss_log(out, [entry for entry in trainer.state.log_history if "loss" in entry])
-    record = {"base_model": base_model, "collections": sorted({g.collection for g in groups}),
-              "held_out": list(held_out), "queries": len(groups), "examples": examples,
-              "steps": trainer.state.global_step, "seconds": round(time.perf_counter() - started, 1),
-              "config": asdict(config), "loss": loss_name,
-              "parameters_trained": sum(p.numel() for p in model.parameters() if p.requires_grad)}
-    (destination / "training.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-    return record
+def history_rows(trainer: Any) -> list[dict[str, Any]]:
+    """The trainer's logged steps with a loss, as the run's log rows."""
+    return [{"step": e.get("step"), "loss": e.get("loss"), "learning_rate": e.get("learning_rate")}
+            for e in trainer.state.log_history if "loss" in e]
+
+
+def trained_parameters(model: Any) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
