@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import asdict
 import sys
 import time
 from pathlib import Path
@@ -90,9 +91,9 @@ def main() -> None:
             out = work / f"fold{fold}-{'synthetic' if 'synthetic' in label else 'base'}"
             start = time.perf_counter()
             done = (out / "model" / "adapter_config.json").exists()
-            record = json.loads((out / "model" / "training.json").read_text()) if done else train_late_interaction(
+            record = json.loads((out / "model" / "training.json").read_text()) if done else asdict(train_late_interaction(
                 "minilm-embed", groups, out, config, resume=any((out / "checkpoints").glob("checkpoint-*")),
-                held_out=held_out)
+                held_out=held_out))
             rows.append((fold, label, record, fold_ndcg(out / "model", train, held_qids)))
             print(f"fold {fold} {label}: {rows[-1][3]} ({time.perf_counter() - start:.0f} s)", flush=True)
 
