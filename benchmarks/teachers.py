@@ -95,7 +95,7 @@ def main() -> None:
             {"row": "student alone (head-by)", "ndcg": student.mean()}]
     for number, text in enumerate(args.teacher, start=1):
         stages = parse_spec(text, set(METHODS))
-        if len(stages) != 1 or stages[0].fused or stages[0].top_k is None:
+        if len(stages) != 1 or stages[0].is_rrf or stages[0].top_k is None:
             sys.exit(f"{text!r}: a teacher is one method:model{{options}}@K")
         member, k = stages[0].members[0], stages[0].top_k
         path = OUT / f"{Path(args.dataset).name}-{args.first_stage}-{re.sub(r'[^A-Za-z0-9.]+', '-', text)}.jsonl"

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from rankwise import InputError, Reranker
 from rankwise.cli import app
-from rankwise.rerankers.rank_fusion import reciprocal_rank_scores
+from rankwise.rerankers.reciprocal_rank import reciprocal_rank_scores
 from rankwise.rerankers.registry import METHODS
 from rankwise.rerankers.spec import is_spec, parse_spec
 from rankwise.types import Candidate, Query, Ranking, Request, ScoreKind
@@ -30,7 +30,7 @@ def test_the_grammar_reads_stages_cuts_options_and_fusions():
     assert stages[0].members[0].options == {"prf_k": 0, "prf_beta": 0.5}
     assert [m.method for m in stages[1].members] == ["embedding", "first"]
     assert stages[1].members[1].options == {"window": 4, "alphabet": "numeric"}
-    assert stages[1].fusion_options == {"k": 10}
+    assert stages[1].rrf_options == {"k": 10}
     assert is_spec("maxsim:minilm-embed", METHOD_NAMES)
     assert not is_spec("sentence-transformers/all-MiniLM-L6-v2", METHOD_NAMES)
     assert not is_spec("minilm-embed", METHOD_NAMES)

@@ -165,6 +165,22 @@ class FirstTokenScheme:
     def needs_step(self) -> bool:
         return bool(self.bridged)
 
+    def request(self) -> tuple[list[int], int | None, list[int]]:
+        """What to ask `first_token_logprobs` for: the merged identifiers' tokens (then the bridge, when some
+        identifiers are split), the bridge (or None) and the tokens after it."""
+        first = list(self.direct.values()) + ([self.bridge_id] if self.needs_step else [])
+        return first, self.bridge_id if self.needs_step else None, list(self.bridged.values())
+
+    def fill(self, scores: Any, first: Any, second: Any) -> Any:
+        """`scores` (one slot per identifier position; a numpy array or a torch tensor) filled from one row of
+        the answer to `request()`: a merged identifier's first-token log-prob, or a split one's bridge plus
+        its second token."""
+        if self.direct:
+            scores[list(self.direct)] = first[: len(self.direct)]
+        if self.needs_step:
+            scores[list(self.bridged)] = first[-1] + second
+        return scores
+
 
 def _names(piece: str, label: str) -> bool:
     """True when a decoded token spells exactly the label, possibly followed by the closing bracket."""
@@ -194,18 +210,11 @@ class FirstReranker(ListwiseLLMReranker):
             by_size.setdefault(len(w.passages), []).append(i)
         for size, members in by_size.items():
             scheme = self.scheme(size)
-            direct_positions, direct_ids = list(scheme.direct), list(scheme.direct.values())
-            bridged_positions, bridged_ids = list(scheme.bridged), list(scheme.bridged.values())
-            first_ids = direct_ids + ([scheme.bridge_id] if scheme.needs_step else [])
             sequences = [self.encode_window(windows[i])[0] for i in members]
-            first, second = self.lm.first_token_logprobs(sequences, first_ids, scheme.bridge_id if scheme.needs_step
-                                                         else None, bridged_ids)
+            first, second = self.lm.first_token_logprobs(sequences, *scheme.request())
             for row, i in enumerate(members):
-                logprobs = np.empty(size, dtype=np.float64)
-                logprobs[direct_positions] = first[row, : len(direct_ids)]
-                if scheme.needs_step:
-                    logprobs[bridged_positions] = first[row, -1] + second[row]
+                logprobs = scheme.fill(np.empty(size, dtype=np.float64), first[row], second[row])
                 order = sorted(range(size), key=lambda p: -logprobs[p])
                 results[i] = WindowResult(order=order, scores=logprobs.tolist(),
-                                          trace={"bridged": len(bridged_positions)})
+                                          trace={"bridged": len(scheme.bridged)})
         return results

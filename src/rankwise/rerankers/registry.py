@@ -121,7 +121,7 @@ def _load_spec(text: str, **options: Any) -> BaseReranker:
     """A cascade of stages, each one method or a reciprocal rank fusion of several; `options` may only be
     runtime options (device, threads, ...), given to every member: method options belong in the spec."""
     from rankwise.rerankers.cascade import CascadeReranker
-    from rankwise.rerankers.rank_fusion import ReciprocalRankFusion
+    from rankwise.rerankers.reciprocal_rank import ReciprocalRankFusion
 
     unknown = sorted(set(options) - runtime_option_names())
     if unknown:
@@ -130,9 +130,9 @@ def _load_spec(text: str, **options: Any) -> BaseReranker:
     stages = []
     for plan in spec.parse_spec(text, set(METHODS)):
         members = [_load_method(m.model, m.method, **{**options, **m.options}) for m in plan.members]
-        if plan.fused:
+        if plan.is_rrf:
             label = "rrf(" + ", ".join(f"{m.method}:{m.model}" for m in plan.members) + ")"
-            stage = ReciprocalRankFusion(members, label, **plan.fusion_options)
+            stage = ReciprocalRankFusion(members, label, **plan.rrf_options)
         else:
             stage = members[0]
         stages.append((stage, plan.top_k))

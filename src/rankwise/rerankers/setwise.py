@@ -55,18 +55,11 @@ class SetwiseJudge:
         orders = [members[r:] + members[:r] for r in range(0, size, max(1, size // self.permutations))]
         orders = orders[: self.permutations]
         sequences = [self._sequence(order, scheme.labels) for order in orders]
-        direct_positions, direct_ids = list(scheme.direct), list(scheme.direct.values())
-        bridged_positions, bridged_ids = list(scheme.bridged), list(scheme.bridged.values())
-        first_ids = direct_ids + ([scheme.bridge_id] if scheme.needs_step else [])
-        first, second = self.lm.first_token_logprobs(sequences, first_ids,
-                                                     scheme.bridge_id if scheme.needs_step else None, bridged_ids)
+        first, second = self.lm.first_token_logprobs(sequences, *scheme.request())
         self.calls += len(sequences)
         total = {i: 0.0 for i in members}
         for row, order in enumerate(orders):
-            logprobs = np.empty(size, dtype=np.float64)
-            logprobs[direct_positions] = first[row, : len(direct_ids)]
-            if scheme.needs_step:
-                logprobs[bridged_positions] = first[row, -1] + second[row]
+            logprobs = scheme.fill(np.empty(size, dtype=np.float64), first[row], second[row])
             for position, passage in enumerate(order):
                 total[passage] += float(logprobs[position])
         return total

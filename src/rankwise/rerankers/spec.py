@@ -60,10 +60,10 @@ class MemberPlan:
 class StagePlan:
     members: tuple[MemberPlan, ...]  # one, or several fused by reciprocal rank
     top_k: int | None = None
-    fusion_options: dict[str, Any] = field(default_factory=dict)
+    rrf_options: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def fused(self) -> bool:
+    def is_rrf(self) -> bool:
         return len(self.members) > 1
 
 

@@ -78,16 +78,8 @@ def window_loss(reranker: FirstReranker, window: ListwiseWindow, ranknet_weight:
     eos = lm.tokenizer.eos_token_id
     target_ids = full[len(prompt_ids):] + ([eos] if eos is not None else [])
     scheme = reranker.scheme(len(labels))
-    direct_positions, direct_ids = list(scheme.direct), list(scheme.direct.values())
-    bridged_positions, bridged_ids = list(scheme.bridged), list(scheme.bridged.values())
-    first_ids = direct_ids + ([scheme.bridge_id] if scheme.needs_step else [])
-    outputs = training_forward(lm, prompt_ids, target_ids, first_ids,
-                               scheme.bridge_id if scheme.needs_step else None, bridged_ids)
-    scores = torch.empty(len(labels), dtype=outputs.first.dtype)
-    if direct_positions:
-        scores[direct_positions] = outputs.first[: len(direct_ids)]
-    if scheme.needs_step:
-        scores[bridged_positions] = outputs.first[-1] + outputs.second
+    outputs = training_forward(lm, prompt_ids, target_ids, *scheme.request())
+    scores = scheme.fill(torch.empty(len(labels), dtype=outputs.first.dtype), outputs.first, outputs.second)
     lm_nll = target_nll(outputs.target_logits, torch.tensor(target_ids, device=outputs.target_logits.device))
     ranknet = weighted_ranknet_loss(scores, window.gold_order)
     return first_loss(lm_nll, ranknet, ranknet_weight), lm_nll, ranknet
