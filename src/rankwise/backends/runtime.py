@@ -3,6 +3,7 @@ length-sorted batching, and loading with errors that say what to install."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -67,6 +68,8 @@ def length_sorted_batches(lengths: Sequence[int], batch_size: int, max_tokens: i
 
 def load_pretrained(loader: Callable[..., T], location: ModelLocation, **kwargs: Any) -> T:
     """Call a `from_pretrained`, turning a missing offline model into an error that says what to install."""
+    if not location.is_local and os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
+        kwargs.setdefault("local_files_only", True)  # offline set after huggingface_hub was imported: no retries
     try:
         return loader(location.path, **kwargs)
     except OSError as e:

@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,12 +38,25 @@ class ModelLocation:
         if self.is_local:
             candidate = Path(self.path) / filename
             return json.loads(candidate.read_text()) if candidate.is_file() else None
-        try:
-            from huggingface_hub import hf_hub_download
+        return _hub_json(self.path, filename)
 
-            return json.loads(Path(hf_hub_download(self.path, filename)).read_text())
-        except Exception:
-            return None
+
+@functools.lru_cache(maxsize=512)
+def _hub_json(repo: str, filename: str) -> dict | None:
+    """A hub checkpoint's small JSON file: from the Hugging Face cache when it is there (or known absent), from
+    the hub only when online. Loading probes several such files (config, adapter, ColBERT markers); each probe
+    of an unreachable hub would otherwise wait out its own timeouts."""
+    try:
+        from huggingface_hub import hf_hub_download, try_to_load_from_cache
+
+        cached = try_to_load_from_cache(repo, filename)
+        if isinstance(cached, str):
+            return json.loads(Path(cached).read_text())
+        if cached is not None or os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
+            return None  # known not to exist upstream, or offline: no request
+        return json.loads(Path(hf_hub_download(repo, filename)).read_text())
+    except Exception:
+        return None
 
 
 def resolve_gguf(name_or_path: str, cache: Path | None = None) -> ModelLocation:
