@@ -116,6 +116,25 @@ def shared_token_counter(rerankers: Iterable[BaseReranker]) -> TokenCounting | N
     return next((r.token_counter for r in rerankers if r.token_counter is not None), None)
 
 
+class HeadReranker(BaseReranker):
+    """Methods that rank each request on its own, over its first `top_k` candidates with their passages cut to
+    `max_passage_tokens` model tokens (pairwise, setwise, ICR): `_rank` gets the request and those passages."""
+
+    lm: Any
+    max_passage_tokens: int
+
+    def _rerank(self, requests: list[Request]) -> list[Ranking]:
+        return [self._rank(request, self.head_passages(request)) for request in requests]
+
+    def head_passages(self, request: Request) -> list[str]:
+        return [self.lm.text.truncate_text(c.text, self.max_passage_tokens, what=f"passage {c.docid!r}")
+                for c in request.candidates[: self.top_k]]
+
+    @abstractmethod
+    def _rank(self, request: Request, passages: list[str]) -> Ranking:
+        ...
+
+
 class PointwiseReranker(BaseReranker):
     """Scores each (query, passage) pair independently, so pairs of all queries share batches."""
 

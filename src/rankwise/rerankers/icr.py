@@ -21,7 +21,7 @@ from typing import Any
 from rankwise.backends.interface import LANGUAGE_MODEL, AttentionReader, Capability
 from rankwise.models.registry import CAUSAL_LM
 from rankwise.options import option
-from rankwise.rerankers.base import BaseReranker
+from rankwise.rerankers.base import HeadReranker
 from rankwise.types import Ranking, Request, ScoreKind
 
 INSTRUCTION = "Here are some paragraphs:"
@@ -47,7 +47,7 @@ def calibrated_score(query_tokens: Any, na_tokens: Any) -> float:
     return float(calibrated[calibrated > threshold].sum())
 
 
-class ICRReranker(BaseReranker):
+class ICRReranker(HeadReranker):
     score_kind = ScoreKind.ORDINAL  # attention mass has no fixed scale across queries
     model_kinds = (CAUSAL_LM,)
     method = "icr"
@@ -77,13 +77,7 @@ class ICRReranker(BaseReranker):
     def query_suffix(self, query: str) -> list[int]:
         return self.lm.encode(f"\n\n{LATE_INSTRUCTION}\n\nQuery: {query.strip()}")
 
-    def _rerank(self, requests: list[Request]) -> list[Ranking]:
-        return [self._rank(request) for request in requests]
-
-    def _rank(self, request: Request) -> Ranking:
-        head = request.candidates[: self.top_k]
-        passages = [self.lm.text.truncate_text(c.text, self.max_passage_tokens, what=f"passage {c.docid!r}")
-                    for c in head]
+    def _rank(self, request: Request, passages: list[str]) -> Ranking:
         prefix, spans, suffix = self.prompt(request.query.text, passages)
         suffixes = [suffix, self.query_suffix(CALIBRATION_QUERY)] if self.calibrate else [suffix]
         attention = self.lm.attention_to_prefix(prefix, suffixes)

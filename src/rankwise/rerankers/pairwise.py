@@ -22,7 +22,7 @@ from rankwise.backends.interface import LANGUAGE_MODEL, LanguageModel
 from rankwise.errors import UnsupportedMethodError
 from rankwise.models.registry import CAUSAL_LM
 from rankwise.options import option
-from rankwise.rerankers.base import BaseReranker
+from rankwise.rerankers.base import HeadReranker
 from rankwise.rerankers.heap_select import heap_top_n
 from rankwise.rerankers.prompts import ChatPrompt
 from rankwise.types import Ranking, Request, ScoreKind
@@ -130,7 +130,7 @@ class PairwiseOptions:
     max_passage_tokens: int = option(100, minimum=1, help="passages are cut to this many tokens")
 
 
-class PairwiseReranker(BaseReranker):
+class PairwiseReranker(HeadReranker):
     score_kind = ScoreKind.ORDINAL  # positions or wins
     model_kinds = (CAUSAL_LM,)
     method = "prp"
@@ -147,13 +147,8 @@ class PairwiseReranker(BaseReranker):
             raise UnsupportedMethodError(f"{model_label}: the tokenizer has no single-token 'A'/'B', so a "
                                          "pairwise answer cannot be read from one next-token distribution")
 
-    def _rerank(self, requests: list[Request]) -> list[Ranking]:
-        return [self._rank(request) for request in requests]
-
-    def _rank(self, request: Request) -> Ranking:
+    def _rank(self, request: Request, passages: list[str]) -> Ranking:
         head = request.candidates[: self.top_k]
-        passages = [self.lm.text.truncate_text(c.text, self.max_passage_tokens, what=f"passage {c.docid!r}")
-                    for c in head]
         judge = PairwiseJudge(self.lm, self.prompt, request.query.text, passages)
         count = len(head)
         if self.variant == "allpair":

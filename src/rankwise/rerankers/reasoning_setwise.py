@@ -15,7 +15,7 @@ from typing import Any
 from rankwise.backends.interface import LANGUAGE_MODEL, Capability, LanguageModel
 from rankwise.models.registry import CAUSAL_LM
 from rankwise.options import option
-from rankwise.rerankers.base import BaseReranker
+from rankwise.rerankers.base import HeadReranker
 from rankwise.rerankers.heap_select import heap_top_n
 from rankwise.rerankers.prompts import RANK_R1, SET_PROMPTS, SetPrompt, ThinkClosing
 from rankwise.rerankers.reasoning_listwise import answer_part
@@ -56,7 +56,7 @@ class ReasoningSetwiseOptions:
     max_passage_tokens: int = option(100, minimum=1, help="passages are cut to this many tokens")
 
 
-class ReasoningSetwiseReranker(BaseReranker):
+class ReasoningSetwiseReranker(HeadReranker):
     score_kind = ScoreKind.ORDINAL
     model_kinds = (CAUSAL_LM,)
     method = "reasoning-setwise"
@@ -70,13 +70,8 @@ class ReasoningSetwiseReranker(BaseReranker):
         self.set_size, self.top_n, self.top_k = set_size, top_n, top_k
         self.reasoning_budget, self.max_passage_tokens = reasoning_budget, max_passage_tokens
 
-    def _rerank(self, requests: list[Request]) -> list[Ranking]:
-        return [self._rank(request) for request in requests]
-
-    def _rank(self, request: Request) -> Ranking:
+    def _rank(self, request: Request, passages: list[str]) -> Ranking:
         head = request.candidates[: self.top_k]
-        passages = [self.lm.text.truncate_text(c.text, self.max_passage_tokens, what=f"passage {c.docid!r}")
-                    for c in head]
         judge = ReasoningSetwiseJudge(self, request.query.text, passages)
         order = heap_top_n(len(head), self.set_size - 1, judge.best, self.top_n)
         order += list(range(len(head), len(request.candidates)))

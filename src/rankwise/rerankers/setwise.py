@@ -16,7 +16,7 @@ from typing import Any
 from rankwise.backends.interface import LANGUAGE_MODEL, Capability, LanguageModel
 from rankwise.models.registry import CAUSAL_LM
 from rankwise.options import option
-from rankwise.rerankers.base import BaseReranker
+from rankwise.rerankers.base import HeadReranker
 from rankwise.rerankers.heap_select import heap_top_n
 from rankwise.rerankers.listwise import FirstTokenScheme
 from rankwise.rerankers.listwise_prompt import identifiers
@@ -83,7 +83,7 @@ class SetwiseOptions:
     max_passage_tokens: int = option(100, minimum=1, help="passages are cut to this many tokens")
 
 
-class SetwiseReranker(BaseReranker):
+class SetwiseReranker(HeadReranker):
     score_kind = ScoreKind.ORDINAL
     model_kinds = (CAUSAL_LM,)
     method = "setwise"
@@ -99,13 +99,8 @@ class SetwiseReranker(BaseReranker):
         self._schemes: dict[int, FirstTokenScheme] = {}
         SetwiseJudge(lm, self._schemes, "", []).scheme(set_size)  # refuse a model at load, not mid-query
 
-    def _rerank(self, requests: list[Request]) -> list[Ranking]:
-        return [self._rank(request) for request in requests]
-
-    def _rank(self, request: Request) -> Ranking:
+    def _rank(self, request: Request, passages: list[str]) -> Ranking:
         head = request.candidates[: self.top_k]
-        passages = [self.lm.text.truncate_text(c.text, self.max_passage_tokens, what=f"passage {c.docid!r}")
-                    for c in head]
         judge = SetwiseJudge(self.lm, self._schemes, request.query.text, passages, self.permutations)
         order = setwise_heapsort(judge, len(head), self.set_size, self.top_n)
         order += list(range(len(head), len(request.candidates)))
