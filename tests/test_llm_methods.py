@@ -88,3 +88,17 @@ def test_prompt_over_the_context_is_refused():
     reranker = Reranker.load("smollm2-135m", method="query-likelihood", max_length=64)
     with pytest.raises(InputError, match="over the model's limit of 64"):
         reranker.rerank("how long do fleas live " * 20, ["Fleas live for months."])
+
+
+def test_one_truncation_per_tokenizer_keeps_the_original_text_where_offsets_exist():
+    """The text side's truncate_text, the backend's cut_to_tokens (what the server uses) and HFTokenCounting
+    agree: a Hugging Face tokenizer keeps an exact prefix of the original text."""
+    from rankwise.backends.chat_tokenizer import ChatTokenizer
+    from rankwise.models import resolve_model
+
+    text = ChatTokenizer.load(resolve_model("smollm2-135m").path, "smollm2-135m")
+    passage = "Fleas  live   two to three months — sometimes longer, in café corners."
+    for n in (1, 3, 7, 12):
+        cut = text.truncate_text(passage, n)
+        assert passage.startswith(cut) and len(text.encode(cut)) <= n
+        assert cut == text.cut_to_tokens(passage, n)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from rankwise.backends.interface import HFTokenCounting
 from rankwise.errors import InputError, UnsupportedMethodError
 
 
@@ -22,14 +23,20 @@ class TextSideBase:
     def decode(self, ids: Sequence[int], skip_special_tokens: bool = False) -> str:
         raise NotImplementedError
 
-    def truncate_text(self, text: str, max_tokens: int, what: str = "passage") -> str:
-        """Cut text to at most `max_tokens` tokens, or raise when truncation is turned off."""
+    def cut_to_tokens(self, text: str, max_tokens: int) -> str:
+        """The text cut to at most `max_tokens` tokens: decoded from the first tokens here, for a vocabulary
+        without character offsets (llama.cpp's); a Hugging Face tokenizer cuts the original text instead."""
         ids = self.encode(text)
-        if len(ids) <= max_tokens:
+        return text if len(ids) <= max_tokens else self.decode(ids[:max_tokens])
+
+    def truncate_text(self, text: str, max_tokens: int, what: str = "passage") -> str:
+        """Cut text to at most `max_tokens` tokens (`cut_to_tokens`), or raise when truncation is turned off."""
+        count = len(self.encode(text))
+        if count <= max_tokens:
             return text
         if not self.truncate:
-            raise InputError(f"{what} has {len(ids)} tokens, over the limit of {max_tokens}")
-        return self.decode(ids[:max_tokens])
+            raise InputError(f"{what} has {count} tokens, over the limit of {max_tokens}")
+        return self.cut_to_tokens(text, max_tokens)
 
     def single_token_ids(self, words: Sequence[str]) -> list[int]:
         """Ids of those words that the tokenizer encodes as exactly one token."""
@@ -63,23 +70,23 @@ class PromptEncoding:
         return [len(self.text.encode(text)) for text in texts]
 
     def cut_to_tokens(self, text: str, max_tokens: int) -> str:
-        ids = self.text.encode(text)
-        return text if len(ids) <= max_tokens else self.text.decode(ids[:max_tokens])
+        return self.text.cut_to_tokens(text, max_tokens)  # one truncation per tokenizer, the text side's
 
     def token_offsets(self, text: str) -> list[tuple[int, int]]:
-        tokenizer = getattr(self.text, "tokenizer", None)
-        if tokenizer is None:
+        if not isinstance(self.text, HFTokenCounting):
             raise UnsupportedMethodError(f"{self.text.label}: splitting long documents needs a Hugging Face "
                                          "tokenizer's character offsets, which this backend has not")
-        return [tuple(span) for span in tokenizer(text, add_special_tokens=False,
-                                                  return_offsets_mapping=True)["offset_mapping"]]
+        return self.text.token_offsets(text)
 
     def _check_length(self, ids: Sequence[int]) -> None:
         if len(ids) > self.max_length:
             raise InputError(f"prompt has {len(ids)} tokens, over the model's limit of {self.max_length}")
 
 
-class ChatTokenizer(TextSideBase):
+class ChatTokenizer(HFTokenCounting, TextSideBase):
+    """A Hugging Face tokenizer as a language model's text side; it cuts text at character offsets (the kept
+    text is the original's prefix), as every Hugging Face backend does."""
+
     def __init__(self, tokenizer: Any, label: str, truncate: bool = True):
         self.tokenizer = tokenizer
         self.label = label
