@@ -24,6 +24,22 @@ YES_WORDS = ("Yes", "yes", " Yes", " yes", "YES")
 NO_WORDS = ("No", "no", " No", " no", "NO")
 
 
+def answer_token_pair(lm: LanguageModel, answer_tokens: str, model_label: str,
+                      shape: str) -> tuple[list[int], list[int]]:
+    """The ids of the two comma-separated answer tokens, each required to be one token of the tokenizer."""
+    words = answer_tokens.split(",")
+    if len(words) != 2 or not all(words):
+        raise OptionError(f"option answer_tokens must be {shape} (two tokens), got {answer_tokens!r}")
+    ids = []
+    for word in words:
+        found = lm.text.single_token_ids([word])
+        if not found:
+            raise UnsupportedMethodError(f"{model_label}: {word!r} is not one token of this tokenizer, so "
+                                         "its probability cannot be read from one next-token distribution")
+        ids.append(found)
+    return ids[0], ids[1]
+
+
 @dataclass(frozen=True)
 class LLMPointwiseOptions:
     prompt: Union[ChatPrompt, SegmentedPrompt, PairTemplate] = option(
@@ -75,20 +91,7 @@ class LLMPointwiseReranker(PointwiseReranker):
                     f"{model_label}: the tokenizer has no single-token 'Yes'/'No', so log P(yes) - log P(no) "
                     "cannot be read from one next-token distribution")
         else:
-            self.yes_ids, self.no_ids = self._exact_tokens(answer_tokens)
-
-    def _exact_tokens(self, answer_tokens: str) -> tuple[list[int], list[int]]:
-        words = [w for w in answer_tokens.split(",")]
-        if len(words) != 2 or not all(words):
-            raise OptionError(f"option answer_tokens must be 'YES,NO' (two tokens), got {answer_tokens!r}")
-        ids = []
-        for word in words:
-            found = self.lm.text.single_token_ids([word])
-            if not found:
-                raise UnsupportedMethodError(f"{self.model_label}: {word!r} is not one token of this tokenizer, so "
-                                             "its probability cannot be read from one next-token distribution")
-            ids.append(found)
-        return ids[0], ids[1]
+            self.yes_ids, self.no_ids = answer_token_pair(lm, answer_tokens, model_label, "'YES,NO'")
 
     def _sequence(self, query: Query, candidate: Candidate) -> list[int]:
         passage = candidate.text

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from rankwise.backends.interface import LANGUAGE_MODEL, Capability, LanguageModel
-from rankwise.errors import OptionError, UnsupportedMethodError
 from rankwise.models.registry import CAUSAL_LM
 from rankwise.options import option
 from rankwise.rerankers.base import BaseReranker
+from rankwise.rerankers.llm_pointwise import answer_token_pair
 from rankwise.rerankers.prompts import REASONING_PROMPTS, RELEVANCE_REASONING, ReasoningPrompt
 from rankwise.rerankers.thinking import think
 from rankwise.types import Ranking, Request, ScoreKind
@@ -27,20 +27,6 @@ class ReasoningPointwiseOptions:
     answer_tokens: str = option(" true, false", help="'TRUE,FALSE': the two answer tokens (Rank1: ' true, false')")
     reasoning_budget: int = option(512, minimum=0, help="reasoning tokens per passage; 0: no thinking")
     max_passage_tokens: int | None = option(None, minimum=1, help="passages are cut to this many tokens")
-
-
-def answer_ids(lm: LanguageModel, answer_tokens: str, model_label: str) -> list[int]:
-    words = answer_tokens.split(",")
-    if len(words) != 2 or not all(words):
-        raise OptionError(f"option answer_tokens must be two tokens separated by a comma, got {answer_tokens!r}")
-    ids = []
-    for word in words:
-        found = lm.text.single_token_ids([word])
-        if not found:
-            raise UnsupportedMethodError(f"{model_label}: {word!r} is not one token of this tokenizer, so its "
-                                         "probability cannot be read from one next-token distribution")
-        ids += found
-    return ids
 
 
 class ReasoningPointwiseReranker(BaseReranker):
@@ -57,7 +43,7 @@ class ReasoningPointwiseReranker(BaseReranker):
         super().__init__(model_label)
         self.lm, self.prompt, self.answer_tokens = lm, prompt, answer_tokens
         self.reasoning_budget, self.max_passage_tokens = reasoning_budget, max_passage_tokens
-        self.true_id, self.false_id = answer_ids(lm, answer_tokens, model_label)
+        (self.true_id,), (self.false_id,) = answer_token_pair(lm, answer_tokens, model_label, "'TRUE,FALSE'")
 
     def _prompt_text(self, query: str, passage: str, docid: str) -> str:
         if self.max_passage_tokens is not None:
