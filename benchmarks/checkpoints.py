@@ -42,7 +42,7 @@ def families(work: Path) -> list[tuple[str, str, dict, int]]:
     tiny_models.cross_encoder(work / "ce")
     tiny_models.qwen3_causal_lm(work / "qwen3", tiny_models.qwen_tokenizer())
     tiny_models.qwen2_causal_lm(work / "qwen2", tiny_models.qwen_tokenizer())
-    tiny_models.t5(work / "t5", model_max_length=512)
+    tiny_models.t5(work / "t5", model_max_length=512, extra_ids=11)
     rows = [
         ("cross-encoder (tiny BERT)", str(work / "ce"), {}, 20),
         ("cross-encoder (real weights: MiniLM-L6)", str(minilm_cross_encoder(work / "minilm-ce")), {}, 20),
@@ -51,6 +51,9 @@ def families(work: Path) -> list[tuple[str, str, dict, int]]:
          {"preset": "qwen3-reranker", "batch_size": 4}, 20),
         ("mxbai-rerank-v2 (tiny Qwen2)", str(work / "qwen2"), {"preset": "mxbai-rerank-v2", "batch_size": 4}, 20),
         ("monot5 (tiny T5)", str(work / "t5"), {"preset": "monot5"}, 20),
+        ("rankt5 (tiny T5)", str(work / "t5"), {"preset": "rankt5"}, 20),
+        ("rank-vicuna prompt (tiny Qwen2, windows of 10)", str(work / "qwen2"),
+         {"preset": "rank-vicuna", "window": 10, "stride": 5}, 20),
         ("duot5 (tiny T5, 10 x 9 pairs)", str(work / "t5"), {"preset": "duot5", "top_k": 10}, 10),
         ("colbert (tiny, PyLate format)", str(tiny_models.reference_copy("pylate_tiny_colbert", work / "pylate")),
          {}, 20),

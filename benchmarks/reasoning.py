@@ -14,6 +14,8 @@ what the mechanism costs.
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import time
 
 from _common import bm25_requests, in_fresh_process, peak_rss_mib
@@ -53,6 +55,15 @@ def run_one(model: str, method: str, options: dict, candidates: str, queries: in
             "peak_rss_mib": peak_rss_mib()}
 
 
+def _finished_rows(path: str | None, dataset: str, queries: int, top_k: int) -> dict[tuple[str, str, int], dict]:
+    """Rows an earlier run of the same configuration wrote to `path`."""
+    if not path or not os.path.exists(path):
+        return {}
+    rows = [json.loads(line) for line in open(path, encoding="utf-8") if line.strip()]
+    return {(r["model"], r["method"], r["budget"]): r for r in rows
+            if (r["dataset"], r["queries"], r["top_k"]) == (dataset, queries, top_k)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", default="dl19")
@@ -62,6 +73,9 @@ def main() -> None:
     parser.add_argument("--budgets", default="0,64,256")
     parser.add_argument("--queries", type=int, default=5)
     parser.add_argument("--top-k", type=int, default=10)
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads of each model (default: the backend's)")
+    parser.add_argument("--results", default=None,
+                        help="JSONL of finished rows: rows already in it are not run again, so a killed run resumes")
     parser.add_argument("--plot", default=None, help="PNG of nDCG@10 and seconds per query against the budget")
     args = parser.parse_args()
     from rankwise.pipelines.evaluate import evaluate
@@ -71,17 +85,29 @@ def main() -> None:
           f"backend {args.backend}")
     print("| model | method | budget | nDCG@10 | reasoning tokens/query | s/query | peak MiB | share at budget |")
     print("|---|---|---|---|---|---|---|---|")
+    finished = _finished_rows(args.results, args.dataset, args.queries, args.top_k)
     points: dict[tuple[str, str], list[tuple[int, float, float]]] = {}
     for model in args.models.split(","):
         for method in args.methods.split(","):
             for budget in (int(b) for b in args.budgets.split(",")):
-                options = {**METHODS[method], "reasoning_budget": budget, "backend": args.backend}
-                result = in_fresh_process(run_one, model, method, options, str(candidates), args.queries, args.top_k)
-                ndcg = evaluate(result["run"], qrels)["nDCG@10"]
-                points.setdefault((model, method), []).append((budget, ndcg, result["seconds_per_query"]))
-                print(f"| {model} | {method} | {budget} | {ndcg:.4f} | {result['tokens_per_query']:.0f} | "
-                      f"{result['seconds_per_query']:.1f} | {result['peak_rss_mib']:.0f} | "
-                      f"{result['budget_share']:.0%} |", flush=True)
+                row = finished.get((model, method, budget))
+                if row is None:
+                    options = {**METHODS[method], "reasoning_budget": budget, "backend": args.backend}
+                    if args.threads:
+                        options["threads"] = args.threads
+                    result = in_fresh_process(run_one, model, method, options, str(candidates), args.queries,
+                                              args.top_k)
+                    row = {"dataset": args.dataset, "queries": args.queries, "top_k": args.top_k, "model": model,
+                           "method": method, "budget": budget, "ndcg": evaluate(result["run"], qrels)["nDCG@10"],
+                           **{k: result[k] for k in ("tokens_per_query", "seconds_per_query", "peak_rss_mib",
+                                                      "budget_share")}}
+                    if args.results:
+                        with open(args.results, "a", encoding="utf-8") as out:
+                            out.write(json.dumps(row) + "\n")
+                points.setdefault((model, method), []).append((budget, row["ndcg"], row["seconds_per_query"]))
+                print(f"| {model} | {method} | {budget} | {row['ndcg']:.4f} | {row['tokens_per_query']:.0f} | "
+                      f"{row['seconds_per_query']:.1f} | {row['peak_rss_mib']:.0f} | "
+                      f"{row['budget_share']:.0%} |", flush=True)
     if args.plot:
         import matplotlib
 

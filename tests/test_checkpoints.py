@@ -132,6 +132,7 @@ def test_short_name_loads_from_the_hf_cache_offline_with_its_preset(tmp_path, ti
      "cross-encoder"),
     ("monot5-base", "castorini/monot5-base-msmarco", tiny_models.t5, "monot5"),
     ("duot5-base", "castorini/duot5-base-msmarco", tiny_models.t5, "duot5"),
+    ("rankt5-base", "Soyoung97/RankT5-base", lambda d: tiny_models.t5(d, extra_ids=11), "rankt5"),
     ("lit5-distill-base", "castorini/LiT5-Distill-base", lambda d: tiny_models.reference_copy("lit5_tiny_t5", d),
      "lit5"),
     ("bge-reranker-v2-gemma", "BAAI/bge-reranker-v2-gemma",
@@ -280,3 +281,20 @@ def test_bge_reranker_gemma_preset_equals_flagembedding(tiny_gemma, max_length):
             backend_name, capabilities, text, max_length = "scripted", frozenset(), reranker.lm.text, 8192
 
         LLMPointwiseReranker(NoLogits(), "x", answer_tokens="Yes,No", score="logit")
+
+
+@pytest.mark.parametrize("name, family", [("erank", "ERank"), ("grouprank", "GroupRank")])
+def test_a_family_without_a_checked_prompt_is_refused_with_the_reason(name, family):
+    """No preset is guessed: the name is refused, saying why and which method to run with the card's prompt."""
+    from rankwise.errors import OptionError
+
+    with pytest.raises(OptionError, match=f"rankwise has no preset '{name}': {family}.*a guessed prompt would "
+                                          "score the checkpoint as another model"):
+        Reranker.load("smollm2-135m", preset=name)
+
+
+def test_the_colbert_preset_names_what_the_folder_already_says(tmp_path):
+    folder = tiny_models.reference_copy("pylate_tiny_colbert", tmp_path / "colbert")
+    named, recognised = Reranker.load(str(folder), preset="colbert"), Reranker.load(str(folder))
+    assert named.method == recognised.method == "colbert"
+    assert [r.score for r in named.rerank(QUERY, PASSAGES)] == [r.score for r in recognised.rerank(QUERY, PASSAGES)]

@@ -53,3 +53,57 @@ def test_a_rank_gpt_window_reaches_the_model_as_rank_llm_sends_it():
     rendered = text.chat_prefix(_messages(case))
     assert rendered == text.chat_prefix(case["messages"])
     assert rendered.count("<|im_start|>assistant\nReceived passage [") == 4
+
+
+VICUNA = json.loads((Path(__file__).parent / "reference" / "fastchat_0.2.36_rank_vicuna.json").read_text())
+
+
+@pytest.mark.parametrize("case", VICUNA["cases"], ids=lambda c: f"{c['max_words']}w")
+def test_rank_vicuna_prompt_equals_rank_llms_rank_vicuna_code_through_fastchat(case):
+    """RankVicuna's window prompt as rank_llm's rank_vicuna.py built it with FastChat 0.2.36's vicuna_v1.1
+    conversation (tests/reference/fastchat_rank_vicuna.py): the default system text, "USER: ... ASSISTANT:",
+    only numeric [n] escaped, the fixed "[4] > [2]" example and ftfy's repair (’ becomes ')."""
+    assert VICUNA["library"] == "fschat 0.2.36"
+    prompt = PROMPTS["rank_vicuna"]
+    labels = identifiers("numeric", len(VICUNA["passages"]))
+    passages = [prompt.prepare_passage(p, case["max_words"]) for p in VICUNA["passages"]]
+    messages = prompt.messages(VICUNA["query"], labels, passages)
+    assert prompt.chat_text(lambda m: pytest.fail("the tokenizer's chat template must not be used"),
+                            messages) == case["prompt"]
+
+
+def test_the_rank_vicuna_preset_sends_that_prompt_to_the_model(tmp_path):
+    """Through the listwise reranker a preset loads, on a tiny causal LM whose tokenizer has a chat template
+    of its own: the FastChat format wins, and the window prompt is the reference's."""
+    import tiny_models
+    from rankwise import Reranker
+    from rankwise.rerankers.sliding_window import Window
+
+    folder = tiny_models.qwen2_causal_lm(tmp_path / "tiny", tiny_models.qwen_tokenizer())
+    reranker = Reranker.load(str(folder), preset="rank-vicuna", max_words=300)
+    assert reranker.method == "listwise-generate" and reranker.alphabet == "numeric"
+    text, ids, labels = reranker.window_prompt(Window(VICUNA["query"], VICUNA["passages"]))
+    assert text == VICUNA["cases"][0]["prompt"] and labels == ["1", "2", "3", "4"]
+    assert ids == reranker.lm.encode(text)
+
+
+# rank-llm 0.26.0, rank_llm/rerank/vllm_handler.py `get_tokenizer`: the chat template it sets for rank_vicuna.
+RANK_LLM_0_26_VICUNA_JINJA = (
+    "{% if not add_generation_prompt is defined %}{% set add_generation_prompt = false %}{% endif %}\n"
+    "                    {% for message in messages %}{% if not loop.first %}{% endif %}{% if message['role'] == "
+    "'system' %}{{ message['content'] + ' ' }}{% elif message['role'] == 'user' %}{{ 'USER: ' + message['content'] "
+    "+ ' ' }}{% elif message['role'] == 'assistant' %}{{ 'ASSISTANT: ' + message['content'] + '</s>' }}{% endif %}"
+    "{% endfor %}{% if add_generation_prompt %}{{ 'ASSISTANT:' }}{% endif %}")
+
+
+def test_rank_vicuna_v026_equals_rank_llm_0_26s_vicuna_template_over_its_own_messages():
+    """rank_llm 0.26's messages for the RankZephyr template (the committed reference), rendered by the
+    vicuna Jinja template it forces on RankVicuna's tokenizer, with the Jinja settings transformers uses."""
+    from transformers.utils.chat_template_utils import _compile_jinja_template
+
+    case = REFERENCE["cases"][0]
+    expected = _compile_jinja_template(RANK_LLM_0_26_VICUNA_JINJA).render(messages=case["messages"],
+                                                                           add_generation_prompt=True)
+    prompt = PROMPTS["rank_vicuna_v026"]
+    assert prompt.chat_text(lambda m: pytest.fail("no tokenizer template"), _messages(case)) == expected
+    assert expected.startswith("You are RankLLM") and expected.endswith("do not say any word or explain. ASSISTANT:")

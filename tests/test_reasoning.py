@@ -137,6 +137,51 @@ def test_listwise_reasoning_parses_the_answer_only_never_a_ranking_inside_the_re
     assert smollm_text.decode(lm.generated_for[1]).endswith("\n</think>\n<answer>")
 
 
+def rank_k_reference_content(query, candidates):
+    """ORACLE: hltcoe/rank-k, rerank.py `rank_k_prompt` and utils.py `combine_passages`, as written there."""
+    rank_k_prompt = """
+Determine a ranking of the passages based on how relevant they are to the query. 
+If the query is a question, how relevant a passage is depends on how well it answers the question. 
+If not, try analyze the intent of the query and assess how well each passage satisfy the intent. 
+The query may have typos and passages may contain contradicting information. 
+However, we do not get into fact-checking. We just rank the passages based on they relevancy to the query. 
+
+Sort them from the most relevant to the least. 
+Answer with the passage number using a format of `[3] > [2] > [4] = [1] > [5]`. 
+Ties are acceptable if they are equally relevant. 
+I need you to be accurate but overthinking it is unnecessary.
+Output only the ordering without any other text.
+
+Query: {query}
+
+{docs}
+"""  # noqa: W291 (the authors' trailing spaces are part of the prompt)
+
+    def combine_passages(passages):
+        return "\n\n".join(f"[{i+1}] {text}" for i, text in enumerate(passages))
+
+    return rank_k_prompt.format(query=query, docs=combine_passages(candidates))
+
+
+def test_rank_k_preset_sends_its_authors_prompt_and_reads_the_last_line_until_a_repeat(smollm_text):
+    """Rank-K's one user message, byte for byte, through the chat template; the ranking is the answer's last
+    line, ties kept as written, reading stopped at the first repeat ([1] again), the rest in input order."""
+    from rankwise.rerankers.presets import PRESETS
+    from rankwise.rerankers.reasoning_listwise import ReasoningListwiseReranker
+
+    passages = FLEA_PASSAGES[:4]
+    thinking = ["Passage [1] > [4] at first sight.</think>"]
+    answers = ["\n\n[4]\n[3] = [1] > [3] > [4] > [2]"]  # an earlier line is not read
+    lm = ScriptedLM(smollm_text, [thinking, answers])
+    options = {k: v for k, v in PRESETS["rank-k"].options.items() if k != "reasoning_budget"}
+    reranker = ReasoningListwiseReranker(lm, "scripted", **{**options, "window": 4, "stride": 4}, reasoning_budget=64)
+    ranking = reranker.rerank(FLEA_QUERY, passages)
+    assert ranking.docids == ["2", "0", "1", "3"]  # [3] = [1], then [3] repeats: [2] and [4] in input order
+    expected = smollm_text.chat_prefix([{"role": "user", "content": rank_k_reference_content(FLEA_QUERY, passages)}])
+    assert smollm_text.decode(lm.generated_for[0]).startswith(expected)
+    assert ranking.trace["windows"][0]["answer"] == "[3] = [1] > [3] > [4] > [2]"
+
+
 @pytest.mark.parametrize("budget", [0, pytest.param(32, marks=pytest.mark.slow)])
 def test_real_smollm2_reasoning_listwise_gives_a_full_permutation(budget):
     reranker = Reranker.load("smollm2-135m", preset="reasonrank", reasoning_budget=budget, window=4, stride=2,

@@ -93,7 +93,8 @@ def test_duot5_preset_equals_pygaggles_symmetric_sum(tiny_t5):
 
 
 def test_a_t5_folder_without_a_preset_is_refused_with_what_to_pass(tiny_t5):
-    with pytest.raises(UnsupportedMethodError, match="name them with a preset \\(preset=monot5, duot5 or lit5\\)"):
+    with pytest.raises(UnsupportedMethodError,
+                       match="name them with a preset \\(preset=monot5, rankt5, lit5 or duot5\\)"):
         Reranker.load(str(tiny_t5))
     with pytest.raises(UnsupportedMethodError, match="the tokenizer has no token '▁maybe'"):
         Reranker.load(str(tiny_t5), preset="monot5", answer_tokens="▁no,▁maybe")
@@ -114,3 +115,34 @@ def test_lit5_preset_equals_rank_llm_0_26_fid_generation_and_sliding_windows():
     ranking = reranker.rerank(LIT5["query"], LIT5["passages"])
     assert ["d" + docid for docid in ranking.docids] == LIT5["final_order"]
     assert ranking.docids != sorted(ranking.docids)  # the windows moved passages: the order is tested
+
+
+def rankt5_lightning_ir_scores(folder, query, passages):
+    """ORACLE: lightning-ir 0.0.6's RankT5 check (tests/models/test_cross_encoder.py, test_same_as_t5, the
+    'rank' strategy it uses for Soyoung97/RankT5-*): "Query: q Document: d", a greedy generate of one step
+    with output_scores, and the first step's score of <extra_id_10> (id 32089 in T5's vocabulary; looked up by
+    name in the tiny one)."""
+    import torch
+    from transformers import AutoTokenizer, T5ForConditionalGeneration
+
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    model = T5ForConditionalGeneration.from_pretrained(folder).eval()
+    scoring_id = tokenizer.get_vocab()["<extra_id_10>"]
+    encoded = tokenizer([f"Query: {query} Document: {p}" for p in passages], return_tensors="pt", padding=True,
+                        truncation=True, max_length=256)
+    with torch.inference_mode():
+        output = model.generate(**encoded, max_length=2, return_dict_in_generate=True, output_scores=True)
+    return output.scores[0][:, scoring_id].tolist()
+
+
+def test_rankt5_preset_equals_lightning_irs_first_step_logit(tmp_path):
+    folder = tiny_models.t5(tmp_path / "tiny-rankt5", extra_ids=11)
+    reference = rankt5_lightning_ir_scores(str(folder), QUERY, PASSAGES)
+    reranker = Reranker.load(str(folder), preset="rankt5", batch_size=3)
+    ranking = reranker.rerank(QUERY, PASSAGES)
+    got = {r.docid: r.score for r in ranking}
+    assert [got[str(i)] for i in range(len(PASSAGES))] == pytest.approx(reference, abs=1e-5)
+    assert ranking.docids == [str(i) for i in np.argsort(-np.array(reference), kind="stable")]
+    assert ranking.score_kind.value == "logit" and max(reference) - min(reference) > 1e-4
+    with pytest.raises(Exception, match="one answer token \\('<extra_id_10>'\\) gives a raw logit"):
+        Reranker.load(str(folder), preset="rankt5", score="log-probability")

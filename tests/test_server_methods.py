@@ -57,13 +57,13 @@ def test_listwise_methods_answer_over_http_as_in_python(method, first_reranker):
 
 def test_concurrent_listwise_requests_share_model_calls(first_reranker):
     calls: list[int] = []
-    score_requests = first_reranker.score_requests
+    scored_requests = first_reranker.scored_requests
 
     def recording(requests):
         calls.append(len(requests))
-        return score_requests(requests)
+        return scored_requests(requests)
 
-    first_reranker.score_requests = recording
+    first_reranker.scored_requests = recording
     try:
         settings = ServerSettings(model_name="smollm2-135m", max_wait_ms=300)
         expected = [int(r.docid) for r in first_reranker.rerank(QUERY, DOCS)]
@@ -73,6 +73,25 @@ def test_concurrent_listwise_requests_share_model_calls(first_reranker):
                 answers = list(pool.map(lambda _: httpx.post(f"{base}/v1/rerank", timeout=120, json={
                     "query": QUERY, "documents": DOCS}).json(), range(3)))
     finally:
-        del first_reranker.score_requests
+        del first_reranker.scored_requests
     assert all([r["index"] for r in a["results"]] == expected for a in answers)
     assert sum(calls) == 3 and max(calls) >= 2, calls  # windows of different requests in one call
+
+
+def test_reasoning_is_returned_only_when_asked_with_each_passage_named():
+    """reasoning-pointwise on SmolLM2 at a budget of 8 tokens: with return_reasoning each passage's thinking
+    comes back under its document's index, as the Python trace has it; without it, no `reasoning` field."""
+    reranker = Reranker.load("smollm2-135m", method="reasoning-pointwise", reasoning_budget=8)
+    docs = DOCS[:3]
+    trace = reranker.rerank(QUERY, docs).trace["reasoning"]
+    with threaded_server(create_app(reranker, ServerSettings(model_name="smollm2-135m"))) as base:
+        asked = httpx.post(f"{base}/v2/rerank", json={"query": QUERY, "documents": docs, "return_reasoning": True},
+                           timeout=120).json()
+        plain = httpx.post(f"{base}/v2/rerank", json={"query": QUERY, "documents": docs}, timeout=120).json()
+    steps = sorted(asked["reasoning"], key=lambda step: step["index"])
+    assert [step["index"] for step in steps] == [0, 1, 2] and {s["unit"] for s in steps} == {"passage"}
+    assert [(s["reasoning"], s["reasoning_tokens"], s["ended"]) for s in steps] == [
+        (t["reasoning"], t["reasoning_tokens"], t["ended"]) for t in sorted(trace, key=lambda t: int(t["docid"]))]
+    assert all(0 < s["reasoning_tokens"] <= 8 for s in steps)
+    assert "reasoning" not in plain and [r["index"] for r in plain["results"]] == [r["index"] for r in
+                                                                                   asked["results"]]

@@ -61,10 +61,11 @@ def qwen3_causal_lm(folder: Path, tokenizer) -> Path:
     return folder
 
 
-def t5(folder: Path, model_max_length: int = 64, favoured: tuple[str, ...] = ()) -> Path:
+def t5(folder: Path, model_max_length: int = 64, favoured: tuple[str, ...] = (), extra_ids: int = 0) -> Path:
     """A two-layer T5 with a SentencePiece-style Unigram vocabulary: each corpus word as "▁word", plus every
-    character alone and after "▁", so that any text tokenizes and "▁true"/"▁false" are single pieces. Default
-    initialization: wider weights saturate the false/true logits."""
+    character alone and after "▁", so that any text tokenizes and "▁true"/"▁false" are single pieces, and
+    `extra_ids` sentinels (<extra_id_0>, ...) as T5 has them. Default initialization: wider weights saturate
+    the false/true logits."""
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers
     from transformers import T5Config, T5ForConditionalGeneration, T5TokenizerFast
@@ -78,7 +79,7 @@ def t5(folder: Path, model_max_length: int = 64, favoured: tuple[str, ...] = ())
     unigram.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always")
     unigram.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always")
     tokenizer = T5TokenizerFast(tokenizer_object=unigram, eos_token="</s>", pad_token="<pad>", unk_token="<unk>",
-                                extra_ids=0, model_max_length=model_max_length)
+                                extra_ids=extra_ids, model_max_length=model_max_length)
     torch.manual_seed(0)
     config = T5Config(vocab_size=len(tokenizer), d_model=32, d_kv=16, d_ff=64, num_layers=2, num_heads=2,
                       decoder_start_token_id=tokenizer.pad_token_id, pad_token_id=tokenizer.pad_token_id,

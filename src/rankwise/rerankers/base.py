@@ -17,6 +17,14 @@ from rankwise.options import NoOptions, validate_options
 from rankwise.types import CandidateLike, Candidate, Query, Ranking, Request, ScoreKind
 
 
+@dataclasses.dataclass
+class ScoredRequest:
+    """A request's candidate scores in input order, and the trace of the ranking they came from."""
+
+    scores: list[float]
+    trace: dict[str, Any]
+
+
 class BaseReranker(ABC):
     """A method: `requires` names the backend capabilities it uses, `Options` its own typed options; the
     constructor takes the opened backend, the model label and those options as keywords."""
@@ -77,14 +85,20 @@ class BaseReranker(ABC):
     def _rerank(self, requests: list[Request]) -> list[Ranking]:
         ...
 
-    def score_requests(self, requests: Sequence[Request]) -> list[list[float]]:
-        """Per request, each candidate's score in input order: the one interface through which a server
-        batches every method (several requests per call; split ones too when `independent_candidates`)."""
-        scores = []
+    def scored_requests(self, requests: Sequence[Request]) -> list[ScoredRequest]:
+        """Per request, each candidate's score in input order and the ranking's trace: the one interface
+        through which a server batches every method (several requests per call; split ones too when
+        `independent_candidates`), and returns what reasoning methods thought when asked."""
+        scored = []
         for request, ranking in zip(requests, self.rerank_batch(requests)):
             by_docid = {result.docid: result.score for result in ranking.results}
-            scores.append([by_docid[candidate.docid] for candidate in request.candidates])
-        return scores
+            scored.append(ScoredRequest([by_docid[candidate.docid] for candidate in request.candidates],
+                                        ranking.trace))
+        return scored
+
+    def score_requests(self, requests: Sequence[Request]) -> list[list[float]]:
+        """Per request, each candidate's score in input order."""
+        return [scored.scores for scored in self.scored_requests(requests)]
 
     def describe(self) -> dict[str, Any]:
         """Parameters worth recording next to a run."""
@@ -108,6 +122,11 @@ class WrappingReranker(BaseReranker):
         self.independent_candidates = inner.independent_candidates  # type: ignore[misc]
         self.token_counter = inner.token_counter
         self.top_k = inner.top_k
+
+    def scored_requests(self, requests: Sequence[Request]) -> list[ScoredRequest]:
+        # A wrapper answers through its own `score_requests` (the cache, per-passage aggregation); the inner
+        # method's trace is not carried through it.
+        return [ScoredRequest(scores, {}) for scores in self.score_requests(requests)]
 
 
 def shared_token_counter(rerankers: Iterable[BaseReranker]) -> TokenCounting | None:

@@ -14,7 +14,7 @@ those tokens at all, it refuses with an error rather than falling back to genera
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 from rankwise.backends.interface import LANGUAGE_MODEL, Capability, LanguageModel, TextSide
 from rankwise.errors import InputError, OptionError, UnsupportedMethodError
@@ -23,8 +23,8 @@ from rankwise.options import option
 from rankwise.rerankers.listwise_prompt import (
     PROMPTS,
     RANK_ZEPHYR,
-    ListwisePrompt,
-    RankLLMPrompt,
+    AnyListwisePrompt,
+    ChatRenderer,
     identifiers,
     mentioned_positions,
     parse_permutation,
@@ -38,8 +38,8 @@ class ListwiseOptions:
     stride: int = option(10, minimum=1, help="how far the window moves up each step")
     top_k: int = option(100, minimum=1, help="only the first stage's top k are reranked")
     alphabet: Literal["alpha", "numeric"] = option("alpha", help="identifiers: [A] [B] ... or [1] [2] ...")
-    prompt: Union[ListwisePrompt, RankLLMPrompt] = option(RANK_ZEPHYR, named=PROMPTS,
-                                                          help="a prompt name, ListwisePrompt or RankLLMPrompt")
+    prompt: AnyListwisePrompt = option(RANK_ZEPHYR, named=PROMPTS, help="a prompt name or a prompt object "
+                                                                        "(rerankers/listwise_prompt.py)")
     max_words: int = option(300, minimum=1, help="passages are cut to this many words (truncate=True)")
 
 
@@ -51,7 +51,7 @@ class ListwiseLLMReranker(SlidingWindowReranker):
     Options = ListwiseOptions
 
     def __init__(self, lm: LanguageModel, model_label: str, window: int = 20, stride: int = 10, top_k: int = 100,
-                 alphabet: str = "alpha", prompt: str | ListwisePrompt | RankLLMPrompt = "rank_zephyr",
+                 alphabet: str = "alpha", prompt: str | AnyListwisePrompt = "rank_zephyr",
                  max_words: int = 300):
         super().__init__(model_label, window=window, stride=stride, top_k=top_k)
         self.lm = lm
@@ -83,7 +83,7 @@ class ListwiseLLMReranker(SlidingWindowReranker):
                                      "(truncate=False)")
         while True:
             passages = [self.prompt.prepare_passage(p, words) for p in window.passages]
-            text = self.lm.chat_prefix(self.prompt.messages(window.query, labels, passages))
+            text = self.prompt.chat_text(self.lm.chat_prefix, self.prompt.messages(window.query, labels, passages))
             ids = self.lm.encode(text)
             if len(ids) + self.reserve_tokens <= self.lm.max_length:
                 window.trace["words_per_passage"] = words
@@ -133,8 +133,9 @@ class FirstTokenScheme:
     bridge_id: int | None
 
     @classmethod
-    def analyze(cls, text: TextSide, labels: list[str]) -> FirstTokenScheme:
-        prefix = text.chat_prefix([{"role": "user", "content": "rank"}])
+    def analyze(cls, text: TextSide, labels: list[str], render: ChatRenderer | None = None) -> FirstTokenScheme:
+        """`render` turns messages into the prompt text the answer follows (default: the chat template)."""
+        prefix = (render or text.chat_prefix)([{"role": "user", "content": "rank"}])
         prefix_ids = text.encode(prefix)
         direct, bridged, bridges = {}, {}, set()
         for i, label in enumerate(labels):
@@ -198,7 +199,9 @@ class FirstReranker(ListwiseLLMReranker):
 
     def scheme(self, size: int) -> FirstTokenScheme:
         if size not in self._schemes:
-            self._schemes[size] = FirstTokenScheme.analyze(self.lm.text, identifiers(self.alphabet, size))
+            self._schemes[size] = FirstTokenScheme.analyze(
+                self.lm.text, identifiers(self.alphabet, size),
+                lambda messages: self.prompt.chat_text(self.lm.text.chat_prefix, messages))
         return self._schemes[size]
 
     def rank_windows(self, windows: list[Window]) -> list[WindowResult]:

@@ -2,11 +2,17 @@
 truncation, and parsing a generated ranking into a permutation that is always valid."""
 
 from __future__ import annotations
-from rankwise.errors import OptionError
 
 import re
 import string
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Union
+
+from rankwise.errors import OptionError
+from rankwise.rerankers.prompts import VICUNA_V1_1, Conversation
+
+ChatRenderer = Callable[[list[dict[str, str]]], str]  # a backend's chat template: messages to prompt text
 
 IDENTIFIER_ALPHABETS = {
     "alpha": list(string.ascii_uppercase),  # [A] [B] ... as in FIRST
@@ -46,6 +52,10 @@ class ListwisePrompt:
                 + "\n\n" + body + "\n"
                 + self.suffix.format(n=len(labels), query=query, example=self.example.format(*labels[:2][::-1])))
         return [{"role": "system", "content": self.system}, {"role": "user", "content": user}]
+
+    def chat_text(self, chat_prefix: ChatRenderer, messages: list[dict[str, str]]) -> str:
+        """The prompt text, through the model's own chat template."""
+        return chat_prefix(messages)
 
 
 RANK_ZEPHYR = ListwisePrompt(
@@ -114,6 +124,7 @@ class RankLLMPrompt:
 
     numeric: RankLLMTemplate
     alpha: RankLLMTemplate | None = None
+    conversation: Conversation | None = None  # a chat format rank_llm forces on the tokenizer (RankVicuna)
 
     def messages(self, query: str, labels: list[str], passages: list[str]) -> list[dict[str, str]]:
         alphabetic = bool(labels) and not labels[0].isdigit()
@@ -122,6 +133,28 @@ class RankLLMPrompt:
 
     def prepare_passage(self, text: str, max_words: int) -> str:
         return rank_llm_passage(text, max_words)
+
+    def chat_text(self, chat_prefix: ChatRenderer, messages: list[dict[str, str]]) -> str:
+        return self.conversation.render(messages) if self.conversation else chat_prefix(messages)
+
+
+@dataclass(frozen=True)
+class FastChatPrompt:
+    """rank_llm's listwise prompt before its YAML templates, as its code rendered it for a FastChat model
+    (RankVicuna): the user turn inside FastChat's conversation format instead of the tokenizer's chat
+    template, ftfy's repair over the whole prompt, and in passages only numeric [n] rewritten as (n)."""
+
+    body: ListwisePrompt
+    conversation: Conversation
+
+    def prepare_passage(self, text: str, max_words: int) -> str:
+        return _numbers_escaped(" ".join(text.replace("Title: Content: ", "").strip().split()[:max_words]))
+
+    def messages(self, query: str, labels: list[str], passages: list[str]) -> list[dict[str, str]]:
+        return self.body.messages(query, labels, passages)
+
+    def chat_text(self, chat_prefix: ChatRenderer, messages: list[dict[str, str]]) -> str:
+        return _repaired(self.conversation.render(messages))
 
 
 def rank_llm_passage(text: str, max_words: int) -> str:
@@ -186,12 +219,70 @@ REASONRANK = RankLLMPrompt(numeric=RankLLMTemplate(
            "The format of the answer should be [] > [], e.g., [2] > [1].",
 ))
 
+@dataclass(frozen=True)
+class UserTurnPrompt:
+    """One user turn and no system text: `template` with {query} and {docs}, the passages shown as written
+    (cut only when over `max_words`) as `passage` lines joined by `separator`."""
+
+    template: str  # {query}, {docs}
+    passage: str = "[{label}] {text}"
+    separator: str = "\n\n"
+
+    def prepare_passage(self, text: str, max_words: int) -> str:
+        return text if len(text.split()) <= max_words else truncate_words(text, max_words)
+
+    def messages(self, query: str, labels: list[str], passages: list[str]) -> list[dict[str, str]]:
+        docs = self.separator.join(self.passage.format(label=label, text=text) for label, text in zip(labels, passages))
+        return [{"role": "user", "content": self.template.format(query=query, docs=docs)}]
+
+    def chat_text(self, chat_prefix: ChatRenderer, messages: list[dict[str, str]]) -> str:
+        return chat_prefix(messages)
+
+
+# Rank-K (hltcoe/Rank-K-32B): hltcoe/rank-k rerank.py `rank_k_prompt` (with its leading and trailing newline)
+# and utils.py `combine_passages` ("[i] text" joined by blank lines), sent as the only user message.
+RANK_K = UserTurnPrompt(template=(
+    "\nDetermine a ranking of the passages based on how relevant they are to the query. \n"
+    "If the query is a question, how relevant a passage is depends on how well it answers the question. \n"
+    "If not, try analyze the intent of the query and assess how well each passage satisfy the intent. \n"
+    "The query may have typos and passages may contain contradicting information. \n"
+    "However, we do not get into fact-checking. We just rank the passages based on they relevancy to the query. \n"
+    "\n"
+    "Sort them from the most relevant to the least. \n"
+    "Answer with the passage number using a format of `[3] > [2] > [4] = [1] > [5]`. \n"
+    "Ties are acceptable if they are equally relevant. \n"
+    "I need you to be accurate but overthinking it is unnecessary.\n"
+    "Output only the ordering without any other text.\n"
+    "\n"
+    "Query: {query}\n"
+    "\n"
+    "{docs}\n"))
+
+# RankVicuna (castorini/rank_vicuna_7b_v1): rank_llm's early rank_vicuna.py (castorini/rank_llm,
+# src/rank_llm/rank_vicuna.py: FastChat's get_conversation_template with its default system message, the
+# RankZephyr words with the fixed example "[4] > [2]" of a 20-passage window, fix_text over the prompt). It
+# answers after a single space ("... explain. ASSISTANT:"), as FastChat trains and later rank_llm renders.
+RANK_VICUNA = FastChatPrompt(
+    body=ListwisePrompt(system=VICUNA_V1_1.system, prefix=RANK_ZEPHYR.prefix, passage=RANK_ZEPHYR.passage,
+                        suffix=RANK_ZEPHYR.suffix, example="[4] > [2]",
+                        identifier_words={"numeric": "a numerical identifier", "alpha": "a alphabetical identifier"}),
+    conversation=VICUNA_V1_1)
+
+# rank_llm 0.26's RankVicuna (VicunaReranker): the rank_zephyr_template.yaml words through the vicuna chat
+# template its vllm_handler.py sets on the tokenizer (system + " ", "USER: " + turn + " ", "ASSISTANT:").
+RANK_VICUNA_V026 = RankLLMPrompt(numeric=RANK_ZEPHYR_V026.numeric, alpha=RANK_ZEPHYR_V026.alpha,
+                                 conversation=VICUNA_V1_1)
+
 # `rank_zephyr` is the prompt RankZephyr and FIRST were trained on: rank_llm before its YAML templates
 # (rank_listwise_os_llm.py `_add_prefix_prompt` / `_add_post_prompt`: "a alphabetical identifier", a blank
 # line before the first passage, "Only respond with ..."). `rank_zephyr_v026` and `rank_gpt` are what rank_llm
 # 0.26 builds, byte for byte (tests/test_rank_llm_prompts.py).
 PROMPTS = {"rank_zephyr": RANK_ZEPHYR, "rank_zephyr_v026": RANK_ZEPHYR_V026, "rank_gpt": RANK_GPT_V026,
-           "rank_gpt_single_turn": RANK_GPT, "reasonrank": REASONRANK}
+           "rank_gpt_single_turn": RANK_GPT, "reasonrank": REASONRANK, "rank_vicuna": RANK_VICUNA,
+           "rank_vicuna_v026": RANK_VICUNA_V026, "rank_k": RANK_K}
+
+# What the `prompt` option of the listwise methods takes.
+AnyListwisePrompt = Union[ListwisePrompt, RankLLMPrompt, FastChatPrompt, UserTurnPrompt]
 
 _BRACKETED = re.compile(r"\[([A-Za-z]{1,2}|\d{1,3})\]")
 
@@ -218,6 +309,21 @@ def mentioned_positions(response: str, labels: list[str]) -> list[int]:
         if position is not None and position not in order:
             order.append(position)
     return order
+
+
+def parse_ranking_until_repeat(response: str, labels: list[str]) -> list[int]:
+    """Rank-K's reading of "[3] > [2] = [1]" (hltcoe/rank-k rerank.py `parse_ranking_more`): identifiers in
+    order, ties kept in the order written, reading stops at the first repeated one, and the rest follow in
+    their input order."""
+    index, order = {label: i for i, label in enumerate(labels)}, []
+    for token in (m.group(1) for m in _BRACKETED.finditer(response)):
+        position = index.get(token)
+        if position is None:
+            continue
+        if position in order:
+            break
+        order.append(position)
+    return order + [i for i in range(len(labels)) if i not in order]
 
 
 def parse_permutation(response: str, labels: list[str]) -> list[int]:

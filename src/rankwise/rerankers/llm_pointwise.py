@@ -8,6 +8,7 @@ and report P(yes) from a softmax over the two (`score="probability"`); their pre
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Union
@@ -16,6 +17,7 @@ from rankwise.backends.interface import LANGUAGE_MODEL, Capability, LanguageMode
 from rankwise.errors import InputError, OptionError, UnsupportedMethodError
 from rankwise.models.registry import CAUSAL_LM
 from rankwise.options import option
+from rankwise.rerankers.answer_tokens import answer_token_ids
 from rankwise.rerankers.base import PointwiseReranker
 from rankwise.rerankers.prompts import RELEVANCE_YES_NO, YES_NO_PROMPTS, ChatPrompt, PairTemplate, SegmentedPrompt
 from rankwise.types import Candidate, Query, ScoreKind
@@ -27,17 +29,15 @@ NO_WORDS = ("No", "no", " No", " no", "NO")
 def answer_token_pair(lm: LanguageModel, answer_tokens: str, model_label: str,
                       shape: str) -> tuple[list[int], list[int]]:
     """The ids of the two comma-separated answer tokens, each required to be one token of the tokenizer."""
-    words = answer_tokens.split(",")
-    if len(words) != 2 or not all(words):
-        raise OptionError(f"option answer_tokens must be {shape} (two tokens), got {answer_tokens!r}")
-    ids = []
-    for word in words:
+    def single_token(word: str) -> list[int]:
         found = lm.text.single_token_ids([word])
         if not found:
             raise UnsupportedMethodError(f"{model_label}: {word!r} is not one token of this tokenizer, so "
                                          "its probability cannot be read from one next-token distribution")
-        ids.append(found)
-    return ids[0], ids[1]
+        return found
+
+    first, second = answer_token_ids(answer_tokens, shape, single_token)
+    return first, second
 
 
 @dataclass(frozen=True)
@@ -113,13 +113,19 @@ class LLMPointwiseReranker(PointwiseReranker):
             body = body[:room]  # the end of the body is the passage's end: the template's suffix stays whole
         return prefix + body + suffix
 
+    @functools.cached_property
+    def _template_ids(self) -> tuple[list[int], list[int], list[int]]:
+        """A PairTemplate's fixed pieces (prefix, separator, suffix), encoded once per reranker."""
+        template, encode = self.prompt, self.lm.encode
+        return (encode(template.prefix), encode(template.separator),
+                [token for piece in template.suffix for token in encode(piece)])
+
     def _pair_ids(self, query: str, passage: str, docid: str) -> list[int]:
         """The PairTemplate layout: query and passage under their own budgets, the pair cut from the passage's
         end to `max_length` (shrunk when template and pair would pass the model's context)."""
         template = self.prompt
         encode = self.lm.encode
-        prefix, separator = encode(template.prefix), encode(template.separator)
-        suffix = [token for piece in template.suffix for token in encode(piece)]
+        prefix, separator, suffix = self._template_ids
         fixed = len(prefix) + len(suffix)
         limit = min(self.max_prompt_tokens or template.max_length, self.lm.max_length - fixed)
         pair_limit = limit + (len(suffix) if template.suffix_extends_pair else 0) - (

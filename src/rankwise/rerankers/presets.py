@@ -51,20 +51,38 @@ PRESETS: dict[str, Preset] = {
                {"prompt": "reasonrank", "alphabet": "numeric", "window": 20, "stride": 10, "reasoning_budget": 512},
                reference="rank_llm 0.26 reasonrank_template.yaml (the prompt, byte for byte); the ranking parsed "
                          "after </think> as rank_llm's clean_ranking_response does"),
+        Preset("rank-k", "reasoning-listwise",
+               {"prompt": "rank_k", "answer_format": "rank_k", "alphabet": "numeric", "window": 20, "stride": 10,
+                "max_words": 100_000, "reasoning_budget": 4000},
+               reference="hltcoe/rank-k rerank.py (rank_k_prompt, combine_passages, windows of 20 by 10, "
+                         "max_tokens 4000, parse_ranking_more over the response's last line)"),
         # rank_llm's listwise checkpoints were trained on its pre-YAML prompt (`rank_zephyr` here); rank_llm 0.26
         # builds another (`rank_zephyr_v026`), which -O prompt=rank_zephyr_v026 selects.
         Preset("rank-zephyr", "listwise-generate",
                {"prompt": "rank_zephyr", "alphabet": "numeric", "window": 20, "stride": 10, "max_words": 300},
                reference="rank_llm before its YAML templates (rank_listwise_os_llm.py _add_prefix_prompt, "
                          "variable_passages=True); RankZephyr (Pradeep et al., 2023)"),
+        Preset("rank-vicuna", "listwise-generate",
+               {"prompt": "rank_vicuna", "alphabet": "numeric", "window": 20, "stride": 10, "max_words": 300},
+               reference="rank_llm's rank_vicuna.py before its YAML templates (FastChat 0.2.36 vicuna_v1.1 "
+                         "conversation, fix_text); RankVicuna (Pradeep et al., 2023). rank_llm 0.26 sends the "
+                         "rank_zephyr_v026 words through a vicuna Jinja template instead"),
         Preset("first-mistral", "first",
                {"prompt": "rank_zephyr", "alphabet": "alpha", "window": 20, "stride": 10, "max_words": 300},
                reference="FIRST (Reddy et al., 2024): the RankZephyr prompt with letter identifiers, ranking read "
                          "from the first identifier's logits"),
+        Preset("colbert", "colbert", {},
+               reference="PyLate 1.6 ColBERT.encode + colbert_scores (the folder's projection, markers, query "
+                         "expansion and skip-list; PyLate and colbert-ai folders are recognised without it)"),
         Preset("monot5", "seq2seq-pointwise",
                {"template": "Query: {query} Document: {passage} Relevant:", "answer_tokens": "▁false,▁true",
                 "score": "log-probability"},
                reference="pygaggle MonoT5.rescore (log-softmax over false/true); rerankers 0.10 T5Ranker"),
+        Preset("rankt5", "seq2seq-pointwise",
+               {"template": "Query: {query} Document: {passage}", "answer_tokens": "<extra_id_10>", "score": "logit"},
+               reference="RankT5 (Zhuang et al., 2023): the first decoder step's raw logit of <extra_id_10> (id "
+                         "32089 in T5's vocabulary), as lightning-ir 0.0.6 scores Soyoung97/RankT5 "
+                         "(tests/models/test_cross_encoder.py test_same_as_t5, decoder_strategy 'rank')"),
         Preset("lit5", "fid-listwise",
                {"template": "Search Query: {query} Passage: [{index}] {passage} Relevance Ranking: ",
                 "window": 20, "stride": 10, "passage_tokens": 150},
@@ -77,10 +95,28 @@ PRESETS: dict[str, Preset] = {
 }
 
 
+# Families rankwise has no preset for, each with the reason: a guessed prompt or scoring would score the
+# checkpoint as another model, so the name is refused, saying why and what to do instead.
+_UNCHECKED = ("rankwise has no preset {name!r}: {family}'s own prompt and answer tokens were not available to check "
+              "against its authors' code, and a guessed prompt would score the checkpoint as another model. Run "
+              "method {method!r} with the prompt from the model card (-O prompt=..., answer_tokens=...)")
+WITHOUT_A_PRESET = {
+    "erank": _UNCHECKED.format(name="erank", family="ERank (Alibaba-NLP/ERank-*)", method="graded-pointwise"),
+    "tfrank": _UNCHECKED.format(name="tfrank", family="TFRank", method="graded-pointwise"),
+    "grouprank": _UNCHECKED.format(name="grouprank", family="GroupRank", method="groupwise"),
+    "bge-reranker-layerwise": (
+        "rankwise has no preset 'bge-reranker-layerwise': BAAI/bge-reranker-v2-minicpm-layerwise scores with "
+        "one head per layer (cutoff_layers) in the Python code its folder ships, which rankwise does not run "
+        "as the model's formula; use FlagEmbedding's LayerWiseFlagLLMReranker for it"),
+}
+
+
 def apply_preset(name: str | None, method: str | None, options: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
     """The method and options a preset implies, merged under what the user gave."""
     if name is None:
         return method, options
+    if isinstance(name, str) and name in WITHOUT_A_PRESET:
+        raise OptionError(WITHOUT_A_PRESET[name])
     if not isinstance(name, str) or name not in PRESETS:
         raise OptionError(f"unknown preset {name!r}; available: {', '.join(PRESETS)}")
     preset = PRESETS[name]

@@ -32,6 +32,36 @@ QUERY_GENERATION_PROMPTS = {"upr": QUERY_GENERATION}
 
 
 @dataclass(frozen=True)
+class Conversation:
+    """A chat format as FastChat's conversation templates write it (`SeparatorStyle.ADD_COLON_TWO`), for
+    checkpoints trained through FastChat whose tokenizer carries no chat template (RankVicuna): the system
+    text, then "ROLE: message" turns closed by `sep` after a user turn and `sep2` after an assistant turn, and
+    "ASSISTANT:" where the model answers. The first message may be the system's; without one the format's
+    own `system` is used."""
+
+    system: str
+    roles: tuple[str, str] = ("USER", "ASSISTANT")
+    sep: str = " "
+    sep2: str = "</s>"
+
+    def render(self, messages: list[dict[str, str]], add_generation_prompt: bool = True) -> str:
+        system = self.system
+        if messages and messages[0]["role"] == "system":
+            system, messages = messages[0]["content"], messages[1:]
+        text, seps = system + self.sep, (self.sep, self.sep2)
+        for i, message in enumerate(messages):
+            role = self.roles[0] if message["role"] == "user" else self.roles[1]
+            text += f"{role}: {message['content']}{seps[i % 2]}"
+        return text + (f"{self.roles[1]}:" if add_generation_prompt else "")
+
+
+# FastChat 0.2.36 `vicuna_v1.1` (fastchat/conversation.py), what `get_conversation_template` gives any model
+# path holding "vicuna" (castorini/rank_vicuna_7b_v1).
+VICUNA_V1_1 = Conversation(system="A chat between a curious user and an artificial intelligence assistant. The "
+                                  "assistant gives helpful, detailed, and polite answers to the user's questions.")
+
+
+@dataclass(frozen=True)
 class SegmentedPrompt:
     """A prompt written out as a checkpoint's own reference code builds it, without a chat template: the
     prefix, the body and the suffix are tokenized separately and their ids joined, so no token merges across

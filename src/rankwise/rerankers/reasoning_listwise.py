@@ -6,25 +6,50 @@ ranking the model wrote while reasoning never counts. Windows of one step think 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from rankwise.backends.interface import LANGUAGE_MODEL, Capability
 from rankwise.options import option
 from rankwise.rerankers.listwise import ListwiseLLMReranker, ListwiseOptions
-from rankwise.rerankers.listwise_prompt import identifiers, mentioned_positions, parse_permutation
+from rankwise.rerankers.listwise_prompt import (
+    identifiers,
+    mentioned_positions,
+    parse_permutation,
+    parse_ranking_until_repeat,
+)
 from rankwise.rerankers.prompts import ThinkClosing
 from rankwise.rerankers.sliding_window import Window, WindowResult
 from rankwise.rerankers.thinking import think
 
 
 @dataclass(frozen=True)
+class AnswerFormat:
+    """How a checkpoint ends its reasoning and writes its ranking: what the method writes when the budget
+    runs out, and which part of the answer is read with which parser."""
+
+    closing: ThinkClosing
+    last_line_only: bool  # read only the answer's last line (Rank-K), else all of it
+    parse: Callable[[str, list[str]], list[int]]
+
+
+ANSWER_FORMATS = {
+    # ReasonRank: "<think> ... </think> <answer> [2] > [1] </answer>" (rank_llm 0.26 clean_ranking_response).
+    "reasonrank": AnswerFormat(ThinkClosing(think_close="</think>", forced_close="{reasoning}\n</think>\n<answer>"),
+                               last_line_only=False, parse=parse_permutation),
+    # Rank-K (QwQ): "... </think>\n\n[3] > [2] = [1]", its last line read until a repeat (hltcoe/rank-k).
+    "rank_k": AnswerFormat(ThinkClosing(think_close="</think>", forced_close="{reasoning}\n</think>\n\n"),
+                           last_line_only=True, parse=parse_ranking_until_repeat),
+}
+
+
+@dataclass(frozen=True)
 class ReasoningListwiseOptions(ListwiseOptions):
     reasoning_budget: int = option(512, minimum=0, help="reasoning tokens per window; 0: no thinking")
-
-
-# ReasonRank's answer format: "<think> ... </think> <answer> [2] > [1] </answer>".
-REASONRANK_CLOSING = ThinkClosing(think_close="</think>", forced_close="{reasoning}\n</think>\n<answer>")
+    answer_format: Literal["reasonrank", "rank_k"] = option(
+        "reasonrank", help="how the reasoning closes and the ranking is read: ReasonRank's <answer> tags, or "
+                           "Rank-K's last line")
 
 
 def answer_part(response: str, think_close: str = "</think>") -> str:
@@ -40,10 +65,11 @@ class ReasoningListwiseReranker(ListwiseLLMReranker):
     requires = LANGUAGE_MODEL | {Capability.GENERATE}
     Options = ReasoningListwiseOptions
 
-    def __init__(self, *args: Any, reasoning_budget: int = 512, **kwargs: Any):
+    def __init__(self, *args: Any, reasoning_budget: int = 512, answer_format: str = "reasonrank", **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self.reasoning_budget = reasoning_budget
-        self.closing = REASONRANK_CLOSING
+        self.reasoning_budget, self.answer_format = reasoning_budget, answer_format
+        self.format = ANSWER_FORMATS[answer_format]
+        self.closing = self.format.closing
         full = " > ".join(f"[{label}]" for label in identifiers(self.alphabet, self.window))
         self.answer_tokens = len(self.lm.encode(f"<answer> {full} </answer>")) + 8
         self.reserve_tokens = reasoning_budget + self.answer_tokens + 16
@@ -56,10 +82,12 @@ class ReasoningListwiseReranker(ListwiseLLMReranker):
         for (_, _, labels), thought, tokens in zip(prompts, thoughts, answers):
             response = self.lm.text.decode(tokens, skip_special_tokens=True)
             answer = answer_part(response, self.closing.think_close)
-            results.append(WindowResult(order=parse_permutation(answer, labels), trace={
+            if self.format.last_line_only:
+                answer = answer.strip().split("\n")[-1]
+            results.append(WindowResult(order=self.format.parse(answer, labels), trace={
                 **thought.trace(), "answer": answer, "generated_tokens": thought.tokens + len(tokens),
                 "identifiers_emitted": len(mentioned_positions(answer, labels))}))
         return results
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "reasoning_budget": self.reasoning_budget}
+        return {**super().describe(), "reasoning_budget": self.reasoning_budget, "answer_format": self.answer_format}

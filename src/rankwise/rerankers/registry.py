@@ -9,7 +9,7 @@ from typing import Any
 from rankwise.errors import UnsupportedMethodError
 from rankwise.backends.options import RuntimeOptions
 from rankwise.backends.registry import locate, runtime_option_names, split_options
-from rankwise.models.registry import LATE_INTERACTION
+from rankwise.models.registry import LATE_INTERACTION, SEQ2SEQ_LM
 from rankwise.models.resolve import ModelLocation
 from rankwise.rerankers import spec
 from rankwise.rerankers.base import BaseReranker
@@ -74,10 +74,14 @@ def default_method(location: ModelLocation) -> str:
         for suffix, method in ARCHITECTURE_DEFAULTS.items():
             if architecture.endswith(suffix):
                 if method is None:
+                    from rankwise.rerankers.presets import PRESETS
+
+                    methods = methods_for(SEQ2SEQ_LM)
+                    presets = [p.name for p in PRESETS.values() if p.method in methods]
                     raise UnsupportedMethodError(
                         f"{location.label}: a {architecture} checkpoint is scored by the template and tokens it "
-                        "was trained with; name them with a preset (preset=monot5, duot5 or lit5) or a method "
-                        "(seq2seq-pointwise, seq2seq-pairwise, fid-listwise) with its options")
+                        f"was trained with; name them with a preset (preset={', '.join(presets[:-1])} or "
+                        f"{presets[-1]}) or a method ({', '.join(methods)}) with its options")
                 return method
     return "embedding"
 

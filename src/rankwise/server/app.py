@@ -35,9 +35,9 @@ DOC_PATHS = {"/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}  # ope
 def create_app(reranker: BaseReranker | Callable[[], BaseReranker], settings: ServerSettings) -> FastAPI:
     """`reranker` may be a loader: it then runs at startup, and /ready answers 503 until it has finished."""
     metrics = ServiceMetrics(queue_depth=lambda: service.batcher.queued)  # read at scrape time
-    # Every method goes through `score_requests`: units are whole requests, or slices of one when the
+    # Every method goes through `scored_requests`: units are whole requests, or slices of one when the
     # method's candidate scores are independent (pointwise), so a big request shares batches fairly.
-    batcher = MicroBatcher(lambda units: service.ready_reranker().score_requests(units),
+    batcher = MicroBatcher(lambda units: service.ready_reranker().scored_requests(units),
                            max_batch=settings.max_batch_pairs, max_wait_ms=settings.max_wait_ms,
                            max_queued=settings.max_queue_pairs, on_batch=metrics.batch_pairs.observe,
                            weight=lambda unit: len(unit.candidates))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request
@@ -25,9 +26,19 @@ class ClientGone(Exception):
     """The client disconnected before its answer was ready."""
 
 
+@dataclass
+class Scored:
+    """What scoring a request's texts gave: raw scores in order, their kind, and the traces of the work
+    units they were scored in (one per unit: the request whole, or its slices)."""
+
+    scores: list[float]
+    kind: ScoreKind
+    traces: list[dict[str, Any]]
+
+
 async def scores_for(service: ServiceState, request: Request, query: str, texts: list[str],
-                     field_name: str) -> tuple[list[float], ScoreKind]:
-    """The raw score of every text, in order, and what kind of score they are."""
+                     field_name: str) -> Scored:
+    """The raw score of every text, in order, what kind of score they are, and the methods' traces."""
     reranker = service.ready_reranker()
     check_encodable(query, texts, field_name)
     work_request = RerankWork(Query("request", query), [Candidate(str(i), t) for i, t in enumerate(texts)])
@@ -48,7 +59,8 @@ async def scores_for(service: ServiceState, request: Request, query: str, texts:
         log.exception("request %s: the model failed", request.state.request_id)
         raise ApiError(500, "the model failed while scoring this request") from None
     service.metrics.documents.inc(len(texts))
-    return [score for part in parts for score in part], reranker.score_kind
+    return Scored([score for part in parts for score in part.scores], reranker.score_kind,
+                  [part.trace for part in parts])
 
 
 async def while_client_waits(request: Request, work: asyncio.Future, timeout: float | None) -> Any:

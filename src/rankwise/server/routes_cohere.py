@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from fastapi import APIRouter, Request
 
@@ -14,6 +15,7 @@ from rankwise.server.schemas import (
     BilledUnits,
     DocumentObject,
     Meta,
+    ReasoningStep,
     RerankRequest,
     RerankResponse,
     RerankResult,
@@ -36,7 +38,8 @@ async def rerank(body: RerankRequest, request: Request, api_version: str) -> Rer
         if body.max_tokens_per_doc is not None:
             text = cut_to_tokens(token_counter(service.reranker), text, body.max_tokens_per_doc)
         texts.append(text)
-    scores, kind = await scores_for(service, request, body.query, texts, "documents")
+    scored = await scores_for(service, request, body.query, texts, "documents")
+    scores, kind = scored.scores, scored.kind
     relevance = kind.to_unit_interval(scores)
     order = sorted(range(len(texts)), key=lambda i: -scores[i])
     if body.top_n is not None:
@@ -48,7 +51,8 @@ async def rerank(body: RerankRequest, request: Request, api_version: str) -> Rer
     meta = Meta(api_version=ApiVersion(version=api_version), score_kind=kind.value,
                 billed_units=BilledUnits(search_units=max(1, math.ceil(len(texts) / 100))))
     return RerankResponse(id=request.state.request_id, model=settings.model_name, results=results, meta=meta,
-                          usage=Usage(total_tokens=token_count(token_counter(service.reranker), body.query, texts)))
+                          usage=Usage(total_tokens=token_count(token_counter(service.reranker), body.query, texts)),
+                          reasoning=reasoning_steps(scored.traces) if body.return_reasoning else None)
 
 
 @router.post("/v1/rerank", response_model=RerankResponse, response_model_exclude_none=True, responses=ERROR_RESPONSES,
@@ -61,6 +65,25 @@ async def rerank_v1(body: RerankRequest, request: Request) -> RerankResponse:
              summary="Rerank (Cohere v2 shape; no documents unless return_documents)")
 async def rerank_v2(body: RerankRequest, request: Request) -> RerankResponse:
     return await rerank(body, request, "2")
+
+
+# Where each reasoning method's trace keeps its judgments, and what one judgment is about.
+REASONING_TRACES = {"reasoning": "passage", "comparisons": "comparison", "windows": "window", "groups": "group"}
+
+
+def reasoning_steps(traces: list[dict[str, Any]]) -> list[ReasoningStep]:
+    """The judgments in the work units' traces that reasoned; a passage's `index` is its document's."""
+    steps = []
+    for trace in traces:
+        for key, unit in REASONING_TRACES.items():
+            for entry in trace.get(key) or []:
+                if isinstance(entry, dict) and "reasoning" in entry:
+                    docid = entry.get("docid")
+                    steps.append(ReasoningStep(unit=unit, index=int(docid) if docid is not None else None,
+                                               reasoning=entry["reasoning"],
+                                               reasoning_tokens=entry.get("reasoning_tokens", 0),
+                                               ended=entry.get("ended", "none")))
+    return steps
 
 
 def returned(document: str | DocumentObject) -> ReturnedDocument:

@@ -27,7 +27,8 @@ async def rerank_tei(body: TEIRequest, request: Request) -> list[TEIResult]:
             text = text[: settings.max_document_chars]
         texts.append(text)
     texts = fit_model_tokens(service.reranker, body.query, texts, body.truncate)
-    scores, kind = await scores_for(service, request, body.query, texts, "texts")
+    scored = await scores_for(service, request, body.query, texts, "texts")
+    scores, kind = scored.scores, scored.kind
     values = scores if body.raw_scores else kind.to_unit_interval(scores)
     order = sorted(range(len(texts)), key=lambda i: -scores[i])
     return [TEIResult(index=i, score=values[i], text=texts[i] if body.return_text else None) for i in order]

@@ -3,7 +3,7 @@ Hugging Face TEI (`/rerank`)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Optional, Union
+from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictStr,
                       WithJsonSchema)
@@ -57,6 +57,9 @@ class RerankRequest(BaseModel):
                                                                     "false on /v2/rerank (Cohere v2 returns none).")
     max_tokens_per_doc: Optional[json_integer(1)] = Field(
         None, description="Documents are cut to this many model tokens.")
+    return_reasoning: Optional[StrictBool] = Field(
+        None, description="Return what a reasoning method thought (`reasoning`); off by default, and an empty "
+                          "list for methods that do not reason.")
 
 
 class ReturnedDocument(BaseModel):
@@ -93,12 +96,24 @@ class Usage(BaseModel):
     total_tokens: int
 
 
+class ReasoningStep(BaseModel):
+    """One judgment a reasoning method made: about one passage, a comparison, a window or a group."""
+
+    unit: Literal["passage", "comparison", "window", "group"]
+    index: Optional[int] = Field(None, description="The document a passage judgment is about.")
+    reasoning: str
+    reasoning_tokens: int
+    ended: str = Field(description="How the thinking ended: model (closed it), budget (cut and closed by the "
+                                   "method), turn or none (no thinking).")
+
+
 class RerankResponse(BaseModel):
     id: str
     model: str
     results: list[RerankResult]
     meta: Meta
     usage: Usage
+    reasoning: Optional[list[ReasoningStep]] = None
 
 
 class TEIRequest(BaseModel):
