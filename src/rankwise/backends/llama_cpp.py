@@ -91,9 +91,10 @@ class LlamaCppLM(PromptEncoding):
         self.options = options
         self.location = location
         self.max_length = options.max_length or DEFAULT_CONTEXT
+        threads = options.threads or os.cpu_count() or 1
+        # Both thread pools: llama-cpp-python gives prompt processing (n_threads_batch) every core otherwise.
         self.llm = llama_cpp.Llama(model_path=location.path, n_ctx=self.max_length, n_batch=512,
-                                   n_threads=options.threads or os.cpu_count() or 1, logits_all=False,
-                                   verbose=False)
+                                   n_threads=threads, n_threads_batch=threads, logits_all=False, verbose=False)
         self.text = LlamaText(self.llm, location.label, truncate=options.truncate)
         self.n_vocab = self.llm.n_vocab()
         self._vocab = llama_cpp.llama_model_get_vocab(self.llm.model)
