@@ -11,7 +11,7 @@ from typing import Any
 from rankwise.errors import UnsupportedMethodError
 from rankwise.options import option
 from rankwise.rerankers.prompts import GRADED_PROMPTS, GRADED_RELEVANCE, ReasoningPrompt
-from rankwise.rerankers.reasoning_pointwise import ReasoningPointwiseReranker
+from rankwise.rerankers.reasoning_pointwise import ThinkingPointwiseReranker
 from rankwise.types import ScoreKind
 
 
@@ -23,30 +23,26 @@ class GradedPointwiseOptions:
     max_passage_tokens: int | None = option(None, minimum=1, help="passages are cut to this many tokens")
 
 
-class GradedPointwiseReranker(ReasoningPointwiseReranker):
+class GradedPointwiseReranker(ThinkingPointwiseReranker):
     method = "graded-pointwise"
     Options = GradedPointwiseOptions
     score_kind = ScoreKind.UNBOUNDED  # an expected grade in [0, max_grade]
 
     def __init__(self, lm: Any, model_label: str, prompt: ReasoningPrompt = GRADED_RELEVANCE, max_grade: int = 9,
                  reasoning_budget: int = 0, max_passage_tokens: int | None = None):
-        self.max_grade = max_grade
-        self.grade_ids = []
+        grade_ids = []
         for grade in range(max_grade + 1):
             found = lm.text.single_token_ids([str(grade)])
             if not found:
                 raise UnsupportedMethodError(f"{model_label}: the grade {grade} is not one token of this tokenizer, "
                                              "so the grade distribution cannot be read from one next-token step; "
                                              "lower max_grade")
-            self.grade_ids += found
-        super().__init__(lm, model_label, prompt=prompt, answer_tokens="0,1", reasoning_budget=reasoning_budget,
-                         max_passage_tokens=max_passage_tokens)
+            grade_ids += found
+        super().__init__(lm, model_label, prompt, grade_ids, reasoning_budget, max_passage_tokens)
+        self.max_grade = max_grade
 
     def prompt_fields(self) -> dict[str, Any]:
         return {"max_grade": self.max_grade}
-
-    def answer_token_ids(self) -> list[int]:
-        return self.grade_ids
 
     def scores_from(self, log_probs: Any) -> list[float]:
         import numpy as np

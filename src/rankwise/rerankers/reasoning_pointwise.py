@@ -29,21 +29,19 @@ class ReasoningPointwiseOptions:
     max_passage_tokens: int | None = option(None, minimum=1, help="passages are cut to this many tokens")
 
 
-class ReasoningPointwiseReranker(BaseReranker):
+class ThinkingPointwiseReranker(BaseReranker):
+    """What reasoning pointwise methods share: each passage's prompt, its thought within the budget, and the
+    log-probs of `answer_ids` read right after it; a subclass turns those log-probs into scores."""
+
     model_kinds = (CAUSAL_LM,)
-    method = "reasoning-pointwise"
     requires = LANGUAGE_MODEL | {Capability.GENERATE}
-    Options = ReasoningPointwiseOptions
-    score_kind = ScoreKind.PROBABILITY
     independent_candidates = True
 
-    def __init__(self, lm: LanguageModel, model_label: str, prompt: ReasoningPrompt = RELEVANCE_REASONING,
-                 answer_tokens: str = " true, false", reasoning_budget: int = 512,
-                 max_passage_tokens: int | None = None):
+    def __init__(self, lm: LanguageModel, model_label: str, prompt: ReasoningPrompt, answer_ids: list[int],
+                 reasoning_budget: int, max_passage_tokens: int | None):
         super().__init__(model_label)
-        self.lm, self.prompt, self.answer_tokens = lm, prompt, answer_tokens
+        self.lm, self.prompt, self.answer_ids = lm, prompt, answer_ids
         self.reasoning_budget, self.max_passage_tokens = reasoning_budget, max_passage_tokens
-        (self.true_id,), (self.false_id,) = answer_token_pair(lm, answer_tokens, model_label, "'TRUE,FALSE'")
 
     def _prompt_text(self, query: str, passage: str, docid: str) -> str:
         if self.max_passage_tokens is not None:
@@ -53,14 +51,8 @@ class ReasoningPointwiseReranker(BaseReranker):
     def prompt_fields(self) -> dict[str, Any]:
         return {}
 
-    def answer_token_ids(self) -> list[int]:
-        return [self.true_id, self.false_id]
-
     def scores_from(self, log_probs: Any) -> list[float]:
-        """P(true) normalized over the two answer tokens, per row of [log P(true), log P(false)]."""
-        import numpy as np
-
-        return np.exp(log_probs[:, 0] - np.logaddexp(log_probs[:, 0], log_probs[:, 1])).astype(float).tolist()
+        raise NotImplementedError
 
     def _rerank(self, requests: list[Request]) -> list[Ranking]:
         import numpy as np
@@ -68,7 +60,7 @@ class ReasoningPointwiseReranker(BaseReranker):
         texts = [self._prompt_text(r.query.text, c.text, c.docid) for r in requests for c in r.candidates]
         thoughts = think(self.lm, texts, self.prompt.closing, self.reasoning_budget)
         prefix = self.lm.encode(self.prompt.answer_prefix) if self.prompt.answer_prefix else []
-        answer_ids = self.answer_token_ids()
+        answer_ids = self.answer_ids
         log_probs = (self.lm.next_token_logprobs([t.ids + prefix for t in thoughts], answer_ids)
                      if thoughts else np.zeros((0, len(answer_ids))))
         scores = self.scores_from(log_probs)
@@ -85,4 +77,26 @@ class ReasoningPointwiseReranker(BaseReranker):
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "reasoning_budget": self.reasoning_budget,
-                "answer_tokens": self.answer_tokens, "max_passage_tokens": self.max_passage_tokens}
+                "max_passage_tokens": self.max_passage_tokens}
+
+
+class ReasoningPointwiseReranker(ThinkingPointwiseReranker):
+    method = "reasoning-pointwise"
+    Options = ReasoningPointwiseOptions
+    score_kind = ScoreKind.PROBABILITY
+
+    def __init__(self, lm: LanguageModel, model_label: str, prompt: ReasoningPrompt = RELEVANCE_REASONING,
+                 answer_tokens: str = " true, false", reasoning_budget: int = 512,
+                 max_passage_tokens: int | None = None):
+        (true_id,), (false_id,) = answer_token_pair(lm, answer_tokens, model_label, "'TRUE,FALSE'")
+        super().__init__(lm, model_label, prompt, [true_id, false_id], reasoning_budget, max_passage_tokens)
+        self.answer_tokens = answer_tokens
+
+    def scores_from(self, log_probs: Any) -> list[float]:
+        """P(true) normalized over the two answer tokens, per row of [log P(true), log P(false)]."""
+        import numpy as np
+
+        return np.exp(log_probs[:, 0] - np.logaddexp(log_probs[:, 0], log_probs[:, 1])).astype(float).tolist()
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "answer_tokens": self.answer_tokens}
