@@ -227,3 +227,33 @@ def test_the_routes_share_pure_limit_checks_that_name_their_own_field():
             check_text("  ", field_name, 2)
     with pytest.raises(ApiError, match="query has 11 characters, over the limit of 10"):
         check_common(settings, "q" * 11, 1, "texts")
+
+
+def _nested(depth: int) -> dict:
+    value: dict = {"leaf": "x"}
+    for _ in range(depth):
+        value = {"k": value}
+    return value
+
+
+@pytest.mark.parametrize("route, body, error", [
+    ("/rerank", '{"query": "q\\ud800", "texts": ["a"]}', "query cannot be encoded as UTF-8"),
+    ("/rerank", '{"query": "q", "texts": ["a", "b \\udc00"]}', "texts[1] cannot be encoded as UTF-8"),
+    ("/v1/rerank", '{"query": "q", "documents": ["a \\ud800"], "max_tokens_per_doc": 4}',
+     "documents[0] cannot be encoded as UTF-8"),
+    ("/v2/rerank", '{"query": "q", "documents": [{"text": "a", "id": "d\\ud800"}], "return_documents": true}',
+     "documents[0].id cannot be encoded as UTF-8"),
+    ("/v1/rerank", '{"query": "q", "documents": [{"text": "a", "metadata": {"\\ud800": 1}}]}',
+     "documents[0].metadata cannot be encoded as UTF-8"),
+    ("/v1/rerank", json.dumps({"query": "q", "documents": [{"text": "a", "metadata": _nested(300)}]}),
+     "documents[0].metadata... is nested deeper than 32 levels"),
+])
+def test_text_no_response_could_carry_is_a_422_at_the_edge_of_every_route(guarded, route, body, error):
+    """Lone surrogates anywhere (query, texts, a document's id or metadata keys) and metadata nested past 32
+    levels: a 422 naming the field before any tokenizing or scoring, never a 500 at serialization."""
+    base, _ = guarded
+    response = httpx.post(f"{base}{route}", content=body.encode(), headers={**AUTH, "Content-Type":
+                                                                            "application/json"}, timeout=60)
+    assert response.status_code == 422, response.text
+    assert response.json()["error"].startswith(error)
+    assert httpx.get(f"{base}/health").status_code == 200

@@ -8,8 +8,46 @@ from rankwise.rerankers.base import BaseReranker
 from rankwise.server.state import ApiError, ServerSettings
 
 
+MAX_METADATA_DEPTH = 32  # nesting a returned document's metadata may have; far deeper fails to serialize
+
+
+def check_utf8(text: str, path: list[str]) -> None:
+    """JSON can carry lone UTF-16 surrogates ("\\ud800") that no tokenizer can encode and no response can
+    carry: a 422 naming the field, before any tokenizing, truncating or scoring."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise ApiError(422, f"{field_label(path)} cannot be encoded as UTF-8: a lone surrogate at character "
+                            f"{e.start}", path) from None
+
+
+def field_label(path: list[str]) -> str:
+    """["documents", "0", "metadata"] as a client writes it: documents[0].metadata."""
+    return path[0] + "".join(f"[{p}]" if p.isdigit() else f".{p}" for p in path[1:])
+
+
+def check_returnable(value: object, path: list[str], depth: int = 0) -> None:
+    """A document's `id` and `metadata` as they will be sent back: every string (keys too) UTF-8 and the
+    nesting at most MAX_METADATA_DEPTH, walked without recursion limits of its own."""
+    stack = [(value, path, depth)]
+    while stack:
+        item, where, level = stack.pop()
+        if isinstance(item, str):
+            check_utf8(item, where)
+        elif isinstance(item, (dict, list)):
+            if level > MAX_METADATA_DEPTH:
+                raise ApiError(422, f"{field_label(where[:3])}... is nested deeper than {MAX_METADATA_DEPTH} "
+                                    "levels", where[:3])
+            pairs = item.items() if isinstance(item, dict) else enumerate(item)
+            for key, child in pairs:
+                if isinstance(key, str):
+                    check_utf8(key, where)
+                stack.append((child, [*where, str(key)], level + 1))
+
+
 def check_common(settings: ServerSettings, query: str, count: int, field_name: str) -> None:
     """The query and the number of texts, for every route shape."""
+    check_utf8(query, ["query"])
     if not query.strip():
         raise ApiError(422, "query is empty", ["query"])
     if len(query) > settings.max_query_chars:
@@ -25,20 +63,17 @@ def check_common(settings: ServerSettings, query: str, count: int, field_name: s
 
 
 def check_text(text: str, field_name: str, index: int) -> None:
+    check_utf8(text, [field_name, str(index)])
     if not text.strip():
         raise ApiError(422, f"{field_name}[{index}] is empty", [field_name, str(index)])
 
 
 def check_encodable(query: str, texts: list[str], field_name: str) -> None:
-    """JSON can carry lone UTF-16 surrogates ("\\ud800") that no tokenizer can encode: refuse the request that
-    holds one (422 naming the field) before it shares a batch with anyone else's."""
-    for path, text in [(["query"], query), *(([field_name, str(i)], t) for i, t in enumerate(texts))]:
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError as e:
-            where = path[0] if len(path) == 1 else f"{path[0]}[{path[1]}]"
-            raise ApiError(422, f"{where} cannot be encoded as UTF-8: a lone surrogate at character {e.start}",
-                           path) from None
+    """Every text the model will read is UTF-8 (the routes check at their edge too; this guards any other
+    caller of the engine before its work shares a batch with anyone else's)."""
+    check_utf8(query, ["query"])
+    for i, text in enumerate(texts):
+        check_utf8(text, [field_name, str(i)])
 
 
 def token_counter(reranker: BaseReranker | None) -> TokenCounting | None:

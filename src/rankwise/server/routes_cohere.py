@@ -8,7 +8,14 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from rankwise.server.engine import scores_for
-from rankwise.server.limits import check_common, check_text, cut_to_tokens, token_count, token_counter
+from rankwise.server.limits import (
+    check_common,
+    check_returnable,
+    check_text,
+    cut_to_tokens,
+    token_count,
+    token_counter,
+)
 from rankwise.server.schemas import (
     ERROR_RESPONSES,
     ApiVersion,
@@ -34,6 +41,9 @@ async def rerank(body: RerankRequest, request: Request, api_version: str) -> Rer
     for i, doc in enumerate(body.documents):
         text = doc.text if isinstance(doc, DocumentObject) else doc
         check_text(text, "documents", i)
+        if isinstance(doc, DocumentObject):  # what goes back must serialize: checked before any work
+            check_returnable({"id": doc.id, "metadata": doc.metadata, **(doc.model_extra or {})},
+                             ["documents", str(i)])
         text = text[: settings.max_document_chars]
         if body.max_tokens_per_doc is not None:
             text = cut_to_tokens(token_counter(service.reranker), text, body.max_tokens_per_doc)
