@@ -22,7 +22,7 @@ from rankwise.server import routes_cohere, routes_service, routes_tei
 from rankwise.server.batcher import MicroBatcher
 from rankwise.server.guard import RequestGuard
 from rankwise.server.metrics import ServiceMetrics
-from rankwise.server.schemas import error_response
+from rankwise.server.schemas import DOCUMENT_LIMIT, TOO_MANY_DOCUMENTS, error_response
 from rankwise.server.state import ApiError, ServerSettings, ServiceState
 
 __all__ = ["ApiError", "ServerSettings", "create_app"]
@@ -69,6 +69,7 @@ def create_app(reranker: BaseReranker | Callable[[], BaseReranker], settings: Se
 
     @app.middleware("http")
     async def around(request: Request, call_next):
+        DOCUMENT_LIMIT.set(settings.max_documents)  # read by the request bodies' count check, before validation
         request_id = client_request_id(request.headers.get("x-request-id")) or uuid.uuid4().hex
         request.state.request_id = request_id
         start = time.perf_counter()
@@ -131,10 +132,19 @@ def _add_error_handlers(app: FastAPI) -> None:
         problems = error.errors()
         if any(p.get("type") == "json_invalid" for p in problems):
             return error_response(400, "malformed JSON body", request.state.request_id)
+        too_many = next((p for p in problems if p.get("type") == TOO_MANY_DOCUMENTS), None)
+        if too_many is not None:
+            field_name = (too_many.get("ctx") or {}).get("field", "documents")
+            return error_response(413, too_many.get("msg", "too many documents"), request.state.request_id,
+                                  detail=[{"loc": ["body", field_name], "msg": too_many.get("msg")}])
         first = problems[0] if problems else {}
         where = ".".join(str(part) for part in first.get("loc", ()) if part != "body")
         message = f"{where}: {first.get('msg', 'invalid')}" if where else first.get("msg", "invalid request")
-        detail = [{"loc": list(p.get("loc", ())), "msg": p.get("msg"), "type": p.get("type")} for p in problems]
+        if len(problems) > 1:
+            message += f" (and {len(problems) - 1} more problems)"
+        # The first few, never all: a body of a million bad items must not answer with a million errors.
+        detail = [{"loc": list(p.get("loc", ())), "msg": p.get("msg"), "type": p.get("type")}
+                  for p in problems[:MAX_ERROR_DETAIL]]
         return error_response(422, message, request.state.request_id, detail=detail)
 
 
@@ -160,6 +170,8 @@ def _declare_bearer_auth(app: FastAPI) -> None:
 
     app.openapi = openapi
 
+
+MAX_ERROR_DETAIL = 10  # validation errors listed in a 422's detail; the message counts the rest
 
 REQUEST_ID_CHARACTERS = re.compile(r"[^A-Za-z0-9._:\-]")
 MAX_REQUEST_ID = 64

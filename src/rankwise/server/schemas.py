@@ -3,10 +3,27 @@ Hugging Face TEI (`/rerank`)."""
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictStr,
-                      WithJsonSchema)
+                      WithJsonSchema, model_validator)
+from pydantic_core import PydanticCustomError
+
+# The serving app's `max_documents`, set for each request (app.py): a list over it is refused from its length
+# alone, before any of its items is validated (each invalid item would cost an error object, and millions of
+# them the server's memory).
+DOCUMENT_LIMIT: ContextVar[Optional[int]] = ContextVar("rankwise_document_limit", default=None)
+TOO_MANY_DOCUMENTS = "too_many_documents"
+
+
+def refuse_long_lists(data: Any, field_name: str) -> Any:
+    limit = DOCUMENT_LIMIT.get()
+    items = data.get(field_name) if isinstance(data, dict) else None
+    if limit is not None and isinstance(items, list) and len(items) > limit:
+        raise PydanticCustomError(TOO_MANY_DOCUMENTS, "{count} documents, over the limit of {limit} per request",
+                                  {"count": len(items), "limit": limit, "field": field_name})
+    return data
 
 # The schema says what the routes accept (some non-blank text); the routes themselves check it, so that
 # the refusal names the field in the service's own words ("documents[2] is empty"), not a regex.
@@ -57,6 +74,11 @@ class RerankRequest(BaseModel):
                                                                     "false on /v2/rerank (Cohere v2 returns none).")
     max_tokens_per_doc: Optional[json_integer(1)] = Field(
         None, description="Documents are cut to this many model tokens.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _count_first(cls, data: Any) -> Any:
+        return refuse_long_lists(data, "documents")
     return_reasoning: Optional[StrictBool] = Field(
         None, description="Return what a reasoning method thought (`reasoning`); off by default, and an empty "
                           "list for methods that do not reason.")
@@ -120,6 +142,11 @@ class TEIRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
     query: NonBlank
     texts: list[NonBlank] = Field(json_schema_extra={"minItems": 1})
+
+    @model_validator(mode="before")
+    @classmethod
+    def _count_first(cls, data: Any) -> Any:
+        return refuse_long_lists(data, "texts")
     raw_scores: StrictBool = Field(False, description="false: scores mapped onto [0, 1] by their kind, as "
                                                       "relevance_score on /v1/rerank; true: the method's own scores.")
     return_text: StrictBool = False
