@@ -95,3 +95,28 @@ def test_reasoning_is_returned_only_when_asked_with_each_passage_named():
     assert all(0 < s["reasoning_tokens"] <= 8 for s in steps)
     assert "reasoning" not in plain and [r["index"] for r in plain["results"]] == [r["index"] for r in
                                                                                    asked["results"]]
+
+
+def test_a_listwise_request_past_its_deadline_stops_the_model_at_its_next_window():
+    """listwise-generate over 120 passages (59 windows of 4 by 2) with an 8 s deadline: a 504, and the window
+    loop stops at its next model call instead of running on for nobody; a small request sent afterwards
+    is answered with its full ranking."""
+    reranker = Reranker.load("smollm2-135m", method="listwise-generate", window=4, stride=2)
+    reranker.rerank(QUERY, DOCS[:3])  # the first generation warms the model up and takes far longer
+    calls: list[int] = []
+    generate = reranker.lm.generate
+
+    def counting(sequences, *args, **kwargs):
+        calls.append(len(sequences))
+        return generate(sequences, *args, **kwargs)
+
+    reranker.lm.generate = counting
+    passages = [f"{DOCS[i % len(DOCS)]} (copy {i})" for i in range(120)]
+    settings = ServerSettings(model_name="smollm2-135m", request_timeout=8.0)
+    with threaded_server(create_app(reranker, settings)) as base:
+        late = httpx.post(f"{base}/v1/rerank", json={"query": QUERY, "documents": passages}, timeout=120)
+        small = httpx.post(f"{base}/v1/rerank", json={"query": QUERY, "documents": DOCS[:3]}, timeout=120)
+    assert late.status_code == 504
+    assert small.status_code == 200 and sorted(r["index"] for r in small.json()["results"]) == [0, 1, 2]
+    windows_of_the_late_request = len(calls) - 1  # the small request took one window
+    assert 1 <= windows_of_the_late_request < 59, calls

@@ -16,6 +16,7 @@ from rankwise.backends.options import TransformersOptions
 from rankwise.backends.runtime import length_sorted_batches, load_tokenizer_and_model
 from rankwise.backends.chat_tokenizer import ChatTokenizer, PromptEncoding
 from rankwise.errors import InputError
+from rankwise.cancellation import check_cancelled
 from rankwise.models.resolve import ModelLocation
 
 if TYPE_CHECKING:
@@ -63,6 +64,7 @@ class CausalLM(PromptEncoding):
     # -- primitives ------------------------------------------------------------------------------
     def next_token_logprobs(self, sequences: Sequence[Sequence[int]], token_ids: Sequence[int]) -> np.ndarray:
         """log P(token | sequence) for each sequence and each of `token_ids`: shape [len(sequences), len(token_ids)]."""
+        check_cancelled()
         return self.first_token_logprobs(sequences, token_ids)[0]
 
     def continuation_logprobs(
@@ -137,6 +139,7 @@ class CausalLM(PromptEncoding):
     def next_token_logits(self, sequences: Sequence[Sequence[int]], token_ids: Sequence[int]) -> np.ndarray:
         """The raw next-token logits of `token_ids` (not normalized over the vocabulary), for checkpoints whose
         score is one token's logit (bge-reranker-v2-gemma): shape [len(sequences), len(token_ids)]."""
+        check_cancelled()
         import numpy as np
 
         torch = self._torch
@@ -196,6 +199,7 @@ class CausalLM(PromptEncoding):
         stop_ids = end_ids | kept
         with torch.inference_mode():
             for batch in self._batches(sequences):
+                check_cancelled()
                 input_ids, mask, _ = self._left_padded([sequences[i] for i in batch])
                 output = self.model.generate(input_ids=input_ids, attention_mask=mask, do_sample=False,
                                              max_new_tokens=max_new_tokens, pad_token_id=self.pad_id,

@@ -24,6 +24,7 @@ from rankwise.backends.chat_tokenizer import PromptEncoding, TextSideBase, role_
 from rankwise.backends.interface import Capability
 from rankwise.backends.options import RuntimeOptions
 from rankwise.errors import InputError, OptionError
+from rankwise.cancellation import check_cancelled
 from rankwise.models.resolve import ModelLocation
 
 if TYPE_CHECKING:
@@ -103,6 +104,7 @@ class LlamaCppLM(PromptEncoding):
     # -- evaluation with prefix reuse ---------------------------------------------------------------
     def _evaluate(self, ids: Sequence[int]) -> np.ndarray:
         """Log-probabilities of the next token after `ids`, reusing the cached shared prefix."""
+        check_cancelled()
         if not ids:
             raise InputError("cannot score an empty prompt")
         llm = self.llm
@@ -213,6 +215,7 @@ class LlamaCppLM(PromptEncoding):
                 if token in kept:
                     break
                 if len(produced) < max_new_tokens:
+                    check_cancelled()  # a long generation stops within a token of its request's end
                     log_probs = self._step(token)
             self.stats["generated_tokens"] += len(produced)
             results[i] = produced

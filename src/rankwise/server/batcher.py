@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import threading
 from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
+
+from rankwise.cancellation import Cancelled, cancellable
 
 
 class Overloaded(Exception):
@@ -149,7 +152,9 @@ class MicroBatcher:
             if self._on_batch:
                 self._on_batch(sum(job.weight for job in batch))
             try:
-                scores = await loop.run_in_executor(self._executor, self._score, items)
+                scores = await self._score_while_awaited(loop, batch, items)
+            except Cancelled:  # every request of the batch is gone: nothing to answer
+                continue
             except Exception as e:
                 if len(batch) == 1:
                     _settle(batch[0], error=e)
@@ -166,6 +171,32 @@ class MicroBatcher:
             for job in batch:
                 _settle(job, scores[offset:offset + len(job.items)])
                 offset += len(job.items)
+
+
+    async def _score_while_awaited(self, loop: asyncio.AbstractEventLoop, batch: list[_Job],
+                                   items: list[Any]) -> Sequence[Any]:
+        """The batch's scores, computed on the inference thread under a cancellation event that is set once
+        every job's future is done (its client gone or its deadline passed): the model stops at its next call
+        (`rankwise.cancellation`) instead of finishing a long listwise or reasoning loop for nobody."""
+        event = threading.Event()
+
+        def run() -> Sequence[Any]:
+            with cancellable(event):
+                return self._score(items)
+
+        work = loop.run_in_executor(self._executor, run)
+        # Read its outcome even when this wait is itself cancelled (the server stopping), so a batch that ends
+        # in `Cancelled` afterwards is not reported as an exception nobody retrieved.
+        work.add_done_callback(lambda future: future.cancelled() or future.exception())
+        while True:
+            done, _ = await asyncio.wait({work}, timeout=CANCEL_POLL_SECONDS)
+            if done:
+                return work.result()
+            if all(job.future.done() for job in batch):
+                event.set()
+
+
+CANCEL_POLL_SECONDS = 0.1  # how often a running batch looks whether anyone still waits for it
 
 
 def _settle(job: _Job, scores: Sequence[Any] | None = None, error: Exception | None = None) -> None:
