@@ -4,8 +4,11 @@ RSS and the share of judgments (passages, comparisons, windows, groups) that hit
 
 The issue's configuration (Qwen2.5-Coder-1.5B and 0.5B on llama.cpp, DL 2019 BM25, first 5 queries, top 10):
 
-    python benchmarks/reasoning.py --models qwen2.5-coder-1.5b,qwen2.5-coder-0.5b --budgets 0,64,256 \\
-        --queries 5 --top-k 10 --plot benchmarks/out/reasoning.png
+    cd benchmarks && python reasoning.py --models qwen2.5-coder-0.5b,qwen2.5-coder-1.5b --budgets 0,64,256 \\
+        --queries 5 --top-k 10 --threads 1 --results results/reasoning_rows.jsonl --plot out/reasoning.png
+
+`--results` keeps every finished row (committed: results/reasoning_rows.jsonl), so the same command run again
+skips them and goes on where a killed run stopped.
 
 Small instruct models were not trained to reason about relevance: gains are not expected, the numbers say
 what the mechanism costs.
