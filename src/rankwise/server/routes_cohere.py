@@ -5,9 +5,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
+from starlette.concurrency import run_in_threadpool
 
-from rankwise.server.engine import scores_for
+from rankwise.server.engine import Scored, scores_for
+from rankwise.server.state import ServerSettings
 from rankwise.server.limits import (
     check_common,
     check_returnable,
@@ -33,10 +35,23 @@ from rankwise.server.schemas import (
 router = APIRouter(tags=["rerank"])
 
 
-async def rerank(body: RerankRequest, request: Request, api_version: str) -> RerankResponse:
+async def rerank(body: RerankRequest, request: Request, api_version: str) -> Response:
     service = request.app.state.service
     settings = service.settings
     check_common(settings, body.query, len(body.documents), "documents")
+    reranker = service.ready_reranker()
+    # Checking and serializing are CPU work over up to ~32 MB of text: they run on a worker thread, so
+    # /health and other requests are answered meanwhile. What needs the model's tokenizer runs on the
+    # inference thread, in turn with the model: a Hugging Face tokenizer is not safe to call from two threads.
+    texts = await run_in_threadpool(checked_texts, body, settings)
+    texts, total_tokens = await service.batcher.run(lambda: tokenized(body, reranker, texts))
+    scored = await scores_for(service, request, body.query, texts, "documents")
+    return await run_in_threadpool(response, body, request.state.request_id, settings.model_name, api_version,
+                                   len(texts), total_tokens, scored)
+
+
+def checked_texts(body: RerankRequest, settings: ServerSettings) -> list[str]:
+    """Each document's text, cut to the character limit, after the checks that name a bad field."""
     texts = []
     for i, doc in enumerate(body.documents):
         text = doc.text if isinstance(doc, DocumentObject) else doc
@@ -44,14 +59,24 @@ async def rerank(body: RerankRequest, request: Request, api_version: str) -> Rer
         if isinstance(doc, DocumentObject):  # what goes back must serialize: checked before any work
             check_returnable({"id": doc.id, "metadata": doc.metadata, **(doc.model_extra or {})},
                              ["documents", str(i)])
-        text = text[: settings.max_document_chars]
-        if body.max_tokens_per_doc is not None:
-            text = cut_to_tokens(token_counter(service.reranker), text, body.max_tokens_per_doc)
-        texts.append(text)
-    scored = await scores_for(service, request, body.query, texts, "documents")
+        texts.append(text[: settings.max_document_chars])
+    return texts
+
+
+def tokenized(body: RerankRequest, reranker: Any, texts: list[str]) -> tuple[list[str], int]:
+    """The texts cut to `max_tokens_per_doc` model tokens when asked, and the request's token count."""
+    counter = token_counter(reranker)
+    if body.max_tokens_per_doc is not None:
+        texts = [cut_to_tokens(counter, text, body.max_tokens_per_doc) for text in texts]
+    return texts, token_count(counter, body.query, texts)
+
+
+def response(body: RerankRequest, request_id: str, model_name: str, api_version: str, count: int,
+             total_tokens: int, scored: Scored) -> Response:
+    """The answer, serialized here (as FastAPI would, without None fields) rather than on the event loop."""
     scores, kind = scored.scores, scored.kind
     relevance = kind.to_unit_interval(scores)
-    order = sorted(range(len(texts)), key=lambda i: -scores[i])
+    order = sorted(range(count), key=lambda i: -scores[i])
     if body.top_n is not None:
         order = order[: body.top_n]
     return_documents = body.return_documents if body.return_documents is not None else api_version == "1"
@@ -59,21 +84,22 @@ async def rerank(body: RerankRequest, request: Request, api_version: str) -> Rer
                             document=returned(body.documents[i]) if return_documents else None)
                for i in order]
     meta = Meta(api_version=ApiVersion(version=api_version), score_kind=kind.value,
-                billed_units=BilledUnits(search_units=max(1, math.ceil(len(texts) / 100))))
-    return RerankResponse(id=request.state.request_id, model=settings.model_name, results=results, meta=meta,
-                          usage=Usage(total_tokens=token_count(token_counter(service.reranker), body.query, texts)),
-                          reasoning=reasoning_steps(scored.traces) if body.return_reasoning else None)
+                billed_units=BilledUnits(search_units=max(1, math.ceil(count / 100))))
+    answer = RerankResponse(id=request_id, model=model_name, results=results, meta=meta,
+                            usage=Usage(total_tokens=total_tokens),
+                            reasoning=reasoning_steps(scored.traces) if body.return_reasoning else None)
+    return Response(answer.model_dump_json(exclude_none=True), media_type="application/json")
 
 
 @router.post("/v1/rerank", response_model=RerankResponse, response_model_exclude_none=True, responses=ERROR_RESPONSES,
              summary="Rerank (Cohere v1 / Jina shape; documents returned by default)")
-async def rerank_v1(body: RerankRequest, request: Request) -> RerankResponse:
+async def rerank_v1(body: RerankRequest, request: Request) -> Response:
     return await rerank(body, request, "1")
 
 
 @router.post("/v2/rerank", response_model=RerankResponse, response_model_exclude_none=True, responses=ERROR_RESPONSES,
              summary="Rerank (Cohere v2 shape; no documents unless return_documents)")
-async def rerank_v2(body: RerankRequest, request: Request) -> RerankResponse:
+async def rerank_v2(body: RerankRequest, request: Request) -> Response:
     return await rerank(body, request, "2")
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
+from pydantic import TypeAdapter
+from starlette.concurrency import run_in_threadpool
 
-from rankwise.server.engine import scores_for
+from rankwise.server.engine import Scored, scores_for
 from rankwise.server.limits import check_common, check_text, fit_model_tokens
 from rankwise.server.schemas import ERROR_RESPONSES, TEIRequest, TEIResult
 from rankwise.server.state import ApiError
@@ -13,7 +15,7 @@ router = APIRouter(tags=["rerank"])
 
 
 @router.post("/rerank", response_model=list[TEIResult], response_model_exclude_none=True, responses=ERROR_RESPONSES)
-async def rerank_tei(body: TEIRequest, request: Request) -> list[TEIResult]:
+async def rerank_tei(body: TEIRequest, request: Request) -> Response:
     service = request.app.state.service
     settings = service.settings
     check_common(settings, body.query, len(body.texts), "texts")
@@ -26,9 +28,20 @@ async def rerank_tei(body: TEIRequest, request: Request) -> list[TEIResult]:
                                     f"{settings.max_document_chars} (send truncate=true to cut it)", ["texts", str(i)])
             text = text[: settings.max_document_chars]
         texts.append(text)
-    texts = fit_model_tokens(service.reranker, body.query, texts, body.truncate)
+    # CPU work off the event loop: fitting texts to the model's tokens on the inference thread (a Hugging Face
+    # tokenizer is not safe from two threads), serializing on a worker thread.
+    reranker = service.ready_reranker()
+    texts = await service.batcher.run(lambda: fit_model_tokens(reranker, body.query, texts, body.truncate))
     scored = await scores_for(service, request, body.query, texts, "texts")
+    return await run_in_threadpool(_response, body, texts, scored)
+
+
+def _response(body: TEIRequest, texts: list[str], scored: Scored) -> Response:
     scores, kind = scored.scores, scored.kind
     values = scores if body.raw_scores else kind.to_unit_interval(scores)
     order = sorted(range(len(texts)), key=lambda i: -scores[i])
-    return [TEIResult(index=i, score=values[i], text=texts[i] if body.return_text else None) for i in order]
+    results = [TEIResult(index=i, score=values[i], text=texts[i] if body.return_text else None) for i in order]
+    return Response(TEI_RESULTS.dump_json(results, exclude_none=True), media_type="application/json")
+
+
+TEI_RESULTS = TypeAdapter(list[TEIResult])
