@@ -14,7 +14,6 @@ from fastapi import Request
 from rankwise.errors import InputError
 from rankwise.rerankers.base import BaseReranker
 from rankwise.server.batcher import Overloaded
-from rankwise.server.limits import check_encodable
 from rankwise.server.state import ApiError, ServiceState
 from rankwise.types import Candidate, Query, ScoreKind
 from rankwise.types import Request as RerankWork
@@ -40,7 +39,6 @@ async def scores_for(service: ServiceState, request: Request, query: str, texts:
                      field_name: str) -> Scored:
     """The raw score of every text, in order, what kind of score they are, and the methods' traces."""
     reranker = service.ready_reranker()
-    check_encodable(query, texts, field_name)
     work_request = RerankWork(Query("request", query), [Candidate(str(i), t) for i, t in enumerate(texts)])
     batcher = service.batcher
     work = asyncio.ensure_future(batcher.score(work_units(reranker, work_request, batcher.chunk)))

@@ -68,14 +68,6 @@ def check_text(text: str, field_name: str, index: int) -> None:
         raise ApiError(422, f"{field_name}[{index}] is empty", [field_name, str(index)])
 
 
-def check_encodable(query: str, texts: list[str], field_name: str) -> None:
-    """Every text the model will read is UTF-8 (the routes check at their edge too; this guards any other
-    caller of the engine before its work shares a batch with anyone else's)."""
-    check_utf8(query, ["query"])
-    for i, text in enumerate(texts):
-        check_utf8(text, [field_name, str(i)])
-
-
 def token_counter(reranker: BaseReranker | None) -> TokenCounting | None:
     """The model's tokenizer, when the reranker is loaded and its backend counts tokens."""
     return reranker.token_counter if reranker is not None else None

@@ -4,7 +4,7 @@ Hugging Face TEI (`/rerank`)."""
 from __future__ import annotations
 
 from contextvars import ContextVar
-from typing import Annotated, Any, Literal, Optional, Union
+from typing import Annotated, Any, ClassVar, Literal, Optional, Union
 
 from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictStr,
                       WithJsonSchema, model_validator)
@@ -61,10 +61,22 @@ class DocumentObject(BaseModel):
     metadata: Optional[dict[str, Any]] = None
 
 
-class RerankRequest(BaseModel):
+class CountedRequest(BaseModel):
+    """A request whose `counted_field` list is refused from its length before its items are validated."""
+
+    counted_field: ClassVar[str]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _count_first(cls, data: Any) -> Any:
+        return refuse_long_lists(data, cls.counted_field)
+
+
+class RerankRequest(CountedRequest):
     """Cohere v2 / Jina rerank request. Unknown fields are ignored, as those services do."""
 
     model_config = ConfigDict(extra="ignore")
+    counted_field = "documents"
     model: Optional[str] = Field(None, description="Ignored: the service answers with the model it serves.")
     # Strict types: "1", true or "false" where a number or a boolean belongs is a 422, not coerced.
     query: NonBlank
@@ -75,10 +87,6 @@ class RerankRequest(BaseModel):
     max_tokens_per_doc: Optional[json_integer(1)] = Field(
         None, description="Documents are cut to this many model tokens.")
 
-    @model_validator(mode="before")
-    @classmethod
-    def _count_first(cls, data: Any) -> Any:
-        return refuse_long_lists(data, "documents")
     return_reasoning: Optional[StrictBool] = Field(
         None, description="Return what a reasoning method thought (`reasoning`); off by default, and an empty "
                           "list for methods that do not reason.")
@@ -138,15 +146,11 @@ class RerankResponse(BaseModel):
     reasoning: Optional[list[ReasoningStep]] = None
 
 
-class TEIRequest(BaseModel):
+class TEIRequest(CountedRequest):
     model_config = ConfigDict(extra="ignore")
+    counted_field = "texts"
     query: NonBlank
     texts: list[NonBlank] = Field(json_schema_extra={"minItems": 1})
-
-    @model_validator(mode="before")
-    @classmethod
-    def _count_first(cls, data: Any) -> Any:
-        return refuse_long_lists(data, "texts")
     raw_scores: StrictBool = Field(False, description="false: scores mapped onto [0, 1] by their kind, as "
                                                       "relevance_score on /v1/rerank; true: the method's own scores.")
     return_text: StrictBool = False
