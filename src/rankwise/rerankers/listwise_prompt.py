@@ -3,6 +3,7 @@ truncation, and parsing a generated ranking into a permutation that is always va
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import string
 from collections.abc import Callable
@@ -262,16 +263,12 @@ RANK_K = UserTurnPrompt(template=(
 # src/rank_llm/rank_vicuna.py: FastChat's get_conversation_template with its default system message, the
 # RankZephyr words with the fixed example "[4] > [2]" of a 20-passage window, fix_text over the prompt). It
 # answers after a single space ("... explain. ASSISTANT:"), as FastChat trains and later rank_llm renders.
-RANK_VICUNA = FastChatPrompt(
-    body=ListwisePrompt(system=VICUNA_V1_1.system, prefix=RANK_ZEPHYR.prefix, passage=RANK_ZEPHYR.passage,
-                        suffix=RANK_ZEPHYR.suffix, example="[4] > [2]",
-                        identifier_words={"numeric": "a numerical identifier", "alpha": "a alphabetical identifier"}),
-    conversation=VICUNA_V1_1)
+RANK_VICUNA = FastChatPrompt(body=dataclasses.replace(RANK_ZEPHYR, system=VICUNA_V1_1.system, example="[4] > [2]"),
+                             conversation=VICUNA_V1_1)
 
 # rank_llm 0.26's RankVicuna (VicunaReranker): the rank_zephyr_template.yaml words through the vicuna chat
 # template its vllm_handler.py sets on the tokenizer (system + " ", "USER: " + turn + " ", "ASSISTANT:").
-RANK_VICUNA_V026 = RankLLMPrompt(numeric=RANK_ZEPHYR_V026.numeric, alpha=RANK_ZEPHYR_V026.alpha,
-                                 conversation=VICUNA_V1_1)
+RANK_VICUNA_V026 = dataclasses.replace(RANK_ZEPHYR_V026, conversation=VICUNA_V1_1)
 
 # `rank_zephyr` is the prompt RankZephyr and FIRST were trained on: rank_llm before its YAML templates
 # (rank_listwise_os_llm.py `_add_prefix_prompt` / `_add_post_prompt`: "a alphabetical identifier", a blank
