@@ -298,3 +298,72 @@ def test_the_colbert_preset_names_what_the_folder_already_says(tmp_path):
     named, recognised = Reranker.load(str(folder), preset="colbert"), Reranker.load(str(folder))
     assert named.method == recognised.method == "colbert"
     assert [r.score for r in named.rerank(QUERY, PASSAGES)] == [r.score for r in recognised.rerank(QUERY, PASSAGES)]
+
+
+LAYERWISE = ROOT / "tests" / "reference" / "flagembedding_1.4.2_layerwise.json"
+
+
+def _layerwise_reference() -> dict:
+    """FlagEmbedding 1.4.2's LayerWiseFlagLLMReranker.compute_score on the committed tiny MiniCPM layerwise folder,
+    written in its own venv (transformers 4.46.3) by tests/reference/flagembedding_layerwise.py."""
+    return json.loads(LAYERWISE.read_text())
+
+
+@pytest.mark.parametrize("case", range(8))
+def test_bge_layerwise_preset_equals_flagembedding_at_every_cutoff_layer(tmp_path, case):
+    """Each cutoff layer (and the default, the last) and two length limits, one of which cuts the long
+    passage; the folder's auto_map is not run (its MiniCPM code fails on transformers 5)."""
+    reference = _layerwise_reference()
+    assert reference["library"].startswith("FlagEmbedding 1.4.2") and reference["transformers"] == "4.46.3"
+    expected = reference["cases"][case]
+    folder = tiny_models.reference_copy("minicpm_layerwise_tiny", tmp_path / "layerwise")
+    # cutoff_layers=None is FlagEmbedding's default, the last layer: the method's default too (the preset's is 28)
+    chosen = ({"preset": "bge-reranker-layerwise", "layer": expected["cutoff_layers"][0]}
+              if expected["cutoff_layers"] else {})
+    reranker = Reranker.load(str(folder), **chosen, max_prompt_tokens=expected["max_length"], batch_size=3)
+    ranking = reranker.rerank(reference["query"], reference["passages"])
+    got = {r.docid: r.score for r in ranking}
+    assert [got[str(i)] for i in range(len(reference["passages"]))] == pytest.approx(expected["scores"], abs=1e-4)
+    assert ranking.docids == [str(i) for i in sorted(range(len(expected["scores"])),
+                                                      key=lambda i: -expected["scores"][i])]
+    assert ranking.score_kind.value == "logit"
+
+
+def test_layers_score_differently_and_a_cut_passage_changes_its_score():
+    """The reference itself is not degenerate: heads differ per layer, and the 40-token limit cuts passage 2."""
+    cases = _layerwise_reference()["cases"]
+    full = {tuple(c["cutoff_layers"] or [4]): c["scores"] for c in cases if c["max_length"] == 512}
+    short = {tuple(c["cutoff_layers"] or [4]): c["scores"] for c in cases if c["max_length"] == 40}
+    assert full[(2,)] != pytest.approx(full[(3,)], abs=1e-3)
+    assert full[(4,)][2] != pytest.approx(short[(4,)][2], abs=1e-3)
+    assert full[(4,)][0] == pytest.approx(short[(4,)][0], abs=1e-6)
+
+
+def test_a_layerwise_folder_is_recognised_and_refuses_other_methods_and_missing_layers(tmp_path):
+    folder = tiny_models.reference_copy("minicpm_layerwise_tiny", tmp_path / "layerwise")
+    reranker = Reranker.load(str(folder))
+    assert (reranker.method, reranker.layer) == ("layerwise-pointwise", 4)
+    with pytest.raises(Exception, match=r"\(layerwise-lm\) supports layerwise-pointwise, not 'llm-pointwise'"):
+        Reranker.load(str(folder), method="llm-pointwise")
+    with pytest.raises(OptionError, match="option layer=28: .* has relevance heads at layers 2..4 only"):
+        Reranker.load(str(folder), preset="bge-reranker-layerwise")
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "head_type": "complex"}))
+    with pytest.raises(ModelNotAvailableError, match="head_type 'complex' gives vocabulary logits, not a relevance "
+                                                     "score"):
+        Reranker.load(str(folder))
+
+
+def test_the_layerwise_short_name_loads_from_the_hf_cache_offline(tmp_path):
+    folder = tiny_models.reference_copy("minicpm_layerwise_tiny", tmp_path / "folder")
+    tiny_models.hf_cache_layout(tmp_path / "hub", "BAAI/bge-reranker-v2-minicpm-layerwise", folder)
+    code = ("import json; from rankwise import Reranker; r = Reranker.load('bge-reranker-v2-minicpm-layerwise', "
+            f"layer=3); ranking = r.rerank({QUERY!r}, {PASSAGES!r}); "
+            "print(json.dumps([r.method, {x.docid: x.score for x in ranking}]))")
+    done = _run_offline(tmp_path / "hub", code)
+    assert done.returncode == 0, done.stderr[-3000:]
+    method, scores = json.loads(done.stdout.strip().splitlines()[-1])
+    local = {x.docid: x.score for x in Reranker.load(str(folder), layer=3).rerank(QUERY, PASSAGES)}
+    assert method == "layerwise-pointwise"
+    assert [scores[str(i)] for i in range(len(PASSAGES))] == pytest.approx([local[str(i)] for i in range(4)],
+                                                                           abs=1e-6)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from rankwise.backends.interface import Capability
 from rankwise.backends.options import TransformersOptions
-from rankwise.backends.runtime import length_sorted_batches, load_tokenizer_and_model
+from rankwise.backends.runtime import left_padded, length_sorted_batches, load_tokenizer_and_model
 from rankwise.backends.chat_tokenizer import ChatTokenizer, PromptEncoding
 from rankwise.errors import InputError
 from rankwise.cancellation import check_cancelled
@@ -51,15 +51,7 @@ class CausalLM(PromptEncoding):
                                      self.options.max_tokens_per_batch)
 
     def _left_padded(self, rows: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        torch = self._torch
-        width = max(len(r) for r in rows)
-        input_ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((len(rows), width), dtype=torch.long)
-        for i, row in enumerate(rows):
-            input_ids[i, width - len(row):] = torch.tensor(row, dtype=torch.long)
-            mask[i, width - len(row):] = 1
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        return input_ids.to(self.device), mask.to(self.device), positions.to(self.device)
+        return left_padded(rows, self.pad_id, self.device)
 
     # -- primitives ------------------------------------------------------------------------------
     def next_token_logprobs(self, sequences: Sequence[Sequence[int]], token_ids: Sequence[int]) -> np.ndarray:

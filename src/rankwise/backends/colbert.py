@@ -18,12 +18,11 @@ import string
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rankwise.backends.interface import Capability, HFTokenCounting
 from rankwise.backends.options import TransformersOptions
-from rankwise.backends.runtime import length_sorted_batches, load_tokenizer_and_model
+from rankwise.backends.runtime import checkpoint_file, length_sorted_batches, load_tokenizer_and_model
 from rankwise.errors import ModelNotAvailableError
 from rankwise.models.resolve import ModelLocation
 
@@ -110,18 +109,20 @@ class ColBERTEncoder(HFTokenCounting):
         modules = location.read_json("modules.json") or []
         dense = [m for m in modules if m.get("type") == PYLATE_DENSE]
         if not dense and self.settings.source == "colbert-ai":
-            weights = _local_file(location, "model.safetensors")
+            weights = checkpoint_file(location, "model.safetensors", "ColBERT checkpoint")
             weight = load_file(str(weights))["linear.weight"]
             return [(weight.to(self.device), None)]
         projections = []
         for module in dense:
-            config = json.loads(_local_file(location, f"{module['path']}/config.json").read_text())
+            config = json.loads(checkpoint_file(location, f"{module['path']}/config.json",
+                                                "ColBERT checkpoint").read_text())
             activation = config.get("activation_function", "torch.nn.modules.linear.Identity")
             if activation not in ACTIVATIONS or config.get("use_residual"):
                 raise ModelNotAvailableError(f"ColBERT projection {module['path']!r} uses {activation!r}"
                                              f"{' with a residual' if config.get('use_residual') else ''}, which "
                                              "rankwise does not apply")
-            state = load_file(str(_local_file(location, f"{module['path']}/model.safetensors")))
+            state = load_file(str(checkpoint_file(location, f"{module['path']}/model.safetensors",
+                                                  "ColBERT checkpoint")))
             projections.append((state["linear.weight"].to(self.device),
                                 state["linear.bias"].to(self.device) if config.get("bias") else None))
         if not projections:
@@ -178,16 +179,3 @@ class ColBERTEncoder(HFTokenCounting):
     def encode_documents(self, texts: Sequence[str]) -> list[np.ndarray]:
         """Per document, the unit vectors of its kept tokens ([n, d])."""
         return self._vectors(texts, is_query=False)
-
-
-def _local_file(location: ModelLocation, name: str) -> Path:
-    """A file of the checkpoint, from its folder or the Hugging Face cache."""
-    if location.is_local:
-        path = Path(location.path) / name
-    else:
-        from huggingface_hub import hf_hub_download
-
-        path = Path(hf_hub_download(location.path, name))
-    if not path.is_file():
-        raise ModelNotAvailableError(f"{location.label}: the ColBERT checkpoint has no {name}")
-    return path

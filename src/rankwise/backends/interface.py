@@ -30,6 +30,7 @@ class Capability(str, Enum):
     ATTENTION = "attention"  # attention weights of a forward pass
     SEQ2SEQ = "seq2seq"  # an encoder-decoder: first-step logits of chosen tokens, Fusion-in-Decoder generation
     MULTI_VECTOR = "multi-vector"  # a ColBERT checkpoint's own query and document token vectors
+    LAYER_HEAD = "layer-head"  # a relevance head's score at the last position, read at a chosen layer
 
     def __str__(self) -> str:
         return self.value
@@ -198,4 +199,20 @@ class MultiVectorEncoder(Backend, Protocol):
 
     def encode_documents(self, texts: Sequence[str]) -> list[np.ndarray]:
         """Per document, the unit vectors of the tokens the checkpoint keeps (no padding, no skip-list)."""
+        ...
+
+
+@runtime_checkable
+class LayerHeadScoring(Backend, Protocol):
+    """A decoder trained with a relevance head on each of its upper layers (FlagEmbedding's layerwise
+    rerankers): the score of a prompt is read at any of `head_layers`, and stopping at a lower layer costs
+    proportionally less."""
+
+    text: TextSide
+    head_layers: range  # the layers with a head; the last is the model's full depth
+
+    def encode(self, text: str) -> list[int]: ...
+
+    def head_scores(self, sequences: Sequence[Sequence[int]], layer: int) -> np.ndarray:
+        """The head's raw score at the last position of each sequence after `layer` layers: [len(sequences)]."""
         ...

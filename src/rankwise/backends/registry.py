@@ -57,6 +57,7 @@ BACKENDS: dict[str, BackendEntry] = {
                 Capability.EMBED, Capability.TOKEN_EMBED, Capability.SCORE_PAIRS, Capability.TOKENIZE, Capability.NEXT_TOKEN_LOGPROBS,
                 Capability.BRIDGED_FIRST_TOKEN, Capability.CONTINUATION_LOGPROBS, Capability.GENERATE,
                 Capability.ATTENTION, Capability.SEQ2SEQ, Capability.MULTI_VECTOR, Capability.NEXT_TOKEN_LOGITS,
+                Capability.LAYER_HEAD,
             }),
             requires_modules=("torch", "transformers"),
             install_hint="pip install torch==2.13.0 transformers (CPU wheel pinned), or pip install rankwise",

@@ -87,6 +87,35 @@ def load_pretrained(loader: Callable[..., T], location: ModelLocation, **kwargs:
         raise ModelNotAvailableError(f"cannot load model {location.label!r} from {location.path}: {e}{hint}") from None
 
 
+def checkpoint_file(location: ModelLocation, name: str, what: str = "checkpoint") -> Path:
+    """A file of the checkpoint, from its folder or the Hugging Face cache (the hub when online)."""
+    if location.is_local:
+        path = Path(location.path) / name
+    else:
+        from huggingface_hub import hf_hub_download
+
+        path = Path(hf_hub_download(location.path, name))
+    if not path.is_file():
+        raise ModelNotAvailableError(f"{location.label}: the {what} has no {name}")
+    return path
+
+
+def left_padded(rows: Sequence[Sequence[int]], pad_id: int,
+                device: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Token rows left-padded into one batch, with the attention mask and explicit position ids, so that a
+    padded row computes exactly what it would alone."""
+    import torch
+
+    width = max(len(r) for r in rows)
+    input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, row in enumerate(rows):
+        input_ids[i, width - len(row):] = torch.tensor(row, dtype=torch.long)
+        mask[i, width - len(row):] = 1
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)
+    return input_ids.to(device), mask.to(device), positions.to(device)
+
+
 def refuse_remote_code(location: ModelLocation, trusted: bool) -> dict[str, Any]:
     """A folder whose config maps classes to its own Python files (`auto_map`) runs that code when loaded;
     it is refused unless the user passed trust_remote_code=True. The keyword to pass on otherwise."""

@@ -10,8 +10,8 @@ from rankwise.models.resolve import ModelLocation
 
 
 def open_transformers(location: ModelLocation, runtime: TransformersOptions, needs: frozenset[Capability]) -> Any:
-    """An encoder for embeddings, an encoder-decoder for seq2seq scoring, a sequence classifier for pair
-    scores, else a causal LM."""
+    """An encoder for embeddings, an encoder-decoder for seq2seq scoring, a layerwise reranker for per-layer
+    head scores, a sequence classifier for pair scores, else a causal LM."""
     if needs & {Capability.EMBED, Capability.TOKEN_EMBED}:
         from rankwise.backends.encoder import TextEncoder
 
@@ -24,6 +24,10 @@ def open_transformers(location: ModelLocation, runtime: TransformersOptions, nee
         from rankwise.backends.seq2seq import Seq2SeqLM
 
         return Seq2SeqLM(location, runtime)
+    if Capability.LAYER_HEAD in needs:
+        from rankwise.backends.layerwise import LayerwiseMiniCPM
+
+        return LayerwiseMiniCPM(location, runtime)
     if Capability.SCORE_PAIRS in needs:
         from rankwise.backends.pair_scorer import PairScorer
 

@@ -20,8 +20,9 @@ CROSS_ENCODER = "cross-encoder"  # a sequence classifier over (query, passage)
 CAUSAL_LM = "causal-lm"  # a chat/instruct decoder
 SEQ2SEQ_LM = "seq2seq-lm"  # an encoder-decoder (T5) trained to answer with a relevance token
 LATE_INTERACTION = "late-interaction"  # a ColBERT checkpoint: projection, markers, query expansion
+LAYERWISE_LM = "layerwise-lm"  # a decoder with a relevance head on each upper layer (BGE's MiniCPM layerwise)
 FUSION = "fusion"  # a rankwise fusion folder over other models
-MODEL_KINDS = (TEXT_ENCODER, CROSS_ENCODER, CAUSAL_LM, SEQ2SEQ_LM, LATE_INTERACTION, FUSION)
+MODEL_KINDS = (TEXT_ENCODER, CROSS_ENCODER, CAUSAL_LM, SEQ2SEQ_LM, LATE_INTERACTION, LAYERWISE_LM, FUSION)
 
 
 @dataclass(frozen=True)
@@ -141,6 +142,9 @@ _SPECS += [
                     "cross-encoder", "568M", "multilingual cross-encoder (XLM-RoBERTa, one logit)"),
     _hub_checkpoint("bge-reranker-v2-gemma", "BAAI/bge-reranker-v2-gemma", "Apache-2.0", CAUSAL_LM, "llm-pointwise",
                     "bge-reranker-gemma", "2.5B", "BGE reranker on Gemma-2B: the raw logit of 'Yes' after its prompt"),
+    _hub_checkpoint("bge-reranker-v2-minicpm-layerwise", "BAAI/bge-reranker-v2-minicpm-layerwise", "Apache-2.0",
+                    LAYERWISE_LM, "layerwise-pointwise", "bge-reranker-layerwise", "2.7B",
+                    "BGE layerwise reranker on MiniCPM-2B: a relevance head per layer (8..40), read at layer 28"),
     _hub_checkpoint("mxbai-rerank-base-v2", "mixedbread-ai/mxbai-rerank-base-v2", "Apache-2.0", CAUSAL_LM,
                     "llm-pointwise", "mxbai-rerank-v2", "0.5B",
                     "mixedbread v2 reranker (Qwen2): logit('1') - logit('0') after its own task prompt"),

@@ -19,6 +19,7 @@ from rankwise.models.registry import CAUSAL_LM
 from rankwise.options import option
 from rankwise.rerankers.answer_tokens import answer_token_ids
 from rankwise.rerankers.base import PointwiseReranker
+from rankwise.rerankers.pair_template import PairTemplateEncoder
 from rankwise.rerankers.prompts import RELEVANCE_YES_NO, YES_NO_PROMPTS, ChatPrompt, PairTemplate, SegmentedPrompt
 from rankwise.types import Candidate, Query, ScoreKind
 
@@ -114,33 +115,11 @@ class LLMPointwiseReranker(PointwiseReranker):
         return prefix + body + suffix
 
     @functools.cached_property
-    def _template_ids(self) -> tuple[list[int], list[int], list[int]]:
-        """A PairTemplate's fixed pieces (prefix, separator, suffix), encoded once per reranker."""
-        template, encode = self.prompt, self.lm.encode
-        return (encode(template.prefix), encode(template.separator),
-                [token for piece in template.suffix for token in encode(piece)])
+    def _pair_encoder(self) -> PairTemplateEncoder:
+        return PairTemplateEncoder(self.lm, self.prompt, self.max_prompt_tokens, self.instruction)
 
     def _pair_ids(self, query: str, passage: str, docid: str) -> list[int]:
-        """The PairTemplate layout: query and passage under their own budgets, the pair cut from the passage's
-        end to `max_length` (shrunk when template and pair would pass the model's context)."""
-        template = self.prompt
-        encode = self.lm.encode
-        prefix, separator, suffix = self._template_ids
-        fixed = len(prefix) + len(suffix)
-        limit = min(self.max_prompt_tokens or template.max_length, self.lm.max_length - fixed)
-        pair_limit = limit + (len(suffix) if template.suffix_extends_pair else 0) - (
-            len(prefix) if template.prefix_in_pair else 0)
-        query_text = template.query.format(query=query)
-        if template.instruction_text and self.instruction:
-            query_text = template.instruction_text.format(instruction=self.instruction) + template.separator + query_text
-        query_ids, passage_ids = encode(query_text), encode(template.passage.format(passage=passage))
-        caps = (int(limit * template.query_share), int(limit * template.passage_share))
-        total = len(query_ids) + len(separator) + len(passage_ids)
-        if (len(query_ids) > caps[0] or len(passage_ids) > caps[1] or total > pair_limit) and not self.lm.text.truncate:
-            raise InputError(f"the prompt for passage {docid!r} is over its limit of {pair_limit} tokens "
-                             f"(query {len(query_ids)}, passage {len(passage_ids)})")
-        pair = query_ids[:caps[0]] + separator + passage_ids[:caps[1]]
-        return prefix + pair[:pair_limit] + suffix
+        return self._pair_encoder(query, passage, docid)
 
     def score_pairs(self, pairs: Sequence[tuple[Query, Candidate]]) -> list[float]:
         import numpy as np

@@ -37,6 +37,10 @@ PRESETS: dict[str, Preset] = {
                {"prompt": "bge_reranker_gemma", "answer_tokens": "Yes,No", "score": "logit",
                 "max_passage_tokens": None},
                reference="FlagEmbedding 1.4.2 BaseLLMReranker.compute_score (FlagLLMReranker): the raw 'Yes' logit"),
+        Preset("bge-reranker-layerwise", "layerwise-pointwise",
+               {"prompt": "bge_reranker_layerwise", "layer": 28},
+               reference="FlagEmbedding 1.4.2 LayerWiseFlagLLMReranker.compute_score (its MiniCPM model's head at "
+                         "cutoff_layers=[28], as the model card runs it): the raw head logit"),
         Preset("mxbai-rerank-v2", "llm-pointwise",
                {"prompt": "mxbai_rerank_v2", "answer_tokens": "1,0", "score": "log-odds", "max_passage_tokens": None},
                reference="mixedbread's mxbai-rerank (as rerankers 0.10 MxBaiV2Ranker): logit('1') - logit('0')"),
@@ -104,10 +108,6 @@ WITHOUT_A_PRESET = {
     "erank": _UNCHECKED.format(name="erank", family="ERank (Alibaba-NLP/ERank-*)", method="graded-pointwise"),
     "tfrank": _UNCHECKED.format(name="tfrank", family="TFRank", method="graded-pointwise"),
     "grouprank": _UNCHECKED.format(name="grouprank", family="GroupRank", method="groupwise"),
-    "bge-reranker-layerwise": (
-        "rankwise has no preset 'bge-reranker-layerwise': BAAI/bge-reranker-v2-minicpm-layerwise scores with "
-        "one head per layer (cutoff_layers) in the Python code its folder ships, which rankwise does not run "
-        "as the model's formula; use FlagEmbedding's LayerWiseFlagLLMReranker for it"),
 }
 
 

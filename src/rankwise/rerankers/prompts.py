@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -145,6 +146,10 @@ BGE_RERANKER_GEMMA = PairTemplate(
     prefix_in_pair=True,
     suffix_extends_pair=True,
 )
+
+# BAAI/bge-reranker-v2-minicpm-layerwise, as FlagEmbedding's LayerWiseFlagLLMReranker builds it: the same layout
+# and task as the Gemma reranker's, after MiniCPM's BOS; the score is a per-layer head's, not a token's logit.
+BGE_RERANKER_LAYERWISE = dataclasses.replace(BGE_RERANKER_GEMMA, prefix="<s>")
 
 YES_NO_PROMPTS = {"relevance_yes_no": RELEVANCE_YES_NO, "qwen3_reranker": QWEN3_RERANKER,
                   "mxbai_rerank_v2": MXBAI_RERANK_V2, "bge_reranker_gemma": BGE_RERANKER_GEMMA}

@@ -9,7 +9,7 @@ from typing import Any
 from rankwise.errors import UnsupportedMethodError
 from rankwise.backends.options import RuntimeOptions
 from rankwise.backends.registry import locate, runtime_option_names, split_options
-from rankwise.models.registry import LATE_INTERACTION, SEQ2SEQ_LM
+from rankwise.models.registry import LATE_INTERACTION, LAYERWISE_LM, SEQ2SEQ_LM
 from rankwise.models.resolve import ModelLocation
 from rankwise.rerankers import spec
 from rankwise.rerankers.base import BaseReranker
@@ -37,11 +37,13 @@ METHODS: dict[str, str] = {
     "reasoning-setwise": "rankwise.rerankers.reasoning_setwise:ReasoningSetwiseReranker",
     "graded-pointwise": "rankwise.rerankers.graded_pointwise:GradedPointwiseReranker",
     "groupwise": "rankwise.rerankers.groupwise:GroupwiseReranker",
+    "layerwise-pointwise": "rankwise.rerankers.layerwise_pointwise:LayerwisePointwiseReranker",
 }
 
 # For unregistered models, the default method follows the architecture named in config.json; None: an
 # architecture rankwise cannot score yet, refused rather than loaded as something else.
 ARCHITECTURE_DEFAULTS = {
+    "LayerWiseMiniCPMForCausalLM": "layerwise-pointwise",
     "ForSequenceClassification": "cross-encoder",
     "ForCausalLM": "llm-pointwise",
     "ForConditionalGeneration": None,
@@ -92,8 +94,11 @@ def folder_kind(location: ModelLocation) -> str | None:
     if location.spec is not None:
         return location.spec.kind
     from rankwise.backends.colbert import is_colbert_folder
+    from rankwise.backends.layerwise import is_layerwise_folder
 
-    return LATE_INTERACTION if is_colbert_folder(location) else None
+    if is_colbert_folder(location):
+        return LATE_INTERACTION
+    return LAYERWISE_LM if is_layerwise_folder(location) else None
 
 
 def load_reranker(model: str, method: str | None = None, cache: bool | str | Path = False,
