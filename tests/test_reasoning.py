@@ -8,6 +8,7 @@ import pytest
 
 from conftest import FLEA_PASSAGES, FLEA_QUERY
 from rankwise import Reranker
+from rankwise.backends.interface import Capability
 from rankwise.rerankers.prompts import RANK1
 from rankwise.rerankers.reasoning_pointwise import ReasoningPointwiseReranker
 from rankwise.rerankers.thinking import last_full_sentence
@@ -27,6 +28,7 @@ class ScriptedLM:
 
     backend_name = "scripted"
     max_length = 8192
+    capabilities = frozenset({Capability.TOKENIZE, Capability.NEXT_TOKEN_LOGPROBS, Capability.GENERATE})
 
     def __init__(self, text, generations):
         self.text, self.generations = text, generations
@@ -232,6 +234,77 @@ def test_setwise_reasoning_takes_the_answers_label_and_keeps_the_parent_when_the
     assert ranking.docids[0] == "0" and ranking.trace["unparsed_answers"] == 1
 
 
+class LabelScoringLM(ScriptedLM):
+    """... that also scores continuations: each label's identifier gets the log-probability in `label_probs`,
+    spread over its tokens (the sum is what a choice compares)."""
+
+    capabilities = ScriptedLM.capabilities | {Capability.CONTINUATION_LOGPROBS}
+
+    def __init__(self, text, generations, label_probs):
+        super().__init__(text, generations)
+        self.label_probs, self.continued = label_probs, []
+
+    def continuation_logprobs(self, prefixes, continuations):
+        self.continued.append((list(prefixes[0]), [self.text.decode(c) for c in continuations]))
+        return [np.full(len(c), np.log(self.label_probs.get(self.text.decode(c), 1e-6)) / len(c))
+                for c in continuations]
+
+
+def test_setwise_reasoning_reads_the_likeliest_whole_identifier_after_the_answer_tag(smollm_text):
+    """Twelve passages in one comparison: "1" is the likeliest first token (it starts [1] and [10]..[12]), but
+    the likeliest identifier is [12], and greedy text would have said [1]; the log-prob choice takes [12]."""
+    from rankwise.rerankers.reasoning_setwise import ReasoningSetwiseReranker
+
+    passages = [f"passage number {i}" for i in range(12)]
+    probs = {"1]": 0.2, "10]": 0.1, "11]": 0.1, "12]": 0.3, "3]": 0.25}
+    lm = LabelScoringLM(smollm_text, [["they all look fine</think>"], ["<answer>[1]</answer>"]], probs)
+    reranker = ReasoningSetwiseReranker(lm, "scripted", set_size=12, top_n=1, reasoning_budget=16)
+    ranking = reranker.rerank(FLEA_QUERY, passages)
+    assert ranking.docids[0] == "11" and reranker.describe()["choice"] == "log-probs"
+    prefix, continued = lm.continued[0]
+    assert continued == [f"{i}]" for i in range(1, 13)]
+    # the model closed its block: the answer tag is written after it, then the identifier's bracket
+    assert smollm_text.decode(prefix).endswith("they all look fine</think>\n<answer>[")
+    comparison = ranking.trace["comparisons"][0]
+    assert comparison["read"] == "log-probs" and comparison["answer"] == "[12]"
+    assert comparison["choice_probability"] == pytest.approx(0.3 / sum(probs.values()), rel=1e-3)
+    # every generation is a comparison's reasoning (the budget, 16 tokens): no answer is generated
+    assert [call[1] for call in lm.generate_calls] == [16] * ranking.trace["llm_calls"]
+
+    # the budget ran out: the forced closing already opened the answer
+    lm = LabelScoringLM(smollm_text, ["word " * 40], probs)
+    ReasoningSetwiseReranker(lm, "scripted", set_size=12, top_n=1, reasoning_budget=8).rerank(FLEA_QUERY, passages)
+    assert smollm_text.decode(lm.continued[0][0]).endswith("\n</think>\n<answer>[")
+
+    answer_read = ReasoningSetwiseReranker(LabelScoringLM(smollm_text, [["fine</think>"], ["<answer>[1]</answer>"]] * 2,
+                                                          probs), "scripted", set_size=12, top_n=1,
+                                           reasoning_budget=16, choice="answer").rerank(FLEA_QUERY, passages)
+    assert answer_read.docids[0] == "0" and answer_read.trace["comparisons"][0]["read"] == "answer"
+    from rankwise.errors import UnsupportedMethodError
+
+    with pytest.raises(UnsupportedMethodError, match="choice='log-probs' scores each label's continuation, which "
+                                                     "backend 'scripted' does not offer"):
+        ReasoningSetwiseReranker(ScriptedLM(smollm_text, ["x"]), "scripted", choice="log-probs")
+
+
+def test_continuations_of_one_prefix_share_its_cache_and_score_as_apart():
+    """transformers: the labels of one prompt run the prompt once; each continuation's log-probs equal those of
+    its own full forward pass."""
+    from rankwise.backends.interface import Capability as C
+    from rankwise.backends.registry import locate, open_backend, runtime_options
+
+    lm = open_backend(locate("smollm2-135m", None), runtime_options(batch_size=4),
+                      frozenset({C.CONTINUATION_LOGPROBS, C.TOKENIZE}), "test")
+    prefix = lm.encode("Which passage is best? <answer>[")
+    continuations = [lm.encode(f"{i}]") for i in range(1, 13)]
+    shared = lm.continuation_logprobs([prefix] * len(continuations), continuations)
+    apart = [lm.continuation_logprobs([prefix], [c])[0] for c in continuations]
+    assert {len(c) for c in continuations} == {2, 3}
+    for got, expected in zip(shared, apart):
+        assert got == pytest.approx(expected, abs=1e-4)
+    assert lm.stats["cached_continuation_passes"] == 3  # 12 continuations in batches of 4, after one prefix pass
+
+
 @pytest.mark.parametrize("budget", [0, pytest.param(32, marks=pytest.mark.slow)])
 def test_real_smollm2_reasoning_setwise_sorts_the_head(budget):
     reranker = Reranker.load("smollm2-135m", preset="rank-r1", set_size=3, top_n=2, reasoning_budget=budget,
@@ -240,6 +313,7 @@ def test_real_smollm2_reasoning_setwise_sorts_the_head(budget):
     again = reranker.rerank(FLEA_QUERY, FLEA_PASSAGES + ["Bread needs flour."])
     assert sorted(ranking.docids) == [str(i) for i in range(5)] and ranking.docids == again.docids
     assert ranking.trace["llm_calls"] >= 2
+    assert {c["read"] for c in ranking.trace["comparisons"]} == {"log-probs"}
 
 
 def test_graded_score_is_the_expected_grade_and_budget_zero_writes_an_empty_think_block(smollm_text):

@@ -62,8 +62,8 @@ class CausalLM(PromptEncoding):
     def continuation_logprobs(
         self, prefixes: Sequence[Sequence[int]], continuations: Sequence[Sequence[int]]
     ) -> list[np.ndarray]:
-        """Per-token log P(continuation | prefix) for each pair."""
-        torch = self._torch
+        """Per-token log P(continuation | prefix) for each pair. Continuations of one shared prefix (the choices
+        of one prompt) run the prefix once and then all of them on copies of its KV cache."""
         if len(prefixes) != len(continuations):
             raise ValueError("prefixes and continuations differ in length")
         rows = [list(p) + list(c) for p, c in zip(prefixes, continuations)]
@@ -71,9 +71,27 @@ class CausalLM(PromptEncoding):
             if not prefix or not continuation:
                 raise InputError("continuation scoring needs a non-empty prefix and continuation")
             self._check_length(row)
+        groups: dict[tuple[int, ...], list[int]] = {}
+        for i, prefix in enumerate(prefixes):
+            groups.setdefault(tuple(prefix), []).append(i)
+        results: list = [None] * len(rows)
+        alone = [i for members in groups.values() if len(members) == 1 for i in members]
+        for i, value in zip(alone, self._continuations_apart([rows[i] for i in alone],
+                                                             [continuations[i] for i in alone])):
+            results[i] = value
+        for prefix, members in groups.items():
+            if len(members) > 1:
+                for i, value in zip(members, self._continuations_of(prefix, [continuations[i] for i in members])):
+                    results[i] = value
+        return results
+
+    def _continuations_apart(self, rows: list[list[int]], continuations: Sequence[Sequence[int]]) -> list[np.ndarray]:
+        """Each row (prefix + continuation) in its own forward pass, batched by length."""
+        torch = self._torch
         results: list = [None] * len(rows)
         with torch.inference_mode():
             for batch in self._batches(rows):
+                check_cancelled()
                 input_ids, mask, positions = self._left_padded([rows[i] for i in batch])
                 span = max(len(continuations[i]) for i in batch)
                 # logits at position t predict token t+1: keep the last `span + 1` positions only.
@@ -87,6 +105,48 @@ class CausalLM(PromptEncoding):
                     targets = input_ids[row_in_batch, -n:]
                     picked = log_probs[row_in_batch, span - n:].gather(-1, targets.unsqueeze(-1)).squeeze(-1)
                     results[i] = picked.cpu().numpy()
+        return results
+
+    def _continuations_of(self, prefix: Sequence[int], continuations: Sequence[Sequence[int]]) -> list[np.ndarray]:
+        """Many continuations of one prefix: the prefix once, then the continuations (right-padded, so that no
+        real token sees a pad) in batches on copies of its KV cache."""
+        import copy
+
+        import numpy as np
+
+        torch = self._torch
+        check_cancelled()
+        with torch.inference_mode():
+            ids = torch.tensor([list(prefix)], dtype=torch.long, device=self.device)
+            out = self.model(input_ids=ids, use_cache=True, logits_to_keep=1)
+            self.stats["forward_passes"] += 1
+            self.stats["prompt_tokens"] += len(prefix)
+            first = out.logits[0, -1].float().log_softmax(-1).cpu().numpy()
+            results = [np.array([first[c[0]]], dtype=np.float32) for c in continuations]
+            fed = [list(c[:-1]) for c in continuations]  # the last token is only predicted
+            pending = [i for i, tokens in enumerate(fed) if tokens]
+            for start in range(0, len(pending), self.options.batch_size):
+                check_cancelled()
+                batch = pending[start:start + self.options.batch_size]
+                width = max(len(fed[i]) for i in batch)
+                step = torch.full((len(batch), width), self.pad_id, dtype=torch.long)
+                mask = torch.zeros((len(batch), len(prefix) + width), dtype=torch.long)
+                mask[:, : len(prefix)] = 1
+                for row, i in enumerate(batch):
+                    step[row, : len(fed[i])] = torch.tensor(fed[i], dtype=torch.long)
+                    mask[row, len(prefix): len(prefix) + len(fed[i])] = 1
+                cache = copy.deepcopy(out.past_key_values)
+                cache.batch_repeat_interleave(len(batch))
+                positions = (torch.arange(width) + len(prefix)).unsqueeze(0).expand(len(batch), -1)
+                logits = self.model(input_ids=step.to(self.device), attention_mask=mask.to(self.device),
+                                    position_ids=positions.to(self.device), past_key_values=cache,
+                                    use_cache=True).logits.float()
+                self.stats["cached_continuation_passes"] += 1
+                log_probs = logits.log_softmax(-1)
+                for row, i in enumerate(batch):
+                    targets = torch.tensor(list(continuations[i][1:]), dtype=torch.long, device=self.device)
+                    picked = log_probs[row, : len(targets)].gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+                    results[i] = np.concatenate([results[i], picked.cpu().numpy().astype(np.float32)])
         return results
 
     def first_token_logprobs(
