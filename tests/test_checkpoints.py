@@ -347,6 +347,10 @@ def test_a_layerwise_folder_is_recognised_and_refuses_other_methods_and_missing_
         Reranker.load(str(folder), method="llm-pointwise")
     with pytest.raises(OptionError, match="option layer=28: .* has relevance heads at layers 2..4 only"):
         Reranker.load(str(folder), preset="bge-reranker-layerwise")
+    # a passage past the model's 512-token context: the pair is cut to fit it, the template's suffix kept whole
+    longest = reranker._encode(QUERY, "fleas bite " * 2000, "long")
+    assert len(longest) == 512 and reranker.model.text.decode(longest).endswith("either 'Yes' or 'No'.")
+    assert reranker.rerank(QUERY, ["fleas bite " * 2000, "a flea"]).docids
     config = json.loads((folder / "config.json").read_text())
     (folder / "config.json").write_text(json.dumps({**config, "head_type": "complex"}))
     with pytest.raises(ModelNotAvailableError, match="head_type 'complex' gives vocabulary logits, not a relevance "

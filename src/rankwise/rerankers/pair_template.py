@@ -36,6 +36,8 @@ class PairTemplateEncoder:
         limit = min(self.max_prompt_tokens or template.max_length, self.lm.max_length - fixed)
         pair_limit = limit + (len(suffix) if template.suffix_extends_pair else 0) - (
             len(prefix) if template.prefix_in_pair else 0)
+        # FlagEmbedding lets the pair run past its limit by the suffix's length; never past the model's context
+        pair_limit = min(pair_limit, self.lm.max_length - fixed)
         query_text = template.query.format(query=query)
         if template.instruction_text and self.instruction:
             query_text = template.instruction_text.format(instruction=self.instruction) + template.separator + query_text
