@@ -110,13 +110,15 @@ def _sigmoid(x: float) -> float:
 
 @dataclass
 class Result:
-    """One reranked passage: its new rank (1-based) and the reranker's score."""
+    """One reranked passage: its new rank (1-based), the reranker's score, and with a calibration its
+    probability of being relevant."""
 
     docid: str
     text: str
     score: float
     rank: int
     metadata: dict[str, Any] = field(default_factory=dict)
+    probability: float | None = None
 
 
 @dataclass
@@ -144,6 +146,11 @@ class Ranking:
 
     def top(self, n: int) -> Ranking:
         return Ranking(query=self.query, results=self.results[:n], trace=self.trace, score_kind=self.score_kind)
+
+    def at_least(self, probability: float) -> Ranking:
+        """The results whose calibrated probability is at least `probability` (possibly none)."""
+        kept = [r for r in self.results if r.probability is not None and r.probability >= probability]
+        return Ranking(query=self.query, results=kept, trace=self.trace, score_kind=self.score_kind)
 
     @classmethod
     def from_scores(

