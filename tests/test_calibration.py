@@ -3,6 +3,7 @@ calibration belongs to, filtering by probability, the held-out guard, and the CL
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 
@@ -196,3 +197,101 @@ def test_the_cli_fits_writes_and_the_rerank_command_uses_the_calibration(collect
                                      "-O", f"calibration={out}"])
     assert shown.exit_code == 0, shown.output
     assert "P(relevant)" in shown.output
+
+
+@pytest.fixture(scope="module")
+def known(minilm):
+    """minilm-embed with a Platt map whose probabilities are easy to state: sigmoid(10 * cosine - 5)."""
+    from rankwise.rerankers.calibrated import CalibratedReranker, scoring_description
+
+    calibration = Calibration("platt", "score", {"coef": [10.0], "intercept": -5.0}, scoring_description(minilm), 2)
+    return CalibratedReranker(minilm, calibration, "known")
+
+
+def sigmoid_of(minilm, docs=FLEA_DOCS):
+    return {int(r.docid): 1 / (1 + math.exp(-(10 * r.score - 5))) for r in minilm.rerank(FLEA_QUERY, docs)}
+
+
+def test_the_service_answers_probabilities_filters_by_min_relevance_and_may_answer_nothing(known, minilm):
+    import httpx
+    from server_helpers import threaded_server
+
+    from rankwise.server import ServerSettings, create_app
+
+    expected = sigmoid_of(minilm)
+    threshold = sorted(expected.values())[1] + 1e-9  # keeps all but the two least likely
+    with threaded_server(create_app(known, ServerSettings(model_name="minilm-calibrated"))) as base:
+        body = {"query": FLEA_QUERY, "documents": FLEA_DOCS}
+        data = httpx.post(f"{base}/v2/rerank", json=body).json()
+        assert data["meta"]["score_kind"] == "calibrated-probability"
+        assert {r["index"]: r["relevance_score"] for r in data["results"]} == pytest.approx(expected)
+        kept = httpx.post(f"{base}/v1/rerank", json={**body, "min_relevance": threshold}).json()["results"]
+        assert [r["index"] for r in kept] == [i for i in sorted(expected, key=lambda i: -expected[i])
+                                              if expected[i] >= threshold] and len(kept) == 2
+        nothing = httpx.post(f"{base}/v2/rerank", json={**body, "min_relevance": 1.0})
+        assert nothing.status_code == 200 and nothing.json()["results"] == []
+        tei = httpx.post(f"{base}/rerank", json={"query": FLEA_QUERY, "texts": FLEA_DOCS,
+                                                  "min_relevance": threshold}).json()
+        assert [(r["index"], r["score"]) for r in tei] == [(r["index"], pytest.approx(r["relevance_score"]))
+                                                           for r in kept]
+        raw = httpx.post(f"{base}/rerank", json={"query": FLEA_QUERY, "texts": FLEA_DOCS, "raw_scores": True}).json()
+        assert max(r["score"] for r in raw) < 1 and min(r["score"] for r in raw) < 0.2  # cosines, not probabilities
+        wrong = httpx.post(f"{base}/v2/rerank", json={**body, "min_relevance": "0.5"})
+        assert wrong.status_code == 422 and "min_relevance" in wrong.text
+    with threaded_server(create_app(minilm, ServerSettings(model_name="minilm-embed"))) as base:
+        refused = httpx.post(f"{base}/v2/rerank", json={"query": FLEA_QUERY, "documents": FLEA_DOCS,
+                                                        "min_relevance": 0.5})
+        assert refused.status_code == 422 and "min_relevance needs calibrated scores" in refused.json()["error"]
+        tei = httpx.post(f"{base}/rerank", json={"query": FLEA_QUERY, "texts": FLEA_DOCS, "min_relevance": 0.5})
+        assert tei.status_code == 422
+
+
+def test_every_adapter_takes_min_probability_and_reports_the_probability(known, minilm):
+    expected = sigmoid_of(minilm)
+    threshold = sorted(expected.values())[1] + 1e-9
+    best_first = [i for i in sorted(expected, key=lambda i: -expected[i]) if expected[i] >= threshold]
+    checked = 0
+    if importlib.util.find_spec("langchain_core"):
+        from langchain_core.documents import Document
+
+        from rankwise.integrations.langchain import RankwiseRerank
+
+        docs = RankwiseRerank.from_reranker(known, top_n=None, min_probability=threshold).compress_documents(
+            [Document(page_content=t, metadata={"i": i}) for i, t in enumerate(FLEA_DOCS)], FLEA_QUERY)
+        assert [d.metadata["i"] for d in docs] == best_first
+        assert [d.metadata["relevance_score"] for d in docs] == pytest.approx([expected[i] for i in best_first])
+        checked += 1
+    if importlib.util.find_spec("llama_index"):
+        from llama_index.core.schema import NodeWithScore, TextNode
+
+        from rankwise.integrations.llama_index import RankwiseRerank as LlamaRerank
+
+        nodes = LlamaRerank.from_reranker(known, top_n=None, min_probability=threshold).postprocess_nodes(
+            [NodeWithScore(node=TextNode(text=t, id_=str(i))) for i, t in enumerate(FLEA_DOCS)], query_str=FLEA_QUERY)
+        assert [int(n.node.node_id) for n in nodes] == best_first
+        assert [n.score for n in nodes] == pytest.approx([expected[i] for i in best_first])
+        checked += 1
+    if importlib.util.find_spec("haystack"):
+        from haystack import Document as HaystackDocument
+
+        from rankwise.integrations.haystack import RankwiseRanker
+
+        ranker = RankwiseRanker.from_reranker(known, top_k=None, min_probability=threshold)
+        ranked = ranker.run(FLEA_QUERY, [HaystackDocument(content=t, id=str(i)) for i, t in enumerate(FLEA_DOCS)])
+        assert [int(d.id) for d in ranked["documents"]] == best_first
+        assert ranker.run(FLEA_QUERY, [HaystackDocument(content=FLEA_DOCS[1])], min_probability=1.0)["documents"] == []
+        assert ranker.to_dict()["init_parameters"]["min_probability"] == threshold
+        checked += 1
+    if importlib.util.find_spec("pyterrier"):
+        import pandas as pd
+
+        from rankwise.integrations.pyterrier import RankwiseReranker
+
+        frame = pd.DataFrame({"qid": "1", "query": FLEA_QUERY, "docno": [str(i) for i in range(len(FLEA_DOCS))],
+                              "text": FLEA_DOCS})
+        out = RankwiseReranker.from_reranker(known, min_probability=threshold).transform(frame)
+        assert out["docno"].astype(int).tolist() == best_first
+        assert out["probability"].tolist() == pytest.approx([expected[i] for i in best_first])
+        checked += 1
+    if checked == 0:
+        pytest.skip("no framework extra (langchain, llama-index, haystack, pyterrier) is installed")

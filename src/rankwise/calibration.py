@@ -63,6 +63,15 @@ class Calibration:
         logits = rows @ coef + float(self.parameters["intercept"])
         return (1.0 / (1.0 + np.exp(-logits))).tolist()
 
+    def probabilities_in_order(self, scores: Sequence[float]) -> list[float]:
+        """P(relevant) for one list's scores given in any order: ranked by descending score, ties in input
+        order (as `Ranking.from_scores` ranks them), and answered in the input order."""
+        order = sorted(range(len(scores)), key=lambda i: -float(scores[i]))
+        ranks = [0] * len(scores)
+        for rank, index in enumerate(order, start=1):
+            ranks[index] = rank
+        return self.probabilities(scores, ranks, len(scores))
+
     def check_reranker(self, description: Mapping[str, Any], source: str = "the calibration") -> None:
         """Refuse a reranker other than the one the calibration was fitted for, naming what differs."""
         differences = [f"{key}: fitted for {self.reranker.get(key)!r}, given {description.get(key)!r}"

@@ -14,7 +14,7 @@ from rankwise.rerankers.base import BaseReranker
 @dataclass(frozen=True)
 class Scored:
     index: int  # position in the texts given
-    relevance: float  # in [0, 1], mapped from `score` by the method's score kind
+    relevance: float  # in [0, 1]: the calibrated probability, else mapped from `score` by the method's score kind
     score: float  # the method's own score
 
 
@@ -41,11 +41,17 @@ class LazyReranker:
         return adapter
 
 
-def rerank_texts(reranker: BaseReranker, query: str, texts: Sequence[str], top_n: int | None) -> list[Scored]:
-    """Best first; `top_n` None keeps all. An empty list of texts gives an empty result."""
+def rerank_texts(reranker: BaseReranker, query: str, texts: Sequence[str], top_n: int | None,
+                 min_probability: float | None = None) -> list[Scored]:
+    """Best first; `top_n` None keeps all; `min_probability` (with a calibration) keeps only the texts at
+    least that likely to be relevant, possibly none. An empty list of texts gives an empty result. With a
+    calibration, the relevance is the calibrated probability."""
     if not texts:
         return []
-    ranking = reranker.rerank(query, list(texts))
-    relevance = ranking.score_kind.to_unit_interval([r.score for r in ranking.results])
+    ranking = reranker.rerank(query, list(texts), min_probability=min_probability)
+    if reranker.calibration is not None:
+        relevance = [float(r.probability) for r in ranking.results]
+    else:
+        relevance = ranking.score_kind.to_unit_interval([r.score for r in ranking.results])
     scored = [Scored(int(r.docid), unit, r.score) for r, unit in zip(ranking.results, relevance)]
     return scored if top_n is None else scored[:top_n]

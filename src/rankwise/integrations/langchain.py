@@ -28,6 +28,9 @@ class RankwiseRerank(LazyReranker, BaseDocumentCompressor):
     """The reranking method (default: the model's)."""
     top_n: Optional[int] = Field(3, ge=0)
     """Documents to keep (None: all, reordered)."""
+    min_probability: Optional[float] = Field(None, ge=0, le=1)
+    """With a calibration (options={"calibration": FILE}): keep only documents at least this likely to be
+    relevant, possibly none; `relevance_score` is then the probability."""
     options: dict[str, Any] = Field(default_factory=dict)
     """Method and runtime options, as `Reranker.load` takes them."""
 
@@ -36,7 +39,8 @@ class RankwiseRerank(LazyReranker, BaseDocumentCompressor):
 
     def compress_documents(self, documents: Sequence[Document], query: str,
                            callbacks: Optional[Callbacks] = None) -> Sequence[Document]:
-        kept = rerank_texts(self.reranker, query, [d.page_content for d in documents], self.top_n)
+        kept = rerank_texts(self.reranker, query, [d.page_content for d in documents], self.top_n,
+                            self.min_probability)
         return [Document(page_content=documents[s.index].page_content, id=documents[s.index].id,
                          metadata={**documents[s.index].metadata, "relevance_score": s.relevance,
                                    "rankwise_score": s.score})

@@ -24,6 +24,9 @@ class RankwiseRerank(LazyReranker, BaseNodePostprocessor):
     model: str = Field(default="minilm-embed", description="A registered rankwise model, a folder or an HF id.")
     method: Optional[str] = Field(default=None, description="The reranking method (default: the model's).")
     top_n: Optional[int] = Field(default=3, ge=0, description="Nodes to keep (None: all, reordered).")
+    min_probability: Optional[float] = Field(
+        default=None, ge=0, le=1, description="With a calibration (options={'calibration': FILE}): only nodes at "
+                                              "least this likely to be relevant, possibly none.")
     options: dict[str, Any] = Field(default_factory=dict, description="Options for Reranker.load.")
     _reranker: Optional[BaseReranker] = PrivateAttr(default=None)
 
@@ -37,7 +40,7 @@ class RankwiseRerank(LazyReranker, BaseNodePostprocessor):
             raise InputError("RankwiseRerank needs the query: call postprocess_nodes(nodes, query_str=...) or "
                              "use it in a query engine")
         texts = [n.node.get_content(metadata_mode=MetadataMode.EMBED) for n in nodes]
-        kept = rerank_texts(self.reranker, query_bundle.query_str, texts, self.top_n)
+        kept = rerank_texts(self.reranker, query_bundle.query_str, texts, self.top_n, self.min_probability)
         # The node itself is left as it is: metadata added here would leak into its text (MetadataMode.EMBED)
         # and into the next reranking.
         return [NodeWithScore(node=nodes[s.index].node, score=s.relevance) for s in kept]

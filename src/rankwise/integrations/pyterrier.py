@@ -7,7 +7,8 @@ with `score` and `rank`, composable after any first stage (`bm25 >> RankwiseRera
     pt.Experiment([first_stage, pipeline], topics, qrels, ["nDCG@10"])
 
 `score` is the method's own score (`score_kind` names it in the frame's attrs); documents keep their other
-columns."""
+columns. With a calibration (`options={"calibration": FILE}`) a `probability` column is added, and
+`min_probability` keeps only the rows at least that likely to be relevant (possibly none)."""
 
 from __future__ import annotations
 
@@ -26,9 +27,11 @@ REQUIRED_COLUMNS = ("qid", "query", "docno", "text")
 
 class RankwiseReranker(LazyReranker, pt.Transformer):
     def __init__(self, model: str = "minilm-embed", method: Optional[str] = None,
-                 options: Optional[dict[str, Any]] = None, queries_per_batch: int = 16):
+                 options: Optional[dict[str, Any]] = None, queries_per_batch: int = 16,
+                 min_probability: Optional[float] = None):
         self.model, self.method, self.options = model, method, dict(options or {})
         self.queries_per_batch = queries_per_batch
+        self.min_probability = min_probability  # with a calibration (options={"calibration": FILE})
         self._reranker: Optional[BaseReranker] = None
 
     def transform(self, inp: pd.DataFrame) -> pd.DataFrame:
@@ -40,6 +43,7 @@ class RankwiseReranker(LazyReranker, pt.Transformer):
             return inp.assign(score=pd.Series(dtype=float), rank=pd.Series(dtype=int))
         groups = [(qid, frame) for qid, frame in inp.groupby("qid", sort=False)]
         scores: dict[tuple[str, str], float] = {}
+        probabilities: dict[tuple[str, str], float | None] = {}
         for start in range(0, len(groups), self.queries_per_batch):
             batch = groups[start:start + self.queries_per_batch]
             requests = [Request(Query(str(qid), str(frame["query"].iloc[0])),
@@ -47,8 +51,16 @@ class RankwiseReranker(LazyReranker, pt.Transformer):
                         for qid, frame in batch]
             for request, ranking in zip(requests, self.reranker.rerank_batch(requests)):
                 scores.update({(request.query.qid, r.docid): r.score for r in ranking.results})
-        out = inp.drop(columns=[c for c in ("score", "rank") if c in inp.columns]).copy()
-        out["score"] = [scores[(str(q), str(d))] for q, d in zip(out["qid"], out["docno"])]
+                probabilities.update({(request.query.qid, r.docid): r.probability for r in ranking.results})
+        out = inp.drop(columns=[c for c in ("score", "rank", "probability") if c in inp.columns]).copy()
+        keys = list(zip(out["qid"].astype(str), out["docno"].astype(str)))
+        out["score"] = [scores[key] for key in keys]
+        if self.reranker.calibration is not None:
+            out["probability"] = [probabilities[key] for key in keys]
+        if self.min_probability is not None:
+            if self.reranker.calibration is None:
+                raise InputError("min_probability needs a calibrated reranker (options={'calibration': FILE})")
+            out = out[out["probability"] >= self.min_probability]
         out = pt.model.add_ranks(out)
         out.attrs["score_kind"] = self.reranker.score_kind.value
         return out.sort_values(["qid", "rank"], kind="stable").reset_index(drop=True)

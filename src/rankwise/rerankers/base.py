@@ -9,6 +9,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar
 
 from rankwise.backends.interface import Capability, TokenCounting
+from rankwise.calibration import Calibration
 from rankwise.backends.registry import open_backend
 from rankwise.backends.options import RuntimeOptions
 from rankwise.errors import InputError, OptionError
@@ -43,8 +44,8 @@ class BaseReranker(ABC):
     token_counter: TokenCounting | None = None
     # Set by methods that reorder only the first top_k candidates they are given (listwise, PRP, setwise, ...).
     top_k: int | None = None
-    # True when every result carries a calibrated `probability` (the calibration wrapper).
-    calibrated: bool = False
+    # The calibration every result's `probability` comes from (set by the calibration wrapper), else None.
+    calibration: Calibration | None = None
 
     def __init__(self, model_label: str):
         self.model_label = model_label
@@ -77,7 +78,7 @@ class BaseReranker(ABC):
         if top_n is not None and top_n < 0:
             raise InputError(f"top_n must be >= 0, got {top_n}")
         if min_probability is not None:
-            if not self.calibrated:
+            if self.calibration is None:
                 raise OptionError("min_probability needs calibrated scores: load the reranker with a "
                                   "calibration (calibration='calib.json', from `rankwise calibrate`)")
             if not 0.0 <= min_probability <= 1.0:

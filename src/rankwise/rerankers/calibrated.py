@@ -19,19 +19,18 @@ def scoring_description(reranker: BaseReranker) -> dict[str, Any]:
 
 
 class CalibratedReranker(WrappingReranker):
-    calibrated = True
-
     def __init__(self, inner: BaseReranker, calibration: Calibration, source: str = "the calibration"):
         super().__init__(inner)
         calibration.check_reranker(scoring_description(inner), source)
-        self.calibration, self.source = calibration, source
+        self.calibration: Calibration = calibration
+        self.source = source
 
     def _rerank(self, requests: list[Request]) -> list[Ranking]:
         rankings = self.inner.rerank_batch(requests)
         for ranking in rankings:
             results = ranking.results
-            probabilities = self.calibration.probabilities([r.score for r in results], [r.rank for r in results],
-                                                           len(results))
+            probabilities = self.calibration.probabilities([r.score for r in results],
+                                                           [r.rank for r in results], len(results))
             for result, probability in zip(results, probabilities):
                 result.probability = float(probability)
             ranking.trace["calibration"] = self.source

@@ -11,6 +11,7 @@ from typing import Any
 
 from fastapi import Request
 
+from rankwise.calibration import Calibration
 from rankwise.errors import InputError
 from rankwise.rerankers.base import BaseReranker
 from rankwise.server.batcher import Overloaded
@@ -19,6 +20,7 @@ from rankwise.types import Candidate, Query, ScoreKind
 from rankwise.types import Request as RerankWork
 
 log = logging.getLogger("rankwise.server")
+CALIBRATED = "calibrated-probability"
 
 
 class ClientGone(Exception):
@@ -33,6 +35,18 @@ class Scored:
     scores: list[float]
     kind: ScoreKind
     traces: list[dict[str, Any]]
+    calibration: Calibration | None = None
+
+    @property
+    def kind_label(self) -> str:
+        """What `relevance_score` is: a calibrated probability, or the scores' kind they were mapped from."""
+        return CALIBRATED if self.calibration is not None else self.kind.value
+
+    def relevance(self) -> list[float]:
+        """Each text's relevance in [0, 1]: its calibrated probability, else its score mapped by kind."""
+        if self.calibration is not None:
+            return self.calibration.probabilities_in_order(self.scores)
+        return self.kind.to_unit_interval(self.scores)
 
 
 async def scores_for(service: ServiceState, request: Request, query: str, texts: list[str],
@@ -58,7 +72,7 @@ async def scores_for(service: ServiceState, request: Request, query: str, texts:
         raise ApiError(500, "the model failed while scoring this request") from None
     service.metrics.documents.inc(len(texts))
     return Scored([score for part in parts for score in part.scores], reranker.score_kind,
-                  [part.trace for part in parts])
+                  [part.trace for part in parts], reranker.calibration)
 
 
 async def while_client_waits(request: Request, work: asyncio.Future, timeout: float | None) -> Any:

@@ -45,6 +45,13 @@ def check_returnable(value: object, path: list[str], depth: int = 0) -> None:
                 stack.append((child, [*where, str(key)], level + 1))
 
 
+def check_min_relevance(min_relevance: float | None, reranker: BaseReranker) -> None:
+    """A relevance threshold means a probability only when the model is served with a calibration."""
+    if min_relevance is not None and reranker.calibration is None:
+        raise ApiError(422, "min_relevance needs calibrated scores: serve the model with a calibration "
+                            "(-O calibration=FILE, from `rankwise calibrate`)", ["min_relevance"])
+
+
 def check_common(settings: ServerSettings, query: str, count: int, field_name: str) -> None:
     """The query and the number of texts, for every route shape."""
     check_utf8(query, ["query"])

@@ -54,6 +54,21 @@ def json_integer(minimum: int) -> Any:
                      WithJsonSchema({"type": "integer", "minimum": minimum})]
 
 
+def _json_probability(value: Any) -> Any:
+    """A JSON number in [0, 1]: never a string or a boolean."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError("must be a number")
+    if not 0.0 <= float(value) <= 1.0:
+        raise ValueError("must be in [0, 1]")
+    return float(value)
+
+
+JsonProbability = Annotated[float, BeforeValidator(_json_probability),
+                            WithJsonSchema({"type": "number", "minimum": 0, "maximum": 1})]
+MIN_RELEVANCE_HELP = ("Only results at least this likely to be relevant (possibly none); needs a model served "
+                      "with a calibration (-O calibration=FILE), refused otherwise.")
+
+
 class DocumentObject(BaseModel):
     model_config = ConfigDict(extra="allow")
     text: NonBlank
@@ -90,6 +105,7 @@ class RerankRequest(CountedRequest):
     return_reasoning: Optional[StrictBool] = Field(
         None, description="Return what a reasoning method thought (`reasoning`); off by default, and an empty "
                           "list for methods that do not reason.")
+    min_relevance: Optional[JsonProbability] = Field(None, description=MIN_RELEVANCE_HELP)
 
 
 class ReturnedDocument(BaseModel):
@@ -103,8 +119,10 @@ class ReturnedDocument(BaseModel):
 
 class RerankResult(BaseModel):
     index: int
-    relevance_score: float = Field(description="In [0, 1]: the method's scores mapped monotonically by their "
-                                               "kind (meta.score_kind; see the README).")
+    relevance_score: float = Field(description="In [0, 1]: with a calibration, the probability that the "
+                                               "document is relevant (meta.score_kind calibrated-probability); "
+                                               "else the method's scores mapped monotonically by their kind "
+                                               "(meta.score_kind; see the README).")
     document: Optional[ReturnedDocument] = None
 
 
@@ -119,7 +137,8 @@ class ApiVersion(BaseModel):
 class Meta(BaseModel):
     api_version: ApiVersion
     billed_units: BilledUnits
-    score_kind: str = Field(description="What the method's raw scores are; relevance_score is mapped from them.")
+    score_kind: str = Field(description="calibrated-probability, or what the method's raw scores are, which "
+                                        "relevance_score is mapped from.")
 
 
 class Usage(BaseModel):
@@ -155,6 +174,7 @@ class TEIRequest(CountedRequest):
                                                       "relevance_score on /v1/rerank; true: the method's own scores.")
     return_text: StrictBool = False
     truncate: StrictBool = False
+    min_relevance: Optional[JsonProbability] = Field(None, description=MIN_RELEVANCE_HELP)
 
 
 class TEIResult(BaseModel):
