@@ -213,9 +213,12 @@ def sigmoid_of(minilm, docs=FLEA_DOCS):
 
 
 def test_the_service_answers_probabilities_filters_by_min_relevance_and_may_answer_nothing(known, minilm):
+    import dataclasses
+
     import httpx
     from server_helpers import threaded_server
 
+    from rankwise.rerankers.calibrated import CalibratedReranker
     from rankwise.server import ServerSettings, create_app
 
     expected = sigmoid_of(minilm)
@@ -238,6 +241,20 @@ def test_the_service_answers_probabilities_filters_by_min_relevance_and_may_answ
         assert max(r["score"] for r in raw) < 1 and min(r["score"] for r in raw) < 0.2  # cosines, not probabilities
         wrong = httpx.post(f"{base}/v2/rerank", json={**body, "min_relevance": "0.5"})
         assert wrong.status_code == 422 and "min_relevance" in wrong.text
+        no_depths = httpx.post(f"{base}/v2/rerank", json={**body, "coverage": 0.5})
+        assert no_depths.status_code == 422 and "calibration with query depths" in no_depths.json()["error"]
+    # depths of five calibration queries' best relevant cosines: coverage 0.5 reaches the 3rd, cosine >= 0.5
+    deep = CalibratedReranker(minilm, dataclasses.replace(known.calibration, depths=[-0.9, -0.7, -0.5, -0.3, -0.1]),
+                              "deep")
+    scores = {int(r.docid): r.score for r in minilm.rerank(FLEA_QUERY, FLEA_DOCS)}
+    with threaded_server(create_app(deep, ServerSettings(model_name="minilm-calibrated"))) as base:
+        cut = httpx.post(f"{base}/v2/rerank", json={"query": FLEA_QUERY, "documents": FLEA_DOCS, "coverage": 0.5})
+        assert [r["index"] for r in cut.json()["results"]] == [i for i in sorted(scores, key=lambda i: -scores[i])
+                                                               if scores[i] >= 0.5]
+        tei = httpx.post(f"{base}/rerank", json={"query": FLEA_QUERY, "texts": FLEA_DOCS, "coverage": 0.5}).json()
+        assert [r["index"] for r in tei] == [r["index"] for r in cut.json()["results"]]
+        edge = httpx.post(f"{base}/v2/rerank", json={"query": FLEA_QUERY, "documents": FLEA_DOCS, "coverage": 1})
+        assert edge.status_code == 422 and "coverage must be in (0, 1)" in edge.json()["error"]
     with threaded_server(create_app(minilm, ServerSettings(model_name="minilm-embed"))) as base:
         refused = httpx.post(f"{base}/v2/rerank", json={"query": FLEA_QUERY, "documents": FLEA_DOCS,
                                                         "min_relevance": 0.5})
@@ -295,3 +312,64 @@ def test_every_adapter_takes_min_probability_and_reports_the_probability(known, 
         checked += 1
     if checked == 0:
         pytest.skip("no framework extra (langchain, llama-index, haystack, pyterrier) is installed")
+
+
+def test_the_conformal_depth_is_the_ceil_n_plus_one_coverage_th_smallest():
+    calibration = Calibration("platt", "rank", {"coef": [1.0, 0.0], "intercept": 0.0}, {}, 2,
+                              depths=[3, 1, 2, 9, 4, 8, 5, 7, 6])
+    assert calibration.cutoff_depth(0.8) == 8  # ceil(10 * 0.8) = 8th smallest
+    assert calibration.cutoff_depth(0.5) == 5
+    assert calibration.cutoff_depth(0.95) == math.inf  # ceil(9.5) = 10 > 9 queries: the whole list
+    with pytest.raises(InputError, match=r"coverage must be in \(0, 1\)"):
+        calibration.cutoff_depth(1.0)
+
+
+@pytest.mark.parametrize("coverage", [0.8, 0.9, 0.95])
+def test_the_adaptive_cutoff_reaches_the_requested_coverage_where_the_answer_is_known(coverage):
+    """Lists of 20: one relevant passage scored N(1, 1), nineteen others N(0, 1). Fit on 2000 queries, then
+    on 4000 new ones the prefix holds the relevant passage in about `coverage` of them (the guarantee: at
+    least `coverage`, at most `coverage` + 1/2001, in expectation; both samples add noise of about 0.01)."""
+    from rankwise.pipelines.calibrate import first_relevant_depths
+
+    rng = np.random.default_rng(7)
+
+    def lists(count):
+        relevant = rng.normal(1, 1, count)
+        others = rng.normal(0, 1, (count, 19))
+        return relevant, others
+
+    relevant, others = lists(2000)
+    rows = LabelledScores()
+    for q in range(2000):
+        for score, label in [(relevant[q], 1), *[(s, 0) for s in others[q]]]:
+            rows.qids.append(str(q)), rows.scores.append(float(score)), rows.ranks.append(1)
+            rows.lengths.append(20), rows.labels.append(label)
+    depths, without = first_relevant_depths(rows, "score")
+    assert without == 0 and depths == sorted(-relevant)
+    calibration = Calibration("platt", "score", {"coef": [1.0], "intercept": 0.0}, {}, 2, depths=depths)
+    cut = calibration.cutoff_depth(coverage)
+    relevant, others = lists(4000)
+    achieved = float(np.mean(-relevant <= cut))
+    kept = float(np.mean((-relevant <= cut) + (-others <= cut).sum(axis=1)))
+    assert coverage - 0.03 <= achieved <= coverage + 0.03
+    assert kept < 20  # shorter than the whole list
+
+
+def test_an_adaptive_top_n_keeps_a_prefix_of_the_ranking(fitted, minilm, tmp_path):
+    calibration, _ = fitted
+    assert calibration.depths and len(calibration.depths) + calibration.queries_without_relevant == 12
+    path = tmp_path / "calib.json"
+    calibration.save(path)
+    reranker = Reranker.load("minilm-embed", calibration=str(path))
+    whole = reranker.rerank(FLEA_QUERY, FLEA_DOCS)
+    cut = reranker.rerank(FLEA_QUERY, FLEA_DOCS, top_n="adaptive", coverage=0.5)
+    assert cut.docids == whole.docids[: len(cut)]
+    assert cut.trace["cutoff"]["coverage"] == 0.5 and cut.trace["cutoff"]["kept"] == len(cut)
+    depth = calibration.cutoff_depth(0.5)
+    assert all(-r.score <= depth for r in cut) and all(-r.score > depth for r in whole.results[len(cut):])
+    with pytest.raises(InputError, match="top_n='adaptive' and coverage go together"):
+        reranker.rerank(FLEA_QUERY, FLEA_DOCS, top_n="adaptive")
+    with pytest.raises(InputError, match="top_n must be a number or 'adaptive'"):
+        reranker.rerank(FLEA_QUERY, FLEA_DOCS, top_n="all")
+    with pytest.raises(OptionError, match="an adaptive top_n needs calibrated scores"):
+        minilm.rerank(FLEA_QUERY, FLEA_DOCS, top_n="adaptive", coverage=0.9)

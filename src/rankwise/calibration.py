@@ -42,6 +42,10 @@ class Calibration:
     relevance_level: int  # a passage counts relevant at this grade or above
     data: Mapping[str, Any] = field(default_factory=dict)  # collections, first stage, queries, pairs, positives
     fit: Mapping[str, Any] = field(default_factory=dict)  # cross-validated log loss of each map, folds
+    # For the adaptive cut-off: each calibration query's depth of its best relevant passage (see `depth`),
+    # sorted; queries without a relevant passage in their list have none and are counted apart.
+    depths: Sequence[float] = ()
+    queries_without_relevant: int = 0
 
     def __post_init__(self) -> None:
         if self.map not in MAPS:
@@ -72,6 +76,25 @@ class Calibration:
             ranks[index] = rank
         return self.probabilities(scores, ranks, len(scores))
 
+    def depth(self, score: float, rank: int) -> float:
+        """How deep in a list a passage is, in the calibration's feature: -score, or the rank for ordinal
+        scores. A prefix reaching depth d holds every passage of depth <= d."""
+        return float(rank) if self.feature == "rank" else -float(score)
+
+    def cutoff_depth(self, coverage: float) -> float:
+        """Split conformal prediction: the depth a query's prefix must reach so that it holds a relevant
+        passage with probability >= `coverage`, marginally over queries exchangeable with the calibration
+        queries that have one. The ceil((n + 1) * coverage)-th smallest calibration depth; beyond n, the whole
+        list (infinity)."""
+        if not 0.0 < coverage < 1.0:
+            raise InputError(f"coverage must be in (0, 1), got {coverage}")
+        if not self.depths:
+            raise OptionError("this calibration holds no query depths for the adaptive cut-off; refit it with "
+                              "`rankwise calibrate`")
+        n = len(self.depths)
+        k = math.ceil((n + 1) * coverage)
+        return math.inf if k > n else float(sorted(self.depths)[k - 1])
+
     def check_reranker(self, description: Mapping[str, Any], source: str = "the calibration") -> None:
         """Refuse a reranker other than the one the calibration was fitted for, naming what differs."""
         differences = [f"{key}: fitted for {self.reranker.get(key)!r}, given {description.get(key)!r}"
@@ -98,7 +121,8 @@ class Calibration:
             raise InputError(f"not a calibration file (invalid JSON: {e})", source=str(source)) from None
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise InputError(f"not a calibration file (its format is not {FORMAT!r})", source=str(source))
-        known = {"map", "feature", "parameters", "reranker", "relevance_level", "data", "fit"}
+        known = {"map", "feature", "parameters", "reranker", "relevance_level", "data", "fit", "depths",
+                 "queries_without_relevant"}
         missing = sorted({"map", "feature", "parameters", "reranker", "relevance_level"} - set(data))
         if missing:
             raise InputError(f"calibration file lacks {', '.join(missing)}", source=str(source))

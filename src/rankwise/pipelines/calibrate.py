@@ -131,9 +131,25 @@ def fit_calibration(table: LabelledScores, feature: str, description: dict[str, 
         out_of_fold[map_name] = predicted.tolist()
     chosen = min(losses, key=losses.get)
     rows = np.asarray(feature_rows(feature, chosen, table.scores, table.ranks, table.lengths), dtype=float)
+    depths, without = first_relevant_depths(table, feature)
     calibration = Calibration(chosen, feature, _fit_map(chosen, rows, labels), description, relevance_level,
-                              data=data or {}, fit={"folds": splits, "cv_log_loss": losses, "chosen": chosen})
+                              data=data or {}, fit={"folds": splits, "cv_log_loss": losses, "chosen": chosen},
+                              depths=depths, queries_without_relevant=without)
     return calibration, out_of_fold
+
+
+def first_relevant_depths(table: LabelledScores, feature: str) -> tuple[list[float], int]:
+    """Per query, the depth (-score, or rank) of its shallowest relevant passage, sorted; and how many queries
+    have no relevant passage in their list (no prefix can cover them)."""
+    best: dict[str, float | None] = {}
+    for qid, score, rank, label in zip(table.qids, table.scores, table.ranks, table.labels):
+        depth = float(rank) if feature == "rank" else -float(score)
+        if label:
+            best[qid] = depth if best.get(qid) is None else min(best[qid], depth)
+        else:
+            best.setdefault(qid, None)
+    found = sorted(d for d in best.values() if d is not None)
+    return found, sum(d is None for d in best.values())
 
 
 def calibrate(reranker: BaseReranker, collections: Sequence[str | Path], held_out: Sequence[str | Path] = (),

@@ -64,25 +64,33 @@ class BaseReranker(ABC):
         return reranker
 
     def rerank(
-        self, query: Query | str, candidates: Sequence[CandidateLike], top_n: int | None = None, qid: str = "q0",
-        min_probability: float | None = None,
+        self, query: Query | str, candidates: Sequence[CandidateLike], top_n: int | str | None = None,
+        qid: str = "q0", min_probability: float | None = None, coverage: float | None = None,
     ) -> Ranking:
         return self.rerank_batch([Request.build(query, candidates, qid=qid)], top_n=top_n,
-                                 min_probability=min_probability)[0]
+                                 min_probability=min_probability, coverage=coverage)[0]
 
-    def rerank_batch(self, requests: Sequence[Request], top_n: int | None = None,
-                     min_probability: float | None = None) -> list[Ranking]:
+    def rerank_batch(self, requests: Sequence[Request], top_n: int | str | None = None,
+                     min_probability: float | None = None, coverage: float | None = None) -> list[Ranking]:
         """Rerank many queries at once; methods batch work across queries where they can. With a calibration
         (`Reranker.load(..., calibration=...)`), `min_probability` keeps only the results at least that likely
-        to be relevant, possibly none."""
-        if top_n is not None and top_n < 0:
+        to be relevant, possibly none, and `top_n="adaptive"` with `coverage=0.9` keeps per query the
+        shortest prefix that holds a relevant passage with that probability (split conformal prediction on
+        the calibration queries: a guarantee on average over queries, not for each one)."""
+        adaptive = top_n == "adaptive"
+        if isinstance(top_n, str) and not adaptive:
+            raise InputError(f"top_n must be a number or 'adaptive', got {top_n!r}")
+        if isinstance(top_n, int) and top_n < 0:
             raise InputError(f"top_n must be >= 0, got {top_n}")
-        if min_probability is not None:
-            if self.calibration is None:
-                raise OptionError("min_probability needs calibrated scores: load the reranker with a "
-                                  "calibration (calibration='calib.json', from `rankwise calibrate`)")
-            if not 0.0 <= min_probability <= 1.0:
-                raise InputError(f"min_probability must be in [0, 1], got {min_probability}")
+        if adaptive != (coverage is not None):
+            raise InputError("top_n='adaptive' and coverage go together: top_n='adaptive', coverage=0.9")
+        if (min_probability is not None or adaptive) and self.calibration is None:
+            raise OptionError(f"{'min_probability' if min_probability is not None else 'an adaptive top_n'} "
+                              "needs calibrated scores: load the reranker with a calibration "
+                              "(calibration='calib.json', from `rankwise calibrate`)")
+        if min_probability is not None and not 0.0 <= min_probability <= 1.0:
+            raise InputError(f"min_probability must be in [0, 1], got {min_probability}")
+        depth = self.calibration.cutoff_depth(coverage) if adaptive else None
         if not requests:
             return []
         start = time.perf_counter()
@@ -95,6 +103,14 @@ class BaseReranker(ABC):
             ranking.trace["seconds"] = elapsed / len(requests)
         if min_probability is not None:
             rankings = [r.at_least(min_probability) for r in rankings]
+        if depth is not None:
+            calibration = self.calibration
+            rankings = [r.within(lambda result: calibration.depth(result.score, result.rank), depth)
+                        for r in rankings]
+            for ranking in rankings:
+                ranking.trace["cutoff"] = {"coverage": coverage, "depth": depth if depth != float("inf") else None,
+                                           "kept": len(ranking)}
+            return rankings
         return [r.top(top_n) if top_n is not None else r for r in rankings]
 
     @abstractmethod

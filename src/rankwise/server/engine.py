@@ -42,6 +42,20 @@ class Scored:
         """What `relevance_score` is: a calibrated probability, or the scores' kind they were mapped from."""
         return CALIBRATED if self.calibration is not None else self.kind.value
 
+    def kept(self, min_relevance: float | None, coverage: float | None) -> list[int]:
+        """The texts' indices best first, cut to those at least `min_relevance` likely to be relevant and to
+        the adaptive prefix for `coverage` (both need the calibration)."""
+        order = sorted(range(len(self.scores)), key=lambda i: -self.scores[i])
+        if min_relevance is not None:
+            relevance = self.relevance()
+            order = [i for i in order if relevance[i] >= min_relevance]
+        if coverage is not None and self.calibration is not None:
+            depth = self.calibration.cutoff_depth(coverage)
+            ranks = {index: rank for rank, index in enumerate(
+                sorted(range(len(self.scores)), key=lambda i: -self.scores[i]), start=1)}
+            order = [i for i in order if self.calibration.depth(self.scores[i], ranks[i]) <= depth]
+        return order
+
     def relevance(self) -> list[float]:
         """Each text's relevance in [0, 1]: its calibrated probability, else its score mapped by kind."""
         if self.calibration is not None:

@@ -3,6 +3,8 @@ encodability, and fitting texts to the model's tokens. Each raises an ApiError n
 
 from __future__ import annotations
 
+from typing import Any
+
 from rankwise.backends.interface import TokenCounting
 from rankwise.rerankers.base import BaseReranker
 from rankwise.server.state import ApiError, ServerSettings
@@ -45,11 +47,18 @@ def check_returnable(value: object, path: list[str], depth: int = 0) -> None:
                 stack.append((child, [*where, str(key)], level + 1))
 
 
-def check_min_relevance(min_relevance: float | None, reranker: BaseReranker) -> None:
-    """A relevance threshold means a probability only when the model is served with a calibration."""
-    if min_relevance is not None and reranker.calibration is None:
-        raise ApiError(422, "min_relevance needs calibrated scores: serve the model with a calibration "
-                            "(-O calibration=FILE, from `rankwise calibrate`)", ["min_relevance"])
+def check_calibrated(body: Any, reranker: BaseReranker) -> None:
+    """A relevance threshold or a coverage means something only when the model is served with a calibration."""
+    for field_name in ("min_relevance", "coverage"):
+        if getattr(body, field_name, None) is not None and reranker.calibration is None:
+            raise ApiError(422, f"{field_name} needs calibrated scores: serve the model with a calibration "
+                                "(-O calibration=FILE, from `rankwise calibrate`)", [field_name])
+    coverage = getattr(body, "coverage", None)
+    if coverage is not None and not 0.0 < coverage < 1.0:
+        raise ApiError(422, f"coverage must be in (0, 1), got {coverage}", ["coverage"])
+    if coverage is not None and not reranker.calibration.depths:
+        raise ApiError(422, "coverage needs a calibration with query depths (refit it with `rankwise calibrate`)",
+                       ["coverage"])
 
 
 def check_common(settings: ServerSettings, query: str, count: int, field_name: str) -> None:

@@ -12,7 +12,7 @@ from rankwise.server.engine import Scored, scores_for
 from rankwise.server.state import ServerSettings
 from rankwise.server.limits import (
     check_common,
-    check_min_relevance,
+    check_calibrated,
     check_returnable,
     check_text,
     cut_to_tokens,
@@ -41,7 +41,7 @@ async def rerank(body: RerankRequest, request: Request, api_version: str) -> Res
     settings = service.settings
     check_common(settings, body.query, len(body.documents), "documents")
     reranker = service.ready_reranker()
-    check_min_relevance(body.min_relevance, reranker)
+    check_calibrated(body, reranker)
     # Checking and serializing are CPU work over up to ~32 MB of text: they run on a worker thread, so
     # /health and other requests are answered meanwhile. What needs the model's tokenizer runs on the
     # inference thread, in turn with the model: a Hugging Face tokenizer is not safe to call from two threads.
@@ -76,11 +76,8 @@ def tokenized(body: RerankRequest, reranker: Any, texts: list[str]) -> tuple[lis
 def response(body: RerankRequest, request_id: str, model_name: str, api_version: str, count: int,
              total_tokens: int, scored: Scored) -> Response:
     """The answer, serialized here (as FastAPI would, without None fields) rather than on the event loop."""
-    scores = scored.scores
     relevance = scored.relevance()
-    order = sorted(range(count), key=lambda i: -scores[i])
-    if body.min_relevance is not None:
-        order = [i for i in order if relevance[i] >= body.min_relevance]
+    order = scored.kept(body.min_relevance, body.coverage)
     if body.top_n is not None:
         order = order[: body.top_n]
     return_documents = body.return_documents if body.return_documents is not None else api_version == "1"

@@ -7,7 +7,7 @@ from pydantic import TypeAdapter
 from starlette.concurrency import run_in_threadpool
 
 from rankwise.server.engine import Scored, scores_for
-from rankwise.server.limits import check_common, check_min_relevance, check_text, fit_model_tokens
+from rankwise.server.limits import check_calibrated, check_common, check_text, fit_model_tokens
 from rankwise.server.schemas import ERROR_RESPONSES, TEIRequest, TEIResult
 from rankwise.server.state import ApiError
 
@@ -19,7 +19,7 @@ async def rerank_tei(body: TEIRequest, request: Request) -> Response:
     service = request.app.state.service
     settings = service.settings
     check_common(settings, body.query, len(body.texts), "texts")
-    check_min_relevance(body.min_relevance, service.ready_reranker())
+    check_calibrated(body, service.ready_reranker())
     texts = []
     for i, text in enumerate(body.texts):
         check_text(text, "texts", i)
@@ -38,12 +38,8 @@ async def rerank_tei(body: TEIRequest, request: Request) -> Response:
 
 
 def _response(body: TEIRequest, texts: list[str], scored: Scored) -> Response:
-    scores = scored.scores
-    relevance = scored.relevance()
-    values = scores if body.raw_scores else relevance
-    order = sorted(range(len(texts)), key=lambda i: -scores[i])
-    if body.min_relevance is not None:
-        order = [i for i in order if relevance[i] >= body.min_relevance]
+    values = scored.scores if body.raw_scores else scored.relevance()
+    order = scored.kept(body.min_relevance, body.coverage)
     results = [TEIResult(index=i, score=values[i], text=texts[i] if body.return_text else None) for i in order]
     return Response(TEI_RESULTS.dump_json(results, exclude_none=True), media_type="application/json")
 

@@ -65,6 +65,9 @@ def _json_probability(value: Any) -> Any:
 
 JsonProbability = Annotated[float, BeforeValidator(_json_probability),
                             WithJsonSchema({"type": "number", "minimum": 0, "maximum": 1})]
+COVERAGE_HELP = ("Adaptive cut-off: per query, the shortest prefix that holds a relevant document with this "
+                 "probability on average over queries (split conformal prediction on the calibration queries); "
+                 "needs a calibrated model.")
 MIN_RELEVANCE_HELP = ("Only results at least this likely to be relevant (possibly none); needs a model served "
                       "with a calibration (-O calibration=FILE), refused otherwise.")
 
@@ -106,6 +109,7 @@ class RerankRequest(CountedRequest):
         None, description="Return what a reasoning method thought (`reasoning`); off by default, and an empty "
                           "list for methods that do not reason.")
     min_relevance: Optional[JsonProbability] = Field(None, description=MIN_RELEVANCE_HELP)
+    coverage: Optional[JsonProbability] = Field(None, description=COVERAGE_HELP)
 
 
 class ReturnedDocument(BaseModel):
@@ -175,6 +179,7 @@ class TEIRequest(CountedRequest):
     return_text: StrictBool = False
     truncate: StrictBool = False
     min_relevance: Optional[JsonProbability] = Field(None, description=MIN_RELEVANCE_HELP)
+    coverage: Optional[JsonProbability] = Field(None, description=COVERAGE_HELP)
 
 
 class TEIResult(BaseModel):
