@@ -53,6 +53,30 @@ def test_health_answers_while_idle_connections_exceed_the_cap(strict):
             s.close()
 
 
+def test_health_answers_while_slow_bodies_hold_every_connection_slot(strict):
+    """Issue 25 item 2: every slot held by a body trickling at a few bytes/s (headers complete, so the
+    header-less eviction cannot help); a probe past the cap evicts the slowest of them and is answered."""
+    import time
+
+    host, port = strict.removeprefix("http://").split(":")
+    sockets = []
+    try:
+        for _ in range(40):  # past the cap of 30: the last ones are refused while none is known to be slow
+            s = socket.create_connection((host, int(port)))
+            s.sendall(b"POST /v1/rerank HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                      b"Content-Length: 1000\r\n\r\n{")
+            sockets.append(s)
+        time.sleep(1.3)  # past the 1 s grace, inside the 3 s body timeout: each sends at about 1 byte/s
+        for _ in range(5):
+            assert httpx.get(f"{strict}/health", timeout=2).status_code == 200
+        # ten refused at the cap, and at least one evicted for the first probe (each probe's slot is free
+        # again once it is answered)
+        assert sum(_closed_by_server(s, 0.05) for s in sockets) >= 10 + 1
+    finally:
+        for s in sockets:
+            s.close()
+
+
 def test_unfinished_headers_are_closed_after_the_header_timeout(strict):
     (s,) = _open_slow_connections(strict, 1)
     try:

@@ -375,8 +375,11 @@ def serve(
     public_docs: bool = typer.Option(False, help="With API keys, still serve /docs, /redoc and /openapi.json "
                                                  "without one (browsers cannot send a bearer key to open /docs)."),
     max_connections: int = typer.Option(1000, help="Open connections; past it, the oldest one still sending its "
-                                                   "headers is closed to let a new one in."),
+                                                   "headers (else the slowest body sender) is closed to let a new "
+                                                   "one in."),
     header_timeout: float = typer.Option(10.0, help="Seconds a connection gets to send a request's headers."),
+    min_body_rate: float = typer.Option(1024.0, help="Bytes/s under which a connection still sending its body "
+                                                     "may be closed when the connection cap is reached."),
     body_timeout: float = typer.Option(60.0, help="Seconds a request gets to send its body (then 408)."),
     request_timeout: float = typer.Option(120.0, help="Seconds from a request's body to its answer (then 504; "
                                                       "0: no deadline)."),
@@ -402,7 +405,7 @@ def serve(
                               public_docs=public_docs, cors_origins=tuple(cors_origin))
     application = create_app(lambda: Reranker.load(model, method=method, **options), settings)
     limits = ConnectionLimits(max_connections=max_connections, header_timeout=header_timeout,
-                              body_timeout=body_timeout)
+                              body_timeout=body_timeout, min_body_rate=min_body_rate)
     run(application, host, port, drain_seconds=drain_seconds, limits=limits)
 
 

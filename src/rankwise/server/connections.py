@@ -8,8 +8,10 @@ process runs out of file descriptors, after which even `/health` is unreachable.
 - every connection gets `header_timeout` seconds to deliver a complete request line and headers (on a
   kept-alive connection, counted again after each response); past that it is closed;
 - at `max_connections` open connections, a new one evicts the oldest connection that is still waiting for
-  headers (an attacker's, typically), so a real client, a health probe included, still gets in; only when
-  every open connection is busy with a request is the newcomer itself closed.
+  headers (an attacker's, typically); failing that, the slowest one still sending its body at under
+  `min_body_rate` bytes/s (averaged since its headers, after `body_grace` seconds), so a real client, a
+  health probe included, still gets in while slow senders hold every slot. Only when every open connection
+  is sending fast or is busy with a request is the newcomer itself closed.
 
 The body deadline is enforced in the ASGI layer (`guard.RequestGuard`), where a 408 can be answered."""
 
@@ -30,6 +32,8 @@ class ConnectionLimits:
     max_connections: int = 1000
     header_timeout: float = 10.0  # seconds for the request line and headers
     body_timeout: float = 60.0  # seconds for the whole body, once the headers are in
+    min_body_rate: float = 1024.0  # bytes/s under which a body sender may be evicted at the cap
+    body_grace: float = 1.0  # seconds of body sending before its rate counts
 
     def __post_init__(self) -> None:
         if self.max_connections < 1:
@@ -68,6 +72,8 @@ def guarded_h11_protocol(limits: ConnectionLimits) -> type:
             super().connection_made(transport)
             self.opened_at = self.loop.time()
             self._header_deadline: asyncio.TimerHandle | None = None
+            self.bytes_in = 0
+            self._body_since: tuple[float, int] | None = None  # (when the headers were in, bytes by then)
             if len(self.connections) > limits.max_connections and not self._shed_one():
                 transport.close()
                 return
@@ -76,18 +82,37 @@ def guarded_h11_protocol(limits: ConnectionLimits) -> type:
         def _waiting_for_headers(self) -> bool:
             return self.conn.their_state is h11.IDLE and (self.cycle is None or self.cycle.response_complete)
 
+        def _body_rate(self) -> float | None:
+            """Bytes/s of the body being received, once it has been sending for `body_grace` seconds."""
+            if self._body_since is None or self.conn.their_state is not h11.SEND_BODY:
+                return None
+            since, before = self._body_since
+            elapsed = self.loop.time() - since
+            return (self.bytes_in - before) / elapsed if elapsed >= limits.body_grace else None
+
         def _shed_one(self) -> bool:
-            """Close the oldest other connection still waiting for its headers; False when there is none."""
-            idle = [c for c in self.connections
-                    if c is not self and isinstance(c, GuardedH11Protocol) and c._waiting_for_headers()
-                    and not c.transport.is_closing()]
-            if not idle:
-                log.warning("connection cap of %d reached with every connection busy: refusing one",
-                            limits.max_connections)
-                return False
-            victim = min(idle, key=lambda c: c.opened_at)
-            victim.transport.close()
-            return True
+            """Close the oldest other connection still waiting for its headers, else the slowest one sending
+            its body under the rate floor; False when there is neither."""
+            others = [c for c in self.connections
+                      if c is not self and isinstance(c, GuardedH11Protocol) and not c.transport.is_closing()]
+            idle = [c for c in others if c._waiting_for_headers()]
+            if idle:
+                min(idle, key=lambda c: c.opened_at).transport.close()
+                return True
+            slow = [(rate, c) for c in others if (rate := c._body_rate()) is not None and rate < limits.min_body_rate]
+            if slow:
+                rate, victim = min(slow, key=lambda pair: pair[0])
+                log.warning("connection cap of %d reached: closing a body sender at %.0f bytes/s",
+                            limits.max_connections, rate)
+                victim.transport.close()
+                return True
+            log.warning("connection cap of %d reached with every connection busy: refusing one",
+                        limits.max_connections)
+            return False
+
+        def data_received(self, data: bytes) -> None:
+            self.bytes_in += len(data)
+            super().data_received(data)
 
         def _arm_header_deadline(self) -> None:
             self._disarm_header_deadline()
@@ -107,9 +132,12 @@ def guarded_h11_protocol(limits: ConnectionLimits) -> type:
             super().handle_events()
             if not self._waiting_for_headers():
                 self._disarm_header_deadline()
+                if self._body_since is None:
+                    self._body_since = (self.loop.time(), self.bytes_in)
 
         def on_response_complete(self) -> None:
             super().on_response_complete()
+            self._body_since = None
             if not self.transport.is_closing():
                 self._arm_header_deadline()
 
