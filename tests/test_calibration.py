@@ -146,8 +146,25 @@ def test_a_calibration_refuses_another_reranker_naming_the_difference(fitted, tm
         Reranker.load("minilm-embed", method="maxsim", calibration=str(path))
     with pytest.raises(OptionError, match="max_length: fitted for 256, given 64"):
         Reranker.load("minilm-embed", max_length=64, calibration=str(path))
-    with pytest.raises(Exception, match="'minilm-embed' carries no calibration of its own"):
-        Reranker.load("minilm-embed", calibration=True)
+    with pytest.raises(Exception, match="'qwen2.5-coder-1.5b' carries no calibration of its own"):
+        Reranker.load("qwen2.5-coder-1.5b", calibration=True)  # refused before any weights load
+    with pytest.raises(OptionError, match="minilm-embed's own calibration was fitted for another reranker"):
+        Reranker.load("minilm-embed", method="maxsim", calibration=True)
+
+
+def test_the_shipped_calibrations_are_fitted_on_dl21_with_dl19_held_out_and_load_with_their_models():
+    from rankwise.models.registry import MODELS
+
+    shipped = [spec for spec in MODELS.values() if spec.calibration is not None]
+    assert {spec.name for spec in shipped} >= {"minilm-embed", "minilm-maxsim-fusion-dl21"}
+    for spec in shipped:
+        calibration = Calibration.load(spec.calibration_path())
+        assert calibration.data["collections"] == ["dl21"] and calibration.data["held_out"] == ["dl19"]
+        assert calibration.reranker["model"] == spec.name and calibration.reranker["method"] == spec.default_method
+        assert calibration.data["queries"] == 53 and calibration.depths
+    ranking = Reranker.load("minilm-embed", calibration=True).rerank(FLEA_QUERY, FLEA_DOCS)
+    assert ranking.trace["calibration"] == "minilm-embed's own calibration"
+    assert all(0 < r.probability < 1 for r in ranking)
 
 
 @pytest.mark.parametrize("content, message", [
@@ -196,7 +213,11 @@ def test_the_cli_fits_writes_and_the_rerank_command_uses_the_calibration(collect
     shown = CliRunner().invoke(app, ["rerank", "-m", "minilm-embed", "-q", FLEA_QUERY, "--docs", str(docs),
                                      "-O", f"calibration={out}"])
     assert shown.exit_code == 0, shown.output
-    assert "P(relevant)" in shown.output
+    assert "P(relevant)" in shown.output and shown.output.count("flea") >= 3
+    none = CliRunner().invoke(app, ["rerank", "-m", "minilm-embed", "-q", FLEA_QUERY, "--docs", str(docs),
+                                    "-O", f"calibration={out}", "--min-probability", "1.0", "--coverage", "0.5"])
+    assert none.exit_code == 0, none.output
+    assert not any(word in none.output for word in ("Adult", "Sourdough", "survive", "market"))  # no result
 
 
 @pytest.fixture(scope="module")
@@ -312,6 +333,56 @@ def test_every_adapter_takes_min_probability_and_reports_the_probability(known, 
         checked += 1
     if checked == 0:
         pytest.skip("no framework extra (langchain, llama-index, haystack, pyterrier) is installed")
+
+
+def test_every_adapter_takes_coverage_for_the_adaptive_prefix(known, minilm):
+    """depths of five calibration queries' best relevant cosines: coverage 0.5 keeps the cosines >= 0.5."""
+    import dataclasses
+
+    from rankwise.rerankers.calibrated import CalibratedReranker
+
+    deep = CalibratedReranker(minilm, dataclasses.replace(known.calibration, depths=[-0.9, -0.7, -0.5, -0.3, -0.1]),
+                              "deep")
+    scores = {int(r.docid): r.score for r in minilm.rerank(FLEA_QUERY, FLEA_DOCS)}
+    expected = [i for i in sorted(scores, key=lambda i: -scores[i]) if scores[i] >= 0.5]
+    assert 0 < len(expected) < len(FLEA_DOCS)
+    got = {}
+    if importlib.util.find_spec("langchain_core"):
+        from langchain_core.documents import Document
+
+        from rankwise.integrations.langchain import RankwiseRerank
+
+        got["langchain"] = [d.metadata["i"] for d in RankwiseRerank.from_reranker(deep, top_n=None, coverage=0.5)
+                            .compress_documents([Document(page_content=t, metadata={"i": i})
+                                                 for i, t in enumerate(FLEA_DOCS)], FLEA_QUERY)]
+    if importlib.util.find_spec("llama_index"):
+        from llama_index.core.schema import NodeWithScore, TextNode
+
+        from rankwise.integrations.llama_index import RankwiseRerank as LlamaRerank
+
+        got["llama_index"] = [int(n.node.node_id) for n in LlamaRerank.from_reranker(deep, top_n=None, coverage=0.5)
+                              .postprocess_nodes([NodeWithScore(node=TextNode(text=t, id_=str(i)))
+                                                  for i, t in enumerate(FLEA_DOCS)], query_str=FLEA_QUERY)]
+    if importlib.util.find_spec("haystack"):
+        from haystack import Document as HaystackDocument
+
+        from rankwise.integrations.haystack import RankwiseRanker
+
+        ranked = RankwiseRanker.from_reranker(deep, top_k=None, coverage=0.5).run(
+            FLEA_QUERY, [HaystackDocument(content=t, id=str(i)) for i, t in enumerate(FLEA_DOCS)])
+        got["haystack"] = [int(d.id) for d in ranked["documents"]]
+    if importlib.util.find_spec("pyterrier"):
+        import pandas as pd
+
+        from rankwise.integrations.pyterrier import RankwiseReranker
+
+        frame = pd.DataFrame({"qid": "1", "query": FLEA_QUERY, "docno": [str(i) for i in range(len(FLEA_DOCS))],
+                              "text": FLEA_DOCS})
+        got["pyterrier"] = RankwiseReranker.from_reranker(deep, coverage=0.5).transform(frame)["docno"].astype(
+            int).tolist()
+    if not got:
+        pytest.skip("no framework extra (langchain, llama-index, haystack, pyterrier) is installed")
+    assert got == {name: expected for name in got}
 
 
 def test_the_conformal_depth_is_the_ceil_n_plus_one_coverage_th_smallest():

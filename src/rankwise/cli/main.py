@@ -42,6 +42,11 @@ def rerank(
     shard_queries: int = typer.Option(256, help="Queries per shard of a batch job."),
     top_k: Optional[int] = typer.Option(None, help="Rerank only the first K candidates of each query."),
     top_n: int = typer.Option(10, help="Results to print for --query."),
+    min_probability: Optional[float] = typer.Option(None, help="With a calibration (-O calibration=FILE): only "
+                                                               "results at least this likely to be relevant "
+                                                               "(--query)."),
+    coverage: Optional[float] = typer.Option(None, help="With a calibration: the adaptive prefix holding a "
+                                                        "relevant result with this probability (--query)."),
     queries: Optional[int] = typer.Option(None, help="Only the first N queries of --input."),
     queries_per_batch: int = typer.Option(4, help="Queries whose pairs share batches."),
     tag: str = typer.Option("rankwise", help="Run tag for the TREC file."),
@@ -66,9 +71,12 @@ def rerank(
     with console.status(f"loading {model}"):
         reranker = Reranker.load(model, method=method, **options)
     if query is not None:
-        ranking = reranker.rerank(query, documents, top_n=top_n, qid="query")
-        _print_ranking(ranking)
+        ranking = reranker.rerank(query, documents, top_n="adaptive" if coverage is not None else top_n, qid="query",
+                                  min_probability=min_probability, coverage=coverage)
+        _print_ranking(ranking.top(top_n))
         return
+    if min_probability is not None or coverage is not None:
+        raise InputError("--min-probability and --coverage apply to --query; a run file keeps every candidate")
     _rerank_file(reranker, requests, top_k, queries_per_batch, output, output_json, tag, input)
 
 

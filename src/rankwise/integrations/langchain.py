@@ -31,6 +31,9 @@ class RankwiseRerank(LazyReranker, BaseDocumentCompressor):
     min_probability: Optional[float] = Field(None, ge=0, le=1)
     """With a calibration (options={"calibration": FILE}): keep only documents at least this likely to be
     relevant, possibly none; `relevance_score` is then the probability."""
+    coverage: Optional[float] = Field(None, gt=0, lt=1)
+    """With a calibration: keep the shortest prefix holding a relevant document with this probability, on
+    average over queries (split conformal prediction)."""
     options: dict[str, Any] = Field(default_factory=dict)
     """Method and runtime options, as `Reranker.load` takes them."""
 
@@ -40,7 +43,7 @@ class RankwiseRerank(LazyReranker, BaseDocumentCompressor):
     def compress_documents(self, documents: Sequence[Document], query: str,
                            callbacks: Optional[Callbacks] = None) -> Sequence[Document]:
         kept = rerank_texts(self.reranker, query, [d.page_content for d in documents], self.top_n,
-                            self.min_probability)
+                            self.min_probability, self.coverage)
         return [Document(page_content=documents[s.index].page_content, id=documents[s.index].id,
                          metadata={**documents[s.index].metadata, "relevance_score": s.relevance,
                                    "rankwise_score": s.score})

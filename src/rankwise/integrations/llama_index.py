@@ -27,6 +27,9 @@ class RankwiseRerank(LazyReranker, BaseNodePostprocessor):
     min_probability: Optional[float] = Field(
         default=None, ge=0, le=1, description="With a calibration (options={'calibration': FILE}): only nodes at "
                                               "least this likely to be relevant, possibly none.")
+    coverage: Optional[float] = Field(
+        default=None, gt=0, lt=1, description="With a calibration: the shortest prefix holding a relevant node "
+                                              "with this probability on average over queries.")
     options: dict[str, Any] = Field(default_factory=dict, description="Options for Reranker.load.")
     _reranker: Optional[BaseReranker] = PrivateAttr(default=None)
 
@@ -40,7 +43,8 @@ class RankwiseRerank(LazyReranker, BaseNodePostprocessor):
             raise InputError("RankwiseRerank needs the query: call postprocess_nodes(nodes, query_str=...) or "
                              "use it in a query engine")
         texts = [n.node.get_content(metadata_mode=MetadataMode.EMBED) for n in nodes]
-        kept = rerank_texts(self.reranker, query_bundle.query_str, texts, self.top_n, self.min_probability)
+        kept = rerank_texts(self.reranker, query_bundle.query_str, texts, self.top_n, self.min_probability,
+                            self.coverage)
         # The node itself is left as it is: metadata added here would leak into its text (MetadataMode.EMBED)
         # and into the next reranking.
         return [NodeWithScore(node=nodes[s.index].node, score=s.relevance) for s in kept]

@@ -7,8 +7,9 @@ with `score` and `rank`, composable after any first stage (`bm25 >> RankwiseRera
     pt.Experiment([first_stage, pipeline], topics, qrels, ["nDCG@10"])
 
 `score` is the method's own score (`score_kind` names it in the frame's attrs); documents keep their other
-columns. With a calibration (`options={"calibration": FILE}`) a `probability` column is added, and
-`min_probability` keeps only the rows at least that likely to be relevant (possibly none)."""
+columns. With a calibration (`options={"calibration": FILE}`) a `probability` column is added,
+`min_probability` keeps only the rows at least that likely to be relevant (possibly none), and `coverage` the
+adaptive prefix per query."""
 
 from __future__ import annotations
 
@@ -28,10 +29,11 @@ REQUIRED_COLUMNS = ("qid", "query", "docno", "text")
 class RankwiseReranker(LazyReranker, pt.Transformer):
     def __init__(self, model: str = "minilm-embed", method: Optional[str] = None,
                  options: Optional[dict[str, Any]] = None, queries_per_batch: int = 16,
-                 min_probability: Optional[float] = None):
+                 min_probability: Optional[float] = None, coverage: Optional[float] = None):
         self.model, self.method, self.options = model, method, dict(options or {})
         self.queries_per_batch = queries_per_batch
-        self.min_probability = min_probability  # with a calibration (options={"calibration": FILE})
+        # with a calibration (options={"calibration": FILE}): a probability floor, an adaptive prefix
+        self.min_probability, self.coverage = min_probability, coverage
         self._reranker: Optional[BaseReranker] = None
 
     def transform(self, inp: pd.DataFrame) -> pd.DataFrame:
@@ -49,18 +51,19 @@ class RankwiseReranker(LazyReranker, pt.Transformer):
             requests = [Request(Query(str(qid), str(frame["query"].iloc[0])),
                                 [Candidate(str(d), str(t)) for d, t in zip(frame["docno"], frame["text"])])
                         for qid, frame in batch]
-            for request, ranking in zip(requests, self.reranker.rerank_batch(requests)):
+            rankings = self.reranker.rerank_batch(requests, min_probability=self.min_probability,
+                                                  top_n="adaptive" if self.coverage is not None else None,
+                                                  coverage=self.coverage)
+            for request, ranking in zip(requests, rankings):
                 scores.update({(request.query.qid, r.docid): r.score for r in ranking.results})
                 probabilities.update({(request.query.qid, r.docid): r.probability for r in ranking.results})
         out = inp.drop(columns=[c for c in ("score", "rank", "probability") if c in inp.columns]).copy()
         keys = list(zip(out["qid"].astype(str), out["docno"].astype(str)))
+        out = out[[key in scores for key in keys]].copy()  # the probability floor and adaptive prefix cut rows
+        keys = [key for key in keys if key in scores]
         out["score"] = [scores[key] for key in keys]
         if self.reranker.calibration is not None:
             out["probability"] = [probabilities[key] for key in keys]
-        if self.min_probability is not None:
-            if self.reranker.calibration is None:
-                raise InputError("min_probability needs a calibrated reranker (options={'calibration': FILE})")
-            out = out[out["probability"] >= self.min_probability]
         out = pt.model.add_ranks(out)
         out.attrs["score_kind"] = self.reranker.score_kind.value
         return out.sort_values(["qid", "rank"], kind="stable").reset_index(drop=True)

