@@ -68,7 +68,7 @@ def cutoff_rows(calibration, lists):
         depth = calibration.cutoff_depth(coverage)
         kept, covered = [], 0
         for scores, ranks, labels in coverable:
-            inside = [calibration.depth(score, rank) <= depth for score, rank in zip(scores, ranks)]
+            inside = [d <= depth for d in calibration.prefix_depths(scores, ranks, len(scores))]
             kept.append(sum(inside))
             covered += any(i and label for i, label in zip(inside, labels))
         achieved = covered / len(coverable)

@@ -55,7 +55,7 @@ def main() -> None:
         open_senders = sum(1 for s in senders if _open(s))
         for s in senders:
             s.close()
-    print(f"| slow body senders | probes answered | worst probe s | senders still open at the end |")
+    print("| slow body senders | probes answered | worst probe s | senders still open at the end |")
     print("|---|---|---|---|")
     print(f"| {len(senders)} | {answered} of {probes} | {worst:.2f} | {open_senders} |")
 

@@ -3,6 +3,7 @@ calibration belongs to, filtering by probability, the held-out guard, and the CL
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 import math
@@ -229,13 +230,28 @@ def known(minilm):
     return CalibratedReranker(minilm, calibration, "known")
 
 
+# Depths of five calibration queries' first relevant passages: coverage 0.5 reaches the 3rd smallest, 0.3.
+FIVE_DEPTHS = [0.0, 0.0, 0.3, 0.6, 0.9]
+
+
+def adaptive_prefix(minilm, depth):
+    """ORACLE: the documents, best first, while the chance that one ranked above is relevant (with P =
+    sigmoid(10 * cosine - 5)) is at most `depth`."""
+    probabilities = sigmoid_of(minilm)
+    kept, missed = [], 1.0
+    for index in sorted(probabilities, key=lambda i: -probabilities[i]):
+        if 1 - missed > depth:
+            break
+        kept.append(index)
+        missed *= 1 - probabilities[index]
+    return kept
+
+
 def sigmoid_of(minilm, docs=FLEA_DOCS):
     return {int(r.docid): 1 / (1 + math.exp(-(10 * r.score - 5))) for r in minilm.rerank(FLEA_QUERY, docs)}
 
 
 def test_the_service_answers_probabilities_filters_by_min_relevance_and_may_answer_nothing(known, minilm):
-    import dataclasses
-
     import httpx
     from server_helpers import threaded_server
 
@@ -264,14 +280,10 @@ def test_the_service_answers_probabilities_filters_by_min_relevance_and_may_answ
         assert wrong.status_code == 422 and "min_relevance" in wrong.text
         no_depths = httpx.post(f"{base}/v2/rerank", json={**body, "coverage": 0.5})
         assert no_depths.status_code == 422 and "calibration with query depths" in no_depths.json()["error"]
-    # depths of five calibration queries' best relevant cosines: coverage 0.5 reaches the 3rd, cosine >= 0.5
-    deep = CalibratedReranker(minilm, dataclasses.replace(known.calibration, depths=[-0.9, -0.7, -0.5, -0.3, -0.1]),
-                              "deep")
-    scores = {int(r.docid): r.score for r in minilm.rerank(FLEA_QUERY, FLEA_DOCS)}
+    deep = CalibratedReranker(minilm, dataclasses.replace(known.calibration, depths=FIVE_DEPTHS), "deep")
     with threaded_server(create_app(deep, ServerSettings(model_name="minilm-calibrated"))) as base:
         cut = httpx.post(f"{base}/v2/rerank", json={"query": FLEA_QUERY, "documents": FLEA_DOCS, "coverage": 0.5})
-        assert [r["index"] for r in cut.json()["results"]] == [i for i in sorted(scores, key=lambda i: -scores[i])
-                                                               if scores[i] >= 0.5]
+        assert [r["index"] for r in cut.json()["results"]] == adaptive_prefix(minilm, 0.3)
         tei = httpx.post(f"{base}/rerank", json={"query": FLEA_QUERY, "texts": FLEA_DOCS, "coverage": 0.5}).json()
         assert [r["index"] for r in tei] == [r["index"] for r in cut.json()["results"]]
         edge = httpx.post(f"{base}/v2/rerank", json={"query": FLEA_QUERY, "documents": FLEA_DOCS, "coverage": 1})
@@ -336,15 +348,10 @@ def test_every_adapter_takes_min_probability_and_reports_the_probability(known, 
 
 
 def test_every_adapter_takes_coverage_for_the_adaptive_prefix(known, minilm):
-    """depths of five calibration queries' best relevant cosines: coverage 0.5 keeps the cosines >= 0.5."""
-    import dataclasses
-
     from rankwise.rerankers.calibrated import CalibratedReranker
 
-    deep = CalibratedReranker(minilm, dataclasses.replace(known.calibration, depths=[-0.9, -0.7, -0.5, -0.3, -0.1]),
-                              "deep")
-    scores = {int(r.docid): r.score for r in minilm.rerank(FLEA_QUERY, FLEA_DOCS)}
-    expected = [i for i in sorted(scores, key=lambda i: -scores[i]) if scores[i] >= 0.5]
+    deep = CalibratedReranker(minilm, dataclasses.replace(known.calibration, depths=FIVE_DEPTHS), "deep")
+    expected = adaptive_prefix(minilm, 0.3)
     assert 0 < len(expected) < len(FLEA_DOCS)
     got = {}
     if importlib.util.find_spec("langchain_core"):
@@ -397,33 +404,46 @@ def test_the_conformal_depth_is_the_ceil_n_plus_one_coverage_th_smallest():
 
 @pytest.mark.parametrize("coverage", [0.8, 0.9, 0.95])
 def test_the_adaptive_cutoff_reaches_the_requested_coverage_where_the_answer_is_known(coverage):
-    """Lists of 20: one relevant passage scored N(1, 1), nineteen others N(0, 1). Fit on 2000 queries, then
-    on 4000 new ones the prefix holds the relevant passage in about `coverage` of them (the guarantee: at
-    least `coverage`, at most `coverage` + 1/2001, in expectation; both samples add noise of about 0.01)."""
+    """Lists of 20: one relevant passage scored N(1, 1), nineteen others N(0, 1), P(relevant) = sigmoid(score).
+    Fit the depths on 2000 queries; on 4000 new ones the prefix holds the relevant passage in about `coverage`
+    of them (the guarantee: at least `coverage`, at most `coverage` + 1/2001, in expectation; both samples add
+    noise of about 0.01)."""
     from rankwise.pipelines.calibrate import first_relevant_depths
 
     rng = np.random.default_rng(7)
+    platt = Calibration("platt", "score", {"coef": [1.0], "intercept": 0.0}, {}, 2)
 
-    def lists(count):
-        relevant = rng.normal(1, 1, count)
-        others = rng.normal(0, 1, (count, 19))
-        return relevant, others
+    def ranked_lists(count):
+        for _ in range(count):
+            scores = np.concatenate([[rng.normal(1, 1)], rng.normal(0, 1, 19)])  # index 0 is the relevant one
+            order = np.argsort(-scores, kind="stable")
+            ranks = np.empty(20, dtype=int)
+            ranks[order] = np.arange(1, 21)
+            yield scores.tolist(), ranks.tolist()
 
-    relevant, others = lists(2000)
-    rows = LabelledScores()
-    for q in range(2000):
-        for score, label in [(relevant[q], 1), *[(s, 0) for s in others[q]]]:
-            rows.qids.append(str(q)), rows.scores.append(float(score)), rows.ranks.append(1)
-            rows.lengths.append(20), rows.labels.append(label)
-    depths, without = first_relevant_depths(rows, "score")
-    assert without == 0 and depths == sorted(-relevant)
-    calibration = Calibration("platt", "score", {"coef": [1.0], "intercept": 0.0}, {}, 2, depths=depths)
-    cut = calibration.cutoff_depth(coverage)
-    relevant, others = lists(4000)
-    achieved = float(np.mean(-relevant <= cut))
-    kept = float(np.mean((-relevant <= cut) + (-others <= cut).sum(axis=1)))
-    assert coverage - 0.03 <= achieved <= coverage + 0.03
-    assert kept < 20  # shorter than the whole list
+    rows, probabilities = LabelledScores(), []
+    for q, (scores, ranks) in enumerate(ranked_lists(2000)):
+        for i in range(20):
+            rows.qids.append(str(q)), rows.scores.append(scores[i]), rows.ranks.append(ranks[i])
+            rows.lengths.append(20), rows.labels.append(int(i == 0))
+        probabilities += platt.probabilities(scores, ranks, 20)
+    depths, without = first_relevant_depths(rows, probabilities)
+    assert without == 0 and len(depths) == 2000 and depths == sorted(depths) and depths[0] == 0.0
+    cut = dataclasses.replace(platt, depths=depths).cutoff_depth(coverage)
+    covered, kept = [], []
+    for scores, ranks in ranked_lists(4000):
+        prefix = platt.prefix_depths(scores, ranks, 20)
+        covered.append(prefix[0] <= cut)
+        kept.append(sum(d <= cut for d in prefix))
+    assert coverage - 0.03 <= float(np.mean(covered)) <= coverage + 0.03
+    assert np.mean(kept) < 20 and min(kept) >= 1 and max(kept) > min(kept)  # the prefix adapts to the list
+
+
+def test_prefix_depths_are_the_chance_that_a_passage_above_is_relevant():
+    platt = Calibration("platt", "score", {"coef": [1.0], "intercept": 0.0}, {}, 2)
+    p = [1 / (1 + math.exp(-s)) for s in (2.0, 0.0, -1.0)]
+    depths = platt.prefix_depths([0.0, 2.0, -1.0], [2, 1, 3], 3)  # given out of rank order
+    assert depths == pytest.approx([p[0], 0.0, 1 - (1 - p[0]) * (1 - p[1])])
 
 
 def test_an_adaptive_top_n_keeps_a_prefix_of_the_ranking(fitted, minilm, tmp_path):
@@ -437,7 +457,8 @@ def test_an_adaptive_top_n_keeps_a_prefix_of_the_ranking(fitted, minilm, tmp_pat
     assert cut.docids == whole.docids[: len(cut)]
     assert cut.trace["cutoff"]["coverage"] == 0.5 and cut.trace["cutoff"]["kept"] == len(cut)
     depth = calibration.cutoff_depth(0.5)
-    assert all(-r.score <= depth for r in cut) and all(-r.score > depth for r in whole.results[len(cut):])
+    depths = calibration.prefix_depths([r.score for r in whole], [r.rank for r in whole], len(whole))
+    assert len(cut) == sum(d <= depth for d in depths) >= 1
     with pytest.raises(InputError, match="top_n='adaptive' and coverage go together"):
         reranker.rerank(FLEA_QUERY, FLEA_DOCS, top_n="adaptive")
     with pytest.raises(InputError, match="top_n must be a number or 'adaptive'"):

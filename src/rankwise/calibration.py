@@ -42,8 +42,8 @@ class Calibration:
     relevance_level: int  # a passage counts relevant at this grade or above
     data: Mapping[str, Any] = field(default_factory=dict)  # collections, first stage, queries, pairs, positives
     fit: Mapping[str, Any] = field(default_factory=dict)  # cross-validated log loss of each map, folds
-    # For the adaptive cut-off: each calibration query's depth of its best relevant passage (see `depth`),
-    # sorted; queries without a relevant passage in their list have none and are counted apart.
+    # For the adaptive cut-off: each calibration query's depth (`prefix_depths`) of its first relevant
+    # passage, sorted; queries without a relevant passage in their list have none and are counted apart.
     depths: Sequence[float] = ()
     queries_without_relevant: int = 0
 
@@ -57,6 +57,8 @@ class Calibration:
         """P(relevant) for the passages of one ranked list (`ranks` 1-based, `length` passages in it)."""
         import numpy as np
 
+        if not scores:
+            return []
         rows = np.asarray(feature_rows(self.feature, self.map, scores, ranks, [length] * len(scores)),
                           dtype=float).reshape(len(scores), -1)
         if self.map == "isotonic":
@@ -76,16 +78,24 @@ class Calibration:
             ranks[index] = rank
         return self.probabilities(scores, ranks, len(scores))
 
-    def depth(self, score: float, rank: int) -> float:
-        """How deep in a list a passage is, in the calibration's feature: -score, or the rank for ordinal
-        scores. A prefix reaching depth d holds every passage of depth <= d."""
-        return float(rank) if self.feature == "rank" else -float(score)
+    def prefix_depths(self, scores: Sequence[float], ranks: Sequence[int], length: int) -> list[float]:
+        """Each passage's depth in its list: the probability that a passage ranked above it is relevant,
+        1 - prod over higher ranks of (1 - P(relevant)), from the calibrated probabilities (0 for the first).
+        It grows down the list, fast where the top passages are likely relevant, so a prefix cut at one depth
+        is short on confident lists and long on doubtful ones."""
+        probabilities = self.probabilities(scores, ranks, length)
+        order = sorted(range(len(scores)), key=lambda i: ranks[i])
+        depths, missed = [0.0] * len(scores), 1.0
+        for i in order:
+            depths[i] = 1.0 - missed
+            missed *= 1.0 - probabilities[i]
+        return depths
 
     def cutoff_depth(self, coverage: float) -> float:
-        """Split conformal prediction: the depth a query's prefix must reach so that it holds a relevant
-        passage with probability >= `coverage`, marginally over queries exchangeable with the calibration
-        queries that have one. The ceil((n + 1) * coverage)-th smallest calibration depth; beyond n, the whole
-        list (infinity)."""
+        """Split conformal prediction: the depth a query's prefix must reach (every passage of depth <= it
+        kept) so that it holds a relevant passage with probability >= `coverage`, marginally over queries
+        exchangeable with the calibration queries that have one. The ceil((n + 1) * coverage)-th smallest
+        calibration depth; beyond n, the whole list (infinity)."""
         if not 0.0 < coverage < 1.0:
             raise InputError(f"coverage must be in (0, 1), got {coverage}")
         if not self.depths:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Union
@@ -147,9 +147,9 @@ class Ranking:
     def top(self, n: int) -> Ranking:
         return Ranking(query=self.query, results=self.results[:n], trace=self.trace, score_kind=self.score_kind)
 
-    def within(self, depth_of: Callable[[Result], float], depth: float) -> Ranking:
-        """The prefix of the results whose depth (by `depth_of`) is at most `depth` (possibly empty)."""
-        kept = [r for r in self.results if depth_of(r) <= depth]
+    def within(self, depths: Sequence[float], depth: float) -> Ranking:
+        """The results whose depth (one per result, growing down the list) is at most `depth`: a prefix."""
+        kept = [r for r, d in zip(self.results, depths) if d <= depth]
         return Ranking(query=self.query, results=kept, trace=self.trace, score_kind=self.score_kind)
 
     def at_least(self, probability: float) -> Ranking:

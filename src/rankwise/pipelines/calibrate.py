@@ -4,6 +4,7 @@ query so that no query's passages are on both sides. Held-out collections are ne
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -131,25 +132,31 @@ def fit_calibration(table: LabelledScores, feature: str, description: dict[str, 
         out_of_fold[map_name] = predicted.tolist()
     chosen = min(losses, key=losses.get)
     rows = np.asarray(feature_rows(feature, chosen, table.scores, table.ranks, table.lengths), dtype=float)
-    depths, without = first_relevant_depths(table, feature)
     calibration = Calibration(chosen, feature, _fit_map(chosen, rows, labels), description, relevance_level,
-                              data=data or {}, fit={"folds": splits, "cv_log_loss": losses, "chosen": chosen},
-                              depths=depths, queries_without_relevant=without)
-    return calibration, out_of_fold
+                              data=data or {}, fit={"folds": splits, "cv_log_loss": losses, "chosen": chosen})
+    # the conformal depths from out-of-fold probabilities: no query's depth comes from a map fitted on it
+    depths, without = first_relevant_depths(table, out_of_fold[chosen])
+    return dataclasses.replace(calibration, depths=depths, queries_without_relevant=without), out_of_fold
 
 
-def first_relevant_depths(table: LabelledScores, feature: str) -> tuple[list[float], int]:
-    """Per query, the depth (-score, or rank) of its shallowest relevant passage, sorted; and how many queries
-    have no relevant passage in their list (no prefix can cover them)."""
-    best: dict[str, float | None] = {}
-    for qid, score, rank, label in zip(table.qids, table.scores, table.ranks, table.labels):
-        depth = float(rank) if feature == "rank" else -float(score)
-        if label:
-            best[qid] = depth if best.get(qid) is None else min(best[qid], depth)
+def first_relevant_depths(table: LabelledScores, probabilities: Sequence[float]) -> tuple[list[float], int]:
+    """Per query, the depth of its first relevant passage (1 - prod over the passages ranked above it of
+    (1 - P(relevant)), as `Calibration.prefix_depths` computes it), sorted; and how many queries have no
+    relevant passage in their list (no prefix can cover them)."""
+    rows: dict[str, list[tuple[int, float, int]]] = {}
+    for qid, rank, probability, label in zip(table.qids, table.ranks, probabilities, table.labels):
+        rows.setdefault(qid, []).append((rank, float(probability), label))
+    depths, without = [], 0
+    for passages in rows.values():
+        missed = 1.0
+        for rank, probability, label in sorted(passages):
+            if label:
+                depths.append(1.0 - missed)
+                break
+            missed *= 1.0 - probability
         else:
-            best.setdefault(qid, None)
-    found = sorted(d for d in best.values() if d is not None)
-    return found, sum(d is None for d in best.values())
+            without += 1
+    return sorted(depths), without
 
 
 def calibrate(reranker: BaseReranker, collections: Sequence[str | Path], held_out: Sequence[str | Path] = (),

@@ -104,9 +104,8 @@ class BaseReranker(ABC):
         if min_probability is not None:
             rankings = [r.at_least(min_probability) for r in rankings]
         if depth is not None:
-            calibration = self.calibration
-            rankings = [r.within(lambda result: calibration.depth(result.score, result.rank), depth)
-                        for r in rankings]
+            rankings = [r.within(self.calibration.prefix_depths([x.score for x in r], [x.rank for x in r], len(r)),
+                                 depth) for r in rankings]
             for ranking in rankings:
                 ranking.trace["cutoff"] = {"coverage": coverage, "depth": depth if depth != float("inf") else None,
                                            "kept": len(ranking)}

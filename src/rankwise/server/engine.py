@@ -51,9 +51,12 @@ class Scored:
             order = [i for i in order if relevance[i] >= min_relevance]
         if coverage is not None and self.calibration is not None:
             depth = self.calibration.cutoff_depth(coverage)
-            ranks = {index: rank for rank, index in enumerate(
-                sorted(range(len(self.scores)), key=lambda i: -self.scores[i]), start=1)}
-            order = [i for i in order if self.calibration.depth(self.scores[i], ranks[i]) <= depth]
+            ranked = sorted(range(len(self.scores)), key=lambda i: -self.scores[i])
+            ranks = [0] * len(self.scores)
+            for rank, index in enumerate(ranked, start=1):
+                ranks[index] = rank
+            depths = self.calibration.prefix_depths(self.scores, ranks, len(self.scores))
+            order = [i for i in order if depths[i] <= depth]
         return order
 
     def relevance(self) -> list[float]:
