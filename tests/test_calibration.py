@@ -278,6 +278,8 @@ def test_the_service_answers_probabilities_filters_by_min_relevance_and_may_answ
         assert max(r["score"] for r in raw) < 1 and min(r["score"] for r in raw) < 0.2  # cosines, not probabilities
         wrong = httpx.post(f"{base}/v2/rerank", json={**body, "min_relevance": "0.5"})
         assert wrong.status_code == 422 and "min_relevance" in wrong.text
+        offered = httpx.get(f"{base}/openapi.json").json()["components"]["schemas"]["RerankRequest"]["properties"]
+        assert {"min_relevance", "coverage"} <= set(offered)
         no_depths = httpx.post(f"{base}/v2/rerank", json={**body, "coverage": 0.5})
         assert no_depths.status_code == 422 and "calibration with query depths" in no_depths.json()["error"]
     deep = CalibratedReranker(minilm, dataclasses.replace(known.calibration, depths=FIVE_DEPTHS), "deep")
@@ -289,6 +291,9 @@ def test_the_service_answers_probabilities_filters_by_min_relevance_and_may_answ
         edge = httpx.post(f"{base}/v2/rerank", json={"query": FLEA_QUERY, "documents": FLEA_DOCS, "coverage": 1})
         assert edge.status_code == 422 and "coverage must be in (0, 1)" in edge.json()["error"]
     with threaded_server(create_app(minilm, ServerSettings(model_name="minilm-embed"))) as base:
+        schemas = httpx.get(f"{base}/openapi.json").json()["components"]["schemas"]
+        for name in ("RerankRequest", "TEIRequest"):  # not offered where it would be refused
+            assert not {"min_relevance", "coverage"} & set(schemas[name]["properties"])
         refused = httpx.post(f"{base}/v2/rerank", json={"query": FLEA_QUERY, "documents": FLEA_DOCS,
                                                         "min_relevance": 0.5})
         assert refused.status_code == 422 and "min_relevance needs calibrated scores" in refused.json()["error"]

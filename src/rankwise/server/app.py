@@ -62,6 +62,7 @@ def create_app(reranker: BaseReranker | Callable[[], BaseReranker], settings: Se
     app.state.batcher = batcher  # kept for tests and tools that watch the queue
     if settings.api_keys:
         _declare_bearer_auth(app)
+    _describe_calibration(app, service)
     # Added before the request-id middleware below, so that one wraps it: refusals get ids and metrics.
     open_paths = OPEN_PATHS | (DOC_PATHS if settings.public_docs else set())
     app.add_middleware(RequestGuard, api_keys=settings.api_keys, open_paths=open_paths,
@@ -166,6 +167,30 @@ def _declare_bearer_auth(app: FastAPI) -> None:
                     operation["security"] = []
                 else:
                     operation.setdefault("responses", {}).setdefault("401", unauthorized)
+        return schema
+
+    app.openapi = openapi
+
+
+CALIBRATED_FIELDS = ("min_relevance", "coverage")  # meaningful only for a model served with a calibration
+
+
+def _describe_calibration(app: FastAPI, service: ServiceState) -> None:
+    """The schema a client sees offers `min_relevance` and `coverage` only when the served model is
+    calibrated (a request sending them to another is refused with a 422 that says why)."""
+    import copy
+
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        schema = build()
+        reranker = service.reranker
+        if reranker is None or reranker.calibration is not None:
+            return schema
+        schema = copy.deepcopy(schema)
+        for component in schema.get("components", {}).get("schemas", {}).values():
+            for name in CALIBRATED_FIELDS:
+                component.get("properties", {}).pop(name, None)
         return schema
 
     app.openapi = openapi
