@@ -33,6 +33,16 @@ def feature_rows(feature: str, map_name: str, scores: Sequence[float], ranks: Se
     return [[-math.log(r), math.log(max(n, 1))] for r, n in zip(ranks, lengths)]
 
 
+def depths_down(probabilities: Sequence[float]) -> list[float]:
+    """For probabilities of relevance in rank order, each passage's depth: the chance that a passage ranked
+    above it is relevant, 1 - prod over the higher ranks of (1 - p); 0 for the first."""
+    depths, missed = [], 1.0
+    for probability in probabilities:
+        depths.append(1.0 - missed)
+        missed *= 1.0 - float(probability)
+    return depths
+
+
 @dataclass(frozen=True)
 class Calibration:
     map: str  # one of MAPS
@@ -85,10 +95,9 @@ class Calibration:
         is short on confident lists and long on doubtful ones."""
         probabilities = self.probabilities(scores, ranks, length)
         order = sorted(range(len(scores)), key=lambda i: ranks[i])
-        depths, missed = [0.0] * len(scores), 1.0
-        for i in order:
-            depths[i] = 1.0 - missed
-            missed *= 1.0 - probabilities[i]
+        depths = [0.0] * len(scores)
+        for i, depth in zip(order, depths_down([probabilities[i] for i in order])):
+            depths[i] = depth
         return depths
 
     def cutoff_depth(self, coverage: float) -> float:

@@ -62,9 +62,7 @@ class LayerwiseMiniCPM(PromptEncoding):
         self.tokenizer = load_pretrained(AutoTokenizer.from_pretrained, location, trust_remote_code=False)
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else (
             self.tokenizer.eos_token_id or 0)
-        layers = config["num_hidden_layers"]
-        start = config.get("start_layer", 8)
-        self.head_layers = range(start, layers + 1)
+        self.head_layers = range(config.get("start_layer", 8), config["num_hidden_layers"] + 1)
         self.model, self.heads = self._load(location, config, dtype)
         if options.quantize:
             self.model = dynamic_int8(self.model, options.quantize, self.device)
@@ -108,12 +106,11 @@ class LayerwiseMiniCPM(PromptEncoding):
         residual_scale = config.get("scale_depth", 1) / math.sqrt(layers)
         state: dict[str, Any] = {}
         heads: dict[int, Any] = {}
-        start = config.get("start_layer", 8)
         for name, tensor in _checkpoint_tensors(location):
             if name.startswith("lm_head."):
                 # "lm_head.{i}.linear_head.weight" per layer (head_multi), or one "lm_head.linear_head.weight"
                 index = name.split(".")[1]
-                for layer in ([start + int(index)] if index.isdigit() else range(start, layers + 1)):
+                for layer in ([self.head_layers.start + int(index)] if index.isdigit() else self.head_layers):
                     heads[layer] = tensor.to(torch.float32)
                 continue
             if not name.startswith("model."):
@@ -124,7 +121,7 @@ class LayerwiseMiniCPM(PromptEncoding):
             elif key.endswith(("self_attn.o_proj.weight", "self_attn.o_proj.bias", "mlp.down_proj.weight")):
                 tensor = tensor.to(torch.float32) * residual_scale
             state[key] = tensor.to(dtype)
-        missing = [layer for layer in range(start, layers + 1) if layer not in heads]
+        missing = [layer for layer in self.head_layers if layer not in heads]
         if missing:
             raise ModelNotAvailableError(f"{location.label}: no relevance head for layer(s) {missing} in its weights")
         with torch.device("meta"):

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rankwise.calibration import MAPS, Calibration, feature_rows
+from rankwise.calibration import MAPS, Calibration, depths_down, feature_rows
 from rankwise.errors import InputError
 from rankwise.io.collection import Collection
 from rankwise.pipelines.train.data import HeldOut
@@ -140,20 +140,17 @@ def fit_calibration(table: LabelledScores, feature: str, description: dict[str, 
 
 
 def first_relevant_depths(table: LabelledScores, probabilities: Sequence[float]) -> tuple[list[float], int]:
-    """Per query, the depth of its first relevant passage (1 - prod over the passages ranked above it of
-    (1 - P(relevant)), as `Calibration.prefix_depths` computes it), sorted; and how many queries have no
+    """Per query, the depth (`depths_down`) of its first relevant passage, sorted; and how many queries have no
     relevant passage in their list (no prefix can cover them)."""
     rows: dict[str, list[tuple[int, float, int]]] = {}
     for qid, rank, probability, label in zip(table.qids, table.ranks, probabilities, table.labels):
         rows.setdefault(qid, []).append((rank, float(probability), label))
     depths, without = [], 0
     for passages in rows.values():
-        missed = 1.0
-        for rank, probability, label in sorted(passages):
-            if label:
-                depths.append(1.0 - missed)
-                break
-            missed *= 1.0 - probability
+        passages.sort()
+        found = [depth for depth, (_, _, label) in zip(depths_down([p for _, p, _ in passages]), passages) if label]
+        if found:
+            depths.append(found[0])
         else:
             without += 1
     return sorted(depths), without

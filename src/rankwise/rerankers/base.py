@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar
 
 from rankwise.backends.interface import Capability, TokenCounting
-from rankwise.calibration import Calibration
+from rankwise.calibration import Calibration, depths_down
 from rankwise.backends.registry import open_backend
 from rankwise.backends.options import RuntimeOptions
 from rankwise.errors import InputError, OptionError
@@ -101,11 +101,11 @@ class BaseReranker(ABC):
             ranking.trace.setdefault("method", self.method)
             ranking.trace.setdefault("model", self.model_label)
             ranking.trace["seconds"] = elapsed / len(requests)
+        if depth is not None:  # on the whole list, as the calibration's depths were measured
+            rankings = [r.within(depths_down([x.probability for x in r]), depth) for r in rankings]
         if min_probability is not None:
             rankings = [r.at_least(min_probability) for r in rankings]
         if depth is not None:
-            rankings = [r.within(self.calibration.prefix_depths([x.score for x in r], [x.rank for x in r], len(r)),
-                                 depth) for r in rankings]
             for ranking in rankings:
                 ranking.trace["cutoff"] = {"coverage": coverage, "depth": depth if depth != float("inf") else None,
                                            "kept": len(ranking)}

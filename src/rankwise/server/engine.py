@@ -5,13 +5,14 @@ the answers a client should see."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request
 
-from rankwise.calibration import Calibration
+from rankwise.calibration import Calibration, depths_down
 from rankwise.errors import InputError
 from rankwise.rerankers.base import BaseReranker
 from rankwise.server.batcher import Overloaded
@@ -43,22 +44,18 @@ class Scored:
         return CALIBRATED if self.calibration is not None else self.kind.value
 
     def kept(self, min_relevance: float | None, coverage: float | None) -> list[int]:
-        """The texts' indices best first, cut to those at least `min_relevance` likely to be relevant and to
-        the adaptive prefix for `coverage` (both need the calibration)."""
+        """The texts' indices best first, cut to the adaptive prefix for `coverage` (over the whole list) and
+        to those at least `min_relevance` likely to be relevant (both need the calibration)."""
         order = sorted(range(len(self.scores)), key=lambda i: -self.scores[i])
-        if min_relevance is not None:
-            relevance = self.relevance()
-            order = [i for i in order if relevance[i] >= min_relevance]
+        relevance = self.relevance
         if coverage is not None and self.calibration is not None:
             depth = self.calibration.cutoff_depth(coverage)
-            ranked = sorted(range(len(self.scores)), key=lambda i: -self.scores[i])
-            ranks = [0] * len(self.scores)
-            for rank, index in enumerate(ranked, start=1):
-                ranks[index] = rank
-            depths = self.calibration.prefix_depths(self.scores, ranks, len(self.scores))
-            order = [i for i in order if depths[i] <= depth]
+            order = [i for i, d in zip(order, depths_down([relevance[i] for i in order])) if d <= depth]
+        if min_relevance is not None:
+            order = [i for i in order if relevance[i] >= min_relevance]
         return order
 
+    @functools.cached_property
     def relevance(self) -> list[float]:
         """Each text's relevance in [0, 1]: its calibrated probability, else its score mapped by kind."""
         if self.calibration is not None:

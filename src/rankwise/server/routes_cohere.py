@@ -76,7 +76,7 @@ def tokenized(body: RerankRequest, reranker: Any, texts: list[str]) -> tuple[lis
 def response(body: RerankRequest, request_id: str, model_name: str, api_version: str, count: int,
              total_tokens: int, scored: Scored) -> Response:
     """The answer, serialized here (as FastAPI would, without None fields) rather than on the event loop."""
-    relevance = scored.relevance()
+    relevance = scored.relevance
     order = scored.kept(body.min_relevance, body.coverage)
     if body.top_n is not None:
         order = order[: body.top_n]

@@ -38,7 +38,7 @@ async def rerank_tei(body: TEIRequest, request: Request) -> Response:
 
 
 def _response(body: TEIRequest, texts: list[str], scored: Scored) -> Response:
-    values = scored.scores if body.raw_scores else scored.relevance()
+    values = scored.scores if body.raw_scores else scored.relevance
     order = scored.kept(body.min_relevance, body.coverage)
     results = [TEIResult(index=i, score=values[i], text=texts[i] if body.return_text else None) for i in order]
     return Response(TEI_RESULTS.dump_json(results, exclude_none=True), media_type="application/json")
