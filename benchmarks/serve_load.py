@@ -3,6 +3,11 @@ Cohere-style requests, each level for a bounded time and request count, with and
 
     python benchmarks/serve_load.py [--model minilm-embed] [--seconds 60] [--levels 1,4,16]
                                     [--max-requests 5000] [--json out.json]
+    python benchmarks/serve_load.py --threads default,1,2 --cpu-load 0,2 --levels 1,8,16 --seconds 30
+
+`--threads` compares torch thread counts instead (the server's defaults otherwise; "default" passes no
+--threads), and `--cpu-load N,...` repeats every configuration while N busy processes compete for the
+cores, as other jobs on a shared machine do.
 
 "with batching": pairs of concurrent requests are scored together (up to 320 pairs, 5 ms wait).
 "one request per batch": each model call scores exactly one request's 20 pairs (max batch 20, no wait).
@@ -104,6 +109,11 @@ def serve_infinity(executable: str, model: str) -> tuple[subprocess.Popen, str]:
     raise TimeoutError("infinity_emb not ready after 300 s")
 
 
+def busy_processes(count: int) -> list[subprocess.Popen]:
+    """`count` processes that each hold one core until killed."""
+    return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="minilm-embed")
@@ -112,6 +122,8 @@ def main() -> None:
     parser.add_argument("--max-requests", type=int, default=5000)
     parser.add_argument("--json", default=None)
     parser.add_argument("--infinity", default=None, help="path to an infinity_emb executable to compare against")
+    parser.add_argument("--threads", default=None, help="compare thread counts, e.g. default,1,2")
+    parser.add_argument("--cpu-load", default="0", help="busy competing processes, e.g. 0,2")
     args = parser.parse_args()
     configs = {"with batching": lambda: serve(args.model, ["--max-batch-pairs", "320", "--max-wait-ms", "5",
                                                              "--batch-size", "64"]),
@@ -119,30 +131,39 @@ def main() -> None:
                                                                     "--batch-size", "64"])}
     if args.infinity:
         configs["infinity-emb"] = lambda: serve_infinity(args.infinity, args.model)
+    if args.threads:
+        configs = {f"threads {t}": (lambda t=t: serve(args.model, [] if t == "default" else ["--threads", t]))
+                   for t in args.threads.split(",")}
+    baseline_config = "threads default" if args.threads else "one request per batch"
     rows = []
     console = Console(width=160)
-    for name, start in configs.items():
-        process, url = start()
-        try:
-            asyncio.run(level(url, args.model, 2, 3, 50))  # warm-up
-            for concurrency in (int(c) for c in args.levels.split(",")):
-                row = asyncio.run(level(url, args.model, concurrency, args.seconds, args.max_requests))
-                row["config"] = name
-                rows.append(row)
-                console.print(f"{name}: {concurrency} clients -> {row['rps']:.1f} req/s")
-        finally:
-            process.send_signal(signal.SIGINT)
-            process.wait(timeout=60)
+    for load in (int(n) for n in args.cpu_load.split(",")):
+        for name, start in configs.items():
+            process, url = start()
+            competing = busy_processes(load)
+            try:
+                asyncio.run(level(url, args.model, 2, 3, 50))  # warm-up
+                for concurrency in (int(c) for c in args.levels.split(",")):
+                    row = asyncio.run(level(url, args.model, concurrency, args.seconds, args.max_requests))
+                    row["config"], row["cpu_load"] = name, load
+                    rows.append(row)
+                    console.print(f"{name}, {load} busy: {concurrency} clients -> {row['rps']:.1f} req/s")
+            finally:
+                for busy in competing:
+                    busy.kill()
+                process.send_signal(signal.SIGINT)
+                process.wait(timeout=60)
     table = Table(title=f"rankwise serve --model {args.model}: 20 documents per request, {args.seconds:.0f} s per level")
-    for c in ("config", "clients", "requests", "errors", "req/s", "docs/s", "p50 ms", "p95 ms", "p99 ms",
-              "vs. one request per batch"):
+    for c in ("config", "busy procs", "clients", "requests", "errors", "req/s", "docs/s", "p50 ms", "p95 ms",
+              "p99 ms", f"vs. {baseline_config}"):
         table.add_column(c, justify="left" if c == "config" else "right")
-    baseline = {r["concurrency"]: r["rps"] for r in rows if r["config"] == "one request per batch"}
+    baseline = {(r["cpu_load"], r["concurrency"]): r["rps"] for r in rows if r["config"] == baseline_config}
     for r in rows:
-        speedup = r["rps"] / baseline[r["concurrency"]] if r["config"] != "one request per batch" and baseline.get(r["concurrency"]) else None
-        table.add_row(r["config"], str(r["concurrency"]), str(r["requests"]), str(r["errors"]), f"{r['rps']:.1f}",
-                      f"{20 * r['rps']:.0f}", f"{r['p50_ms']:.0f}", f"{r['p95_ms']:.0f}", f"{r['p99_ms']:.0f}",
-                      f"{speedup:.2f}x" if speedup else "-")
+        base = baseline.get((r["cpu_load"], r["concurrency"]))
+        speedup = r["rps"] / base if r["config"] != baseline_config and base else None
+        table.add_row(r["config"], str(r["cpu_load"]), str(r["concurrency"]), str(r["requests"]), str(r["errors"]),
+                      f"{r['rps']:.1f}", f"{20 * r['rps']:.0f}", f"{r['p50_ms']:.0f}", f"{r['p95_ms']:.0f}",
+                      f"{r['p99_ms']:.0f}", f"{speedup:.2f}x" if speedup else "-")
     console.print(table)
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2))

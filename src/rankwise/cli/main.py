@@ -247,8 +247,15 @@ def index(
     b: float = typer.Option(0.4, help="BM25 b."),
     stemmer: str = typer.Option("english", help="PyStemmer language, or 'none'."),
     stopwords: str = typer.Option("en", help="Stopword list, or 'none'."),
+    encode: Optional[str] = typer.Option(None, help="Also store each passage's embedding from this model (a "
+                                                    "forward index in OUT/forward) for index=OUT rerankers."),
+    token_vectors: bool = typer.Option(False, help="With --encode: also store MaxSim token vectors."),
+    dtype: str = typer.Option("float32", help="With --encode: float32 (exact), float16 or int8."),
+    passage_prefix: str = typer.Option("", help="With --encode: text put before each passage."),
+    chunk_size: int = typer.Option(1024, help="With --encode: passages per resumable chunk."),
+    resume: bool = typer.Option(False, help="Continue a killed --encode build from its last finished chunk."),
 ) -> None:
-    """Build a BM25 index (bm25s) from a corpus."""
+    """Build a BM25 index (bm25s) from a corpus and, with --encode, a forward index of passage vectors."""
     from rankwise.io.corpus import load_ir_dataset, read_corpus
     from rankwise.pipelines.retrieve import BM25Index, BM25Settings
 
@@ -260,6 +267,20 @@ def index(
         built = BM25Index.build(collection.documents, settings)
         built.save(out)
     console.print(f"indexed {len(collection.documents)} documents into {out} in {time.perf_counter() - start:.1f} s")
+    if encode is None:
+        return
+    from rankwise.io.forward_index import FORWARD_FOLDER
+    from rankwise.pipelines.index import build_forward_index
+
+    start = time.perf_counter()
+    with progress_bar(f"encoding with {encode}") as (progress, task):
+        progress.update(task, total=len(collection.documents))
+        forward = build_forward_index(collection.documents, out / FORWARD_FOLDER, encode, token_vectors=token_vectors,
+                                      dtype=dtype, passage_prefix=passage_prefix, chunk_size=chunk_size,
+                                      resume=resume, on_chunk=lambda done, total: progress.update(task, completed=done))
+    size = forward.bytes_on_disk()
+    console.print(f"forward index: {len(forward)} passages in {time.perf_counter() - start:.1f} s, "
+                  f"{size / 2**20:.1f} MiB ({size / len(forward) / 1024:.1f} KiB per passage) in {forward.folder}")
 
 
 @app.command()

@@ -11,7 +11,7 @@ from rankwise.rerankers.base import BaseReranker, ScoredRequest, WrappingReranke
 from rankwise.types import Ranking, Request
 
 # Description keys that say where results are kept, not how they are scored: they may differ from the fit.
-NOT_SCORING = ("cache",)
+NOT_SCORING = ("cache", "index")
 
 
 def scoring_description(reranker: BaseReranker) -> dict[str, Any]:

@@ -10,7 +10,8 @@ from rankwise.backends.interface import Capability, Embedder
 from rankwise.models.registry import TEXT_ENCODER
 from rankwise.options import option
 from rankwise.rerankers.base import PointwiseReranker
-from rankwise.types import Candidate, Query, ScoreKind
+from rankwise.rerankers.passage_vectors import PassageVectors, Provenance
+from rankwise.types import Candidate, Query, Ranking, Request, ScoreKind
 
 
 @dataclass(frozen=True)
@@ -18,6 +19,8 @@ class EmbeddingOptions:
     # Some embedders (E5, BGE) expect instruction prefixes such as "query: ".
     query_prefix: str = option("", help="text put before each query")
     passage_prefix: str = option("", help="text put before each passage")
+    index: str | None = option(None, help="a forward index folder (`rankwise index --encode`): passage vectors "
+                                          "are looked up there instead of encoded; what it lacks is encoded")
 
 
 class EmbeddingReranker(PointwiseReranker):
@@ -28,19 +31,34 @@ class EmbeddingReranker(PointwiseReranker):
 
     score_kind = ScoreKind.COSINE
 
-    def __init__(self, encoder: Embedder, model_label: str, query_prefix: str = "", passage_prefix: str = ""):
+    def __init__(self, encoder: Embedder, model_label: str, query_prefix: str = "", passage_prefix: str = "",
+                 index: str | None = None):
         super().__init__(model_label)
         self.encoder = encoder
         self.query_prefix = query_prefix
         self.passage_prefix = passage_prefix
+        self.passages = PassageVectors(encoder, model_label, passage_prefix, index)
 
-    def score_pairs(self, pairs: Sequence[tuple[Query, Candidate]]) -> list[float]:
+    def _scores(self, pairs: Sequence[tuple[Query, Candidate]]) -> tuple[list[float], Provenance]:
         query_texts = list(dict.fromkeys(q.text for q, _ in pairs))
         query_vectors = self.encoder.embed_unit([self.query_prefix + t for t in query_texts])
         row_of = {text: i for i, text in enumerate(query_texts)}
-        passage_vectors = self.encoder.embed_unit([self.passage_prefix + c.text for _, c in pairs])
+        passage_vectors, provenance = self.passages.pooled([c for _, c in pairs])
         rows = query_vectors[[row_of[q.text] for q, _ in pairs]]
-        return (rows * passage_vectors).sum(-1).tolist()
+        return (rows * passage_vectors).sum(-1).tolist(), provenance
+
+    def score_pairs(self, pairs: Sequence[tuple[Query, Candidate]]) -> list[float]:
+        return self._scores(pairs)[0]
+
+    def _rerank(self, requests: list[Request]) -> list[Ranking]:
+        pairs = [(request.query, candidate) for request in requests for candidate in request.candidates]
+        scores, provenance = self._scores(pairs) if pairs else ([], Provenance(None, [], []))
+        rankings, offset = [], 0
+        for request in requests:
+            end = offset + len(request.candidates)
+            rankings.append(Ranking.from_scores(request, scores[offset:end], trace=provenance.trace(offset, end)))
+            offset = end
+        return rankings
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "pooling": self.encoder.pooling, "max_length": self.encoder.max_length}
+        return {**super().describe(), "pooling": self.encoder.pooling, "max_length": self.encoder.max_length, **self.passages.describe()}

@@ -18,6 +18,7 @@ from rankwise.models.registry import TEXT_ENCODER
 from rankwise.options import option
 from rankwise.rerankers.base import BaseReranker
 from rankwise.rerankers.embedding import EmbeddingOptions
+from rankwise.rerankers.passage_vectors import PassageVectors
 from rankwise.types import Ranking, Request, ScoreKind
 
 
@@ -36,23 +37,24 @@ class EmbeddingPRFReranker(BaseReranker):
     score_kind = ScoreKind.COSINE  # with the expanded query vector
 
     def __init__(self, encoder: Embedder, model_label: str, prf_k: int = 3, prf_beta: float = 1.0,
-                 query_prefix: str = "", passage_prefix: str = ""):
+                 query_prefix: str = "", passage_prefix: str = "", index: str | None = None):
         super().__init__(model_label)
         if prf_k < 0 or prf_beta < 0:
             raise OptionError(f"prf_k ({prf_k}) and prf_beta ({prf_beta}) must be >= 0")
         self.encoder = encoder
         self.prf_k, self.prf_beta = int(prf_k), float(prf_beta)
         self.query_prefix, self.passage_prefix = query_prefix, passage_prefix
+        self.passages = PassageVectors(encoder, model_label, passage_prefix, index)
 
     def _rerank(self, requests: list[Request]) -> list[Ranking]:
         import numpy as np
 
         queries = self.encoder.embed_unit([self.query_prefix + r.query.text for r in requests])
-        passages = self.encoder.embed_unit([self.passage_prefix + c.text for r in requests for c in r.candidates])
+        passages, provenance = self.passages.pooled([c for r in requests for c in r.candidates])
         rankings, offset = [], 0
         for request, query in zip(requests, queries):
-            vectors = passages[offset:offset + len(request.candidates)]
-            offset += len(request.candidates)
+            start, offset = offset, offset + len(request.candidates)
+            vectors = passages[start:offset]
             first = vectors @ query
             k = min(self.prf_k, len(first))
             if k:
@@ -61,10 +63,10 @@ class EmbeddingPRFReranker(BaseReranker):
                 scores = vectors @ (expanded / max(float(np.linalg.norm(expanded)), 1e-12))
             else:
                 scores = first
-            rankings.append(Ranking.from_scores(request, scores.tolist(),
-                                                trace={"feedback_docids": [request.candidates[i].docid
-                                                                           for i in (top if k else [])]}))
+            rankings.append(Ranking.from_scores(request, scores.tolist(), trace={
+                "feedback_docids": [request.candidates[i].docid for i in (top if k else [])],
+                **provenance.trace(start, offset)}))
         return rankings
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "prf_k": self.prf_k, "prf_beta": self.prf_beta}
+        return {**super().describe(), "prf_k": self.prf_k, "prf_beta": self.prf_beta, **self.passages.describe()}

@@ -22,6 +22,7 @@ from rankwise.models.registry import TEXT_ENCODER
 from rankwise.options import option
 from rankwise.rerankers.base import BaseReranker
 from rankwise.rerankers.embedding import EmbeddingOptions
+from rankwise.rerankers.passage_vectors import PassageVectors
 from rankwise.types import Ranking, Request, ScoreKind
 
 if TYPE_CHECKING:
@@ -53,10 +54,11 @@ class MaxSimReranker(BaseReranker):
     Options = MaxSimOptions
 
     def __init__(self, encoder: TokenEmbedder, model_label: str, query_prefix: str = "", passage_prefix: str = "",
-                 prf_k: int = 3, prf_beta: float = 1.0):
+                 prf_k: int = 3, prf_beta: float = 1.0, index: str | None = None):
         super().__init__(model_label)
         self.encoder = encoder
         self.query_prefix, self.passage_prefix = query_prefix, passage_prefix
+        self.passages = PassageVectors(encoder, model_label, passage_prefix, index, needs_tokens=True)
         self.prf_k, self.prf_beta = prf_k, float(prf_beta)
         self.score_kind = ScoreKind.STANDARDIZED if prf_k else ScoreKind.COSINE  # MaxSim is a mean of cosines
 
@@ -64,17 +66,17 @@ class MaxSimReranker(BaseReranker):
         import numpy as np
 
         _, query_tokens = self.encoder.embed_with_tokens([self.query_prefix + r.query.text for r in requests])
-        pooled, passage_tokens = self.encoder.embed_with_tokens(
-            [self.passage_prefix + c.text for r in requests for c in r.candidates])
+        pooled, passage_tokens, provenance = self.passages.with_tokens([c for r in requests for c in r.candidates])
         rankings, offset = [], 0
         for request, query in zip(requests, query_tokens):
             count = len(request.candidates)
             late = np.array([maxsim(query, passage_tokens[offset + i]) for i in range(count)])
             vectors = pooled[offset:offset + count]
+            looked_up = provenance.trace(offset, offset + count)
             offset += count
             k = min(self.prf_k, count)
             if k == 0:
-                rankings.append(Ranking.from_scores(request, late.tolist(), trace={"score": "maxsim"}))
+                rankings.append(Ranking.from_scores(request, late.tolist(), trace={"score": "maxsim", **looked_up}))
                 continue
             top = np.argsort(-late, kind="stable")[:k]
             centroid = vectors[top].mean(0)
@@ -82,9 +84,9 @@ class MaxSimReranker(BaseReranker):
             scores = zscores(late) + self.prf_beta * zscores(feedback)
             rankings.append(Ranking.from_scores(request, scores.tolist(), trace={
                 "score": "z(maxsim) + prf_beta * z(cosine to feedback centroid)",
-                "feedback_docids": [request.candidates[i].docid for i in top]}))
+                "feedback_docids": [request.candidates[i].docid for i in top], **looked_up}))
         return rankings
 
     def describe(self) -> dict[str, object]:
         return {**super().describe(), "prf_k": self.prf_k, "prf_beta": self.prf_beta,
-                "max_length": self.encoder.max_length}
+                "max_length": self.encoder.max_length, **self.passages.describe()}

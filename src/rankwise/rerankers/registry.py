@@ -17,6 +17,7 @@ from rankwise.rerankers.base import BaseReranker
 METHODS: dict[str, str] = {
     "embedding": "rankwise.rerankers.embedding:EmbeddingReranker",
     "embedding-prf": "rankwise.rerankers.embedding_prf:EmbeddingPRFReranker",
+    "fast-forward": "rankwise.rerankers.fast_forward:FastForwardReranker",
     "maxsim": "rankwise.rerankers.late_interaction:MaxSimReranker",
     "cross-encoder": "rankwise.rerankers.cross_encoder:CrossEncoderReranker",
     "llm-pointwise": "rankwise.rerankers.llm_pointwise:LLMPointwiseReranker",

@@ -1,0 +1,270 @@
+"""A forward index on disk: each passage's embedding (and, optionally, its MaxSim token vectors) stored by
+docid, so rerankers look passage vectors up instead of encoding them (Fast-Forward indexes, Leonhardt et
+al., WWW 2022).
+
+A folder holds `manifest.json` and fixed-size chunks of memory-mapped `.npy` arrays. The manifest lists
+only finished chunks and is replaced atomically after each one, so a killed indexing job continues from
+its last finished chunk and ends with the same files as an uninterrupted one. Each row also keeps a digest
+of the passage text it was encoded from: a candidate whose text differs from the indexed one is encoded
+again rather than scored with a stale vector.
+
+Storage types: float32 (exact), float16, and int8 with one float32 scale per vector (symmetric, the
+largest component maps to 127)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rankwise.errors import InputError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+FORMAT = "rankwise-forward-index/1"
+MANIFEST = "manifest.json"
+DTYPES = ("float32", "float16", "int8")
+FORWARD_FOLDER = "forward"  # where `rankwise index --encode` puts it, beside the BM25 files
+
+
+def text_digest(text: str) -> str:
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
+
+
+def corpus_fingerprint(docids: Sequence[str], digests: Sequence[str]) -> str:
+    """Identifies the corpus an index was started on, so --resume never continues over another one."""
+    h = hashlib.sha256()
+    for docid, digest in zip(docids, digests):
+        h.update(docid.encode("utf-8", "surrogatepass") + b"\0" + digest.encode() + b"\n")
+    return h.hexdigest()
+
+
+def _quantize(vectors: np.ndarray, dtype: str) -> tuple[np.ndarray, np.ndarray | None]:
+    import numpy as np
+
+    if dtype == "float32":
+        return vectors.astype(np.float32), None
+    if dtype == "float16":
+        return vectors.astype(np.float16), None
+    scale = np.abs(vectors).max(axis=1).astype(np.float32) / 127.0
+    safe = np.where(scale > 0, scale, 1.0)
+    return np.clip(np.rint(vectors / safe[:, None]), -127, 127).astype(np.int8), scale
+
+
+def _dequantize(stored: np.ndarray, scale: np.ndarray | None) -> np.ndarray:
+    import numpy as np
+
+    out = np.asarray(stored, dtype=np.float32)
+    return out * scale[:, None] if scale is not None else out
+
+
+def _save(path: Path, array: np.ndarray) -> None:
+    import numpy as np
+
+    with open(path, "wb") as f:
+        np.save(f, array, allow_pickle=False)
+
+
+@dataclass(frozen=True)
+class IndexSettings:
+    """What an index was built with; `encoder` is the encoder's own description (model, pooling, length
+    limit, passage prefix), compared with the reranker's before any lookup."""
+
+    encoder: dict[str, Any]
+    dim: int
+    dtype: str = "float32"
+    token_vectors: bool = False
+    chunk_size: int = 1024
+
+    def __post_init__(self) -> None:
+        if self.dtype not in DTYPES:
+            raise InputError(f"index dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
+
+
+class ForwardIndexWriter:
+    """Writes an index chunk by chunk; `done` docids are skipped on resume."""
+
+    def __init__(self, folder: str | Path, settings: IndexSettings, fingerprint: str, documents: int,
+                 resume: bool = False):
+        self.folder = Path(folder)
+        self.settings = settings
+        manifest_path = self.folder / MANIFEST
+        if manifest_path.is_file():
+            manifest = _read_manifest(self.folder)
+            if not resume:
+                state = "a finished" if manifest.get("complete") else "a partial"
+                raise InputError(f"{state} forward index is already here; pass --resume to continue it, or "
+                                 "choose another --out", source=str(self.folder))
+            started = {"encoder": manifest["encoder"], "dim": manifest["dim"], "dtype": manifest["dtype"],
+                       "token_vectors": manifest["token_vectors"], "chunk_size": manifest["chunk_size"],
+                       "fingerprint": manifest["corpus"]["fingerprint"]}
+            asked = {"encoder": settings.encoder, "dim": settings.dim, "dtype": settings.dtype,
+                     "token_vectors": settings.token_vectors, "chunk_size": settings.chunk_size,
+                     "fingerprint": fingerprint}
+            differing = [k for k in started if started[k] != asked[k]]
+            if differing:
+                raise InputError("--resume over an index built differently (" + ", ".join(
+                    f"{k}: {started[k]!r} there, {asked[k]!r} now" for k in differing) + ")",
+                    source=str(self.folder))
+            self.manifest = manifest
+        else:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self.manifest = {"format": FORMAT, "encoder": settings.encoder, "dim": settings.dim,
+                             "dtype": settings.dtype, "token_vectors": settings.token_vectors,
+                             "chunk_size": settings.chunk_size,
+                             "corpus": {"documents": documents, "fingerprint": fingerprint},
+                             "chunks": [], "complete": False}
+            self._commit()
+
+    @property
+    def finished_rows(self) -> int:
+        return sum(chunk["rows"] for chunk in self.manifest["chunks"])
+
+    def write_chunk(self, docids: Sequence[str], digests: Sequence[str], pooled: np.ndarray,
+                    tokens: Sequence[np.ndarray] | None = None) -> None:
+        import numpy as np
+
+        name = f"chunk-{len(self.manifest['chunks']):05d}"
+        stored, scale = _quantize(pooled, self.settings.dtype)
+        _save(self.folder / f"{name}.pooled.npy", stored)
+        if scale is not None:
+            _save(self.folder / f"{name}.pooled_scale.npy", scale)
+        if self.settings.token_vectors:
+            if tokens is None:
+                raise ValueError("this index stores token vectors: give them for every chunk")
+            lengths = [len(t) for t in tokens]
+            offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+            flat = np.concatenate([t for t in tokens if len(t)]) if any(lengths) else \
+                np.zeros((0, self.settings.dim), dtype=np.float32)
+            stored_tokens, token_scale = _quantize(flat, self.settings.dtype)
+            _save(self.folder / f"{name}.tokens.npy", stored_tokens)
+            _save(self.folder / f"{name}.offsets.npy", offsets)
+            if token_scale is not None:
+                _save(self.folder / f"{name}.tokens_scale.npy", token_scale)
+        (self.folder / f"{name}.docids.json").write_text(
+            json.dumps({"docids": list(docids), "digests": list(digests)}, ensure_ascii=False))
+        self.manifest["chunks"].append({"name": name, "rows": len(docids)})
+        self._commit()
+
+    def finish(self) -> None:
+        self.manifest["complete"] = True
+        self._commit()
+
+    def _commit(self) -> None:
+        temporary = self.folder / (MANIFEST + ".tmp")
+        temporary.write_text(json.dumps(self.manifest, indent=1, ensure_ascii=False))
+        os.replace(temporary, self.folder / MANIFEST)
+
+
+def _read_manifest(folder: Path) -> dict[str, Any]:
+    path = folder / MANIFEST
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError("not a forward index (no manifest.json; build one with `rankwise index --encode`)",
+                         source=str(folder)) from None
+    except json.JSONDecodeError as e:
+        raise InputError(f"malformed manifest: {e}", source=str(path)) from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise InputError(f"not a {FORMAT} manifest", source=str(path))
+    return manifest
+
+
+@dataclass
+class Lookup:
+    """Rows found in the index for a list of candidates; `missing` are positions to encode instead."""
+
+    pooled: np.ndarray  # [len(candidates), dim], zero rows where missing
+    tokens: list[np.ndarray | None]  # per candidate, None where missing or not stored
+    missing: list[int]
+    stale_positions: list[int]  # of the missing: indexed under the docid, but from another text
+
+
+class ForwardIndex:
+    """A finished (or partial: its finished chunks) index, memory-mapped."""
+
+    def __init__(self, folder: str | Path):
+        import numpy as np
+
+        folder = Path(folder)
+        if not (folder / MANIFEST).is_file() and (folder / FORWARD_FOLDER / MANIFEST).is_file():
+            folder = folder / FORWARD_FOLDER  # the --out folder of `rankwise index`
+        self.folder = folder
+        self.manifest = _read_manifest(folder)
+        self.encoder: dict[str, Any] = self.manifest["encoder"]
+        self.dtype: str = self.manifest["dtype"]
+        self.token_vectors: bool = bool(self.manifest["token_vectors"])
+        self._chunks: list[dict[str, Any]] = []
+        self._where: dict[str, tuple[int, int]] = {}
+        for number, chunk in enumerate(self.manifest["chunks"]):
+            name = chunk["name"]
+            try:
+                ids = json.loads((folder / f"{name}.docids.json").read_text(encoding="utf-8"))
+                arrays = {"pooled": np.load(folder / f"{name}.pooled.npy", mmap_mode="r")}
+                for part in ("pooled_scale", "tokens", "offsets", "tokens_scale"):
+                    path = folder / f"{name}.{part}.npy"
+                    if path.is_file():
+                        arrays[part] = np.load(path, mmap_mode="r")
+            except (OSError, ValueError) as e:
+                raise InputError(f"chunk {name} is unreadable: {e}", source=str(folder)) from None
+            if len(ids["docids"]) != chunk["rows"] or arrays["pooled"].shape[0] != chunk["rows"]:
+                raise InputError(f"chunk {name} holds {arrays['pooled'].shape[0]} rows, the manifest says "
+                                 f"{chunk['rows']}", source=str(folder))
+            arrays["digests"] = ids["digests"]
+            self._chunks.append(arrays)
+            for row, docid in enumerate(ids["docids"]):
+                self._where[docid] = (number, row)
+
+    def __len__(self) -> int:
+        return len(self._where)
+
+    @property
+    def complete(self) -> bool:
+        return bool(self.manifest.get("complete"))
+
+    def bytes_on_disk(self) -> int:
+        return sum(p.stat().st_size for p in self.folder.iterdir() if p.is_file())
+
+    def check_encoder(self, encoder: dict[str, Any], needs_tokens: bool = False) -> None:
+        """Refuse an index built by another encoder (or without the token vectors a method needs)."""
+        differing = [k for k in sorted(set(encoder) | set(self.encoder)) if encoder.get(k) != self.encoder.get(k)]
+        if differing:
+            raise InputError("this forward index was built by another encoder (" + ", ".join(
+                f"{k}: {self.encoder.get(k)!r} in the index, {encoder.get(k)!r} here" for k in differing)
+                + "); rebuild it with `rankwise index --encode` for this model", source=str(self.folder))
+        if needs_tokens and not self.token_vectors:
+            raise InputError("this method scores token vectors, and this index has none; rebuild it with "
+                             "`rankwise index --encode ... --token-vectors`", source=str(self.folder))
+
+    def lookup(self, docids: Sequence[str], texts: Sequence[str], with_tokens: bool = False) -> Lookup:
+        import numpy as np
+
+        dim = int(self.manifest["dim"])
+        pooled = np.zeros((len(docids), dim), dtype=np.float32)
+        tokens: list[np.ndarray | None] = [None] * len(docids)
+        missing: list[int] = []
+        stale: list[int] = []
+        for i, (docid, text) in enumerate(zip(docids, texts)):
+            where = self._where.get(docid)
+            if where is None:
+                missing.append(i)
+                continue
+            chunk = self._chunks[where[0]]
+            row = where[1]
+            if chunk["digests"][row] != text_digest(text):
+                missing.append(i)
+                stale.append(i)
+                continue
+            scale = chunk.get("pooled_scale")
+            pooled[i] = _dequantize(chunk["pooled"][row:row + 1], None if scale is None else scale[row:row + 1])[0]
+            if with_tokens:
+                start, end = int(chunk["offsets"][row]), int(chunk["offsets"][row + 1])
+                token_scale = chunk.get("tokens_scale")
+                tokens[i] = _dequantize(chunk["tokens"][start:end],
+                                        None if token_scale is None else token_scale[start:end])
+        return Lookup(pooled=pooled, tokens=tokens, missing=missing, stale_positions=stale)

@@ -1,0 +1,56 @@
+"""Building a forward index: every passage of a corpus encoded once, stored by docid in resumable chunks
+(`io/forward_index.py`), for `embedding`, `embedding-prf` and `maxsim` rerankers given `index=DIR`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from rankwise.backends.interface import Capability
+from rankwise.backends.registry import locate, open_backend, split_options
+from rankwise.errors import InputError
+from rankwise.io.forward_index import (ForwardIndex, ForwardIndexWriter, IndexSettings, corpus_fingerprint,
+                                       text_digest)
+from rankwise.rerankers.passage_vectors import encoder_description
+from rankwise.types import Candidate
+
+
+def build_forward_index(documents: Sequence[Candidate], out: str | Path, model: str, token_vectors: bool = False,
+                        dtype: str = "float32", passage_prefix: str = "", chunk_size: int = 1024,
+                        resume: bool = False, on_chunk: Callable[[int, int], None] | None = None,
+                        **runtime_options: object) -> ForwardIndex:
+    """Encode `documents` with `model` into `out`; with `resume`, continue a killed build from its last
+    finished chunk (the same files as an uninterrupted build). `on_chunk(done, total)` after each chunk."""
+    if not documents:
+        raise InputError("cannot index an empty corpus")
+    if chunk_size < 1:
+        raise InputError(f"chunk_size must be >= 1, got {chunk_size}")
+    runtime, unknown = split_options(dict(runtime_options))
+    if unknown:
+        raise InputError(f"options {', '.join(sorted(unknown))} are not runtime options of an encoder")
+    location = locate(model, runtime.backend)
+    needs = {Capability.EMBED, Capability.TOKEN_EMBED} if token_vectors else {Capability.EMBED}
+    encoder = open_backend(location, runtime, frozenset(needs), "index")
+    seen: set[str] = set()
+    for d in documents:
+        if d.docid in seen:
+            raise InputError(f"duplicate document id {d.docid!r} in the corpus")
+        seen.add(d.docid)
+    digests = [text_digest(d.text) for d in documents]
+    settings = IndexSettings(encoder=encoder_description(encoder, location.label, passage_prefix),
+                             dim=int(encoder.embed_unit(["dimension probe"]).shape[1]), dtype=dtype,
+                             token_vectors=token_vectors, chunk_size=chunk_size)
+    writer = ForwardIndexWriter(out, settings, corpus_fingerprint([d.docid for d in documents], digests),
+                                len(documents), resume=resume)
+    for start in range(writer.finished_rows, len(documents), chunk_size):
+        chunk = documents[start:start + chunk_size]
+        texts = [passage_prefix + d.text for d in chunk]
+        if token_vectors:
+            pooled, tokens = encoder.embed_with_tokens(texts)  # type: ignore[attr-defined]
+        else:
+            pooled, tokens = encoder.embed_unit(texts), None
+        writer.write_chunk([d.docid for d in chunk], digests[start:start + len(chunk)], pooled, tokens)
+        if on_chunk is not None:
+            on_chunk(start + len(chunk), len(documents))
+    writer.finish()
+    return ForwardIndex(out)
