@@ -249,22 +249,27 @@ class ForwardIndex:
         tokens: list[np.ndarray | None] = [None] * len(docids)
         missing: list[int] = []
         stale: list[int] = []
+        by_chunk: dict[int, tuple[list[int], list[int]]] = {}
         for i, (docid, text) in enumerate(zip(docids, texts)):
             where = self._where.get(docid)
             if where is None:
                 missing.append(i)
-                continue
-            chunk = self._chunks[where[0]]
-            row = where[1]
-            if chunk["digests"][row] != text_digest(text):
+            elif self._chunks[where[0]]["digests"][where[1]] != text_digest(text):
                 missing.append(i)
                 stale.append(i)
-                continue
+            else:
+                positions, rows = by_chunk.setdefault(where[0], ([], []))
+                positions.append(i)
+                rows.append(where[1])
+        # One fancy-indexed read per chunk: a memory-mapped array read row by row costs a Python call each.
+        for number, (positions, rows) in by_chunk.items():
+            chunk = self._chunks[number]
             scale = chunk.get("pooled_scale")
-            pooled[i] = _dequantize(chunk["pooled"][row:row + 1], None if scale is None else scale[row:row + 1])[0]
+            pooled[positions] = _dequantize(chunk["pooled"][rows], None if scale is None else scale[rows])
             if with_tokens:
-                start, end = int(chunk["offsets"][row]), int(chunk["offsets"][row + 1])
                 token_scale = chunk.get("tokens_scale")
-                tokens[i] = _dequantize(chunk["tokens"][start:end],
-                                        None if token_scale is None else token_scale[start:end])
+                for i, row in zip(positions, rows):
+                    start, end = int(chunk["offsets"][row]), int(chunk["offsets"][row + 1])
+                    tokens[i] = _dequantize(chunk["tokens"][start:end],
+                                            None if token_scale is None else token_scale[start:end])
         return Lookup(pooled=pooled, tokens=tokens, missing=missing, stale_positions=stale)
