@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +19,19 @@ class Collection:
     documents: list[Candidate]
     queries: list[Query] = field(default_factory=list)
     qrels: Qrels = field(default_factory=dict)
+
+
+def check_indexable(documents: Sequence[Candidate]) -> None:
+    """What every index builder refuses: an empty corpus, a duplicate docid, an empty text."""
+    if not documents:
+        raise InputError("cannot index an empty corpus")
+    seen: set[str] = set()
+    for d in documents:
+        if d.docid in seen:
+            raise InputError(f"duplicate document id {d.docid!r} in the corpus")
+        if not d.text.strip():
+            raise InputError(f"document {d.docid!r} has empty text")
+        seen.add(d.docid)
 
 
 def read_corpus(path: str | Path) -> Collection:

@@ -87,38 +87,30 @@ class IndexSettings:
 
 
 class ForwardIndexWriter:
-    """Writes an index chunk by chunk; `done` docids are skipped on resume."""
+    """Writes an index chunk by chunk; on resume, continues after the manifest's finished chunks."""
 
     def __init__(self, folder: str | Path, settings: IndexSettings, fingerprint: str, documents: int,
                  resume: bool = False):
         self.folder = Path(folder)
         self.settings = settings
-        manifest_path = self.folder / MANIFEST
-        if manifest_path.is_file():
+        header = {"format": FORMAT, "encoder": settings.encoder, "dim": settings.dim, "dtype": settings.dtype,
+                  "token_vectors": settings.token_vectors, "chunk_size": settings.chunk_size,
+                  "corpus": {"documents": documents, "fingerprint": fingerprint}}
+        if (self.folder / MANIFEST).is_file():
             manifest = _read_manifest(self.folder)
             if not resume:
                 state = "a finished" if manifest.get("complete") else "a partial"
                 raise InputError(f"{state} forward index is already here; pass --resume to continue it, or "
                                  "choose another --out", source=str(self.folder))
-            started = {"encoder": manifest["encoder"], "dim": manifest["dim"], "dtype": manifest["dtype"],
-                       "token_vectors": manifest["token_vectors"], "chunk_size": manifest["chunk_size"],
-                       "fingerprint": manifest["corpus"]["fingerprint"]}
-            asked = {"encoder": settings.encoder, "dim": settings.dim, "dtype": settings.dtype,
-                     "token_vectors": settings.token_vectors, "chunk_size": settings.chunk_size,
-                     "fingerprint": fingerprint}
-            differing = [k for k in started if started[k] != asked[k]]
+            differing = [k for k in header if manifest.get(k) != header[k]]
             if differing:
                 raise InputError("--resume over an index built differently (" + ", ".join(
-                    f"{k}: {started[k]!r} there, {asked[k]!r} now" for k in differing) + ")",
+                    f"{k}: {manifest.get(k)!r} there, {header[k]!r} now" for k in differing) + ")",
                     source=str(self.folder))
             self.manifest = manifest
         else:
             self.folder.mkdir(parents=True, exist_ok=True)
-            self.manifest = {"format": FORMAT, "encoder": settings.encoder, "dim": settings.dim,
-                             "dtype": settings.dtype, "token_vectors": settings.token_vectors,
-                             "chunk_size": settings.chunk_size,
-                             "corpus": {"documents": documents, "fingerprint": fingerprint},
-                             "chunks": [], "complete": False}
+            self.manifest = {**header, "chunks": [], "complete": False}
             self._commit()
 
     @property

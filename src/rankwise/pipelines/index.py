@@ -9,6 +9,7 @@ from pathlib import Path
 from rankwise.backends.interface import Capability
 from rankwise.backends.registry import locate, open_backend, split_options
 from rankwise.errors import InputError
+from rankwise.io.corpus import check_indexable
 from rankwise.io.forward_index import (ForwardIndex, ForwardIndexWriter, IndexSettings, corpus_fingerprint,
                                        text_digest)
 from rankwise.rerankers.passage_vectors import encoder_description
@@ -21,8 +22,7 @@ def build_forward_index(documents: Sequence[Candidate], out: str | Path, model: 
                         **runtime_options: object) -> ForwardIndex:
     """Encode `documents` with `model` into `out`; with `resume`, continue a killed build from its last
     finished chunk (the same files as an uninterrupted build). `on_chunk(done, total)` after each chunk."""
-    if not documents:
-        raise InputError("cannot index an empty corpus")
+    check_indexable(documents)
     if chunk_size < 1:
         raise InputError(f"chunk_size must be >= 1, got {chunk_size}")
     runtime, unknown = split_options(dict(runtime_options))
@@ -31,11 +31,6 @@ def build_forward_index(documents: Sequence[Candidate], out: str | Path, model: 
     location = locate(model, runtime.backend)
     needs = {Capability.EMBED, Capability.TOKEN_EMBED} if token_vectors else {Capability.EMBED}
     encoder = open_backend(location, runtime, frozenset(needs), "index")
-    seen: set[str] = set()
-    for d in documents:
-        if d.docid in seen:
-            raise InputError(f"duplicate document id {d.docid!r} in the corpus")
-        seen.add(d.docid)
     digests = [text_digest(d.text) for d in documents]
     settings = IndexSettings(encoder=encoder_description(encoder, location.label, passage_prefix),
                              dim=int(encoder.embed_unit(["dimension probe"]).shape[1]), dtype=dtype,

@@ -37,15 +37,9 @@ class BM25Index:
               show_progress: bool = False) -> BM25Index:
         import bm25s
 
-        if not documents:
-            raise InputError("cannot index an empty corpus")
-        seen: set[str] = set()
-        for d in documents:
-            if d.docid in seen:
-                raise InputError(f"duplicate document id {d.docid!r} in the corpus")
-            if not d.text.strip():
-                raise InputError(f"document {d.docid!r} has empty text")
-            seen.add(d.docid)
+        from rankwise.io.corpus import check_indexable
+
+        check_indexable(documents)
         tokens = bm25s.tokenize([d.text for d in documents], stopwords=settings.stopwords,
                                 stemmer=_stemmer(settings.stemmer), show_progress=show_progress)
         retriever = bm25s.BM25(k1=settings.k1, b=settings.b)

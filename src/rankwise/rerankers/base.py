@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, ClassVar
 
 from rankwise.backends.interface import Capability, TokenCounting
@@ -192,13 +192,18 @@ class PointwiseReranker(BaseReranker):
 
     def _rerank(self, requests: list[Request]) -> list[Ranking]:
         pairs = [(request.query, candidate) for request in requests for candidate in request.candidates]
-        scores = self.score_pairs(pairs) if pairs else []
+        scores, trace_of = self.score_pairs_traced(pairs) if pairs else ([], lambda start, end: {})
         rankings, offset = [], 0
         for request in requests:
-            count = len(request.candidates)
-            rankings.append(Ranking.from_scores(request, scores[offset:offset + count]))
-            offset += count
+            end = offset + len(request.candidates)
+            rankings.append(Ranking.from_scores(request, scores[offset:end], trace=trace_of(offset, end)))
+            offset = end
         return rankings
+
+    def score_pairs_traced(self, pairs: Sequence[tuple[Query, Candidate]]
+                           ) -> tuple[list[float], Callable[[int, int], dict[str, Any]]]:
+        """The scores, and the trace of the pairs at positions [start, end) (one request's); no trace here."""
+        return self.score_pairs(pairs), lambda start, end: {}
 
     @abstractmethod
     def score_pairs(self, pairs: Sequence[tuple[Query, Candidate]]) -> list[float]:

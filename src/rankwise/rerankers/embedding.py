@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,8 +10,8 @@ from rankwise.backends.interface import Capability, Embedder
 from rankwise.models.registry import TEXT_ENCODER
 from rankwise.options import option
 from rankwise.rerankers.base import PointwiseReranker
-from rankwise.rerankers.passage_vectors import PassageVectors, Provenance
-from rankwise.types import Candidate, Query, Ranking, Request, ScoreKind
+from rankwise.rerankers.passage_vectors import PassageVectors
+from rankwise.types import Candidate, Query, ScoreKind
 
 
 @dataclass(frozen=True)
@@ -39,26 +39,17 @@ class EmbeddingReranker(PointwiseReranker):
         self.passage_prefix = passage_prefix
         self.passages = PassageVectors(encoder, model_label, passage_prefix, index)
 
-    def _scores(self, pairs: Sequence[tuple[Query, Candidate]]) -> tuple[list[float], Provenance]:
+    def score_pairs_traced(self, pairs: Sequence[tuple[Query, Candidate]]
+                           ) -> tuple[list[float], Callable[[int, int], dict[str, Any]]]:
         query_texts = list(dict.fromkeys(q.text for q, _ in pairs))
         query_vectors = self.encoder.embed_unit([self.query_prefix + t for t in query_texts])
         row_of = {text: i for i, text in enumerate(query_texts)}
         passage_vectors, provenance = self.passages.pooled([c for _, c in pairs])
         rows = query_vectors[[row_of[q.text] for q, _ in pairs]]
-        return (rows * passage_vectors).sum(-1).tolist(), provenance
+        return (rows * passage_vectors).sum(-1).tolist(), provenance.trace
 
     def score_pairs(self, pairs: Sequence[tuple[Query, Candidate]]) -> list[float]:
-        return self._scores(pairs)[0]
-
-    def _rerank(self, requests: list[Request]) -> list[Ranking]:
-        pairs = [(request.query, candidate) for request in requests for candidate in request.candidates]
-        scores, provenance = self._scores(pairs) if pairs else ([], Provenance(None, [], []))
-        rankings, offset = [], 0
-        for request in requests:
-            end = offset + len(request.candidates)
-            rankings.append(Ranking.from_scores(request, scores[offset:end], trace=provenance.trace(offset, end)))
-            offset = end
-        return rankings
+        return self.score_pairs_traced(pairs)[0]
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "pooling": self.encoder.pooling, "max_length": self.encoder.max_length, **self.passages.describe()}

@@ -28,7 +28,7 @@ from rankwise.models.registry import TEXT_ENCODER
 from rankwise.options import option
 from rankwise.rerankers.base import BaseReranker
 from rankwise.rerankers.embedding import EmbeddingOptions
-from rankwise.rerankers.passage_vectors import PassageVectors
+from rankwise.rerankers.passage_vectors import PassageVectors, Provenance
 from rankwise.types import Ranking, Request, ScoreKind
 
 
@@ -75,12 +75,15 @@ class FastForwardReranker(BaseReranker):
             order = np.argsort(-sparse, kind="stable")
             n, k = len(order), self.early_stop_k
             scored = n if k == 0 else min(n, max(k, self.early_stop_step))
-            dense_seen, vectors_trace = [], {}
+            dense_seen: list[float] = []
+            encoded: list[int] = []
+            stale: list[int] = []
             while True:
-                batch = [request.candidates[i] for i in order[len(dense_seen):scored]]
-                vectors, provenance = self.passages.pooled(batch)
+                done = len(dense_seen)
+                vectors, provenance = self.passages.pooled([request.candidates[i] for i in order[done:scored]])
                 dense_seen += (vectors @ query).astype(np.float64).tolist()
-                vectors_trace = _add(vectors_trace, provenance.trace(0, len(batch)))
+                encoded += [done + i for i in provenance.missing]
+                stale += [done + i for i in provenance.stale]
                 if scored == n:
                     break
                 interpolated = self.alpha * sparse[order[:scored]] + (1 - self.alpha) * np.array(dense_seen)
@@ -91,7 +94,8 @@ class FastForwardReranker(BaseReranker):
                 scored = min(n, scored + self.early_stop_step)
             scores = self.alpha * sparse + (1 - self.alpha) * -1.0
             scores[order[:scored]] = self.alpha * sparse[order[:scored]] + (1 - self.alpha) * np.array(dense_seen)
-            trace: dict[str, Any] = {"alpha": self.alpha, **vectors_trace}
+            trace: dict[str, Any] = {"alpha": self.alpha,
+                                     **Provenance(self.passages.index, encoded, stale).trace(0, scored)}
             if k:
                 trace["early_stopping"] = {"k": k, "scored": scored, "lookups_saved": n - scored,
                                            "bound": self.early_stop_bound}
@@ -101,11 +105,3 @@ class FastForwardReranker(BaseReranker):
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "alpha": self.alpha, "early_stop_k": self.early_stop_k, **self.passages.describe()}
 
-
-def _add(total: dict[str, Any], more: dict[str, Any]) -> dict[str, Any]:
-    if not more:
-        return total
-    counts = dict(total.get("index", {}))
-    for key, value in more["index"].items():
-        counts[key] = counts.get(key, 0) + value
-    return {"index": counts}

@@ -38,32 +38,31 @@ class PassageVectors:
         """For run provenance: the index read, if any (it changes the cost, not the float32 scores)."""
         return {"index": str(self.index.folder)} if self.index is not None else {}
 
-    def _texts(self, candidates: Sequence[Candidate]) -> list[str]:
-        return [self.passage_prefix + c.text for c in candidates]
-
     def pooled(self, candidates: Sequence[Candidate]) -> tuple[np.ndarray, Provenance]:
         """Unit passage vectors [n, d] in candidate order, and where each came from."""
-        if self.index is None:
-            return self.encoder.embed_unit(self._texts(candidates)), Provenance(None, [], 0)
-        found = self.index.lookup([c.docid for c in candidates], [c.text for c in candidates])
-        if found.missing:
-            found.pooled[found.missing] = self.encoder.embed_unit(self._texts([candidates[i] for i in found.missing]))
-        return found.pooled, Provenance(self.index, found.missing, found.stale_positions)
+        pooled, _, provenance = self._vectors(candidates, with_tokens=False)
+        return pooled, provenance
 
     def with_tokens(self, candidates: Sequence[Candidate]) -> tuple[np.ndarray, list[np.ndarray], Provenance]:
         """Unit pooled vectors, each candidate's unit content-token vectors, and where they came from."""
+        return self._vectors(candidates, with_tokens=True)  # type: ignore[return-value]
+
+    def _vectors(self, candidates: Sequence[Candidate], with_tokens: bool) -> tuple[np.ndarray, list, Provenance]:
         if self.index is None:
-            pooled, tokens = self.encoder.embed_with_tokens(self._texts(candidates))  # type: ignore[attr-defined]
-            return pooled, tokens, Provenance(None, [], 0)
-        found = self.index.lookup([c.docid for c in candidates], [c.text for c in candidates], with_tokens=True)
-        tokens = found.tokens
+            return (*self._encode(candidates, with_tokens), Provenance(None, [], []))
+        found = self.index.lookup([c.docid for c in candidates], [c.text for c in candidates], with_tokens)
         if found.missing:
-            pooled, encoded = self.encoder.embed_with_tokens(  # type: ignore[attr-defined]
-                self._texts([candidates[i] for i in found.missing]))
+            pooled, tokens = self._encode([candidates[i] for i in found.missing], with_tokens)
             found.pooled[found.missing] = pooled
-            for i, vectors in zip(found.missing, encoded):
-                tokens[i] = vectors
-        return found.pooled, tokens, Provenance(self.index, found.missing, found.stale_positions)  # type: ignore[arg-type]
+            for i, vectors in zip(found.missing, tokens):
+                found.tokens[i] = vectors
+        return found.pooled, found.tokens, Provenance(self.index, found.missing, found.stale_positions)
+
+    def _encode(self, candidates: Sequence[Candidate], with_tokens: bool) -> tuple[np.ndarray, list]:
+        texts = [self.passage_prefix + c.text for c in candidates]
+        if with_tokens:
+            return self.encoder.embed_with_tokens(texts)  # type: ignore[attr-defined]
+        return self.encoder.embed_unit(texts), [None] * len(texts)
 
 
 @dataclass
