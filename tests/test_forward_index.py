@@ -120,6 +120,57 @@ def test_fast_forward_exact_early_stopping_keeps_the_full_top_k_and_saves_lookup
     assert len(stopped.results) == len(candidates)
 
 
+class FixedVectors:
+    """An Embedder whose vectors are given: the reference file's seeded query and passage vectors."""
+
+    backend_name, capabilities, max_length, pooling = "fixed", frozenset(), 512, "mean"
+
+    def __init__(self, vectors):
+        self.vectors = vectors
+
+    def embed_unit(self, texts):
+        import numpy as np
+
+        return np.array([self.vectors[t] for t in texts], dtype=np.float32)
+
+
+@pytest.mark.parametrize("early_stop", [False, True])
+def test_fast_forward_equals_the_authors_package(early_stop):
+    """Against fast-forward-indexes 0.8.0 (`tests/reference/fast_forward_indexes.py`, run in its own venv):
+    `Ranking.interpolate` of its index's scores, and its early stopping with the observed bound."""
+    import json
+    from pathlib import Path
+
+    from rankwise.rerankers.fast_forward import FastForwardReranker
+    from rankwise.types import Query, Request
+
+    ref = json.loads((Path(__file__).parent / "reference" / "fast_forward_indexes.json").read_text())
+    assert ref["library"] == "fast-forward-indexes 0.8.0"
+    vectors = {f"query q{q}": v for q, v in enumerate(ref["queries"])}
+    vectors.update(zip((d for row in ref["docids"] for d in row), ref["passages"]))
+    step = ref["depths"][0]
+    reranker = FastForwardReranker(FixedVectors(vectors), "fixed", alpha=ref["alpha"],
+                                   early_stop_k=ref["early_stopping"] if early_stop else 0, early_stop_step=step,
+                                   early_stop_bound="observed")
+    requests = [Request(Query(f"q{q}", f"query q{q}"), [Candidate(d, d, score=s) for d, s in zip(docids, sparse)])
+                for q, (docids, sparse) in enumerate(zip(ref["docids"], ref["sparse"]))]
+    key = "early_stopping_interpolated" if early_stop else "interpolated"
+    for request, ranking in zip(requests, reranker.rerank_batch(requests)):
+        expected = ref[key][request.query.qid]
+        got = {r.docid: r.score for r in ranking.results}
+        if not early_stop:
+            assert got == pytest.approx(expected, abs=1e-5)
+            continue
+        # The package returns only what it scored (the rest interpolate with a dense score of 0); rankwise
+        # scores the same candidates and puts the others below them with a cosine bound of -1.
+        scored = set(ref["early_stopping_dense"][request.query.qid])
+        assert ranking.trace["early_stopping"]["scored"] == len(scored)
+        assert {d: got[d] for d in scored} == pytest.approx({d: expected[d] for d in scored}, abs=1e-5)
+        k = ref["early_stopping"]
+        top = sorted(scored, key=lambda d: -expected[d])[:k]
+        assert [r.docid for r in ranking.results[:k]] == top
+
+
 def test_fast_forward_needs_first_stage_scores(flea_docs):
     reranker = Reranker.load("minilm-embed", method="fast-forward")
     with pytest.raises(InputError, match="interpolates with the first stage's scores; candidate .* has none"):
@@ -148,3 +199,57 @@ def test_cli_builds_bm25_and_forward_index_and_reranks_from_it(tmp_path):
     assert reranked.exit_code == 0, reranked.output
     manifest = json.loads((out / "forward" / "manifest.json").read_text())
     assert manifest["complete"] and manifest["dtype"] == "float16"
+
+
+def test_the_service_looks_documents_up_by_their_ids(built, flea_docs):
+    """Over HTTP, documents that all carry ids are looked up in the index the model was served with; plain
+    strings are named by position, so they are encoded (and score the same)."""
+    import httpx
+
+    from rankwise.server import ServerSettings, create_app
+    from server_helpers import threaded_server
+
+    reranker = Reranker.load("minilm-embed", method="embedding", index=str(built))
+    encoded: list[int] = []
+    embed_unit = reranker.encoder.embed_unit
+    reranker.encoder.embed_unit = lambda texts: (encoded.append(len(texts)), embed_unit(texts))[1]
+    expected = {r.docid: r.score for r in reranker.rerank(FLEA_QUERY, flea_docs).results}
+    with threaded_server(create_app(reranker, ServerSettings(model_name="minilm-embed"))) as base:
+        encoded.clear()
+        with_ids = httpx.post(f"{base}/v2/rerank", timeout=60, json={
+            "query": FLEA_QUERY, "documents": [{"id": d.docid, "text": d.text} for d in flea_docs]}).json()
+        assert encoded == [1]  # the query only
+        encoded.clear()
+        plain = httpx.post(f"{base}/v2/rerank", timeout=60, json={
+            "query": FLEA_QUERY, "documents": [d.text for d in flea_docs], "return_documents": False}).json()
+        assert sum(encoded) == 1 + len(flea_docs)
+    order = sorted(expected, key=lambda d: -expected[d])
+    assert [flea_docs[r["index"]].docid for r in with_ids["results"]] == order
+    assert [r["index"] for r in plain["results"]] == [r["index"] for r in with_ids["results"]]
+    cosine = {flea_docs[r["index"]].docid: 2 * r["relevance_score"] - 1 for r in with_ids["results"]}
+    assert cosine == pytest.approx(expected, abs=1e-6)
+
+
+def test_a_fusion_model_gives_the_index_to_its_stages(built, flea_docs):
+    candidates = scored_fleas(flea_docs)
+    plain = Reranker.load("minilm-maxsim-fusion-dl21").rerank(FLEA_QUERY, candidates)
+    fused = Reranker.load("minilm-maxsim-fusion-dl21", index=str(built))
+    assert all(stage.passages.index is not None for stage in fused.stages)
+    indexed = fused.rerank(FLEA_QUERY, candidates)
+    assert indexed.docids == plain.docids
+    assert [r.score for r in indexed] == pytest.approx([r.score for r in plain], abs=1e-6)
+
+
+def test_a_fusion_without_vector_stages_refuses_an_index(tmp_path, built):
+    import json
+    import shutil
+
+    from rankwise.models import resolve_model
+
+    folder = tmp_path / "fusion"
+    shutil.copytree(resolve_model("minilm-maxsim-fusion-dl21").path, folder)
+    spec = json.loads((folder / "fusion.json").read_text())
+    spec["stages"] = [{"name": "likelihood", "model": "smollm2-135m", "method": "query-likelihood"}]
+    (folder / "fusion.json").write_text(json.dumps(spec))
+    with pytest.raises(InputError, match=r"none of this fusion model's stages \(likelihood\) reads passage vectors"):
+        Reranker.load(str(folder), index=str(built))

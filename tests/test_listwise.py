@@ -264,3 +264,41 @@ def test_unknown_listwise_options_are_errors():
         Reranker.load("smollm2-135m", method="listwise-generate", alphabet="greek")
     with pytest.raises(OptionError, match="backend 'transformers': option batch_size=0 must be >= 1"):
         Reranker.load("smollm2-135m", method="first", batch_size=0)
+
+
+@pytest.mark.parametrize("method", ["listwise-generate", "first", "reasoning-listwise"])
+def test_insertrank_writes_each_first_stage_score_into_its_slot(method):
+    from rankwise.rerankers.sliding_window import Window
+
+    options = {"reasoning_budget": 0} if method == "reasoning-listwise" else {}
+    reranker = Reranker.load("smollm2-135m", method=method, window=3, stride=2, show_first_stage_scores=True,
+                             **options)
+    window = Window("how long do fleas live", ["fleas live months", "bread [B] rises", "ticks bite"],
+                    first_stage_scores=[12.3456, 7.0, 0.5])
+    text, _, labels = reranker.window_prompt(window)
+    assert labels == ["A", "B", "C"]
+    slots = ["[A] fleas live months\nBM25 score: 12.35", "[B] bread (B) rises\nBM25 score: 7.00",
+             "[C] ticks bite\nBM25 score: 0.50"]
+    assert all(slot in text for slot in slots)
+    assert text.index(slots[0]) < text.index(slots[1]) < text.index(slots[2])
+    plain = Reranker.load("smollm2-135m", method=method, window=3, stride=2, **options).window_prompt(window)[0]
+    assert "BM25 score" not in plain
+    assert plain == text.replace("\nBM25 score: 12.35", "").replace("\nBM25 score: 7.00", "").replace(
+        "\nBM25 score: 0.50", "")
+
+
+def test_insertrank_needs_scores_and_a_template_with_text():
+    reranker = Reranker.load("smollm2-135m", method="first", window=3, stride=2, show_first_stage_scores=True,
+                             score_template="{text} (score {score:.1f})")
+    from rankwise.types import Candidate
+
+    scored = Request.build("fleas", [Candidate("0", "fleas live months", score=3.25),
+                                     Candidate("1", "bread rises", score=1.0)], qid="q")
+    ranking = reranker.rerank_batch([scored])[0]
+    assert sorted(ranking.docids) == ["0", "1"]
+    assert reranker.describe()["score_template"] == "{text} (score {score:.1f})"
+    with pytest.raises(InputError, match="show_first_stage_scores writes each passage's first-stage score into "
+                                         "the prompt; candidate '0' of query 'q' has none"):
+        reranker.rerank_batch([Request.build("fleas", ["fleas live months", "bread rises"], qid="q")])
+    with pytest.raises(OptionError, match=r"score_template '\{passage\}' must use only \{text\} and \{score\}"):
+        Reranker.load("smollm2-135m", method="first", show_first_stage_scores=True, score_template="{passage}")

@@ -41,7 +41,7 @@ def test_gguf_dequantized_once_then_read_from_cache(monkeypatch):
 
 def test_method_the_model_does_not_support_is_refused():
     with pytest.raises(UnsupportedMethodError, match="model 'minilm-embed' \\(text-encoder\\) supports embedding, "
-                                                     "embedding-prf, fast-forward, maxsim, not 'llm-pointwise'"):
+                                                     "embedding-prf, e2rank, fast-forward, maxsim, not 'llm-pointwise'"):
         Reranker.load("minilm-embed", method="llm-pointwise")
     with pytest.raises(UnsupportedMethodError, match="unknown method 'telepathy'"):
         Reranker.load("minilm-embed", method="telepathy")

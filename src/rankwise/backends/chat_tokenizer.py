@@ -72,6 +72,9 @@ class PromptEncoding:
     def cut_to_tokens(self, text: str, max_tokens: int) -> str:
         return self.text.cut_to_tokens(text, max_tokens)  # one truncation per tokenizer, the text side's
 
+    def special_token_count(self) -> int:
+        return 0  # language-model prompts carry their special tokens in the text
+
     def token_offsets(self, text: str) -> list[tuple[int, int]]:
         if not isinstance(self.text, HFTokenCounting):
             raise UnsupportedMethodError(f"{self.text.label}: splitting long documents needs a Hugging Face "

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from rankwise.backends.interface import Capability, HFTokenCounting
 from rankwise.backends.options import TransformersOptions
 from rankwise.backends.runtime import length_sorted_batches, load_tokenizer_and_model
-from rankwise.errors import InputError
+from rankwise.errors import InputError, UnsupportedMethodError
 from rankwise.models.resolve import ModelLocation
 
 if TYPE_CHECKING:
@@ -21,6 +21,22 @@ if TYPE_CHECKING:
 
 def _unit_rows(vectors: torch.Tensor) -> np.ndarray:
     return (vectors / vectors.norm(dim=-1, keepdim=True).clamp(min=1e-12)).numpy()
+
+
+POOLING_MODES = {"pooling_mode_cls_token": "cls", "pooling_mode_mean_tokens": "mean"}
+
+
+def pooling_mode(config: dict[str, Any], location: ModelLocation) -> str:
+    """The sentence-transformers pooling this encoder computes; any other (last-token, max, weighted mean,
+    several at once) is refused rather than replaced by mean pooling, whose vectors would be another model's."""
+    chosen = sorted(key for key, value in config.items() if key.startswith("pooling_mode_") and value is True)
+    if not chosen:
+        return "mean"  # no sentence-transformers metadata: sentence-transformers' own default
+    if len(chosen) == 1 and chosen[0] in POOLING_MODES:
+        return POOLING_MODES[chosen[0]]
+    raise UnsupportedMethodError(
+        f"{location.label}: its sentence-transformers pooling is {', '.join(chosen)}; rankwise's text encoder "
+        f"computes only {' or '.join(POOLING_MODES)}, and another pooling would give other vectors")
 
 
 class TextEncoder(HFTokenCounting):
@@ -38,8 +54,7 @@ class TextEncoder(HFTokenCounting):
         """Pooling, normalization and length limit from the sentence-transformers metadata and the config."""
         import torch
 
-        pooling = location.read_json("1_Pooling/config.json") or {}
-        self.pooling = "cls" if pooling.get("pooling_mode_cls_token") else "mean"
+        self.pooling = pooling_mode(location.read_json("1_Pooling/config.json") or {}, location)
         modules = location.read_json("modules.json") or []
         self.normalize = any(m.get("type", "").endswith("Normalize") for m in modules)
         st_config = location.read_json("sentence_bert_config.json") or {}

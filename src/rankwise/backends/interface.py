@@ -54,6 +54,10 @@ class TokenCounting(Protocol):
         """Each token's [start, end) character span in `text` (for splitting long documents exactly)."""
         ...
 
+    def special_token_count(self) -> int:
+        """Special tokens the backend adds around one text (counted in `max_length`, not by `count_tokens`)."""
+        ...
+
 
 class HFTokenCounting:
     """TokenCounting over a Hugging Face fast tokenizer (`self.tokenizer`); cuts at character offsets, so
@@ -76,6 +80,9 @@ class HFTokenCounting:
     def token_offsets(self, text: str) -> list[tuple[int, int]]:
         return [tuple(span) for span in self.tokenizer(text, add_special_tokens=False,
                                                        return_offsets_mapping=True)["offset_mapping"]]
+
+    def special_token_count(self) -> int:
+        return len(self.tokenizer("", add_special_tokens=True)["input_ids"])
 
 
 @runtime_checkable

@@ -259,9 +259,14 @@ class ForwardIndex:
             scale = chunk.get("pooled_scale")
             pooled[positions] = _dequantize(chunk["pooled"][rows], None if scale is None else scale[rows])
             if with_tokens:
+                # All the chunk's wanted token rows in one read and one dequantization, then split per passage.
+                offsets = np.asarray(chunk["offsets"])
+                row_index = np.asarray(rows)
+                starts, lengths = offsets[row_index], offsets[row_index + 1] - offsets[row_index]
+                ends = np.cumsum(lengths)
+                flat = np.arange(int(ends[-1])) + np.repeat(starts - (ends - lengths), lengths)
                 token_scale = chunk.get("tokens_scale")
-                for i, row in zip(positions, rows):
-                    start, end = int(chunk["offsets"][row]), int(chunk["offsets"][row + 1])
-                    tokens[i] = _dequantize(chunk["tokens"][start:end],
-                                            None if token_scale is None else token_scale[start:end])
+                vectors = _dequantize(chunk["tokens"][flat], None if token_scale is None else token_scale[flat])
+                for i, part in zip(positions, np.split(vectors, ends[:-1])):
+                    tokens[i] = part
         return Lookup(pooled=pooled, tokens=tokens, missing=missing, stale_positions=stale)

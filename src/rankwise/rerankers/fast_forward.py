@@ -3,11 +3,11 @@ score = alpha * first-stage score + (1 - alpha) * cosine(query, passage), with p
 forward index (`index=DIR`) or encoded on the fly, as `fast_forward.Ranking.interpolate` computes it
 (raw scores, no normalization).
 
-Early stopping (`early_stop_k`): candidates are taken in first-stage order, `early_stop_step` at a time, and
-scoring stops once no remaining candidate can enter the top k: its first-stage score is at most the last
-unscored one's, and its dense score at most `early_stop_bound`'s estimate. `exact` bounds the cosine by 1, so
-the top k equal full scoring's; `observed` is the paper's estimate (the largest dense score seen so far),
-which stops sooner and may differ. Candidates never scored follow the top k in first-stage order, with
+Early stopping (`early_stop_k`): candidates are scored in first-stage order up to depths that are multiples
+of `early_stop_step` (the first at least k), and scoring stops once no remaining candidate can enter the top
+k. `exact` bounds an unscored candidate by the next first-stage score and a cosine of 1, so the top k equal
+full scoring's; `observed` is the paper's estimate as `fast-forward-indexes` 0.8 computes it (the last scored
+first-stage score and the largest dense score seen so far; a tie stops), which stops sooner and may differ. Candidates never scored follow the top k in first-stage order, with
 the interpolation of their first-stage score and a cosine of -1 (a lower bound, below the top k);
 the trace counts the lookups saved.
 
@@ -74,7 +74,8 @@ class FastForwardReranker(BaseReranker):
             sparse = np.array([c.score for c in request.candidates], dtype=np.float64)
             order = np.argsort(-sparse, kind="stable")
             n, k = len(order), self.early_stop_k
-            scored = n if k == 0 else min(n, max(k, self.early_stop_step))
+            step = self.early_stop_step
+            scored = n if k == 0 else min(n, -(-k // step) * step)  # depths are multiples of the step, as in the paper
             dense_seen: list[float] = []
             encoded: list[int] = []
             stale: list[int] = []
@@ -88,10 +89,15 @@ class FastForwardReranker(BaseReranker):
                     break
                 interpolated = self.alpha * sparse[order[:scored]] + (1 - self.alpha) * np.array(dense_seen)
                 kth = np.sort(interpolated)[-k]
-                bound = 1.0 if self.early_stop_bound == "exact" else max(dense_seen)
-                if kth > self.alpha * sparse[order[scored]] + (1 - self.alpha) * bound:
+                if self.early_stop_bound == "exact":
+                    # No unscored candidate's sparse score exceeds the next one's, nor its cosine 1.
+                    if kth > self.alpha * sparse[order[scored]] + (1 - self.alpha):
+                        break
+                # fast_forward.Index._early_stopping: the last scored sparse score and the best dense score
+                # seen bound the rest, and a tie stops.
+                elif kth >= self.alpha * sparse[order[scored - 1]] + (1 - self.alpha) * max(dense_seen):
                     break
-                scored = min(n, scored + self.early_stop_step)
+                scored = min(n, scored + step)
             scores = self.alpha * sparse + (1 - self.alpha) * -1.0
             scores[order[:scored]] = self.alpha * sparse[order[:scored]] + (1 - self.alpha) * np.array(dense_seen)
             trace: dict[str, Any] = {"alpha": self.alpha,

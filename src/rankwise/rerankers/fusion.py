@@ -22,7 +22,7 @@ from rankwise.backends.options import RuntimeOptions
 from rankwise.errors import InputError, UnsupportedMethodError
 from rankwise.models.resolve import ModelLocation
 from rankwise.models.registry import FUSION
-from rankwise.options import NoOptions, validate_options
+from rankwise.options import option, validate_options
 from rankwise.rerankers.base import BaseReranker, shared_token_counter
 from rankwise.types import Ranking, Request, ScoreKind
 
@@ -134,10 +134,29 @@ def load_booster(path: str | Path) -> Any:
     return lightgbm.Booster(model_file=str(path))
 
 
+@dataclass(frozen=True)
+class FusionOptions:
+    index: str | None = option(None, help="a forward index folder, given to every stage whose method reads "
+                                          "passage vectors (embedding, embedding-prf, maxsim, ...)")
+
+
+def reads_passage_vectors(stage: Stage, backend: str | None) -> bool:
+    """Whether the stage's method takes an `index` option."""
+    import dataclasses
+
+    from rankwise.backends.registry import locate
+    from rankwise.rerankers.registry import default_method, method_class
+
+    method = stage.method or default_method(locate(stage.model, backend))
+    options = getattr(method_class(method), "Options", None)
+    return options is not None and any(f.name == "index" for f in dataclasses.fields(options))
+
+
 class FusionReranker(BaseReranker):
     score_kind = ScoreKind.UNBOUNDED  # LambdaMART's output
     model_kinds = (FUSION,)
     method = "fusion"
+    Options = FusionOptions
 
     def __init__(self, spec: FusionSpec, stages: list[BaseReranker], booster: Any, model_label: str):
         super().__init__(model_label)
@@ -147,14 +166,21 @@ class FusionReranker(BaseReranker):
     def from_model(cls, location: ModelLocation, runtime: RuntimeOptions, **options: Any) -> FusionReranker:
         from rankwise.rerankers.registry import load_reranker
 
-        validate_options(NoOptions, f"method {cls.method!r}", options)
+        chosen = validate_options(FusionOptions, f"method {cls.method!r}", options)
         if not location.is_local:
             raise InputError("a fusion model is a local folder with fusion.json and lightgbm.txt",
                              source=location.path)
         spec = FusionSpec.read(location.path)
         booster = load_booster(Path(location.path) / BOOSTER_FILE)
+        extra: dict[str, dict[str, Any]] = {s.name: {} for s in spec.stages}
+        if chosen.index is not None:
+            readers = [s.name for s in spec.stages if reads_passage_vectors(s, runtime.backend)]
+            if not readers:
+                raise InputError(f"index={chosen.index!r}: none of this fusion model's stages "
+                                 f"({', '.join(s.name for s in spec.stages)}) reads passage vectors")
+            extra.update({name: {"index": chosen.index} for name in readers})
         # The runtime options (device, batch_size, threads, ...) are for the stages that run models.
-        stages = [load_reranker(s.model, method=s.method, **{**runtime.overrides(), **s.options})
+        stages = [load_reranker(s.model, method=s.method, **{**runtime.overrides(), **s.options, **extra[s.name]})
                   for s in spec.stages]
         fused = cls(spec, stages, booster, location.label)
         fused.token_counter = shared_token_counter(stages)

@@ -30,6 +30,12 @@ from rankwise.rerankers.listwise_prompt import (
     parse_permutation,
 )
 from rankwise.rerankers.sliding_window import SlidingWindowReranker, Window, WindowResult
+from rankwise.types import Ranking, Request
+
+
+# InsertRank (Seetharaman et al., 2025) puts each passage's BM25 score beside its text in the listwise prompt;
+# the paper gives no fixed wording, so the score follows the passage on its own line, with two decimals.
+SCORE_TEMPLATE = "{text}\nBM25 score: {score:.2f}"
 
 
 @dataclass(frozen=True)
@@ -41,6 +47,10 @@ class ListwiseOptions:
     prompt: AnyListwisePrompt = option(RANK_ZEPHYR, named=PROMPTS, help="a prompt name or a prompt object "
                                                                         "(rerankers/listwise_prompt.py)")
     max_words: int = option(300, minimum=1, help="passages are cut to this many words (truncate=True)")
+    show_first_stage_scores: bool = option(False, help="InsertRank: write each passage's first-stage score into "
+                                                       "its slot of the prompt (`score_template`)")
+    score_template: str = option(SCORE_TEMPLATE, help="a slot with its score: {text} and {score} (a format spec "
+                                                      "such as {score:.2f} allowed)")
 
 
 class ListwiseLLMReranker(SlidingWindowReranker):
@@ -52,8 +62,17 @@ class ListwiseLLMReranker(SlidingWindowReranker):
 
     def __init__(self, lm: LanguageModel, model_label: str, window: int = 20, stride: int = 10, top_k: int = 100,
                  alphabet: str = "alpha", prompt: str | AnyListwisePrompt = "rank_zephyr",
-                 max_words: int = 300):
+                 max_words: int = 300, show_first_stage_scores: bool = False, score_template: str = SCORE_TEMPLATE):
         super().__init__(model_label, window=window, stride=stride, top_k=top_k)
+        if show_first_stage_scores:
+            try:
+                score_template.format(text="", score=1.0)
+            except (KeyError, IndexError, ValueError) as error:
+                raise OptionError(f"score_template {score_template!r} must use only {{text}} and {{score}}: "
+                                  f"{error}") from None
+            if "{text}" not in score_template:
+                raise OptionError(f"score_template {score_template!r} must contain {{text}}")
+        self.show_first_stage_scores, self.score_template = show_first_stage_scores, score_template
         self.lm = lm
         self.alphabet = alphabet
         identifiers(alphabet, window)  # validates the alphabet covers a full window
@@ -63,6 +82,25 @@ class ListwiseLLMReranker(SlidingWindowReranker):
             prompt = PROMPTS[prompt]
         self.prompt = prompt
         self.max_words = max_words
+
+    def _rerank(self, requests: list[Request]) -> list[Ranking]:
+        if self.show_first_stage_scores:
+            for request in requests:
+                unscored = [c.docid for c in request.candidates[: self.top_k] if c.score is None]
+                if unscored:
+                    raise InputError(f"show_first_stage_scores writes each passage's first-stage score into the "
+                                     f"prompt; candidate {unscored[0]!r} of query {request.query.qid!r} has none")
+        return super()._rerank(requests)
+
+    def slot_texts(self, window: Window, words: int) -> list[str]:
+        """The passages as their prompt slots show them: prepared, and with InsertRank their scores."""
+        passages = [self.prompt.prepare_passage(p, words) for p in window.passages]
+        if not self.show_first_stage_scores:
+            return passages
+        scores = window.first_stage_scores or [None] * len(passages)
+        if any(score is None for score in scores):
+            raise InputError("show_first_stage_scores: a window's passages have no first-stage scores")
+        return [self.score_template.format(text=p, score=s) for p, s in zip(passages, scores)]
 
     def encode_window(self, window: Window) -> tuple[list[int], list[str]]:
         """Token ids of the window's prompt and its labels (see `window_prompt`)."""
@@ -82,7 +120,7 @@ class ListwiseLLMReranker(SlidingWindowReranker):
                     raise InputError(f"passage [{label}] of a window has {count} words, over max_words={words} "
                                      "(truncate=False)")
         while True:
-            passages = [self.prompt.prepare_passage(p, words) for p in window.passages]
+            passages = self.slot_texts(window, words)
             text = self.prompt.chat_text(self.lm.chat_prefix, self.prompt.messages(window.query, labels, passages))
             ids = self.lm.encode(text)
             if len(ids) + self.reserve_tokens <= self.lm.max_length:
@@ -97,7 +135,9 @@ class ListwiseLLMReranker(SlidingWindowReranker):
             words = max(8, int(words * 0.75))
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "alphabet": self.alphabet, "max_words": self.max_words}
+        shown = {"show_first_stage_scores": True, "score_template": self.score_template} \
+            if self.show_first_stage_scores else {}
+        return {**super().describe(), "alphabet": self.alphabet, "max_words": self.max_words, **shown}
 
 
 class ListwiseGenerateReranker(ListwiseLLMReranker):

@@ -17,6 +17,7 @@ from rankwise.rerankers.base import BaseReranker
 METHODS: dict[str, str] = {
     "embedding": "rankwise.rerankers.embedding:EmbeddingReranker",
     "embedding-prf": "rankwise.rerankers.embedding_prf:EmbeddingPRFReranker",
+    "e2rank": "rankwise.rerankers.e2rank:E2RankReranker",
     "fast-forward": "rankwise.rerankers.fast_forward:FastForwardReranker",
     "maxsim": "rankwise.rerankers.late_interaction:MaxSimReranker",
     "cross-encoder": "rankwise.rerankers.cross_encoder:CrossEncoderReranker",
@@ -70,6 +71,8 @@ def default_method(location: ModelLocation) -> str:
         return "fusion"
     if folder_kind(location) == LATE_INTERACTION:
         return "colbert"
+    if location.read_json("1_Pooling/config.json") is not None:
+        return "embedding"  # a sentence-transformers embedder, whatever architecture its weights have
     config = location.read_json("config.json") or {}
     if not config and (location.read_json("adapter_config.json") or {}).get("task_type") == "CAUSAL_LM":
         return "llm-pointwise"  # a checkpoint published as a LoRA adapter over a causal LM

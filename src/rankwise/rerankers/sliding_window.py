@@ -38,6 +38,7 @@ class Window:
     query: str
     passages: list[str]
     trace: dict[str, Any] = field(default_factory=dict)
+    first_stage_scores: list[float | None] | None = None  # per passage, for prompts that show them (InsertRank)
 
 
 @dataclass
@@ -68,8 +69,9 @@ class SlidingWindowReranker(BaseReranker):
             windows = []
             for q in active:
                 start, end = schedules[q][step]
-                windows.append(Window(requests[q].query.text,
-                                      [requests[q].candidates[i].text for i in orders[q][start:end]]))
+                shown = [requests[q].candidates[i] for i in orders[q][start:end]]
+                windows.append(Window(requests[q].query.text, [c.text for c in shown],
+                                      first_stage_scores=[c.score for c in shown]))
             for q, window, result in zip(active, windows, self.rank_windows(windows)):
                 start, end = schedules[q][step]
                 current = orders[q][start:end]

@@ -64,10 +64,13 @@ class Scored:
 
 
 async def scores_for(service: ServiceState, request: Request, query: str, texts: list[str],
-                     field_name: str) -> Scored:
-    """The raw score of every text, in order, what kind of score they are, and the methods' traces."""
+                     field_name: str, docids: list[str] | None = None) -> Scored:
+    """The raw score of every text, in order, what kind of score they are, and the methods' traces. The
+    candidates' docids are `docids` (the documents' own ids, which a forward index is keyed by) or their
+    positions."""
     reranker = service.ready_reranker()
-    work_request = RerankWork(Query("request", query), [Candidate(str(i), t) for i, t in enumerate(texts)])
+    names = docids if docids is not None else [str(i) for i in range(len(texts))]
+    work_request = RerankWork(Query("request", query), [Candidate(d, t) for d, t in zip(names, texts)])
     batcher = service.batcher
     work = asyncio.ensure_future(batcher.score(work_units(reranker, work_request, batcher.chunk)))
     try:

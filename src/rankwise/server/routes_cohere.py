@@ -47,7 +47,8 @@ async def rerank(body: RerankRequest, request: Request, api_version: str) -> Res
     # inference thread, in turn with the model: a Hugging Face tokenizer is not safe to call from two threads.
     texts = await run_in_threadpool(checked_texts, body, settings)
     texts, total_tokens = await service.batcher.run(lambda: tokenized(body, reranker, texts))
-    scored = await scores_for(service, request, body.query, texts, "documents")
+    docids = document_ids(body)
+    scored = await scores_for(service, request, body.query, texts, "documents", docids)
     return await run_in_threadpool(response, body, request.state.request_id, settings.model_name, api_version,
                                    len(texts), total_tokens, scored)
 
@@ -63,6 +64,15 @@ def checked_texts(body: RerankRequest, settings: ServerSettings) -> list[str]:
                              ["documents", str(i)])
         texts.append(text[: settings.max_document_chars])
     return texts
+
+
+def document_ids(body: RerankRequest) -> list[str] | None:
+    """The documents' own ids when every document has one and no two share it (a forward index served with
+    the model is looked up by them); otherwise None, and the candidates are named by position."""
+    ids = [doc.id if isinstance(doc, DocumentObject) else None for doc in body.documents]
+    if any(i is None for i in ids) or len(set(ids)) < len(ids):
+        return None
+    return ids  # type: ignore[return-value]
 
 
 def tokenized(body: RerankRequest, reranker: Any, texts: list[str]) -> tuple[list[str], int]:
@@ -88,7 +98,8 @@ def response(body: RerankRequest, request_id: str, model_name: str, api_version:
                 billed_units=BilledUnits(search_units=max(1, math.ceil(count / 100))))
     answer = RerankResponse(id=request_id, model=model_name, results=results, meta=meta,
                             usage=Usage(total_tokens=total_tokens),
-                            reasoning=reasoning_steps(scored.traces) if body.return_reasoning else None)
+                            reasoning=reasoning_steps(scored.traces, document_ids(body))
+                            if body.return_reasoning else None)
     return Response(answer.model_dump_json(exclude_none=True), media_type="application/json")
 
 
@@ -108,15 +119,17 @@ async def rerank_v2(body: RerankRequest, request: Request) -> Response:
 REASONING_TRACES = {"reasoning": "passage", "comparisons": "comparison", "windows": "window", "groups": "group"}
 
 
-def reasoning_steps(traces: list[dict[str, Any]]) -> list[ReasoningStep]:
+def reasoning_steps(traces: list[dict[str, Any]], docids: list[str] | None = None) -> list[ReasoningStep]:
     """The judgments in the work units' traces that reasoned; a passage's `index` is its document's."""
+    position = {d: i for i, d in enumerate(docids)} if docids is not None else None
     steps = []
     for trace in traces:
         for key, unit in REASONING_TRACES.items():
             for entry in trace.get(key) or []:
                 if isinstance(entry, dict) and "reasoning" in entry:
                     docid = entry.get("docid")
-                    steps.append(ReasoningStep(unit=unit, index=int(docid) if docid is not None else None,
+                    index = None if docid is None else position[docid] if position is not None else int(docid)
+                    steps.append(ReasoningStep(unit=unit, index=index,
                                                reasoning=entry["reasoning"],
                                                reasoning_tokens=entry.get("reasoning_tokens", 0),
                                                ended=entry.get("ended", "none")))
