@@ -153,6 +153,32 @@ def test_a_calibration_refuses_another_reranker_naming_the_difference(fitted, tm
         Reranker.load("minilm-embed", method="maxsim", calibration=True)
 
 
+def test_a_composed_spec_is_calibrated_as_a_whole_and_refuses_another_spec(collections, flea_docs, tmp_path):
+    from rankwise.pipelines.index import build_forward_index
+
+    fit, held = collections
+    spec = "rrf(embedding:minilm-embed, maxsim:minilm-embed)"
+    calibration, report = calibrate(Reranker.load(spec), [fit], held_out=[held], top_k=20, folds=4)
+    assert [m["method"] for m in calibration.reranker["members"]] == ["embedding", "maxsim"]
+    assert calibration.data["pairs"] == 12 * 20
+    path = tmp_path / "rrf.json"
+    calibration.save(path)
+    ranking = Reranker.load(spec, calibration=str(path)).rerank(FLEA_QUERY, flea_docs)
+    probabilities = [r.probability for r in ranking]
+    assert probabilities == sorted(probabilities, reverse=True) and all(0 <= p <= 1 for p in probabilities)
+    assert probabilities[0] > probabilities[-1]
+    # Where the members' passage vectors come from does not change their scores, so the calibration holds.
+    index = tmp_path / "idx"
+    build_forward_index(flea_docs, index, "minilm-embed", token_vectors=True)
+    indexed = Reranker.load(f"rrf(embedding:minilm-embed{{index={index}}}, maxsim:minilm-embed{{index={index}}})",
+                            calibration=str(path)).rerank(FLEA_QUERY, flea_docs)
+    assert indexed.docids == ranking.docids
+    assert [r.probability for r in indexed] == pytest.approx(probabilities, abs=1e-6)
+    with pytest.raises(OptionError, match=r"fitted for another reranker \(members: fitted for .*'maxsim'.*given "
+                                          r".*'embedding-prf'"):
+        Reranker.load("rrf(embedding:minilm-embed, embedding-prf:minilm-embed)", calibration=str(path))
+
+
 def test_the_shipped_calibrations_are_fitted_on_dl21_with_dl19_held_out_and_load_with_their_models():
     from rankwise.models.registry import MODELS
 

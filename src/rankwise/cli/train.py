@@ -22,17 +22,47 @@ def _held_out(held_out: list[Path]):
     return HeldOut.from_collections(held_out)
 
 
-def _judged_groups(collection: list[Path], held):
-    from rankwise.pipelines.train.data import build_query_groups
+TRAIN_HELP = ("Training data, any format (formats.py): a collection folder, JSONL triples {query, positive, "
+              "negatives} or lists {query, passages, labels|scores}, a BEIR or TREC folder, a saved datasets "
+              "folder, or irds:ID; repeatable.")
 
-    return build_query_groups(collection, held_out=held, judged_only_queries=True).groups
+
+def _read_sources(sources: list[Path], held, judged_only: bool):
+    from rankwise.pipelines.train.formats import read_training_data
+
+    groups, dropped = [], 0
+    for source in sources:
+        report = read_training_data(source, held_out=held, judged_only_queries=judged_only)
+        groups += report.groups
+        dropped += report.dropped_queries
+    if dropped:
+        errors.print(f"{dropped} held-out queries left out of the training data")
+    return groups
+
+
+DEV_HELP = ("Dev data in any --train format, evaluated during training (nDCG@10 every --eval-steps; the best "
+            "checkpoint is the model kept); held-out collections are refused here too; repeatable.")
+
+
+def _dev(dev: list[Path], held, eval_steps: int, patience: int):
+    from rankwise.pipelines.train.st_trainer import DevEvaluation
+
+    if not dev:
+        if patience:
+            raise OptionError("--patience stops on the dev nDCG@10: give --dev")
+        return None
+    return DevEvaluation(_read_sources(dev, held, judged_only=True), every=eval_steps, patience=patience)
+
+
+def _judged_groups(collection: list[Path], held):
+    return [g for g in _read_sources(collection, held, judged_only=True) if g.judged]
 
 
 def _training_groups(collection: list[Path], held, groups_files: list[Path],
                      teacher_labels: list[str] = ()):
     """Every query of the collections (judged: grades; unjudged: teacher scores) plus the groups of the given
     JSONL files, all without held-out content; `KEY=PATH` label files add their scores under KEY."""
-    from rankwise.pipelines.train.data import build_query_groups, read_groups, without_held_out
+    from rankwise.pipelines.train.data import read_groups, without_held_out
     from rankwise.pipelines.train.teacher import attach_teacher_labels, read_teacher_labels
 
     named = []
@@ -41,7 +71,7 @@ def _training_groups(collection: list[Path], held, groups_files: list[Path],
         if not sep or not key.strip() or not path.strip():
             raise OptionError(f"--teacher-labels {pair!r} is not KEY=PATH (e.g. llm=labels.jsonl)")
         named.append((key.strip(), Path(path.strip())))
-    groups = build_query_groups(collection, held_out=held).groups
+    groups = _read_sources(collection, held, judged_only=False)
     groups += without_held_out([group for path in groups_files for group in read_groups(path)], held).groups
     for key, path in named:
         attached, left_out = attach_teacher_labels(groups, read_teacher_labels(path), key, source=str(path))
@@ -51,6 +81,14 @@ def _training_groups(collection: list[Path], held, groups_files: list[Path],
 
 
 def _summary(record) -> str:
+    dev = record.config.get("dev") if isinstance(record.config, dict) else None
+    if dev:
+        return (_plain_summary(record) + f"; dev nDCG@10 {dev['evaluations'][0]['ndcg@10']:.4f} at step "
+                f"{dev['evaluations'][0]['step']}, best {dev['best_ndcg@10']:.4f} (the model kept)")
+    return _plain_summary(record)
+
+
+def _plain_summary(record) -> str:
     return (f"{record.steps} steps on {record.examples} examples from {record.queries} queries in "
             f"{record.seconds:.0f} s")
 
@@ -115,7 +153,7 @@ def train_fusion_command(
 @reports_errors
 def train_first_command(
     model: str = typer.Option(..., "--model", "-m", help="Causal LM to fine-tune (registered name or path)."),
-    collection: list[Path] = typer.Option(..., help="Judged collection folder; repeatable."),
+    collection: list[Path] = typer.Option(..., "--train", "--collection", help=TRAIN_HELP),
     out: Path = typer.Option(..., help="Folder for the LoRA adapter, checkpoints and the loss log."),
     held_out: list[Path] = typer.Option([], help="Collection never to train on; repeatable."),
     window: int = typer.Option(10, help="Passages per training window."),
@@ -172,12 +210,16 @@ def label(
 @train_app.command("bi-encoder")
 @reports_errors
 def train_bi_encoder_command(
-    collection: list[Path] = typer.Option(..., help="Judged collection folder to train on; repeatable."),
+    collection: list[Path] = typer.Option(..., "--train", "--collection", help=TRAIN_HELP),
     out: Path = typer.Option(..., help="Folder for checkpoints, the loss log and the trained model (out/model)."),
     base_model: str = typer.Option("minilm-embed", help="Bi-encoder to start from."),
     held_out: list[Path] = typer.Option([], help="Collection never to train on; repeatable."),
     option: list[str] = typer.Option([], "--option", "-O", help="Training option KEY=VALUE (epochs, lr, "
                                      "batch_size, negatives, max_seq_length, seed, ...); repeatable."),
+    dev: list[Path] = typer.Option([], help=DEV_HELP),
+    eval_steps: int = typer.Option(50, min=1, help="Optimizer steps between dev evaluations (with --dev)."),
+    patience: int = typer.Option(0, min=0, help="Stop after this many dev evaluations without a better nDCG@10 "
+                                                "(0: never)."),
     resume: bool = typer.Option(False, help="Continue from the last checkpoint in --out."),
 ) -> None:
     """Fine-tune a bi-encoder (both towers) on graded judgments: ListNet/KL over a positive and hard negatives."""
@@ -186,15 +228,16 @@ def train_bi_encoder_command(
     held = _held_out(held_out)
     groups = _judged_groups(collection, held)
     config = validate_options(BiEncoderTrainingConfig, "bi-encoder training", parse_options(option))
-    record = train_bi_encoder(base_model, groups, out, config, resume=resume, held_out=held)
+    record = train_bi_encoder(base_model, groups, out, config, resume=resume, held_out=held,
+                              dev=_dev(dev, held, eval_steps, patience))
     console.print(f"{_summary(record)}; model in {record.output} (use it with --method embedding-prf or embedding)")
 
 
 @train_app.command("late-interaction")
 @reports_errors
 def train_late_interaction_command(
-    collection: list[Path] = typer.Option(..., help="Collection folder to train on (judged: grades; unjudged: the "
-                                                    "teacher's scores); repeatable."),
+    collection: list[Path] = typer.Option(..., "--train", "--collection", help=TRAIN_HELP + " Judged: grades; "
+                                          "unjudged: the teacher's scores."),
     out: Path = typer.Option(..., help="Folder for checkpoints, the loss log and the trained model (out/model)."),
     base_model: str = typer.Option("minilm-embed", help="Bi-encoder to start from."),
     held_out: list[Path] = typer.Option([], help="Collection never to train on; repeatable."),
@@ -220,8 +263,8 @@ def train_late_interaction_command(
 @train_app.command("cross-encoder")
 @reports_errors
 def train_cross_encoder_command(
-    collection: list[Path] = typer.Option(..., help="Collection folder to train on (judged: grades; unjudged: the "
-                                                    "teacher's scores); repeatable."),
+    collection: list[Path] = typer.Option(..., "--train", "--collection", help=TRAIN_HELP + " Judged: grades; "
+                                          "unjudged: the teacher's scores."),
     out: Path = typer.Option(..., help="Folder for checkpoints, the loss log and the trained model (out/model)."),
     base_model: str = typer.Option("minilm-embed", help="Encoder whose weights start the cross-encoder."),
     held_out: list[Path] = typer.Option([], help="Collection never to train on; repeatable."),
@@ -230,6 +273,10 @@ def train_cross_encoder_command(
     teacher_labels: list[str] = typer.Option([], help=_TEACHER_LABELS_HELP),
     option: list[str] = typer.Option([], "--option", "-O", help="Training option KEY=VALUE (loss=listnet|"
                                      "lambdaloss|bce, epochs, lr, group_size, teacher, seed, ...); repeatable."),
+    dev: list[Path] = typer.Option([], help=DEV_HELP),
+    eval_steps: int = typer.Option(50, min=1, help="Optimizer steps between dev evaluations (with --dev)."),
+    patience: int = typer.Option(0, min=0, help="Stop after this many dev evaluations without a better nDCG@10 "
+                                                "(0: never)."),
     resume: bool = typer.Option(False, help="Continue from the last checkpoint in --out."),
 ) -> None:
     """Train a cross-encoder from an encoder's weights with sentence-transformers' CrossEncoderTrainer."""
@@ -238,7 +285,8 @@ def train_cross_encoder_command(
     config = validate_options(CrossEncoderTrainingConfig, "cross-encoder training", parse_options(option))
     held = _held_out(held_out)
     groups = _training_groups(collection, held, groups_file, teacher_labels)
-    record = train_cross_encoder(base_model, groups, out, config, resume=resume, held_out=held)
+    record = train_cross_encoder(base_model, groups, out, config, resume=resume, held_out=held,
+                                 dev=_dev(dev, held, eval_steps, patience))
     console.print(f"{_summary(record)}; use it with --method cross-encoder --model {record.output}")
 
 

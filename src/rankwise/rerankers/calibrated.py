@@ -15,7 +15,17 @@ NOT_SCORING = ("cache", "index")
 
 
 def scoring_description(reranker: BaseReranker) -> dict[str, Any]:
-    return {key: value for key, value in reranker.describe().items() if key not in NOT_SCORING}
+    """The reranker's description without what does not change its scores, at every depth (a spec's
+    members and stages describe themselves inside it)."""
+    return _scoring(reranker.describe())
+
+
+def _scoring(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _scoring(inner) for key, inner in value.items() if key not in NOT_SCORING}
+    if isinstance(value, list):
+        return [_scoring(inner) for inner in value]
+    return value
 
 
 class CalibratedReranker(WrappingReranker):

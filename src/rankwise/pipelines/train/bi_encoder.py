@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from rankwise.errors import InputError
 from rankwise.pipelines.train.data import HeldOut, QueryGroup
 from rankwise.pipelines.train.run import TrainingRecord, TrainingRun
-from rankwise.pipelines.train.st_trainer import fit, history_rows, load_student, trained_parameters
+from rankwise.pipelines.train.st_trainer import (DevEvaluation, dev_summary, fit, history_rows, load_student,
+                                                 trained_parameters)
 
 
 @dataclass
@@ -61,7 +62,7 @@ def listwise_examples(groups: Sequence[QueryGroup], config: BiEncoderTrainingCon
 
 def train_bi_encoder(base_model: str, groups: Sequence[QueryGroup], out_dir: str | Path,
                      config: BiEncoderTrainingConfig, resume: bool = False,
-                     held_out: HeldOut | None = None) -> TrainingRecord:
+                     held_out: HeldOut | None = None, dev: DevEvaluation | None = None) -> TrainingRecord:
     run = TrainingRun(out_dir, resume)
     out = run.out
     model = load_student(base_model, config.max_seq_length, config.seed, "bi-encoder training")
@@ -71,11 +72,11 @@ def train_bi_encoder(base_model: str, groups: Sequence[QueryGroup], out_dir: str
     rows = listwise_examples(groups, config)
     scale = config.similarity_scale
     loss = DistillKLDivLoss(model, similarity_fct=lambda a, b: torch.nn.functional.cosine_similarity(a, b) * scale)
-    trainer = fit(model, rows, loss, run.checkpoints, config, resume)
+    trainer = fit(model, rows, loss, run.checkpoints, config, resume, dev=dev)
     model.save(str(out / "model"))
     run.write_log(history_rows(trainer))
     return run.finish(out / "model", trainer="bi-encoder", base_model=base_model,
                       collections=sorted({g.collection for g in groups}), held_out=(held_out or HeldOut()).names(),
                       queries=len(groups), examples=len(rows), steps=trainer.state.global_step,
                       loss="DistillKLDivLoss (grades as teacher logits)", parameters_trained=trained_parameters(model),
-                      config=config)
+                      config={**asdict(config), **dev_summary(trainer)})

@@ -12,7 +12,7 @@ Checkpoints and `--resume` are the trainer's own."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,8 @@ from rankwise.errors import InputError
 from rankwise.pipelines.train.data import HeldOut, QueryGroup
 from rankwise.pipelines.train.listwise_sampling import ListSample, ListSampling, sample_lists
 from rankwise.pipelines.train.run import TrainingRecord, TrainingRun
-from rankwise.pipelines.train.st_trainer import fit, history_rows, load_student, trained_parameters
+from rankwise.pipelines.train.st_trainer import (DevEvaluation, dev_summary, fit, history_rows, load_student,
+                                                 trained_parameters)
 
 
 @dataclass
@@ -85,7 +86,7 @@ LOSSES = {
 
 def train_cross_encoder(base_model: str, groups: Sequence[QueryGroup], out_dir: str | Path,
                         config: CrossEncoderTrainingConfig, resume: bool = False,
-                        held_out: HeldOut | None = None) -> TrainingRecord:
+                        held_out: HeldOut | None = None, dev: DevEvaluation | None = None) -> TrainingRecord:
     """Train and write `out_dir/model`, a cross-encoder folder the `cross-encoder` method loads."""
     if config.loss not in LOSSES:
         raise InputError(f"unknown cross-encoder loss {config.loss!r}; available: {', '.join(LOSSES)}")
@@ -94,11 +95,12 @@ def train_cross_encoder(base_model: str, groups: Sequence[QueryGroup], out_dir: 
     out = run.out
     rows = recipe.rows(sample_lists(groups, config))
     model = load_student(base_model, config.max_seq_length, config.seed, "cross-encoder training", cross_encoder=True)
-    trainer = fit(model, rows, recipe.build(model), run.checkpoints, config, resume, cross_encoder=True)
+    trainer = fit(model, rows, recipe.build(model), run.checkpoints, config, resume, cross_encoder=True, dev=dev)
     destination = out / "model"
     model.save(str(destination))
     run.write_log(history_rows(trainer))
     return run.finish(destination, trainer="cross-encoder", base_model=base_model,
                       collections=sorted({g.collection for g in groups}), held_out=(held_out or HeldOut()).names(),
                       queries=len(groups), examples=len(rows), steps=trainer.state.global_step,
-                      loss=recipe.description, parameters_trained=trained_parameters(model), config=config)
+                      loss=recipe.description, parameters_trained=trained_parameters(model),
+                      config={**asdict(config), **dev_summary(trainer)})

@@ -29,7 +29,7 @@ class ListSampling:
     grade_weight: float = 1.0
     # The scores that label unjudged queries, in order of preference: SPLADE++'s first-stage score, then the
     # round-trip label of synthetic queries.
-    teacher: str = "splade_pp_ed,roundtrip_maxsim"
+    teacher: str = "splade_pp_ed,roundtrip_maxsim,teacher"  # teacher: a lists file's scores (formats.py)
     teacher_temperature: float = 1.0
     seed: int = 0
 

@@ -64,6 +64,7 @@ class TrainingRun:
 
     def write_log(self, rows: Sequence[dict[str, Any]]) -> None:
         """`log.csv` (step, loss, then whatever else the trainer logs per step) and `loss.png`."""
+        rows = sorted(rows, key=lambda row: row["step"] or 0)
         columns = ["step", "loss"] + sorted({k for row in rows for k in row} - {"step", "loss"})
         with open(self.out / "log.csv", "w", newline="", encoding="utf-8") as f:
             writer = csv.writer(f)
@@ -78,9 +79,15 @@ class TrainingRun:
         import matplotlib.pyplot as plt
 
         figure, axis = plt.subplots(figsize=(6, 3.5))
-        axis.plot([r["step"] for r in rows], [r["loss"] for r in rows], color="black")
+        losses = [r for r in rows if r.get("loss") is not None]
+        axis.plot([r["step"] for r in losses], [r["loss"] for r in losses], color="black")
         axis.set_xlabel("optimizer step")
         axis.set_ylabel("training loss")
+        dev = sorted((r["step"], r["dev_ndcg@10"]) for r in rows if r.get("dev_ndcg@10") is not None)
+        if dev:
+            right = axis.twinx()
+            right.plot([s for s, _ in dev], [v for _, v in dev], color="tab:blue", marker="o")
+            right.set_ylabel("dev nDCG@10", color="tab:blue")
         figure.tight_layout()
         figure.savefig(self.out / "loss.png", dpi=120)
         plt.close(figure)

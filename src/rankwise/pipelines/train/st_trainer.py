@@ -3,11 +3,51 @@ checkpoints, `--resume` and seeds (the run's folder, log and record are `run.Tra
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rankwise.errors import InputError
 from rankwise.models.resolve import resolve_model
+from rankwise.pipelines.train.data import QueryGroup
 from rankwise.pipelines.train.run import require_extra
+
+DEV_METRIC = "eval_dev_ndcg@10"
+
+
+@dataclass
+class DevEvaluation:
+    """Evaluation during training (`--dev`): nDCG@10 on the dev queries every `every` optimizer steps, by
+    sentence-transformers' reranking evaluators (relevant: grade >= `relevance_level`, binary gains, each
+    query's passages reranked); the best checkpoint is the model kept, and with `patience` the run stops
+    after that many evaluations without a better one."""
+
+    groups: Sequence[QueryGroup] = field(default_factory=list)
+    every: int = 50
+    patience: int = 0
+    relevance_level: int = 2
+
+    def evaluator(self, cross_encoder: bool) -> Any:
+        samples = []
+        for group in self.groups:
+            relevant = [d.text for d in group.docs if d.grade is not None and d.grade >= self.relevance_level]
+            others = [d.text for d in group.docs if d.grade is None or d.grade < self.relevance_level]
+            if relevant and others:
+                samples.append((group.query, relevant, others))
+        if not samples:
+            raise InputError(f"--dev: no dev query has both a passage graded >= {self.relevance_level} and another "
+                             "passage, so nDCG@10 cannot be measured")
+        if cross_encoder:
+            from sentence_transformers.cross_encoder.evaluation import CrossEncoderRerankingEvaluator
+
+            return CrossEncoderRerankingEvaluator([{"query": q, "positive": r, "documents": r + o}
+                                                   for q, r, o in samples], at_k=10, always_rerank_positives=False,
+                                                  name="dev", write_csv=False)
+        from sentence_transformers.sentence_transformer.evaluation import RerankingEvaluator
+
+        return RerankingEvaluator([{"query": q, "positive": r, "negative": o} for q, r, o in samples], at_k=10,
+                                  name="dev", write_csv=False)
 
 
 def load_student(base_model: str, max_seq_length: int, seed: int, purpose: str, cross_encoder: bool = False) -> Any:
@@ -44,10 +84,11 @@ def _pass_cls_through_pooler(model: Any, torch: Any) -> None:
 
 
 def fit(model: Any, rows: list[dict[str, Any]], loss: Any, checkpoints: Path, config: Any, resume: bool,
-        cross_encoder: bool = False) -> Any:
+        cross_encoder: bool = False, dev: DevEvaluation | None = None) -> Any:
     """Train with sentence-transformers' trainer (its cross-encoder trainer for a `CrossEncoder`); `config`
-    gives epochs, lr, batch_size, warmup_ratio, checkpoint_steps and seed. Returns the trainer (its state
-    holds the steps and the loss history)."""
+    gives epochs, lr, batch_size, warmup_ratio, checkpoint_steps and seed; with `dev`, evaluation during
+    training, the best checkpoint loaded at the end and early stopping. Returns the trainer (its state
+    holds the steps, the loss history and the evaluations)."""
     from datasets import Dataset
 
     if cross_encoder:
@@ -57,12 +98,26 @@ def fit(model: Any, rows: list[dict[str, Any]], loss: Any, checkpoints: Path, co
         from sentence_transformers import SentenceTransformerTrainer as Trainer
         from sentence_transformers import SentenceTransformerTrainingArguments as Arguments
 
-    arguments = Arguments(
-        output_dir=str(checkpoints), num_train_epochs=config.epochs, per_device_train_batch_size=config.batch_size,
-        learning_rate=config.lr, warmup_steps=warmup_steps(len(rows), config), logging_steps=5, save_strategy="steps",
-        save_steps=config.checkpoint_steps, save_total_limit=2, report_to=[], seed=config.seed, data_seed=config.seed,
-        use_cpu=True)
-    trainer = Trainer(model=model, args=arguments, train_dataset=Dataset.from_list(rows), loss=loss)
+    evaluation: dict[str, Any] = {}
+    callbacks = []
+    evaluator = None
+    if dev is not None:
+        evaluator = dev.evaluator(cross_encoder)
+        # Checkpoints fall on evaluation steps, so the best one can be the model kept.
+        evaluation = {"eval_strategy": "steps", "eval_steps": dev.every, "save_steps": dev.every,
+                      "load_best_model_at_end": True, "metric_for_best_model": DEV_METRIC, "greater_is_better": True}
+        if dev.patience:
+            from transformers import EarlyStoppingCallback
+
+            callbacks.append(EarlyStoppingCallback(early_stopping_patience=dev.patience))
+    arguments = Arguments(**{
+        "output_dir": str(checkpoints), "num_train_epochs": config.epochs,
+        "per_device_train_batch_size": config.batch_size, "learning_rate": config.lr,
+        "warmup_steps": warmup_steps(len(rows), config), "logging_steps": 5, "save_strategy": "steps",
+        "save_steps": config.checkpoint_steps, "save_total_limit": 2, "report_to": [], "seed": config.seed,
+        "data_seed": config.seed, "use_cpu": True, **evaluation})
+    trainer = Trainer(model=model, args=arguments, train_dataset=Dataset.from_list(rows), loss=loss,
+                      evaluator=evaluator, callbacks=callbacks or None)
     trainer.train(resume_from_checkpoint=True if resume else None)
     return trainer
 
@@ -77,9 +132,25 @@ def warmup_steps(rows: int, config: Any) -> int:
 
 
 def history_rows(trainer: Any) -> list[dict[str, Any]]:
-    """The trainer's logged steps with a loss, as the run's log rows."""
-    return [{"step": e.get("step"), "loss": e.get("loss"), "learning_rate": e.get("learning_rate")}
+    """The trainer's logged steps with a loss, as the run's log rows, with the dev nDCG@10 where measured."""
+    dev = {e["step"]: e[DEV_METRIC] for e in trainer.state.log_history if DEV_METRIC in e}
+    rows = [{"step": e.get("step"), "loss": e.get("loss"), "learning_rate": e.get("learning_rate")}
             for e in trainer.state.log_history if "loss" in e]
+    for row in rows:
+        if row["step"] in dev:
+            row["dev_ndcg@10"] = dev[row["step"]]
+    logged = {row["step"] for row in rows}
+    return rows + [{"step": step, "loss": None, "dev_ndcg@10": value} for step, value in dev.items()
+                   if step not in logged]
+
+
+def dev_summary(trainer: Any) -> dict[str, Any]:
+    """For the run's record: each evaluation's dev nDCG@10 and the checkpoint kept."""
+    history = [{"step": e["step"], "ndcg@10": e[DEV_METRIC]} for e in trainer.state.log_history if DEV_METRIC in e]
+    if not history:
+        return {}
+    return {"dev": {"evaluations": history, "best_ndcg@10": trainer.state.best_metric,
+                    "best_checkpoint": trainer.state.best_model_checkpoint}}
 
 
 def trained_parameters(model: Any) -> int:

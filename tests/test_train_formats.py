@@ -1,0 +1,200 @@
+"""Training data in users' formats: each read into the same groups as the equivalent collection folder
+(a few DL 2021 queries converted here), malformed input named by line and field, the held-out guard."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from rankwise.errors import InputError
+from rankwise.pipelines.train.data import HeldOut, build_query_groups
+from rankwise.pipelines.train.formats import TEACHER_KEY, read_training_data
+from tests.conftest import data_path
+
+
+@pytest.fixture(scope="module")
+def collection(tmp_path_factory):
+    """Six judged DL 2021 queries (BM25 top 30) as a collection folder, and their judged groups."""
+    folder = tmp_path_factory.mktemp("formats") / "dl21-six"
+    folder.mkdir()
+    entries = json.loads(data_path("dl21", "bm25_top100.json").read_text())
+    qrels_lines = data_path("dl21", "qrels.txt").read_text().splitlines()
+    judged = {line.split()[0] for line in qrels_lines}
+    entries = [e for e in entries if str(e["hits"][0]["qid"]) in judged][:6]
+    for entry in entries:
+        entry["hits"] = entry["hits"][:30]
+    (folder / "bm25_top100.json").write_text(json.dumps(entries))
+    qids = {str(e["hits"][0]["qid"]) for e in entries}
+    (folder / "qrels.txt").write_text("\n".join(l for l in qrels_lines if l.split()[0] in qids) + "\n")
+    groups = build_query_groups([folder], judged_only_queries=True).groups
+    # What a judged collection teaches: each query's judged candidates and their grades.
+    return folder, [g for g in groups if len({d.grade for d in g.judged}) > 1]
+
+
+def judged_triples(groups):
+    return {(g.query, d.text, d.grade) for g in groups for d in g.judged}
+
+
+def best_grade_by_text(groups):
+    """Passages without ids are known by their text: one text under two docids is one passage, best grade."""
+    best = {}
+    for g in groups:
+        for d in g.judged:
+            best[(g.query, d.text)] = max(best.get((g.query, d.text), d.grade), d.grade)
+    return best
+
+
+def write_jsonl(path, rows):
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def test_the_collection_folder_itself_reads_as_build_query_groups(collection):
+    folder, groups = collection
+    read = read_training_data(folder, judged_only_queries=True).groups
+    assert judged_triples(read) >= judged_triples(groups)
+
+
+def test_lists_with_labels_and_with_scores(collection, tmp_path):
+    _, groups = collection
+    labels = write_jsonl(tmp_path / "lists.jsonl", [
+        {"qid": g.qid, "query": g.query, "passages": [{"id": d.docid, "text": d.text} for d in g.judged],
+         "labels": [d.grade for d in g.judged]} for g in groups])
+    read = read_training_data(labels).groups
+    assert judged_triples(read) == judged_triples(groups)
+    assert {(g.qid, d.docid) for g in read for d in g.docs} == {(g.qid, d.docid) for g in groups for d in g.judged}
+
+    scores = write_jsonl(tmp_path / "scores.jsonl", [
+        {"query": g.query, "passages": [d.text for d in g.judged], "scores": [d.grade * 1.5 for d in g.judged]}
+        for g in groups])
+    read = read_training_data(scores).groups
+    assert all(d.grade is None for g in read for d in g.docs)
+    # Passages without ids are known by their text: two docids with one text become one passage (the last
+    # line's score).
+    assert {(g.query, d.text): d.scores[TEACHER_KEY] for g in read for d in g.docs} == \
+        {(g.query, d.text): d.grade * 1.5 for g in groups for d in g.judged}
+
+
+def test_triples_merge_by_query_and_grade_positives_one(collection, tmp_path):
+    _, groups = collection
+    rows = []
+    for g in groups:
+        positives = [d for d in g.judged if d.grade >= 2]
+        negatives = [d.text for d in g.judged if d.grade == 0]
+        for p in positives:  # one line per positive, as MS MARCO triples come
+            rows.append({"query": g.query, "positive": p.text, "negatives": negatives[:3]})
+    read = read_training_data(write_jsonl(tmp_path / "triples.jsonl", rows)).groups
+    expected = {(g.query, d.text, 1) for g in groups for d in g.judged if d.grade >= 2}
+    expected |= {(g.query, text, 0) for g in groups for text in [d.text for d in g.judged if d.grade == 0][:3]
+                 if any(d.grade >= 2 for d in g.judged)}
+    assert judged_triples(read) == expected
+    assert len(read) == len({r["query"] for r in rows})  # one group per query, its lines merged
+
+
+def test_beir_and_trec_folders(collection, tmp_path):
+    _, groups = collection
+    docs = {d.docid: d.text for g in groups for d in g.judged}
+    beir = tmp_path / "beir"
+    (beir / "qrels").mkdir(parents=True)
+    write_jsonl(beir / "corpus.jsonl", [{"_id": k, "text": v} for k, v in docs.items()])
+    write_jsonl(beir / "queries.jsonl", [{"_id": g.qid, "text": g.query} for g in groups])
+    (beir / "qrels" / "train.tsv").write_text("query-id\tcorpus-id\tscore\n" + "".join(
+        f"{g.qid}\t{d.docid}\t{d.grade}\n" for g in groups for d in g.judged))
+    trec = tmp_path / "trec"
+    trec.mkdir()
+    write_jsonl(trec / "corpus.jsonl", [{"docid": k, "text": v} for k, v in docs.items()])
+    (trec / "topics.tsv").write_text("".join(f"{g.qid}\t{g.query}\n" for g in groups))
+    (trec / "qrels.txt").write_text("".join(f"{g.qid} 0 {d.docid} {d.grade}\n" for g in groups for d in g.judged))
+    expected = {(g.qid, d.docid, d.grade) for g in groups for d in g.judged}
+    for folder in (beir, trec):
+        read = read_training_data(folder).groups
+        assert {(g.qid, d.docid, d.grade) for g in read for d in g.docs} == expected, folder.name
+        assert judged_triples(read) == judged_triples(groups)
+
+
+def test_a_saved_datasets_folder(collection, tmp_path):
+    datasets = pytest.importorskip("datasets")
+    _, groups = collection
+    rows = [{"query": g.query, "passages": [d.text for d in g.judged], "labels": [d.grade for d in g.judged]}
+            for g in groups]
+    datasets.DatasetDict({"train": datasets.Dataset.from_list(rows)}).save_to_disk(str(tmp_path / "saved"))
+    read = read_training_data(tmp_path / "saved").groups
+    assert {(g.query, d.text): d.grade for g in read for d in g.docs} == best_grade_by_text(groups)
+
+
+@pytest.mark.parametrize("lines, message", [
+    ([{"query": "q", "positive": "p", "negatives": ["n"]}, {"query": "q2", "positive": "p"}],
+     r"bad\.jsonl:2: missing field 'negatives' \(a triple is query, positive, negatives\)"),
+    ([{"query": "q", "passages": ["a", "b"], "labels": [1]}],
+     r"bad\.jsonl:1: field 'labels' must be a list with one value per passage \(2\)"),
+    ([{"query": "q", "passages": ["a"], "labels": [0.5]}],
+     r"bad\.jsonl:1: labels\[0\] = 0\.5 is not an integer grade"),
+    ([{"question": "q", "answer": "a"}],
+     r"bad\.jsonl:1: neither a triple \(query, positive, negatives\) nor a list \(query, passages, labels or "
+     r"scores\); its fields are answer, question"),
+    ([{"query": " ", "passages": ["a"], "scores": [1.0]}], r"bad\.jsonl:1: missing field 'query'"),
+    ([{"query": "q", "positive": "p", "negatives": []}, {"query": "q", "passages": ["a"], "labels": [1]}],
+     r"bad\.jsonl:2: a list in a file of triples"),
+])
+def test_malformed_lines_name_the_line_and_field(tmp_path, lines, message):
+    with pytest.raises(InputError, match=message):
+        read_training_data(write_jsonl(tmp_path / "bad.jsonl", lines))
+
+
+def test_a_folder_of_no_known_format_says_what_is_expected(tmp_path):
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(InputError, match="a folder of no training format rankwise reads; expected a collection "
+                                         "folder .*JSONL triples"):
+        read_training_data(tmp_path)
+    with pytest.raises(InputError, match="training data not found"):
+        read_training_data(tmp_path / "missing.jsonl")
+
+
+def test_held_out_queries_and_passages_never_reach_training(collection, tmp_path):
+    folder, groups = collection
+    held = HeldOut.from_collections([folder])
+    rows = [{"query": groups[0].query, "positive": groups[0].judged[0].text, "negatives": ["unrelated text"]},
+            {"query": "a query of my own", "positive": groups[1].judged[0].text, "negatives": ["other text"]}]
+    report = read_training_data(write_jsonl(tmp_path / "triples.jsonl", rows), held_out=held)
+    assert report.dropped_queries == 1 and report.dropped_passages == 1
+    assert judged_triples(report.groups) == {("a query of my own", "other text", 0)}
+    with pytest.raises(InputError, match="held out for evaluation"):
+        read_training_data(folder, held_out=held)
+
+
+def test_train_on_triples_with_dev_evaluation_keeps_the_best_checkpoint(collection, tmp_path):
+    """The end to end demonstration: DL 2021 queries converted to triples train a cross-encoder, other DL 2021
+    queries as a lists file are the dev set, evaluated during training, and the kept model reranks."""
+    from typer.testing import CliRunner
+
+    from rankwise import Reranker
+    from rankwise.cli import app
+
+    _, groups = collection
+    train, dev = groups[:4], groups[4:]
+    triples = write_jsonl(tmp_path / "triples.jsonl", [
+        {"query": g.query, "positive": p.text, "negatives": [d.text for d in g.judged if d.grade == 0][:6]}
+        for g in train for p in [d for d in g.judged if d.grade >= 2][:3]])
+    lists = write_jsonl(tmp_path / "dev.jsonl", [
+        {"qid": g.qid, "query": g.query, "passages": [d.text for d in g.judged][:20],
+         "labels": [d.grade for d in g.judged][:20]} for g in dev])
+    out = tmp_path / "run"
+    result = CliRunner().invoke(app, [
+        "train", "cross-encoder", "--train", str(triples), "--dev", str(lists), "--out", str(out),
+        "--eval-steps", "3", "-O", "group_size=4", "-O", "group_head=1", "-O", "head=1", "-O", "examples_per_query=4",
+        "-O", "epochs=1", "-O", "batch_size=2", "-O", "max_seq_length=64", "-O", "checkpoint_steps=3"])
+    assert result.exit_code == 0, result.output
+    record = json.loads((out / "model" / "training.json").read_text())
+    evaluations = record["config"]["dev"]["evaluations"]
+    assert record["queries"] == 4 and record["steps"] >= 6
+    assert [e["step"] for e in evaluations] == [3, 6] and all(0 <= e["ndcg@10"] <= 1 for e in evaluations)
+    assert record["config"]["dev"]["best_ndcg@10"] == max(e["ndcg@10"] for e in evaluations)
+    assert "dev nDCG@10" in result.output and "dev_ndcg@10" in (out / "log.csv").read_text().splitlines()[0]
+    ranking = Reranker.load(str(out / "model"), method="cross-encoder").rerank(dev[0].query,
+                                                                              [d.text for d in dev[0].judged][:10])
+    assert len(ranking.results) == 10
+
+    bad = CliRunner().invoke(app, ["train", "cross-encoder", "--train", str(triples), "--out", str(tmp_path / "x"),
+                                   "--patience", "2"])
+    assert bad.exit_code != 0 and "--patience stops on the dev nDCG@10: give --dev" in bad.output
