@@ -67,3 +67,27 @@ def test_a_few_steps_lift_the_labelled_passage(tmp_path):
     ranking = Reranker.load(str(tmp_path / "model"), method="cross-encoder").rerank_batch([request])[0]
     assert ranking.docids[0] == "d6"
     assert json.loads((tmp_path / "model" / "training.json").read_text())["held_out"] == ["dl19"]
+
+
+def test_margin_mse_is_the_mean_squared_gap_between_student_and_teacher_margins():
+    """Margin-MSE by hand on MiniLM's cross-encoder start: mean over negatives of
+    ((s(q, pos) - s(q, neg)) - (t(pos) - t(neg)))^2, with the rows the trainer builds."""
+    import torch
+
+    from rankwise.pipelines.train.st_trainer import load_student
+
+    config = CrossEncoderTrainingConfig(group_size=4, group_head=1, head=1, examples_per_query=1)
+    sample = sample_lists([_group()], config)[0]
+    row = LOSSES["margin_mse"].rows([sample])[0]
+    assert row["positive"] == TARGET and row["label"][0] == max(sample.logits)
+    assert row["label"] == sorted(sample.logits, reverse=True)
+    model = load_student("minilm-embed", 64, 0, "Margin-MSE test", cross_encoder=True)
+    model.eval()
+    columns = [key for key in row if key != "label"]
+    with torch.no_grad():
+        value = LOSSES["margin_mse"].build(model)([[row[c]] for c in columns], torch.tensor([row["label"]])).item()
+    scores = model.predict([(row["query"], row[c]) for c in columns[1:]], activation_fn=torch.nn.Identity())
+    teacher = row["label"]
+    expected = sum(((scores[0] - scores[i]) - (teacher[0] - teacher[i])) ** 2
+                   for i in range(1, len(teacher))) / (len(teacher) - 1)
+    assert value == pytest.approx(float(expected), rel=1e-4)

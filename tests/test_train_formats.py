@@ -198,3 +198,36 @@ def test_train_on_triples_with_dev_evaluation_keeps_the_best_checkpoint(collecti
     bad = CliRunner().invoke(app, ["train", "cross-encoder", "--train", str(triples), "--out", str(tmp_path / "x"),
                                    "--patience", "2"])
     assert bad.exit_code != 0 and "--patience stops on the dev nDCG@10: give --dev" in bad.output
+
+
+def test_mined_negatives_skip_a_likely_false_negative_and_read_back_as_triples(flea_docs, tmp_path, minilm):
+    from rankwise.pipelines.train.data import PooledDoc, QueryGroup
+    from rankwise.pipelines.train.mining import MiningReport, mine_hard_negatives
+
+    positive = flea_docs[0]
+    # An unjudged paraphrase of the positive: what a judged collection leaves unlabelled and a miner must not
+    # teach as a negative.
+    paraphrase = PooledDoc("copy", "Adult fleas usually live two to three months; without a host only a few "
+                                   "days, but some adults live more than a year.", None)
+    group = QueryGroup("toy", "q1", "how long do fleas live",
+                       [PooledDoc(positive.docid, positive.text, 3), paraphrase] +
+                       [PooledDoc(d.docid, d.text, None) for d in flea_docs[1:]])
+    scores = {r.docid: r.score for r in minilm.rerank("how long do fleas live",
+                                                      [positive] + [d for d in flea_docs[1:]] +
+                                                      [type(positive)("copy", paraphrase.text)]).results}
+    assert scores["copy"] > scores[positive.docid] - 0.1  # the teacher sees it as relevant as the positive
+    report = MiningReport()
+    rows = list(mine_hard_negatives([group], minilm, negatives=3, margin=0.1, report=report))
+    assert len(rows) == 1 and report.queries == 1 and report.positives == 1
+    kept = [n["id"] for n in rows[0]["negatives"]]
+    expected = [d for d in sorted(scores, key=lambda d: -scores[d]) if d != positive.docid
+                and scores[d] <= scores[positive.docid] - 0.1][:3]
+    assert kept == expected and "copy" not in kept
+    assert report.dropped_as_false_negatives == sum(1 for d, s in scores.items()
+                                                    if d != positive.docid and s > scores[positive.docid] - 0.1)
+    unguarded = list(mine_hard_negatives([group], minilm, negatives=3, margin=None))
+    assert "copy" in [n["id"] for n in unguarded[0]["negatives"]]
+
+    path = write_jsonl(tmp_path / "mined.jsonl", rows)
+    read = read_training_data(path).groups
+    assert {(d.docid, d.grade) for d in read[0].docs} == {(positive.docid, 1)} | {(d, 0) for d in kept}

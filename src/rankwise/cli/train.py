@@ -290,6 +290,44 @@ def train_cross_encoder_command(
     console.print(f"{_summary(record)}; use it with --method cross-encoder --model {record.output}")
 
 
+@train_app.command("mine-negatives")
+@reports_errors
+def mine_negatives_command(
+    train: list[Path] = typer.Option(..., "--train", help=TRAIN_HELP),
+    model: str = typer.Option("minilm-embed", "--model", "-m", help="Reranker that scores the candidates "
+                                                                     "(a registered name, path or spec)."),
+    out: Path = typer.Option(..., help="Triples JSONL to write ({qid, query, positive, negatives})."),
+    held_out: list[Path] = typer.Option([], help="Collection never to train on; repeatable."),
+    corpus: Optional[Path] = typer.Option(None, help="Mine from bm25s's top --depth of this JSONL corpus instead "
+                                                     "of each query's own candidate pool."),
+    depth: int = typer.Option(100, min=1, help="Candidates retrieved per query (with --corpus)."),
+    negatives: int = typer.Option(8, min=1, help="Hard negatives kept per positive."),
+    margin: float = typer.Option(0.0, help="False-negative guard: drop a candidate scored above the query's "
+                                           "worst positive minus this margin."),
+    guard: bool = typer.Option(True, help="Apply the false-negative guard (--no-guard: keep the top negatives)."),
+    skip_top: int = typer.Option(0, min=0, help="Leave out the reranker's first N non-relevant candidates."),
+) -> None:
+    """Mine hard negatives for each relevant passage with any reranker, dropping likely false negatives."""
+    import json
+
+    from rankwise.api import Reranker
+    from rankwise.io.documents import read_documents
+    from rankwise.pipelines.train.mining import MiningReport, mine_hard_negatives, retrieved_candidates
+
+    held = _held_out(held_out)
+    groups = _read_sources(train, held, judged_only=True)
+    pools = retrieved_candidates(groups, read_documents(corpus), depth) if corpus is not None else None
+    report = MiningReport()
+    reranker = Reranker.load(model)
+    with open(out, "w", encoding="utf-8") as handle:
+        for row in mine_hard_negatives(groups, reranker, negatives=negatives, margin=margin if guard else None,
+                                       skip_top=skip_top, candidates=pools, report=report):
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    console.print(f"{report.positives} triples for {report.queries} queries in {out}; {report.negatives} negatives; "
+                  f"{report.dropped_as_false_negatives} candidates dropped as likely false negatives; "
+                  f"{report.queries_without_negatives} queries left without negatives")
+
+
 @train_app.command("synthetic-queries")
 @reports_errors
 def synthetic_queries_command(

@@ -21,6 +21,10 @@ from rankwise.pipelines.train.st_trainer import (DevEvaluation, dev_summary, fit
                                                  trained_parameters)
 
 
+BI_ENCODER_LOSSES = {"kl": "DistillKLDivLoss (grades as teacher logits)",
+                     "margin_mse": "MarginMSELoss (scaled-cosine margins regress to the grade margins)"}
+
+
 @dataclass
 class BiEncoderTrainingConfig:
     epochs: float = 1.0
@@ -34,6 +38,7 @@ class BiEncoderTrainingConfig:
     warmup_ratio: float = 0.1
     seed: int = 0
     checkpoint_steps: int = 20
+    loss: str = "kl"  # kl: DistillKLDivLoss over the example's passages; margin_mse: MarginMSELoss on their margins
 
 
 def listwise_examples(groups: Sequence[QueryGroup], config: BiEncoderTrainingConfig) -> list[dict]:
@@ -71,12 +76,20 @@ def train_bi_encoder(base_model: str, groups: Sequence[QueryGroup], out_dir: str
 
     rows = listwise_examples(groups, config)
     scale = config.similarity_scale
-    loss = DistillKLDivLoss(model, similarity_fct=lambda a, b: torch.nn.functional.cosine_similarity(a, b) * scale)
+    similarity = lambda a, b: torch.nn.functional.cosine_similarity(a, b) * scale  # noqa: E731
+    if config.loss not in BI_ENCODER_LOSSES:
+        raise InputError(f"unknown bi-encoder loss {config.loss!r}; available: {', '.join(BI_ENCODER_LOSSES)}")
+    if config.loss == "margin_mse":
+        from sentence_transformers.sentence_transformer.losses import MarginMSELoss
+
+        loss = MarginMSELoss(model, similarity_fct=similarity)
+    else:
+        loss = DistillKLDivLoss(model, similarity_fct=similarity)
     trainer = fit(model, rows, loss, run.checkpoints, config, resume, dev=dev)
     model.save(str(out / "model"))
     run.write_log(history_rows(trainer))
     return run.finish(out / "model", trainer="bi-encoder", base_model=base_model,
                       collections=sorted({g.collection for g in groups}), held_out=(held_out or HeldOut()).names(),
                       queries=len(groups), examples=len(rows), steps=trainer.state.global_step,
-                      loss="DistillKLDivLoss (grades as teacher logits)", parameters_trained=trained_parameters(model),
+                      loss=BI_ENCODER_LOSSES[config.loss], parameters_trained=trained_parameters(model),
                       config={**asdict(config), **dev_summary(trainer)})

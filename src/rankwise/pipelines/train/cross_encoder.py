@@ -6,7 +6,10 @@ queries, a teacher's z-scored scores on unjudged ones (SPLADE++'s on DL 2022, th
 synthetic queries). The loss is one of sentence-transformers' own, by name:
 - `listnet`: cross-entropy from softmax(teacher logits) to softmax(scores), i.e. KL to the teacher;
 - `lambdaloss`: LambdaLoss (NDCG-Loss2++) with the teacher logits min-max scaled to relevance 0..3 per list;
-- `bce`: binary cross-entropy per pair, the label the teacher logit min-max scaled to 0..1 within its list.
+- `bce`: binary cross-entropy per pair, the label the teacher logit min-max scaled to 0..1 within its list;
+- `margin_mse`: Margin-MSE ("Improving Efficient Neural Ranking Models with Cross-Architecture Knowledge
+  Distillation"): the student's margin between the list's best passage and each other regresses to the
+  teacher's margin (grades, or the teacher's z-scored scores times `teacher_temperature`).
 Checkpoints and `--resume` are the trainer's own."""
 
 from __future__ import annotations
@@ -50,6 +53,19 @@ def _pointwise_rows(samples: Sequence[ListSample]) -> list[dict[str, Any]]:
             for s in samples for text, label in zip(s.passages, _scaled(s.logits, 1.0))]
 
 
+def _margin_rows(samples: Sequence[ListSample]) -> list[dict[str, Any]]:
+    """Margin-MSE rows: the sample's best passage by the teacher as `positive`, the others as negatives, and
+    the teacher's logits, whose differences are the margins the student's score differences regress to."""
+    rows = []
+    for s in samples:
+        order = sorted(range(len(s.passages)), key=lambda i: -s.logits[i])
+        row: dict[str, Any] = {"query": s.query, "positive": s.passages[order[0]]}
+        row.update({f"negative_{n}": s.passages[i] for n, i in enumerate(order[1:])})
+        row["label"] = [float(s.logits[i]) for i in order]
+        rows.append(row)
+    return rows
+
+
 @dataclass(frozen=True)
 class LossRecipe:
     description: str
@@ -69,6 +85,12 @@ def _lambdaloss(model: Any) -> Any:
     return LambdaLoss(model)
 
 
+def _margin_mse(model: Any) -> Any:
+    from sentence_transformers.cross_encoder.losses import MarginMSELoss
+
+    return MarginMSELoss(model)
+
+
 def _bce(model: Any) -> Any:
     from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss
 
@@ -81,6 +103,8 @@ LOSSES = {
     "lambdaloss": LossRecipe("LambdaLoss, NDCG-Loss2++ (teacher logits scaled to relevance 0..3 per list)",
                              lambda samples: _listwise_rows(samples, lambda v: _scaled(v, 3.0)), _lambdaloss),
     "bce": LossRecipe("BinaryCrossEntropyLoss (teacher logits scaled to 0..1 per list)", _pointwise_rows, _bce),
+    "margin_mse": LossRecipe("MarginMSELoss (Hofstaetter et al.: score margins of the best passage over each other "
+                             "regress to the teacher's logit margins)", _margin_rows, _margin_mse),
 }
 
 
