@@ -328,6 +328,32 @@ def mine_negatives_command(
                   f"{report.queries_without_negatives} queries left without negatives")
 
 
+@train_app.command("grpo")
+@reports_errors
+def train_grpo_command(
+    model: str = typer.Option(..., "--model", "-m", help="Causal LM to train a LoRA adapter on (name or path)."),
+    train: list[Path] = typer.Option(..., "--train", "--collection", help=TRAIN_HELP),
+    out: Path = typer.Option(..., help="Folder for the adapter (out/adapter), checkpoints and the reward log."),
+    held_out: list[Path] = typer.Option([], help="Collection never to train on; repeatable."),
+    format: str = typer.Option("setwise", "--format", help="Prompt format: pointwise, setwise or listwise."),
+    steps: int = typer.Option(20, min=1, help="Optimizer steps."),
+    option: list[str] = typer.Option([], "--option", "-O", help="Training option KEY=VALUE (num_generations, "
+                                     "beta, max_completion_length, set_size, lr, lora_r, format_weight, ...)."),
+    resume: bool = typer.Option(False, help="Continue from the last checkpoint in --out."),
+) -> None:
+    """GRPO with TRL: format and ranking rewards on rankwise's own pointwise, setwise or listwise prompts."""
+    from rankwise.pipelines.train.grpo import GRPOTrainingConfig, train_grpo
+
+    held = _held_out(held_out)
+    groups = _judged_groups(train, held)
+    config = validate_options(GRPOTrainingConfig, "GRPO training",
+                              {"format": format, "steps": steps, **parse_options(option)})
+    record = train_grpo(model, groups, out, config, resume=resume, held_out=held)
+    method = {"pointwise": "llm-pointwise", "setwise": "setwise", "listwise": "listwise-generate"}[config.format]
+    console.print(f"{_summary(record)}; reward log {out / 'log.csv'}; use it with --model {model} --method {method} "
+                  f"-O adapter={record.output}")
+
+
 @train_app.command("synthetic-queries")
 @reports_errors
 def synthetic_queries_command(

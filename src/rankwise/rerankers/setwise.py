@@ -10,6 +10,8 @@ scores are the position order (count - rank), since a sort yields an order, not 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +29,12 @@ SETWISE_INSTRUCTION = ('Given a query "{query}", which of the following passages
                        'e.g. [{example}]:')
 
 
+def setwise_prompt(query: str, passages: Sequence[str], labels: Sequence[str]) -> str:
+    """The user turn of one setwise comparison (also what `train grpo --format setwise` trains on)."""
+    body = "\n\n".join(f'Passage [{label}]: "{text}"' for label, text in zip(labels, passages))
+    return SETWISE_INSTRUCTION.format(query=query, passages=body, example=labels[0])
+
+
 class SetwiseJudge:
     """Picks the most relevant of a few passages of one query; counts the prompts it sends."""
 
@@ -42,8 +50,7 @@ class SetwiseJudge:
         return self.schemes[size]
 
     def _sequence(self, shown: list[int], labels: tuple[str, ...]) -> list[int]:
-        body = "\n\n".join(f'Passage [{label}]: "{self.passages[i]}"' for label, i in zip(labels, shown))
-        content = SETWISE_INSTRUCTION.format(query=self.query, passages=body, example=labels[0])
+        content = setwise_prompt(self.query, [self.passages[i] for i in shown], labels)
         return self.lm.encode(self.lm.chat_prefix([{"role": "user", "content": content}]))
 
     def label_logprobs(self, members: list[int]) -> dict[int, float]:

@@ -83,11 +83,12 @@ class TrainingRun:
         axis.plot([r["step"] for r in losses], [r["loss"] for r in losses], color="black")
         axis.set_xlabel("optimizer step")
         axis.set_ylabel("training loss")
-        dev = sorted((r["step"], r["dev_ndcg@10"]) for r in rows if r.get("dev_ndcg@10") is not None)
-        if dev:
-            right = axis.twinx()
-            right.plot([s for s, _ in dev], [v for _, v in dev], color="tab:blue", marker="o")
-            right.set_ylabel("dev nDCG@10", color="tab:blue")
+        for key, label in (("dev_ndcg@10", "dev nDCG@10"), ("reward", "mean reward")):
+            points = sorted((r["step"], r[key]) for r in rows if r.get(key) is not None)
+            if points:
+                right = axis.twinx()
+                right.plot([s for s, _ in points], [v for _, v in points], color="tab:blue", marker=".")
+                right.set_ylabel(label, color="tab:blue")
         figure.tight_layout()
         figure.savefig(self.out / "loss.png", dpi=120)
         plt.close(figure)
