@@ -253,3 +253,22 @@ def test_a_fusion_without_vector_stages_refuses_an_index(tmp_path, built):
     (folder / "fusion.json").write_text(json.dumps(spec))
     with pytest.raises(InputError, match=r"none of this fusion model's stages \(likelihood\) reads passage vectors"):
         Reranker.load(str(folder), index=str(built))
+
+
+def test_the_service_hands_document_scores_to_fast_forward(built, flea_docs):
+    import httpx
+
+    from rankwise.server import ServerSettings, create_app
+    from server_helpers import threaded_server
+
+    candidates = scored_fleas(flea_docs)
+    reranker = Reranker.load("minilm-embed", method="fast-forward", alpha=0.2, index=str(built))
+    expected = reranker.rerank(FLEA_QUERY, candidates)
+    documents = [{"id": c.docid, "text": c.text, "score": c.score} for c in candidates]
+    with threaded_server(create_app(reranker, ServerSettings(model_name="minilm-embed"))) as base:
+        answer = httpx.post(f"{base}/v2/rerank", timeout=60, json={"query": FLEA_QUERY, "documents": documents})
+        unscored = httpx.post(f"{base}/v2/rerank", timeout=60, json={"query": FLEA_QUERY,
+                                                                     "documents": [c.text for c in candidates]})
+    assert answer.status_code == 200
+    assert [candidates[r["index"]].docid for r in answer.json()["results"]] == expected.docids
+    assert unscored.status_code == 422 and "has none" in unscored.json()["error"]

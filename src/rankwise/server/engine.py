@@ -64,13 +64,16 @@ class Scored:
 
 
 async def scores_for(service: ServiceState, request: Request, query: str, texts: list[str],
-                     field_name: str, docids: list[str] | None = None) -> Scored:
+                     field_name: str, docids: list[str] | None = None,
+                     first_stage_scores: list[float] | None = None) -> Scored:
     """The raw score of every text, in order, what kind of score they are, and the methods' traces. The
     candidates' docids are `docids` (the documents' own ids, which a forward index is keyed by) or their
-    positions."""
+    positions; `first_stage_scores` are the documents' own scores, for methods that read them."""
     reranker = service.ready_reranker()
     names = docids if docids is not None else [str(i) for i in range(len(texts))]
-    work_request = RerankWork(Query("request", query), [Candidate(d, t) for d, t in zip(names, texts)])
+    scores = first_stage_scores if first_stage_scores is not None else [None] * len(texts)
+    work_request = RerankWork(Query("request", query), [Candidate(d, t, score=s)
+                                                        for d, t, s in zip(names, texts, scores)])
     batcher = service.batcher
     work = asyncio.ensure_future(batcher.score(work_units(reranker, work_request, batcher.chunk)))
     try:

@@ -48,7 +48,7 @@ async def rerank(body: RerankRequest, request: Request, api_version: str) -> Res
     texts = await run_in_threadpool(checked_texts, body, settings)
     texts, total_tokens = await service.batcher.run(lambda: tokenized(body, reranker, texts))
     docids = document_ids(body)
-    scored = await scores_for(service, request, body.query, texts, "documents", docids)
+    scored = await scores_for(service, request, body.query, texts, "documents", docids, first_stage_scores(body))
     return await run_in_threadpool(response, body, request.state.request_id, settings.model_name, api_version,
                                    len(texts), total_tokens, scored)
 
@@ -73,6 +73,16 @@ def document_ids(body: RerankRequest) -> list[str] | None:
     if any(i is None for i in ids) or len(set(ids)) < len(ids):
         return None
     return ids  # type: ignore[return-value]
+
+
+def first_stage_scores(body: RerankRequest) -> list[float] | None:
+    """The documents' first-stage scores (a numeric `score` on every document object), for methods that
+    read them (fast-forward, InsertRank's show_first_stage_scores); None when any document lacks one."""
+    scores = [(doc.model_extra or {}).get("score") if isinstance(doc, DocumentObject) else None
+              for doc in body.documents]
+    if any(isinstance(s, bool) or not isinstance(s, (int, float)) for s in scores):
+        return None
+    return [float(s) for s in scores]
 
 
 def tokenized(body: RerankRequest, reranker: Any, texts: list[str]) -> tuple[list[str], int]:

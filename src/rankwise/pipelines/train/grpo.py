@@ -28,7 +28,7 @@ from typing import Any
 from rankwise.errors import InputError, OptionError
 from rankwise.pipelines.train.data import HeldOut, QueryGroup
 from rankwise.pipelines.train.run import TrainingRecord, TrainingRun, require_extra
-from rankwise.rerankers.listwise_prompt import RANK_ZEPHYR, identifiers, mentioned_positions, parse_permutation
+from rankwise.rerankers.listwise_prompt import RANK_ZEPHYR, identifiers, parse_permutation
 from rankwise.rerankers.prompts import RELEVANCE_YES_NO
 from rankwise.rerankers.setwise import setwise_prompt
 
