@@ -28,6 +28,24 @@ def data_path(*parts: str) -> Path:
     return path
 
 
+def judged_collection(folder: Path, dataset: str, queries: int, depth: int, skip: int = 0) -> Path:
+    """A collection folder of `dataset`'s judged queries `skip` .. `skip + queries` (BM25 top `depth`) and
+    their qrels, written to `folder`."""
+    import json
+
+    entries = json.loads(data_path(dataset, "bm25_top100.json").read_text())
+    qrels_lines = data_path(dataset, "qrels.txt").read_text().splitlines()
+    judged = {line.split()[0] for line in qrels_lines}
+    entries = [e for e in entries if str(e["hits"][0]["qid"]) in judged][skip:skip + queries]
+    for entry in entries:
+        entry["hits"] = entry["hits"][:depth]
+    folder.mkdir(parents=True)
+    (folder / "bm25_top100.json").write_text(json.dumps(entries))
+    qids = {str(e["hits"][0]["qid"]) for e in entries}
+    (folder / "qrels.txt").write_text("\n".join(line for line in qrels_lines if line.split()[0] in qids) + "\n")
+    return folder
+
+
 @pytest.fixture(scope="session")
 def minilm():
     from rankwise import Reranker

@@ -11,7 +11,7 @@ import math
 import numpy as np
 import pytest
 
-from conftest import FLEA_QUERY, data_path
+from conftest import FLEA_QUERY, judged_collection
 from rankwise import Reranker
 from rankwise.calibration import Calibration
 from rankwise.errors import InputError, OptionError
@@ -83,22 +83,8 @@ def test_one_class_and_one_query_are_refused_with_the_reason():
 def collections(tmp_path_factory):
     """dl21's first 16 judged queries (BM25 top 20) as a collection, and a held-out copy of 4 of them."""
     root = tmp_path_factory.mktemp("calibration")
-    entries = json.loads(data_path("dl21", "bm25_top100.json").read_text())
-    qrels_lines = data_path("dl21", "qrels.txt").read_text().splitlines()
-    judged = {line.split()[0] for line in qrels_lines}
-    entries = [e for e in entries if str(e["hits"][0]["qid"]) in judged][:16]
-    for entry in entries:
-        entry["hits"] = entry["hits"][:20]
-
-    def write(name, chosen):
-        folder = root / name
-        folder.mkdir()
-        (folder / "bm25_top100.json").write_text(json.dumps(chosen))
-        qids = {str(e["hits"][0]["qid"]) for e in chosen}
-        (folder / "qrels.txt").write_text("\n".join(l for l in qrels_lines if l.split()[0] in qids) + "\n")
-        return folder
-
-    return write("fit", entries), write("held", entries[:4])
+    return (judged_collection(root / "fit", "dl21", queries=16, depth=20),
+            judged_collection(root / "held", "dl21", queries=4, depth=20))
 
 
 @pytest.fixture(scope="module")

@@ -59,7 +59,9 @@ def test_schemathesis_all_checks_pass(secured):
 def test_graceful_shutdown_finishes_in_flight_and_refuses_new_work(secured):
     base, process, log = secured
     headers = {"Authorization": f"Bearer {KEY}"}
-    big = {"query": "how long do fleas live", "documents": [f"passage {i} about fleas and pets " * 12 for i in range(600)]}
+    # Long enough to be in flight at the signal, short enough to finish within the 30 s graceful timeout on a
+    # loaded machine (600 passages took longer than that while a benchmark shared the 2 cores).
+    big = {"query": "how long do fleas live", "documents": [f"passage {i} about fleas and pets " * 12 for i in range(300)]}
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         in_flight = pool.submit(httpx.post, f"{base}/v1/rerank", json=big, headers=headers, timeout=120)
         time.sleep(1.0)
@@ -69,7 +71,7 @@ def test_graceful_shutdown_finishes_in_flight_and_refuses_new_work(secured):
         assert refused.status_code == 503 and refused.json()["error"] == "the service is shutting down"
         assert httpx.get(f"{base}/ready").status_code == 503
         done = in_flight.result()
-        assert done.status_code == 200 and len(done.json()["results"]) == 600
+        assert done.status_code == 200 and len(done.json()["results"]) == 300, log.read_text()[-3000:]
     # uvicorn re-raises the signal after a clean shutdown, so the exit status is "terminated by SIGTERM"
     assert process.wait(timeout=60) in (0, -signal.SIGTERM)
     text = log.read_text()

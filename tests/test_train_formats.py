@@ -10,23 +10,13 @@ import pytest
 from rankwise.errors import InputError
 from rankwise.pipelines.train.data import HeldOut, build_query_groups
 from rankwise.pipelines.train.formats import TEACHER_KEY, read_training_data
-from tests.conftest import data_path
+from tests.conftest import judged_collection
 
 
 @pytest.fixture(scope="module")
 def collection(tmp_path_factory):
     """Six judged DL 2021 queries (BM25 top 30) as a collection folder, and their judged groups."""
-    folder = tmp_path_factory.mktemp("formats") / "dl21-six"
-    folder.mkdir()
-    entries = json.loads(data_path("dl21", "bm25_top100.json").read_text())
-    qrels_lines = data_path("dl21", "qrels.txt").read_text().splitlines()
-    judged = {line.split()[0] for line in qrels_lines}
-    entries = [e for e in entries if str(e["hits"][0]["qid"]) in judged][:6]
-    for entry in entries:
-        entry["hits"] = entry["hits"][:30]
-    (folder / "bm25_top100.json").write_text(json.dumps(entries))
-    qids = {str(e["hits"][0]["qid"]) for e in entries}
-    (folder / "qrels.txt").write_text("\n".join(l for l in qrels_lines if l.split()[0] in qids) + "\n")
+    folder = judged_collection(tmp_path_factory.mktemp("formats") / "dl21-six", "dl21", queries=6, depth=30)
     groups = build_query_groups([folder], judged_only_queries=True).groups
     # What a judged collection teaches: each query's judged candidates and their grades.
     return folder, [g for g in groups if len({d.grade for d in g.judged}) > 1]

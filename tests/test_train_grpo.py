@@ -59,6 +59,7 @@ def test_setwise_prompts_are_the_setwise_methods_own():
         assert row["grades"] == [by_text[t] for t in shown]
 
 
+@pytest.mark.slow  # about 2 minutes on 2 quiet cores (5 under load): opt in with -m slow
 def test_a_few_grpo_steps_change_the_lora_weights_and_resume(tmp_path):
     """On SmolLM2-135M (a random tiny model answers nothing well formed, so every reward would tie and GRPO,
     which learns from differences within a group, would not move)."""
@@ -83,3 +84,9 @@ def test_a_few_grpo_steps_change_the_lora_weights_and_resume(tmp_path):
                          resume=True)
     assert resumed.steps == 3
     assert json.loads((out / "adapter" / "training.json").read_text())["steps"] == 3
+    # The adapter serves the method whose prompt it was trained on.
+    from rankwise import Reranker
+
+    trained = Reranker.load("smollm2-135m", method="setwise", set_size=3, top_n=2, adapter=str(out / "adapter"))
+    ranking = trained.rerank("how long do fleas live", [d.text for d in _group().docs])
+    assert sorted(ranking.docids) == [str(i) for i in range(6)]
