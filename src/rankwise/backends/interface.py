@@ -68,18 +68,19 @@ class HFTokenCounting:
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         if not texts:
             return []
-        return [len(ids) for ids in self.tokenizer(list(texts), add_special_tokens=False)["input_ids"]]
+        # verbose=False: counting a text longer than the model's limit is the point here, not a mistake to warn of.
+        return [len(ids) for ids in self.tokenizer(list(texts), add_special_tokens=False, verbose=False)["input_ids"]]
 
     def cut_to_tokens(self, text: str, max_tokens: int) -> str:
-        encoded = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+        encoded = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
         offsets = encoded["offset_mapping"]
         if len(offsets) <= max_tokens:
             return text
         return text[: offsets[max_tokens - 1][1]] if max_tokens > 0 else ""
 
     def token_offsets(self, text: str) -> list[tuple[int, int]]:
-        return [tuple(span) for span in self.tokenizer(text, add_special_tokens=False,
-                                                       return_offsets_mapping=True)["offset_mapping"]]
+        return [tuple(span) for span in self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True,
+                                                       verbose=False)["offset_mapping"]]
 
     def special_token_count(self) -> int:
         return len(self.tokenizer("", add_special_tokens=True)["input_ids"])
