@@ -81,16 +81,14 @@ def _training_groups(collection: list[Path], held, groups_files: list[Path],
 
 
 def _summary(record) -> str:
+    summary = (f"{record.steps} steps on {record.examples} examples from {record.queries} queries in "
+               f"{record.seconds:.0f} s")
     dev = record.config.get("dev") if isinstance(record.config, dict) else None
     if dev:
-        return (_plain_summary(record) + f"; dev nDCG@10 {dev['evaluations'][0]['ndcg@10']:.4f} at step "
-                f"{dev['evaluations'][0]['step']}, best {dev['best_ndcg@10']:.4f} (the model kept)")
-    return _plain_summary(record)
-
-
-def _plain_summary(record) -> str:
-    return (f"{record.steps} steps on {record.examples} examples from {record.queries} queries in "
-            f"{record.seconds:.0f} s")
+        first = dev["evaluations"][0]
+        summary += (f"; dev nDCG@10 {first['ndcg@10']:.4f} at step {first['step']}, best "
+                    f"{dev['best_ndcg@10']:.4f} (the model kept)")
+    return summary
 
 
 _TEACHER_LABELS_HELP = ("Teacher labels from `rankwise label`, as KEY=PATH; select them with -O teacher=KEY "
@@ -342,16 +340,15 @@ def train_grpo_command(
     resume: bool = typer.Option(False, help="Continue from the last checkpoint in --out."),
 ) -> None:
     """GRPO with TRL: format and ranking rewards on rankwise's own pointwise, setwise or listwise prompts."""
-    from rankwise.pipelines.train.grpo import GRPOTrainingConfig, train_grpo
+    from rankwise.pipelines.train.grpo import FORMATS, GRPOTrainingConfig, train_grpo
 
     held = _held_out(held_out)
     groups = _judged_groups(train, held)
     config = validate_options(GRPOTrainingConfig, "GRPO training",
                               {"format": format, "steps": steps, **parse_options(option)})
     record = train_grpo(model, groups, out, config, resume=resume, held_out=held)
-    method = {"pointwise": "llm-pointwise", "setwise": "setwise", "listwise": "listwise-generate"}[config.format]
-    console.print(f"{_summary(record)}; reward log {out / 'log.csv'}; use it with --model {model} --method {method} "
-                  f"-O adapter={record.output}")
+    console.print(f"{_summary(record)}; reward log {out / 'log.csv'}; use it with --model {model} --method "
+                  f"{FORMATS[config.format]} -O adapter={record.output}")
 
 
 @train_app.command("synthetic-queries")

@@ -7,9 +7,9 @@ Early stopping (`early_stop_k`): candidates are scored in first-stage order up t
 of `early_stop_step` (the first at least k), and scoring stops once no remaining candidate can enter the top
 k. `exact` bounds an unscored candidate by the next first-stage score and a cosine of 1, so the top k equal
 full scoring's; `observed` is the paper's estimate as `fast-forward-indexes` 0.8 computes it (the last scored
-first-stage score and the largest dense score seen so far; a tie stops), which stops sooner and may differ. Candidates never scored follow the top k in first-stage order, with
-the interpolation of their first-stage score and a cosine of -1 (a lower bound, below the top k);
-the trace counts the lookups saved.
+first-stage score and the largest dense score seen so far; a tie stops), which stops sooner and may differ.
+Candidates never scored follow the top k in first-stage order, with the interpolation of their first-stage
+score and a cosine of -1 (a lower bound, below the top k); the trace counts the lookups saved.
 
 The default alpha (0.01, on BM25's scale) was chosen on TREC DL 2021 (BM25 top-100, MiniLM cosine; never DL
 2019) with `benchmarks/fast_forward_alpha.py`: nDCG@10 BM25 0.4458, cosine alone 0.5785, 5-fold

@@ -50,7 +50,7 @@ async def rerank(body: RerankRequest, request: Request, api_version: str) -> Res
     docids = document_ids(body)
     scored = await scores_for(service, request, body.query, texts, "documents", docids, first_stage_scores(body))
     return await run_in_threadpool(response, body, request.state.request_id, settings.model_name, api_version,
-                                   len(texts), total_tokens, scored)
+                                   len(texts), total_tokens, scored, docids)
 
 
 def checked_texts(body: RerankRequest, settings: ServerSettings) -> list[str]:
@@ -94,7 +94,7 @@ def tokenized(body: RerankRequest, reranker: Any, texts: list[str]) -> tuple[lis
 
 
 def response(body: RerankRequest, request_id: str, model_name: str, api_version: str, count: int,
-             total_tokens: int, scored: Scored) -> Response:
+             total_tokens: int, scored: Scored, docids: list[str] | None = None) -> Response:
     """The answer, serialized here (as FastAPI would, without None fields) rather than on the event loop."""
     relevance = scored.relevance
     order = scored.kept(body.min_relevance, body.coverage)
@@ -108,7 +108,7 @@ def response(body: RerankRequest, request_id: str, model_name: str, api_version:
                 billed_units=BilledUnits(search_units=max(1, math.ceil(count / 100))))
     answer = RerankResponse(id=request_id, model=model_name, results=results, meta=meta,
                             usage=Usage(total_tokens=total_tokens),
-                            reasoning=reasoning_steps(scored.traces, document_ids(body))
+                            reasoning=reasoning_steps(scored.traces, docids)
                             if body.return_reasoning else None)
     return Response(answer.model_dump_json(exclude_none=True), media_type="application/json")
 

@@ -68,6 +68,8 @@ def listwise_examples(groups: Sequence[QueryGroup], config: BiEncoderTrainingCon
 def train_bi_encoder(base_model: str, groups: Sequence[QueryGroup], out_dir: str | Path,
                      config: BiEncoderTrainingConfig, resume: bool = False,
                      held_out: HeldOut | None = None, dev: DevEvaluation | None = None) -> TrainingRecord:
+    if config.loss not in BI_ENCODER_LOSSES:
+        raise InputError(f"unknown bi-encoder loss {config.loss!r}; available: {', '.join(BI_ENCODER_LOSSES)}")
     run = TrainingRun(out_dir, resume)
     out = run.out
     model = load_student(base_model, config.max_seq_length, config.seed, "bi-encoder training")
@@ -77,8 +79,6 @@ def train_bi_encoder(base_model: str, groups: Sequence[QueryGroup], out_dir: str
     rows = listwise_examples(groups, config)
     scale = config.similarity_scale
     similarity = lambda a, b: torch.nn.functional.cosine_similarity(a, b) * scale  # noqa: E731
-    if config.loss not in BI_ENCODER_LOSSES:
-        raise InputError(f"unknown bi-encoder loss {config.loss!r}; available: {', '.join(BI_ENCODER_LOSSES)}")
     if config.loss == "margin_mse":
         from sentence_transformers.sentence_transformer.losses import MarginMSELoss
 

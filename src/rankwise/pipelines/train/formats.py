@@ -18,12 +18,13 @@ Passages without ids (triples, plain lists) get one from their text, so the same
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from rankwise.errors import InputError, UnsupportedMethodError
 from rankwise.io.collection import CANDIDATES_SUFFIX
+from rankwise.io.lines import iter_jsonl, iter_lines
 from rankwise.pipelines.train.data import (BuildReport, HeldOut, PooledDoc, QueryGroup, build_query_groups,
                                            without_held_out)
 
@@ -63,14 +64,8 @@ def read_training_data(source: str | Path, held_out: HeldOut | None = None,
         else:
             raise InputError(f"a folder of no training format rankwise reads; expected {EXPECTED}", source=text)
     else:
-        groups = _rows_to_groups(_jsonl_rows(path), path.stem, text)
+        groups = _rows_to_groups(iter_jsonl(path), path.stem, text)
     return without_held_out(groups, held_out)
-
-
-def _jsonl_rows(path: Path) -> Iterator[tuple[int, Any]]:
-    from rankwise.io.lines import iter_jsonl
-
-    yield from iter_jsonl(path)
 
 
 def _passage(value: Any, where: str) -> tuple[str, str]:
@@ -177,7 +172,6 @@ def _judged_groups(name: str, queries: dict[str, str], qrels: dict[str, dict[str
 
 def _beir_groups(folder: Path) -> list[QueryGroup]:
     from rankwise.io.documents import read_documents
-    from rankwise.io.lines import iter_jsonl
 
     splits = sorted((folder / "qrels").glob("*.tsv"))
     chosen = [p for p in splits if p.stem == "train"] or splits
@@ -190,8 +184,6 @@ def _beir_groups(folder: Path) -> list[QueryGroup]:
             raise InputError("a BEIR query is {_id, text}", source=str(folder / "queries.jsonl"), line=line)
         queries[str(row["_id"])] = row["text"]
     qrels: dict[str, dict[str, int]] = {}
-    from rankwise.io.lines import iter_lines
-
     for line, text in iter_lines(chosen[0]):
         fields = text.split("\t")
         if line == 1 and fields[0] == "query-id":

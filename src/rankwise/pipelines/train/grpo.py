@@ -32,7 +32,8 @@ from rankwise.rerankers.listwise_prompt import RANK_ZEPHYR, identifiers, parse_p
 from rankwise.rerankers.prompts import RELEVANCE_YES_NO
 from rankwise.rerankers.setwise import setwise_prompt
 
-FORMATS = ("pointwise", "setwise", "listwise")
+# Each prompt format and the rankwise method whose prompt it is (the method the adapter serves).
+FORMATS = {"pointwise": "llm-pointwise", "setwise": "setwise", "listwise": "listwise-generate"}
 _IDENTIFIER = re.compile(r"\[([A-Z])\]")
 
 
