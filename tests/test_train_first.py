@@ -67,3 +67,39 @@ def test_resume_after_an_interruption_repeats_the_same_steps(tmp_path):
     assert [r["step"] for r in cut] == ["1", "2", "3", "4"]
     for a, b in zip(whole, cut):
         assert float(a["loss"]) == pytest.approx(float(b["loss"]), rel=1e-3)
+
+
+DEV = [QueryGroup("dev", "d1", "what do fleas eat", [
+    PooledDoc("x", "Sourdough bread needs a starter that is fed every day.", 0),
+    PooledDoc("y", "Fleas are small jumping insects that feed on blood.", 3),
+    PooledDoc("z", "The Roman empire fell in the fifth century.", 0),
+])]
+
+
+def test_dev_evaluation_keeps_the_best_adapter_and_stops_on_patience(tmp_path):
+    from rankwise.pipelines.train.dev import DevEvaluation
+    from rankwise.types import Candidate, Query, Request
+
+    config = FirstTrainingConfig(steps=4, **CONFIG)
+    record = train_first("smollm2-135m", [GROUP], tmp_path / "run", config, dev=DevEvaluation(DEV, every=2))
+    evaluations = record.config["dev"]["evaluations"]
+    assert [e["step"] for e in evaluations] == [2, 4]
+    assert "dev_ndcg@10" in (tmp_path / "run" / "log.csv").read_text().splitlines()[0]
+    best = max(evaluations, key=lambda e: e["ndcg@10"])
+    assert record.config["dev"]["best_ndcg@10"] == best["ndcg@10"]
+    # The run's adapter is the best one: reranking the dev query with it gives the recorded figure.
+    trained = load_reranker("smollm2-135m", method="first", window=3, stride=1, max_words=20,
+                            adapter=record.output)
+
+    def score(query, passages):
+        request = Request(Query("d", query), [Candidate(str(i), t) for i, t in enumerate(passages)])
+        order = trained.rerank_batch([request])[0].docids
+        return [-float(order.index(str(i))) for i in range(len(passages))]
+
+    assert DevEvaluation(DEV).ndcg(score) == pytest.approx(best["ndcg@10"])
+
+    # With lr 0 nothing improves after the first evaluation: patience 1 stops the run at the second.
+    still = FirstTrainingConfig(steps=6, **{**CONFIG, "lr": 0.0})
+    stopped = train_first("smollm2-135m", [GROUP], tmp_path / "still", still,
+                          dev=DevEvaluation(DEV, every=1, patience=1))
+    assert stopped.steps == 2 and [e["step"] for e in stopped.config["dev"]["evaluations"]] == [1, 2]

@@ -84,3 +84,59 @@ def test_a_few_steps_move_maxsim_toward_the_labels(tmp_path):
     after = rank_of_target("minilm-embed", adapter=str(tmp_path / "model"))
     assert before > 0 and after < before
     assert json.loads((tmp_path / "model" / "training.json").read_text())["config"]["lora_r"] == 4
+
+
+def test_dev_evaluation_measures_the_maxsim_the_reranker_computes(tmp_path):
+    """--dev on a late-interaction run: the kept model's recorded dev nDCG@10 equals the one the `maxsim`
+    reranker (no feedback) gives with the trained weights, measured again after training."""
+    from rankwise.api import Reranker
+    from rankwise.pipelines.train.dev import DevEvaluation
+    from rankwise.pipelines.train.late_interaction import train_late_interaction
+    from rankwise.types import Candidate, Query, Request
+
+    texts = ["a recipe for sourdough bread", "the history of the roman empire", "how to tune a guitar",
+             "penguins live in antarctica", "stock market news today", "the rules of chess",
+             "zebra stripes and their purpose", "volcanoes erupt molten rock"]
+    train = QueryGroup("toy", "q", "bread baking at home",
+                       [PooledDoc(f"d{i}", t, 3 if i == 6 else 0) for i, t in enumerate(texts)])
+    dev_groups = [QueryGroup("dev", "d1", "where do penguins live",
+                             [PooledDoc(f"p{i}", t, 2 if i in (3, 7) else 0) for i, t in enumerate(texts)]),
+                  QueryGroup("dev", "d2", "board games and their rules",
+                             [PooledDoc(f"g{i}", t, 3 if i == 5 else 1) for i, t in enumerate(texts)])]
+    dev = DevEvaluation(dev_groups, every=2)
+    config = LateInteractionTrainingConfig(group_size=8, group_head=1, head=1, examples_per_query=8, epochs=1,
+                                           lr=2e-3, batch_size=2, pooled_weight=0.0, checkpoint_steps=100)
+    record = train_late_interaction("minilm-embed", [train], tmp_path, config, dev=dev)
+    evaluations = record.config["dev"]["evaluations"]
+    assert [e["step"] for e in evaluations] == [2, 4]
+    assert record.config["dev"]["best_ndcg@10"] == max(e["ndcg@10"] for e in evaluations)
+    assert "dev_ndcg@10" in (tmp_path / "log.csv").read_text().splitlines()[0]
+
+    reranker = Reranker.load(str(tmp_path / "model"), method="maxsim", prf_k=0)
+
+    def scores(query: str, passages: list[str]) -> list[float]:
+        request = Request(Query("q", query), [Candidate(str(i), t) for i, t in enumerate(passages)])
+        by_id = {r.docid: r.score for r in reranker.rerank_batch([request])[0]}
+        return [by_id[str(i)] for i in range(len(passages))]
+
+    assert dev.ndcg(scores) == pytest.approx(record.config["dev"]["best_ndcg@10"], abs=1e-6)
+
+
+def test_dev_ndcg_counts_grades_at_the_relevance_level_and_reads_the_group_order():
+    from rankwise.pipelines.train.dev import DevEvaluation
+
+    group = QueryGroup("dev", "q", "query", [PooledDoc("a", "A", 0), PooledDoc("b", "B", 2), PooledDoc("c", "C", 1)])
+    seen = []
+
+    def by_list_order(query, passages):
+        seen.append(passages)
+        return [3.0, 2.0, 1.0]
+
+    # Only "B" is relevant at level 2, ranked second: nDCG@10 = (1/log2(3)) / 1.
+    assert DevEvaluation([group]).ndcg(by_list_order) == pytest.approx(1 / math.log2(3))
+    assert seen == [["A", "B", "C"]]
+    # At level 1 "C" counts too: DCG = 1/log2(3) + 1/log2(4), ideal 1 + 1/log2(3).
+    expected = (1 / math.log2(3) + 0.5) / (1 + 1 / math.log2(3))
+    assert DevEvaluation([group], relevance_level=1).ndcg(by_list_order) == pytest.approx(expected)
+    with pytest.raises(Exception, match="no dev query has both a passage graded >= 4"):
+        DevEvaluation([group], relevance_level=4).ndcg(by_list_order)

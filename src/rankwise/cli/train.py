@@ -44,8 +44,15 @@ DEV_HELP = ("Dev data in any --train format, evaluated during training (nDCG@10 
             "checkpoint is the model kept); held-out collections are refused here too; repeatable.")
 
 
+# One declaration for every trainer that evaluates during training.
+DEV_OPTION = typer.Option([], help=DEV_HELP)
+EVAL_STEPS_OPTION = typer.Option(50, min=1, help="Optimizer steps between dev evaluations (with --dev).")
+PATIENCE_OPTION = typer.Option(0, min=0, help="Stop after this many dev evaluations without a better nDCG@10 "
+                                              "(0: never).")
+
+
 def _dev(dev: list[Path], held, eval_steps: int, patience: int):
-    from rankwise.pipelines.train.st_trainer import DevEvaluation
+    from rankwise.pipelines.train.dev import DevEvaluation
 
     if not dev:
         if patience:
@@ -158,6 +165,9 @@ def train_first_command(
     steps: int = typer.Option(100, help="Optimizer steps."),
     option: list[str] = typer.Option([], "--option", "-O", help="Training option KEY=VALUE (lr, lora_r, "
                                      "ranknet_weight, accumulation, max_words, seed, checkpoint_every); repeatable."),
+    dev: list[Path] = DEV_OPTION,
+    eval_steps: int = EVAL_STEPS_OPTION,
+    patience: int = PATIENCE_OPTION,
     resume: bool = typer.Option(False, help="Continue from the last checkpoint in --out."),
 ) -> None:
     """FIRST training: LoRA on a causal LM with L = L_LM + lambda * weighted RankNet on first-identifier logits."""
@@ -167,12 +177,13 @@ def train_first_command(
     groups = _judged_groups(collection, held)
     config = validate_options(FirstTrainingConfig, "FIRST training",
                               {"window": window, "steps": steps, **parse_options(option)})
+    evaluation = _dev(dev, held, eval_steps, patience)
     with progress_bar("FIRST training") as (progress, task):
         progress.update(task, total=steps)
         record = train_first(model, groups, out, config, resume=resume, held_out=held,
-                             on_step=lambda step, loss: progress.update(task, completed=step,
+                             dev=evaluation, on_step=lambda step, loss: progress.update(task, completed=step,
                                                                         description=f"loss {loss:.3f}"))
-    console.print(f"{record.steps} steps ({record.seconds_per_step:.1f} s/step); adapter in {record.output}; "
+    console.print(f"{_summary(record)} ({record.seconds_per_step:.1f} s/step); adapter in {record.output}; "
                   f"loss log {out / 'log.csv'}")
 
 
@@ -214,10 +225,9 @@ def train_bi_encoder_command(
     held_out: list[Path] = typer.Option([], help="Collection never to train on; repeatable."),
     option: list[str] = typer.Option([], "--option", "-O", help="Training option KEY=VALUE (epochs, lr, "
                                      "batch_size, negatives, max_seq_length, seed, ...); repeatable."),
-    dev: list[Path] = typer.Option([], help=DEV_HELP),
-    eval_steps: int = typer.Option(50, min=1, help="Optimizer steps between dev evaluations (with --dev)."),
-    patience: int = typer.Option(0, min=0, help="Stop after this many dev evaluations without a better nDCG@10 "
-                                                "(0: never)."),
+    dev: list[Path] = DEV_OPTION,
+    eval_steps: int = EVAL_STEPS_OPTION,
+    patience: int = PATIENCE_OPTION,
     resume: bool = typer.Option(False, help="Continue from the last checkpoint in --out."),
 ) -> None:
     """Fine-tune a bi-encoder (both towers) on graded judgments: ListNet/KL over a positive and hard negatives."""
@@ -245,6 +255,9 @@ def train_late_interaction_command(
     option: list[str] = typer.Option([], "--option", "-O", help="Training option KEY=VALUE (epochs, lr, lora_r, "
                                      "group_size, grade_weight, teacher, teacher_temperature, pooled_weight, seed, "
                                      "...); repeatable."),
+    dev: list[Path] = DEV_OPTION,
+    eval_steps: int = EVAL_STEPS_OPTION,
+    patience: int = PATIENCE_OPTION,
     resume: bool = typer.Option(False, help="Continue from the last checkpoint in --out."),
 ) -> None:
     """Fine-tune a bi-encoder for MaxSim (late interaction): listwise KL to grades or a teacher's scores."""
@@ -253,7 +266,8 @@ def train_late_interaction_command(
     config = validate_options(LateInteractionTrainingConfig, "late-interaction training", parse_options(option))
     held = _held_out(held_out)
     groups = _training_groups(collection, held, groups_file, teacher_labels)
-    record = train_late_interaction(base_model, groups, out, config, resume=resume, held_out=held)
+    record = train_late_interaction(base_model, groups, out, config, resume=resume, held_out=held,
+                                    dev=_dev(dev, held, eval_steps, patience))
     use = f"--model {base_model} -O adapter={record.output}" if config.lora_r else f"--model {record.output}"
     console.print(f"{_summary(record)}; use it with --method maxsim {use}")
 
@@ -271,10 +285,9 @@ def train_cross_encoder_command(
     teacher_labels: list[str] = typer.Option([], help=_TEACHER_LABELS_HELP),
     option: list[str] = typer.Option([], "--option", "-O", help="Training option KEY=VALUE (loss=listnet|"
                                      "lambdaloss|bce, epochs, lr, group_size, teacher, seed, ...); repeatable."),
-    dev: list[Path] = typer.Option([], help=DEV_HELP),
-    eval_steps: int = typer.Option(50, min=1, help="Optimizer steps between dev evaluations (with --dev)."),
-    patience: int = typer.Option(0, min=0, help="Stop after this many dev evaluations without a better nDCG@10 "
-                                                "(0: never)."),
+    dev: list[Path] = DEV_OPTION,
+    eval_steps: int = EVAL_STEPS_OPTION,
+    patience: int = PATIENCE_OPTION,
     resume: bool = typer.Option(False, help="Continue from the last checkpoint in --out."),
 ) -> None:
     """Train a cross-encoder from an encoder's weights with sentence-transformers' CrossEncoderTrainer."""

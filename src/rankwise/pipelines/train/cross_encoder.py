@@ -23,7 +23,8 @@ from rankwise.errors import InputError
 from rankwise.pipelines.train.data import HeldOut, QueryGroup
 from rankwise.pipelines.train.listwise_sampling import ListSample, ListSampling, sample_lists
 from rankwise.pipelines.train.run import TrainingRecord, TrainingRun
-from rankwise.pipelines.train.st_trainer import (DevEvaluation, dev_summary, fit, history_rows, load_student,
+from rankwise.pipelines.train.dev import DevEvaluation
+from rankwise.pipelines.train.st_trainer import (dev_summary, fit, history_rows, load_student,
                                                  trained_parameters)
 
 

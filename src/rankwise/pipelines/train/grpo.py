@@ -55,6 +55,7 @@ class GRPOTrainingConfig:
     max_words: int = 60  # passages cut to this many words in prompts
     checkpoint_steps: int = 5
     seed: int = 0
+    max_minutes: float = 0.0  # stop (and write the adapter) after this much wall time; 0: run every step
 
 
 def completion_text(completion: Any) -> str:
@@ -157,6 +158,26 @@ def reward_functions(config: GRPOTrainingConfig) -> list[Any]:
     return [format_reward_, ranking_reward_]
 
 
+def _wall_clock_limit(minutes: float) -> Any:
+    """Stop after `minutes` of this process's training (a resumed run gets the limit afresh), at a step's end,
+    so the adapter written is the last step's; a CPU user sizes a run by time, not by steps."""
+    import time
+
+    from transformers import TrainerCallback
+
+    class WallClockLimit(TrainerCallback):
+        def on_train_begin(self, args: Any, state: Any, control: Any, **_: Any) -> None:
+            self.deadline = time.monotonic() + minutes * 60
+
+        def on_step_end(self, args: Any, state: Any, control: Any, **_: Any) -> Any:
+            if time.monotonic() >= self.deadline:
+                control.should_training_stop = True
+                control.should_save = True
+            return control
+
+    return WallClockLimit()
+
+
 def train_grpo(model: str, groups: Sequence[QueryGroup], out_dir: str | Path, config: GRPOTrainingConfig,
                resume: bool = False, held_out: HeldOut | None = None) -> TrainingRecord:
     """Train a LoRA adapter with GRPO; writes `out_dir/adapter` (load it with `-O adapter=`)."""
@@ -187,7 +208,8 @@ def train_grpo(model: str, groups: Sequence[QueryGroup], out_dir: str | Path, co
     lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, target_modules="all-linear",
                       task_type="CAUSAL_LM")
     trainer = GRPOTrainer(model=base, reward_funcs=reward_functions(config), args=arguments,
-                          train_dataset=Dataset.from_list(rows), processing_class=tokenizer, peft_config=lora)
+                          train_dataset=Dataset.from_list(rows), processing_class=tokenizer, peft_config=lora,
+                          callbacks=[_wall_clock_limit(config.max_minutes)] if config.max_minutes > 0 else None)
     trainer.train(resume_from_checkpoint=True if resume else None)
     destination = run.out / "adapter"
     trainer.model.save_pretrained(str(destination))

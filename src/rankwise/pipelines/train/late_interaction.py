@@ -12,14 +12,17 @@ feedback step uses, stay aligned. sentence-transformers' trainer runs it (checkp
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from rankwise.pipelines.train.data import HeldOut, QueryGroup
 from rankwise.pipelines.train.listwise_sampling import ListSampling, sample_lists
 from rankwise.pipelines.train.run import TrainingRecord, TrainingRun, require_extra
-from rankwise.pipelines.train.st_trainer import fit, history_rows, load_student, trained_parameters
+from rankwise.pipelines.train.dev import DevEvaluation
+from rankwise.pipelines.train.st_trainer import (dev_summary, fit, history_rows, load_student,
+                                                 trained_parameters)
+from rankwise.rerankers.late_interaction import maxsim
 
 LORA_TARGETS = ("query", "key", "value", "dense")
 
@@ -87,11 +90,25 @@ def maxsim_listwise_loss(config: LateInteractionTrainingConfig) -> Callable[[Any
     return MaxSimListwiseLoss
 
 
+def maxsim_dev_scores(model: Any, query: str, passages: list[str]) -> list[float]:
+    """Plain MaxSim (no feedback) of the model under training, the score `maxsim` reranks with: unit
+    content-token states, special tokens left out, as in the loss."""
+    import torch
+
+    with torch.no_grad():
+        out = model(model.tokenize([query] + passages))
+    keep = out["attention_mask"].bool() & ~torch.isin(out["input_ids"], torch.tensor(model.tokenizer.all_special_ids))
+    tokens = torch.nn.functional.normalize(out["token_embeddings"], dim=-1)
+    vectors = [tokens[i][keep[i]].numpy() for i in range(len(passages) + 1)]
+    return [maxsim(vectors[0], passage) for passage in vectors[1:]]
+
+
 def train_late_interaction(base_model: str, groups: Sequence[QueryGroup], out_dir: str | Path,
                            config: LateInteractionTrainingConfig, resume: bool = False,
-                           held_out: HeldOut | None = None) -> TrainingRecord:
+                           held_out: HeldOut | None = None, dev: DevEvaluation | None = None) -> TrainingRecord:
     """Train and write `out_dir/model`: full weights, or with `lora_r` only the adapter (adapter_config.json,
-    adapter_model.safetensors) over `base_model`'s weights."""
+    adapter_model.safetensors) over `base_model`'s weights; with `dev`, the MaxSim nDCG@10 on it is measured
+    during training and the best checkpoint is the one written."""
     run = TrainingRun(out_dir, resume)
     out = run.out
     rows = listwise_groups(groups, config)
@@ -102,7 +119,8 @@ def train_late_interaction(base_model: str, groups: Sequence[QueryGroup], out_di
 
         model.add_adapter(LoraConfig(r=config.lora_r, lora_alpha=2 * config.lora_r, lora_dropout=0.0,
                                      target_modules=list(LORA_TARGETS)))
-    trainer = fit(model, rows, maxsim_listwise_loss(config)(model), run.checkpoints, config, resume)
+    trainer = fit(model, rows, maxsim_listwise_loss(config)(model), run.checkpoints, config, resume, dev=dev,
+                  dev_score=maxsim_dev_scores)
     destination = out / "model"
     if config.lora_r:
         destination.mkdir(parents=True, exist_ok=True)
@@ -114,4 +132,4 @@ def train_late_interaction(base_model: str, groups: Sequence[QueryGroup], out_di
                       collections=sorted({g.collection for g in groups}), held_out=(held_out or HeldOut()).names(),
                       queries=len(groups), examples=len(rows), steps=trainer.state.global_step,
                       loss="KL(teacher softmax || softmax(scale * MaxSim)) + pooled_weight * same on pooled cosine",
-                      parameters_trained=trained_parameters(model), config=config)
+                      parameters_trained=trained_parameters(model), config={**asdict(config), **dev_summary(trainer)})

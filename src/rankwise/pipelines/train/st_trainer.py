@@ -3,51 +3,15 @@ checkpoints, `--resume` and seeds (the run's folder, log and record are `run.Tra
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from rankwise.errors import InputError
 from rankwise.models.resolve import resolve_model
-from rankwise.pipelines.train.data import QueryGroup
+from rankwise.pipelines.train.dev import DevEvaluation
 from rankwise.pipelines.train.run import require_extra
 
 DEV_METRIC = "eval_dev_ndcg@10"
-
-
-@dataclass
-class DevEvaluation:
-    """Evaluation during training (`--dev`): nDCG@10 on the dev queries every `every` optimizer steps, by
-    sentence-transformers' reranking evaluators (relevant: grade >= `relevance_level`, binary gains, each
-    query's passages reranked); the best checkpoint is the model kept, and with `patience` the run stops
-    after that many evaluations without a better one."""
-
-    groups: Sequence[QueryGroup] = field(default_factory=list)
-    every: int = 50
-    patience: int = 0
-    relevance_level: int = 2
-
-    def evaluator(self, cross_encoder: bool) -> Any:
-        samples = []
-        for group in self.groups:
-            relevant = [d.text for d in group.docs if d.grade is not None and d.grade >= self.relevance_level]
-            others = [d.text for d in group.docs if d.grade is None or d.grade < self.relevance_level]
-            if relevant and others:
-                samples.append((group.query, relevant, others))
-        if not samples:
-            raise InputError(f"--dev: no dev query has both a passage graded >= {self.relevance_level} and another "
-                             "passage, so nDCG@10 cannot be measured")
-        if cross_encoder:
-            from sentence_transformers.cross_encoder.evaluation import CrossEncoderRerankingEvaluator
-
-            return CrossEncoderRerankingEvaluator([{"query": q, "positive": r, "documents": r + o}
-                                                   for q, r, o in samples], at_k=10, always_rerank_positives=False,
-                                                  name="dev", write_csv=False)
-        from sentence_transformers.sentence_transformer.evaluation import RerankingEvaluator
-
-        return RerankingEvaluator([{"query": q, "positive": r, "negative": o} for q, r, o in samples], at_k=10,
-                                  name="dev", write_csv=False)
 
 
 def load_student(base_model: str, max_seq_length: int, seed: int, purpose: str, cross_encoder: bool = False) -> Any:
@@ -84,10 +48,12 @@ def _pass_cls_through_pooler(model: Any, torch: Any) -> None:
 
 
 def fit(model: Any, rows: list[dict[str, Any]], loss: Any, checkpoints: Path, config: Any, resume: bool,
-        cross_encoder: bool = False, dev: DevEvaluation | None = None) -> Any:
+        cross_encoder: bool = False, dev: DevEvaluation | None = None,
+        dev_score: Callable[[Any, str, list[str]], Sequence[float]] | None = None) -> Any:
     """Train with sentence-transformers' trainer (its cross-encoder trainer for a `CrossEncoder`); `config`
     gives epochs, lr, batch_size, warmup_ratio, checkpoint_steps and seed; with `dev`, evaluation during
-    training, the best checkpoint loaded at the end and early stopping. Returns the trainer (its state
+    training (by sentence-transformers' evaluators, or with `dev_score(model, query, passages)` by that
+    scoring), the best checkpoint loaded at the end and early stopping. Returns the trainer (its state
     holds the steps, the loss history and the evaluations)."""
     from datasets import Dataset
 
@@ -102,7 +68,7 @@ def fit(model: Any, rows: list[dict[str, Any]], loss: Any, checkpoints: Path, co
     callbacks = []
     evaluator = None
     if dev is not None:
-        evaluator = dev.evaluator(cross_encoder)
+        evaluator = dev.evaluator(cross_encoder, dev_score)
         # Checkpoints fall on evaluation steps, so the best one can be the model kept.
         evaluation = {"eval_strategy": "steps", "eval_steps": dev.every, "save_steps": dev.every,
                       "load_best_model_at_end": True, "metric_for_best_model": DEV_METRIC, "greater_is_better": True}

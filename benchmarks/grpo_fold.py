@@ -1,0 +1,84 @@
+"""GRPO's held-out fold on DL 2021: split the judged queries into a training fold and a held-out fold (every
+fourth query by sorted qid), write the training fold as a lists JSONL for `rankwise train grpo --train`, and
+measure a reranker on the held-out fold (BM25 top-k, nDCG@10 with ir-measures) with or without an adapter.
+
+  python grpo_fold.py split --collection ../shared/data/dl21 --out runs/grpo-fold
+  rankwise train grpo -m smollm2-135m --train runs/grpo-fold/train.jsonl --held-out ../shared/data/dl19 ...
+  python grpo_fold.py evaluate --collection ../shared/data/dl21 --method setwise [--adapter runs/grpo/adapter]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import ir_measures
+
+from rankwise import Reranker
+from rankwise.io.collection import Collection
+from rankwise.pipelines.train.formats import read_training_data
+from rankwise.types import Request
+
+
+def folds(collection: Path) -> tuple[list, list]:
+    groups = sorted((g for g in read_training_data(collection, judged_only_queries=True).groups if g.judged),
+                    key=lambda g: g.qid)
+    return [g for i, g in enumerate(groups) if i % 4 != 3], [g for i, g in enumerate(groups) if i % 4 == 3]
+
+
+def split(args: argparse.Namespace) -> None:
+    train, held = folds(args.collection)
+    args.out.mkdir(parents=True, exist_ok=True)
+    with open(args.out / "train.jsonl", "w", encoding="utf-8") as f:
+        for g in train:
+            judged = g.judged
+            f.write(json.dumps({"qid": g.qid, "query": g.query, "passages": [d.text for d in judged],
+                                "labels": [d.grade for d in judged]}) + "\n")
+    print(f"{len(train)} training queries in {args.out / 'train.jsonl'}; held-out fold: {len(held)} queries "
+          f"({', '.join(g.qid for g in held)})")
+
+
+def evaluate(args: argparse.Namespace) -> None:
+    _, held = folds(args.collection)
+    collection = Collection.open(args.collection)
+    qrels = collection.qrels()
+    candidates = {r.query.qid: r for r in collection.candidates("bm25")}
+    options = {"adapter": str(args.adapter)} if args.adapter else {}
+    reranker = Reranker.load(args.model, method=args.method, **options)
+    run, started = [], time.perf_counter()
+    for group in held:
+        request = candidates[group.qid]
+        ranking = reranker.rerank_batch([Request(request.query, request.candidates[:args.top_k])])[0]
+        run += [ir_measures.ScoredDoc(group.qid, r.docid, float(len(ranking.results) - i))
+                for i, r in enumerate(ranking.results)]
+    bm25 = [ir_measures.ScoredDoc(g.qid, c.docid, c.score) for g in held
+            for c in candidates[g.qid].candidates[:args.top_k]]
+    measure = ir_measures.nDCG @ 10
+    value = ir_measures.calc_aggregate([measure], qrels, run)[measure]
+    base = ir_measures.calc_aggregate([measure], qrels, bm25)[measure]
+    print(f"| {args.method} | {args.adapter or 'base'} | {len(held)} | {base:.4f} | {value:.4f} | "
+          f"{(time.perf_counter() - started) / len(held):.1f} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name in ("split", "evaluate"):
+        sub = commands.add_parser(name)
+        sub.add_argument("--collection", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data" / "dl21")
+    commands.choices["split"].add_argument("--out", type=Path, required=True)
+    ev = commands.choices["evaluate"]
+    ev.add_argument("--model", default="smollm2-135m")
+    ev.add_argument("--method", default="setwise")
+    ev.add_argument("--adapter", type=Path, default=None)
+    ev.add_argument("--top-k", type=int, default=10)
+    args = parser.parse_args()
+    if not (args.collection / "qrels.txt").exists():
+        raise SystemExit(f"{args.collection}: no collection there (see ../shared/data/README)")
+    (split if args.command == "split" else evaluate)(args)
+
+
+if __name__ == "__main__":
+    main()
