@@ -90,3 +90,16 @@ def test_a_few_grpo_steps_change_the_lora_weights_and_resume(tmp_path):
     trained = Reranker.load("smollm2-135m", method="setwise", set_size=3, top_n=2, adapter=str(out / "adapter"))
     ranking = trained.rerank("how long do fleas live", [d.text for d in _group().docs])
     assert sorted(ranking.docids) == [str(i) for i in range(6)]
+
+
+def test_the_wall_clock_limit_stops_at_a_step_end_and_saves():
+    from transformers import TrainerControl, TrainerState
+
+    from rankwise.pipelines.train.grpo import _wall_clock_limit
+
+    running, spent = _wall_clock_limit(60.0), _wall_clock_limit(1e-9)
+    for limit in (running, spent):
+        limit.on_train_begin(None, TrainerState(), TrainerControl())
+    assert not running.on_step_end(None, TrainerState(), TrainerControl()).should_training_stop
+    control = spent.on_step_end(None, TrainerState(), TrainerControl())
+    assert control.should_training_stop and control.should_save
