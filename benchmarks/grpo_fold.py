@@ -43,7 +43,9 @@ def split(args: argparse.Namespace) -> None:
 def evaluate(args: argparse.Namespace) -> None:
     _, held = folds(args.collection)
     collection = Collection.open(args.collection)
-    qrels = collection.qrels()
+    # Only the fold's judgments: ir-measures averages over every query of the qrels, a missing one as 0.
+    judged = collection.qrels()
+    qrels = {g.qid: judged[g.qid] for g in held}
     candidates = {r.query.qid: r for r in collection.candidates("bm25")}
     options = {"adapter": str(args.adapter)} if args.adapter else {}
     reranker = Reranker.load(args.model, method=args.method, **options)
