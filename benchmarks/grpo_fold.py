@@ -1,10 +1,12 @@
 """GRPO's held-out fold on DL 2021: split the judged queries into a training fold and a held-out fold (every
 fourth query by sorted qid), write the training fold as a lists JSONL for `rankwise train grpo --train`, and
-measure a reranker on the held-out fold (BM25 top-k, nDCG@10 with ir-measures) with or without an adapter.
+measure a reranker on the held-out fold (BM25 top-k, nDCG@10 with ir-measures) with or without an adapter, and
+drop the held-out fold's queries from a JSONL of training rows (e.g. mined triples) so a trainer never sees them.
 
   python grpo_fold.py split --collection ../shared/data/dl21 --out runs/grpo-fold
   rankwise train grpo -m smollm2-135m --train runs/grpo-fold/train.jsonl --held-out ../shared/data/dl19 ...
   python grpo_fold.py evaluate --collection ../shared/data/dl21 --method setwise [--adapter runs/grpo/adapter]
+  python grpo_fold.py exclude runs/mined.jsonl --out runs/mined-train-fold.jsonl
 """
 
 from __future__ import annotations
@@ -40,6 +42,25 @@ def split(args: argparse.Namespace) -> None:
           f"({', '.join(g.qid for g in held)})")
 
 
+def exclude(args: argparse.Namespace) -> None:
+    _, held = folds(args.collection)
+    held_qids = {g.qid for g in held}
+    kept = dropped = 0
+    with open(args.rows, encoding="utf-8") as source, open(args.out, "w", encoding="utf-8") as out:
+        for number, line in enumerate(source, 1):
+            if not line.strip():
+                continue
+            qid = json.loads(line).get("qid")
+            if qid is None:
+                raise SystemExit(f"{args.rows}:{number}: no 'qid' field, so the held-out fold cannot be excluded")
+            if str(qid) in held_qids:
+                dropped += 1
+            else:
+                out.write(line if line.endswith("\n") else line + "\n")
+                kept += 1
+    print(f"{kept} rows kept in {args.out}, {dropped} rows of the held-out fold's {len(held)} queries dropped")
+
+
 def evaluate(args: argparse.Namespace) -> None:
     _, held = folds(args.collection)
     collection = Collection.open(args.collection)
@@ -67,10 +88,12 @@ def evaluate(args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
-    for name in ("split", "evaluate"):
+    for name in ("split", "evaluate", "exclude"):
         sub = commands.add_parser(name)
         sub.add_argument("--collection", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data" / "dl21")
     commands.choices["split"].add_argument("--out", type=Path, required=True)
+    commands.choices["exclude"].add_argument("rows", type=Path)
+    commands.choices["exclude"].add_argument("--out", type=Path, required=True)
     ev = commands.choices["evaluate"]
     ev.add_argument("--model", default="smollm2-135m")
     ev.add_argument("--method", default="setwise")
@@ -79,7 +102,7 @@ def main() -> None:
     args = parser.parse_args()
     if not (args.collection / "qrels.txt").exists():
         raise SystemExit(f"{args.collection}: no collection there (see ../shared/data/README)")
-    (split if args.command == "split" else evaluate)(args)
+    {"split": split, "evaluate": evaluate, "exclude": exclude}[args.command](args)
 
 
 if __name__ == "__main__":

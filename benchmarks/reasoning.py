@@ -5,7 +5,7 @@ RSS and the share of judgments (passages, comparisons, windows, groups) that hit
 The issue's configuration (Qwen2.5-Coder-1.5B and 0.5B on llama.cpp, DL 2019 BM25, first 5 queries, top 10):
 
     cd benchmarks && python reasoning.py --models qwen2.5-coder-0.5b,qwen2.5-coder-1.5b --budgets 0,64,256 \\
-        --queries 5 --top-k 10 --threads 1 --results results/reasoning_rows.jsonl --plot out/reasoning.png
+        --queries 5 --top-k 10 --threads 1 --results results/reasoning_rows.jsonl --plot results/reasoning.png
 
 `--results` keeps every finished row (committed: results/reasoning_rows.jsonl), so the same command run again
 skips them and goes on where a killed run stopped.
@@ -118,11 +118,16 @@ def main() -> None:
         import matplotlib.pyplot as plt
 
         figure, (quality, cost) = plt.subplots(1, 2, figsize=(11, 4))
+        # One colour per method, one line style per model, so the two sizes of a method read as a pair.
+        colours = {m: f"C{i}" for i, m in enumerate(dict.fromkeys(m for _, m in points))}
+        styles = {m: s for m, s in zip(dict.fromkeys(m for m, _ in points), ("--", "-", ":", "-."))}
         for (model, method), rows in points.items():
             budgets = [r[0] for r in rows]
-            quality.plot(budgets, [r[1] for r in rows], marker="o", label=f"{method} ({model})")
-            cost.plot(budgets, [r[2] for r in rows], marker="o", label=f"{method} ({model})")
-        quality.axhline(bm25, linestyle="--", color="gray", label="BM25")
+            look = {"marker": "o", "color": colours[method], "linestyle": styles.get(model, "-"),
+                    "label": f"{method} ({model})"}
+            quality.plot(budgets, [r[1] for r in rows], **look)
+            cost.plot(budgets, [r[2] for r in rows], **look)
+        quality.axhline(bm25, linestyle=(0, (1, 3)), color="gray", label="BM25")
         quality.set_xlabel("reasoning budget (tokens)")
         quality.set_ylabel("nDCG@10")
         cost.set_xlabel("reasoning budget (tokens)")

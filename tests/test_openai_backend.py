@@ -99,3 +99,14 @@ def test_first_through_the_server_reads_the_same_identifier_log_probs_as_in_proc
     assert got.docids == expected.docids
     for remote_window, local_window in zip(got.trace["windows"], expected.trace["windows"]):
         assert remote_window["scores"] == pytest.approx(local_window["scores"], abs=0.05)
+
+
+def test_top_logprobs_through_the_server_equal_the_in_process_ones(server):
+    """The dictionary TFRank's reading works on: the server's own `top_logprobs`, and the in-process top k."""
+    options = {"method": "graded-pointwise", "answer": "tfrank", "max_grade": 4}
+    remote = Reranker.load("smollm2-135m", backend="openai", base_url=server, **options)
+    local = Reranker.load("smollm2-135m", backend="llama.cpp", **options)
+    prompt = local.lm.encode(f"Query: how long do fleas live\nPassage: {PASSAGES[0]}\nRelevance from 0 to 4. Score: ")
+    (got,), (expected,) = remote.lm.next_token_top_logprobs([prompt], 5), local.lm.next_token_top_logprobs([prompt], 5)
+    assert list(got) == list(expected) and len(got) == 5
+    assert list(got.values()) == pytest.approx(list(expected.values()), abs=0.05)

@@ -61,6 +61,36 @@ def qwen3_causal_lm(folder: Path, tokenizer) -> Path:
     return folder
 
 
+def next_token_chain_lm(folder: Path, tokenizer, chain: dict[int, dict[int, float]]) -> Path:
+    """A two-layer Qwen3ForCausalLM whose next token depends only on the last one: attention and MLP write
+    nothing into the residual stream, each source token of `chain` has its own embedding axis, and the output
+    row of each target token is its logit along its source's axis ({source id: {target id: logit}}; every
+    other logit stays near 0). A real model whose greedy answers and top log-probs a test chooses."""
+    import torch
+    from transformers import Qwen3Config, Qwen3ForCausalLM
+
+    torch.manual_seed(0)
+    config = Qwen3Config(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=2, num_key_value_heads=1, head_dim=16, max_position_embeddings=4096,
+                         tie_word_embeddings=False)
+    model = Qwen3ForCausalLM(config).eval()
+    if len(chain) > config.hidden_size:
+        raise ValueError("one embedding axis per source token")
+    with torch.no_grad():
+        for layer in model.model.layers:
+            layer.self_attn.o_proj.weight.zero_()
+            layer.mlp.down_proj.weight.zero_()
+        model.lm_head.weight.mul_(0.01)
+        for axis, (source, targets) in enumerate(chain.items()):
+            model.model.embed_tokens.weight[source] = 0.0
+            model.model.embed_tokens.weight[source, axis] = 1.0  # RMS-normalized: sqrt(32) along the axis
+            for target, logit in targets.items():
+                model.lm_head.weight[target, axis] = logit / config.hidden_size ** 0.5
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
 def t5(folder: Path, model_max_length: int = 64, favoured: tuple[str, ...] = (), extra_ids: int = 0) -> Path:
     """A two-layer T5 with a SentencePiece-style Unigram vocabulary: each corpus word as "▁word", plus every
     character alone and after "▁", so that any text tokenizes and "▁true"/"▁false" are single pieces, and

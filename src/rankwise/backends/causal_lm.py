@@ -28,7 +28,7 @@ class CausalLM(PromptEncoding):
     backend_name = "transformers"
     capabilities = frozenset({Capability.TOKENIZE, Capability.NEXT_TOKEN_LOGPROBS, Capability.BRIDGED_FIRST_TOKEN,
                               Capability.ATTENTION, Capability.NEXT_TOKEN_LOGITS,
-                              Capability.CONTINUATION_LOGPROBS, Capability.GENERATE})
+                              Capability.CONTINUATION_LOGPROBS, Capability.GENERATE, Capability.TOP_LOGPROBS})
 
     def __init__(self, location: ModelLocation, options: TransformersOptions):
         import torch
@@ -187,6 +187,24 @@ class CausalLM(PromptEncoding):
                 second[batch] = (step_out.logits[:, -1].float().log_softmax(-1)
                                  .index_select(-1, wanted_second).cpu().numpy())
         return first, second
+
+    def next_token_top_logprobs(self, sequences: Sequence[Sequence[int]], k: int) -> list[dict[str, float]]:
+        check_cancelled()
+        torch = self._torch
+        for s in sequences:
+            self._check_length(s)
+        tops: list[dict[str, float]] = [{} for _ in sequences]
+        with torch.inference_mode():
+            for batch in self._batches(sequences):
+                input_ids, mask, positions = self._left_padded([sequences[i] for i in batch])
+                logits = self.model(input_ids=input_ids, attention_mask=mask, position_ids=positions,
+                                    logits_to_keep=1, use_cache=False).logits
+                self.stats["forward_passes"] += 1
+                self.stats["prompt_tokens"] += int(mask.sum())
+                rows = logits[:, -1].float().log_softmax(-1).cpu().numpy()
+                for i, row in zip(batch, rows):
+                    tops[i] = self.top_entries(row, k)
+        return tops
 
     def next_token_logits(self, sequences: Sequence[Sequence[int]], token_ids: Sequence[int]) -> np.ndarray:
         """The raw next-token logits of `token_ids` (not normalized over the vocabulary), for checkpoints whose

@@ -75,6 +75,17 @@ class PromptEncoding:
     def special_token_count(self) -> int:
         return 0  # language-model prompts carry their special tokens in the text
 
+    def top_entries(self, log_probs: Any, k: int) -> dict[str, float]:
+        """The k largest entries of one full next-token log-prob row as {token text: log P}, keyed as an
+        OpenAI-compatible server keys `top_logprobs` (a later id whose text repeats an earlier one's wins,
+        as in that dictionary)."""
+        import numpy as np
+
+        k = min(k, len(log_probs))
+        best = np.argpartition(-log_probs, k - 1)[:k]
+        best = best[np.argsort(-log_probs[best], kind="stable")]
+        return {self.text.decode([int(i)]): float(log_probs[i]) for i in best}
+
     def token_offsets(self, text: str) -> list[tuple[int, int]]:
         if not isinstance(self.text, HFTokenCounting):
             raise UnsupportedMethodError(f"{self.text.label}: splitting long documents needs a Hugging Face "

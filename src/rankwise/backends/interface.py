@@ -27,6 +27,7 @@ class Capability(str, Enum):
     BRIDGED_FIRST_TOKEN = "bridged-first-token"  # ... plus one cached single-token step (FIRST's "[" then "O")
     CONTINUATION_LOGPROBS = "continuation-logprobs"  # per-token log P(continuation | prefix)
     GENERATE = "generate"  # greedy decoding
+    TOP_LOGPROBS = "top-logprobs"  # the k likeliest next tokens with their log-probs, as servers report them
     ATTENTION = "attention"  # attention weights of a forward pass
     SEQ2SEQ = "seq2seq"  # an encoder-decoder: first-step logits of chosen tokens, Fusion-in-Decoder generation
     MULTI_VECTOR = "multi-vector"  # a ColBERT checkpoint's own query and document token vectors
@@ -165,6 +166,14 @@ class LanguageModel(Backend, Protocol):
                  stop_ids: Sequence[int] = ()) -> list[list[int]]:
         """Greedy continuations (new ids only): ended by the end-of-turn token (dropped), by one of `stop_ids`
         (kept), or by the budget."""
+        ...
+
+
+@runtime_checkable
+class TopLogprobs(LanguageModel, Protocol):
+    def next_token_top_logprobs(self, sequences: Sequence[Sequence[int]], k: int) -> list[dict[str, float]]:
+        """The k likeliest next tokens after each sequence as {token text: log P}, the shape of an
+        OpenAI-compatible server's `top_logprobs`, for methods whose authors read that dictionary."""
         ...
 
 

@@ -81,7 +81,7 @@ def _raise_template_error(message: str) -> None:
 class LlamaCppLM(PromptEncoding):
     backend_name = "llama.cpp"
     capabilities = frozenset({Capability.TOKENIZE, Capability.NEXT_TOKEN_LOGPROBS, Capability.BRIDGED_FIRST_TOKEN,
-                              Capability.CONTINUATION_LOGPROBS, Capability.GENERATE})
+                              Capability.CONTINUATION_LOGPROBS, Capability.GENERATE, Capability.TOP_LOGPROBS})
 
     def __init__(self, location: ModelLocation, options: RuntimeOptions, needs: frozenset[Capability] = frozenset()):
         import llama_cpp
@@ -161,6 +161,14 @@ class LlamaCppLM(PromptEncoding):
     # -- primitives -------------------------------------------------------------------------------
     def next_token_logprobs(self, sequences: Sequence[Sequence[int]], token_ids: Sequence[int]) -> np.ndarray:
         return self.first_token_logprobs(sequences, token_ids)[0]
+
+    def next_token_top_logprobs(self, sequences: Sequence[Sequence[int]], k: int) -> list[dict[str, float]]:
+        for s in sequences:
+            self._check_length(s)
+        tops: list[dict[str, float]] = [{} for _ in sequences]
+        for i in self._order(sequences):
+            tops[i] = self.top_entries(self._evaluate(sequences[i]), k)
+        return tops
 
     def first_token_logprobs(self, sequences: Sequence[Sequence[int]], first_ids: Sequence[int],
                              bridge_id: int | None = None,

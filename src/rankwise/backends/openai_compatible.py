@@ -44,7 +44,7 @@ class ServerError(ModelNotAvailableError):
 class OpenAICompatibleLM(PromptEncoding):
     backend_name = "openai"
     capabilities = frozenset({Capability.TOKENIZE, Capability.NEXT_TOKEN_LOGPROBS, Capability.BRIDGED_FIRST_TOKEN,
-                              Capability.GENERATE})
+                              Capability.GENERATE, Capability.TOP_LOGPROBS})
 
     def __init__(self, location: ModelLocation, options: OpenAIOptions, needs: frozenset[Capability] = frozenset()):
         import httpx
@@ -116,6 +116,11 @@ class OpenAICompatibleLM(PromptEncoding):
 
         return np.array(self._map(one, sequences), dtype=np.float64).reshape(len(sequences), len(token_ids))
 
+    def next_token_top_logprobs(self, sequences: Sequence[Sequence[int]], k: int) -> list[dict[str, float]]:
+        # The server's own dictionary, as the authors of methods read from it (TFRank: `logprobs=20`).
+        return self._map(lambda ids: _top_logprobs(self._complete(self._prompt(ids), max_tokens=1, logprobs=k)),
+                         sequences)
+
     def first_token_logprobs(self, sequences: Sequence[Sequence[int]], first_ids: Sequence[int],
                              bridge_id: int | None = None,
                              second_ids: Sequence[int] = ()) -> tuple[np.ndarray, np.ndarray]:
@@ -154,6 +159,11 @@ def _top_logprobs(reply: dict[str, Any]) -> dict[str, float]:
     """{token text: log-prob} of the first completion position, from the legacy completions shape."""
     try:
         logprobs = reply["choices"][0]["logprobs"]
+        if not logprobs["top_logprobs"]:
+            # llama-cpp-python's server reports nothing when the first token ends the turn.
+            raise ServerError("the server returned no log-probs for this position (its completion stopped at once, "
+                              "at the end of the model's turn), so they cannot be read through it; use "
+                              "backend='llama.cpp' or backend='transformers' on the same weights")
         return {str(k): float(v) for k, v in logprobs["top_logprobs"][0].items()}
     except (KeyError, IndexError, TypeError) as e:
         raise ServerError(f"the server's completion has no top log-probs ({e}); does it support `logprobs`?") from None

@@ -57,7 +57,7 @@ BACKENDS: dict[str, BackendEntry] = {
                 Capability.EMBED, Capability.TOKEN_EMBED, Capability.SCORE_PAIRS, Capability.TOKENIZE, Capability.NEXT_TOKEN_LOGPROBS,
                 Capability.BRIDGED_FIRST_TOKEN, Capability.CONTINUATION_LOGPROBS, Capability.GENERATE,
                 Capability.ATTENTION, Capability.SEQ2SEQ, Capability.MULTI_VECTOR, Capability.NEXT_TOKEN_LOGITS,
-                Capability.LAYER_HEAD,
+                Capability.LAYER_HEAD, Capability.TOP_LOGPROBS,
             }),
             requires_modules=("torch", "transformers"),
             install_hint="pip install torch==2.13.0 transformers (CPU wheel pinned), or pip install rankwise",
@@ -80,7 +80,7 @@ BACKENDS: dict[str, BackendEntry] = {
             factory="rankwise.backends.openai_compatible:OpenAICompatibleLM",
             capabilities=frozenset({
                 Capability.TOKENIZE, Capability.NEXT_TOKEN_LOGPROBS, Capability.BRIDGED_FIRST_TOKEN,
-                Capability.GENERATE,
+                Capability.GENERATE, Capability.TOP_LOGPROBS,
             }),
             requires_modules=("httpx", "transformers"),
             install_hint="pip install httpx transformers",
@@ -95,7 +95,7 @@ BACKENDS: dict[str, BackendEntry] = {
             factory="rankwise.backends.llama_cpp:LlamaCppLM",
             capabilities=frozenset({
                 Capability.TOKENIZE, Capability.NEXT_TOKEN_LOGPROBS, Capability.BRIDGED_FIRST_TOKEN,
-                Capability.CONTINUATION_LOGPROBS, Capability.GENERATE,
+                Capability.CONTINUATION_LOGPROBS, Capability.GENERATE, Capability.TOP_LOGPROBS,
             }),
             requires_modules=("llama_cpp", "jinja2"),
             install_hint="pip install 'rankwise[llama-cpp]' (builds llama.cpp once, several minutes on 2 cores)",

@@ -182,6 +182,12 @@ _SPECS += [
                     "duot5", "220M", "duoT5: pairwise P(d0 more relevant than d1), summed symmetrically (T5-base)"),
     _hub_checkpoint("rank1-7b", "jhu-clsp/rank1-7b", "see its model card", CAUSAL_LM, "reasoning-pointwise", "rank1", "7B",
                     "Rank1: reasons in a think block, then P(true) (Qwen2.5-7B)"),
+    _hub_checkpoint("tfrank-0.6b", "Johnnyfans/TFRank-GRPO-Qwen3-0.6B", "see its model card", CAUSAL_LM,
+                    "graded-pointwise", "tfrank", "0.6B",
+                    "TFRank: think-free yes(grade) answers, scored as the mean of P(yes) and grade/4 (Qwen3-0.6B)"),
+    _hub_checkpoint("tfrank-8b", "Johnnyfans/TFRank-SFT-GRPO-Qwen3-8B", "see its model card", CAUSAL_LM,
+                    "graded-pointwise", "tfrank", "8B",
+                    "TFRank: think-free yes(grade) answers, scored as the mean of P(yes) and grade/4 (Qwen3-8B)"),
     _hub_checkpoint("rank-r1-7b", "ielabgroup/Rank-R1-7B-v0.1", "see its model card", CAUSAL_LM, "reasoning-setwise",
                     "rank-r1", "7B", "Rank-R1: setwise reasoning over 20 passages (a LoRA adapter over "
                     "Qwen2.5-7B-Instruct, merged at load)"),

@@ -48,6 +48,11 @@ PRESETS: dict[str, Preset] = {
                {"prompt": "rank1", "answer_tokens": " true, false", "reasoning_budget": 512},
                reference="orionw/rank1 rank1.py (return_prompt, _fix_incomplete_responses; P(true) / (P(true) + "
                          "P(false)) after </think>)"),
+        Preset("tfrank", "graded-pointwise",
+               {"prompt": "tfrank", "answer": "tfrank", "max_grade": 4, "reasoning_budget": 0},
+               reference="JOHNNY-fans/TFRank evaluation/tfrank_demo.py (TFRankDemoRanker: _build_input, score) over "
+                         "run_eval.py (build_completion_prompt with think_mode=False, reasoning_model=True; "
+                         "get_next_token_probs, parse_yesno, parse_label with logprobs=20): think-free"),
         Preset("rank-r1", "reasoning-setwise",
                {"prompt": "rank_r1", "set_size": 20, "top_n": 10, "reasoning_budget": 512},
                reference="ielab/llm-rankers Rank-R1 (prompts/prompt_setwise-R1.toml; RankR1SetwiseLlmRanker.compare)"),
@@ -106,7 +111,6 @@ _UNCHECKED = ("rankwise has no preset {name!r}: {family}'s own prompt and answer
               "method {method!r} with the prompt from the model card (-O prompt=..., answer_tokens=...)")
 WITHOUT_A_PRESET = {
     "erank": _UNCHECKED.format(name="erank", family="ERank (Alibaba-NLP/ERank-*)", method="graded-pointwise"),
-    "tfrank": _UNCHECKED.format(name="tfrank", family="TFRank", method="graded-pointwise"),
     "grouprank": _UNCHECKED.format(name="grouprank", family="GroupRank", method="groupwise"),
 }
 

@@ -177,6 +177,7 @@ class ReasoningPrompt:
     chat: bool = False
     opening: str = ""  # written after the chat template's generation prompt (e.g. "<think>\n")
     answer_prefix: str = ""  # written after the closed think block, before the answer is read
+    thinks: bool = True  # False: the prompt writes its own empty think block, so a reasoning budget is refused
 
     def prompt_text(self, render_chat: Any, query: str, passage: str, **fields: Any) -> str:
         body = self.text.format(query=query, passage=passage, **fields)
@@ -211,8 +212,33 @@ GRADED_RELEVANCE = ReasoningPrompt(
     answer_prefix="Score: ",
 )
 
+# TFRank (Johnnyfans/TFRank-*; JOHNNY-fans/TFRank, evaluation/tfrank_demo.py `_build_input` and run_eval.py
+# `build_completion_prompt` as the demo calls it: think_mode=False, reasoning_model=True, try_num=0): raw
+# ChatML with a newline before each <|im_end|>, " /no think" after the input, and the empty think block
+# written by the prompt. Think mode (" /think") builds another prompt, which this one does not cover.
+TFRANK_SYSTEM = "Based on the relevance of the Documents to the Query and the Instruct provided to complete the task."
+TFRANK_INPUT = (
+    "<Instruct>: Please judge the relevance strength between the query and the document, and directly output the "
+    "relevance judgment (yes or no), followed by the relevance score in parentheses, e.g., yes(score) or "
+    "no(score).\n\n\n"
+    "- Relevance scores are represented by numbers from 0 to 4, with the following meanings:\n"
+    "0 means completely irrelevant,\n1 means weakly relevant,\n2 means moderately relevant,\n"
+    "3 means strongly relevant,\n4 means completely relevant.\n\n"
+    "- For binary relevance judgment (yes or no), the rule is:\n"
+    "Scores 0 and 1 are considered irrelevant and represented as \"no\",\n"
+    "Scores 2, 3, and 4 are considered relevant and represented as \"yes\".\n\n\n"
+    "<Query>: {query}\n\n\n"
+    "<Document>: {passage}"
+)
+TFRANK = ReasoningPrompt(
+    text=("<|im_start|>system\n" + TFRANK_SYSTEM + "\n<|im_end|>\n<|im_start|>user\n" + TFRANK_INPUT
+          + " /no think\n<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n"),
+    closing=ThinkClosing(forced_close=""),
+    thinks=False,
+)
+
 REASONING_PROMPTS = {"rank1": RANK1, "relevance_reasoning": RELEVANCE_REASONING}
-GRADED_PROMPTS = {"graded_relevance": GRADED_RELEVANCE}
+GRADED_PROMPTS = {"graded_relevance": GRADED_RELEVANCE, "tfrank": TFRANK}
 
 
 @dataclass(frozen=True)

@@ -54,23 +54,32 @@ class ThinkingPointwiseReranker(BaseReranker):
     def scores_from(self, log_probs: Any) -> list[float]:
         raise NotImplementedError
 
-    def _rerank(self, requests: list[Request]) -> list[Ranking]:
+    def answer_scores(self, positions: list[list[int]]) -> tuple[list[float], list[dict[str, Any]]]:
+        """Each passage's score read at its answer position (the prompt, the closed thought and the answer
+        prefix), with what the trace should say about each answer: here nothing, the log-probs of
+        `answer_ids` turned into scores by `scores_from`."""
         import numpy as np
 
+        log_probs = (self.lm.next_token_logprobs(positions, self.answer_ids) if positions
+                     else np.zeros((0, len(self.answer_ids))))
+        return self.scores_from(log_probs), [{} for _ in positions]
+
+    def _rerank(self, requests: list[Request]) -> list[Ranking]:
         texts = [self._prompt_text(r.query.text, c.text, c.docid) for r in requests for c in r.candidates]
         thoughts = think(self.lm, texts, self.prompt.closing, self.reasoning_budget)
         prefix = self.lm.encode(self.prompt.answer_prefix) if self.prompt.answer_prefix else []
-        answer_ids = self.answer_ids
-        log_probs = (self.lm.next_token_logprobs([t.ids + prefix for t in thoughts], answer_ids)
-                     if thoughts else np.zeros((0, len(answer_ids))))
-        scores = self.scores_from(log_probs)
+        scores, notes = self.answer_scores([t.ids + prefix for t in thoughts])
         rankings, offset = [], 0
         for request in requests:
             count = len(request.candidates)
-            mine = thoughts[offset:offset + count]
-            trace = {"reasoning": [{"docid": c.docid, **t.trace()} for c, t in zip(request.candidates, mine)],
-                     "reasoning_tokens": sum(t.tokens for t in mine),
-                     "budget_hits": sum(t.budget_hit for t in mine), "llm_calls": count}
+            mine, my_notes = thoughts[offset:offset + count], notes[offset:offset + count]
+            trace: dict[str, Any] = {
+                "reasoning": [{"docid": c.docid, **t.trace(), **n}
+                              for c, t, n in zip(request.candidates, mine, my_notes)],
+                "reasoning_tokens": sum(t.tokens for t in mine),
+                "budget_hits": sum(t.budget_hit for t in mine), "llm_calls": count}
+            if any("answer_parsed" in n for n in my_notes):
+                trace["unparsed_answers"] = sum(not n["answer_parsed"] for n in my_notes)
             rankings.append(Ranking.from_scores(request, scores[offset:offset + count], trace=trace))
             offset += count
         return rankings

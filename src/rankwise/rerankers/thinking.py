@@ -39,7 +39,7 @@ def think(lm: LanguageModel, prompt_texts: Sequence[str], closing: ThinkClosing,
     generated = lm.generate(prompts, budget, stop_ids=stop) if budget > 0 else [[] for _ in prompts]
     thoughts = []
     for text, ids, produced in zip(prompt_texts, prompts, generated):
-        closed = _closed_at(lm, produced, closing.think_close)
+        closed = tokens_until(lm, produced, (closing.think_close,))
         if closed is not None:
             reasoning = lm.text.decode(produced[:closed]).split(closing.think_close)[0]
             thoughts.append(Thought(list(ids) + produced[:closed], reasoning, closed, "model"))
@@ -53,14 +53,19 @@ def think(lm: LanguageModel, prompt_texts: Sequence[str], closing: ThinkClosing,
     return thoughts
 
 
-def _closed_at(lm: LanguageModel, produced: Sequence[int], tag: str) -> int | None:
-    """The number of generated tokens up to and including the one that completes `tag`, or None."""
-    if tag not in lm.text.decode(list(produced)):
+def tokens_until(lm: LanguageModel, produced: Sequence[int], tags: Sequence[str]) -> int | None:
+    """The number of generated tokens up to and including the one that completes the first of `tags` to
+    appear in their decoded text, or None."""
+    def holds(ids: Sequence[int]) -> bool:
+        text = lm.text.decode(list(ids))
+        return any(tag in text for tag in tags)
+
+    if not holds(produced):
         return None
-    low, high = 1, len(produced)  # containment only grows with the prefix: the first prefix holding it
+    low, high = 1, len(produced)  # containment only grows with the prefix: the first prefix holding one
     while low < high:
         middle = (low + high) // 2
-        if tag in lm.text.decode(list(produced[:middle])):
+        if holds(produced[:middle]):
             high = middle
         else:
             low = middle + 1
