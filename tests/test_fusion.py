@@ -83,3 +83,33 @@ def test_a_held_out_collection_cannot_train(small_collection, tmp_path):
     with pytest.raises(InputError, match="held out for evaluation"):
         train_fusion(spec, [small_collection], tmp_path / "m", first_stages=["bm25"],
                      held_out=HeldOut.from_collections([small_collection]))
+
+
+def test_a_lists_file_trains_fusion_as_the_collection_it_was_written_from(small_collection, tmp_path):
+    """Outside a collection folder the file's passage order is the first stage's ranking: the same queries,
+    candidates in the same order and the same grades as the collection's BM25 file, without its scores."""
+    from rankwise.io.collection import Collection
+    from rankwise.pipelines.train.fusion import load_training_requests
+
+    collection = Collection.open(small_collection)
+    qrels = collection.qrels()
+    lists = tmp_path / "lists.jsonl"
+    with open(lists, "w", encoding="utf-8") as f:
+        for request in collection.candidates("bm25"):
+            judged = qrels[request.query.qid]
+            f.write(json.dumps({"qid": request.query.qid, "query": request.query.text,
+                                "passages": [{"id": c.docid, "text": c.text} for c in request.candidates],
+                                "labels": [judged.get(c.docid, 0) for c in request.candidates]}) + "\n")
+    from_collection = load_training_requests([small_collection], ["bm25"], HeldOut())
+    from_lists = load_training_requests([lists], ["bm25"], HeldOut())
+    assert [(r.query.qid, [c.docid for c in r.candidates]) for _, r, _ in from_lists] == \
+        [(r.query.qid, [c.docid for c in r.candidates]) for _, r, _ in from_collection]
+    for (_, request, grades), (_, _, expected) in zip(from_lists, from_collection):
+        # The qrels also grade passages outside the top 15, which a lists file of the top 15 cannot carry.
+        assert {c.docid: grades.get(c.docid, 0) for c in request.candidates} == \
+            {c.docid: expected.get(c.docid, 0) for c in request.candidates}
+        assert all(c.score is None for c in request.candidates)
+    spec = FusionSpec([Stage(name="minilm", model="minilm-embed", method="embedding")])
+    report = train_fusion(spec, [lists], tmp_path / "model", folds=3, params={"n_estimators": 20, "min_child_samples": 10})
+    assert set(report.cv_ndcg10) == {"lists"} and report.queries == 12
+    assert Reranker.load(str(tmp_path / "model")).rerank("fleas", ["a flea", "bread"]).docids

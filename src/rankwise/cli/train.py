@@ -124,11 +124,14 @@ def build_data(
 @train_app.command("fusion")
 @reports_errors
 def train_fusion_command(
-    collection: list[Path] = typer.Option(..., help="Judged collection folder to train on; repeatable."),
+    collection: list[Path] = typer.Option(..., "--train", "--collection", help=TRAIN_HELP + " Judged queries only; "
+                                          "outside a collection folder, the file's passage order is the first "
+                                          "stage's ranking."),
     out: Path = typer.Option(..., help="Fusion model folder to write."),
     stage: list[str] = typer.Option(["embedding-prf:minilm-embed"],
                                     help="Feature stage 'method:model' or 'method:model@head'; repeatable."),
-    first_stage: list[str] = typer.Option(list(FIRST_STAGES), help="Candidate files to train on."),
+    first_stage: list[str] = typer.Option(list(FIRST_STAGES), help="Candidate files to train on (collection "
+                                          "folders)."),
     held_out: list[Path] = typer.Option([], help="Collection never to train on; repeatable."),
     folds: int = typer.Option(5, help="Query-level cross-validation folds."),
     seed: int = typer.Option(0, help="Seed for folds and LightGBM."),

@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from rankwise.errors import InputError, UnsupportedMethodError
-from rankwise.io.collection import FIRST_STAGES, Collection
+from rankwise.io.collection import CANDIDATES_SUFFIX, FIRST_STAGES, Collection
 from rankwise.io.trec import Qrels
 from rankwise.pipelines.evaluate import evaluate
 from rankwise.pipelines.train.data import HeldOut, query_folds
 from rankwise.rerankers.fusion import BOOSTER_FILE, SPEC_FILE, FusionSpec, request_features
 from rankwise.rerankers.registry import load_reranker
-from rankwise.types import Request
+from rankwise.types import Candidate, Query, Request
 
 DEFAULT_PARAMS: dict[str, Any] = {
     "objective": "lambdarank", "n_estimators": 100, "learning_rate": 0.05, "num_leaves": 3,
@@ -63,20 +63,50 @@ def monotone_constraints(names: Sequence[str]) -> list[int]:
 
 def load_training_requests(collections: Sequence[str | Path], first_stages: Sequence[str],
                            held_out: HeldOut) -> list[tuple[str, Request, dict[str, int]]]:
-    """(source, request, grades) for every judged query of every first stage's candidate file."""
+    """(source, request, grades) for every judged query: of every first stage's candidate file in a
+    collection folder, and of any other training format (formats.py) in the file's own passage order, which
+    is then the first stage's ranking (its ranks are features; it has no first-stage scores)."""
     loaded = []
-    for folder in map(Path, collections):
-        held_out.check_collection(folder)
-        collection = Collection.open(folder)
-        qrels = collection.qrels(required="fusion training")
-        for stage in first_stages:
-            for request in collection.candidates(stage):
-                if request.query.qid not in qrels or held_out.has_query(request.query.qid, request.query.text):
-                    continue
-                kept = [c for c in request.candidates if not held_out.has_passage(c.docid, c.text)]
-                loaded.append((f"{folder.name}/{stage}", Request(request.query, kept), qrels[request.query.qid]))
+    for source in collections:
+        if is_collection(source):
+            loaded += _collection_requests(Path(source), first_stages, held_out)
+        else:
+            loaded += _format_requests(source, held_out)
     if not loaded:
         raise InputError("no judged training queries found")
+    return loaded
+
+
+def is_collection(source: str | Path) -> bool:
+    path = Path(source)
+    return path.is_dir() and any(path.glob(f"*{CANDIDATES_SUFFIX}"))
+
+
+def _collection_requests(folder: Path, first_stages: Sequence[str], held_out: HeldOut
+                         ) -> list[tuple[str, Request, dict[str, int]]]:
+    held_out.check_collection(folder)
+    collection = Collection.open(folder)
+    qrels = collection.qrels(required="fusion training")
+    loaded = []
+    for stage in first_stages:
+        for request in collection.candidates(stage):
+            if request.query.qid not in qrels or held_out.has_query(request.query.qid, request.query.text):
+                continue
+            kept = [c for c in request.candidates if not held_out.has_passage(c.docid, c.text)]
+            loaded.append((f"{folder.name}/{stage}", Request(request.query, kept), qrels[request.query.qid]))
+    return loaded
+
+
+def _format_requests(source: str | Path, held_out: HeldOut) -> list[tuple[str, Request, dict[str, int]]]:
+    from rankwise.pipelines.train.formats import read_training_data
+
+    loaded = []
+    for group in read_training_data(source, held_out=held_out).groups:
+        grades = {d.docid: d.grade for d in group.docs if d.grade is not None}
+        if not grades:
+            continue  # a teacher's scores grade nothing: LambdaMART learns from judgments
+        candidates = [Candidate(d.docid, d.text) for d in group.docs]  # a lists file's scores are a teacher's
+        loaded.append((group.collection, Request(Query(group.qid, group.query), candidates), grades))
     return loaded
 
 
@@ -156,7 +186,7 @@ def train_fusion(
     report = FusionTrainingReport(out, cv, folds, len({g.qid for g in groups}), time.perf_counter() - start,
                                   importance)
     (out / "training.json").write_text(json.dumps({
-        "collections": [Path(c).name for c in collections], "first_stages": list(first_stages),
+        "collections": [Path(str(c)).name for c in collections], "first_stages": list(first_stages),
         "held_out": [p.name for p in (held_out or HeldOut()).folders], "queries": report.queries,
         "folds": folds, "seed": seed, "params": params, "cv_ndcg@10": cv,
         "seconds": round(report.seconds, 1), "feature_importance_gain": importance,
