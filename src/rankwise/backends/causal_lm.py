@@ -8,7 +8,7 @@ alone), and only the last position's logits are materialized for next-token scor
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from rankwise.backends.interface import Capability
@@ -190,10 +190,18 @@ class CausalLM(PromptEncoding):
 
     def next_token_top_logprobs(self, sequences: Sequence[Sequence[int]], k: int) -> list[dict[str, float]]:
         check_cancelled()
+        tops: list[dict[str, float]] = [{} for _ in sequences]
+        for batch, last in self._last_logits(sequences):
+            for i, row in zip(batch, last.log_softmax(-1).cpu().numpy()):
+                tops[i] = self.top_entries(row, k)
+        return tops
+
+    def _last_logits(self, sequences: Sequence[Sequence[int]]) -> Iterator[tuple[list[int], torch.Tensor]]:
+        """Each batch's indices and the fp32 logits at its sequences' last positions, one forward pass per
+        batch without a KV cache."""
         torch = self._torch
         for s in sequences:
             self._check_length(s)
-        tops: list[dict[str, float]] = [{} for _ in sequences]
         with torch.inference_mode():
             for batch in self._batches(sequences):
                 input_ids, mask, positions = self._left_padded([sequences[i] for i in batch])
@@ -201,10 +209,7 @@ class CausalLM(PromptEncoding):
                                     logits_to_keep=1, use_cache=False).logits
                 self.stats["forward_passes"] += 1
                 self.stats["prompt_tokens"] += int(mask.sum())
-                rows = logits[:, -1].float().log_softmax(-1).cpu().numpy()
-                for i, row in zip(batch, rows):
-                    tops[i] = self.top_entries(row, k)
-        return tops
+                yield batch, logits[:, -1].float()
 
     def next_token_logits(self, sequences: Sequence[Sequence[int]], token_ids: Sequence[int]) -> np.ndarray:
         """The raw next-token logits of `token_ids` (not normalized over the vocabulary), for checkpoints whose
@@ -214,17 +219,9 @@ class CausalLM(PromptEncoding):
 
         torch = self._torch
         out = np.zeros((len(sequences), len(token_ids)), dtype=np.float32)
-        for s in sequences:
-            self._check_length(s)
         wanted = torch.tensor(list(token_ids), dtype=torch.long, device=self.device)
-        with torch.inference_mode():
-            for batch in self._batches(sequences):
-                input_ids, mask, positions = self._left_padded([sequences[i] for i in batch])
-                logits = self.model(input_ids=input_ids, attention_mask=mask, position_ids=positions,
-                                    logits_to_keep=1, use_cache=False).logits
-                self.stats["forward_passes"] += 1
-                self.stats["prompt_tokens"] += int(mask.sum())
-                out[batch] = logits[:, -1].float().index_select(-1, wanted).cpu().numpy()
+        for batch, last in self._last_logits(sequences):
+            out[batch] = last.index_select(-1, wanted).cpu().numpy()
         return out
 
     def attention_to_prefix(self, prefix: Sequence[int], suffixes: Sequence[Sequence[int]]) -> np.ndarray:

@@ -16,6 +16,12 @@ FIRST_STAGES = ("bm25", "splade_pp_ed")  # the first stages the shared collectio
 CANDIDATES_SUFFIX = "_top100.json"
 
 
+def is_collection_folder(source: str | Path) -> bool:
+    """A folder shaped like ../shared/data: one or more first stages' candidate files."""
+    path = Path(source)
+    return path.is_dir() and any(path.glob(f"*{CANDIDATES_SUFFIX}"))
+
+
 @dataclass(frozen=True)
 class Collection:
     folder: Path

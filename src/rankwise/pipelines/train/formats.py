@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from rankwise.errors import InputError, UnsupportedMethodError
-from rankwise.io.collection import CANDIDATES_SUFFIX
+from rankwise.io.collection import is_collection_folder
 from rankwise.io.lines import iter_jsonl, iter_lines
 from rankwise.pipelines.train.data import (BuildReport, HeldOut, PooledDoc, QueryGroup, build_query_groups,
                                            without_held_out)
@@ -52,7 +52,7 @@ def read_training_data(source: str | Path, held_out: HeldOut | None = None,
     if not path.exists():
         raise InputError(f"training data not found (expected {EXPECTED})", source=text)
     if path.is_dir():
-        if any(path.glob(f"*{CANDIDATES_SUFFIX}")):
+        if is_collection_folder(path):
             return build_query_groups([path], held_out=held_out, judged_only_queries=judged_only_queries)
         held_out.check_collection(path)
         if (path / "corpus.jsonl").is_file() and (path / "queries.jsonl").is_file() and (path / "qrels").is_dir():

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from rankwise.errors import InputError, UnsupportedMethodError
-from rankwise.io.collection import CANDIDATES_SUFFIX, FIRST_STAGES, Collection
+from rankwise.io.collection import FIRST_STAGES, Collection, is_collection_folder
 from rankwise.io.trec import Qrels
 from rankwise.pipelines.evaluate import evaluate
 from rankwise.pipelines.train.data import HeldOut, query_folds
@@ -68,18 +68,13 @@ def load_training_requests(collections: Sequence[str | Path], first_stages: Sequ
     is then the first stage's ranking (its ranks are features; it has no first-stage scores)."""
     loaded = []
     for source in collections:
-        if is_collection(source):
+        if is_collection_folder(source):
             loaded += _collection_requests(Path(source), first_stages, held_out)
         else:
             loaded += _format_requests(source, held_out)
     if not loaded:
         raise InputError("no judged training queries found")
     return loaded
-
-
-def is_collection(source: str | Path) -> bool:
-    path = Path(source)
-    return path.is_dir() and any(path.glob(f"*{CANDIDATES_SUFFIX}"))
 
 
 def _collection_requests(folder: Path, first_stages: Sequence[str], held_out: HeldOut
@@ -186,7 +181,7 @@ def train_fusion(
     report = FusionTrainingReport(out, cv, folds, len({g.qid for g in groups}), time.perf_counter() - start,
                                   importance)
     (out / "training.json").write_text(json.dumps({
-        "collections": [Path(str(c)).name for c in collections], "first_stages": list(first_stages),
+        "collections": [Path(c).name for c in collections], "first_stages": list(first_stages),
         "held_out": [p.name for p in (held_out or HeldOut()).folders], "queries": report.queries,
         "folds": folds, "seed": seed, "params": params, "cv_ndcg@10": cv,
         "seconds": round(report.seconds, 1), "feature_importance_gain": importance,
