@@ -108,3 +108,63 @@ def test_invalid_limits_are_refused_with_a_clear_error():
         ConnectionLimits(max_connections=0)
     with pytest.raises(InputError, match="timeouts must be positive"):
         ConnectionLimits(header_timeout=0)
+
+
+def test_health_answers_while_bodies_above_the_rate_floor_hold_the_connections():
+    """Issue 37 item 2: 1,010 connections each sending a 10 MB body at 1,500 B/s (above the rate floor, so
+    none could be evicted) held every slot and /health answered 0 of 14 probes. Now at most
+    `--max-body-senders` bodies arrive at once; the others are answered 503 from their headers and closed,
+    so the connection slots stay free. Here: a cap of 30 connections, 8 senders, 40 uploads at ~1,500 B/s."""
+    import threading
+    import time
+
+    with cli_server("--model", "minilm-embed", "--max-connections", "30", "--max-body-senders", "8",
+                    "--body-timeout", "30") as (base, _):
+        host, port = base.removeprefix("http://").split(":")
+        stop = threading.Event()
+        sockets: list[socket.socket] = []
+        refused = []
+
+        def upload() -> None:
+            s = socket.create_connection((host, int(port)))
+            sockets.append(s)
+            s.sendall(b"POST /v1/rerank HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                      b"Content-Length: 10000000\r\n\r\n{\"query\": \"q\", \"documents\": [\"")
+            while not stop.is_set():
+                if select.select([s], [], [], 0)[0]:  # answered (503) and closed
+                    refused.append(s.recv(200))
+                    return
+                try:
+                    s.sendall(b"a" * 750)
+                except OSError:
+                    return
+                time.sleep(0.5)
+
+        threads = [threading.Thread(target=upload, daemon=True) for _ in range(40)]
+        try:
+            for thread in threads:
+                thread.start()
+            time.sleep(2)
+            answered = sum(httpx.get(f"{base}/health", timeout=3).status_code == 200 for _ in range(14))
+        finally:
+            stop.set()
+            for thread in threads:
+                thread.join(timeout=5)
+            for s in sockets:
+                s.close()
+    assert answered == 14
+    assert len(refused) >= 40 - 8 and all(r.startswith(b"HTTP/1.1 503") for r in refused)
+
+
+def test_the_installed_uvicorn_has_what_the_guarded_protocol_overrides():
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    from rankwise.server.connections import check_uvicorn_compatible
+
+    check_uvicorn_compatible(H11Protocol)  # the installed one: no error
+
+    class Changed:  # a uvicorn whose h11 protocol lost a method the subclass overrides
+        def connection_made(self): ...
+
+    with pytest.raises(InputError, match="changed its h11 protocol .*send_400_response.* missing"):
+        check_uvicorn_compatible(Changed)

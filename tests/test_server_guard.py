@@ -155,7 +155,7 @@ def test_public_docs_open_the_docs_and_nothing_else():
     app = create_app(RecordingReranker(), ServerSettings(model_name="rec", api_keys=frozenset({KEY}),
                                                          public_docs=True))
     with threaded_server(app) as base:
-        for path in ("/docs", "/redoc", "/openapi.json"):
+        for path in ("/docs", "/docs/swagger-ui-bundle.js", "/openapi.json"):
             assert httpx.get(f"{base}{path}").status_code == 200, path
         assert httpx.get(f"{base}/v1/models").status_code == 401
         assert httpx.post(f"{base}/v1/rerank", json={"query": "q", "documents": ["a"]}).status_code == 401
@@ -243,9 +243,11 @@ def _nested(depth: int) -> dict:
      "documents[0] cannot be encoded as UTF-8"),
     ("/v2/rerank", '{"query": "q", "documents": [{"text": "a", "id": "d\\ud800"}], "return_documents": true}',
      "documents[0].id cannot be encoded as UTF-8"),
+    ("/v1/rerank", '{"query": "q", "documents": [{"text": "a", "metadata": {"k": ["\\ud800"]}}]}',
+     "documents[0].metadata.k[0] cannot be encoded as UTF-8"),
     ("/v1/rerank", '{"query": "q", "documents": [{"text": "a", "metadata": {"\\ud800": 1}}]}',
-     "documents[0].metadata cannot be encoded as UTF-8"),
-    ("/v1/rerank", json.dumps({"query": "q", "documents": [{"text": "a", "metadata": _nested(300)}]}),
+     'the key "\\ud800" holds a lone UTF-16 surrogate, which is not text'),
+    ("/v1/rerank", json.dumps({"query": "q", "documents": [{"text": "a", "metadata": _nested(40)}]}),
      "documents[0].metadata... is nested deeper than 32 levels"),
 ])
 def test_text_no_response_could_carry_is_a_422_at_the_edge_of_every_route(guarded, route, body, error):
@@ -261,15 +263,17 @@ def test_text_no_response_could_carry_is_a_422_at_the_edge_of_every_route(guarde
 
 def test_a_list_over_the_document_limit_is_refused_from_its_length_before_its_items(guarded):
     """300,000 empty objects (0.9 MB, under the body cap) used to be validated one by one into a 60 MB 422 and
-    a GB of RSS; the count decides first: a short 413, flat memory, and /health answers at once."""
+    a GB of RSS; the count decides first: a short 413, flat memory, and /health answers at once. (Since issue
+    37 a body of over 100,000 JSON values is refused from its bytes; 60,000 stay under that, so the count
+    check is what answers here.)"""
     base, process = guarded
     before = rss_kib(process.pid)
     for route, field_name in [("/v1/rerank", "documents"), ("/rerank", "texts")]:
-        body = ('{"query": "q", "%s": [' % field_name + ",".join(["{}"] * 300_000) + "]}").encode()
+        body = ('{"query": "q", "%s": [' % field_name + ",".join(["{}"] * 60_000) + "]}").encode()
         response = httpx.post(f"{base}{route}", content=body, headers={**AUTH, "Content-Type": "application/json"},
                               timeout=60)
         assert response.status_code == 413, response.text[:300]
-        assert response.json()["error"] == "300000 documents, over the limit of 1000 per request"
+        assert response.json()["error"] == "60000 documents, over the limit of 1000 per request"
         assert len(response.content) < 2000
     assert rss_kib(process.pid) - before < 256 * 1024
     assert httpx.get(f"{base}/health", timeout=5).status_code == 200

@@ -66,7 +66,7 @@ def test_lists_with_labels_and_with_scores(collection, tmp_path):
         {(g.query, d.text): d.grade * 1.5 for g in groups for d in g.judged}
 
 
-def test_triples_merge_by_query_and_grade_positives_one(collection, tmp_path):
+def test_triples_merge_by_query_and_grade_positives_relevant(collection, tmp_path):
     _, groups = collection
     rows = []
     for g in groups:
@@ -75,7 +75,7 @@ def test_triples_merge_by_query_and_grade_positives_one(collection, tmp_path):
         for p in positives:  # one line per positive, as MS MARCO triples come
             rows.append({"query": g.query, "positive": p.text, "negatives": negatives[:3]})
     read = read_training_data(write_jsonl(tmp_path / "triples.jsonl", rows)).groups
-    expected = {(g.query, d.text, 1) for g in groups for d in g.judged if d.grade >= 2}
+    expected = {(g.query, d.text, 2) for g in groups for d in g.judged if d.grade >= 2}
     expected |= {(g.query, text, 0) for g in groups for text in [d.text for d in g.judged if d.grade == 0][:3]
                  if any(d.grade >= 2 for d in g.judged)}
     assert judged_triples(read) == expected
@@ -220,4 +220,40 @@ def test_mined_negatives_skip_a_likely_false_negative_and_read_back_as_triples(f
 
     path = write_jsonl(tmp_path / "mined.jsonl", rows)
     read = read_training_data(path).groups
-    assert {(d.docid, d.grade) for d in read[0].docs} == {(positive.docid, 1)} | {(d, 0) for d in kept}
+    assert {(d.docid, d.grade) for d in read[0].docs} == {(positive.docid, 2)} | {(d, 0) for d in kept}
+
+
+@pytest.mark.parametrize("negatives", [3, 1])
+def test_ms_marco_triples_train_at_the_default_group_size_and_evaluate_as_dev(collection, tmp_path, negatives):
+    """Issue 39: one positive and three negatives (or one) per query trained nothing (the default list needs 8
+    passages), and triples as --dev never evaluated (a positive graded 1 was never relevant at level 2)."""
+    from typer.testing import CliRunner
+
+    from rankwise.cli import app
+
+    _, groups = collection
+
+    def triples(chosen):
+        return [{"query": g.query, "positive": p.text, "negatives": [d.text for d in g.judged if d.grade == 0][:negatives]}
+                for g in chosen for p in [d for d in g.judged if d.grade >= 2][:1]]
+
+    train = write_jsonl(tmp_path / "train.jsonl", triples(groups[:4]))
+    dev = write_jsonl(tmp_path / "dev.jsonl", triples(groups[4:7]))
+    out = tmp_path / "run"
+    result = CliRunner().invoke(app, [
+        "train", "cross-encoder", "--train", str(train), "--dev", str(dev), "--out", str(out), "--eval-steps", "1",
+        "-O", "epochs=1", "-O", "batch_size=2", "-O", "max_seq_length=64", "-O", "checkpoint_steps=1"])
+    assert result.exit_code == 0, result.output
+    record = json.loads((out / "model" / "training.json").read_text())
+    assert record["queries"] == 4 and record["steps"] == 2  # four lists of 1 + negatives passages, two per batch
+    assert [e["step"] for e in record["config"]["dev"]["evaluations"]] == [1, 2]
+
+
+def test_first_trains_on_lists_shorter_than_its_window():
+    from rankwise.pipelines.train.data import PooledDoc, QueryGroup
+    from rankwise.pipelines.train.first import FirstTrainingConfig, window_plan
+
+    group = QueryGroup("c", "q1", "how long do fleas live", [PooledDoc("p", "Fleas live months.", grade=2),
+                                                         PooledDoc("n", "Bread.", grade=0)])
+    plan = window_plan([group], FirstTrainingConfig(window=10, steps=2, accumulation=1))
+    assert [len(w.passages) for w in plan] == [2, 2]

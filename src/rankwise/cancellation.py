@@ -6,10 +6,13 @@ of running on for nobody."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 _current = threading.local()
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 class Cancelled(Exception):
@@ -31,3 +34,18 @@ def check_cancelled() -> None:
     event = getattr(_current, "event", None)
     if event is not None and event.is_set():
         raise Cancelled("nobody waits for this work any more")
+
+
+def carried(function: Callable[[T], R]) -> Callable[[T], R]:
+    """`function` for another thread (a pool of HTTP calls) under this thread's cancellation: each call checks
+    it before it starts and while it runs."""
+    event = getattr(_current, "event", None)
+
+    def run(item: T) -> R:
+        if event is None:
+            return function(item)
+        with cancellable(event):
+            check_cancelled()
+            return function(item)
+
+    return run

@@ -171,6 +171,7 @@ class CausalLM(PromptEncoding):
         wanted_second = torch.tensor(list(second_ids), dtype=torch.long, device=self.device)
         with torch.inference_mode():
             for batch in self._batches(sequences):
+                check_cancelled()
                 input_ids, mask, positions = self._left_padded([sequences[i] for i in batch])
                 out = self.model(input_ids=input_ids, attention_mask=mask, position_ids=positions,
                                  logits_to_keep=1, use_cache=bridge_id is not None)
@@ -204,6 +205,7 @@ class CausalLM(PromptEncoding):
             self._check_length(s)
         with torch.inference_mode():
             for batch in self._batches(sequences):
+                check_cancelled()
                 input_ids, mask, positions = self._left_padded([sequences[i] for i in batch])
                 logits = self.model(input_ids=input_ids, attention_mask=mask, position_ids=positions,
                                     logits_to_keep=1, use_cache=False).logits

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from rankwise.backends.interface import Capability, HFTokenCounting
 from rankwise.backends.options import TransformersOptions
 from rankwise.backends.runtime import checkpoint_file, length_sorted_batches, load_tokenizer_and_model
+from rankwise.cancellation import check_cancelled
 from rankwise.errors import ModelNotAvailableError
 from rankwise.models.resolve import ModelLocation
 
@@ -156,6 +157,7 @@ class ColBERTEncoder(HFTokenCounting):
         out: list = [None] * len(texts)
         lengths = self.count_tokens(list(texts))
         for batch in length_sorted_batches(lengths, self.options.batch_size, self.options.max_tokens_per_batch):
+            check_cancelled()
             encoded = self._encoded([texts[i] for i in batch], is_query)
             with torch.inference_mode():
                 states = self.model(**{k: v.to(self.device) for k, v in encoded.items()}).last_hidden_state

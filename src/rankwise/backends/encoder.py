@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from rankwise.backends.interface import Capability, HFTokenCounting
 from rankwise.backends.options import TransformersOptions
 from rankwise.backends.runtime import length_sorted_batches, load_tokenizer_and_model
+from rankwise.cancellation import check_cancelled
 from rankwise.errors import InputError, UnsupportedMethodError
 from rankwise.models.resolve import ModelLocation
 
@@ -99,6 +100,7 @@ class TextEncoder(HFTokenCounting):
                                         self.options.batch_size, self.options.max_tokens_per_batch)
         with torch.inference_mode():
             for batch in batches:
+                check_cancelled()
                 encoded = self.tokenizer([texts[i] for i in batch], padding=True, truncation=True,
                                          max_length=self.max_length, return_tensors="pt",
                                          return_special_tokens_mask=tokens_out is not None)

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from rankwise.backends.chat_tokenizer import ChatTokenizer, PromptEncoding
 from rankwise.backends.interface import Capability
 from rankwise.backends.options import OpenAIOptions
+from rankwise.cancellation import carried, check_cancelled
 from rankwise.errors import ModelNotAvailableError, OptionError, UnsupportedMethodError
 from rankwise.models.resolve import ModelLocation
 
@@ -72,6 +73,7 @@ class OpenAICompatibleLM(PromptEncoding):
         body = {"model": self.served_model, "prompt": prompt, "temperature": 0, **fields}
         attempt = 0
         while True:
+            check_cancelled()
             try:
                 response = self._client.post("/completions", json=body)
             except httpx.TransportError as e:
@@ -90,7 +92,8 @@ class OpenAICompatibleLM(PromptEncoding):
             attempt += 1
 
     def _map(self, function: Any, items: Sequence[Any]) -> list[Any]:
-        return list(self._pool.map(function, items))
+        check_cancelled()
+        return list(self._pool.map(carried(function), items))
 
     def _prompt(self, ids: Sequence[int]) -> str:
         self._check_length(ids)

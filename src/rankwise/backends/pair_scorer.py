@@ -14,6 +14,7 @@ from typing import Any
 from rankwise.backends.interface import Capability, HFTokenCounting
 from rankwise.backends.options import TransformersOptions
 from rankwise.backends.runtime import length_sorted_batches, load_tokenizer_and_model
+from rankwise.cancellation import check_cancelled
 from rankwise.errors import InputError, UnsupportedMethodError
 from rankwise.models.resolve import ModelLocation
 
@@ -72,6 +73,7 @@ class PairScorer(HFTokenCounting):
                                         self.options.batch_size, self.options.max_tokens_per_batch)
         with torch.inference_mode():
             for batch in batches:
+                check_cancelled()
                 encoded = self.tokenizer([queries[i] for i in batch], [passages[i] for i in batch],
                                          padding=True, truncation=truncation, max_length=self.max_length,
                                          return_tensors="pt")

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from rankwise.backends.interface import Capability, HFTokenCounting
 from rankwise.backends.options import TransformersOptions
 from rankwise.backends.runtime import length_sorted_batches, load_tokenizer_and_model
+from rankwise.cancellation import check_cancelled
 from rankwise.errors import InputError, UnsupportedMethodError
 from rankwise.models.resolve import ModelLocation
 
@@ -89,6 +90,7 @@ class Seq2SeqLM(HFTokenCounting):
                                         self.options.max_tokens_per_batch)
         with torch.inference_mode():
             for batch in batches:
+                check_cancelled()
                 width = max(len(sources[i]) for i in batch)
                 input_ids = torch.full((len(batch), width), self.pad_id, dtype=torch.long)
                 mask = torch.zeros((len(batch), width), dtype=torch.long)

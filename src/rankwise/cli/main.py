@@ -410,9 +410,22 @@ def serve(
     min_body_rate: float = typer.Option(1024.0, help="Bytes/s under which a connection still sending its body "
                                                      "may be closed when the connection cap is reached."),
     body_timeout: float = typer.Option(60.0, help="Seconds a request gets to send its body (then 408)."),
-    request_timeout: float = typer.Option(120.0, help="Seconds from a request's body to its answer (then 504; "
-                                                      "0: no deadline)."),
+    request_timeout: float = typer.Option(120.0, help="Seconds from a request's headers to its answer, queueing, "
+                                                      "tokenizing and scoring included (then 504 and the work "
+                                                      "stops; 0: no deadline)."),
+    max_json_values: int = typer.Option(100_000, help="JSON values (strings, numbers, objects, ...) in one body, "
+                                                      "counted before it is parsed (then 413)."),
+    max_json_depth: int = typer.Option(64, help="Nesting of objects and arrays in one body (then 413)."),
+    max_metadata_values: int = typer.Option(1_000, help="Values in one document's id, metadata and other fields "
+                                                        "(then 413)."),
+    max_inflight_bytes: Optional[int] = typer.Option(
+        None, help="Bytes of request bodies arriving or being answered at once, server-wide; past it, 503 "
+                   "(default: 8 x the body cap)."),
+    max_body_senders: int = typer.Option(256, help="Requests sending their bodies at once; past it, 503 from the "
+                                                   "headers, so slow uploads cannot hold every connection."),
     drain_seconds: float = typer.Option(2.0, help="On shutdown, answer 503 this long while in-flight requests finish."),
+    shutdown_grace: float = typer.Option(30.0, help="After the drain, seconds in-flight requests still get; any "
+                                                    "left then is answered 503 (retry) and its work stopped."),
     options: Optional[dict] = None,
 ) -> None:
     """Serve a reranker over HTTP: Cohere/Jina /v1/rerank, TEI /rerank, /health, /ready, /metrics, /docs."""
@@ -431,11 +444,46 @@ def serve(
                               max_wait_ms=max_wait_ms, max_queue_pairs=max_queue_pairs,
                               api_keys=read_api_keys(api_key_file), max_body_bytes=max_body_bytes,
                               body_timeout=body_timeout, request_timeout=request_timeout or None,
-                              public_docs=public_docs, cors_origins=tuple(cors_origin))
+                              public_docs=public_docs, cors_origins=tuple(cors_origin),
+                              max_json_values=max_json_values, max_json_depth=max_json_depth,
+                              max_metadata_values=max_metadata_values, max_inflight_bytes=max_inflight_bytes,
+                              max_body_senders=max_body_senders)
     application = create_app(lambda: Reranker.load(model, method=method, **options), settings)
     limits = ConnectionLimits(max_connections=max_connections, header_timeout=header_timeout,
                               body_timeout=body_timeout, min_body_rate=min_body_rate)
-    run(application, host, port, drain_seconds=drain_seconds, limits=limits)
+    run(application, host, port, drain_seconds=drain_seconds, limits=limits, shutdown_grace=shutdown_grace)
+
+
+@app.command()
+@reports_errors
+@takes_reranker_flags
+def mcp(
+    model: str = MODEL_FLAG,
+    method: Optional[str] = METHOD_FLAG,
+    transport: str = typer.Option("stdio", help="stdio (for a client that starts this command), or "
+                                                "streamable-http (a server at http://HOST:PORT/mcp)."),
+    host: str = typer.Option("127.0.0.1", help="Address to bind (streamable-http)."),
+    port: int = typer.Option(8000, help="Port to bind (streamable-http)."),
+    max_documents: int = typer.Option(1000, help="Documents per call."),
+    max_document_chars: int = typer.Option(32768, help="Characters of a document that are scored."),
+    options: Optional[dict] = None,
+) -> None:
+    """Serve a reranker to MCP clients: a `rerank` tool and a `models` resource (the `mcp` extra)."""
+    if transport not in ("stdio", "streamable-http"):
+        raise InputError(f"--transport must be stdio or streamable-http, not {transport!r}")
+    try:
+        import mcp as _sdk  # noqa: F401
+
+        from rankwise.server.mcp import create_mcp_server, run_mcp
+        from rankwise.server.state import ServerSettings
+    except ImportError as e:
+        raise ModelNotAvailableError(f"rankwise mcp needs the 'mcp' extra ({e.name} is missing): "
+                                     "pip install 'rankwise[mcp]'") from None
+    from rankwise.api import Reranker
+
+    reranker = Reranker.load(model, method=method, **options)
+    settings = ServerSettings(model_name=model, max_documents=max_documents, max_document_chars=max_document_chars)
+    run_mcp(create_mcp_server(reranker, model, settings), transport, host=host, port=port)  # type: ignore[arg-type]
 
 
 app.add_typer(train_app, name="train")

@@ -51,6 +51,8 @@ def block_design(count: int, block_size: int, replicas: int, seed: int = 0) -> l
     if count == 0:
         return []
     rng = random.Random(seed)
+    if count < 2:
+        return []  # nothing to compare: a lone candidate keeps its place without a model call
     blocks = _chunks(list(range(count)), block_size)
     if len(blocks) == 1:
         return blocks  # one block already compares everything

@@ -62,7 +62,9 @@ class SlidingWindowReranker(BaseReranker):
     def _rerank(self, requests: list[Request]) -> list[Ranking]:
         orders = [list(range(len(r.candidates))) for r in requests]
         heads = [min(len(r.candidates), self.top_k) for r in requests]
-        schedules = [window_schedule(h, self.window, self.stride) for h in heads]
+        # A window of one passage has nothing to order (it would only be prompted to repeat its one label):
+        # it is skipped, which leaves every order as ranking it would.
+        schedules = [[(s, e) for s, e in window_schedule(h, self.window, self.stride) if e - s > 1] for h in heads]
         traces: list[list[dict[str, Any]]] = [[] for _ in requests]
         for step in range(max((len(s) for s in schedules), default=0)):
             active = [q for q, s in enumerate(schedules) if step < len(s)]

@@ -18,7 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rankwise.rerankers.base import BaseReranker
-from rankwise.server import routes_cohere, routes_service, routes_tei
+from rankwise.server import docs, routes_cohere, routes_service, routes_tei
 from rankwise.server.batcher import MicroBatcher
 from rankwise.server.guard import RequestGuard
 from rankwise.server.metrics import ServiceMetrics
@@ -29,7 +29,7 @@ __all__ = ["ApiError", "ServerSettings", "create_app"]
 
 log = logging.getLogger("rankwise.server")
 OPEN_PATHS = {"/health", "/ready"}
-DOC_PATHS = {"/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}  # open only with public_docs
+DOC_PATHS = docs.PATHS  # open only with public_docs
 
 
 def create_app(reranker: BaseReranker | Callable[[], BaseReranker], settings: ServerSettings) -> FastAPI:
@@ -45,6 +45,7 @@ def create_app(reranker: BaseReranker | Callable[[], BaseReranker], settings: Se
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        service.loop = asyncio.get_running_loop()
         await batcher.start()
         loading = None
         if isinstance(reranker, BaseReranker):
@@ -56,8 +57,9 @@ def create_app(reranker: BaseReranker | Callable[[], BaseReranker], settings: Se
             loading.cancel()
         await batcher.stop()
 
-    app = FastAPI(title="rankwise", version=_version(), lifespan=lifespan,
+    app = FastAPI(title="rankwise", version=_version(), lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Reranking service with Cohere/Jina (`/v1/rerank`, `/v2/rerank`) and TEI (`/rerank`) APIs.")
+    docs.add_offline_docs(app)
     app.state.service = service
     app.state.batcher = batcher  # kept for tests and tools that watch the queue
     if settings.api_keys:
@@ -66,7 +68,8 @@ def create_app(reranker: BaseReranker | Callable[[], BaseReranker], settings: Se
     # Added before the request-id middleware below, so that one wraps it: refusals get ids and metrics.
     open_paths = OPEN_PATHS | (DOC_PATHS if settings.public_docs else set())
     app.add_middleware(RequestGuard, api_keys=settings.api_keys, open_paths=open_paths,
-                       max_body_bytes=settings.body_limit, body_timeout=settings.body_timeout)
+                       max_body_bytes=settings.body_limit, body_timeout=settings.body_timeout,
+                       max_inflight_bytes=settings.inflight_limit, max_body_senders=settings.max_body_senders)
 
     @app.middleware("http")
     async def around(request: Request, call_next):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import math
 import threading
 from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
@@ -54,6 +55,7 @@ class MicroBatcher:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rankwise-infer")
         self._worker: asyncio.Task | None = None
         self.queued = 0  # weight waiting or being scored
+        self.pairs_per_second: float | None = None  # measured over recent batches (exponential average)
 
     async def start(self) -> None:
         self._arrived = asyncio.Event()
@@ -67,6 +69,17 @@ class MicroBatcher:
             except asyncio.CancelledError:
                 pass
         self._executor.shutdown(wait=True)
+
+    def seconds_to_drain(self, at_least: int = 1) -> int:
+        """How long the queued work should take at the measured rate, in whole seconds within [at_least, 60]."""
+        if not self.queued or not self.pairs_per_second:
+            return at_least
+        return int(min(60, max(at_least, math.ceil(self.queued / self.pairs_per_second))))
+
+    def _measured(self, pairs: int, seconds: float) -> None:
+        if pairs and seconds > 0:
+            rate = pairs / seconds
+            self.pairs_per_second = rate if self.pairs_per_second is None else 0.8 * self.pairs_per_second + 0.2 * rate
 
     async def run(self, function: Callable[[], Any]) -> Any:
         """Run other model work (a listwise request) on the same inference thread, in turn."""
@@ -151,8 +164,10 @@ class MicroBatcher:
             items = [item for job in batch for item in job.items]
             if self._on_batch:
                 self._on_batch(sum(job.weight for job in batch))
+            started = loop.time()
             try:
                 scores = await self._score_while_awaited(loop, batch, items)
+                self._measured(sum(job.weight for job in batch), loop.time() - started)
             except Cancelled:  # every request of the batch is gone: nothing to answer
                 continue
             except Exception as e:

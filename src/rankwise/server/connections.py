@@ -18,11 +18,15 @@ The body deadline is enforced in the ASGI layer (`guard.RequestGuard`), where a 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import resource
+import sys
 from dataclasses import dataclass
+from http import HTTPStatus
 
 from rankwise.errors import InputError
+from rankwise.server.schemas import error_body
 
 log = logging.getLogger("rankwise.server")
 
@@ -62,10 +66,31 @@ def ensure_descriptor_room(max_connections: int, reserve: int = 64) -> int:
     return max_connections
 
 
+# What GuardedH11Protocol overrides or reads of uvicorn's H11Protocol, an internal class: checked when the
+# server starts (and by a test), so an incompatible uvicorn is a clear error instead of a silent gap.
+H11_PROTOCOL_NEEDS = ("connection_made", "data_received", "handle_events", "on_response_complete",
+                      "connection_lost", "send_400_response", "conn", "cycle", "transport", "connections", "loop")
+
+
+H11_MAX_HEAD = 16 * 1024  # h11's own default for a request's line and headers, which uvicorn keeps
+
+
+def check_uvicorn_compatible(protocol_class: type) -> None:
+    import uvicorn
+
+    missing = [name for name in H11_PROTOCOL_NEEDS[:6] if not callable(getattr(protocol_class, name, None))]
+    if missing:
+        raise InputError(f"uvicorn {uvicorn.__version__} changed its h11 protocol ({', '.join(missing)} missing); "
+                         "rankwise serve needs uvicorn>=0.29,<0.56: pip install 'uvicorn<0.56'")
+
+
 def guarded_h11_protocol(limits: ConnectionLimits) -> type:
-    """uvicorn's h11 protocol class with the header deadline and the shedding cap (pass it as `http=`)."""
+    """uvicorn's h11 protocol class with the header deadline, the shedding cap and HTTP-layer errors in the
+    service's JSON shape (pass it as `http=`)."""
     import h11
     from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    check_uvicorn_compatible(H11Protocol)
 
     class GuardedH11Protocol(H11Protocol):
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -144,5 +169,27 @@ def guarded_h11_protocol(limits: ConnectionLimits) -> type:
         def connection_lost(self, exc: Exception | None) -> None:
             self._disarm_header_deadline()
             super().connection_lost(exc)
+
+        def send_400_response(self, msg: str) -> None:
+            """uvicorn answers a request h11 cannot parse (a bad request line, a missing or repeated Host, a bad
+            Content-Length, a NUL in a header, headers over h11's size limit) in plain text; here it is the
+            service's JSON error, with h11's own reason and status hint, and the connection closed. It is
+            called inside uvicorn's `except h11.RemoteProtocolError`, so the error is the one being handled."""
+            error = sys.exc_info()[1]
+            status = getattr(error, "error_status_hint", 400) or 400
+            reason = str(error) if error is not None and str(error) else msg
+            if status == 431:
+                reason = f"the request line and headers are over the limit of {H11_MAX_HEAD} bytes ({reason})"
+            body = json.dumps(error_body(status, f"invalid HTTP request: {reason}", None)).encode()
+            headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                       (b"connection", b"close")]
+            phrase = HTTPStatus(status).phrase.encode() if status in HTTPStatus._value2member_map_ else b""
+            try:
+                self.transport.write(self.conn.send(h11.Response(status_code=status, headers=headers, reason=phrase)))
+                self.transport.write(self.conn.send(h11.Data(data=body)))
+                self.transport.write(self.conn.send(h11.EndOfMessage()))
+            except h11.LocalProtocolError:  # the response had already begun: nothing more can be said
+                pass
+            self.transport.close()
 
     return GuardedH11Protocol

@@ -1,18 +1,21 @@
-"""Scoring a request's texts through the micro-batcher: the one path every rerank route takes, with the
-client's disconnect and the request deadline cancelling the work, and errors below the server turned into
-the answers a client should see."""
+"""Scoring a request's texts through the micro-batcher: the one path every rerank route takes, under one
+deadline for the whole request (`answered_in_time`) that the client's disconnect, the deadline and the
+server's stop cancel, and errors below the server turned into the answers a client should see."""
 
 from __future__ import annotations
 
 import asyncio
 import functools
 import logging
+import threading
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from fastapi import Request
+from fastapi import Request, Response
 
 from rankwise.calibration import Calibration, depths_down
+from rankwise.cancellation import Cancelled, cancellable, check_cancelled
 from rankwise.errors import InputError
 from rankwise.rerankers.base import BaseReranker
 from rankwise.server.batcher import Overloaded
@@ -22,10 +25,7 @@ from rankwise.types import Request as RerankWork
 
 log = logging.getLogger("rankwise.server")
 CALIBRATED = "calibrated-probability"
-
-
-class ClientGone(Exception):
-    """The client disconnected before its answer was ready."""
+T = TypeVar("T")
 
 
 @dataclass
@@ -68,25 +68,21 @@ async def scores_for(service: ServiceState, request: Request, query: str, texts:
                      first_stage_scores: list[float] | None = None) -> Scored:
     """The raw score of every text, in order, what kind of score they are, and the methods' traces. The
     candidates' docids are `docids` (the documents' own ids, which a forward index is keyed by) or their
-    positions; `first_stage_scores` are the documents' own scores, for methods that read them."""
+    positions; `first_stage_scores` are the documents' own scores, for methods that read them. Runs inside
+    `answered_in_time`, which stops it when the request's deadline passes or its client leaves."""
     reranker = service.ready_reranker()
     names = docids if docids is not None else [str(i) for i in range(len(texts))]
     scores = first_stage_scores if first_stage_scores is not None else [None] * len(texts)
     work_request = RerankWork(Query("request", query), [Candidate(d, t, score=s)
                                                         for d, t, s in zip(names, texts, scores)])
-    batcher = service.batcher
-    work = asyncio.ensure_future(batcher.score(work_units(reranker, work_request, batcher.chunk)))
     try:
-        parts = await while_client_waits(request, work, service.settings.request_timeout)
+        parts = await service.batcher.score(work_units(reranker, work_request, service.batcher.chunk))
     except Overloaded as e:
         raise ApiError(503, f"overloaded: {e}; retry later", headers=service.retry_after()) from None
     except InputError as e:  # bad input found below the server is the client's problem, not a model failure
         raise ApiError(422, str(e)) from None
-    except ApiError:
+    except (ApiError, Cancelled, asyncio.CancelledError):
         raise
-    except ClientGone:  # nobody reads this answer; the status (nginx's 499) is for the metrics and the log
-        log.info("request %s: client disconnected, its remaining work dropped", request.state.request_id)
-        raise ApiError(499, "client closed the request") from None
     except Exception:
         log.exception("request %s: the model failed", request.state.request_id)
         raise ApiError(500, "the model failed while scoring this request") from None
@@ -95,25 +91,58 @@ async def scores_for(service: ServiceState, request: Request, query: str, texts:
                   [part.trace for part in parts], reranker.calibration)
 
 
-async def while_client_waits(request: Request, work: asyncio.Future, timeout: float | None) -> Any:
-    """The result of `work`, cancelled (so its queued pairs are dropped) when the client disconnects (the
-    guard's watcher sets `client_gone`) or the request deadline passes."""
+async def on_inference_thread(service: ServiceState, request: Request, function: Callable[[], T]) -> T:
+    """`function` (tokenizing, fitting texts to the model) on the inference thread, in turn with the model,
+    under the request's cancellation: it does not start, or stops at its next check, once the request ends."""
+    cancel: threading.Event = request.state.cancel
+
+    def guarded() -> T:
+        with cancellable(cancel):
+            check_cancelled()
+            return function()
+
+    return await service.batcher.run(guarded)
+
+
+async def answered_in_time(service: ServiceState, request: Request, work: Awaitable[Response]) -> Response:
+    """`work`'s response, unless the request's deadline (counted from its headers, so queueing, tokenizing,
+    scoring and serializing are all inside it) passes first (504), the client leaves (499, for the log), or
+    the server stops (503). Then the work is cancelled: its queued pairs dropped, and the model and the
+    tokenizer stop at their next check of `request.state.cancel` (`rankwise.cancellation`)."""
+    request.state.cancel = threading.Event()
+    task = asyncio.ensure_future(work)
+    waiters: set[asyncio.Future] = {task}
     gone: asyncio.Event | None = getattr(request.state, "client_gone", None)
-    waiters = {work}
     gone_waiter = asyncio.ensure_future(gone.wait()) if gone is not None else None
-    if gone_waiter is not None:
-        waiters.add(gone_waiter)
+    stop_waiter = asyncio.ensure_future(service.stopping.wait())
+    waiters |= {w for w in (gone_waiter, stop_waiter) if w is not None}
+    timeout = service.settings.request_timeout
+    remaining = None if timeout is None else timeout - (asyncio.get_running_loop().time() - arrival(request))
     try:
-        done, _ = await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-        if work in done:
-            return work.result()
+        done, _ = await asyncio.wait(waiters, timeout=max(remaining, 0.0) if remaining is not None else None,
+                                     return_when=asyncio.FIRST_COMPLETED)
+        if task in done:
+            return task.result()
         if gone_waiter is not None and gone_waiter in done:
-            raise ClientGone()
+            log.info("request %s: client disconnected, its remaining work dropped", request.state.request_id)
+            raise ApiError(499, "client closed the request")
+        if stop_waiter in done:
+            raise ApiError(503, "the service stopped before this request was answered; retry it",
+                           headers={"Connection": "close", **service.retry_after()})
         raise ApiError(504, f"not answered within the request timeout of {timeout:g} s")
     finally:
+        request.state.cancel.set()  # harmless once answered; stops the work otherwise
         for waiter in waiters:
             if not waiter.done():
                 waiter.cancel()
+        if not task.done():
+            task.cancel()
+            await asyncio.wait({task})  # let the cancellation reach the batcher before answering
+
+
+def arrival(request: Request) -> float:
+    """When the request's headers arrived (loop time, set by the guard), or now for a request built in-process."""
+    return request.scope.get("state", {}).get("arrived", asyncio.get_running_loop().time())
 
 
 def work_units(reranker: BaseReranker, request: RerankWork, chunk: int) -> list[RerankWork]:

@@ -3,11 +3,14 @@ encodability, and fitting texts to the model's tokens. Each raises an ApiError n
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from rankwise.backends.interface import TokenCounting
+from rankwise.cancellation import check_cancelled
 from rankwise.rerankers.base import BaseReranker
 from rankwise.server.state import ApiError, ServerSettings
+from rankwise.server.visible import has_visible_text
 
 
 MAX_METADATA_DEPTH = 32  # nesting a returned document's metadata may have; far deeper fails to serialize
@@ -28,28 +31,46 @@ def field_label(path: list[str]) -> str:
     return path[0] + "".join(f"[{p}]" if p.isdigit() else f".{p}" for p in path[1:])
 
 
-def check_returnable(value: object, path: list[str], depth: int = 0) -> None:
-    """A document's `id` and `metadata` as they will be sent back: every string (keys too) UTF-8 and the
-    nesting at most MAX_METADATA_DEPTH, walked without recursion limits of its own."""
-    stack = [(value, path, depth)]
+def check_returnable(value: object, path: list[str], max_values: int) -> None:
+    """A document's `id`, `metadata` and other fields as they will be sent back: at most `max_values` values,
+    nested at most MAX_METADATA_DEPTH levels, every string (keys too) UTF-8. Walked depth first with one
+    iterator per level, so the walk holds O(depth) objects whatever the size of what it walks, and a value's
+    path is only spelled out for an error."""
+    counted = 0
+    stack: list[tuple[Any, Iterator[tuple[Any, Any]]]] = [(None, iter([(None, value)]))]
+
+    def here(key: Any) -> list[str]:
+        return [*path, *(str(k) for k, _ in stack if k is not None), *([str(key)] if key is not None else [])]
+
     while stack:
-        item, where, level = stack.pop()
-        if isinstance(item, str):
-            check_utf8(item, where)
-        elif isinstance(item, (dict, list)):
-            if level > MAX_METADATA_DEPTH:
+        key, child = next(stack[-1][1], (_END, None))
+        if key is _END:
+            stack.pop()
+            continue
+        counted += 1
+        if counted > max_values:
+            raise ApiError(413, f"{field_label(path)} holds over {max_values} values (ids, metadata and other "
+                                "fields of one document)", path)
+        if isinstance(key, str) and not key.isascii():
+            check_utf8(key, here(None))
+        if isinstance(child, str):
+            if not child.isascii():
+                check_utf8(child, here(key))
+        elif isinstance(child, (dict, list)):
+            if len(stack) > MAX_METADATA_DEPTH:
+                where = here(key)
                 raise ApiError(422, f"{field_label(where[:3])}... is nested deeper than {MAX_METADATA_DEPTH} "
                                     "levels", where[:3])
-            pairs = item.items() if isinstance(item, dict) else enumerate(item)
-            for key, child in pairs:
-                if isinstance(key, str):
-                    check_utf8(key, where)
-                stack.append((child, [*where, str(key)], level + 1))
+            stack.append((key, iter(child.items() if isinstance(child, dict) else enumerate(child))))
 
 
-def check_calibrated(body: Any, reranker: BaseReranker) -> None:
-    """A relevance threshold or a coverage means something only when the model is served with a calibration."""
-    for field_name in ("min_relevance", "coverage"):
+_END = object()
+
+
+def check_calibrated(body: Any, reranker: BaseReranker, threshold_field: str = "min_relevance") -> None:
+    """A relevance threshold or a coverage means something only when the model is served with a calibration.
+    `threshold_field` is what the threshold is called where it was sent (MCP says `min_probability`)."""
+    for field_name in (threshold_field, "coverage"):
         if getattr(body, field_name, None) is not None and reranker.calibration is None:
             raise ApiError(422, f"{field_name} needs calibrated scores: serve the model with a calibration "
                                 "(-O calibration=FILE, from `rankwise calibrate`)", [field_name])
@@ -66,6 +87,9 @@ def check_common(settings: ServerSettings, query: str, count: int, field_name: s
     check_utf8(query, ["query"])
     if not query.strip():
         raise ApiError(422, "query is empty", ["query"])
+    if not has_visible_text(query):
+        raise ApiError(422, "query has no visible characters (only spaces, controls, format characters such "
+                            "as zero-width ones, or combining marks)", ["query"])
     if len(query) > settings.max_query_chars:
         raise ApiError(413, f"query has {len(query)} characters, over the limit of {settings.max_query_chars}",
                        ["query"])
@@ -82,6 +106,9 @@ def check_text(text: str, field_name: str, index: int) -> None:
     check_utf8(text, [field_name, str(index)])
     if not text.strip():
         raise ApiError(422, f"{field_name}[{index}] is empty", [field_name, str(index)])
+    if not has_visible_text(text):
+        raise ApiError(422, f"{field_name}[{index}] has no visible characters (only spaces, controls, format "
+                            "characters such as zero-width ones, or combining marks)", [field_name, str(index)])
 
 
 def token_counter(reranker: BaseReranker | None) -> TokenCounting | None:
@@ -94,7 +121,15 @@ def token_count(counter: TokenCounting | None, query: str, texts: list[str]) -> 
     backend without a local tokenizer."""
     if counter is None:
         return len(query.split()) + sum(len(t.split()) for t in texts)
-    return sum(counter.count_tokens([query, *texts]))
+    total = 0
+    pieces = [query, *texts]
+    for start in range(0, len(pieces), TOKENIZE_CHUNK):  # a request's deadline can stop it between chunks
+        check_cancelled()
+        total += sum(counter.count_tokens(pieces[start:start + TOKENIZE_CHUNK]))
+    return total
+
+
+TOKENIZE_CHUNK = 32  # texts tokenized between two cancellation checks
 
 
 def cut_to_tokens(counter: TokenCounting | None, text: str, max_tokens: int) -> str:
@@ -119,7 +154,11 @@ def fit_model_tokens(reranker: BaseReranker | None, query: str, texts: list[str]
         raise ApiError(413, f"query has {query_tokens} tokens, leaving no room in the model's limit of {limit}",
                        ["query"])
     fitted = []
-    for i, (text, tokens) in enumerate(zip(texts, counter.count_tokens(texts))):
+    counts: list[int] = []
+    for start in range(0, len(texts), TOKENIZE_CHUNK):
+        check_cancelled()
+        counts += counter.count_tokens(texts[start:start + TOKENIZE_CHUNK])
+    for i, (text, tokens) in enumerate(zip(texts, counts)):
         if tokens > room:
             if not truncate:
                 raise ApiError(413, f"texts[{i}] has {tokens} tokens; with the query's {query_tokens} that is over "

@@ -8,8 +8,10 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from rankwise.server.engine import Scored, scores_for
-from rankwise.server.state import ServerSettings
+from rankwise.cancellation import check_cancelled
+from rankwise.server.body import BoundedJsonRoute
+from rankwise.server.engine import Scored, answered_in_time, on_inference_thread, scores_for
+from rankwise.server.state import ServerSettings, ServiceState
 from rankwise.server.limits import (
     check_common,
     check_calibrated,
@@ -33,11 +35,15 @@ from rankwise.server.schemas import (
     Usage,
 )
 
-router = APIRouter(tags=["rerank"])
+router = APIRouter(tags=["rerank"], route_class=BoundedJsonRoute)
 
 
 async def rerank(body: RerankRequest, request: Request, api_version: str) -> Response:
     service = request.app.state.service
+    return await answered_in_time(service, request, _rerank(service, body, request, api_version))
+
+
+async def _rerank(service: ServiceState, body: RerankRequest, request: Request, api_version: str) -> Response:
     settings = service.settings
     check_common(settings, body.query, len(body.documents), "documents")
     reranker = service.ready_reranker()
@@ -46,7 +52,7 @@ async def rerank(body: RerankRequest, request: Request, api_version: str) -> Res
     # /health and other requests are answered meanwhile. What needs the model's tokenizer runs on the
     # inference thread, in turn with the model: a Hugging Face tokenizer is not safe to call from two threads.
     texts = await run_in_threadpool(checked_texts, body, settings)
-    texts, total_tokens = await service.batcher.run(lambda: tokenized(body, reranker, texts))
+    texts, total_tokens = await on_inference_thread(service, request, lambda: tokenized(body, reranker, texts))
     docids = document_ids(body)
     scored = await scores_for(service, request, body.query, texts, "documents", docids, first_stage_scores(body))
     return await run_in_threadpool(response, body, request.state.request_id, settings.model_name, api_version,
@@ -61,7 +67,7 @@ def checked_texts(body: RerankRequest, settings: ServerSettings) -> list[str]:
         check_text(text, "documents", i)
         if isinstance(doc, DocumentObject):  # what goes back must serialize: checked before any work
             check_returnable({"id": doc.id, "metadata": doc.metadata, **(doc.model_extra or {})},
-                             ["documents", str(i)])
+                             ["documents", str(i)], settings.max_metadata_values)
         texts.append(text[: settings.max_document_chars])
     return texts
 
@@ -89,7 +95,11 @@ def tokenized(body: RerankRequest, reranker: Any, texts: list[str]) -> tuple[lis
     """The texts cut to `max_tokens_per_doc` model tokens when asked, and the request's token count."""
     counter = token_counter(reranker)
     if body.max_tokens_per_doc is not None:
-        texts = [cut_to_tokens(counter, text, body.max_tokens_per_doc) for text in texts]
+        cut = []
+        for text in texts:
+            check_cancelled()
+            cut.append(cut_to_tokens(counter, text, body.max_tokens_per_doc))
+        texts = cut
     return texts, token_count(counter, body.query, texts)
 
 

@@ -6,17 +6,22 @@ from fastapi import APIRouter, Request, Response
 from pydantic import TypeAdapter
 from starlette.concurrency import run_in_threadpool
 
-from rankwise.server.engine import Scored, scores_for
+from rankwise.server.body import BoundedJsonRoute
+from rankwise.server.engine import Scored, answered_in_time, on_inference_thread, scores_for
 from rankwise.server.limits import check_calibrated, check_common, check_text, fit_model_tokens
 from rankwise.server.schemas import ERROR_RESPONSES, TEIRequest, TEIResult
-from rankwise.server.state import ApiError
+from rankwise.server.state import ApiError, ServiceState
 
-router = APIRouter(tags=["rerank"])
+router = APIRouter(tags=["rerank"], route_class=BoundedJsonRoute)
 
 
 @router.post("/rerank", response_model=list[TEIResult], response_model_exclude_none=True, responses=ERROR_RESPONSES)
 async def rerank_tei(body: TEIRequest, request: Request) -> Response:
     service = request.app.state.service
+    return await answered_in_time(service, request, _rerank_tei(service, body, request))
+
+
+async def _rerank_tei(service: ServiceState, body: TEIRequest, request: Request) -> Response:
     settings = service.settings
     check_common(settings, body.query, len(body.texts), "texts")
     check_calibrated(body, service.ready_reranker())
@@ -32,7 +37,8 @@ async def rerank_tei(body: TEIRequest, request: Request) -> Response:
     # CPU work off the event loop: fitting texts to the model's tokens on the inference thread (a Hugging Face
     # tokenizer is not safe from two threads), serializing on a worker thread.
     reranker = service.ready_reranker()
-    texts = await service.batcher.run(lambda: fit_model_tokens(reranker, body.query, texts, body.truncate))
+    texts = await on_inference_thread(service, request,
+                                      lambda: fit_model_tokens(reranker, body.query, texts, body.truncate))
     scored = await scores_for(service, request, body.query, texts, "texts")
     return await run_in_threadpool(_response, body, texts, scored)
 

@@ -10,6 +10,8 @@ from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fi
                       WithJsonSchema, model_validator)
 from pydantic_core import PydanticCustomError
 
+from rankwise.server.visible import VISIBLE_PATTERN
+
 # The serving app's `max_documents`, set for each request (app.py): a list over it is refused from its length
 # alone, before any of its items is validated (each invalid item would cost an error object, and millions of
 # them the server's memory).
@@ -27,7 +29,7 @@ def refuse_long_lists(data: Any, field_name: str) -> Any:
 
 # The schema says what the routes accept (some non-blank text); the routes themselves check it, so that
 # the refusal names the field in the service's own words ("documents[2] is empty"), not a regex.
-NonBlank = Annotated[StrictStr, Field(json_schema_extra={"minLength": 1, "pattern": r"\S"})]
+NonBlank = Annotated[StrictStr, Field(json_schema_extra={"minLength": 1, "pattern": VISIBLE_PATTERN})]
 
 
 def _json_integer(value: Any) -> Any:
@@ -190,7 +192,8 @@ class TEIResult(BaseModel):
 
 ERROR_TYPES = {400: "invalid_request", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed",
                408: "request_timeout", 413: "too_large", 415: "unsupported_media_type", 422: "validation",
-               499: "client_closed_request", 500: "internal", 503: "unavailable", 504: "timeout"}
+               431: "headers_too_large", 499: "client_closed_request", 500: "internal", 503: "unavailable",
+               504: "timeout", 505: "http_version_not_supported"}
 
 
 class ErrorBody(BaseModel):

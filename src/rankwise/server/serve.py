@@ -42,29 +42,46 @@ def read_api_keys(path: str | Path | None) -> frozenset[str]:
 
 
 def run(app: FastAPI, host: str, port: int, drain_seconds: float = 2.0, log_level: str = "info",
-        limits: ConnectionLimits | None = None) -> None:
+        limits: ConnectionLimits | None = None, shutdown_grace: float = 30.0) -> None:
+    """Serve until SIGINT/SIGTERM. Then: `drain_seconds` of 503s to new requests while in-flight ones go on;
+    then no new connections, and in-flight requests get `shutdown_grace` more seconds; any still running then
+    is answered a JSON 503 (retry) and its work cancelled, so no request ends in a plain-text 500. A second
+    signal skips straight to that."""
     import dataclasses
 
     import uvicorn
 
     limits = limits or ConnectionLimits()
     limits = dataclasses.replace(limits, max_connections=ensure_descriptor_room(limits.max_connections))
+    service = app.state.service
+
+    def later(seconds: float, action) -> None:
+        timer = threading.Timer(seconds, action)
+        timer.daemon = True
+        timer.start()
 
     class DrainingServer(uvicorn.Server):
         def handle_exit(self, sig, frame):  # called from the signal handler
-            if app.state.service.draining:
+            if service.draining:
+                service.stop_answering()
                 return super().handle_exit(sig, frame)
-            app.state.service.draining = True
-            threading.Timer(drain_seconds, super().handle_exit, args=(sig, frame)).start()
+            service.draining = True
+            stop_listening = super().handle_exit
 
-    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=30,
+            def stop() -> None:
+                stop_listening(sig, frame)
+                later(shutdown_grace, service.stop_answering)
+
+            later(drain_seconds, stop)
+
+    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=int(shutdown_grace) + 10,
                             http=guarded_h11_protocol(limits), backlog=min(2048, limits.max_connections))
     server = DrainingServer(config)
 
     def stop_after_load_failure() -> None:  # no point listening: /ready would answer 503 forever
         server.should_exit = True
 
-    app.state.service.on_load_failure = stop_after_load_failure
+    service.on_load_failure = stop_after_load_failure
     server.run()
     if app.state.service.load_error:
         raise ModelNotAvailableError(f"the model failed to load, so the service stopped: "

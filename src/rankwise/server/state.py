@@ -3,10 +3,12 @@ whether it is draining; what every route reads and `serve` writes (no string-key
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from rankwise.rerankers.base import BaseReranker
+from rankwise.server.body import JsonLimits
 from rankwise.server.batcher import MicroBatcher
 from rankwise.server.metrics import ServiceMetrics
 
@@ -26,13 +28,26 @@ class ServerSettings:
     body_timeout: float = 60.0  # seconds for a whole request body once its headers are in (408 after)
     cors_origins: tuple[str, ...] = ()  # browser origins allowed to call the API (CORS); none by default
     public_docs: bool = False  # with keys: let /docs, /redoc and /openapi.json answer without one
-    request_timeout: float | None = 120.0  # seconds from the body to the answer (504 after); None: no deadline
+    request_timeout: float | None = 120.0  # seconds from the headers to the answer (504 after); None: no deadline
+    max_json_values: int = 100_000  # JSON values (strings, numbers, objects, ...) in one body
+    max_json_depth: int = 64  # nesting of objects and arrays in one body
+    max_metadata_values: int = 1_000  # values in one document's returned fields (id, metadata, extras)
+    max_inflight_bytes: int | None = None  # bodies being received or served at once; None: 8 x body_limit
+    max_body_senders: int = 256  # connections sending a body at once; past it, 503 from the headers
 
     @property
     def body_limit(self) -> int:
         if self.max_body_bytes is not None:
             return self.max_body_bytes
         return self.max_documents * self.max_document_chars + self.max_query_chars + 2**20
+
+    @property
+    def inflight_limit(self) -> int:
+        return self.max_inflight_bytes if self.max_inflight_bytes is not None else 8 * self.body_limit
+
+    @property
+    def json_limits(self) -> JsonLimits:
+        return JsonLimits(max_bytes=self.body_limit, max_values=self.max_json_values, max_depth=self.max_json_depth)
 
 
 class ApiError(Exception):
@@ -53,9 +68,18 @@ class ServiceState:
     draining: bool = False
     load_error: str | None = None
     on_load_failure: Callable[[], None] | None = None  # set by `serve`: stop the process, /ready would never pass
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)  # set: every in-flight request answers 503
+    loop: asyncio.AbstractEventLoop | None = None  # the serving loop, for `stop_answering` from other threads
 
     def retry_after(self) -> dict[str, str]:
-        return {"Retry-After": str(self.settings.retry_after_seconds)}
+        """Seconds until the queued work is likely done (its pairs over the pairs/s measured lately), at least
+        `retry_after_seconds`, at most a minute."""
+        return {"Retry-After": str(self.batcher.seconds_to_drain(self.settings.retry_after_seconds))}
+
+    def stop_answering(self) -> None:
+        """From any thread: every request still in flight answers 503 now and its work is cancelled."""
+        if self.loop is not None and not self.loop.is_closed():
+            self.loop.call_soon_threadsafe(self.stopping.set)
 
     def ready_reranker(self) -> BaseReranker:
         if self.reranker is None:

@@ -53,16 +53,17 @@ class FirstTrainingConfig:
 def window_plan(groups: Sequence[QueryGroup], config: FirstTrainingConfig) -> list[ListwiseWindow]:
     """Every window the run will see, in order: a pure function of the groups and the seed."""
     rng = random.Random(config.seed)
-    eligible = [g for g in groups if len(g.judged) >= config.window and len({d.grade for d in g.judged}) > 1]
+    # A query with fewer judged passages than the window (a triple) is shown whole, in a shorter window.
+    eligible = [g for g in groups if len(g.judged) >= 2 and len({d.grade for d in g.judged}) > 1]
     if not eligible:
-        raise InputError(f"no query has {config.window} judged passages of different grades to train on")
+        raise InputError("no query has 2 or more judged passages of different grades to train on")
     needed = config.steps * config.accumulation
     plan: list[ListwiseWindow] = []
     while len(plan) < needed:
         order = list(eligible)
         rng.shuffle(order)
         for group in order:
-            plan += sample_windows(group, config.window, 1, rng)
+            plan += sample_windows(group, min(config.window, len(group.judged)), 1, rng)
     return plan[:needed]
 
 

@@ -2,8 +2,8 @@
 the held-out guard applied to all of them. The format is told from the content:
 
 - a collection folder (`topics.tsv`, `qrels.txt`, `*_top100.json`): `build_query_groups`;
-- JSONL triples, one query per line: `{"query", "positive", "negatives"}` (positive grade 1, negatives 0;
-  `positive` may be a list);
+- JSONL triples, one query per line: `{"query", "positive", "negatives"}` (positive grade 2, relevant at the
+  relevance level every trainer uses; negatives 0; `positive` may be a list);
 - JSONL lists: `{"query", "passages", "labels"}` (integer grades) or `{"query", "passages", "scores"}` (a
   teacher's scores, kept under the `teacher` key that the listwise trainers read);
   a passage is a string or `{"id", "text"}`; lines with the same `qid` (or, without one, the same query) merge;
@@ -31,6 +31,9 @@ from rankwise.pipelines.train.data import (BuildReport, HeldOut, PooledDoc, Quer
 TEACHER_KEY = "teacher"  # where a lists file's scores go; ListSampling.teacher reads it
 IRDS_PREFIX = "irds:"
 TRIPLE_FIELDS = ("query", "positive", "negatives")
+# A triple's positive is relevant wherever relevance is decided: at grade 2, the relevance level that dev
+# evaluation, mining and GRPO use (TREC DL's binary cut-off). Read as 1, it was never relevant there.
+TRIPLE_POSITIVE_GRADE = 2
 LIST_FIELDS = ("query", "passages", "labels or scores")
 EXPECTED = ("a collection folder (topics.tsv, qrels.txt, *_top100.json), JSONL triples {query, positive, "
             "negatives}, JSONL lists {query, passages, labels|scores}, a BEIR folder (corpus.jsonl, queries.jsonl, "
@@ -125,7 +128,7 @@ def _triple_docs(row: dict[str, Any]) -> list[PooledDoc]:
     negatives = row["negatives"] if isinstance(row["negatives"], list) else [row["negatives"]]
     if not positives:
         raise ValueError("field 'positive' is empty")
-    docs = [PooledDoc(*_passage(p, f"positive {i}"), grade=1) for i, p in enumerate(positives)]
+    docs = [PooledDoc(*_passage(p, f"positive {i}"), grade=TRIPLE_POSITIVE_GRADE) for i, p in enumerate(positives)]
     return docs + [PooledDoc(*_passage(n, f"negative {i}"), grade=0) for i, n in enumerate(negatives)]
 
 

@@ -60,15 +60,23 @@ def teacher_logits(group: QueryGroup, config: ListSampling) -> dict[str, float]:
     return {d.docid: config.teacher_temperature * (d.scores[key] - mean) / spread for d in scored}
 
 
+MIN_LIST = 2  # passages in the shortest list that has an order to learn
+
+
 def sample_lists(groups: Sequence[QueryGroup], config: ListSampling) -> list[ListSample]:
     """`examples_per_query` samples of `group_size` passages per query (`examples_per_synthetic_query` for
-    generated queries), shuffled; a query with fewer labelled passages than `group_size` is skipped."""
+    generated queries), shuffled. A query with fewer labelled passages than `group_size` (an MS MARCO triple:
+    one positive and a few negatives) trains as one list of all of them, if it has at least two passages
+    whose labels differ; sampling it again would only repeat that list."""
     rng = random.Random(config.seed)
     samples = []
     for group in groups:
         logits = teacher_logits(group, config)
         docs = [d for d in group.docs if d.docid in logits]
         if len(docs) < config.group_size:
+            if len(docs) >= MIN_LIST and len({logits[d.docid] for d in docs}) > 1:
+                picked = rng.sample(docs, len(docs))
+                samples.append(ListSample(group.query, [d.text for d in picked], [logits[d.docid] for d in picked]))
             continue
         ranked: list[PooledDoc] = sorted(docs, key=lambda d: -logits[d.docid])
         head = max(config.group_head, min(config.head, len(ranked) // 3))
@@ -80,6 +88,6 @@ def sample_lists(groups: Sequence[QueryGroup], config: ListSampling) -> list[Lis
             samples.append(ListSample(group.query, [d.text for d in picked], [logits[d.docid] for d in picked]))
     rng.shuffle(samples)
     if not samples:
-        raise InputError(f"no training example: no query has {config.group_size} passages with a grade or a "
-                         f"{config.teacher!r} teacher score")
+        raise InputError(f"no training example: no query has {MIN_LIST} or more passages with different grades "
+                         "(or different teacher scores): each query needs a relevant passage and another one")
     return samples
