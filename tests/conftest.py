@@ -36,7 +36,7 @@ def judged_collection(folder: Path, dataset: str, queries: int, depth: int, skip
     entries = json.loads(data_path(dataset, "bm25_top100.json").read_text())
     qrels_lines = data_path(dataset, "qrels.txt").read_text().splitlines()
     judged = {line.split()[0] for line in qrels_lines}
-    entries = [e for e in entries if str(e["hits"][0]["qid"]) in judged][skip:skip + queries]
+    entries = [e for e in entries if str(e["hits"][0]["qid"]) in judged][skip : skip + queries]
     for entry in entries:
         entry["hits"] = entry["hits"][:depth]
     folder.mkdir(parents=True)

@@ -41,9 +41,14 @@ def word_overlap_backend(monkeypatch):
     module = types.ModuleType("rankwise_test_word_overlap")
     module.WordOverlapEmbedder = WordOverlapEmbedder
     monkeypatch.setitem(sys.modules, module.__name__, module)
-    entry = BackendEntry(name="word-overlap", factory=f"{module.__name__}:WordOverlapEmbedder",
-                         capabilities=frozenset({Capability.EMBED}), requires_modules=("numpy",),
-                         install_hint="pip install numpy", description="test backend")
+    entry = BackendEntry(
+        name="word-overlap",
+        factory=f"{module.__name__}:WordOverlapEmbedder",
+        capabilities=frozenset({Capability.EMBED}),
+        requires_modules=("numpy",),
+        install_hint="pip install numpy",
+        description="test backend",
+    )
     monkeypatch.setitem(registry.BACKENDS, entry.name, entry)
     return entry
 
@@ -51,8 +56,9 @@ def word_overlap_backend(monkeypatch):
 def test_a_method_runs_on_any_backend_that_implements_the_protocol(word_overlap_backend):
     reranker = Reranker.load("minilm-embed", method="embedding", backend="word-overlap")
     assert isinstance(reranker.encoder, Embedder) and not hasattr(reranker.encoder, "model")
-    ranking = reranker.rerank("how long do fleas live", ["cats sleep all day", "adult fleas live for months",
-                                                          "a river is long"])
+    ranking = reranker.rerank(
+        "how long do fleas live", ["cats sleep all day", "adult fleas live for months", "a river is long"]
+    )
     assert [r.text for r in ranking] == ["adult fleas live for months", "a river is long", "cats sleep all day"]
     # PRF is another method over the same single capability.
     prf = Reranker.load("minilm-embed", method="embedding-prf", backend="word-overlap", prf_k=1)
@@ -60,24 +66,35 @@ def test_a_method_runs_on_any_backend_that_implements_the_protocol(word_overlap_
 
 
 def test_missing_capability_is_refused_at_load_naming_it_and_who_has_it(word_overlap_backend):
-    with pytest.raises(UnsupportedMethodError,
-                       match="method 'first' needs capability 'bridged-first-token', which backend 'word-overlap' "
-                             "does not offer; backends with it: transformers"):
+    with pytest.raises(
+        UnsupportedMethodError,
+        match="method 'first' needs capability 'bridged-first-token', which backend 'word-overlap' "
+        "does not offer; backends with it: transformers",
+    ):
         Reranker.load("smollm2-135m", method="first", backend="word-overlap")
-    with pytest.raises(UnsupportedMethodError, match="method 'query-likelihood' needs capability "
-                                                     "'continuation-logprobs'"):
+    with pytest.raises(
+        UnsupportedMethodError, match="method 'query-likelihood' needs capability 'continuation-logprobs'"
+    ):
         Reranker.load("smollm2-135m", method="query-likelihood", backend="word-overlap")
 
 
 def test_unknown_backend_and_missing_install_are_named(monkeypatch, word_overlap_backend):
     with pytest.raises(UnsupportedMethodError, match="unknown backend 'vllm'; available: transformers"):
         Reranker.load("minilm-embed", backend="vllm")
-    absent = BackendEntry(name="absent", factory="nowhere:nothing", capabilities=frozenset({Capability.EMBED}),
-                          requires_modules=("rankwise_no_such_module",), install_hint="pip install 'rankwise[absent]'",
-                          description="not installed")
+    absent = BackendEntry(
+        name="absent",
+        factory="nowhere:nothing",
+        capabilities=frozenset({Capability.EMBED}),
+        requires_modules=("rankwise_no_such_module",),
+        install_hint="pip install 'rankwise[absent]'",
+        description="not installed",
+    )
     monkeypatch.setitem(registry.BACKENDS, "absent", absent)
-    with pytest.raises(ModelNotAvailableError, match="backend 'absent' needs rankwise_no_such_module, which is not "
-                                                     "installed: pip install 'rankwise\\[absent\\]'"):
+    with pytest.raises(
+        ModelNotAvailableError,
+        match="backend 'absent' needs rankwise_no_such_module, which is not "
+        "installed: pip install 'rankwise\\[absent\\]'",
+    ):
         Reranker.load("minilm-embed", backend="absent")
 
 
@@ -101,9 +118,9 @@ def test_cli_lists_backends_with_capabilities():
 
 def test_torch_int8_quantizes_every_linear_layer_in_place_and_keeps_the_order():
     import torch
+    from tests.conftest import FLEA_PASSAGES, FLEA_QUERY
 
     from rankwise.backends.runtime import dynamic_int8
-    from tests.conftest import FLEA_PASSAGES, FLEA_QUERY
 
     model = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.ReLU(), torch.nn.Linear(4, 1))
     quantized = dynamic_int8(model, "int8", "cpu")

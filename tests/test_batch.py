@@ -11,11 +11,11 @@ import sys
 import time
 
 import pytest
+from tests.conftest import ROOT, data_path
 
 from rankwise import InputError
 from rankwise.pipelines.batch import run_batch, run_files
-from rankwise.rerankers.spec import RerankerSpec
-from tests.conftest import ROOT, data_path
+from rankwise.rerankers.compose.spec import RerankerSpec
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +36,22 @@ def _folder_bytes(folder):
 
 
 def _command(candidates, out):
-    return [sys.executable, "-m", "rankwise.cli", "rerank", "-m", "minilm-embed", "--input", str(candidates),
-            "--output-dir", str(out), "--shard-queries", "2", "--queries-per-batch", "1"]
+    return [
+        sys.executable,
+        "-m",
+        "rankwise.cli",
+        "rerank",
+        "-m",
+        "minilm-embed",
+        "--input",
+        str(candidates),
+        "--output-dir",
+        str(out),
+        "--shard-queries",
+        "2",
+        "--queries-per-batch",
+        "1",
+    ]
 
 
 def test_a_killed_job_resumes_to_the_same_output(minilm, candidates, tmp_path):
@@ -56,8 +70,9 @@ def test_a_killed_job_resumes_to_the_same_output(minilm, candidates, tmp_path):
         killed = tmp_path / f"killed{stop_after}"
         for target in (stop_after, 4):
             _kill_when(_command(candidates, killed), env, killed, target)
-        resumed = subprocess.run(_command(candidates, killed), cwd=ROOT, env=env, capture_output=True, text=True,
-                                 timeout=300)
+        resumed = subprocess.run(
+            _command(candidates, killed), cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+        )
         assert resumed.returncode == 3, resumed.stderr[-2000:]  # finished, but bad queries were set aside
         assert "already done" in resumed.stdout and "empty query" in resumed.stderr
         assert not list(killed.glob("*.tmp"))
@@ -68,8 +83,9 @@ def test_a_killed_job_resumes_to_the_same_output(minilm, candidates, tmp_path):
     # sixth decimal on this CPU), and the Ray engine gives each of two actors one of the two cores.
     pytest.importorskip("ray", reason="the ray extra is not installed")
     whole = tmp_path / "whole-one-thread"
-    run = subprocess.run(_command(candidates, whole) + ["--threads", "1"], cwd=ROOT, env=env, capture_output=True,
-                         text=True, timeout=300)
+    run = subprocess.run(
+        _command(candidates, whole) + ["--threads", "1"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
     assert run.returncode == 3, run.stderr[-2000:]
     half = tmp_path / "half"
     _kill_when(_command(candidates, half) + ["--threads", "1"], env, half, 2)
@@ -118,9 +134,22 @@ def _ray_orphans() -> set[int]:
 def test_eval_reads_a_finished_folder_and_refuses_an_unfinished_one(minilm, candidates, tmp_path):
     out = tmp_path / "out"
     run_batch(minilm, candidates, out, shard_queries=5)
-    result = subprocess.run([sys.executable, "-m", "rankwise.cli", "eval", "--qrels",
-                             str(data_path("dl21", "qrels.txt")), "--run", str(out)], cwd=ROOT, capture_output=True,
-                            text=True, timeout=300)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rankwise.cli",
+            "eval",
+            "--qrels",
+            str(data_path("dl21", "qrels.txt")),
+            "--run",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "nDCG@10" in result.stdout
     manifest = json.loads((out / "manifest.json").read_text())
@@ -167,9 +196,13 @@ def test_memory_stays_bounded_on_an_input_larger_than_it(tmp_path):
             f.write(json.dumps({"query": f"query {q}", "qid": f"q{q}", "hits": hits}) + "\n")
     size_mib = path.stat().st_size / 2**20
     assert size_mib > 280
-    result = subprocess.run([sys.executable, "-c", BOUNDED_MEMORY_JOB, str(path), str(tmp_path / "out")],
-                            capture_output=True, text=True, timeout=1800, env={**os.environ,
-                                                                                "PYTHONPATH": str(ROOT / "src")})
+    result = subprocess.run(
+        [sys.executable, "-c", BOUNDED_MEMORY_JOB, str(path), str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["queries"] == 1000

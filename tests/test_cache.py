@@ -7,9 +7,9 @@ import subprocess
 import sys
 
 import pytest
+from tests.conftest import FLEA_PASSAGES, FLEA_QUERY
 
 from rankwise import Reranker, ScoreKind
-from tests.conftest import FLEA_PASSAGES, FLEA_QUERY
 
 pytest.importorskip("diskcache", reason="the cache extra is not installed")
 
@@ -19,13 +19,13 @@ DOCS, QUERY = FLEA_PASSAGES, FLEA_QUERY
 def _counting(reranker):
     """Count the (query, passage) pairs that reach the model."""
     calls = []
-    inner = reranker.inner.score_requests
+    inner = reranker.inner.candidate_scores
 
     def counted(requests):
         calls.append(sum(len(r.candidates) for r in requests))
         return inner(requests)
 
-    reranker.inner.score_requests = counted
+    reranker.inner.candidate_scores = counted
     return calls
 
 
@@ -62,10 +62,16 @@ def test_list_methods_cache_whole_lists_and_parameters_change_the_key(tmp_path):
 
 def test_another_process_reads_what_one_wrote(tmp_path):
     folder = tmp_path / "shared"
-    script = ("import sys; from rankwise import Reranker; r = Reranker.load('minilm-embed', cache=sys.argv[1]); "
-              "r.rerank('how long do fleas live', ['fleas live for months', 'bread']); print(r.hits, r.misses)")
-    outputs = [subprocess.run([sys.executable, "-c", script, str(folder)], capture_output=True, text=True,
-                              timeout=300).stdout.split() for _ in range(2)]
+    script = (
+        "import sys; from rankwise import Reranker; r = Reranker.load('minilm-embed', cache=sys.argv[1]); "
+        "r.rerank('how long do fleas live', ['fleas live for months', 'bread']); print(r.hits, r.misses)"
+    )
+    outputs = [
+        subprocess.run(
+            [sys.executable, "-c", script, str(folder)], capture_output=True, text=True, timeout=300
+        ).stdout.split()
+        for _ in range(2)
+    ]
     assert outputs == [["0", "2"], ["2", "0"]]
 
 

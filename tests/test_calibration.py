@@ -15,11 +15,14 @@ from conftest import FLEA_QUERY, judged_collection
 from rankwise import Reranker
 from rankwise.calibration import Calibration
 from rankwise.errors import InputError, OptionError
-from rankwise.pipelines.calibrate import (LabelledScores, calibrate, calibration_metrics, feature_for,
-                                          fit_calibration)
+from rankwise.pipelines.calibrate import LabelledScores, calibrate, calibration_metrics, feature_for, fit_calibration
 
-FLEA_DOCS = ["Adult fleas live two to three months on a host.", "Sourdough bread needs a starter.",
-             "Fleas can survive up to a year without feeding.", "The flea market opens on Sundays."]
+FLEA_DOCS = [
+    "Adult fleas live two to three months on a host.",
+    "Sourdough bread needs a starter.",
+    "Fleas can survive up to a year without feeding.",
+    "The flea market opens on Sundays.",
+]
 
 
 def table(scores, labels, qids=None):
@@ -83,8 +86,10 @@ def test_one_class_and_one_query_are_refused_with_the_reason():
 def collections(tmp_path_factory):
     """dl21's first 16 judged queries (BM25 top 20) as a collection, and a held-out copy of 4 of them."""
     root = tmp_path_factory.mktemp("calibration")
-    return (judged_collection(root / "fit", "dl21", queries=16, depth=20),
-            judged_collection(root / "held", "dl21", queries=4, depth=20))
+    return (
+        judged_collection(root / "fit", "dl21", queries=16, depth=20),
+        judged_collection(root / "held", "dl21", queries=4, depth=20),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -128,8 +133,9 @@ def test_a_calibration_refuses_another_reranker_naming_the_difference(fitted, tm
     calibration, _ = fitted
     path = tmp_path / "calib.json"
     calibration.save(path)
-    with pytest.raises(OptionError, match="fitted for another reranker .*method: fitted for 'embedding', given "
-                                          "'maxsim'"):
+    with pytest.raises(
+        OptionError, match="fitted for another reranker .*method: fitted for 'embedding', given 'maxsim'"
+    ):
         Reranker.load("minilm-embed", method="maxsim", calibration=str(path))
     with pytest.raises(OptionError, match="max_length: fitted for 256, given 64"):
         Reranker.load("minilm-embed", max_length=64, calibration=str(path))
@@ -156,12 +162,16 @@ def test_a_composed_spec_is_calibrated_as_a_whole_and_refuses_another_spec(colle
     # Where the members' passage vectors come from does not change their scores, so the calibration holds.
     index = tmp_path / "idx"
     build_forward_index(flea_docs, index, "minilm-embed", token_vectors=True)
-    indexed = Reranker.load(f"rrf(embedding:minilm-embed{{index={index}}}, maxsim:minilm-embed{{index={index}}})",
-                            calibration=str(path)).rerank(FLEA_QUERY, flea_docs)
+    indexed = Reranker.load(
+        f"rrf(embedding:minilm-embed{{index={index}}}, maxsim:minilm-embed{{index={index}}})", calibration=str(path)
+    ).rerank(FLEA_QUERY, flea_docs)
     assert indexed.docids == ranking.docids
     assert [r.probability for r in indexed] == pytest.approx(probabilities, abs=1e-6)
-    with pytest.raises(OptionError, match=r"fitted for another reranker \(members: fitted for .*'maxsim'.*given "
-                                          r".*'embedding-prf'"):
+    with pytest.raises(
+        OptionError,
+        match=r"fitted for another reranker \(members: fitted for .*'maxsim'.*given "
+        r".*'embedding-prf'",
+    ):
         Reranker.load("rrf(embedding:minilm-embed, embedding-prf:minilm-embed)", calibration=str(path))
 
 
@@ -180,11 +190,14 @@ def test_the_shipped_calibrations_are_fitted_on_dl21_with_dl19_held_out_and_load
     assert all(0 < r.probability < 1 for r in ranking)
 
 
-@pytest.mark.parametrize("content, message", [
-    ("{not json", "not a calibration file \\(invalid JSON"),
-    ('{"format": "other"}', "its format is not 'rankwise-calibration/1'"),
-    ('{"format": "rankwise-calibration/1", "map": "platt"}', "calibration file lacks feature, parameters"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("{not json", "not a calibration file \\(invalid JSON"),
+        ('{"format": "other"}', "its format is not 'rankwise-calibration/1'"),
+        ('{"format": "rankwise-calibration/1", "map": "platt"}', "calibration file lacks feature, parameters"),
+    ],
+)
 def test_a_malformed_calibration_file_is_refused_with_what_is_wrong(tmp_path, content, message):
     path = tmp_path / "calib.json"
     path.write_text(content)
@@ -216,19 +229,52 @@ def test_the_cli_fits_writes_and_the_rerank_command_uses_the_calibration(collect
 
     fit, held = collections
     out = tmp_path / "calib.json"
-    done = CliRunner().invoke(app, ["calibrate", "-m", "minilm-embed", "--collection", str(fit), "--held-out",
-                                    str(held), "--out", str(out), "--top-k", "20", "--folds", "3"])
+    done = CliRunner().invoke(
+        app,
+        [
+            "calibrate",
+            "-m",
+            "minilm-embed",
+            "--collection",
+            str(fit),
+            "--held-out",
+            str(held),
+            "--out",
+            str(out),
+            "--top-k",
+            "20",
+            "--folds",
+            "3",
+        ],
+    )
     assert done.exit_code == 0, done.output
     assert "12 queries, 240 passages" in done.output and "4 queries dropped" in done.output
     assert Calibration.load(out).reranker["method"] == "embedding"
     docs = tmp_path / "docs.jsonl"
     docs.write_text("".join(json.dumps({"id": str(i), "text": t}) + "\n" for i, t in enumerate(FLEA_DOCS)))
-    shown = CliRunner().invoke(app, ["rerank", "-m", "minilm-embed", "-q", FLEA_QUERY, "--docs", str(docs),
-                                     "-O", f"calibration={out}"])
+    shown = CliRunner().invoke(
+        app, ["rerank", "-m", "minilm-embed", "-q", FLEA_QUERY, "--docs", str(docs), "-O", f"calibration={out}"]
+    )
     assert shown.exit_code == 0, shown.output
     assert "P(relevant)" in shown.output and shown.output.count("flea") >= 3
-    none = CliRunner().invoke(app, ["rerank", "-m", "minilm-embed", "-q", FLEA_QUERY, "--docs", str(docs),
-                                    "-O", f"calibration={out}", "--min-probability", "1.0", "--coverage", "0.5"])
+    none = CliRunner().invoke(
+        app,
+        [
+            "rerank",
+            "-m",
+            "minilm-embed",
+            "-q",
+            FLEA_QUERY,
+            "--docs",
+            str(docs),
+            "-O",
+            f"calibration={out}",
+            "--min-probability",
+            "1.0",
+            "--coverage",
+            "0.5",
+        ],
+    )
     assert none.exit_code == 0, none.output
     assert not any(word in none.output for word in ("Adult", "Sourdough", "survive", "market"))  # no result
 
@@ -236,7 +282,7 @@ def test_the_cli_fits_writes_and_the_rerank_command_uses_the_calibration(collect
 @pytest.fixture(scope="module")
 def known(minilm):
     """minilm-embed with a Platt map whose probabilities are easy to state: sigmoid(10 * cosine - 5)."""
-    from rankwise.rerankers.calibrated import CalibratedReranker, scoring_description
+    from rankwise.rerankers.wrappers.calibrated import CalibratedReranker, scoring_description
 
     calibration = Calibration("platt", "score", {"coef": [10.0], "intercept": -5.0}, scoring_description(minilm), 2)
     return CalibratedReranker(minilm, calibration, "known")
@@ -265,10 +311,10 @@ def sigmoid_of(minilm, docs=FLEA_DOCS):
 
 def test_the_service_answers_probabilities_filters_by_min_relevance_and_may_answer_nothing(known, minilm):
     import httpx
-    from server_helpers import threaded_server
 
-    from rankwise.rerankers.calibrated import CalibratedReranker
+    from rankwise.rerankers.wrappers.calibrated import CalibratedReranker
     from rankwise.server import ServerSettings, create_app
+    from server_helpers import threaded_server
 
     expected = sigmoid_of(minilm)
     threshold = sorted(expected.values())[1] + 1e-9  # keeps all but the two least likely
@@ -278,14 +324,17 @@ def test_the_service_answers_probabilities_filters_by_min_relevance_and_may_answ
         assert data["meta"]["score_kind"] == "calibrated-probability"
         assert {r["index"]: r["relevance_score"] for r in data["results"]} == pytest.approx(expected)
         kept = httpx.post(f"{base}/v1/rerank", json={**body, "min_relevance": threshold}).json()["results"]
-        assert [r["index"] for r in kept] == [i for i in sorted(expected, key=lambda i: -expected[i])
-                                              if expected[i] >= threshold] and len(kept) == 2
+        assert [r["index"] for r in kept] == [
+            i for i in sorted(expected, key=lambda i: -expected[i]) if expected[i] >= threshold
+        ] and len(kept) == 2
         nothing = httpx.post(f"{base}/v2/rerank", json={**body, "min_relevance": 1.0})
         assert nothing.status_code == 200 and nothing.json()["results"] == []
-        tei = httpx.post(f"{base}/rerank", json={"query": FLEA_QUERY, "texts": FLEA_DOCS,
-                                                  "min_relevance": threshold}).json()
-        assert [(r["index"], r["score"]) for r in tei] == [(r["index"], pytest.approx(r["relevance_score"]))
-                                                           for r in kept]
+        tei = httpx.post(
+            f"{base}/rerank", json={"query": FLEA_QUERY, "texts": FLEA_DOCS, "min_relevance": threshold}
+        ).json()
+        assert [(r["index"], r["score"]) for r in tei] == [
+            (r["index"], pytest.approx(r["relevance_score"])) for r in kept
+        ]
         raw = httpx.post(f"{base}/rerank", json={"query": FLEA_QUERY, "texts": FLEA_DOCS, "raw_scores": True}).json()
         assert max(r["score"] for r in raw) < 1 and min(r["score"] for r in raw) < 0.2  # cosines, not probabilities
         wrong = httpx.post(f"{base}/v2/rerank", json={**body, "min_relevance": "0.5"})
@@ -306,8 +355,9 @@ def test_the_service_answers_probabilities_filters_by_min_relevance_and_may_answ
         schemas = httpx.get(f"{base}/openapi.json").json()["components"]["schemas"]
         for name in ("RerankRequest", "TEIRequest"):  # not offered where it would be refused
             assert not {"min_relevance", "coverage"} & set(schemas[name]["properties"])
-        refused = httpx.post(f"{base}/v2/rerank", json={"query": FLEA_QUERY, "documents": FLEA_DOCS,
-                                                        "min_relevance": 0.5})
+        refused = httpx.post(
+            f"{base}/v2/rerank", json={"query": FLEA_QUERY, "documents": FLEA_DOCS, "min_relevance": 0.5}
+        )
         assert refused.status_code == 422 and "min_relevance needs calibrated scores" in refused.json()["error"]
         tei = httpx.post(f"{base}/rerank", json={"query": FLEA_QUERY, "texts": FLEA_DOCS, "min_relevance": 0.5})
         assert tei.status_code == 422
@@ -324,7 +374,8 @@ def test_every_adapter_takes_min_probability_and_reports_the_probability(known, 
         from rankwise.integrations.langchain import RankwiseRerank
 
         docs = RankwiseRerank.from_reranker(known, top_n=None, min_probability=threshold).compress_documents(
-            [Document(page_content=t, metadata={"i": i}) for i, t in enumerate(FLEA_DOCS)], FLEA_QUERY)
+            [Document(page_content=t, metadata={"i": i}) for i, t in enumerate(FLEA_DOCS)], FLEA_QUERY
+        )
         assert [d.metadata["i"] for d in docs] == best_first
         assert [d.metadata["relevance_score"] for d in docs] == pytest.approx([expected[i] for i in best_first])
         checked += 1
@@ -334,7 +385,8 @@ def test_every_adapter_takes_min_probability_and_reports_the_probability(known, 
         from rankwise.integrations.llama_index import RankwiseRerank as LlamaRerank
 
         nodes = LlamaRerank.from_reranker(known, top_n=None, min_probability=threshold).postprocess_nodes(
-            [NodeWithScore(node=TextNode(text=t, id_=str(i))) for i, t in enumerate(FLEA_DOCS)], query_str=FLEA_QUERY)
+            [NodeWithScore(node=TextNode(text=t, id_=str(i))) for i, t in enumerate(FLEA_DOCS)], query_str=FLEA_QUERY
+        )
         assert [int(n.node.node_id) for n in nodes] == best_first
         assert [n.score for n in nodes] == pytest.approx([expected[i] for i in best_first])
         checked += 1
@@ -354,8 +406,9 @@ def test_every_adapter_takes_min_probability_and_reports_the_probability(known, 
 
         from rankwise.integrations.pyterrier import RankwiseReranker
 
-        frame = pd.DataFrame({"qid": "1", "query": FLEA_QUERY, "docno": [str(i) for i in range(len(FLEA_DOCS))],
-                              "text": FLEA_DOCS})
+        frame = pd.DataFrame(
+            {"qid": "1", "query": FLEA_QUERY, "docno": [str(i) for i in range(len(FLEA_DOCS))], "text": FLEA_DOCS}
+        )
         out = RankwiseReranker.from_reranker(known, min_probability=threshold).transform(frame)
         assert out["docno"].astype(int).tolist() == best_first
         assert out["probability"].tolist() == pytest.approx([expected[i] for i in best_first])
@@ -365,7 +418,7 @@ def test_every_adapter_takes_min_probability_and_reports_the_probability(known, 
 
 
 def test_every_adapter_takes_coverage_for_the_adaptive_prefix(known, minilm):
-    from rankwise.rerankers.calibrated import CalibratedReranker
+    from rankwise.rerankers.wrappers.calibrated import CalibratedReranker
 
     deep = CalibratedReranker(minilm, dataclasses.replace(known.calibration, depths=FIVE_DEPTHS), "deep")
     expected = adaptive_prefix(minilm, 0.3)
@@ -376,42 +429,53 @@ def test_every_adapter_takes_coverage_for_the_adaptive_prefix(known, minilm):
 
         from rankwise.integrations.langchain import RankwiseRerank
 
-        got["langchain"] = [d.metadata["i"] for d in RankwiseRerank.from_reranker(deep, top_n=None, coverage=0.5)
-                            .compress_documents([Document(page_content=t, metadata={"i": i})
-                                                 for i, t in enumerate(FLEA_DOCS)], FLEA_QUERY)]
+        got["langchain"] = [
+            d.metadata["i"]
+            for d in RankwiseRerank.from_reranker(deep, top_n=None, coverage=0.5).compress_documents(
+                [Document(page_content=t, metadata={"i": i}) for i, t in enumerate(FLEA_DOCS)], FLEA_QUERY
+            )
+        ]
     if importlib.util.find_spec("llama_index"):
         from llama_index.core.schema import NodeWithScore, TextNode
 
         from rankwise.integrations.llama_index import RankwiseRerank as LlamaRerank
 
-        got["llama_index"] = [int(n.node.node_id) for n in LlamaRerank.from_reranker(deep, top_n=None, coverage=0.5)
-                              .postprocess_nodes([NodeWithScore(node=TextNode(text=t, id_=str(i)))
-                                                  for i, t in enumerate(FLEA_DOCS)], query_str=FLEA_QUERY)]
+        got["llama_index"] = [
+            int(n.node.node_id)
+            for n in LlamaRerank.from_reranker(deep, top_n=None, coverage=0.5).postprocess_nodes(
+                [NodeWithScore(node=TextNode(text=t, id_=str(i))) for i, t in enumerate(FLEA_DOCS)],
+                query_str=FLEA_QUERY,
+            )
+        ]
     if importlib.util.find_spec("haystack"):
         from haystack import Document as HaystackDocument
 
         from rankwise.integrations.haystack import RankwiseRanker
 
         ranked = RankwiseRanker.from_reranker(deep, top_k=None, coverage=0.5).run(
-            FLEA_QUERY, [HaystackDocument(content=t, id=str(i)) for i, t in enumerate(FLEA_DOCS)])
+            FLEA_QUERY, [HaystackDocument(content=t, id=str(i)) for i, t in enumerate(FLEA_DOCS)]
+        )
         got["haystack"] = [int(d.id) for d in ranked["documents"]]
     if importlib.util.find_spec("pyterrier"):
         import pandas as pd
 
         from rankwise.integrations.pyterrier import RankwiseReranker
 
-        frame = pd.DataFrame({"qid": "1", "query": FLEA_QUERY, "docno": [str(i) for i in range(len(FLEA_DOCS))],
-                              "text": FLEA_DOCS})
-        got["pyterrier"] = RankwiseReranker.from_reranker(deep, coverage=0.5).transform(frame)["docno"].astype(
-            int).tolist()
+        frame = pd.DataFrame(
+            {"qid": "1", "query": FLEA_QUERY, "docno": [str(i) for i in range(len(FLEA_DOCS))], "text": FLEA_DOCS}
+        )
+        got["pyterrier"] = (
+            RankwiseReranker.from_reranker(deep, coverage=0.5).transform(frame)["docno"].astype(int).tolist()
+        )
     if not got:
         pytest.skip("no framework extra (langchain, llama-index, haystack, pyterrier) is installed")
     assert got == {name: expected for name in got}
 
 
 def test_the_conformal_depth_is_the_ceil_n_plus_one_coverage_th_smallest():
-    calibration = Calibration("platt", "rank", {"coef": [1.0, 0.0], "intercept": 0.0}, {}, 2,
-                              depths=[3, 1, 2, 9, 4, 8, 5, 7, 6])
+    calibration = Calibration(
+        "platt", "rank", {"coef": [1.0, 0.0], "intercept": 0.0}, {}, 2, depths=[3, 1, 2, 9, 4, 8, 5, 7, 6]
+    )
     assert calibration.cutoff_depth(0.8) == 8  # ceil(10 * 0.8) = 8th smallest
     assert calibration.cutoff_depth(0.5) == 5
     assert calibration.cutoff_depth(0.95) == math.inf  # ceil(9.5) = 10 > 9 queries: the whole list

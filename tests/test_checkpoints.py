@@ -18,8 +18,12 @@ from rankwise import Reranker
 from rankwise.errors import ModelNotAvailableError, OptionError
 
 QUERY = "how long do fleas live"
-PASSAGES = ["An adult flea lives two to three months.", "Sourdough needs feeding daily.",
-            "Flea pupae can stay dormant for up to a year. " * 8, "The flea market sells records."]
+PASSAGES = [
+    "An adult flea lives two to three months.",
+    "Sourdough needs feeding daily.",
+    "Flea pupae can stay dormant for up to a year. " * 8,
+    "The flea market sells records.",
+]
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +48,10 @@ def qwen3_reranker_model_card_scores(folder, instruction, pairs, max_length=8192
     model = AutoModelForCausalLM.from_pretrained(folder).eval()
     token_false_id = tokenizer.convert_tokens_to_ids("no")
     token_true_id = tokenizer.convert_tokens_to_ids("yes")
-    prefix = ("<|im_start|>system\nJudge whether the Document meets the requirements based on the Query and the "
-              "Instruct provided. Note that the answer can only be \"yes\" or \"no\".<|im_end|>\n<|im_start|>user\n")
+    prefix = (
+        "<|im_start|>system\nJudge whether the Document meets the requirements based on the Query and the "
+        'Instruct provided. Note that the answer can only be "yes" or "no".<|im_end|>\n<|im_start|>user\n'
+    )
     suffix = "<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n"
     prefix_tokens = tokenizer.encode(prefix, add_special_tokens=False)
     suffix_tokens = tokenizer.encode(suffix, add_special_tokens=False)
@@ -53,13 +59,17 @@ def qwen3_reranker_model_card_scores(folder, instruction, pairs, max_length=8192
     def format_instruction(instruction, query, doc):
         if instruction is None:
             instruction = "Given a web search query, retrieve relevant passages that answer the query"
-        return "<Instruct>: {instruction}\n<Query>: {query}\n<Document>: {doc}".format(
-            instruction=instruction, query=query, doc=doc)
+        return f"<Instruct>: {instruction}\n<Query>: {query}\n<Document>: {doc}"
 
     scores = []
     for query, doc in pairs:
-        inputs = tokenizer([format_instruction(instruction, query, doc)], padding=False, truncation="longest_first",
-                           return_attention_mask=False, max_length=max_length - len(prefix_tokens) - len(suffix_tokens))
+        inputs = tokenizer(
+            [format_instruction(instruction, query, doc)],
+            padding=False,
+            truncation="longest_first",
+            return_attention_mask=False,
+            max_length=max_length - len(prefix_tokens) - len(suffix_tokens),
+        )
         inputs["input_ids"][0] = prefix_tokens + inputs["input_ids"][0] + suffix_tokens
         inputs = tokenizer.pad(inputs, padding=True, return_tensors="pt", max_length=max_length)
         with torch.no_grad():
@@ -79,8 +89,9 @@ def test_qwen3_reranker_preset_equals_the_model_card(tiny_qwen3, instruction, ma
     reranker = Reranker.load(str(tiny_qwen3), preset="qwen3-reranker", batch_size=3, **options)
     assert reranker.method == "llm-pointwise"
     ranking = reranker.rerank(QUERY, PASSAGES)
-    reference = qwen3_reranker_model_card_scores(str(tiny_qwen3), instruction, [(QUERY, p) for p in PASSAGES],
-                                                 max_length=max_prompt_tokens or 8192)
+    reference = qwen3_reranker_model_card_scores(
+        str(tiny_qwen3), instruction, [(QUERY, p) for p in PASSAGES], max_length=max_prompt_tokens or 8192
+    )
     got = {r.docid: r.score for r in ranking}
     assert [got[str(i)] for i in range(len(PASSAGES))] == pytest.approx(reference, abs=1e-4)
     assert ranking.docids == [str(i) for i in sorted(range(len(PASSAGES)), key=lambda i: -reference[i])]
@@ -115,10 +126,12 @@ def _run_offline(cache, code):
 
 def test_short_name_loads_from_the_hf_cache_offline_with_its_preset(tmp_path, tiny_qwen3):
     tiny_models.hf_cache_layout(tmp_path / "hub", "Qwen/Qwen3-Reranker-0.6B", tiny_qwen3)
-    code = ("import json; from rankwise import Reranker; r = Reranker.load('qwen3-reranker-0.6b'); "
-            f"ranking = r.rerank({QUERY!r}, {PASSAGES!r}); "
-            "print(json.dumps([r.method, r.answer_tokens, ranking.score_kind.value, "
-            "{x.docid: x.score for x in ranking}]))")
+    code = (
+        "import json; from rankwise import Reranker; r = Reranker.load('qwen3-reranker-0.6b'); "
+        f"ranking = r.rerank({QUERY!r}, {PASSAGES!r}); "
+        "print(json.dumps([r.method, r.answer_tokens, ranking.score_kind.value, "
+        "{x.docid: x.score for x in ranking}]))"
+    )
     done = _run_offline(tmp_path / "hub", code)
     assert done.returncode == 0, done.stderr[-3000:]
     method, tokens, kind, scores = json.loads(done.stdout.strip().splitlines()[-1])
@@ -127,28 +140,58 @@ def test_short_name_loads_from_the_hf_cache_offline_with_its_preset(tmp_path, ti
     assert [scores[str(i)] for i in range(len(PASSAGES))] == pytest.approx(reference, abs=1e-4)
 
 
-@pytest.mark.parametrize("name, hf_id, build, preset", [
-    ("ms-marco-minilm-l6", "cross-encoder/ms-marco-MiniLM-L6-v2", lambda d: tiny_models.cross_encoder(d)[0],
-     "cross-encoder"),
-    ("monot5-base", "castorini/monot5-base-msmarco", tiny_models.t5, "monot5"),
-    ("duot5-base", "castorini/duot5-base-msmarco", tiny_models.t5, "duot5"),
-    ("rankt5-base", "Soyoung97/RankT5-base", lambda d: tiny_models.t5(d, extra_ids=11), "rankt5"),
-    ("lit5-distill-base", "castorini/LiT5-Distill-base", lambda d: tiny_models.reference_copy("lit5_tiny_t5", d),
-     "lit5"),
-    ("bge-reranker-v2-gemma", "BAAI/bge-reranker-v2-gemma",
-     lambda d: tiny_models.gemma_causal_lm(d, tiny_models.qwen_tokenizer()), "bge-reranker-gemma"),
-    ("mxbai-rerank-base-v2", "mixedbread-ai/mxbai-rerank-base-v2",
-     lambda d: tiny_models.qwen2_causal_lm(d, tiny_models.qwen_tokenizer()), "mxbai-rerank-v2"),
-    ("gte-modern-colbert", "lightonai/GTE-ModernColBERT-v1", lambda d: tiny_models.reference_copy(
-        "pylate_tiny_colbert", d), None),
-    ("colbertv2", "colbert-ir/colbertv2.0", lambda d: tiny_models.reference_copy("colbert_ai_tiny_colbert", d), None),
-])
+@pytest.mark.parametrize(
+    "name, hf_id, build, preset",
+    [
+        (
+            "ms-marco-minilm-l6",
+            "cross-encoder/ms-marco-MiniLM-L6-v2",
+            lambda d: tiny_models.cross_encoder(d)[0],
+            "cross-encoder",
+        ),
+        ("monot5-base", "castorini/monot5-base-msmarco", tiny_models.t5, "monot5"),
+        ("duot5-base", "castorini/duot5-base-msmarco", tiny_models.t5, "duot5"),
+        ("rankt5-base", "Soyoung97/RankT5-base", lambda d: tiny_models.t5(d, extra_ids=11), "rankt5"),
+        (
+            "lit5-distill-base",
+            "castorini/LiT5-Distill-base",
+            lambda d: tiny_models.reference_copy("lit5_tiny_t5", d),
+            "lit5",
+        ),
+        (
+            "bge-reranker-v2-gemma",
+            "BAAI/bge-reranker-v2-gemma",
+            lambda d: tiny_models.gemma_causal_lm(d, tiny_models.qwen_tokenizer()),
+            "bge-reranker-gemma",
+        ),
+        (
+            "mxbai-rerank-base-v2",
+            "mixedbread-ai/mxbai-rerank-base-v2",
+            lambda d: tiny_models.qwen2_causal_lm(d, tiny_models.qwen_tokenizer()),
+            "mxbai-rerank-v2",
+        ),
+        (
+            "gte-modern-colbert",
+            "lightonai/GTE-ModernColBERT-v1",
+            lambda d: tiny_models.reference_copy("pylate_tiny_colbert", d),
+            None,
+        ),
+        (
+            "colbertv2",
+            "colbert-ir/colbertv2.0",
+            lambda d: tiny_models.reference_copy("colbert_ai_tiny_colbert", d),
+            None,
+        ),
+    ],
+)
 def test_each_family_loads_by_short_name_from_the_hf_cache_offline(tmp_path, name, hf_id, build, preset):
     """The real hub loading code on a cache layout, scoring as the same folder does under its preset."""
     folder = build(tmp_path / "folder")
     tiny_models.hf_cache_layout(tmp_path / "hub", hf_id, folder)
-    code = ("import json; from rankwise import Reranker; r = Reranker.load(%r); ranking = r.rerank(%r, %r); "
-            "print(json.dumps([r.method, {x.docid: x.score for x in ranking}]))" % (name, QUERY, PASSAGES))
+    code = (
+        "import json; from rankwise import Reranker; r = Reranker.load(%r); ranking = r.rerank(%r, %r); "
+        "print(json.dumps([r.method, {x.docid: x.score for x in ranking}]))" % (name, QUERY, PASSAGES)
+    )
     done = _run_offline(tmp_path / "hub", code)
     assert done.returncode == 0, done.stderr[-3000:]
     method, scores = json.loads(done.stdout.strip().splitlines()[-1])
@@ -156,14 +199,30 @@ def test_each_family_loads_by_short_name_from_the_hf_cache_offline(tmp_path, nam
     expected = {x.docid: x.score for x in local.rerank(QUERY, PASSAGES)}
     assert method == local.method
     assert [scores[str(i)] for i in range(len(PASSAGES))] == pytest.approx(
-        [expected[str(i)] for i in range(len(PASSAGES))], abs=1e-6)
+        [expected[str(i)] for i in range(len(PASSAGES))], abs=1e-6
+    )
 
 
 def test_a_registered_checkpoint_missing_offline_names_its_id_cache_and_fetch_command(tmp_path):
     env = {**os.environ, "HF_HUB_CACHE": str(tmp_path), "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT / "src")}
-    done = subprocess.run([sys.executable, "-m", "rankwise.cli", "rerank", "-m", "ms-marco-minilm-l6", "-q", QUERY,
-                           "--docs", str(EXAMPLES / "fleas.jsonl")], capture_output=True, text=True, env=env,
-                          timeout=300)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rankwise.cli",
+            "rerank",
+            "-m",
+            "ms-marco-minilm-l6",
+            "-q",
+            QUERY,
+            "--docs",
+            str(EXAMPLES / "fleas.jsonl"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert done.returncode == 2, done.stderr[-3000:]
     assert "Traceback" not in done.stderr
     message = " ".join(done.stderr.split())
@@ -179,9 +238,12 @@ def test_a_folder_with_remote_code_is_refused_unless_trusted(tmp_path, tiny_qwen
     config = json.loads((folder / "config.json").read_text())
     config["auto_map"] = {"AutoModelForCausalLM": "modeling_custom.CustomReranker"}
     (folder / "config.json").write_text(json.dumps(config))
-    with pytest.raises(ModelNotAvailableError, match=r"needs code from its own repository \(modeling_custom."
-                                                     r"CustomReranker\); rankwise runs it only with "
-                                                     r"trust_remote_code=True"):
+    with pytest.raises(
+        ModelNotAvailableError,
+        match=r"needs code from its own repository \(modeling_custom."
+        r"CustomReranker\); rankwise runs it only with "
+        r"trust_remote_code=True",
+    ):
         Reranker.load(str(folder), preset="qwen3-reranker")
 
 
@@ -212,19 +274,22 @@ def test_mxbai_rerank_v2_preset_equals_rerankers_mxbai_v2(tiny_qwen2, instructio
     """rerankers 0.10 `MxBaiV2Ranker` (adapted from mixedbread's own mxbai-rerank code), one pair per call: it
     left-pads a batch, and Qwen2 then numbers the padded rows' positions from the padding."""
     mxbai = pytest.importorskip("rerankers.models.mxbai_v2", reason="rerankers 0.10 (a test dependency)")
-    reference_model = mxbai.MxBaiV2Ranker(str(tiny_qwen2), device="cpu", dtype="float32", verbose=0,
-                                          max_length=max_length)
+    reference_model = mxbai.MxBaiV2Ranker(
+        str(tiny_qwen2), device="cpu", dtype="float32", verbose=0, max_length=max_length
+    )
+
     # transformers 5 dropped `prepare_for_model`, which the reference calls; this shim is transformers 4's
     # behaviour for that call (two id lists, no special tokens, truncation="only_second" to max_length).
     def prepare_for_model(first, second, truncation, max_length, **_):
         assert truncation == "only_second"
-        return {"input_ids": list(first) + list(second)[:max(0, max_length - len(first))]}
+        return {"input_ids": list(first) + list(second)[: max(0, max_length - len(first))]}
 
     object.__setattr__(reference_model.tokenizer, "prepare_for_model", prepare_for_model)
     reference = [float(reference_model._predict([QUERY], [p], instruction=instruction)[0]) for p in PASSAGES]
     options = {"instruction": instruction} if instruction else {}
-    reranker = Reranker.load(str(tiny_qwen2), preset="mxbai-rerank-v2", max_prompt_tokens=max_length, batch_size=3,
-                             **options)
+    reranker = Reranker.load(
+        str(tiny_qwen2), preset="mxbai-rerank-v2", max_prompt_tokens=max_length, batch_size=3, **options
+    )
     ranking = reranker.rerank(QUERY, PASSAGES)
     got = {r.docid: r.score for r in ranking}
     assert [got[str(i)] for i in range(len(PASSAGES))] == pytest.approx(reference, abs=1e-4)
@@ -240,16 +305,18 @@ def test_a_checkpoint_published_as_a_lora_adapter_loads_its_base_with_the_adapte
 
     torch.manual_seed(1)
     base = AutoModelForCausalLM.from_pretrained(str(tiny_qwen3))
-    adapter = get_peft_model(base, LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False,
-                                              task_type="CAUSAL_LM"))
+    adapter = get_peft_model(
+        base, LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False, task_type="CAUSAL_LM")
+    )
     adapter.save_pretrained(tmp_path / "adapter")
     config = json.loads((tmp_path / "adapter" / "adapter_config.json").read_text())
     assert config["base_model_name_or_path"] == str(tiny_qwen3) and not (tmp_path / "adapter" / "config.json").exists()
     merged = Reranker.load(str(tmp_path / "adapter"), preset="qwen3-reranker")
     explicit = Reranker.load(str(tiny_qwen3), preset="qwen3-reranker", adapter=str(tmp_path / "adapter"))
     plain = Reranker.load(str(tiny_qwen3), preset="qwen3-reranker")
-    scores = [[r.score for r in sorted(m.rerank(QUERY, PASSAGES), key=lambda r: r.docid)]
-              for m in (merged, explicit, plain)]
+    scores = [
+        [r.score for r in sorted(m.rerank(QUERY, PASSAGES), key=lambda r: r.docid)] for m in (merged, explicit, plain)
+    ]
     assert scores[0] == pytest.approx(scores[1], abs=1e-6)
     assert max(abs(a - b) for a, b in zip(scores[0], scores[2])) > 1e-4  # the adapter changed the model
     assert Reranker.load(str(tmp_path / "adapter")).method == "llm-pointwise"
@@ -264,10 +331,12 @@ def tiny_gemma(tmp_path_factory, qwen_tokenizer):
 def test_bge_reranker_gemma_preset_equals_flagembedding(tiny_gemma, max_length):
     """FlagEmbedding 1.4.2's LLM reranker (BaseLLMReranker.compute_score: BOS, "A: q", "\\n", "B: p", "\\n",
     its prompt; the raw logit of "Yes"), one pair per batch."""
-    flag = pytest.importorskip("FlagEmbedding.inference.reranker.decoder_only.base",
-                               reason="FlagEmbedding 1.4.2 (a test dependency)")
-    reference_model = flag.BaseLLMReranker(str(tiny_gemma), devices="cpu", use_fp16=False, batch_size=1,
-                                           max_length=max_length)
+    flag = pytest.importorskip(
+        "FlagEmbedding.inference.reranker.decoder_only.base", reason="FlagEmbedding 1.4.2 (a test dependency)"
+    )
+    reference_model = flag.BaseLLMReranker(
+        str(tiny_gemma), devices="cpu", use_fp16=False, batch_size=1, max_length=max_length
+    )
     reference = [float(x) for x in reference_model.compute_score([[QUERY, p] for p in PASSAGES])]
     reranker = Reranker.load(str(tiny_gemma), preset="bge-reranker-gemma", max_prompt_tokens=max_length, batch_size=3)
     ranking = reranker.rerank(QUERY, PASSAGES)
@@ -275,7 +344,7 @@ def test_bge_reranker_gemma_preset_equals_flagembedding(tiny_gemma, max_length):
     assert [got[str(i)] for i in range(len(PASSAGES))] == pytest.approx(reference, abs=1e-4)
     assert ranking.docids == [str(i) for i in sorted(range(len(PASSAGES)), key=lambda i: -reference[i])]
     with pytest.raises(Exception, match="score='logit' reads a raw next-token logit, which backend 'scripted'"):
-        from rankwise.rerankers.llm_pointwise import LLMPointwiseReranker
+        from rankwise.rerankers.pointwise.llm import LLMPointwiseReranker
 
         class NoLogits:
             backend_name, capabilities, text, max_length = "scripted", frozenset(), reranker.lm.text, 8192
@@ -288,8 +357,11 @@ def test_a_family_without_a_checked_prompt_is_refused_with_the_reason(name, fami
     """No preset is guessed: the name is refused, saying why and which method to run with the card's prompt."""
     from rankwise.errors import OptionError
 
-    with pytest.raises(OptionError, match=f"rankwise has no preset '{name}': {family}.*a guessed prompt would "
-                                          "score the checkpoint as another model"):
+    with pytest.raises(
+        OptionError,
+        match=f"rankwise has no preset '{name}': {family}.*a guessed prompt would "
+        "score the checkpoint as another model",
+    ):
         Reranker.load("smollm2-135m", preset=name)
 
 
@@ -318,14 +390,16 @@ def test_bge_layerwise_preset_equals_flagembedding_at_every_cutoff_layer(tmp_pat
     expected = reference["cases"][case]
     folder = tiny_models.reference_copy("minicpm_layerwise_tiny", tmp_path / "layerwise")
     # cutoff_layers=None is FlagEmbedding's default, the last layer: the method's default too (the preset's is 28)
-    chosen = ({"preset": "bge-reranker-layerwise", "layer": expected["cutoff_layers"][0]}
-              if expected["cutoff_layers"] else {})
+    chosen = (
+        {"preset": "bge-reranker-layerwise", "layer": expected["cutoff_layers"][0]} if expected["cutoff_layers"] else {}
+    )
     reranker = Reranker.load(str(folder), **chosen, max_prompt_tokens=expected["max_length"], batch_size=3)
     ranking = reranker.rerank(reference["query"], reference["passages"])
     got = {r.docid: r.score for r in ranking}
     assert [got[str(i)] for i in range(len(reference["passages"]))] == pytest.approx(expected["scores"], abs=1e-4)
-    assert ranking.docids == [str(i) for i in sorted(range(len(expected["scores"])),
-                                                      key=lambda i: -expected["scores"][i])]
+    assert ranking.docids == [
+        str(i) for i in sorted(range(len(expected["scores"])), key=lambda i: -expected["scores"][i])
+    ]
     assert ranking.score_kind.value == "logit"
 
 
@@ -353,21 +427,23 @@ def test_a_layerwise_folder_is_recognised_and_refuses_other_methods_and_missing_
     assert reranker.rerank(QUERY, ["fleas bite " * 2000, "a flea"]).docids
     config = json.loads((folder / "config.json").read_text())
     (folder / "config.json").write_text(json.dumps({**config, "head_type": "complex"}))
-    with pytest.raises(ModelNotAvailableError, match="head_type 'complex' gives vocabulary logits, not a relevance "
-                                                     "score"):
+    with pytest.raises(
+        ModelNotAvailableError, match="head_type 'complex' gives vocabulary logits, not a relevance score"
+    ):
         Reranker.load(str(folder))
 
 
 def test_the_layerwise_short_name_loads_from_the_hf_cache_offline(tmp_path):
     folder = tiny_models.reference_copy("minicpm_layerwise_tiny", tmp_path / "folder")
     tiny_models.hf_cache_layout(tmp_path / "hub", "BAAI/bge-reranker-v2-minicpm-layerwise", folder)
-    code = ("import json; from rankwise import Reranker; r = Reranker.load('bge-reranker-v2-minicpm-layerwise', "
-            f"layer=3); ranking = r.rerank({QUERY!r}, {PASSAGES!r}); "
-            "print(json.dumps([r.method, {x.docid: x.score for x in ranking}]))")
+    code = (
+        "import json; from rankwise import Reranker; r = Reranker.load('bge-reranker-v2-minicpm-layerwise', "
+        f"layer=3); ranking = r.rerank({QUERY!r}, {PASSAGES!r}); "
+        "print(json.dumps([r.method, {x.docid: x.score for x in ranking}]))"
+    )
     done = _run_offline(tmp_path / "hub", code)
     assert done.returncode == 0, done.stderr[-3000:]
     method, scores = json.loads(done.stdout.strip().splitlines()[-1])
     local = {x.docid: x.score for x in Reranker.load(str(folder), layer=3).rerank(QUERY, PASSAGES)}
     assert method == "layerwise-pointwise"
-    assert [scores[str(i)] for i in range(len(PASSAGES))] == pytest.approx([local[str(i)] for i in range(4)],
-                                                                           abs=1e-6)
+    assert [scores[str(i)] for i in range(len(PASSAGES))] == pytest.approx([local[str(i)] for i in range(4)], abs=1e-6)

@@ -2,16 +2,27 @@ import json
 
 from typer.testing import CliRunner
 
-from rankwise.cli import app
-
 from conftest import EXAMPLES, data_path
+from rankwise.cli import app
 
 runner = CliRunner()
 
 
 def test_rerank_query_with_docs_prints_ranked_list():
-    result = runner.invoke(app, ["rerank", "--model", "minilm-embed", "--query", "how long do fleas live",
-                                 "--docs", str(EXAMPLES / "fleas.jsonl"), "--top-n", "3"])
+    result = runner.invoke(
+        app,
+        [
+            "rerank",
+            "--model",
+            "minilm-embed",
+            "--query",
+            "how long do fleas live",
+            "--docs",
+            str(EXAMPLES / "fleas.jsonl"),
+            "--top-n",
+            "3",
+        ],
+    )
     assert result.exit_code == 0, result.output
     lines = [line for line in result.output.splitlines() if "flea-" in line or "tick" in line]
     assert "flea-lifespan" in lines[0]
@@ -20,8 +31,26 @@ def test_rerank_query_with_docs_prints_ranked_list():
 def test_rerank_file_writes_trec_run_and_json_then_eval(tmp_path):
     candidates = data_path("dl19", "bm25_top100.json")
     run, js = tmp_path / "run.trec", tmp_path / "run.json"
-    result = runner.invoke(app, ["rerank", "-m", "minilm-embed", "-i", str(candidates), "-o", str(run),
-                                 "--output-json", str(js), "--queries", "2", "--top-k", "20", "--tag", "emb"])
+    result = runner.invoke(
+        app,
+        [
+            "rerank",
+            "-m",
+            "minilm-embed",
+            "-i",
+            str(candidates),
+            "-o",
+            str(run),
+            "--output-json",
+            str(js),
+            "--queries",
+            "2",
+            "--top-k",
+            "20",
+            "--tag",
+            "emb",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "2 queries, 40 documents reranked" in result.output
     lines = run.read_text().splitlines()
@@ -63,20 +92,63 @@ def test_index_search_rerank_eval_from_a_raw_corpus(tmp_path):
             seen.setdefault(c.docid, c.text)
     corpus.write_text("".join(json.dumps({"docid": d, "text": t}) + "\n" for d, t in seen.items()))
     assert runner.invoke(app, ["index", "--corpus", str(corpus), "--out", str(tmp_path / "idx")]).exit_code == 0
-    result = runner.invoke(app, ["search", "--index", str(tmp_path / "idx"), "--topics",
-                                 str(data_path("dl19", "topics.tsv")), "--k", "100",
-                                 "--output", str(tmp_path / "cand.json"), "--run", str(tmp_path / "bm25.trec")])
+    result = runner.invoke(
+        app,
+        [
+            "search",
+            "--index",
+            str(tmp_path / "idx"),
+            "--topics",
+            str(data_path("dl19", "topics.tsv")),
+            "--k",
+            "100",
+            "--output",
+            str(tmp_path / "cand.json"),
+            "--run",
+            str(tmp_path / "bm25.trec"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     candidates = json.loads((tmp_path / "cand.json").read_text())
     assert len(candidates) == 43 and all(0 < len(e["hits"]) <= 100 for e in candidates)
-    result = runner.invoke(app, ["rerank", "-m", "minilm-embed", "-i", str(tmp_path / "cand.json"),
-                                 "-o", str(tmp_path / "emb.trec"), "--top-k", "10", "--tag", "minilm"])
+    result = runner.invoke(
+        app,
+        [
+            "rerank",
+            "-m",
+            "minilm-embed",
+            "-i",
+            str(tmp_path / "cand.json"),
+            "-o",
+            str(tmp_path / "emb.trec"),
+            "--top-k",
+            "10",
+            "--tag",
+            "minilm",
+        ],
+    )
     assert result.exit_code == 0, result.output
     qrels = str(data_path("dl19", "qrels.txt"))
-    result = runner.invoke(app, ["eval", "--qrels", qrels, "--run", str(tmp_path / "emb.trec"),
-                                 "--baseline", str(tmp_path / "bm25.trec"), "--markdown", str(tmp_path / "t.md"),
-                                 "--csv", str(tmp_path / "t.csv"), "--plot", str(tmp_path / "p.png"),
-                                 "--trials", "2000"])
+    result = runner.invoke(
+        app,
+        [
+            "eval",
+            "--qrels",
+            qrels,
+            "--run",
+            str(tmp_path / "emb.trec"),
+            "--baseline",
+            str(tmp_path / "bm25.trec"),
+            "--markdown",
+            str(tmp_path / "t.md"),
+            "--csv",
+            str(tmp_path / "t.csv"),
+            "--plot",
+            str(tmp_path / "p.png"),
+            "--trials",
+            "2000",
+        ],
+    )
     assert result.exit_code == 0, result.output
     rows = (tmp_path / "t.csv").read_text().splitlines()
     assert rows[1].startswith("bm25.trec,") and rows[2].startswith("minilm,")
@@ -84,13 +156,34 @@ def test_index_search_rerank_eval_from_a_raw_corpus(tmp_path):
 
 
 def test_bench_runs_a_matrix_and_writes_runs_with_sidecars(tmp_path):
-    result = runner.invoke(app, ["bench", "--dataset", str(data_path("dl19")), "--rerankers",
-                                 "minilm-embed,embedding:minilm-embed", "--top-k", "10", "--queries", "3",
-                                 "--out-dir", str(tmp_path / "runs"), "--markdown", str(tmp_path / "b.md")])
+    result = runner.invoke(
+        app,
+        [
+            "bench",
+            "--dataset",
+            str(data_path("dl19")),
+            "--rerankers",
+            "minilm-embed,embedding:minilm-embed",
+            "--top-k",
+            "10",
+            "--queries",
+            "3",
+            "--out-dir",
+            str(tmp_path / "runs"),
+            "--markdown",
+            str(tmp_path / "b.md"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     names = sorted(p.name for p in (tmp_path / "runs").iterdir())
-    assert names == ["bm25.trec", "bm25.trec.meta.json", "embedding__minilm-embed.trec",
-                     "embedding__minilm-embed.trec.meta.json", "minilm-embed.trec", "minilm-embed.trec.meta.json"]
+    assert names == [
+        "bm25.trec",
+        "bm25.trec.meta.json",
+        "embedding__minilm-embed.trec",
+        "embedding__minilm-embed.trec.meta.json",
+        "minilm-embed.trec",
+        "minilm-embed.trec.meta.json",
+    ]
     meta = json.loads((tmp_path / "runs" / "minilm-embed.trec.meta.json").read_text())
     assert meta["method"] == "embedding" and meta["queries"] == 3 and meta["seconds_per_query"] > 0
     table = (tmp_path / "b.md").read_text()
@@ -111,7 +204,11 @@ def test_method_options_reach_the_reranker(monkeypatch):
     from rankwise.cli.common import parse_options
 
     assert parse_options(["window=4", "stride=2", "alphabet=numeric", "truncate=false"]) == {
-        "window": 4, "stride": 2, "alphabet": "numeric", "truncate": False}
+        "window": 4,
+        "stride": 2,
+        "alphabet": "numeric",
+        "truncate": False,
+    }
     loaded, rankings = [], []
     real_load = Reranker.load
 
@@ -128,18 +225,50 @@ def test_method_options_reach_the_reranker(monkeypatch):
         return reranker
 
     monkeypatch.setattr(Reranker, "load", staticmethod(recording_load))
-    result = runner.invoke(app, ["rerank", "-m", "smollm2-135m", "--method", "first", "-O", "window=4",
-                                 "-O", "stride=2", "-q", "how long do fleas live",
-                                 "--docs", str(EXAMPLES / "fleas.jsonl"), "--top-n", "8"])
+    result = runner.invoke(
+        app,
+        [
+            "rerank",
+            "-m",
+            "smollm2-135m",
+            "--method",
+            "first",
+            "-O",
+            "window=4",
+            "-O",
+            "stride=2",
+            "-q",
+            "how long do fleas live",
+            "--docs",
+            str(EXAMPLES / "fleas.jsonl"),
+            "--top-n",
+            "8",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert (loaded[0].window, loaded[0].stride) == (4, 2)
     # 8 documents, window 4, stride 2: windows [4, 8), [2, 6), [0, 4), bottom up.
     assert [(w["start"], w["end"]) for w in rankings[0].trace["windows"]] == [(4, 8), (2, 6), (0, 4)]
-    result = runner.invoke(app, ["rerank", "-m", "smollm2-135m", "--method", "first", "-O", "window=four",
-                                 "-q", "x", "--docs", str(EXAMPLES / "fleas.jsonl")])
+    result = runner.invoke(
+        app,
+        [
+            "rerank",
+            "-m",
+            "smollm2-135m",
+            "--method",
+            "first",
+            "-O",
+            "window=four",
+            "-q",
+            "x",
+            "--docs",
+            str(EXAMPLES / "fleas.jsonl"),
+        ],
+    )
     assert result.exit_code == 2 and "option window must be an integer, got str 'four'" in result.output
-    result = runner.invoke(app, ["rerank", "-m", "minilm-embed", "-O", "bogus", "-q", "x",
-                                 "--docs", str(EXAMPLES / "fleas.jsonl")])
+    result = runner.invoke(
+        app, ["rerank", "-m", "minilm-embed", "-O", "bogus", "-q", "x", "--docs", str(EXAMPLES / "fleas.jsonl")]
+    )
     assert result.exit_code == 2 and "option 'bogus' is not KEY=VALUE" in result.output
 
 

@@ -25,8 +25,7 @@ def test_logged_progress_prints_every_interval_and_at_the_end(capsys):
     clock.now = 50.0
     progress.advance(0, 2)
     lines = capsys.readouterr().err.splitlines()
-    assert lines == ["labelling: 5/10, 0:00:40 elapsed, about 0:00:40 left",
-                     "loss 0.512: 10/10, 0:00:50 elapsed"]
+    assert lines == ["labelling: 5/10, 0:00:40 elapsed, about 0:00:40 left", "loss 0.512: 10/10, 0:00:50 elapsed"]
 
 
 def test_progress_bar_falls_back_to_lines_off_a_terminal(capsys):
@@ -44,5 +43,7 @@ def test_reset_starts_the_count_and_clock_again(capsys):
     progress.reset(0, total=4, description="second reranker")
     clock.now = 110.0
     progress.advance(0, 4)
-    assert capsys.readouterr().err.splitlines() == ["first reranker: 2/2, 0:01:40 elapsed",
-                                                    "second reranker: 4/4, 0:00:10 elapsed"]
+    assert capsys.readouterr().err.splitlines() == [
+        "first reranker: 2/2, 0:01:40 elapsed",
+        "second reranker: 4/4, 0:00:10 elapsed",
+    ]

@@ -79,16 +79,22 @@ def test_two_label_head_uses_log_probability_of_relevant_class(tmp_path):
 # -- fidelity: sentence-transformers' CrossEncoder on the same folder is the reference -------------------------
 
 LONG_QUERY = "how long do fleas live on a dog when nobody treats them " * 6
-PAIRS_PASSAGES = ["fleas live for months", "bread needs flour " * 30, "a tick is not a flea " * 20,
-                  "an adult flea lives two to three months " * 12]
+PAIRS_PASSAGES = [
+    "fleas live for months",
+    "bread needs flour " * 30,
+    "a tick is not a flea " * 20,
+    "an adult flea lives two to three months " * 12,
+]
 
 
 def _sentence_transformers_scores(directory, query, passages):
     from sentence_transformers import CrossEncoder
 
     model = CrossEncoder(str(directory), device="cpu")
-    return model, [float(x) if getattr(x, "ndim", 0) == 0 else x.tolist()
-                   for x in model.predict([(query, p) for p in passages], batch_size=2)]
+    return model, [
+        float(x) if getattr(x, "ndim", 0) == 0 else x.tolist()
+        for x in model.predict([(query, p) for p in passages], batch_size=2)
+    ]
 
 
 @pytest.mark.parametrize("query", ["how long do fleas live", LONG_QUERY])

@@ -10,8 +10,8 @@ import pytest
 
 from conftest import FLEA_QUERY
 from rankwise import Reranker
+from rankwise.budget import equal_share_cap as equal_shares
 from rankwise.errors import InputError, UnsupportedMethodError
-from rankwise.rerankers.e2rank import equal_shares
 
 # Alibaba-NLP/E2Rank, src/eval.py, EvalModel.__call__ (listwise_prompt_template = EVAL_PROMPTS["dl19"][0]):
 #     docs = [" ".join(x.split()[:doc_max_len]) for x in docs]          # doc_max_len = 1024
@@ -20,14 +20,17 @@ from rankwise.rerankers.e2rank import equal_shares
 #         query=query,
 #         documents="\n".join([f"[{i}] {doc}" for i, doc in enumerate(input_docs, start=1)]),
 #     )
-AUTHORS_TEMPLATE = ("Given a web search query and some relevant documents, rerank the documents that answer the "
-                    "query:\nDocuments:\n{documents}\nSearch Query: {query}")
+AUTHORS_TEMPLATE = (
+    "Given a web search query and some relevant documents, rerank the documents that answer the "
+    "query:\nDocuments:\n{documents}\nSearch Query: {query}"
+)
 
 
 def authors_pseudo_query(query: str, docs: list[str], k: int = 20) -> str:
     docs = [" ".join(x.split()[:1024]) for x in docs]
-    return AUTHORS_TEMPLATE.format(query=query, documents="\n".join(
-        [f"[{i}] {doc}" for i, doc in enumerate(docs[:k], start=1)]))
+    return AUTHORS_TEMPLATE.format(
+        query=query, documents="\n".join([f"[{i}] {doc}" for i, doc in enumerate(docs[:k], start=1)])
+    )
 
 
 def test_pseudo_query_is_the_authors_prompt_and_scores_are_its_cosines(flea_docs):
@@ -67,8 +70,11 @@ def test_passages_share_what_the_encoder_holds_and_the_query_is_never_cut(flea_d
     ranking = reranker.rerank(FLEA_QUERY, flea_docs)
     assert len(ranking.results) == len(flea_docs)
 
-    with pytest.raises(InputError, match=r"e2rank: the query and prompt take \d+ tokens, over 126 the encoder "
-                                         r"accepts; the query is never cut"):
+    with pytest.raises(
+        InputError,
+        match=r"e2rank: the query and prompt take \d+ tokens, over 126 the encoder "
+        r"accepts; the query is never cut",
+    ):
         reranker.rerank(" ".join(["fleas"] * 200), flea_docs)
 
 
@@ -97,8 +103,11 @@ def test_a_last_token_pooling_encoder_is_refused(tmp_path):
     config = json.loads((folder / "config.json").read_text())
     (folder / "config.json").write_text(json.dumps({**config, "architectures": ["Qwen3ForCausalLM"]}))
     # A sentence-transformers folder is an embedding model whatever its architecture says ...
-    with pytest.raises(UnsupportedMethodError, match=r"its sentence-transformers pooling is pooling_mode_lasttoken;"
-                                                     r" rankwise's text encoder computes only"):
+    with pytest.raises(
+        UnsupportedMethodError,
+        match=r"its sentence-transformers pooling is pooling_mode_lasttoken;"
+        r" rankwise's text encoder computes only",
+    ):
         Reranker.load(str(folder))
     with pytest.raises(UnsupportedMethodError, match="pooling_mode_lasttoken"):
         Reranker.load(str(folder), method="e2rank")

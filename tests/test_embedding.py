@@ -1,11 +1,10 @@
 import pytest
 
+from conftest import data_path
 from rankwise import InputError, Reranker
+from rankwise.io import read_qrels
 from rankwise.pipelines.evaluate import evaluate, run_from_rankings
 from rankwise.pipelines.rerank import rerank_requests
-from rankwise.io import read_qrels
-
-from conftest import data_path
 
 
 def test_flea_question_ranks_lifespan_passages_first(minilm, flea_docs):
@@ -35,8 +34,10 @@ def test_batch_size_and_batching_across_queries_do_not_change_scores(flea_docs):
     large = Reranker.load("minilm-embed", batch_size=64)
     from rankwise.types import Request
 
-    requests = [Request.build("how long do fleas live", flea_docs, qid="a"),
-                Request.build("how to bake bread", flea_docs, qid="b")]
+    requests = [
+        Request.build("how long do fleas live", flea_docs, qid="a"),
+        Request.build("how to bake bread", flea_docs, qid="b"),
+    ]
     one = [r for r in small.rerank_batch(requests)]
     many = [r for r in large.rerank_batch(requests)]
     for x, y in zip(one, many):

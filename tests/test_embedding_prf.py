@@ -38,8 +38,10 @@ def test_prf_k_zero_is_the_plain_embedding_method(minilm, flea_docs):
 
 
 def test_each_query_uses_its_own_feedback(prf, flea_docs):
-    requests = [Request.build("how long do fleas live", flea_docs, qid="a"),
-                Request.build("how to bake sourdough bread", flea_docs, qid="b")]
+    requests = [
+        Request.build("how long do fleas live", flea_docs, qid="a"),
+        Request.build("how to bake sourdough bread", flea_docs, qid="b"),
+    ]
     together = prf.rerank_batch(requests)
     alone = [prf.rerank_batch([r])[0] for r in requests]
     for t, a in zip(together, alone):

@@ -1,8 +1,8 @@
 import pytest
 
+from rankwise import reporting
 from rankwise.io.sidecar import read_sidecar, write_sidecar
 from rankwise.pipelines.evaluate import compare_runs, coverage, per_query, report_measures
-from rankwise import reporting
 
 QRELS = {"1": {"a": 3, "b": 0, "c": 1}, "2": {"a": 2, "d": 2}, "3": {"x": 1}}
 GOOD = {"1": {"a": 3.0, "b": 2.0, "c": 1.0}, "2": {"a": 2.0, "d": 1.0, "z": 0.5}, "3": {"x": 1.0}}
@@ -39,10 +39,16 @@ def test_compare_runs_tests_against_baseline():
 
 
 def test_reports_render_in_every_format(tmp_path):
-    comparison = compare_runs({"bad": BAD, "good": GOOD}, QRELS, baseline="bad",
-                              metadata={"good": {"seconds_per_query": 0.5}, "bad": {"seconds_per_query": 0.1}})
+    comparison = compare_runs(
+        {"bad": BAD, "good": GOOD},
+        QRELS,
+        baseline="bad",
+        metadata={"good": {"seconds_per_query": 0.5}, "bad": {"seconds_per_query": 0.1}},
+    )
     md = reporting.markdown(comparison)
-    assert md.splitlines()[0].startswith("| run | nDCG@1 | nDCG@5 | nDCG@10 | MAP@100 | MRR@10 | R@20 | R@100 | Judged@10 |")
+    assert md.splitlines()[0].startswith(
+        "| run | nDCG@1 | nDCG@5 | nDCG@10 | MAP@100 | MRR@10 | R@20 | R@100 | Judged@10 |"
+    )
     assert "| bad | " in md and "baseline" in md
     csv_text = reporting.csv_text(comparison)
     assert csv_text.splitlines()[2].startswith("good,") and csv_text.splitlines()[2].endswith(",0.500")

@@ -50,8 +50,9 @@ def test_a_killed_build_resumes_to_identical_files(tmp_path, flea_docs, built):
 
     folder = tmp_path / "killed"
     with pytest.raises(Killed):
-        build_forward_index(flea_docs, folder, "minilm-embed", token_vectors=True, chunk_size=3,
-                            on_chunk=kill_after_two_chunks)
+        build_forward_index(
+            flea_docs, folder, "minilm-embed", token_vectors=True, chunk_size=3, on_chunk=kill_after_two_chunks
+        )
     assert len(ForwardIndex(folder)) == 6 and not ForwardIndex(folder).complete
     with pytest.raises(InputError, match="partial forward index is already here; pass --resume"):
         build_forward_index(flea_docs, folder, "minilm-embed", token_vectors=True, chunk_size=3)
@@ -65,16 +66,22 @@ def test_a_killed_build_resumes_to_identical_files(tmp_path, flea_docs, built):
 def test_resume_over_a_different_build_is_refused(tmp_path, flea_docs):
     folder = tmp_path / "idx"
     build_forward_index(flea_docs[:4], folder, "minilm-embed", chunk_size=2)
-    with pytest.raises(InputError, match=r"--resume over an index built differently \(dtype: 'float32' there, "
-                                         r"'float16' now"):
+    with pytest.raises(
+        InputError,
+        match=r"--resume over an index built differently \(dtype: 'float32' there, "
+        r"'float16' now",
+    ):
         build_forward_index(flea_docs[:4], folder, "minilm-embed", dtype="float16", chunk_size=2, resume=True)
 
 
 def test_an_index_from_another_encoder_or_without_token_vectors_is_refused(tmp_path, flea_docs):
     folder = tmp_path / "prefixed"
     build_forward_index(flea_docs[:3], folder, "minilm-embed", passage_prefix="passage: ")
-    with pytest.raises(InputError, match=r"built by another encoder \(passage_prefix: 'passage: ' in the index, "
-                                         r"'' here\)"):
+    with pytest.raises(
+        InputError,
+        match=r"built by another encoder \(passage_prefix: 'passage: ' in the index, "
+        r"'' here\)",
+    ):
         Reranker.load("minilm-embed", method="embedding", index=str(folder))
     with pytest.raises(InputError, match="this index has none; rebuild it with .*--token-vectors"):
         Reranker.load("minilm-embed", method="maxsim", passage_prefix="passage: ", index=str(folder))
@@ -100,10 +107,13 @@ def scored_fleas(flea_docs):
 
 def test_fast_forward_interpolates_first_stage_and_cosine(built, flea_docs):
     candidates = scored_fleas(flea_docs)
-    cosine = {r.docid: r.score for r in Reranker.load("minilm-embed", method="embedding")
-              .rerank(FLEA_QUERY, candidates).results}
+    cosine = {
+        r.docid: r.score
+        for r in Reranker.load("minilm-embed", method="embedding").rerank(FLEA_QUERY, candidates).results
+    }
     ranking = Reranker.load("minilm-embed", method="fast-forward", alpha=0.2, index=str(built)).rerank(
-        FLEA_QUERY, candidates)
+        FLEA_QUERY, candidates
+    )
     expected = {c.docid: 0.2 * c.score + 0.8 * cosine[c.docid] for c in candidates}
     assert {r.docid: r.score for r in ranking.results} == pytest.approx(expected, abs=1e-6)
     assert ranking.trace["index"]["from_index"] == len(candidates)
@@ -112,8 +122,9 @@ def test_fast_forward_interpolates_first_stage_and_cosine(built, flea_docs):
 def test_fast_forward_exact_early_stopping_keeps_the_full_top_k_and_saves_lookups(built, flea_docs):
     candidates = scored_fleas(flea_docs)
     full = Reranker.load("minilm-embed", method="fast-forward", alpha=0.5).rerank(FLEA_QUERY, candidates)
-    stopped = Reranker.load("minilm-embed", method="fast-forward", alpha=0.5, early_stop_k=2, early_stop_step=2,
-                            index=str(built)).rerank(FLEA_QUERY, candidates)
+    stopped = Reranker.load(
+        "minilm-embed", method="fast-forward", alpha=0.5, early_stop_k=2, early_stop_step=2, index=str(built)
+    ).rerank(FLEA_QUERY, candidates)
     assert [r.docid for r in stopped.results[:2]] == [r.docid for r in full.results[:2]]
     saved = stopped.trace["early_stopping"]["lookups_saved"]
     assert saved > 0 and stopped.trace["index"]["from_index"] == len(candidates) - saved
@@ -141,7 +152,7 @@ def test_fast_forward_equals_the_authors_package(early_stop):
     import json
     from pathlib import Path
 
-    from rankwise.rerankers.fast_forward import FastForwardReranker
+    from rankwise.rerankers.embedding.fast_forward import FastForwardReranker
     from rankwise.types import Query, Request
 
     ref = json.loads((Path(__file__).parent / "reference" / "fast_forward_indexes.json").read_text())
@@ -149,11 +160,18 @@ def test_fast_forward_equals_the_authors_package(early_stop):
     vectors = {f"query q{q}": v for q, v in enumerate(ref["queries"])}
     vectors.update(zip((d for row in ref["docids"] for d in row), ref["passages"]))
     step = ref["depths"][0]
-    reranker = FastForwardReranker(FixedVectors(vectors), "fixed", alpha=ref["alpha"],
-                                   early_stop_k=ref["early_stopping"] if early_stop else 0, early_stop_step=step,
-                                   early_stop_bound="observed")
-    requests = [Request(Query(f"q{q}", f"query q{q}"), [Candidate(d, d, score=s) for d, s in zip(docids, sparse)])
-                for q, (docids, sparse) in enumerate(zip(ref["docids"], ref["sparse"]))]
+    reranker = FastForwardReranker(
+        FixedVectors(vectors),
+        "fixed",
+        alpha=ref["alpha"],
+        early_stop_k=ref["early_stopping"] if early_stop else 0,
+        early_stop_step=step,
+        early_stop_bound="observed",
+    )
+    requests = [
+        Request(Query(f"q{q}", f"query q{q}"), [Candidate(d, d, score=s) for d, s in zip(docids, sparse)])
+        for q, (docids, sparse) in enumerate(zip(ref["docids"], ref["sparse"]))
+    ]
     key = "early_stopping_interpolated" if early_stop else "interpolated"
     for request, ranking in zip(requests, reranker.rerank_batch(requests)):
         expected = ref[key][request.query.qid]
@@ -187,15 +205,44 @@ def test_cli_builds_bm25_and_forward_index_and_reranks_from_it(tmp_path):
 
     runner = CliRunner()
     out = tmp_path / "idx"
-    built = runner.invoke(app, ["index", "--corpus", str(EXAMPLES / "fleas.jsonl"), "--out", str(out),
-                                "--encode", "minilm-embed", "--dtype", "float16", "--chunk-size", "4"])
+    built = runner.invoke(
+        app,
+        [
+            "index",
+            "--corpus",
+            str(EXAMPLES / "fleas.jsonl"),
+            "--out",
+            str(out),
+            "--encode",
+            "minilm-embed",
+            "--dtype",
+            "float16",
+            "--chunk-size",
+            "4",
+        ],
+    )
     assert built.exit_code == 0, built.output
     assert "KiB per passage" in built.output and (out / "forward" / "manifest.json").is_file()
-    again = runner.invoke(app, ["index", "--corpus", str(EXAMPLES / "fleas.jsonl"), "--out", str(out),
-                                "--encode", "minilm-embed"])
+    again = runner.invoke(
+        app, ["index", "--corpus", str(EXAMPLES / "fleas.jsonl"), "--out", str(out), "--encode", "minilm-embed"]
+    )
     assert again.exit_code != 0 and "already here; pass --resume" in again.output
-    reranked = runner.invoke(app, ["rerank", "-m", "minilm-embed", "-O", f"index={out}", "-q", FLEA_QUERY,
-                                   "--docs", str(EXAMPLES / "fleas.jsonl"), "--top-n", "3"])
+    reranked = runner.invoke(
+        app,
+        [
+            "rerank",
+            "-m",
+            "minilm-embed",
+            "-O",
+            f"index={out}",
+            "-q",
+            FLEA_QUERY,
+            "--docs",
+            str(EXAMPLES / "fleas.jsonl"),
+            "--top-n",
+            "3",
+        ],
+    )
     assert reranked.exit_code == 0, reranked.output
     manifest = json.loads((out / "forward" / "manifest.json").read_text())
     assert manifest["complete"] and manifest["dtype"] == "float16"
@@ -216,12 +263,18 @@ def test_the_service_looks_documents_up_by_their_ids(built, flea_docs):
     expected = {r.docid: r.score for r in reranker.rerank(FLEA_QUERY, flea_docs).results}
     with threaded_server(create_app(reranker, ServerSettings(model_name="minilm-embed"))) as base:
         encoded.clear()
-        with_ids = httpx.post(f"{base}/v2/rerank", timeout=60, json={
-            "query": FLEA_QUERY, "documents": [{"id": d.docid, "text": d.text} for d in flea_docs]}).json()
+        with_ids = httpx.post(
+            f"{base}/v2/rerank",
+            timeout=60,
+            json={"query": FLEA_QUERY, "documents": [{"id": d.docid, "text": d.text} for d in flea_docs]},
+        ).json()
         assert encoded == [1]  # the query only
         encoded.clear()
-        plain = httpx.post(f"{base}/v2/rerank", timeout=60, json={
-            "query": FLEA_QUERY, "documents": [d.text for d in flea_docs], "return_documents": False}).json()
+        plain = httpx.post(
+            f"{base}/v2/rerank",
+            timeout=60,
+            json={"query": FLEA_QUERY, "documents": [d.text for d in flea_docs], "return_documents": False},
+        ).json()
         assert sum(encoded) == 1 + len(flea_docs)
     order = sorted(expected, key=lambda d: -expected[d])
     assert [flea_docs[r["index"]].docid for r in with_ids["results"]] == order
@@ -267,8 +320,9 @@ def test_the_service_hands_document_scores_to_fast_forward(built, flea_docs):
     documents = [{"id": c.docid, "text": c.text, "score": c.score} for c in candidates]
     with threaded_server(create_app(reranker, ServerSettings(model_name="minilm-embed"))) as base:
         answer = httpx.post(f"{base}/v2/rerank", timeout=60, json={"query": FLEA_QUERY, "documents": documents})
-        unscored = httpx.post(f"{base}/v2/rerank", timeout=60, json={"query": FLEA_QUERY,
-                                                                     "documents": [c.text for c in candidates]})
+        unscored = httpx.post(
+            f"{base}/v2/rerank", timeout=60, json={"query": FLEA_QUERY, "documents": [c.text for c in candidates]}
+        )
     assert answer.status_code == 200
     assert [candidates[r["index"]].docid for r in answer.json()["results"]] == expected.docids
     assert unscored.status_code == 422 and "has none" in unscored.json()["error"]

@@ -4,13 +4,13 @@ import json
 
 import numpy as np
 import pytest
+from tests.conftest import data_path
 
 from rankwise import InputError, Reranker
 from rankwise.pipelines.train.data import HeldOut
 from rankwise.pipelines.train.fusion import monotone_constraints, train_fusion
-from rankwise.rerankers.fusion import FusionSpec, Stage, feature_matrix
+from rankwise.rerankers.compose.fusion import FusionSpec, Stage, feature_matrix
 from rankwise.types import Candidate, Request
-from tests.conftest import data_path
 
 
 @pytest.fixture(scope="module")
@@ -32,8 +32,14 @@ def small_collection(tmp_path_factory):
 def trained(small_collection, tmp_path_factory):
     out = tmp_path_factory.mktemp("fusion") / "model"
     spec = FusionSpec([Stage(name="minilm", model="minilm-embed", method="embedding")])
-    report = train_fusion(spec, [small_collection], out, first_stages=["bm25"], folds=3,
-                          params={"n_estimators": 20, "min_child_samples": 10})
+    report = train_fusion(
+        spec,
+        [small_collection],
+        out,
+        first_stages=["bm25"],
+        folds=3,
+        params={"n_estimators": 20, "min_child_samples": 10},
+    )
     return report
 
 
@@ -81,8 +87,13 @@ def test_fused_score_never_falls_when_a_stage_score_rises(trained):
 def test_a_held_out_collection_cannot_train(small_collection, tmp_path):
     spec = FusionSpec([Stage(name="minilm", model="minilm-embed", method="embedding")])
     with pytest.raises(InputError, match="held out for evaluation"):
-        train_fusion(spec, [small_collection], tmp_path / "m", first_stages=["bm25"],
-                     held_out=HeldOut.from_collections([small_collection]))
+        train_fusion(
+            spec,
+            [small_collection],
+            tmp_path / "m",
+            first_stages=["bm25"],
+            held_out=HeldOut.from_collections([small_collection]),
+        )
 
 
 def test_a_lists_file_trains_fusion_as_the_collection_it_was_written_from(small_collection, tmp_path):
@@ -97,19 +108,31 @@ def test_a_lists_file_trains_fusion_as_the_collection_it_was_written_from(small_
     with open(lists, "w", encoding="utf-8") as f:
         for request in collection.candidates("bm25"):
             judged = qrels[request.query.qid]
-            f.write(json.dumps({"qid": request.query.qid, "query": request.query.text,
-                                "passages": [{"id": c.docid, "text": c.text} for c in request.candidates],
-                                "labels": [judged.get(c.docid, 0) for c in request.candidates]}) + "\n")
+            f.write(
+                json.dumps(
+                    {
+                        "qid": request.query.qid,
+                        "query": request.query.text,
+                        "passages": [{"id": c.docid, "text": c.text} for c in request.candidates],
+                        "labels": [judged.get(c.docid, 0) for c in request.candidates],
+                    }
+                )
+                + "\n"
+            )
     from_collection = load_training_requests([small_collection], ["bm25"], HeldOut())
     from_lists = load_training_requests([lists], ["bm25"], HeldOut())
-    assert [(r.query.qid, [c.docid for c in r.candidates]) for _, r, _ in from_lists] == \
-        [(r.query.qid, [c.docid for c in r.candidates]) for _, r, _ in from_collection]
+    assert [(r.query.qid, [c.docid for c in r.candidates]) for _, r, _ in from_lists] == [
+        (r.query.qid, [c.docid for c in r.candidates]) for _, r, _ in from_collection
+    ]
     for (_, request, grades), (_, _, expected) in zip(from_lists, from_collection):
         # The qrels also grade passages outside the top 15, which a lists file of the top 15 cannot carry.
-        assert {c.docid: grades.get(c.docid, 0) for c in request.candidates} == \
-            {c.docid: expected.get(c.docid, 0) for c in request.candidates}
+        assert {c.docid: grades.get(c.docid, 0) for c in request.candidates} == {
+            c.docid: expected.get(c.docid, 0) for c in request.candidates
+        }
         assert all(c.score is None for c in request.candidates)
     spec = FusionSpec([Stage(name="minilm", model="minilm-embed", method="embedding")])
-    report = train_fusion(spec, [lists], tmp_path / "model", folds=3, params={"n_estimators": 20, "min_child_samples": 10})
+    report = train_fusion(
+        spec, [lists], tmp_path / "model", folds=3, params={"n_estimators": 20, "min_child_samples": 10}
+    )
     assert set(report.cv_ndcg10) == {"lists"} and report.queries == 12
     assert Reranker.load(str(tmp_path / "model")).rerank("fleas", ["a flea", "bread"]).docids

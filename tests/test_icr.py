@@ -7,12 +7,16 @@ import numpy as np
 import pytest
 
 from rankwise import Reranker
-from rankwise.rerankers.icr import calibrated_score
+from rankwise.rerankers.listwise.icr import calibrated_score
 from rankwise.types import Candidate, Query, Request
 
 QUERY = "how long do fleas live"
-PASSAGES = ["Adult fleas live two to three months on a host.", "Sourdough bread needs flour, water and salt.",
-            "Without a host, a flea survives a few days to two weeks.", "Guitar strings are tuned with pegs."]
+PASSAGES = [
+    "Adult fleas live two to three months on a host.",
+    "Sourdough bread needs flour, water and salt.",
+    "Without a host, a flea survives a few days to two weeks.",
+    "Guitar strings are tuned with pegs.",
+]
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +44,7 @@ def test_attention_through_the_cached_prefix_equals_one_full_eager_pass(icr):
     for row, tail in enumerate([suffix, other]):  # the second suffix also checks the cache was cropped back
         with torch.inference_mode():
             full = lm.model(input_ids=torch.tensor([prefix + tail]), output_attentions=True).attentions
-        expected = sum(layer[0, :, len(prefix):, : len(prefix)].sum(dim=(0, 1)) for layer in full).numpy()
+        expected = sum(layer[0, :, len(prefix) :, : len(prefix)].sum(dim=(0, 1)) for layer in full).numpy()
         np.testing.assert_allclose(cached[row], expected, rtol=1e-3, atol=1e-4)
 
 
@@ -49,7 +53,7 @@ def test_masked_calibration_by_hand():
     na = np.zeros(10)
     calibrated = query - na
     threshold = calibrated.mean() - 2 * calibrated.std(ddof=1)
-    assert -3.0 < threshold  # the outlier token is masked out, the rest kept
+    assert threshold > -3.0  # the outlier token is masked out, the rest kept
     assert calibrated_score(query, na) == pytest.approx(4.5)
     assert calibrated_score(np.array([1.0]), np.array([0.25])) == 0.75
     assert calibrated_score(np.array([]), np.array([])) == 0.0

@@ -6,7 +6,6 @@ import subprocess
 import sys
 
 import pytest
-
 from tests.conftest import EXAMPLES, FLEA_PASSAGES, FLEA_QUERY, ROOT
 
 PASSAGES, QUERY = FLEA_PASSAGES, FLEA_QUERY
@@ -85,14 +84,17 @@ def test_haystack_pipeline_reranks_and_round_trips_through_yaml(minilm):
     pipeline.add_component("ranker", ranker)
     pipeline.connect("retriever.documents", "ranker.documents")
     query = "how long does a flea live"  # BM25 here does no stemming: "flea", not "fleas"
-    retrieved = pipeline.run({"retriever": {"query": query}, "ranker": {"query": query}},
-                             include_outputs_from={"retriever"})
+    retrieved = pipeline.run(
+        {"retriever": {"query": query}, "ranker": {"query": query}}, include_outputs_from={"retriever"}
+    )
     assert [d.id for d in retrieved["retriever"]["documents"]][0] != "p1"  # BM25 alone gets it wrong
     ranked = retrieved["ranker"]["documents"]
     assert [d.id for d in ranked] == ["p1", "p3"]
     raw = {int(r.docid): r.score for r in minilm.rerank(query, PASSAGES)}
-    assert ranked[0].score == pytest.approx((1 + raw[1]) / 2) and ranked[0].meta == {"n": 1, "rankwise_score":
-                                                                                     pytest.approx(raw[1])}
+    assert ranked[0].score == pytest.approx((1 + raw[1]) / 2) and ranked[0].meta == {
+        "n": 1,
+        "rankwise_score": pytest.approx(raw[1]),
+    }
     assert ranker.run(query=query, documents=retrieved["retriever"]["documents"], top_k=1)["documents"][0].id == "p1"
     restored = Pipeline.loads(pipeline.dumps(), allowed_modules=["rankwise.integrations.haystack"])
     copy = restored.get_component("ranker")
@@ -104,24 +106,41 @@ def test_haystack_pipeline_reranks_and_round_trips_through_yaml(minilm):
 def test_pyterrier_experiment_matches_rankwise_own_evaluation(minilm, dl19_requests):
     pt = pytest.importorskip("pyterrier", reason="the pyterrier extra is not installed")
     import pandas as pd
+    from tests.conftest import data_path
 
     from rankwise import InputError
     from rankwise.integrations.pyterrier import RankwiseReranker
     from rankwise.io.trec import read_qrels
     from rankwise.pipelines.evaluate import evaluate, run_from_rankings
-    from tests.conftest import data_path
 
     requests = [r for r in dl19_requests[:4]]
     requests = [type(r)(r.query, r.candidates[:10]) for r in requests]
-    run = pd.DataFrame([{"qid": r.query.qid, "query": r.query.text, "docno": c.docid, "text": c.text,
-                         "score": c.score} for r in requests for c in r.candidates])
+    run = pd.DataFrame(
+        [
+            {"qid": r.query.qid, "query": r.query.text, "docno": c.docid, "text": c.text, "score": c.score}
+            for r in requests
+            for c in r.candidates
+        ]
+    )
     qrels = read_qrels(data_path("dl19", "qrels.txt"))
-    qrels_frame = pd.DataFrame([{"qid": q, "docno": d, "label": g} for q, judged in qrels.items()
-                                for d, g in judged.items() if q in {r.query.qid for r in requests}])
+    qrels_frame = pd.DataFrame(
+        [
+            {"qid": q, "docno": d, "label": g}
+            for q, judged in qrels.items()
+            for d, g in judged.items()
+            if q in {r.query.qid for r in requests}
+        ]
+    )
     topics = run[["qid", "query"]].drop_duplicates()
     reranker = RankwiseReranker.from_reranker(minilm)
-    results = pt.Experiment([pt.Transformer.from_df(run) >> reranker], topics, qrels_frame,
-                            [pt.measures.nDCG @ 10], names=["rankwise"], verbose=False)
+    results = pt.Experiment(
+        [pt.Transformer.from_df(run) >> reranker],
+        topics,
+        qrels_frame,
+        [pt.measures.nDCG @ 10],
+        names=["rankwise"],
+        verbose=False,
+    )
     expected = evaluate(run_from_rankings(minilm.rerank_batch(requests)), qrels, ["nDCG@10"])["nDCG@10"]
     assert results["nDCG@10"].iloc[0] == pytest.approx(expected, abs=1e-9)
     frame = reranker.transform(run)
@@ -132,14 +151,20 @@ def test_pyterrier_experiment_matches_rankwise_own_evaluation(minilm, dl19_reque
         reranker.transform(run.drop(columns=["text"]))
 
 
-@pytest.mark.parametrize("example, module", [("langchain_rerank.py", "langchain_classic"),
-                                             ("llama_index_rerank.py", "llama_index.core"),
-                                             ("haystack_rerank.py", "haystack"),
-                                             ("pyterrier_rerank.py", "pyterrier")])
+@pytest.mark.parametrize(
+    "example, module",
+    [
+        ("langchain_rerank.py", "langchain_classic"),
+        ("llama_index_rerank.py", "llama_index.core"),
+        ("haystack_rerank.py", "haystack"),
+        ("pyterrier_rerank.py", "pyterrier"),
+    ],
+)
 def test_examples_run(example, module):
     pytest.importorskip(module, reason=f"{module} is not installed")
-    result = subprocess.run([sys.executable, str(EXAMPLES / example)], capture_output=True, text=True, timeout=300,
-                            cwd=ROOT)
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES / example)], capture_output=True, text=True, timeout=300, cwd=ROOT
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     lines = result.stdout.strip().splitlines()
     if example == "pyterrier_rerank.py":  # an experiment table: the reranked run is perfect on this toy case

@@ -2,6 +2,7 @@ import json
 
 import pytest
 
+from conftest import data_path
 from rankwise import InputError, Query
 from rankwise.io import (
     iter_candidates,
@@ -15,12 +16,13 @@ from rankwise.io import (
 )
 from rankwise.types import Ranking, Request
 
-from conftest import data_path
-
-ENTRY = {"query": "do goldfish grow", "hits": [
-    {"qid": 7, "docid": "d1", "rank": 1, "score": 9.5, "content": "Goldfish grow with their tank."},
-    {"qid": 7, "docid": "d2", "rank": 2, "score": 8.0, "content": "Bluetooth is a radio standard."},
-]}
+ENTRY = {
+    "query": "do goldfish grow",
+    "hits": [
+        {"qid": 7, "docid": "d1", "rank": 1, "score": 9.5, "content": "Goldfish grow with their tank."},
+        {"qid": 7, "docid": "d2", "rank": 2, "score": 8.0, "content": "Bluetooth is a radio standard."},
+    ],
+}
 
 
 def test_candidates_round_trip(write, tmp_path):
@@ -31,8 +33,13 @@ def test_candidates_round_trip(write, tmp_path):
     ranking = Ranking.from_scores(requests[0], [0.1, 0.2])
     write_candidates([ranking], tmp_path / "out.json")
     again = json.loads((tmp_path / "out.json").read_text())
-    assert again[0]["hits"][0] == {"qid": "7", "docid": "d2", "rank": 1, "score": 0.2,
-                                   "content": "Bluetooth is a radio standard."}
+    assert again[0]["hits"][0] == {
+        "qid": "7",
+        "docid": "d2",
+        "rank": 1,
+        "score": 0.2,
+        "content": "Bluetooth is a radio standard.",
+    }
 
 
 def test_candidates_jsonl_reports_the_bad_line(write):
@@ -53,16 +60,24 @@ def test_candidates_duplicate_docid_names_entry(write):
         read_candidates(write("dup.json", [entry]))
 
 
-@pytest.mark.parametrize("entry, problem", [
-    ({"query": "", "hits": []}, "empty query"),
-    ({"hits": []}, "missing 'query'"),
-    ({"query": "q"}, "missing 'hits'"),
-    ({"query": "q", "hits": [{"docid": "a"}]}, "hit 0 \\(docid a\\) has no 'content'"),
-    ({"query": "q", "hits": [{"content": "t"}]}, "hit 0 has no docid"),
-    ({"query": "q", "hits": [{"docid": "a", "content": "t", "score": "high"}]}, "non-numeric score"),
-    ({"query": "q", "hits": [{"qid": 1, "docid": "a", "content": "t"}, {"qid": 2, "docid": "b", "content": "t"}]},
-     "different query ids"),
-])
+@pytest.mark.parametrize(
+    "entry, problem",
+    [
+        ({"query": "", "hits": []}, "empty query"),
+        ({"hits": []}, "missing 'query'"),
+        ({"query": "q"}, "missing 'hits'"),
+        ({"query": "q", "hits": [{"docid": "a"}]}, "hit 0 \\(docid a\\) has no 'content'"),
+        ({"query": "q", "hits": [{"content": "t"}]}, "hit 0 has no docid"),
+        ({"query": "q", "hits": [{"docid": "a", "content": "t", "score": "high"}]}, "non-numeric score"),
+        (
+            {
+                "query": "q",
+                "hits": [{"qid": 1, "docid": "a", "content": "t"}, {"qid": 2, "docid": "b", "content": "t"}],
+            },
+            "different query ids",
+        ),
+    ],
+)
 def test_candidates_structural_errors(write, entry, problem):
     with pytest.raises(InputError, match=problem):
         read_candidates(write("c.json", [entry]))
@@ -134,25 +149,36 @@ def test_dl19_qrels_and_topics_load():
 
 
 def test_documents_accept_the_common_shapes(write):
-    path = write("d.jsonl", "\n".join([
-        json.dumps({"docid": "a", "text": "alpha"}),
-        json.dumps({"id": 2, "contents": "beta"}),
-        json.dumps({"_id": "c", "title": "Gamma", "text": "body"}),
-        "",
-    ]))
+    path = write(
+        "d.jsonl",
+        "\n".join(
+            [
+                json.dumps({"docid": "a", "text": "alpha"}),
+                json.dumps({"id": 2, "contents": "beta"}),
+                json.dumps({"_id": "c", "title": "Gamma", "text": "body"}),
+                "",
+            ]
+        ),
+    )
     docs = read_documents(path)
     assert [(d.docid, d.text) for d in docs] == [("a", "alpha"), ("2", "beta"), ("c", "Gamma\nbody")]
     assert docs[2].metadata == {"title": "Gamma"}
 
 
-@pytest.mark.parametrize("lines, problem", [
-    (['{"docid": "a", "text": "x"}', '{"docid": "a", "text": "y"}'], r":2: duplicate document id 'a' \(first on line 1\)"),
-    (['{"text": "x"}'], r":1: no document id"),
-    (['{"docid": "a"}'], r":1: document 'a' has no text"),
-    (['["not", "an", "object"]'], r":1: expected a JSON object"),
-    (['{"docid": "a", "text": 5}'], r":1: document 'a': text and title must be strings"),
-    (['{"docid": "a", "text": "x"}', '{"docid": "b", "text": '], r":2: malformed JSON"),
-])
+@pytest.mark.parametrize(
+    "lines, problem",
+    [
+        (
+            ['{"docid": "a", "text": "x"}', '{"docid": "a", "text": "y"}'],
+            r":2: duplicate document id 'a' \(first on line 1\)",
+        ),
+        (['{"text": "x"}'], r":1: no document id"),
+        (['{"docid": "a"}'], r":1: document 'a' has no text"),
+        (['["not", "an", "object"]'], r":1: expected a JSON object"),
+        (['{"docid": "a", "text": 5}'], r":1: document 'a': text and title must be strings"),
+        (['{"docid": "a", "text": "x"}', '{"docid": "b", "text": '], r":2: malformed JSON"),
+    ],
+)
 def test_documents_errors_name_the_line(write, lines, problem):
     with pytest.raises(InputError, match=r"docs\.jsonl" + problem):
         read_documents(write("docs.jsonl", "\n".join(lines)))

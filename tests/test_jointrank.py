@@ -7,12 +7,11 @@ from collections import Counter
 
 import pytest
 
-from rankwise import OptionError, Reranker
-from rankwise.rerankers.jointrank import JointRankReranker, block_design, win_rates
-from rankwise.rerankers.sliding_window import SlidingWindowReranker, Window, WindowResult
-from rankwise.types import Candidate, Query, Request
-
 from conftest import FLEA_PASSAGES, FLEA_QUERY
+from rankwise import OptionError, Reranker
+from rankwise.rerankers.listwise.jointrank import JointRankReranker, block_design, win_rates
+from rankwise.rerankers.listwise.sliding_window import SlidingWindowReranker, Window, WindowResult
+from rankwise.types import Candidate, Query, Request
 
 
 def test_every_position_sits_in_exactly_replicas_blocks_of_at_most_block_size():
@@ -42,15 +41,18 @@ class ScriptedBlocks(SlidingWindowReranker):
 
     def rank_windows(self, windows: list[Window]) -> list[WindowResult]:
         self.calls.append(len(windows))
-        return [WindowResult(sorted(range(len(w.passages)), key=lambda i: -int(w.passages[i].split()[1])))
-                for w in windows]
+        return [
+            WindowResult(sorted(range(len(w.passages)), key=lambda i: -int(w.passages[i].split()[1]))) for w in windows
+        ]
 
 
 def _requests(count: int, queries: int = 2) -> list[Request]:
     # Relevance is a permutation unrelated to input order, so a reranker has work to do.
     relevance = [(7 * i + 3) % count for i in range(count)]
-    return [Request(Query(f"q{q}", "find"), [Candidate(f"d{i}", f"relevance {relevance[i]}") for i in range(count)])
-            for q in range(queries)]
+    return [
+        Request(Query(f"q{q}", "find"), [Candidate(f"d{i}", f"relevance {relevance[i]}") for i in range(count)])
+        for q in range(queries)
+    ]
 
 
 def test_all_blocks_of_all_queries_go_in_one_batch_and_the_fixed_order_is_recovered():
@@ -64,7 +66,7 @@ def test_all_blocks_of_all_queries_go_in_one_batch_and_the_fixed_order_is_recove
         assert score[39] == 1.0 and score[0] == 0.0  # never beaten / never wins
         assert relevance.index(39) < 3  # others never met 39 and tie with it at 1.0
         # Win rates from overlapping blocks are not a total order, but they track it closely.
-        inversions = sum(a < b for i, a in enumerate(relevance) for b in relevance[i + 1:])
+        inversions = sum(a < b for i, a in enumerate(relevance) for b in relevance[i + 1 :])
         assert inversions < 0.1 * (40 * 39 / 2)
         assert ranking.trace["blocks"] == 12
     again = JointRankReranker(ScriptedBlocks(), "scripted", block_size=10, replicas=3, top_k=40, seed=0)

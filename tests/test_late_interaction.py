@@ -4,11 +4,10 @@ real dl21 behaviour."""
 import numpy as np
 import pytest
 
-from rankwise import OptionError, Reranker
-from rankwise.rerankers.late_interaction import maxsim, zscores
-from rankwise.types import Request
-
 from conftest import data_path
+from rankwise import OptionError, Reranker
+from rankwise.rerankers.embedding.maxsim import maxsim, zscores
+from rankwise.types import Request
 
 QUERY = "how long do fleas live"
 
@@ -98,6 +97,10 @@ def test_beats_pooled_cosine_on_dl21_heads():
     qrels = read_qrels(folder / "qrels.txt")
     requests = [r for r in read_candidates(folder / "bm25_top100.json") if r.query.qid in qrels][:8]
     requests = [Request(r.query, r.candidates[:30]) for r in requests]
-    scores = {name: evaluate(run_from_rankings(Reranker.load("minilm-embed", method=name).rerank_batch(requests)),
-                             qrels)["nDCG@10"] for name in ("embedding", "maxsim")}
+    scores = {
+        name: evaluate(run_from_rankings(Reranker.load("minilm-embed", method=name).rerank_batch(requests)), qrels)[
+            "nDCG@10"
+        ]
+        for name in ("embedding", "maxsim")
+    }
     assert scores["maxsim"] > scores["embedding"]

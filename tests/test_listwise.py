@@ -1,6 +1,5 @@
 """Listwise reranking: window schedule, prompt, parsing, and FIRST's single-token decoding on real tokenizers."""
 
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -9,27 +8,30 @@ from hypothesis import strategies as st
 from rankwise import InputError, OptionError, Reranker, UnsupportedMethodError
 from rankwise.backends.chat_tokenizer import ChatTokenizer
 from rankwise.models import resolve_model
-from rankwise.rerankers.listwise import FirstTokenScheme
-from rankwise.rerankers.listwise_prompt import (
+from rankwise.rerankers.listwise.sliding_window import SlidingWindowReranker, WindowResult, window_schedule
+from rankwise.rerankers.prompts.listwise import (
     RANK_GPT,
     RANK_ZEPHYR,
     escape_identifiers,
     identifiers,
     parse_permutation,
 )
-from rankwise.rerankers.sliding_window import SlidingWindowReranker, WindowResult, window_schedule
+from rankwise.rerankers.shared.first_token import FirstTokenScheme
 from rankwise.types import Request
 
 
-@pytest.mark.parametrize("count, window, stride, expected", [
-    (100, 20, 10, [(80, 100), (70, 90), (60, 80), (50, 70), (40, 60), (30, 50), (20, 40), (10, 30), (0, 20)]),
-    (20, 20, 10, [(0, 20)]),
-    (7, 20, 10, [(0, 7)]),
-    (25, 20, 10, [(5, 25), (0, 15)]),  # k not a multiple of the stride
-    (30, 20, 5, [(10, 30), (5, 25), (0, 20)]),
-    (45, 20, 20, [(25, 45), (5, 25), (0, 5)]),
-    (0, 20, 10, []),
-])
+@pytest.mark.parametrize(
+    "count, window, stride, expected",
+    [
+        (100, 20, 10, [(80, 100), (70, 90), (60, 80), (50, 70), (40, 60), (30, 50), (20, 40), (10, 30), (0, 20)]),
+        (20, 20, 10, [(0, 20)]),
+        (7, 20, 10, [(0, 7)]),
+        (25, 20, 10, [(5, 25), (0, 15)]),  # k not a multiple of the stride
+        (30, 20, 5, [(10, 30), (5, 25), (0, 20)]),
+        (45, 20, 20, [(25, 45), (5, 25), (0, 5)]),
+        (0, 20, 10, []),
+    ],
+)
 def test_window_schedule_matches_rank_llm(count, window, stride, expected):
     assert window_schedule(count, window, stride) == expected
 
@@ -51,16 +53,17 @@ class SortsByNumber(SlidingWindowReranker):
 
     def rank_windows(self, windows):
         self.seen.append(len(windows))
-        return [WindowResult(order=sorted(range(len(w.passages)), key=lambda i: -int(w.passages[i])))
-                for w in windows]
+        return [WindowResult(order=sorted(range(len(w.passages)), key=lambda i: -int(w.passages[i]))) for w in windows]
 
 
 def test_sliding_windows_bubble_the_best_passages_to_the_top():
     rng = np.random.default_rng(3)
     values = rng.permutation(100).tolist()
     reranker = SortsByNumber("oracle", window=20, stride=10, top_k=100)
-    requests = [Request.build("q", [str(v) for v in values], qid="a"),
-                Request.build("q", [str(v) for v in reversed(values)], qid="b")]
+    requests = [
+        Request.build("q", [str(v) for v in values], qid="a"),
+        Request.build("q", [str(v) for v in reversed(values)], qid="b"),
+    ]
     rankings = reranker.rerank_batch(requests)
     for ranking in rankings:
         top = [int(r.text) for r in ranking.results[:10]]
@@ -74,23 +77,30 @@ def test_sliding_windows_bubble_the_best_passages_to_the_top():
 
 def test_prompt_is_the_rank_zephyr_reference():
     messages = RANK_ZEPHYR.messages("how long do fleas live", ["A", "B"], ["first passage", "second passage"])
-    assert messages[0] == {"role": "system", "content": "You are RankLLM, an intelligent assistant that can rank "
-                                                        "passages based on their relevancy to the query."}
+    assert messages[0] == {
+        "role": "system",
+        "content": "You are RankLLM, an intelligent assistant that can rank "
+        "passages based on their relevancy to the query.",
+    }
     assert messages[1]["content"] == (
         "I will provide you with 2 passages, each indicated by a alphabetical identifier []. Rank the passages "
         "based on their relevance to the search query: how long do fleas live.\n\n[A] first passage\n"
         "[B] second passage\nSearch Query: how long do fleas live.\nRank the 2 passages above based on their "
         "relevance to the search query. All the passages should be included and listed using identifiers, in "
         "descending order of relevance. The output format should be [] > [], e.g., [B] > [A], Only respond with "
-        "the ranking results, do not say any word or explain.")
+        "the ranking results, do not say any word or explain."
+    )
 
 
-@pytest.mark.parametrize("prompt, alphabet, words", [
-    (RANK_ZEPHYR, "alpha", "a alphabetical identifier []"),  # RankZephyr's training text, verbatim
-    (RANK_ZEPHYR, "numeric", "a numerical identifier []"),
-    (RANK_GPT, "alpha", "letter identifier []"),
-    (RANK_GPT, "numeric", "number identifier []"),  # RankGPT's text, verbatim
-])
+@pytest.mark.parametrize(
+    "prompt, alphabet, words",
+    [
+        (RANK_ZEPHYR, "alpha", "a alphabetical identifier []"),  # RankZephyr's training text, verbatim
+        (RANK_ZEPHYR, "numeric", "a numerical identifier []"),
+        (RANK_GPT, "alpha", "letter identifier []"),
+        (RANK_GPT, "numeric", "number identifier []"),  # RankGPT's text, verbatim
+    ],
+)
 def test_prompt_text_names_the_identifiers_it_shows(prompt, alphabet, words):
     labels = identifiers(alphabet, 2)
     text = prompt.messages("q", labels, ["first", "second"])[1]["content"]
@@ -101,8 +111,9 @@ def test_prompt_text_names_the_identifiers_it_shows(prompt, alphabet, words):
 
 def test_truncate_false_makes_listwise_refuse_to_cut_passages():
     strict = Reranker.load("smollm2-135m", method="first", window=2, stride=1, max_words=5, truncate=False)
-    with pytest.raises(InputError, match="passage \\[B\\] of a window has 7 words, over max_words=5 "
-                                         "\\(truncate=False\\)"):
+    with pytest.raises(
+        InputError, match="passage \\[B\\] of a window has 7 words, over max_words=5 \\(truncate=False\\)"
+    ):
         strict.rerank("fleas", ["short one", "one two three four five six seven"])
     assert sorted(r.docid for r in strict.rerank("fleas", ["fleas live long", "cats"])) == ["0", "1"]
 
@@ -114,21 +125,25 @@ def test_identifiers_inside_passages_are_escaped():
         identifiers("alpha", 27)
 
 
-@pytest.mark.parametrize("response, expected", [
-    ("[C] > [A] > [B]", [2, 0, 1]),
-    ("[B] > [B] > [Z] > [A]", [1, 0, 2]),  # repeat dropped, unknown ignored, missing appended
-    ("I think C > A", [2, 0, 1]),
-    ("", [0, 1, 2]),
-])
+@pytest.mark.parametrize(
+    "response, expected",
+    [
+        ("[C] > [A] > [B]", [2, 0, 1]),
+        ("[B] > [B] > [Z] > [A]", [1, 0, 2]),  # repeat dropped, unknown ignored, missing appended
+        ("I think C > A", [2, 0, 1]),
+        ("", [0, 1, 2]),
+    ],
+)
 def test_parse_permutation_examples(response, expected):
     assert parse_permutation(response, ["A", "B", "C"]) == expected
 
 
 @settings(max_examples=300, deadline=None)
-@given(response=st.text(alphabet=st.sampled_from(list("[]> ABCDEFGHIJKLMNOPQRSTUVWXYZabc0123456789\n,.")),
-                        max_size=200),
-       size=st.integers(min_value=0, max_value=20),
-       numeric=st.booleans())
+@given(
+    response=st.text(alphabet=st.sampled_from(list("[]> ABCDEFGHIJKLMNOPQRSTUVWXYZabc0123456789\n,.")), max_size=200),
+    size=st.integers(min_value=0, max_value=20),
+    numeric=st.booleans(),
+)
 def test_parse_permutation_is_always_a_valid_permutation(response, size, numeric):
     labels = identifiers("numeric" if numeric else "alpha", size)
     assert sorted(parse_permutation(response, labels)) == list(range(size))
@@ -170,16 +185,26 @@ def smollm_first():
 
 
 def _docs(n):
-    topics = ["fleas live two to three months", "bread needs flour", "cats sleep a lot", "flea eggs hatch",
-              "ticks carry disease", "the harbour market", "sourdough starter", "flea pupae wait a year"]
+    topics = [
+        "fleas live two to three months",
+        "bread needs flour",
+        "cats sleep a lot",
+        "flea eggs hatch",
+        "ticks carry disease",
+        "the harbour market",
+        "sourdough starter",
+        "flea pupae wait a year",
+    ]
     return [topics[i % len(topics)] + f" (note {i})" for i in range(n)]
 
 
 def test_first_runs_one_pass_per_window_and_never_generates(smollm_first):
     lm = smollm_first.lm
     lm.stats.clear()
-    requests = [Request.build("how long do fleas live", _docs(8), qid="a"),
-                Request.build("how to bake bread", _docs(8), qid="b")]
+    requests = [
+        Request.build("how long do fleas live", _docs(8), qid="a"),
+        Request.build("how to bake bread", _docs(8), qid="b"),
+    ]
     rankings = smollm_first.rerank_batch(requests)
     windows = sum(len(r.trace["windows"]) for r in rankings)
     assert windows == 6  # (4,8), (2,6), (0,4) for each query
@@ -190,8 +215,10 @@ def test_first_runs_one_pass_per_window_and_never_generates(smollm_first):
 
 def test_first_batches_windows_of_different_queries():
     batched = Reranker.load("smollm2-135m", method="first", window=4, stride=2, batch_size=8)
-    requests = [Request.build("how long do fleas live", _docs(8), qid="a"),
-                Request.build("how to bake bread", _docs(8), qid="b")]
+    requests = [
+        Request.build("how long do fleas live", _docs(8), qid="a"),
+        Request.build("how to bake bread", _docs(8), qid="b"),
+    ]
     rankings = batched.rerank_batch(requests)
     assert batched.lm.stats["forward_passes"] == 3 and batched.lm.stats["generate_calls"] == 0
     single = Reranker.load("smollm2-135m", method="first", window=4, stride=2, batch_size=1).rerank_batch(requests)
@@ -209,7 +236,7 @@ def test_first_scores_are_identifier_log_probabilities(smollm_first):
     docs = _docs(4)
     ranking = smollm_first.rerank("how long do fleas live", docs)
     window = ranking.trace["windows"][0]
-    from rankwise.rerankers.sliding_window import Window
+    from rankwise.rerankers.listwise.sliding_window import Window
 
     ids, labels = smollm_first.encode_window(Window("how long do fleas live", docs))
     scheme = smollm_first.scheme(4)
@@ -252,8 +279,10 @@ def test_prompt_shrinks_passages_to_fit_or_refuses():
 
 
 def test_unknown_listwise_options_are_errors():
-    with pytest.raises(OptionError, match="option prompt='zephyr' is not one of rank_zephyr, rank_zephyr_v026, "
-                                          "rank_gpt, rank_gpt_single_turn"):
+    with pytest.raises(
+        OptionError,
+        match="option prompt='zephyr' is not one of rank_zephyr, rank_zephyr_v026, rank_gpt, rank_gpt_single_turn",
+    ):
         Reranker.load("smollm2-135m", method="first", prompt="zephyr")
     with pytest.raises(OptionError, match="unknown option\\(s\\): windows"):
         Reranker.load("smollm2-135m", method="first", windows=4)
@@ -268,37 +297,53 @@ def test_unknown_listwise_options_are_errors():
 
 @pytest.mark.parametrize("method", ["listwise-generate", "first", "reasoning-listwise"])
 def test_insertrank_writes_each_first_stage_score_into_its_slot(method):
-    from rankwise.rerankers.sliding_window import Window
+    from rankwise.rerankers.listwise.sliding_window import Window
 
     options = {"reasoning_budget": 0} if method == "reasoning-listwise" else {}
-    reranker = Reranker.load("smollm2-135m", method=method, window=3, stride=2, show_first_stage_scores=True,
-                             **options)
-    window = Window("how long do fleas live", ["fleas live months", "bread [B] rises", "ticks bite"],
-                    first_stage_scores=[12.3456, 7.0, 0.5])
+    reranker = Reranker.load("smollm2-135m", method=method, window=3, stride=2, show_first_stage_scores=True, **options)
+    window = Window(
+        "how long do fleas live",
+        ["fleas live months", "bread [B] rises", "ticks bite"],
+        first_stage_scores=[12.3456, 7.0, 0.5],
+    )
     text, _, labels = reranker.window_prompt(window)
     assert labels == ["A", "B", "C"]
-    slots = ["[A] fleas live months\nBM25 score: 12.35", "[B] bread (B) rises\nBM25 score: 7.00",
-             "[C] ticks bite\nBM25 score: 0.50"]
+    slots = [
+        "[A] fleas live months\nBM25 score: 12.35",
+        "[B] bread (B) rises\nBM25 score: 7.00",
+        "[C] ticks bite\nBM25 score: 0.50",
+    ]
     assert all(slot in text for slot in slots)
     assert text.index(slots[0]) < text.index(slots[1]) < text.index(slots[2])
     plain = Reranker.load("smollm2-135m", method=method, window=3, stride=2, **options).window_prompt(window)[0]
     assert "BM25 score" not in plain
     assert plain == text.replace("\nBM25 score: 12.35", "").replace("\nBM25 score: 7.00", "").replace(
-        "\nBM25 score: 0.50", "")
+        "\nBM25 score: 0.50", ""
+    )
 
 
 def test_insertrank_needs_scores_and_a_template_with_text():
-    reranker = Reranker.load("smollm2-135m", method="first", window=3, stride=2, show_first_stage_scores=True,
-                             score_template="{text} (score {score:.1f})")
+    reranker = Reranker.load(
+        "smollm2-135m",
+        method="first",
+        window=3,
+        stride=2,
+        show_first_stage_scores=True,
+        score_template="{text} (score {score:.1f})",
+    )
     from rankwise.types import Candidate
 
-    scored = Request.build("fleas", [Candidate("0", "fleas live months", score=3.25),
-                                     Candidate("1", "bread rises", score=1.0)], qid="q")
+    scored = Request.build(
+        "fleas", [Candidate("0", "fleas live months", score=3.25), Candidate("1", "bread rises", score=1.0)], qid="q"
+    )
     ranking = reranker.rerank_batch([scored])[0]
     assert sorted(ranking.docids) == ["0", "1"]
     assert reranker.describe()["score_template"] == "{text} (score {score:.1f})"
-    with pytest.raises(InputError, match="show_first_stage_scores writes each passage's first-stage score into "
-                                         "the prompt; candidate '0' of query 'q' has none"):
+    with pytest.raises(
+        InputError,
+        match="show_first_stage_scores writes each passage's first-stage score into "
+        "the prompt; candidate '0' of query 'q' has none",
+    ):
         reranker.rerank_batch([Request.build("fleas", ["fleas live months", "bread rises"], qid="q")])
     with pytest.raises(OptionError, match=r"score_template '\{passage\}' must use only \{text\} and \{score\}"):
         Reranker.load("smollm2-135m", method="first", show_first_stage_scores=True, score_template="{passage}")

@@ -6,25 +6,27 @@ import pytest
 
 pytest.importorskip("llama_cpp", reason="the llama.cpp backend needs the llama-cpp extra (make setup builds it)")
 
-from rankwise import ModelNotAvailableError, OptionError, Reranker  # noqa: E402
-from rankwise.backends.chat_tokenizer import ChatTokenizer  # noqa: E402
-from rankwise.backends.registry import locate, open_backend  # noqa: E402
-from rankwise.backends.options import RuntimeOptions, TransformersOptions  # noqa: E402
-from rankwise.models import resolve_model  # noqa: E402
-from rankwise.rerankers.base import BaseReranker  # noqa: E402
-from rankwise.rerankers.listwise import FirstReranker, FirstTokenScheme  # noqa: E402
-from rankwise.rerankers.listwise_prompt import identifiers  # noqa: E402
-from rankwise.rerankers.sliding_window import Window  # noqa: E402
+from rankwise import ModelNotAvailableError, OptionError, Reranker
+from rankwise.backends.chat_tokenizer import ChatTokenizer
+from rankwise.backends.options import RuntimeOptions, TransformersOptions
+from rankwise.backends.registry import locate, open_backend
+from rankwise.models import resolve_model
+from rankwise.rerankers.base import BaseReranker
+from rankwise.rerankers.listwise.llm import FirstReranker
+from rankwise.rerankers.listwise.sliding_window import Window
+from rankwise.rerankers.prompts.listwise import identifiers
+from rankwise.rerankers.shared.first_token import FirstTokenScheme
 
-MESSAGES = [{"role": "system", "content": "You rank passages."},
-            {"role": "user", "content": "Query: how long do fleas live\nPassage: [A] fleas live 2-3 months"}]
+MESSAGES = [
+    {"role": "system", "content": "You rank passages."},
+    {"role": "user", "content": "Query: how long do fleas live\nPassage: [A] fleas live 2-3 months"},
+]
 
 
 @pytest.fixture(scope="module")
 def gguf_lm():
     location = locate("smollm2-135m", "llama.cpp")
-    return open_backend(location, RuntimeOptions(backend="llama.cpp", max_length=2048),
-                        FirstReranker.requires, "first")
+    return open_backend(location, RuntimeOptions(backend="llama.cpp", max_length=2048), FirstReranker.requires, "first")
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +53,10 @@ def test_next_token_logprobs_are_close_to_the_fp32_model(gguf_lm):
     from rankwise.backends.causal_lm import CausalLM
 
     fp32 = CausalLM(resolve_model("smollm2-135m"), TransformersOptions(batch_size=4))
-    prompts = [gguf_lm.encode(gguf_lm.chat_prefix([{"role": "user", "content": text}]))
-               for text in ("Is the sky blue? Answer Yes or No.", "Name a fruit.", "Count: one, two,")]
+    prompts = [
+        gguf_lm.encode(gguf_lm.chat_prefix([{"role": "user", "content": text}]))
+        for text in ("Is the sky blue? Answer Yes or No.", "Name a fruit.", "Count: one, two,")
+    ]
     tokens = gguf_lm.text.single_token_ids(["Yes", "No", " three", "Apple", "The"])
     quantized = gguf_lm.next_token_logprobs(prompts, tokens)
     reference = fp32.next_token_logprobs(prompts, tokens)
@@ -67,8 +71,12 @@ def test_first_identifier_logprobs_agree_with_transformers(gguf_lm):
     from rankwise.backends.causal_lm import CausalLM
 
     fp32 = CausalLM(resolve_model("smollm2-135m"), TransformersOptions(batch_size=1))
-    passages = ["Fleas live two to three months.", "Bread needs flour.", "A flea's life cycle lasts weeks.",
-                "Cats sleep a lot."]
+    passages = [
+        "Fleas live two to three months.",
+        "Bread needs flour.",
+        "A flea's life cycle lasts weeks.",
+        "Cats sleep a lot.",
+    ]
     scores = []
     for lm in (fp32, gguf_lm):
         first = FirstReranker(lm, "smollm2-135m", window=4, stride=2)
@@ -87,8 +95,10 @@ def test_continuation_logprobs_are_close_to_the_fp32_model(gguf_lm):
     from rankwise.backends.causal_lm import CausalLM
 
     fp32 = CausalLM(resolve_model("smollm2-135m"), TransformersOptions(batch_size=4))
-    prefixes = [gguf_lm.encode(gguf_lm.chat_prefix([{"role": "user", "content": f"Passage: {text}\nWrite a question."}]))
-                for text in ("Fleas live two to three months.", "Sourdough needs a starter.")]
+    prefixes = [
+        gguf_lm.encode(gguf_lm.chat_prefix([{"role": "user", "content": f"Passage: {text}\nWrite a question."}]))
+        for text in ("Fleas live two to three months.", "Sourdough needs a starter.")
+    ]
     continuation = gguf_lm.encode("how long do fleas live")
     quantized = gguf_lm.continuation_logprobs(prefixes, [continuation] * 2)
     reference = fp32.continuation_logprobs(prefixes, [continuation] * 2)
@@ -114,9 +124,11 @@ def test_prefix_reuse_gives_the_same_numbers_as_fresh_evaluation(gguf_lm):
 
 @pytest.mark.parametrize("method", ["llm-pointwise", "query-likelihood", "first", "listwise-generate"])
 def test_every_llm_method_runs_on_llama_cpp(method, flea_docs):
-    reranker = Reranker.load("smollm2-135m", method=method, backend="llama.cpp", window=4, stride=2) \
-        if method in ("first", "listwise-generate") else Reranker.load("smollm2-135m", method=method,
-                                                                        backend="llama.cpp")
+    reranker = (
+        Reranker.load("smollm2-135m", method=method, backend="llama.cpp", window=4, stride=2)
+        if method in ("first", "listwise-generate")
+        else Reranker.load("smollm2-135m", method=method, backend="llama.cpp")
+    )
     assert isinstance(reranker, BaseReranker)
     ranking = reranker.rerank("how long do fleas live", flea_docs[:6])
     assert sorted(ranking.docids) == sorted(d.docid for d in flea_docs[:6])
@@ -125,7 +137,9 @@ def test_every_llm_method_runs_on_llama_cpp(method, flea_docs):
 
 
 def test_transformers_only_options_and_non_gguf_models_are_refused():
-    with pytest.raises(OptionError, match="runtime option adapter=.x. does not apply to backend .llama.cpp.: merge the LoRA adapter"):
+    with pytest.raises(
+        OptionError, match="runtime option adapter=.x. does not apply to backend .llama.cpp.: merge the LoRA adapter"
+    ):
         Reranker.load("smollm2-135m", method="first", backend="llama.cpp", adapter="x")
     with pytest.raises(ModelNotAvailableError, match="model 'minilm-embed' has no GGUF weights"):
         Reranker.load("minilm-embed", backend="llama.cpp")

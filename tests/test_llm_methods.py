@@ -28,8 +28,11 @@ def test_yes_no_score_is_log_odds_of_the_next_token(smollm_pointwise):
 def test_left_padded_batches_equal_single_sequences(smollm_pointwise):
     """Padding must not change a row's result: positions are counted from each row's first real token."""
     lm = smollm_pointwise.lm
-    sequences = [lm.encode("Fleas are small insects."), lm.encode("Hi"),
-                 lm.encode("A much longer sentence about the lifespan of fleas and ticks on pets.")]
+    sequences = [
+        lm.encode("Fleas are small insects."),
+        lm.encode("Hi"),
+        lm.encode("A much longer sentence about the lifespan of fleas and ticks on pets."),
+    ]
     targets = smollm_pointwise.yes_ids + smollm_pointwise.no_ids
     batched = lm.next_token_logprobs(sequences, targets)
     for row, ids in zip(batched, sequences):
@@ -56,7 +59,7 @@ def test_query_likelihood_equals_mean_token_log_probability(smollm_likelihood):
     target = lm.encode(query)
     with torch.no_grad():
         logits = lm.model(input_ids=torch.tensor([prefix + target])).logits[0].float()
-    log_probs = logits[len(prefix) - 1:-1].log_softmax(-1)
+    log_probs = logits[len(prefix) - 1 : -1].log_softmax(-1)
     expected = log_probs.gather(-1, torch.tensor(target).unsqueeze(-1)).mean().item()
     assert ranking[0].score == pytest.approx(expected, abs=1e-4)
 

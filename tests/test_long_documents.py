@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rankwise import OptionError, Reranker
-from rankwise.rerankers.long_documents import passage_spans
+from rankwise.rerankers.wrappers.long_documents import passage_spans
 
 FILLER = " ".join(["The harbour market sells antiques, records and old postcards on Sundays."] * 30)
 ANSWER = "An adult flea usually lives two to three months, sometimes more than a year."
@@ -28,7 +28,7 @@ def test_maxp_finds_the_answer_buried_in_a_long_document(minilm):
     ranking = maxp.rerank(QUERY, [buried, short])
     assert ranking.docids == ["0", "1"]
     passage = ranking[0].metadata["passage"]
-    assert ANSWER in buried[passage["start"]:passage["end"]] and passage["of"] > 10
+    assert ANSWER in buried[passage["start"] : passage["end"]] and passage["of"] > 10
     assert ranking[1].metadata["passage"] == {"index": 0, "start": 0, "end": len(short), "of": 1}
     firstp = Reranker.load("minilm-embed", long_documents="firstp", passage_tokens=64)
     assert firstp.rerank(QUERY, [buried, short]).docids == ["1", "0"]  # the first passage is only filler

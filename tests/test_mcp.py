@@ -13,13 +13,13 @@ import pytest
 
 pytest.importorskip("mcp", reason="the mcp extra (pip install 'rankwise[mcp]')")
 
-from mcp import Client, StdioServerParameters  # noqa: E402
+from mcp import Client, StdioServerParameters
+from tests.conftest import FLEA_PASSAGES, FLEA_QUERY
 
-from rankwise import Reranker  # noqa: E402
-from rankwise.server import ServerSettings, create_app  # noqa: E402
-from rankwise.server.mcp import MODELS_URI, create_mcp_server  # noqa: E402
-from server_helpers import threaded_server  # noqa: E402
-from tests.conftest import FLEA_PASSAGES, FLEA_QUERY  # noqa: E402
+from rankwise import Reranker
+from rankwise.server import ServerSettings, create_app
+from rankwise.server.mcp import MODELS_URI, create_mcp_server
+from server_helpers import threaded_server
 
 
 def run(coroutine):
@@ -64,11 +64,12 @@ def test_documents_as_objects_keep_their_ids_and_metadata(served):
 
 
 def test_refusals_carry_the_http_services_messages(served, minilm):
-    refusals = [({"query": FLEA_QUERY, "documents": []}, "documents is empty"),
-                ({"query": "\u200b", "documents": ["a"]}, "query has no visible characters"),
-                ({"query": FLEA_QUERY, "documents": ["a", " "]}, "documents[1] is empty"),
-                ({"query": FLEA_QUERY, "documents": ["a"], "min_probability": 0.5},
-                 "min_probability needs calibrated scores")]
+    refusals = [
+        ({"query": FLEA_QUERY, "documents": []}, "documents is empty"),
+        ({"query": "\u200b", "documents": ["a"]}, "query has no visible characters"),
+        ({"query": FLEA_QUERY, "documents": ["a", " "]}, "documents[1] is empty"),
+        ({"query": FLEA_QUERY, "documents": ["a"], "min_probability": 0.5}, "min_probability needs calibrated scores"),
+    ]
     with threaded_server(create_app(minilm, ServerSettings(model_name="minilm-embed"))) as base:
         for arguments, message in refusals:
             failed, text = run(call(served, arguments))
@@ -91,7 +92,8 @@ def test_a_calibrated_model_cuts_by_probability_and_coverage():
     assert all(r["relevance_score"] >= 0.3 for r in ranking["results"])
     failed, ranking = run(call(server, {"query": FLEA_QUERY, "documents": FLEA_PASSAGES, "coverage": 0.9}))
     assert not failed and len(ranking["results"]) == len(
-        calibrated.rerank(FLEA_QUERY, FLEA_PASSAGES, top_n="adaptive", coverage=0.9))
+        calibrated.rerank(FLEA_QUERY, FLEA_PASSAGES, top_n="adaptive", coverage=0.9)
+    )
 
 
 def test_the_models_resource_names_the_model_method_and_score_kind(served):
@@ -103,8 +105,9 @@ def test_the_models_resource_names_the_model_method_and_score_kind(served):
 
     uris, models = run(read())
     assert MODELS_URI in uris
-    assert models == {"data": [{"id": "minilm-embed", "method": "embedding", "score_kind": "cosine",
-                                "calibrated": False}]}
+    assert models == {
+        "data": [{"id": "minilm-embed", "method": "embedding", "score_kind": "cosine", "calibrated": False}]
+    }
 
 
 def test_rankwise_mcp_over_stdio():
@@ -131,9 +134,22 @@ def test_rankwise_mcp_over_streamable_http():
     from server_helpers import free_port
 
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "rankwise.cli", "mcp", "-m", "minilm-embed", "--transport",
-                                "streamable-http", "--port", str(port)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "rankwise.cli",
+            "mcp",
+            "-m",
+            "minilm-embed",
+            "--transport",
+            "streamable-http",
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:

@@ -25,7 +25,7 @@ def test_registered_name_resolves_to_packaged_weights():
 
 def test_gguf_dequantized_once_then_read_from_cache(monkeypatch):
     first = resolve_model("smollm2-135m")  # session fixtures may already have built the cache
-    assert (first.path and os.path.isfile(os.path.join(first.path, COMPLETE_MARKER)))
+    assert first.path and os.path.isfile(os.path.join(first.path, COMPLETE_MARKER))
     marker = os.path.join(first.path, COMPLETE_MARKER)
     stamp = os.stat(marker).st_mtime_ns
 
@@ -40,8 +40,11 @@ def test_gguf_dequantized_once_then_read_from_cache(monkeypatch):
 
 
 def test_method_the_model_does_not_support_is_refused():
-    with pytest.raises(UnsupportedMethodError, match="model 'minilm-embed' \\(text-encoder\\) supports embedding, "
-                                                     "embedding-prf, e2rank, fast-forward, maxsim, not 'llm-pointwise'"):
+    with pytest.raises(
+        UnsupportedMethodError,
+        match="model 'minilm-embed' \\(text-encoder\\) supports embedding, "
+        "embedding-prf, e2rank, fast-forward, maxsim, not 'llm-pointwise'",
+    ):
         Reranker.load("minilm-embed", method="llm-pointwise")
     with pytest.raises(UnsupportedMethodError, match="unknown method 'telepathy'"):
         Reranker.load("minilm-embed", method="telepathy")
@@ -85,3 +88,20 @@ def test_split_parts_are_assembled_in_order_and_checked(tmp_path):
         _assemble(list(reversed(parts)), tmp_path / "out" / "other.gguf", hashlib.sha256(whole).hexdigest(), len(whole))
     assert not (tmp_path / "out" / "other.gguf").exists()
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["model.gguf"]  # no partial file left behind
+
+
+def test_loading_is_quiet_unless_verbose():
+    """Issue 38 item 11: transformers' "Loading weights" bar printed into every library user's stderr."""
+    import subprocess
+    import sys
+
+    code = "from rankwise import Reranker; Reranker.load('minilm-embed').rerank('q', ['a', 'b'])"
+    quiet = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, "RANKWISE_VERBOSE": "0"}
+    )
+    loud = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, "RANKWISE_VERBOSE": "1"}
+    )
+    assert quiet.returncode == loud.returncode == 0
+    assert "Loading weights" not in quiet.stderr
+    assert "Loading weights" in loud.stderr

@@ -7,12 +7,16 @@ import pytest
 
 pytest.importorskip("onnxruntime", reason="the onnx extra is not installed: pip install 'rankwise[onnx]'")
 
-from rankwise import Reranker  # noqa: E402
-from rankwise.types import Candidate, Query, Request  # noqa: E402
+from rankwise import Reranker
+from rankwise.types import Candidate, Query, Request
 
-PASSAGES = ["Adult fleas live two to three months on a host.", "Sourdough bread needs flour, water and salt.",
-            "Without a host, a flea survives a few days to two weeks.", "Guitar strings are tuned with pegs.",
-            "Flea larvae develop in carpets over one to two weeks."]
+PASSAGES = [
+    "Adult fleas live two to three months on a host.",
+    "Sourdough bread needs flour, water and salt.",
+    "Without a host, a flea survives a few days to two weeks.",
+    "Guitar strings are tuned with pegs.",
+    "Flea larvae develop in carpets over one to two weeks.",
+]
 
 
 @pytest.fixture(scope="module")

@@ -12,13 +12,17 @@ import pytest
 
 pytest.importorskip("llama_cpp.server.app", reason="llama-cpp-python[server] is not installed")
 
-from rankwise import Reranker  # noqa: E402
-from rankwise.errors import UnsupportedMethodError  # noqa: E402
-from rankwise.types import Candidate, Query, Request  # noqa: E402
-from server_helpers import free_port  # noqa: E402
+from rankwise import Reranker
+from rankwise.errors import UnsupportedMethodError
+from rankwise.types import Candidate, Query, Request
+from server_helpers import free_port
 
-PASSAGES = ["Adult fleas live two to three months on a host.", "Sourdough bread needs flour, water and salt.",
-            "Without a host, a flea survives a few days to two weeks.", "Guitar strings are tuned with pegs."]
+PASSAGES = [
+    "Adult fleas live two to three months on a host.",
+    "Sourdough bread needs flour, water and salt.",
+    "Without a host, a flea survives a few days to two weeks.",
+    "Guitar strings are tuned with pegs.",
+]
 
 
 @pytest.fixture(scope="module")
@@ -27,10 +31,27 @@ def server():
 
     gguf = resolve_gguf("smollm2-135m").path
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", gguf, "--host", "127.0.0.1",
-                                "--port", str(port), "--n_ctx", "4096", "--n_threads", "2",
-                                "--model_alias", "smollm2-135m"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            gguf,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--n_ctx",
+            "4096",
+            "--n_threads",
+            "2",
+            "--model_alias",
+            "smollm2-135m",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}/v1"
     deadline = time.monotonic() + 120
     while True:
@@ -51,8 +72,9 @@ def _request() -> Request:
 
 
 def test_yes_no_scores_through_the_server_equal_the_in_process_ones(server):
-    remote = Reranker.load("smollm2-135m", method="llm-pointwise", backend="openai", base_url=server,
-                           top_logprobs=49152)
+    remote = Reranker.load(
+        "smollm2-135m", method="llm-pointwise", backend="openai", base_url=server, top_logprobs=49152
+    )
     local = Reranker.load("smollm2-135m", method="llm-pointwise", backend="llama.cpp")
     got = {r.docid: r.score for r in remote.rerank_batch([_request()])[0].results}
     expected = {r.docid: r.score for r in local.rerank_batch([_request()])[0].results}
@@ -60,15 +82,15 @@ def test_yes_no_scores_through_the_server_equal_the_in_process_ones(server):
 
 
 def test_listwise_generation_through_the_server_gives_a_full_permutation(server):
-    remote = Reranker.load("smollm2-135m", method="listwise-generate", backend="openai", base_url=server,
-                           window=4, stride=2)
+    remote = Reranker.load(
+        "smollm2-135m", method="listwise-generate", backend="openai", base_url=server, window=4, stride=2
+    )
     ranking = remote.rerank_batch([_request()])[0]
     assert sorted(ranking.docids) == ["0", "1", "2", "3"]
 
 
 def test_a_token_outside_the_returned_top_logprobs_is_refused_by_name(server):
-    remote = Reranker.load("smollm2-135m", method="llm-pointwise", backend="openai", base_url=server,
-                           top_logprobs=1)
+    remote = Reranker.load("smollm2-135m", method="llm-pointwise", backend="openai", base_url=server, top_logprobs=1)
     with pytest.raises(UnsupportedMethodError, match="top 1 tokens only, and .* was not among them"):
         remote.rerank_batch([_request()])
 
@@ -76,8 +98,15 @@ def test_a_token_outside_the_returned_top_logprobs_is_refused_by_name(server):
 def test_an_unreachable_server_fails_after_the_retries_with_its_address():
     from rankwise.backends.openai_compatible import ServerError
 
-    reranker = Reranker.load("smollm2-135m", method="listwise-generate", backend="openai",
-                             base_url=f"http://127.0.0.1:{free_port()}/v1", max_retries=1, window=4, stride=2)
+    reranker = Reranker.load(
+        "smollm2-135m",
+        method="listwise-generate",
+        backend="openai",
+        base_url=f"http://127.0.0.1:{free_port()}/v1",
+        max_retries=1,
+        window=4,
+        stride=2,
+    )
     with pytest.raises(ServerError, match=r"/completions failed after 2 attempts \(ConnectError"):
         reranker.rerank_batch([_request()])
 
@@ -92,8 +121,9 @@ def test_the_backend_needs_an_address(monkeypatch):
 
 def test_first_through_the_server_reads_the_same_identifier_log_probs_as_in_process(server):
     """SmolLM2 splits "[A]", so FIRST needs the bridged step: two requests per window over HTTP."""
-    remote = Reranker.load("smollm2-135m", method="first", backend="openai", base_url=server, top_logprobs=49152,
-                           window=4, stride=2)
+    remote = Reranker.load(
+        "smollm2-135m", method="first", backend="openai", base_url=server, top_logprobs=49152, window=4, stride=2
+    )
     local = Reranker.load("smollm2-135m", method="first", backend="llama.cpp", window=4, stride=2)
     got, expected = remote.rerank_batch([_request()])[0], local.rerank_batch([_request()])[0]
     assert got.docids == expected.docids

@@ -8,13 +8,17 @@ import math
 import pytest
 
 from rankwise import OptionError, Reranker
-from rankwise.rerankers.pairwise import ANSWER_PREFIX, PRP_PROMPT, PairwiseJudge
+from rankwise.rerankers.pairwise.prp import ANSWER_PREFIX, PRP_PROMPT, PairwiseJudge
 from rankwise.types import Candidate, Query, Request
 
 QUERY = "how long do fleas live"
-PASSAGES = ["Adult fleas live two to three months on a host.", "Sourdough bread needs flour, water and salt.",
-            "Without a host, a flea survives a few days to two weeks.", "Guitar strings are tuned with pegs.",
-            "Flea larvae develop in carpets over one to two weeks."]
+PASSAGES = [
+    "Adult fleas live two to three months on a host.",
+    "Sourdough bread needs flour, water and salt.",
+    "Without a host, a flea survives a few days to two weeks.",
+    "Guitar strings are tuned with pegs.",
+    "Flea larvae develop in carpets over one to two weeks.",
+]
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +40,7 @@ def test_a_judgement_is_the_mean_of_both_orders_read_from_the_model(prp):
     def log_odds(first: str, second: str) -> float:
         text = lm.chat_prefix(PRP_PROMPT.messages(query=QUERY, a=first, b=second)) + ANSWER_PREFIX
         row = lm.next_token_logprobs([lm.encode(text)], a_ids + b_ids)[0]
-        return float(np.logaddexp.reduce(row[: len(a_ids)]) - np.logaddexp.reduce(row[len(a_ids):]))
+        return float(np.logaddexp.reduce(row[: len(a_ids)]) - np.logaddexp.reduce(row[len(a_ids) :]))
 
     forward, backward = log_odds(PASSAGES[0], PASSAGES[1]), log_odds(PASSAGES[1], PASSAGES[0])
     assert judge.preference(0, 1) == pytest.approx((forward - backward) / 2, abs=1e-4)

@@ -1,11 +1,10 @@
 import pytest
 
+from conftest import data_path
 from rankwise.io import read_qrels, read_run, write_run
 from rankwise.pipelines.evaluate import evaluate, run_from_rankings
 from rankwise.pipelines.rerank import rerank_requests
 from rankwise.types import Ranking
-
-from conftest import data_path
 
 
 def first_stage_rankings(requests):
@@ -59,8 +58,8 @@ def test_progress_reports_every_query(minilm, dl19_requests):
 
 def test_documents_are_counted_as_the_method_reranks_them():
     """--top-k 6 over a method whose own top_k is 4: 4 documents per query are reranked, not 6."""
-    from rankwise.rerankers.jointrank import JointRankReranker
-    from rankwise.rerankers.sliding_window import SlidingWindowReranker, WindowResult
+    from rankwise.rerankers.listwise.jointrank import JointRankReranker
+    from rankwise.rerankers.listwise.sliding_window import SlidingWindowReranker, WindowResult
     from rankwise.types import Candidate, Query, Request
 
     class Reverse(SlidingWindowReranker):

@@ -10,12 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from rankwise.rerankers.listwise_prompt import PROMPTS, identifiers
+from rankwise.rerankers.prompts.listwise import PROMPTS, identifiers
 
 REFERENCE = json.loads((Path(__file__).parent / "reference" / "rank_llm_0.26.0_prompts.json").read_text())
-PROMPT_OF_TEMPLATE = {"rank_zephyr_template.yaml": "rank_zephyr_v026", "rank_zephyr_alpha_template.yaml":
-                      "rank_zephyr_v026", "rank_gpt_template.yaml": "rank_gpt",
-                      "reasonrank_template.yaml": "reasonrank"}
+PROMPT_OF_TEMPLATE = {
+    "rank_zephyr_template.yaml": "rank_zephyr_v026",
+    "rank_zephyr_alpha_template.yaml": "rank_zephyr_v026",
+    "rank_gpt_template.yaml": "rank_gpt",
+    "reasonrank_template.yaml": "reasonrank",
+}
 
 
 def _messages(case):
@@ -29,8 +32,9 @@ def test_the_reference_file_comes_from_rank_llm_0_26():
     assert REFERENCE["library"] == "rank-llm 0.26.0" and len(REFERENCE["cases"]) == 6
 
 
-@pytest.mark.parametrize("case", REFERENCE["cases"], ids=lambda c: f"{c['template']}-alpha{c['use_alpha']}-"
-                                                                  f"{c['max_words']}w")
+@pytest.mark.parametrize(
+    "case", REFERENCE["cases"], ids=lambda c: f"{c['template']}-alpha{c['use_alpha']}-{c['max_words']}w"
+)
 def test_messages_equal_rank_llm_0_26_byte_for_byte(case):
     assert _messages(case) == case["messages"]
 
@@ -68,8 +72,10 @@ def test_rank_vicuna_prompt_equals_rank_llms_rank_vicuna_code_through_fastchat(c
     labels = identifiers("numeric", len(VICUNA["passages"]))
     passages = [prompt.prepare_passage(p, case["max_words"]) for p in VICUNA["passages"]]
     messages = prompt.messages(VICUNA["query"], labels, passages)
-    assert prompt.chat_text(lambda m: pytest.fail("the tokenizer's chat template must not be used"),
-                            messages) == case["prompt"]
+    assert (
+        prompt.chat_text(lambda m: pytest.fail("the tokenizer's chat template must not be used"), messages)
+        == case["prompt"]
+    )
 
 
 def test_the_rank_vicuna_preset_sends_that_prompt_to_the_model(tmp_path):
@@ -77,7 +83,7 @@ def test_the_rank_vicuna_preset_sends_that_prompt_to_the_model(tmp_path):
     of its own: the FastChat format wins, and the window prompt is the reference's."""
     import tiny_models
     from rankwise import Reranker
-    from rankwise.rerankers.sliding_window import Window
+    from rankwise.rerankers.listwise.sliding_window import Window
 
     folder = tiny_models.qwen2_causal_lm(tmp_path / "tiny", tiny_models.qwen_tokenizer())
     reranker = Reranker.load(str(folder), preset="rank-vicuna", max_words=300)
@@ -93,7 +99,8 @@ RANK_LLM_0_26_VICUNA_JINJA = (
     "                    {% for message in messages %}{% if not loop.first %}{% endif %}{% if message['role'] == "
     "'system' %}{{ message['content'] + ' ' }}{% elif message['role'] == 'user' %}{{ 'USER: ' + message['content'] "
     "+ ' ' }}{% elif message['role'] == 'assistant' %}{{ 'ASSISTANT: ' + message['content'] + '</s>' }}{% endif %}"
-    "{% endfor %}{% if add_generation_prompt %}{{ 'ASSISTANT:' }}{% endif %}")
+    "{% endfor %}{% if add_generation_prompt %}{{ 'ASSISTANT:' }}{% endif %}"
+)
 
 
 def test_rank_vicuna_v026_equals_rank_llm_0_26s_vicuna_template_over_its_own_messages():
@@ -102,8 +109,9 @@ def test_rank_vicuna_v026_equals_rank_llm_0_26s_vicuna_template_over_its_own_mes
     from transformers.utils.chat_template_utils import _compile_jinja_template
 
     case = REFERENCE["cases"][0]
-    expected = _compile_jinja_template(RANK_LLM_0_26_VICUNA_JINJA).render(messages=case["messages"],
-                                                                           add_generation_prompt=True)
+    expected = _compile_jinja_template(RANK_LLM_0_26_VICUNA_JINJA).render(
+        messages=case["messages"], add_generation_prompt=True
+    )
     prompt = PROMPTS["rank_vicuna_v026"]
     assert prompt.chat_text(lambda m: pytest.fail("no tokenizer template"), _messages(case)) == expected
     assert expected.startswith("You are RankLLM") and expected.endswith("do not say any word or explain. ASSISTANT:")

@@ -9,9 +9,9 @@ import pytest
 from conftest import FLEA_PASSAGES, FLEA_QUERY
 from rankwise import Reranker
 from rankwise.backends.interface import Capability
-from rankwise.rerankers.prompts import RANK1
-from rankwise.rerankers.reasoning_pointwise import ReasoningPointwiseReranker
-from rankwise.rerankers.thinking import last_full_sentence
+from rankwise.rerankers.pointwise.reasoning import ReasoningPointwiseReranker
+from rankwise.rerankers.prompts.pointwise import RANK1
+from rankwise.rerankers.shared.thinking import last_full_sentence
 
 
 @pytest.fixture(scope="module")
@@ -61,11 +61,13 @@ class ScriptedLM:
 def rank1_reference_prompt(query, doc_content, prompt=None):
     """ORACLE: orionw/rank1, rank1.py `Rank1.return_prompt`, as written there."""
     query = prompt.replace("FILL_QUERY_HERE", query) if prompt else query
-    return "Determine if the following passage is relevant to the query. " \
-           "Answer only with 'true' or 'false'.\n" \
-           f"Query: {query}\n" \
-           f"Passage: {doc_content}\n" \
-           "<think>"  # force the model to start with this
+    return (
+        "Determine if the following passage is relevant to the query. "
+        "Answer only with 'true' or 'false'.\n"
+        f"Query: {query}\n"
+        f"Passage: {doc_content}\n"
+        "<think>"
+    )  # force the model to start with this
 
 
 def test_rank1_prompt_bytes_equal_its_authors_code():
@@ -95,8 +97,9 @@ def test_the_budget_is_enforced_exactly_and_the_block_closed_as_rank1_closes_it(
     assert entry["ended"] == "budget" and entry["reasoning_tokens"] == 12 and ranking.trace["budget_hits"] == 1
     cut = smollm_text.decode(smollm_text.encode(long)[:12])
     assert entry["reasoning"] == last_full_sentence(cut) == "The passage talks about fleas."
-    assert smollm_text.decode(lm.scored[0]) == (rank1_reference_prompt(FLEA_QUERY, FLEA_PASSAGES[0])
-                                               + "\nThe passage talks about fleas.\n</think>")
+    assert smollm_text.decode(lm.scored[0]) == (
+        rank1_reference_prompt(FLEA_QUERY, FLEA_PASSAGES[0]) + "\nThe passage talks about fleas.\n</think>"
+    )
 
 
 def test_budget_zero_thinks_not_at_all():
@@ -118,17 +121,21 @@ def test_real_smollm2_ranks_every_passage_deterministically(budget):
 
 
 def test_listwise_reasoning_parses_the_answer_only_never_a_ranking_inside_the_reasoning(smollm_text):
-    from rankwise.rerankers.listwise_prompt import REASONRANK
-    from rankwise.rerankers.reasoning_listwise import ReasoningListwiseReranker
+    from rankwise.rerankers.listwise.reasoning import ReasoningListwiseReranker
+    from rankwise.rerankers.prompts.listwise import REASONRANK
 
     thinking = ["Maybe [1] > [2] > [3], since [1] mentions fleas.</think>", "I think " + "fleas " * 40]
     answers = [" <answer> [3] > [1] > [2] </answer>", "[2] > [3] > [1]</answer>"]
     lm = ScriptedLM(smollm_text, [thinking, answers])
-    reranker = ReasoningListwiseReranker(lm, "scripted", window=3, stride=3, alphabet="numeric", prompt=REASONRANK,
-                                         reasoning_budget=32)
-    first, second = reranker.rerank_batch([
-        __import__("rankwise").Request.build(FLEA_QUERY, FLEA_PASSAGES[:3], qid="a"),
-        __import__("rankwise").Request.build(FLEA_QUERY, FLEA_PASSAGES[1:4], qid="b")])
+    reranker = ReasoningListwiseReranker(
+        lm, "scripted", window=3, stride=3, alphabet="numeric", prompt=REASONRANK, reasoning_budget=32
+    )
+    first, second = reranker.rerank_batch(
+        [
+            __import__("rankwise").Request.build(FLEA_QUERY, FLEA_PASSAGES[:3], qid="a"),
+            __import__("rankwise").Request.build(FLEA_QUERY, FLEA_PASSAGES[1:4], qid="b"),
+        ]
+    )
     assert first.docids == ["2", "0", "1"]  # the answer's [3] > [1] > [2], not the reasoning's [1] > [2] > [3]
     assert second.docids == ["1", "2", "0"]
     windows = first.trace["windows"][0], second.trace["windows"][0]
@@ -160,7 +167,7 @@ Query: {query}
 """  # noqa: W291 (the authors' trailing spaces are part of the prompt)
 
     def combine_passages(passages):
-        return "\n\n".join(f"[{i+1}] {text}" for i, text in enumerate(passages))
+        return "\n\n".join(f"[{i + 1}] {text}" for i, text in enumerate(passages))
 
     return rank_k_prompt.format(query=query, docs=combine_passages(candidates))
 
@@ -168,8 +175,8 @@ Query: {query}
 def test_rank_k_preset_sends_its_authors_prompt_and_reads_the_last_line_until_a_repeat(smollm_text):
     """Rank-K's one user message, byte for byte, through the chat template; the ranking is the answer's last
     line, ties kept as written, reading stopped at the first repeat ([1] again), the rest in input order."""
+    from rankwise.rerankers.listwise.reasoning import ReasoningListwiseReranker
     from rankwise.rerankers.presets import PRESETS
-    from rankwise.rerankers.reasoning_listwise import ReasoningListwiseReranker
 
     passages = FLEA_PASSAGES[:4]
     thinking = ["Passage [1] > [4] at first sight.</think>"]
@@ -186,8 +193,9 @@ def test_rank_k_preset_sends_its_authors_prompt_and_reads_the_last_line_until_a_
 
 @pytest.mark.parametrize("budget", [0, pytest.param(32, marks=pytest.mark.slow)])
 def test_real_smollm2_reasoning_listwise_gives_a_full_permutation(budget):
-    reranker = Reranker.load("smollm2-135m", preset="reasonrank", reasoning_budget=budget, window=4, stride=2,
-                             batch_size=4)
+    reranker = Reranker.load(
+        "smollm2-135m", preset="reasonrank", reasoning_budget=budget, window=4, stride=2, batch_size=4
+    )
     ranking = reranker.rerank(FLEA_QUERY, FLEA_PASSAGES + ["Bread needs flour."])
     again = reranker.rerank(FLEA_QUERY, FLEA_PASSAGES + ["Bread needs flour."])
     assert sorted(ranking.docids) == [str(i) for i in range(5)] and ranking.docids == again.docids
@@ -197,33 +205,38 @@ def test_real_smollm2_reasoning_listwise_gives_a_full_permutation(budget):
 def rank_r1_reference_messages(query, passages):
     """ORACLE: ielab/llm-rankers, Rank-R1/prompts/prompt_setwise-R1.toml (prompt_system, prompt_user) and
     llmrankers/setwise.py RankR1SetwiseLlmRanker.compare (labels "[i+1]", "\\n".join of "{label} {text}")."""
-    prompt_system = ("A conversation between User and Assistant. The user asks a question, and the Assistant solves "
-                     "it. The assistant first thinks about the reasoning process in the mind and then provides the "
-                     "user with the answer. The reasoning process and answer are enclosed within <think> </think> "
-                     "and <answer> </answer> tags, respectively, i.e., <think> reasoning process here </think> "
-                     "<answer> answer here </answer>.")
-    prompt_user = '''Given the query: "{query}", which of the following documents is most relevant?
+    prompt_system = (
+        "A conversation between User and Assistant. The user asks a question, and the Assistant solves "
+        "it. The assistant first thinks about the reasoning process in the mind and then provides the "
+        "user with the answer. The reasoning process and answer are enclosed within <think> </think> "
+        "and <answer> </answer> tags, respectively, i.e., <think> reasoning process here </think> "
+        "<answer> answer here </answer>."
+    )
+    prompt_user = """Given the query: "{query}", which of the following documents is most relevant?
 {docs}
-After completing the reasoning process, please provide only the label of the most relevant document to the query, enclosed in square brackets, within the answer tags. For example, if the third document is the most relevant, the answer should be: <think> reasoning process here </think> <answer>[3]</answer>.'''
+After completing the reasoning process, please provide only the label of the most relevant document to the query, enclosed in square brackets, within the answer tags. For example, if the third document is the most relevant, the answer should be: <think> reasoning process here </think> <answer>[3]</answer>."""
     characters = [f"[{i + 1}]" for i in range(20)]
     docs = "\n".join([f"{characters[i]} {passages[i]}" for i in range(len(passages))])
-    return [{"role": "system", "content": prompt_system},
-            {"role": "user", "content": prompt_user.format(query=query, docs=docs)}]
+    return [
+        {"role": "system", "content": prompt_system},
+        {"role": "user", "content": prompt_user.format(query=query, docs=docs)},
+    ]
 
 
 def test_rank_r1_prompt_equals_its_authors_code():
-    from rankwise.rerankers.prompts import RANK_R1
+    from rankwise.rerankers.prompts.pointwise import RANK_R1
 
     labels = [str(i + 1) for i in range(len(FLEA_PASSAGES))]
     assert RANK_R1.messages(FLEA_QUERY, labels, FLEA_PASSAGES) == rank_r1_reference_messages(FLEA_QUERY, FLEA_PASSAGES)
 
 
 def test_setwise_reasoning_takes_the_answers_label_and_keeps_the_parent_when_there_is_none(smollm_text):
-    from rankwise.rerankers.reasoning_setwise import ReasoningSetwiseReranker
+    from rankwise.rerankers.pairwise.reasoning_setwise import ReasoningSetwiseReranker
 
     # Comparisons of 2: the first answer names [2] after reasoning that names [1]; the second names nothing.
-    lm = ScriptedLM(smollm_text, [["[1] looks good but</think>"], [" <answer>[2]</answer>"],
-                                  ["hmm"], ["<answer>none</answer>"]])
+    lm = ScriptedLM(
+        smollm_text, [["[1] looks good but</think>"], [" <answer>[2]</answer>"], ["hmm"], ["<answer>none</answer>"]]
+    )
     reranker = ReasoningSetwiseReranker(lm, "scripted", set_size=2, top_n=1, reasoning_budget=16)
     ranking = reranker.rerank(FLEA_QUERY, FLEA_PASSAGES[:2])
     assert ranking.docids[0] == "1"  # the answer's [2], not the reasoning's [1]
@@ -246,14 +259,15 @@ class LabelScoringLM(ScriptedLM):
 
     def continuation_logprobs(self, prefixes, continuations):
         self.continued.append((list(prefixes[0]), [self.text.decode(c) for c in continuations]))
-        return [np.full(len(c), np.log(self.label_probs.get(self.text.decode(c), 1e-6)) / len(c))
-                for c in continuations]
+        return [
+            np.full(len(c), np.log(self.label_probs.get(self.text.decode(c), 1e-6)) / len(c)) for c in continuations
+        ]
 
 
 def test_setwise_reasoning_reads_the_likeliest_whole_identifier_after_the_answer_tag(smollm_text):
     """Twelve passages in one comparison: "1" is the likeliest first token (it starts [1] and [10]..[12]), but
     the likeliest identifier is [12], and greedy text would have said [1]; the log-prob choice takes [12]."""
-    from rankwise.rerankers.reasoning_setwise import ReasoningSetwiseReranker
+    from rankwise.rerankers.pairwise.reasoning_setwise import ReasoningSetwiseReranker
 
     passages = [f"passage number {i}" for i in range(12)]
     probs = {"1]": 0.2, "10]": 0.1, "11]": 0.1, "12]": 0.3, "3]": 0.25}
@@ -276,14 +290,21 @@ def test_setwise_reasoning_reads_the_likeliest_whole_identifier_after_the_answer
     ReasoningSetwiseReranker(lm, "scripted", set_size=12, top_n=1, reasoning_budget=8).rerank(FLEA_QUERY, passages)
     assert smollm_text.decode(lm.continued[0][0]).endswith("\n</think>\n<answer>[")
 
-    answer_read = ReasoningSetwiseReranker(LabelScoringLM(smollm_text, [["fine</think>"], ["<answer>[1]</answer>"]] * 2,
-                                                          probs), "scripted", set_size=12, top_n=1,
-                                           reasoning_budget=16, choice="answer").rerank(FLEA_QUERY, passages)
+    answer_read = ReasoningSetwiseReranker(
+        LabelScoringLM(smollm_text, [["fine</think>"], ["<answer>[1]</answer>"]] * 2, probs),
+        "scripted",
+        set_size=12,
+        top_n=1,
+        reasoning_budget=16,
+        choice="answer",
+    ).rerank(FLEA_QUERY, passages)
     assert answer_read.docids[0] == "0" and answer_read.trace["comparisons"][0]["read"] == "answer"
     from rankwise.errors import UnsupportedMethodError
 
-    with pytest.raises(UnsupportedMethodError, match="choice='log-probs' scores each label's continuation, which "
-                                                     "backend 'scripted' does not offer"):
+    with pytest.raises(
+        UnsupportedMethodError,
+        match="choice='log-probs' scores each label's continuation, which backend 'scripted' does not offer",
+    ):
         ReasoningSetwiseReranker(ScriptedLM(smollm_text, ["x"]), "scripted", choice="log-probs")
 
 
@@ -293,8 +314,12 @@ def test_continuations_of_one_prefix_share_its_cache_and_score_as_apart():
     from rankwise.backends.interface import Capability as C
     from rankwise.backends.registry import locate, open_backend, runtime_options
 
-    lm = open_backend(locate("smollm2-135m", None), runtime_options(batch_size=4),
-                      frozenset({C.CONTINUATION_LOGPROBS, C.TOKENIZE}), "test")
+    lm = open_backend(
+        locate("smollm2-135m", None),
+        runtime_options(batch_size=4),
+        frozenset({C.CONTINUATION_LOGPROBS, C.TOKENIZE}),
+        "test",
+    )
     prefix = lm.encode("Which passage is best? <answer>[")
     continuations = [lm.encode(f"{i}]") for i in range(1, 13)]
     shared = lm.continuation_logprobs([prefix] * len(continuations), continuations)
@@ -307,8 +332,9 @@ def test_continuations_of_one_prefix_share_its_cache_and_score_as_apart():
 
 @pytest.mark.parametrize("budget", [0, pytest.param(32, marks=pytest.mark.slow)])
 def test_real_smollm2_reasoning_setwise_sorts_the_head(budget):
-    reranker = Reranker.load("smollm2-135m", preset="rank-r1", set_size=3, top_n=2, reasoning_budget=budget,
-                             batch_size=4)
+    reranker = Reranker.load(
+        "smollm2-135m", preset="rank-r1", set_size=3, top_n=2, reasoning_budget=budget, batch_size=4
+    )
     ranking = reranker.rerank(FLEA_QUERY, FLEA_PASSAGES + ["Bread needs flour."])
     again = reranker.rerank(FLEA_QUERY, FLEA_PASSAGES + ["Bread needs flour."])
     assert sorted(ranking.docids) == [str(i) for i in range(5)] and ranking.docids == again.docids
@@ -317,7 +343,7 @@ def test_real_smollm2_reasoning_setwise_sorts_the_head(budget):
 
 
 def test_graded_score_is_the_expected_grade_and_budget_zero_writes_an_empty_think_block(smollm_text):
-    from rankwise.rerankers.graded_pointwise import GradedPointwiseReranker
+    from rankwise.rerankers.pointwise.graded import GradedPointwiseReranker
 
     lm = ScriptedLM(smollm_text, ["unused"])
     reranker = GradedPointwiseReranker(lm, "scripted", max_grade=3, reasoning_budget=0)
@@ -329,7 +355,7 @@ def test_graded_score_is_the_expected_grade_and_budget_zero_writes_an_empty_thin
 
 
 def test_groupwise_parses_each_grade_and_falls_back_for_a_missing_one(smollm_text):
-    from rankwise.rerankers.groupwise import GroupwiseReranker, parse_grades
+    from rankwise.rerankers.listwise.groupwise import GroupwiseReranker, parse_grades
 
     assert parse_grades("[1]: 7\n[2] = 12\n[3]: seven", 3, 9) == [7.0, 9.0, None]
     lm = ScriptedLM(smollm_text, [["[1]: 4\n[2]: 8\n[3]: none", "[1]: 5"]])

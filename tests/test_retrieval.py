@@ -2,12 +2,11 @@ import json
 
 import pytest
 
+from conftest import EXAMPLES
 from rankwise import InputError
 from rankwise.io.corpus import load_ir_dataset, read_corpus
 from rankwise.pipelines.retrieve import BM25Index
 from rankwise.types import Candidate, Query
-
-from conftest import EXAMPLES
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +42,9 @@ def test_reopened_index_gives_identical_results(flea_index, tmp_path):
     reopened = BM25Index.load(flea_index)
     queries = [Query("a", "how long do fleas live"), Query("b", "cat lifespan")]
     for x, y in zip(fresh.search(queries, k=5), reopened.search(queries, k=5)):
-        assert [(c.docid, round(c.score, 5)) for c in x.candidates] == [(c.docid, round(c.score, 5)) for c in y.candidates]
+        assert [(c.docid, round(c.score, 5)) for c in x.candidates] == [
+            (c.docid, round(c.score, 5)) for c in y.candidates
+        ]
 
 
 def test_bad_corpora_are_reported(tmp_path):

@@ -30,8 +30,11 @@ def test_split_gives_the_chosen_backend_its_own_option_class_and_leaves_the_rest
 
 
 def test_an_option_of_another_backend_is_refused_naming_the_backends_that_take_it():
-    with pytest.raises(OptionError, match=r"runtime option base_url='http://x' does not apply to backend "
-                                          r"'transformers' \(backends that take it: openai\)"):
+    with pytest.raises(
+        OptionError,
+        match=r"runtime option base_url='http://x' does not apply to backend "
+        r"'transformers' \(backends that take it: openai\)",
+    ):
         split_options({"base_url": "http://x"})
     with pytest.raises(OptionError, match="option adapter='a' does not apply to backend 'onnx': only a registered"):
         split_options({"backend": "onnx", "adapter": "a"})
@@ -70,7 +73,10 @@ def test_cli_runtime_option_given_as_O_loads_and_twice_is_one_line_error():
     assert "option batch_size given twice (--batch-size 4 and -O batch_size=8); give it once" in result.output
     assert "Traceback" not in result.output
     result = runner.invoke(app, ["rerank", "-m", "minilm-embed", *FLEAS, "-O", "max_length=64", "-O", "max_length=32"])
-    assert result.exit_code == 2 and "option max_length given twice (-O max_length=64 and -O max_length=32)" in result.output
+    assert (
+        result.exit_code == 2
+        and "option max_length given twice (-O max_length=64 and -O max_length=32)" in result.output
+    )
     result = runner.invoke(app, ["rerank", "-m", "minilm-embed", *FLEAS, "-O", "base_url=http://x/v1"])
     assert result.exit_code == 2 and "does not apply to backend 'transformers'" in result.output
 
@@ -98,15 +104,32 @@ def test_serve_and_bench_and_label_take_the_same_flags_as_rerank(monkeypatch, tm
     monkeypatch.setattr(rankwise.server, "create_app", lambda loader, settings: loader)
     monkeypatch.setattr(serve_module, "run", lambda loader, *a, **k: loader())  # load at once, serve nothing
     # --device, not --threads: a thread count would stay set for the rest of the test session
-    result = runner.invoke(app, ["serve", "-m", "minilm-embed", "--device", "cpu", "-O", "batch_size=8",
-                                 "-O", "query_prefix=q: "])
+    result = runner.invoke(
+        app, ["serve", "-m", "minilm-embed", "--device", "cpu", "-O", "batch_size=8", "-O", "query_prefix=q: "]
+    )
     assert result.exit_code == 0, result.output
     assert loaded[-1] == {"method": None, "batch_size": 8, "device": "cpu", "query_prefix": "q: "}
     result = runner.invoke(app, ["serve", "-m", "minilm-embed", "--threads", "1", "-O", "threads=2"])
     assert result.exit_code == 2 and "option threads given twice" in result.output
-    result = runner.invoke(app, ["bench", "--dataset", str(tmp_path), "--rerankers", "minilm-embed",
-                                 "--batch-size", "8", "-O", "batch_size=4"])
+    result = runner.invoke(
+        app,
+        ["bench", "--dataset", str(tmp_path), "--rerankers", "minilm-embed", "--batch-size", "8", "-O", "batch_size=4"],
+    )
     assert result.exit_code == 2 and "option batch_size given twice" in result.output
-    result = runner.invoke(app, ["label", "-m", "minilm-embed", "-i", str(tmp_path / "x.json"), "-o",
-                                 str(tmp_path / "l.jsonl"), "--device", "cpu", "-O", "device=cpu"])
+    result = runner.invoke(
+        app,
+        [
+            "label",
+            "-m",
+            "minilm-embed",
+            "-i",
+            str(tmp_path / "x.json"),
+            "-o",
+            str(tmp_path / "l.jsonl"),
+            "--device",
+            "cpu",
+            "-O",
+            "device=cpu",
+        ],
+    )
     assert result.exit_code == 2 and "option device given twice" in result.output

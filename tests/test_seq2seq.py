@@ -15,9 +15,12 @@ from rankwise import Reranker
 from rankwise.errors import InputError, UnsupportedMethodError
 
 QUERY = "how long do fleas live"
-PASSAGES = ["An adult flea lives two to three months, true to its kind.", "Sourdough needs feeding daily.",
-            "Flea pupae can stay dormant for up to a year, which is false comfort. " * 3,
-            "The flea market sells records."]
+PASSAGES = [
+    "An adult flea lives two to three months, true to its kind.",
+    "Sourdough needs feeding daily.",
+    "Flea pupae can stay dormant for up to a year, which is false comfort. " * 3,
+    "The flea market sells records.",
+]
 
 
 @pytest.fixture(scope="module")
@@ -34,8 +37,9 @@ def test_monot5_preset_equals_rerankers_t5ranker(tiny_t5):
     reports log P(true), the score pygaggle's MonoT5 gives."""
     rerankers_t5 = pytest.importorskip("rerankers.models.t5ranker", reason="rerankers 0.10 (a test dependency)")
     short = [p for p in PASSAGES if len(p) < 100]  # the reference cuts an over-long source's template too
-    reference = rerankers_t5.T5Ranker(str(tiny_t5), device="cpu", dtype="float32", verbose=0,
-                                      token_false="▁false", token_true="▁true")._get_scores(QUERY, short)
+    reference = rerankers_t5.T5Ranker(
+        str(tiny_t5), device="cpu", dtype="float32", verbose=0, token_false="▁false", token_true="▁true"
+    )._get_scores(QUERY, short)
     reranker = Reranker.load(str(tiny_t5), preset="monot5", batch_size=2)
     assert reranker.method == "seq2seq-pointwise"
     ranking = reranker.rerank(QUERY, short)
@@ -47,8 +51,9 @@ def test_monot5_preset_equals_rerankers_t5ranker(tiny_t5):
 
 def test_an_over_long_source_is_cut_in_the_passage_never_the_template(tiny_t5):
     reranker = Reranker.load(str(tiny_t5), preset="monot5")
-    source = reranker.backend.fit_source(lambda p: reranker.template.format(query=QUERY, passage=p[0]),
-                                         [PASSAGES[2] * 2], "passage")
+    source = reranker.backend.fit_source(
+        lambda p: reranker.template.format(query=QUERY, passage=p[0]), [PASSAGES[2] * 2], "passage", "longest-first"
+    )
     assert len(reranker.backend.encode_source(PASSAGES[2] * 2)) > 64 and len(source) == 64
     assert reranker.backend.tokenizer.decode(source).endswith("Relevant:</s>")
     strict = Reranker.load(str(tiny_t5), preset="monot5", truncate=False)
@@ -93,8 +98,9 @@ def test_duot5_preset_equals_pygaggles_symmetric_sum(tiny_t5):
 
 
 def test_a_t5_folder_without_a_preset_is_refused_with_what_to_pass(tiny_t5):
-    with pytest.raises(UnsupportedMethodError,
-                       match="name them with a preset \\(preset=monot5, rankt5, lit5 or duot5\\)"):
+    with pytest.raises(
+        UnsupportedMethodError, match="name them with a preset \\(preset=monot5, rankt5, lit5 or duot5\\)"
+    ):
         Reranker.load(str(tiny_t5))
     with pytest.raises(UnsupportedMethodError, match="the tokenizer has no token '▁maybe'"):
         Reranker.load(str(tiny_t5), preset="monot5", answer_tokens="▁no,▁maybe")
@@ -110,7 +116,7 @@ def test_lit5_preset_equals_rank_llm_0_26_fid_generation_and_sliding_windows():
     options = dict(preset="lit5", window=LIT5["window"], stride=LIT5["stride"], passage_tokens=LIT5["context_size"])
     reranker = Reranker.load(folder, **options)
     assert reranker.method == "fid-listwise"
-    one_window = reranker.rerank(LIT5["query"], LIT5["passages"][:LIT5["window"]])
+    one_window = reranker.rerank(LIT5["query"], LIT5["passages"][: LIT5["window"]])
     assert one_window.trace["windows"][0]["response"] == LIT5["first_window_response"]
     ranking = reranker.rerank(LIT5["query"], LIT5["passages"])
     assert ["d" + docid for docid in ranking.docids] == LIT5["final_order"]
@@ -128,8 +134,13 @@ def rankt5_lightning_ir_scores(folder, query, passages):
     tokenizer = AutoTokenizer.from_pretrained(folder)
     model = T5ForConditionalGeneration.from_pretrained(folder).eval()
     scoring_id = tokenizer.get_vocab()["<extra_id_10>"]
-    encoded = tokenizer([f"Query: {query} Document: {p}" for p in passages], return_tensors="pt", padding=True,
-                        truncation=True, max_length=256)
+    encoded = tokenizer(
+        [f"Query: {query} Document: {p}" for p in passages],
+        return_tensors="pt",
+        padding=True,
+        truncation=True,
+        max_length=256,
+    )
     with torch.inference_mode():
         output = model.generate(**encoded, max_length=2, return_dict_in_generate=True, output_scores=True)
     return output.scores[0][:, scoring_id].tolist()

@@ -9,12 +9,11 @@ import time
 
 import httpx
 import pytest
+from tests.conftest import FLEA_PASSAGES, FLEA_QUERY
 
 from rankwise.rerankers.base import PointwiseReranker
 from rankwise.server import ServerSettings, create_app
-
 from server_helpers import threaded_server
-from tests.conftest import FLEA_PASSAGES, FLEA_QUERY
 
 DOCS, QUERY = FLEA_PASSAGES, FLEA_QUERY
 
@@ -39,8 +38,11 @@ def test_cohere_v2_request_body_works_unchanged(minilm_server, minilm):
         # a cosine in [-1, 1], mapped onto Cohere's documented [0, 1]
         assert r["relevance_score"] == pytest.approx((1 + expected[r["index"]]) / 2, abs=1e-5)
         assert "document" not in r  # Cohere v2 returns no documents
-    assert data["meta"] == {"api_version": {"version": "2"}, "billed_units": {"search_units": 1},
-                            "score_kind": "cosine"}
+    assert data["meta"] == {
+        "api_version": {"version": "2"},
+        "billed_units": {"search_units": 1},
+        "score_kind": "cosine",
+    }
     # Jina's usage counts model tokens, not words
     assert data["usage"]["total_tokens"] == sum(minilm.token_counter.count_tokens([QUERY, *DOCS]))
     assert data["usage"]["total_tokens"] > len(QUERY.split()) + sum(len(d.split()) for d in DOCS)
@@ -55,14 +57,20 @@ def test_v1_returns_documents_as_sent_with_their_ids(minilm_server):
     assert first["index"] == 1
     assert first["document"] == {"text": long_text, "id": "flea", "metadata": {"lang": "en"}}
     assert data["results"][1]["document"] == {"text": DOCS[0], "id": "bread"}
-    asked = httpx.post(f"{minilm_server}/v2/rerank",
-                       json={"query": QUERY, "documents": DOCS, "return_documents": True}).json()
+    asked = httpx.post(
+        f"{minilm_server}/v2/rerank", json={"query": QUERY, "documents": DOCS, "return_documents": True}
+    ).json()
     assert asked["results"][0]["document"] == {"text": DOCS[1]}
 
 
 def test_jina_request_body_works_unchanged(minilm_server):
-    body = {"model": "jina-reranker-v2-base-multilingual", "query": QUERY,
-            "documents": [{"text": d} for d in DOCS], "top_n": 2, "return_documents": False}
+    body = {
+        "model": "jina-reranker-v2-base-multilingual",
+        "query": QUERY,
+        "documents": [{"text": d} for d in DOCS],
+        "top_n": 2,
+        "return_documents": False,
+    }
     data = httpx.post(f"{minilm_server}/v1/rerank", json=body).json()
     assert [r["index"] for r in data["results"]] == [1, 3]
     assert all("document" not in r for r in data["results"])
@@ -81,15 +89,18 @@ def test_tei_shape(minilm_server):
     assert "text" not in raw[0]
 
 
-@pytest.mark.parametrize("body, status, message", [
-    ({"query": "  ", "documents": DOCS}, 422, "query is empty"),
-    ({"query": QUERY, "documents": []}, 422, "documents is empty"),
-    ({"query": QUERY, "documents": ["ok", " "]}, 422, r"documents\[1\] is empty"),
-    ({"documents": DOCS}, 422, "query: Field required"),
-    ({"query": QUERY, "documents": ["d"] * 51}, 413, "51 documents, over the limit of 50"),
-    ({"query": "q" * 9000, "documents": DOCS}, 413, "query has 9000 characters"),
-    ({"query": QUERY, "documents": DOCS, "top_n": -1}, 422, "top_n"),
-])
+@pytest.mark.parametrize(
+    "body, status, message",
+    [
+        ({"query": "  ", "documents": DOCS}, 422, "query is empty"),
+        ({"query": QUERY, "documents": []}, 422, "documents is empty"),
+        ({"query": QUERY, "documents": ["ok", " "]}, 422, r"documents\[1\] is empty"),
+        ({"documents": DOCS}, 422, "query: Field required"),
+        ({"query": QUERY, "documents": ["d"] * 51}, 413, "51 documents, over the limit of 50"),
+        ({"query": "q" * 9000, "documents": DOCS}, 413, "query has 9000 characters"),
+        ({"query": QUERY, "documents": DOCS, "top_n": -1}, 422, "top_n"),
+    ],
+)
 def test_bad_requests_name_the_problem(minilm_server, body, status, message):
     response = httpx.post(f"{minilm_server}/v1/rerank", json=body)
     assert response.status_code == status, response.text
@@ -98,8 +109,11 @@ def test_bad_requests_name_the_problem(minilm_server, body, status, message):
 
 
 def test_malformed_json_is_400_and_tei_length_limit(minilm_server):
-    response = httpx.post(f"{minilm_server}/v1/rerank", content=b'{"query": "x", "documents": [',
-                          headers={"content-type": "application/json"})
+    response = httpx.post(
+        f"{minilm_server}/v1/rerank",
+        content=b'{"query": "x", "documents": [',
+        headers={"content-type": "application/json"},
+    )
     assert response.status_code == 400 and response.json()["error"].startswith("malformed JSON body: Expecting value")
     long_text = "fleas " * 7000
     refused = httpx.post(f"{minilm_server}/rerank", json={"query": QUERY, "texts": [long_text]})
@@ -115,8 +129,10 @@ def test_tei_and_jina_count_model_tokens(minilm_server, minilm):
     refused = httpx.post(f"{minilm_server}/rerank", json={"query": QUERY, "texts": ["short", words]})
     assert refused.status_code == 413
     assert refused.json()["error"].startswith(f"texts[1] has {counter.count_tokens([words])[0]} tokens")
-    kept = httpx.post(f"{minilm_server}/rerank", json={"query": QUERY, "texts": ["short", words], "truncate": True,
-                                                       "return_text": True}).json()
+    kept = httpx.post(
+        f"{minilm_server}/rerank",
+        json={"query": QUERY, "texts": ["short", words], "truncate": True, "return_text": True},
+    ).json()
     cut = next(r["text"] for r in kept if r["index"] == 1)
     room = 256 - counter.count_tokens([QUERY])[0] - 3
     assert words.startswith(cut) and counter.count_tokens([cut]) == [room]
@@ -130,8 +146,11 @@ def test_every_error_has_one_shape(minilm_server):
     refusals = [
         httpx.post(f"{minilm_server}/v1/rerank", content=b'{"query": ', headers={"content-type": "application/json"}),
         httpx.post(f"{minilm_server}/v1/rerank", json={"query": "", "documents": DOCS}),
-        httpx.post(f"{minilm_server}/v1/rerank", content=b"query=fleas",
-                   headers={"content-type": "application/x-www-form-urlencoded"}),
+        httpx.post(
+            f"{minilm_server}/v1/rerank",
+            content=b"query=fleas",
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        ),
         httpx.post(f"{minilm_server}/rerank", content=b"fleas", headers={"content-type": "text/plain"}),
         httpx.get(f"{minilm_server}/no/such/route"),
         httpx.get(f"{minilm_server}/v1/rerank"),
@@ -142,8 +161,14 @@ def test_every_error_has_one_shape(minilm_server):
         body = response.json()
         assert set(body) >= {"error", "type", "error_type", "request_id"}, body
         assert body["request_id"] == response.headers["x-request-id"] and body["type"] == body["error_type"]
-    assert [r.json()["type"] for r in refusals[:6]] == ["invalid_request", "validation", "unsupported_media_type",
-                                                        "unsupported_media_type", "not_found", "method_not_allowed"]
+    assert [r.json()["type"] for r in refusals[:6]] == [
+        "invalid_request",
+        "validation",
+        "unsupported_media_type",
+        "unsupported_media_type",
+        "not_found",
+        "method_not_allowed",
+    ]
     assert "application/x-www-form-urlencoded" in refusals[2].json()["error"]
     assert "Content-Type: application/json" in refusals[3].json()["error"]
     # no Content-Type at all is taken as JSON
@@ -158,7 +183,10 @@ def test_openapi_health_models_and_metrics(minilm_server):
     assert {"/v1/rerank", "/v2/rerank", "/rerank"} <= set(schema["paths"])
     assert {"400", "413", "415", "422"} <= set(schema["paths"]["/v2/rerank"]["post"]["responses"])
     assert httpx.get(f"{minilm_server}/v1/models").json()["data"][0] == {
-        "id": "minilm-embed", "object": "model", "method": "embedding"}
+        "id": "minilm-embed",
+        "object": "model",
+        "method": "embedding",
+    }
     before = _counter(httpx.get(f"{minilm_server}/metrics").text, "/v1/rerank", "200")
     httpx.post(f"{minilm_server}/v1/rerank", json={"query": QUERY, "documents": DOCS})
     httpx.post(f"{minilm_server}/v1/rerank", json={"query": "", "documents": DOCS})
@@ -235,8 +263,7 @@ def test_a_small_request_is_not_stuck_behind_a_large_one():
     reranker = RecordingReranker(delay=0.05)
     app = create_app(reranker, ServerSettings(model_name="rec", max_batch_pairs=8, max_wait_ms=1))
     with threaded_server(app) as base, concurrent.futures.ThreadPoolExecutor(2) as pool:
-        big = pool.submit(httpx.post, f"{base}/v1/rerank", json={"query": "big", "documents": ["d"] * 200},
-                          timeout=60)
+        big = pool.submit(httpx.post, f"{base}/v1/rerank", json={"query": "big", "documents": ["d"] * 200}, timeout=60)
         _wait_until(lambda: reranker.batches)
         small = httpx.post(f"{base}/v1/rerank", json={"query": "small", "documents": ["a", "bb"]}, timeout=60)
         assert small.status_code == 200 and [r["index"] for r in small.json()["results"]] == [1, 0]
@@ -308,8 +335,11 @@ def test_not_ready_until_the_model_has_loaded():
     from server_helpers import free_port
 
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(slow_loader, ServerSettings(model_name="rec")),
-                                           host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(slow_loader, ServerSettings(model_name="rec")), host="127.0.0.1", port=port, log_level="warning"
+        )
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{port}"

@@ -15,8 +15,10 @@ BODY = {"query": "how long do fleas live", "documents": ["fleas live months", "b
 
 @pytest.fixture(scope="module")
 def base():
-    app = create_app(RecordingReranker(), ServerSettings(model_name="rec", api_keys=frozenset({"k1"}),
-                                                         cors_origins=("https://app.example.com",)))
+    app = create_app(
+        RecordingReranker(),
+        ServerSettings(model_name="rec", api_keys=frozenset({"k1"}), cors_origins=("https://app.example.com",)),
+    )
     with threaded_server(app) as url:
         yield url
 
@@ -24,8 +26,10 @@ def base():
 AUTH = {"Authorization": "Bearer k1"}
 
 
-@pytest.mark.parametrize("field,value", [("top_n", "1"), ("top_n", True), ("return_documents", "false"),
-                                         ("max_tokens_per_doc", 2.5), ("query", 7)])
+@pytest.mark.parametrize(
+    "field,value",
+    [("top_n", "1"), ("top_n", True), ("return_documents", "false"), ("max_tokens_per_doc", 2.5), ("query", 7)],
+)
 def test_values_of_the_wrong_type_are_refused_not_coerced(base, field, value):
     response = httpx.post(f"{base}/v1/rerank", json={**BODY, field: value}, headers=AUTH)
     assert response.status_code == 422, response.text
@@ -33,13 +37,12 @@ def test_values_of_the_wrong_type_are_refused_not_coerced(base, field, value):
 
 
 def test_tei_booleans_are_strict_too(base):
-    response = httpx.post(f"{base}/rerank", json={"query": "q", "texts": ["a"], "raw_scores": "true"},
-                          headers=AUTH)
+    response = httpx.post(f"{base}/rerank", json={"query": "q", "texts": ["a"], "raw_scores": "true"}, headers=AUTH)
     assert response.status_code == 422 and response.json()["error"].startswith("raw_scores: ")
 
 
 def test_client_request_ids_are_cut_and_cleaned_before_use(base):
-    long_id = "abc-123 <script>\"quoted\"" + "x" * 8000
+    long_id = 'abc-123 <script>"quoted"' + "x" * 8000
     response = httpx.post(f"{base}/v1/rerank", json=BODY, headers={**AUTH, "X-Request-ID": long_id})
     echoed = response.headers["x-request-id"]
     assert response.status_code == 200
@@ -51,13 +54,19 @@ def test_client_request_ids_are_cut_and_cleaned_before_use(base):
 
 
 def test_cors_preflight_is_answered_for_an_allowed_origin_without_a_key(base):
-    preflight = httpx.options(f"{base}/v1/rerank", headers={
-        "Origin": "https://app.example.com", "Access-Control-Request-Method": "POST",
-        "Access-Control-Request-Headers": "authorization,content-type"})
+    preflight = httpx.options(
+        f"{base}/v1/rerank",
+        headers={
+            "Origin": "https://app.example.com",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization,content-type",
+        },
+    )
     assert preflight.status_code == 200
     assert preflight.headers["access-control-allow-origin"] == "https://app.example.com"
-    other = httpx.options(f"{base}/v1/rerank", headers={
-        "Origin": "https://evil.example.com", "Access-Control-Request-Method": "POST"})
+    other = httpx.options(
+        f"{base}/v1/rerank", headers={"Origin": "https://evil.example.com", "Access-Control-Request-Method": "POST"}
+    )
     assert "access-control-allow-origin" not in other.headers
     real = httpx.post(f"{base}/v1/rerank", json=BODY, headers={**AUTH, "Origin": "https://app.example.com"})
     assert real.headers["access-control-allow-origin"] == "https://app.example.com"

@@ -19,8 +19,11 @@ from rankwise.server import ServerSettings, create_app
 from server_helpers import cli_server, threaded_server
 
 QUERY = "how long do fleas live"
-MANY = [f"Passage {i}: fleas, their eggs and larvae, and how long each stage of the flea life cycle lasts "
-        f"on a dog or a cat ({i})." for i in range(400)]
+MANY = [
+    f"Passage {i}: fleas, their eggs and larvae, and how long each stage of the flea life cycle lasts "
+    f"on a dog or a cat ({i})."
+    for i in range(400)
+]
 SMALL = {"query": QUERY, "documents": ["Adult fleas live two to three months.", "Bread needs flour."]}
 METHODS = {
     "first": {"top_k": 400},
@@ -62,8 +65,11 @@ def test_after_a_disconnect_the_model_stops(served):
     host, port = served.removeprefix("http://").split(":")
     body = json.dumps({"query": QUERY, "documents": MANY}).encode()
     with socket.create_connection((host, int(port))) as sock:
-        sock.sendall(b"POST /v1/rerank HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                     + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+        sock.sendall(
+            b"POST /v1/rerank HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            + f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
         time.sleep(1.0)
     assert idle_after(2.0) < 0.5, "the model went on working for a client that left"
 
@@ -72,11 +78,25 @@ def test_a_long_request_during_shutdown_gets_a_json_503_not_a_plain_500(tmp_path
     """SIGTERM during a FIRST request over 400 passages: after the drain (1 s) and the grace (2 s) it is
     answered 503 in the service's JSON shape and the process exits."""
     log = tmp_path / "server.log"
-    with cli_server("--model", "smollm2-135m", "--method", "first", "-O", "top_k=400", "--drain-seconds", "1",
-                    "--shutdown-grace", "2", log_path=log) as (base, process):
+    with cli_server(
+        "--model",
+        "smollm2-135m",
+        "--method",
+        "first",
+        "-O",
+        "top_k=400",
+        "--drain-seconds",
+        "1",
+        "--shutdown-grace",
+        "2",
+        log_path=log,
+    ) as (base, process):
         answers: list[httpx.Response] = []
-        client = threading.Thread(target=lambda: answers.append(
-            httpx.post(f"{base}/v1/rerank", json={"query": QUERY, "documents": MANY}, timeout=120)))
+        client = threading.Thread(
+            target=lambda: answers.append(
+                httpx.post(f"{base}/v1/rerank", json={"query": QUERY, "documents": MANY}, timeout=120)
+            )
+        )
         client.start()
         time.sleep(2.0)
         signalled = time.monotonic()

@@ -63,12 +63,14 @@ def test_one_two_and_no_documents(method, tmp_path):
             documents = DOCUMENTS[:count]
             if method == "fast-forward":  # it interpolates with the first stage's scores: sent with each document
                 documents = [{"text": text, "score": 10.0 - i} for i, text in enumerate(documents)]
-            cohere = httpx.post(f"{base}/v1/rerank", json={"query": "how long do fleas live",
-                                                           "documents": documents}, timeout=300)
+            cohere = httpx.post(
+                f"{base}/v1/rerank", json={"query": "how long do fleas live", "documents": documents}, timeout=300
+            )
             assert cohere.status_code == 200, (count, cohere.text[:300])
             assert sorted(r["index"] for r in cohere.json()["results"]) == list(range(count))
-            tei = httpx.post(f"{base}/rerank", json={"query": "how long do fleas live", "texts": DOCUMENTS[:count]},
-                             timeout=300)
+            tei = httpx.post(
+                f"{base}/rerank", json={"query": "how long do fleas live", "texts": DOCUMENTS[:count]}, timeout=300
+            )
             if method == "fast-forward":  # TEI's shape has no first-stage scores: refused, saying why
                 assert tei.status_code == 422 and "first stage's scores" in tei.json()["error"]
                 continue

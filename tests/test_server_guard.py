@@ -14,7 +14,6 @@ import httpx
 import pytest
 
 from rankwise.server.batcher import MicroBatcher
-
 from server_helpers import cli_server, threaded_server
 
 KEY = "rk-guard-é-31"  # a non-ASCII key must work too
@@ -68,8 +67,7 @@ def rss_kib(pid: int) -> int:
 
 def test_a_gigabyte_body_without_a_key_is_refused_from_the_headers(guarded):
     base, _ = guarded
-    head = ("POST /v1/rerank HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-            "Content-Length: 1000000000\r\n\r\n")
+    head = "POST /v1/rerank HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000000000\r\n\r\n"
     status, body = raw_request(base, head, read_timeout=10)
     assert status == 401
     assert json.loads(body)["error"].startswith("missing or invalid API key")
@@ -83,8 +81,10 @@ def test_malformed_json_without_a_key_is_401_not_400(guarded):
 
 def test_declared_oversized_body_is_413_with_a_key(guarded):
     base, _ = guarded
-    head = ("POST /v1/rerank HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-            f"Authorization: Bearer {KEY}\r\nContent-Length: 200000000\r\n\r\n").encode("utf-8")
+    head = (
+        "POST /v1/rerank HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"Authorization: Bearer {KEY}\r\nContent-Length: 200000000\r\n\r\n"
+    ).encode()
     status, body = raw_request(base, head)
     assert status == 413
     error = json.loads(body)
@@ -93,8 +93,10 @@ def test_declared_oversized_body_is_413_with_a_key(guarded):
 
 def test_chunked_body_is_cut_off_at_the_cap(guarded):
     base, process = guarded
-    head = ("POST /v1/rerank HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-            f"Authorization: Bearer {KEY}\r\nTransfer-Encoding: chunked\r\n\r\n").encode("utf-8")
+    head = (
+        "POST /v1/rerank HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"Authorization: Bearer {KEY}\r\nTransfer-Encoding: chunked\r\n\r\n"
+    ).encode()
     piece = b"a" * (1 << 20)
     chunk = f"{len(piece):x}\r\n".encode() + piece + b"\r\n"
     # 200 MiB offered in 1 MiB chunks; the default cap is ~34 MB, so the server must stop reading early.
@@ -105,8 +107,10 @@ def test_chunked_body_is_cut_off_at_the_cap(guarded):
 
 def test_memory_stays_flat_under_repeated_oversized_bodies(guarded):
     base, process = guarded
-    head = ("POST /v1/rerank HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-            f"Authorization: Bearer {KEY}\r\nContent-Length: {100 * 2**20}\r\n\r\n").encode("utf-8")
+    head = (
+        "POST /v1/rerank HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"Authorization: Bearer {KEY}\r\nContent-Length: {100 * 2**20}\r\n\r\n"
+    ).encode()
     block = b" " * (1 << 20)
     raw_request(base, head, (block for _ in range(100)))  # warm-up
     before = rss_kib(process.pid)
@@ -123,10 +127,16 @@ def test_a_lone_surrogate_fails_only_its_own_request(guarded):
     good = {"query": "how long do fleas live", "documents": ["Adult fleas live two to three months.", "Bread."]}
     bad = '{"query": "q", "documents": ["a \\ud800 b"]}'
     with concurrent.futures.ThreadPoolExecutor(7) as pool:
-        futures = [pool.submit(httpx.post, f"{base}/v1/rerank", json=good, headers=AUTH, timeout=60)
-                   for _ in range(6)]
-        futures.append(pool.submit(httpx.post, f"{base}/v1/rerank", content=bad.encode(),
-                                   headers={**AUTH, "Content-Type": "application/json"}, timeout=60))
+        futures = [pool.submit(httpx.post, f"{base}/v1/rerank", json=good, headers=AUTH, timeout=60) for _ in range(6)]
+        futures.append(
+            pool.submit(
+                httpx.post,
+                f"{base}/v1/rerank",
+                content=bad.encode(),
+                headers={**AUTH, "Content-Type": "application/json"},
+                timeout=60,
+            )
+        )
         responses = [f.result() for f in futures]
     assert [r.status_code for r in responses[:6]] == [200] * 6
     assert all(r.json()["results"][0]["index"] == 0 for r in responses[:6])
@@ -152,8 +162,7 @@ def test_public_docs_open_the_docs_and_nothing_else():
     from rankwise.server import ServerSettings, create_app
     from test_server import RecordingReranker
 
-    app = create_app(RecordingReranker(), ServerSettings(model_name="rec", api_keys=frozenset({KEY}),
-                                                         public_docs=True))
+    app = create_app(RecordingReranker(), ServerSettings(model_name="rec", api_keys=frozenset({KEY}), public_docs=True))
     with threaded_server(app) as base:
         for path in ("/docs", "/docs/swagger-ui-bundle.js", "/openapi.json"):
             assert httpx.get(f"{base}{path}").status_code == 200, path
@@ -174,8 +183,9 @@ def test_batcher_retries_a_failed_batch_request_by_request():
         batcher = MicroBatcher(score, max_batch=64, max_wait_ms=200)
         await batcher.start()
         try:
-            return await asyncio.gather(batcher.score(["a", "bb"]), batcher.score(["poison"]),
-                                        batcher.score(["ccc"]), return_exceptions=True)
+            return await asyncio.gather(
+                batcher.score(["a", "bb"]), batcher.score(["poison"]), batcher.score(["ccc"]), return_exceptions=True
+            )
         finally:
             await batcher.stop()
 
@@ -205,8 +215,12 @@ def test_an_unhandled_error_is_a_counted_json_500_with_the_request_id():
     with threaded_server(create_app(Broken("broken"), ServerSettings(model_name="broken"))) as base:
         response = httpx.get(f"{base}/v1/models", headers={"X-Request-ID": "req-42"})
         assert response.status_code == 500
-        assert response.json() == {"error": "internal error; quote the request id when reporting it",
-                                   "type": "internal", "error_type": "internal", "request_id": "req-42"}
+        assert response.json() == {
+            "error": "internal error; quote the request id when reporting it",
+            "type": "internal",
+            "error_type": "internal",
+            "request_id": "req-42",
+        }
         metrics = httpx.get(f"{base}/metrics").text
         assert 'code="500"' in metrics and "/v1/models" in metrics
 
@@ -236,26 +250,45 @@ def _nested(depth: int) -> dict:
     return value
 
 
-@pytest.mark.parametrize("route, body, error", [
-    ("/rerank", '{"query": "q\\ud800", "texts": ["a"]}', "query cannot be encoded as UTF-8"),
-    ("/rerank", '{"query": "q", "texts": ["a", "b \\udc00"]}', "texts[1] cannot be encoded as UTF-8"),
-    ("/v1/rerank", '{"query": "q", "documents": ["a \\ud800"], "max_tokens_per_doc": 4}',
-     "documents[0] cannot be encoded as UTF-8"),
-    ("/v2/rerank", '{"query": "q", "documents": [{"text": "a", "id": "d\\ud800"}], "return_documents": true}',
-     "documents[0].id cannot be encoded as UTF-8"),
-    ("/v1/rerank", '{"query": "q", "documents": [{"text": "a", "metadata": {"k": ["\\ud800"]}}]}',
-     "documents[0].metadata.k[0] cannot be encoded as UTF-8"),
-    ("/v1/rerank", '{"query": "q", "documents": [{"text": "a", "metadata": {"\\ud800": 1}}]}',
-     'the key "\\ud800" holds a lone UTF-16 surrogate, which is not text'),
-    ("/v1/rerank", json.dumps({"query": "q", "documents": [{"text": "a", "metadata": _nested(40)}]}),
-     "documents[0].metadata... is nested deeper than 32 levels"),
-])
+@pytest.mark.parametrize(
+    "route, body, error",
+    [
+        ("/rerank", '{"query": "q\\ud800", "texts": ["a"]}', "query cannot be encoded as UTF-8"),
+        ("/rerank", '{"query": "q", "texts": ["a", "b \\udc00"]}', "texts[1] cannot be encoded as UTF-8"),
+        (
+            "/v1/rerank",
+            '{"query": "q", "documents": ["a \\ud800"], "max_tokens_per_doc": 4}',
+            "documents[0] cannot be encoded as UTF-8",
+        ),
+        (
+            "/v2/rerank",
+            '{"query": "q", "documents": [{"text": "a", "id": "d\\ud800"}], "return_documents": true}',
+            "documents[0].id cannot be encoded as UTF-8",
+        ),
+        (
+            "/v1/rerank",
+            '{"query": "q", "documents": [{"text": "a", "metadata": {"k": ["\\ud800"]}}]}',
+            "documents[0].metadata.k[0] cannot be encoded as UTF-8",
+        ),
+        (
+            "/v1/rerank",
+            '{"query": "q", "documents": [{"text": "a", "metadata": {"\\ud800": 1}}]}',
+            'the key "\\ud800" holds a lone UTF-16 surrogate, which is not text',
+        ),
+        (
+            "/v1/rerank",
+            json.dumps({"query": "q", "documents": [{"text": "a", "metadata": _nested(40)}]}),
+            "documents[0].metadata... is nested deeper than 32 levels",
+        ),
+    ],
+)
 def test_text_no_response_could_carry_is_a_422_at_the_edge_of_every_route(guarded, route, body, error):
     """Lone surrogates anywhere (query, texts, a document's id or metadata keys) and metadata nested past 32
     levels: a 422 naming the field before any tokenizing or scoring, never a 500 at serialization."""
     base, _ = guarded
-    response = httpx.post(f"{base}{route}", content=body.encode(), headers={**AUTH, "Content-Type":
-                                                                            "application/json"}, timeout=60)
+    response = httpx.post(
+        f"{base}{route}", content=body.encode(), headers={**AUTH, "Content-Type": "application/json"}, timeout=60
+    )
     assert response.status_code == 422, response.text
     assert response.json()["error"].startswith(error)
     assert httpx.get(f"{base}/health").status_code == 200
@@ -270,8 +303,9 @@ def test_a_list_over_the_document_limit_is_refused_from_its_length_before_its_it
     before = rss_kib(process.pid)
     for route, field_name in [("/v1/rerank", "documents"), ("/rerank", "texts")]:
         body = ('{"query": "q", "%s": [' % field_name + ",".join(["{}"] * 60_000) + "]}").encode()
-        response = httpx.post(f"{base}{route}", content=body, headers={**AUTH, "Content-Type": "application/json"},
-                              timeout=60)
+        response = httpx.post(
+            f"{base}{route}", content=body, headers={**AUTH, "Content-Type": "application/json"}, timeout=60
+        )
         assert response.status_code == 413, response.text[:300]
         assert response.json()["error"] == "60000 documents, over the limit of 1000 per request"
         assert len(response.content) < 2000
@@ -281,9 +315,15 @@ def test_a_list_over_the_document_limit_is_refused_from_its_length_before_its_it
 
 def test_a_422_lists_the_first_few_problems_and_counts_the_rest(guarded):
     base, _ = guarded
-    response = httpx.post(f"{base}/v1/rerank", headers=AUTH, timeout=60,
-                          json={"query": "q", "documents": [{"no_text": i} for i in range(50)]})
+    response = httpx.post(
+        f"{base}/v1/rerank",
+        headers=AUTH,
+        timeout=60,
+        json={"query": "q", "documents": [{"no_text": i} for i in range(50)]},
+    )
     assert response.status_code == 422
     body = response.json()
-    assert body["error"].startswith("documents.0") and body["error"].endswith("(and 99 more problems)")  # two union branches each
+    assert body["error"].startswith("documents.0") and body["error"].endswith(
+        "(and 99 more problems)"
+    )  # two union branches each
     assert len(body["detail"]) == 10

@@ -29,17 +29,32 @@ def shapes() -> dict[str, tuple[bytes, dict[str, str], int]]:
     astral = ["\U0001f9a0" * 8192] * 1000  # 4-byte characters: the widest strings the cap allows
     zeros = b",".join([b"0"] * 16_500_000)
     return {
-        "1000 documents at the character cap": (json.dumps({"query": "fleas", "documents": cap_texts}).encode(),
-                                                {}, 200),
+        "1000 documents at the character cap": (
+            json.dumps({"query": "fleas", "documents": cap_texts}).encode(),
+            {},
+            200,
+        ),
         "99,403 JSON values": (json.dumps({"query": "fleas", "documents": metadata}).encode(), {}, 200),
-        "astral characters": (json.dumps({"query": "fleas", "documents": astral}, ensure_ascii=False).encode(),
-                              {}, 200),
-        "16.5 million zeros": (b'{"query": "q", "documents": [{"text": "a", "metadata": {"a": [' + zeros + b"]}}]}",
-                               {}, 413),
-        "gzip at the cap": (gzip.compress(json.dumps({"query": "fleas", "documents": cap_texts}).encode()),
-                            {"Content-Encoding": "gzip"}, 200),
-        "nesting 64 deep": (b'{"query": "q", "documents": [{"text": "a", "metadata": ' + b"[" * 59 + b"]" * 59
-                            + b"}]}", {}, 422),
+        "astral characters": (
+            json.dumps({"query": "fleas", "documents": astral}, ensure_ascii=False).encode(),
+            {},
+            200,
+        ),
+        "16.5 million zeros": (
+            b'{"query": "q", "documents": [{"text": "a", "metadata": {"a": [' + zeros + b"]}}]}",
+            {},
+            413,
+        ),
+        "gzip at the cap": (
+            gzip.compress(json.dumps({"query": "fleas", "documents": cap_texts}).encode()),
+            {"Content-Encoding": "gzip"},
+            200,
+        ),
+        "nesting 64 deep": (
+            b'{"query": "q", "documents": [{"text": "a", "metadata": ' + b"[" * 59 + b"]" * 59 + b"}]}",
+            {},
+            422,
+        ),
     }
 
 
@@ -50,8 +65,9 @@ def test_one_request_of_each_adversarial_shape_stays_under_the_documented_memory
         baseline = peak_rss_mib(process.pid)
         growth = {}
         for name, (body, headers, status) in shapes().items():
-            answer = httpx.post(f"{base}/v1/rerank", content=body, timeout=600,
-                                headers={"Content-Type": "application/json", **headers})
+            answer = httpx.post(
+                f"{base}/v1/rerank", content=body, timeout=600, headers={"Content-Type": "application/json", **headers}
+            )
             assert answer.status_code == status, (name, answer.text[:300])
             growth[name] = peak_rss_mib(process.pid) - baseline
         print(json.dumps({"baseline_mib": baseline, "peak_growth_mib": growth}, indent=1))

@@ -8,24 +8,26 @@ import concurrent.futures
 
 import httpx
 import pytest
+from tests.conftest import FLEA_PASSAGES, FLEA_QUERY
 
 from rankwise import Reranker, ScoreKind
 from rankwise.server import ServerSettings, create_app
-
 from server_helpers import threaded_server
-from tests.conftest import FLEA_PASSAGES, FLEA_QUERY
 
 DOCS, QUERY = FLEA_PASSAGES, FLEA_QUERY
 
 
-@pytest.mark.parametrize("kind, raw, expected", [
-    (ScoreKind.COSINE, [-1.0, 0.0, 0.5, 1.2], [0.0, 0.5, 0.75, 1.0]),
-    (ScoreKind.LOGIT, [0.0, 2.0, -2.0], [0.5, 0.8807970779778823, 0.11920292202211755]),
-    (ScoreKind.LOG_PROBABILITY, [0.0, -0.6931471805599453, 0.1], [1.0, 0.5, 1.0]),
-    (ScoreKind.PROBABILITY, [0.2, 1.3, -0.1], [0.2, 1.0, 0.0]),
-    (ScoreKind.ORDINAL, [4.0, 3.0, 3.0, 1.0], [1.0, 0.75, 0.75, 0.25]),
-    (ScoreKind.STANDARDIZED, [0.0], [0.5]),
-])
+@pytest.mark.parametrize(
+    "kind, raw, expected",
+    [
+        (ScoreKind.COSINE, [-1.0, 0.0, 0.5, 1.2], [0.0, 0.5, 0.75, 1.0]),
+        (ScoreKind.LOGIT, [0.0, 2.0, -2.0], [0.5, 0.8807970779778823, 0.11920292202211755]),
+        (ScoreKind.LOG_PROBABILITY, [0.0, -0.6931471805599453, 0.1], [1.0, 0.5, 1.0]),
+        (ScoreKind.PROBABILITY, [0.2, 1.3, -0.1], [0.2, 1.0, 0.0]),
+        (ScoreKind.ORDINAL, [4.0, 3.0, 3.0, 1.0], [1.0, 0.75, 0.75, 0.25]),
+        (ScoreKind.STANDARDIZED, [0.0], [0.5]),
+    ],
+)
 def test_each_score_kind_maps_onto_the_unit_interval(kind, raw, expected):
     assert kind.to_unit_interval(raw) == pytest.approx(expected)
 
@@ -43,8 +45,7 @@ def first_reranker():
 
 @pytest.mark.parametrize("method", ["first", "listwise-generate"])
 def test_listwise_methods_answer_over_http_as_in_python(method, first_reranker):
-    reranker = first_reranker if method == "first" else Reranker.load("smollm2-135m", method=method, window=4,
-                                                                      stride=2)
+    reranker = first_reranker if method == "first" else Reranker.load("smollm2-135m", method=method, window=4, stride=2)
     expected = [int(r.docid) for r in reranker.rerank(QUERY, DOCS)]
     with threaded_server(create_app(reranker, ServerSettings(model_name="smollm2-135m"))) as base:
         data = httpx.post(f"{base}/v1/rerank", json={"query": QUERY, "documents": DOCS}, timeout=120).json()
@@ -70,8 +71,14 @@ def test_concurrent_listwise_requests_share_model_calls(first_reranker):
         with threaded_server(create_app(first_reranker, settings)) as base:
             calls.clear()
             with concurrent.futures.ThreadPoolExecutor(3) as pool:
-                answers = list(pool.map(lambda _: httpx.post(f"{base}/v1/rerank", timeout=120, json={
-                    "query": QUERY, "documents": DOCS}).json(), range(3)))
+                answers = list(
+                    pool.map(
+                        lambda _: httpx.post(
+                            f"{base}/v1/rerank", timeout=120, json={"query": QUERY, "documents": DOCS}
+                        ).json(),
+                        range(3),
+                    )
+                )
     finally:
         del first_reranker.scored_requests
     assert all([r["index"] for r in a["results"]] == expected for a in answers)
@@ -85,16 +92,17 @@ def test_reasoning_is_returned_only_when_asked_with_each_passage_named():
     docs = DOCS[:3]
     trace = reranker.rerank(QUERY, docs).trace["reasoning"]
     with threaded_server(create_app(reranker, ServerSettings(model_name="smollm2-135m"))) as base:
-        asked = httpx.post(f"{base}/v2/rerank", json={"query": QUERY, "documents": docs, "return_reasoning": True},
-                           timeout=120).json()
+        asked = httpx.post(
+            f"{base}/v2/rerank", json={"query": QUERY, "documents": docs, "return_reasoning": True}, timeout=120
+        ).json()
         plain = httpx.post(f"{base}/v2/rerank", json={"query": QUERY, "documents": docs}, timeout=120).json()
     steps = sorted(asked["reasoning"], key=lambda step: step["index"])
     assert [step["index"] for step in steps] == [0, 1, 2] and {s["unit"] for s in steps} == {"passage"}
     assert [(s["reasoning"], s["reasoning_tokens"], s["ended"]) for s in steps] == [
-        (t["reasoning"], t["reasoning_tokens"], t["ended"]) for t in sorted(trace, key=lambda t: int(t["docid"]))]
+        (t["reasoning"], t["reasoning_tokens"], t["ended"]) for t in sorted(trace, key=lambda t: int(t["docid"]))
+    ]
     assert all(0 < s["reasoning_tokens"] <= 8 for s in steps)
-    assert "reasoning" not in plain and [r["index"] for r in plain["results"]] == [r["index"] for r in
-                                                                                   asked["results"]]
+    assert "reasoning" not in plain and [r["index"] for r in plain["results"]] == [r["index"] for r in asked["results"]]
 
 
 def test_a_listwise_request_past_its_deadline_stops_the_model_at_its_next_window():

@@ -42,7 +42,7 @@ def exchange(base: str, data: bytes, wait: float = 10.0, send_after: bytes = b""
             sock.settimeout(max(deadline - time.monotonic(), 0.01))
             try:
                 chunk = sock.recv(65536)
-            except (socket.timeout, TimeoutError):
+            except TimeoutError:
                 break
             except ConnectionResetError:
                 closed = True
@@ -68,8 +68,9 @@ def responses(raw: bytes) -> list[tuple[int, dict[str, str], bytes]]:
 
 
 def post(path: str, body: bytes, extra: str = "", content_type: str = "application/json") -> bytes:
-    head = (f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\n"
-            f"Content-Length: {len(body)}\r\n{extra}\r\n")
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\nContent-Length: {len(body)}\r\n{extra}\r\n"
+    )
     return head.encode("latin-1") + body
 
 
@@ -101,7 +102,9 @@ def test_metadata_values_per_document_are_bounded(server):
     document = {"text": "a", "metadata": {"tags": list(range(1500))}}
     answer = httpx.post(f"{base}/v1/rerank", json={"query": "q", "documents": [document]}, timeout=30)
     assert answer.status_code == 413
-    assert answer.json()["error"] == "documents[0] holds over 1000 values (ids, metadata and other fields of one document)"
+    assert (
+        answer.json()["error"] == "documents[0] holds over 1000 values (ids, metadata and other fields of one document)"
+    )
 
 
 # -- item 6: request smuggling framing --------------------------------------------------------------------
@@ -110,25 +113,36 @@ def test_content_length_with_transfer_encoding_is_refused_and_the_connection_clo
     body = json.dumps(REQUEST).encode()
     chunked = f"{len(body):x}\r\n".encode() + body + b"\r\n0\r\n\r\n"
     smuggled = b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"
-    head = (f"POST /v1/rerank HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {len(body)}"
-            "\r\nTransfer-Encoding: chunked\r\n\r\n").encode()
+    head = (
+        f"POST /v1/rerank HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {len(body)}"
+        "\r\nTransfer-Encoding: chunked\r\n\r\n"
+    ).encode()
     raw, closed = exchange(base, head + chunked + smuggled)
     assert len(responses(raw)) == 1, "the smuggled request must never be answered"
     assert json_error(raw, 400, closed) == "Content-Length and Transfer-Encoding together: send one of them"
 
 
 # -- item 7: HTTP-layer errors in the JSON shape, and the connection closed when framing is in doubt ------
-@pytest.mark.parametrize("request_bytes, status, reason", [
-    (b"GARBAGE\r\n\r\n", 400, "illegal request line"),
-    (b"GET /health HTTP/1.1\r\n\r\n", 400, "Missing mandatory Host: header"),
-    (b"GET /health HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400, "Found multiple Host: headers"),
-    (b"POST /v1/rerank HTTP/1.1\r\nHost: x\r\nContent-Length: ten\r\n\r\n", 400, "bad Content-Length"),
-    (b"POST /v1/rerank HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", 400,
-     "conflicting Content-Length headers"),
-    (b"GET /health HTTP/1.1\r\nHost: x\r\nX-A: a\x00b\r\n\r\n", 400, "illegal header line"),
-    (b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 1_000_000 + b"\r\n\r\n", 431,
-     "the request line and headers are over the limit of 16384 bytes"),
-])
+@pytest.mark.parametrize(
+    "request_bytes, status, reason",
+    [
+        (b"GARBAGE\r\n\r\n", 400, "illegal request line"),
+        (b"GET /health HTTP/1.1\r\n\r\n", 400, "Missing mandatory Host: header"),
+        (b"GET /health HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400, "Found multiple Host: headers"),
+        (b"POST /v1/rerank HTTP/1.1\r\nHost: x\r\nContent-Length: ten\r\n\r\n", 400, "bad Content-Length"),
+        (
+            b"POST /v1/rerank HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
+            400,
+            "conflicting Content-Length headers",
+        ),
+        (b"GET /health HTTP/1.1\r\nHost: x\r\nX-A: a\x00b\r\n\r\n", 400, "illegal header line"),
+        (
+            b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 1_000_000 + b"\r\n\r\n",
+            431,
+            "the request line and headers are over the limit of 16384 bytes",
+        ),
+    ],
+)
 def test_requests_h11_cannot_parse_get_a_json_error_and_a_closed_connection(server, request_bytes, status, reason):
     base, _ = server
     raw, closed = exchange(base, request_bytes)
@@ -160,8 +174,12 @@ def test_a_body_past_its_deadline_is_408_and_the_connection_closed(server):
 
 def test_two_authorization_headers_are_ambiguous(server):
     base, _ = server
-    raw, closed = exchange(base, post("/v1/rerank", json.dumps(REQUEST).encode(),
-                                      "Authorization: Bearer wrong\r\nAuthorization: Bearer right\r\n"))
+    raw, closed = exchange(
+        base,
+        post(
+            "/v1/rerank", json.dumps(REQUEST).encode(), "Authorization: Bearer wrong\r\nAuthorization: Bearer right\r\n"
+        ),
+    )
     assert json_error(raw, 400, closed) == "more than one Authorization header: send one"
 
 
@@ -169,15 +187,19 @@ def test_two_authorization_headers_are_ambiguous(server):
 def test_compressed_bodies_are_decoded(server, encode, encoding):
     base, _ = server
     body = encode(json.dumps(REQUEST).encode())
-    answer = httpx.post(f"{base}/v1/rerank", content=body, headers={"Content-Type": "application/json",
-                                                                     "Content-Encoding": encoding})
+    answer = httpx.post(
+        f"{base}/v1/rerank", content=body, headers={"Content-Type": "application/json", "Content-Encoding": encoding}
+    )
     assert answer.status_code == 200 and [r["index"] for r in answer.json()["results"]] == [0, 1]
 
 
-@pytest.mark.parametrize("encoding, status, message", [
-    ("gzip", 400, "the body is not valid gzip data"),
-    ("br", 415, "Content-Encoding 'br' is not supported"),
-])
+@pytest.mark.parametrize(
+    "encoding, status, message",
+    [
+        ("gzip", 400, "the body is not valid gzip data"),
+        ("br", 415, "Content-Encoding 'br' is not supported"),
+    ],
+)
 def test_a_body_not_in_its_declared_encoding_is_refused(server, encoding, status, message):
     base, _ = server
     raw, _ = exchange(base, post("/v1/rerank", json.dumps(REQUEST).encode(), f"Content-Encoding: {encoding}\r\n"))
@@ -187,16 +209,22 @@ def test_a_body_not_in_its_declared_encoding_is_refused(server, encoding, status
 def test_a_gzip_bomb_is_refused_at_the_body_cap(tmp_path):
     with cli_server("--model", "minilm-embed", "--max-body-bytes", "100000") as (base, _):
         bomb = gzip.compress(b'{"query": "q", "documents": ["' + b"a" * 5_000_000 + b'"]}')
-        answer = httpx.post(f"{base}/v1/rerank", content=bomb,
-                            headers={"Content-Type": "application/json", "Content-Encoding": "gzip"})
+        answer = httpx.post(
+            f"{base}/v1/rerank", content=bomb, headers={"Content-Type": "application/json", "Content-Encoding": "gzip"}
+        )
     assert answer.status_code == 413
     assert answer.json()["error"] == "the body decompresses to over the limit of 100000 bytes"
 
 
-@pytest.mark.parametrize("literal, message", [
-    (b"NaN", "NaN is not a JSON number"), (b"Infinity", "Infinity is not a JSON number"),
-    (b"-Infinity", "-Infinity is not a JSON number"), (b"1e400", "the number 1e400 is too large for a double"),
-])
+@pytest.mark.parametrize(
+    "literal, message",
+    [
+        (b"NaN", "NaN is not a JSON number"),
+        (b"Infinity", "Infinity is not a JSON number"),
+        (b"-Infinity", "-Infinity is not a JSON number"),
+        (b"1e400", "the number 1e400 is too large for a double"),
+    ],
+)
 def test_non_finite_numbers_are_refused_not_echoed_as_null(server, literal, message):
     base, _ = server
     body = b'{"query": "q", "documents": [{"text": "a", "score": ' + literal + b"}]}"
@@ -204,14 +232,18 @@ def test_non_finite_numbers_are_refused_not_echoed_as_null(server, literal, mess
     assert json_error(raw, 422).startswith(message)
 
 
-@pytest.mark.parametrize("query", ["\u200b", "\u200c\u200d", "\ufeff", "\u2060", "\x00", "\u0301\u0300",
-                                   "\u200f", "\u00ad", " \u200b \u2060 "])
+@pytest.mark.parametrize(
+    "query",
+    ["\u200b", "\u200c\u200d", "\ufeff", "\u2060", "\x00", "\u0301\u0300", "\u200f", "\u00ad", " \u200b \u2060 "],
+)
 def test_invisible_queries_are_refused(server, query):
     base, _ = server
     answer = httpx.post(f"{base}/v1/rerank", json={"query": query, "documents": ["a flea"]})
     assert answer.status_code == 422
-    assert answer.json()["error"].startswith("query has no visible characters") or \
-        answer.json()["error"] == "query is empty"
+    assert (
+        answer.json()["error"].startswith("query has no visible characters")
+        or answer.json()["error"] == "query is empty"
+    )
 
 
 def test_an_invisible_document_is_refused_naming_it(server):
@@ -221,20 +253,49 @@ def test_an_invisible_document_is_refused_naming_it(server):
 
 
 # -- item 8 ------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("body, headers, status, message", [
-    ('{"query": "q", "documents": ["a"]}'.encode("utf-16"), {}, 400, "the body is not UTF-8: invalid byte at offset 0"),
-    ('{"query": "q", "documents": ["a"]}'.encode("utf-32"), {}, 400, "the body is not UTF-8: invalid byte at offset 0"),
-    (b'{"query": "caf\xe9", "documents": ["a"]}', {}, 400, "the body is not UTF-8: invalid byte at offset 14"),
-    (b'{"query": "q", "documents": ["a"]}', {"Content-Type": "application/json; charset=latin-1"}, 415,
-     "the body must be UTF-8 JSON, not charset 'latin-1'"),
-    (b'{"query": "q", "query": "r", "documents": ["a"]}', {}, 400,
-     'duplicate key "query" in a JSON object: send each key once'),
-    (b"[" * 1500 + b"]" * 1500, {}, 413, "the body is nested 1500 levels deep, over the limit of 64"),
-    (b'{"query": "q", "documents": ["a"], "top_n": ' + b"9" * 5000 + b"}", {}, 422,
-     "an integer of 5000 digits, over the limit of 4300"),
-    (b'{"query": "q", "documents": [{"text": "a", "\\ud800": 1}]}', {}, 422,
-     'the key "\\ud800" holds a lone UTF-16 surrogate, which is not text'),
-])
+@pytest.mark.parametrize(
+    "body, headers, status, message",
+    [
+        (
+            '{"query": "q", "documents": ["a"]}'.encode("utf-16"),
+            {},
+            400,
+            "the body is not UTF-8: invalid byte at offset 0",
+        ),
+        (
+            '{"query": "q", "documents": ["a"]}'.encode("utf-32"),
+            {},
+            400,
+            "the body is not UTF-8: invalid byte at offset 0",
+        ),
+        (b'{"query": "caf\xe9", "documents": ["a"]}', {}, 400, "the body is not UTF-8: invalid byte at offset 14"),
+        (
+            b'{"query": "q", "documents": ["a"]}',
+            {"Content-Type": "application/json; charset=latin-1"},
+            415,
+            "the body must be UTF-8 JSON, not charset 'latin-1'",
+        ),
+        (
+            b'{"query": "q", "query": "r", "documents": ["a"]}',
+            {},
+            400,
+            'duplicate key "query" in a JSON object: send each key once',
+        ),
+        (b"[" * 1500 + b"]" * 1500, {}, 413, "the body is nested 1500 levels deep, over the limit of 64"),
+        (
+            b'{"query": "q", "documents": ["a"], "top_n": ' + b"9" * 5000 + b"}",
+            {},
+            422,
+            "an integer of 5000 digits, over the limit of 4300",
+        ),
+        (
+            b'{"query": "q", "documents": [{"text": "a", "\\ud800": 1}]}',
+            {},
+            422,
+            'the key "\\ud800" holds a lone UTF-16 surrogate, which is not text',
+        ),
+    ],
+)
 def test_each_body_problem_has_its_own_message(server, body, headers, status, message):
     base, _ = server
     answer = httpx.post(f"{base}/v1/rerank", content=body, headers={"Content-Type": "application/json", **headers})
@@ -272,8 +333,9 @@ def test_json_is_parsed_on_a_worker_thread_not_the_event_loop(monkeypatch):
         async def receive():
             return {"type": "http.request", "body": payload, "more_body": False}
 
-        request = body_module.BoundedJsonRequest({"type": "http", "method": "POST", "headers": [
-            (b"content-type", b"application/json")]}, receive)
+        request = body_module.BoundedJsonRequest(
+            {"type": "http", "method": "POST", "headers": [(b"content-type", b"application/json")]}, receive
+        )
         request.limits = body_module.JsonLimits(max_bytes=10_000)
         return await request.json(), threading.current_thread()
 

@@ -23,8 +23,10 @@ def secured(tmp_path_factory):
     keys = folder / "keys.txt"
     keys.write_text(f"# test keys\n{KEY}\n")
     log = folder / "server.log"
-    with cli_server("--model", "minilm-embed", "--api-key-file", str(keys), "--drain-seconds", "3",
-                    log_path=log) as (base, process):
+    with cli_server("--model", "minilm-embed", "--api-key-file", str(keys), "--drain-seconds", "3", log_path=log) as (
+        base,
+        process,
+    ):
         yield base, process, log
 
 
@@ -50,9 +52,24 @@ def test_schemathesis_all_checks_pass(secured):
     base, _, _ = secured
     st = shutil.which("st") or str(__import__("pathlib").Path(sys.executable).parent / "st")
     result = subprocess.run(
-        [st, "run", f"{base}/openapi.json", "--checks", "all", "--max-examples", "40",
-         "--seed", "1", "-H", f"Authorization: Bearer {KEY}", "--generation-deterministic"],
-        capture_output=True, text=True, timeout=600)
+        [
+            st,
+            "run",
+            f"{base}/openapi.json",
+            "--checks",
+            "all",
+            "--max-examples",
+            "40",
+            "--seed",
+            "1",
+            "-H",
+            f"Authorization: Bearer {KEY}",
+            "--generation-deterministic",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
 
 
@@ -61,7 +78,10 @@ def test_graceful_shutdown_finishes_in_flight_and_refuses_new_work(secured):
     headers = {"Authorization": f"Bearer {KEY}"}
     # Long enough to be in flight at the signal, short enough to finish within the 30 s graceful timeout on a
     # loaded machine (600 passages took longer than that while a benchmark shared the 2 cores).
-    big = {"query": "how long do fleas live", "documents": [f"passage {i} about fleas and pets " * 12 for i in range(300)]}
+    big = {
+        "query": "how long do fleas live",
+        "documents": [f"passage {i} about fleas and pets " * 12 for i in range(300)],
+    }
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         in_flight = pool.submit(httpx.post, f"{base}/v1/rerank", json=big, headers=headers, timeout=120)
         time.sleep(1.0)
@@ -98,8 +118,12 @@ def test_a_model_that_fails_to_load_stops_the_process_with_the_reason(tmp_path):
     from server_helpers import free_port
 
     missing = tmp_path / "no-such-model"
-    result = subprocess.run([sys.executable, "-m", "rankwise.cli", "serve", "--model", str(missing),
-                             "--port", str(free_port())], capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "rankwise.cli", "serve", "--model", str(missing), "--port", str(free_port())],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode != 0
     output = result.stdout + result.stderr
     assert "the model failed to load, so the service stopped" in output and "no-such-model" in output

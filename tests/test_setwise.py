@@ -7,13 +7,18 @@ from __future__ import annotations
 import pytest
 
 from rankwise import OptionError, Reranker
-from rankwise.rerankers.setwise import SetwiseJudge, setwise_heapsort
+from rankwise.rerankers.pairwise.setwise import SetwiseJudge, setwise_heapsort
 from rankwise.types import Candidate, Query, Request
 
 QUERY = "how long do fleas live"
-PASSAGES = ["Adult fleas live two to three months on a host.", "Sourdough bread needs flour, water and salt.",
-            "Without a host, a flea survives a few days to two weeks.", "Guitar strings are tuned with pegs.",
-            "Flea larvae develop in carpets over one to two weeks.", "Chess pieces move in fixed patterns."]
+PASSAGES = [
+    "Adult fleas live two to three months on a host.",
+    "Sourdough bread needs flour, water and salt.",
+    "Without a host, a flea survives a few days to two weeks.",
+    "Guitar strings are tuned with pegs.",
+    "Flea larvae develop in carpets over one to two weeks.",
+    "Chess pieces move in fixed patterns.",
+]
 
 
 @pytest.fixture(scope="module")

@@ -4,13 +4,13 @@ when it was trained; the one rebuilt by a recipe says how to rebuild it when it 
 import json
 
 import pytest
+from tests.conftest import data_path
 
 from rankwise import Reranker
 from rankwise.errors import ModelNotAvailableError
 from rankwise.io import read_candidates
 from rankwise.models.registry import get_model_spec
 from rankwise.models.sources import SHIPPED
-from tests.conftest import data_path
 
 SHIPPED_MODELS = ["minilm-fusion-dl21", "minilm-maxsim-fusion-dl21", "minilm-maxsim-lora"]
 

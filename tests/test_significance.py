@@ -18,9 +18,13 @@ def test_paired_t_test_matches_scipy_on_fixed_numbers():
 
 
 def test_exact_randomization_test_matches_scipy_permutation_test():
-    expected = stats.permutation_test((np.array(A), np.array(B)), lambda x, y: np.mean(x - y),
-                                      permutation_type="samples", alternative="two-sided",
-                                      n_resamples=np.inf).pvalue
+    expected = stats.permutation_test(
+        (np.array(A), np.array(B)),
+        lambda x, y: np.mean(x - y),
+        permutation_type="samples",
+        alternative="two-sided",
+        n_resamples=np.inf,
+    ).pvalue
     assert randomization_test(A, B) == pytest.approx(expected, abs=1e-12)
 
 

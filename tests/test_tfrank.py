@@ -11,12 +11,14 @@ import pytest
 
 import tiny_models
 from rankwise import OptionError, Reranker
-from rankwise.rerankers.prompts import TFRANK
+from rankwise.rerankers.prompts.pointwise import TFRANK
 
 QUERY = "what nano means"
-PASSAGES = ["Nano means very, very small: a nanometre is one millionth of a millimetre.",
-            "8 Unusual Civil War Weapons: muskets, bayonets and cannons.",
-            "Nanotechnology is already in products like sunscreen."]
+PASSAGES = [
+    "Nano means very, very small: a nanometre is one millionth of a millimetre.",
+    "8 Unusual Civil War Weapons: muskets, bayonets and cannons.",
+    "Nanotechnology is already in products like sunscreen.",
+]
 SYSTEM_PROMPT = "Based on the relevance of the Documents to the Query and the Instruct provided to complete the task."
 
 
@@ -34,19 +36,34 @@ def tfrank_build_input(query, document):
         "3 means strongly relevant,\n"
         "4 means completely relevant.\n\n"
         "- For binary relevance judgment (yes or no), the rule is:\n"
-        "Scores 0 and 1 are considered irrelevant and represented as \"no\",\n"
-        "Scores 2, 3, and 4 are considered relevant and represented as \"yes\".\n\n\n"
+        'Scores 0 and 1 are considered irrelevant and represented as "no",\n'
+        'Scores 2, 3, and 4 are considered relevant and represented as "yes".\n\n\n'
         f"<Query>: {query}\n\n\n"
         f"<Document>: {document}"
     )
 
 
-def tfrank_build_completion_prompt(input_text, system_prompt, tokenizer, max_model_tokens=40960,
-                                   reserved_tokens=1024, think_mode=True, reasoning_model=True, try_num=2):
+def tfrank_build_completion_prompt(
+    input_text,
+    system_prompt,
+    tokenizer,
+    max_model_tokens=40960,
+    reserved_tokens=1024,
+    think_mode=True,
+    reasoning_model=True,
+    try_num=2,
+):
     """run_eval.py build_completion_prompt (the think_mode=False, reasoning_model=True branches)."""
     assert not think_mode and reasoning_model
-    fixed_prompt = ("<|im_start|>system\n" + system_prompt + "\n" + "<|im_end|>\n" + "<|im_start|>user\n"
-                    + "\n<|im_end|>\n" + "<|im_start|>assistant\n<think>\n\n</think>\n\n")
+    fixed_prompt = (
+        "<|im_start|>system\n"
+        + system_prompt
+        + "\n"
+        + "<|im_end|>\n"
+        + "<|im_start|>user\n"
+        + "\n<|im_end|>\n"
+        + "<|im_start|>assistant\n<think>\n\n</think>\n\n"
+    )
     fixed_tokens = len(tokenizer.encode(fixed_prompt))
     max_input_tokens = max_model_tokens - reserved_tokens - fixed_tokens
     input_tokens = tokenizer.encode(input_text)
@@ -54,11 +71,22 @@ def tfrank_build_completion_prompt(input_text, system_prompt, tokenizer, max_mod
         input_tokens = input_tokens[:max_input_tokens]
     truncated_input = tokenizer.decode(input_tokens)
     if try_num >= 1:
-        truncated_input += ('\nPlease directly output the relevance judgment (yes or no), followed by the relevance '
-                            'score in parentheses, e.g., yes(score) or no(score).')
-    prompt = truncated_input + (' /think' if think_mode else ' /no think')
-    completion_prompt = ("<|im_start|>system\n" + system_prompt + "\n" + "<|im_end|>\n" + "<|im_start|>user\n"
-                         + prompt + "\n" + "<|im_end|>\n" + "<|im_start|>assistant\n<think>\n\n</think>\n\n")
+        truncated_input += (
+            "\nPlease directly output the relevance judgment (yes or no), followed by the relevance "
+            "score in parentheses, e.g., yes(score) or no(score)."
+        )
+    prompt = truncated_input + (" /think" if think_mode else " /no think")
+    completion_prompt = (
+        "<|im_start|>system\n"
+        + system_prompt
+        + "\n"
+        + "<|im_end|>\n"
+        + "<|im_start|>user\n"
+        + prompt
+        + "\n"
+        + "<|im_end|>\n"
+        + "<|im_start|>assistant\n<think>\n\n</think>\n\n"
+    )
     return completion_prompt, len(tokenizer.encode(completion_prompt))
 
 
@@ -77,13 +105,13 @@ def tfrank_get_logit(top_logprob_dict, candidates, fallback):
 
 
 def tfrank_parse_yesno(top_logprob_dict):
-    yes_candidates = ['yes', 'Yes', 'YES']
-    no_candidates = ['no', 'No', 'NO']
+    yes_candidates = ["yes", "Yes", "YES"]
+    no_candidates = ["no", "No", "NO"]
     min_logprob = min(top_logprob_dict.values()) if top_logprob_dict else -100
     true_logit = tfrank_get_logit(top_logprob_dict, yes_candidates, min_logprob - 10)
     false_logit = tfrank_get_logit(top_logprob_dict, no_candidates, min_logprob - 10)
     scores = tfrank_softmax([true_logit, false_logit])
-    return {'yes': scores[0], 'no': scores[1]}
+    return {"yes": scores[0], "no": scores[1]}
 
 
 def tfrank_parse_label(top_logprob_dict, target_label_tokens_str):
@@ -106,7 +134,7 @@ def tfrank_get_next_token_probs(tokens, top_logprobs, tokenizer, think_mode=Fals
     yesno_finish = False
     label_result = None
     yesno_result = None
-    target_label_tokens_str = ['0', '1', '2', '3', '4']
+    target_label_tokens_str = ["0", "1", "2", "3", "4"]
     for i, token in enumerate(tokens):
         buffer_tokens.append(token)
         text_so_far = tokenizer.convert_tokens_to_string(buffer_tokens)
@@ -155,6 +183,8 @@ def tfrank_demo_score(tmp_res):
     else:
         final_score = 0.5
     return float(final_score)
+
+
 # ---- end of the oracle ----
 
 
@@ -187,9 +217,14 @@ def qwen_tokenizer():
 
 def test_tfrank_prompt_bytes_equal_its_authors_code(qwen_tokenizer):
     for passage in PASSAGES:
-        reference, _ = tfrank_build_completion_prompt(tfrank_build_input(QUERY, passage), SYSTEM_PROMPT,
-                                                      qwen_tokenizer, think_mode=False, reasoning_model=True,
-                                                      try_num=0)
+        reference, _ = tfrank_build_completion_prompt(
+            tfrank_build_input(QUERY, passage),
+            SYSTEM_PROMPT,
+            qwen_tokenizer,
+            think_mode=False,
+            reasoning_model=True,
+            try_num=0,
+        )
         assert TFRANK.prompt_text(None, QUERY, passage) == reference
 
 
@@ -219,8 +254,14 @@ def test_tfrank_preset_scores_equal_its_authors_reading(tmp_path, qwen_tokenizer
     ranking = reranker.rerank(QUERY, PASSAGES)
     expected = {}
     for i, passage in enumerate(PASSAGES):
-        prompt, _ = tfrank_build_completion_prompt(tfrank_build_input(QUERY, passage), SYSTEM_PROMPT, qwen_tokenizer,
-                                                   think_mode=False, reasoning_model=True, try_num=0)
+        prompt, _ = tfrank_build_completion_prompt(
+            tfrank_build_input(QUERY, passage),
+            SYSTEM_PROMPT,
+            qwen_tokenizer,
+            think_mode=False,
+            reasoning_model=True,
+            try_num=0,
+        )
         tokens, tops = vllm_style_completion(str(folder), qwen_tokenizer, prompt)
         result = tfrank_get_next_token_probs(tokens, tops, qwen_tokenizer)
         assert (result is None) == (answer == "yes!")

@@ -13,9 +13,16 @@ from rankwise.pipelines.train.cross_encoder import LOSSES, CrossEncoderTrainingC
 from rankwise.pipelines.train.data import HeldOut, PooledDoc, QueryGroup
 from rankwise.pipelines.train.listwise_sampling import sample_lists
 
-TEXTS = ["a recipe for sourdough bread", "the history of the roman empire", "how to tune a guitar",
-         "penguins live in antarctica", "stock market news today", "the rules of chess",
-         "zebra stripes and their purpose", "volcanoes erupt molten rock"]
+TEXTS = [
+    "a recipe for sourdough bread",
+    "the history of the roman empire",
+    "how to tune a guitar",
+    "penguins live in antarctica",
+    "stock market news today",
+    "the rules of chess",
+    "zebra stripes and their purpose",
+    "volcanoes erupt molten rock",
+]
 TARGET = "zebra stripes and their purpose"
 
 
@@ -58,8 +65,17 @@ def test_a_few_steps_lift_the_labelled_passage(tmp_path):
 
     group = _group()
     request = Request(Query("q", group.query), [Candidate(d.docid, d.text) for d in group.docs])
-    config = CrossEncoderTrainingConfig(group_size=8, group_head=1, head=1, examples_per_query=8, epochs=3,
-                                        lr=3e-4, batch_size=2, checkpoint_steps=100, max_seq_length=32)
+    config = CrossEncoderTrainingConfig(
+        group_size=8,
+        group_head=1,
+        head=1,
+        examples_per_query=8,
+        epochs=3,
+        lr=3e-4,
+        batch_size=2,
+        checkpoint_steps=100,
+        max_seq_length=32,
+    )
     held_out = HeldOut.from_collections([data_path("dl19")])
     record = train_cross_encoder("minilm-embed", [group], tmp_path, config, held_out=held_out)
     assert record.steps == 12 and record.loss.startswith("ListNetLoss") and record.trainer == "cross-encoder"
@@ -88,6 +104,7 @@ def test_margin_mse_is_the_mean_squared_gap_between_student_and_teacher_margins(
         value = LOSSES["margin_mse"].build(model)([[row[c]] for c in columns], torch.tensor([row["label"]])).item()
     scores = model.predict([(row["query"], row[c]) for c in columns[1:]], activation_fn=torch.nn.Identity())
     teacher = row["label"]
-    expected = sum(((scores[0] - scores[i]) - (teacher[0] - teacher[i])) ** 2
-                   for i in range(1, len(teacher))) / (len(teacher) - 1)
+    expected = sum(((scores[0] - scores[i]) - (teacher[0] - teacher[i])) ** 2 for i in range(1, len(teacher))) / (
+        len(teacher) - 1
+    )
     assert value == pytest.approx(float(expected), rel=1e-4)

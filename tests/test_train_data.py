@@ -3,6 +3,7 @@
 import random
 
 import pytest
+from tests.conftest import data_path
 
 from rankwise import InputError
 from rankwise.pipelines.train.data import (
@@ -13,7 +14,6 @@ from rankwise.pipelines.train.data import (
     sample_windows,
     write_groups,
 )
-from tests.conftest import data_path
 
 
 @pytest.fixture(scope="module")
@@ -64,8 +64,10 @@ def test_queries_that_are_dl19_topics_are_dropped(dl19_held_out, write, tmp_path
 
     folder = tmp_path / "leaky"
     folder.mkdir()
-    entry = {"query": "how long is life cycle of flea", "hits": [
-        {"qid": "999", "docid": "x1", "rank": 1, "score": 3.0, "content": "Fleas live for weeks."}]}
+    entry = {
+        "query": "how long is life cycle of flea",
+        "hits": [{"qid": "999", "docid": "x1", "rank": 1, "score": 3.0, "content": "Fleas live for weeks."}],
+    }
     (folder / "bm25_top100.json").write_text(json.dumps([entry]))
     report = build_query_groups([folder], held_out=dl19_held_out)
     assert report.groups == [] and report.dropped_queries == 1

@@ -12,11 +12,16 @@ from rankwise.pipelines.train.data import PooledDoc, QueryGroup
 from rankwise.pipelines.train.first import FirstTrainingConfig, train_first, window_loss, window_plan
 from rankwise.rerankers.registry import load_reranker
 
-GROUP = QueryGroup("toy", "q1", "how long do fleas live", [
-    PooledDoc("a", "Sourdough bread needs a starter that is fed every day.", 0),
-    PooledDoc("b", "Adult fleas live two to three months on a host animal.", 3),
-    PooledDoc("c", "Fleas are small jumping insects that feed on blood.", 1),
-])
+GROUP = QueryGroup(
+    "toy",
+    "q1",
+    "how long do fleas live",
+    [
+        PooledDoc("a", "Sourdough bread needs a starter that is fed every day.", 0),
+        PooledDoc("b", "Adult fleas live two to three months on a host animal.", 3),
+        PooledDoc("c", "Fleas are small jumping insects that feed on blood.", 1),
+    ],
+)
 CONFIG = dict(window=3, accumulation=1, lr=1e-3, checkpoint_every=2, gradient_checkpointing=False, max_words=20)
 
 
@@ -41,8 +46,9 @@ def test_a_tiny_run_moves_scores_towards_the_gold_order(tmp_path):
     assert list(log_rows(tmp_path / "run")[0])[:2] == ["step", "loss"]
     saved = json.loads((tmp_path / "run" / "adapter" / "training.json").read_text())
     assert saved["trainer"] == "first" and saved["steps"] == 3 and saved["output"] == record.output
-    trained = load_reranker("smollm2-135m", method="first", window=3, stride=3, max_words=20,
-                            adapter=str(tmp_path / "run" / "adapter"))
+    trained = load_reranker(
+        "smollm2-135m", method="first", window=3, stride=3, max_words=20, adapter=str(tmp_path / "run" / "adapter")
+    )
     after = ranknet_of(trained, window)
     assert after < before
 
@@ -69,11 +75,18 @@ def test_resume_after_an_interruption_repeats_the_same_steps(tmp_path):
         assert float(a["loss"]) == pytest.approx(float(b["loss"]), rel=1e-3)
 
 
-DEV = [QueryGroup("dev", "d1", "what do fleas eat", [
-    PooledDoc("x", "Sourdough bread needs a starter that is fed every day.", 0),
-    PooledDoc("y", "Fleas are small jumping insects that feed on blood.", 3),
-    PooledDoc("z", "The Roman empire fell in the fifth century.", 0),
-])]
+DEV = [
+    QueryGroup(
+        "dev",
+        "d1",
+        "what do fleas eat",
+        [
+            PooledDoc("x", "Sourdough bread needs a starter that is fed every day.", 0),
+            PooledDoc("y", "Fleas are small jumping insects that feed on blood.", 3),
+            PooledDoc("z", "The Roman empire fell in the fifth century.", 0),
+        ],
+    )
+]
 
 
 def test_dev_evaluation_keeps_the_best_adapter_and_stops_on_patience(tmp_path):
@@ -88,8 +101,7 @@ def test_dev_evaluation_keeps_the_best_adapter_and_stops_on_patience(tmp_path):
     best = max(evaluations, key=lambda e: e["ndcg@10"])
     assert record.config["dev"]["best_ndcg@10"] == best["ndcg@10"]
     # The run's adapter is the best one: reranking the dev query with it gives the recorded figure.
-    trained = load_reranker("smollm2-135m", method="first", window=3, stride=1, max_words=20,
-                            adapter=record.output)
+    trained = load_reranker("smollm2-135m", method="first", window=3, stride=1, max_words=20, adapter=record.output)
 
     def score(query, passages):
         request = Request(Query("d", query), [Candidate(str(i), t) for i, t in enumerate(passages)])
@@ -100,6 +112,7 @@ def test_dev_evaluation_keeps_the_best_adapter_and_stops_on_patience(tmp_path):
 
     # With lr 0 nothing improves after the first evaluation: patience 1 stops the run at the second.
     still = FirstTrainingConfig(steps=6, **{**CONFIG, "lr": 0.0})
-    stopped = train_first("smollm2-135m", [GROUP], tmp_path / "still", still,
-                          dev=DevEvaluation(DEV, every=1, patience=1))
+    stopped = train_first(
+        "smollm2-135m", [GROUP], tmp_path / "still", still, dev=DevEvaluation(DEV, every=1, patience=1)
+    )
     assert stopped.steps == 2 and [e["step"] for e in stopped.config["dev"]["evaluations"]] == [1, 2]

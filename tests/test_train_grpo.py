@@ -8,22 +8,24 @@ import json
 import pytest
 
 from rankwise.pipelines.train.data import PooledDoc, QueryGroup
-from rankwise.pipelines.train.grpo import (GRPOTrainingConfig, format_reward, grpo_examples, ndcg_at_10,
-                                           ranking_reward)
-from rankwise.rerankers.setwise import setwise_prompt
+from rankwise.pipelines.train.grpo import GRPOTrainingConfig, format_reward, grpo_examples, ndcg_at_10, ranking_reward
+from rankwise.rerankers.pairwise.setwise import setwise_prompt
 
 
-@pytest.mark.parametrize("fmt, text, grades, expected_format, expected_ranking", [
-    ("setwise", "[C]", [0, 1, 3, 0], 1.0, 1.0),  # the best passage, well formed
-    ("setwise", "[B]", [0, 1, 3, 0], 1.0, 1 / 3),  # a middling one: its grade scaled within the set
-    ("setwise", "I think [B] or [C]", [0, 1, 3, 0], 0.0, 1 / 3),  # two answers: malformed, the first counts
-    ("setwise", "passage two", [0, 1, 3, 0], 0.0, 0.0),  # no identifier at all
-    ("setwise", "[E]", [0, 1, 3, 0], 0.0, 0.0),  # not a shown identifier
-    ("pointwise", "Yes, it does.", [2], 1.0, 1.0),
-    ("pointwise", "no", [3], 1.0, 0.0),
-    ("pointwise", "Maybe", [0], 0.0, 0.0),
-    ("listwise", "[C] > [B] > [A] > [D]", [0, 1, 3, 0], 1.0, 1.0),
-])
+@pytest.mark.parametrize(
+    "fmt, text, grades, expected_format, expected_ranking",
+    [
+        ("setwise", "[C]", [0, 1, 3, 0], 1.0, 1.0),  # the best passage, well formed
+        ("setwise", "[B]", [0, 1, 3, 0], 1.0, 1 / 3),  # a middling one: its grade scaled within the set
+        ("setwise", "I think [B] or [C]", [0, 1, 3, 0], 0.0, 1 / 3),  # two answers: malformed, the first counts
+        ("setwise", "passage two", [0, 1, 3, 0], 0.0, 0.0),  # no identifier at all
+        ("setwise", "[E]", [0, 1, 3, 0], 0.0, 0.0),  # not a shown identifier
+        ("pointwise", "Yes, it does.", [2], 1.0, 1.0),
+        ("pointwise", "no", [3], 1.0, 0.0),
+        ("pointwise", "Maybe", [0], 0.0, 0.0),
+        ("listwise", "[C] > [B] > [A] > [D]", [0, 1, 3, 0], 1.0, 1.0),
+    ],
+)
 def test_rewards_on_hand_made_outputs(fmt, text, grades, expected_format, expected_ranking):
     assert format_reward(fmt, text, len(grades)) == expected_format
     assert ranking_reward(fmt, text, grades) == pytest.approx(expected_ranking)
@@ -40,11 +42,18 @@ def test_a_listwise_ranking_that_misses_passages_is_malformed_and_scored_with_th
 
 
 def _group():
-    texts = ["fleas live two to three months", "bread needs flour", "flea eggs hatch in days", "cats sleep",
-             "adult fleas may live a year", "the market opens on sunday"]
+    texts = [
+        "fleas live two to three months",
+        "bread needs flour",
+        "flea eggs hatch in days",
+        "cats sleep",
+        "adult fleas may live a year",
+        "the market opens on sunday",
+    ]
     grades = [3, 0, 1, 0, 2, 0]
-    return QueryGroup("toy", "q", "how long do fleas live",
-                      [PooledDoc(f"d{i}", t, g) for i, (t, g) in enumerate(zip(texts, grades))])
+    return QueryGroup(
+        "toy", "q", "how long do fleas live", [PooledDoc(f"d{i}", t, g) for i, (t, g) in enumerate(zip(texts, grades))]
+    )
 
 
 def test_setwise_prompts_are_the_setwise_methods_own():
@@ -69,8 +78,17 @@ def test_a_few_grpo_steps_change_the_lora_weights_and_resume(tmp_path):
 
     from rankwise.pipelines.train.grpo import train_grpo
 
-    config = GRPOTrainingConfig(format="setwise", set_size=3, prompts_per_query=4, num_generations=4,
-                                max_completion_length=6, steps=2, checkpoint_steps=1, lr=5e-3, max_words=12)
+    config = GRPOTrainingConfig(
+        format="setwise",
+        set_size=3,
+        prompts_per_query=4,
+        num_generations=4,
+        max_completion_length=6,
+        steps=2,
+        checkpoint_steps=1,
+        lr=5e-3,
+        max_words=12,
+    )
     out = tmp_path / "grpo"
     record = train_grpo("smollm2-135m", [_group()], out, config)
     assert record.steps == 2 and record.trainer == "grpo"
@@ -80,8 +98,9 @@ def test_a_few_grpo_steps_change_the_lora_weights_and_resume(tmp_path):
     assert lora_b and any(torch.count_nonzero(v) > 0 for v in lora_b)  # B starts at zero: training moved it
     log = (out / "log.csv").read_text().splitlines()
     assert log[0].startswith("step,loss") and "reward" in log[0] and len(log) == 3
-    resumed = train_grpo("smollm2-135m", [_group()], out, GRPOTrainingConfig(**{**config.__dict__, "steps": 3}),
-                         resume=True)
+    resumed = train_grpo(
+        "smollm2-135m", [_group()], out, GRPOTrainingConfig(**{**config.__dict__, "steps": 3}), resume=True
+    )
     assert resumed.steps == 3
     assert json.loads((out / "adapter" / "training.json").read_text())["steps"] == 3
     # The adapter serves the method whose prompt it was trained on.

@@ -49,11 +49,16 @@ def test_examples_hold_labelled_passages_with_their_labels_and_are_reproducible(
         assert sum(text_to_logit[t] >= 2 for t in texts) >= 1  # one from the head (grades 3 and 2)
 
 
-def test_no_example_is_a_clear_error():
+def test_short_groups_train_as_lists_of_one_size_and_no_example_is_a_clear_error():
     from rankwise.errors import InputError
 
-    with pytest.raises(InputError, match="no training example: no query has 8 passages"):
-        listwise_groups([_unjudged_group()], LateInteractionTrainingConfig())
+    # Issue 39: groups with fewer labelled passages than the list size (8) train; the late-interaction rows
+    # are fixed columns (d0, d1, ...), so every list is cut to the smallest group's size.
+    rows = listwise_groups([_unjudged_group(), _judged_group()], LateInteractionTrainingConfig())
+    assert {len([k for k in row if k.startswith("d")]) for row in rows} == {3}
+    lone = QueryGroup("unjudged", "q3", "query three", [PooledDoc("u0", "text", None, scores={"splade_pp_ed": 1.0})])
+    with pytest.raises(InputError, match="no training example: no query has 2 or more passages with different"):
+        listwise_groups([lone], LateInteractionTrainingConfig())
 
 
 def test_a_few_steps_move_maxsim_toward_the_labels(tmp_path):
@@ -63,14 +68,31 @@ def test_a_few_steps_move_maxsim_toward_the_labels(tmp_path):
     from rankwise.pipelines.train.late_interaction import train_late_interaction
     from rankwise.types import Candidate, Query, Request
 
-    texts = ["a recipe for sourdough bread", "the history of the roman empire", "how to tune a guitar",
-             "penguins live in antarctica", "stock market news today", "the rules of chess",
-             "zebra stripes and their purpose", "volcanoes erupt molten rock"]
+    texts = [
+        "a recipe for sourdough bread",
+        "the history of the roman empire",
+        "how to tune a guitar",
+        "penguins live in antarctica",
+        "stock market news today",
+        "the rules of chess",
+        "zebra stripes and their purpose",
+        "volcanoes erupt molten rock",
+    ]
     target = "zebra stripes and their purpose"
     docs = [PooledDoc(f"d{i}", t, 3 if t == target else 0) for i, t in enumerate(texts)]
     group = QueryGroup("toy", "q", "bread baking at home", docs)
-    config = LateInteractionTrainingConfig(group_size=8, group_head=1, head=1, examples_per_query=8, epochs=3,
-                                           lr=2e-3, lora_r=4, batch_size=2, pooled_weight=0.0, checkpoint_steps=100)
+    config = LateInteractionTrainingConfig(
+        group_size=8,
+        group_head=1,
+        head=1,
+        examples_per_query=8,
+        epochs=3,
+        lr=2e-3,
+        lora_r=4,
+        batch_size=2,
+        pooled_weight=0.0,
+        checkpoint_steps=100,
+    )
     request = Request(Query("q", group.query), [Candidate(d.docid, d.text) for d in docs])
 
     def rank_of_target(model: str, **options) -> int:
@@ -94,18 +116,45 @@ def test_dev_evaluation_measures_the_maxsim_the_reranker_computes(tmp_path):
     from rankwise.pipelines.train.late_interaction import train_late_interaction
     from rankwise.types import Candidate, Query, Request
 
-    texts = ["a recipe for sourdough bread", "the history of the roman empire", "how to tune a guitar",
-             "penguins live in antarctica", "stock market news today", "the rules of chess",
-             "zebra stripes and their purpose", "volcanoes erupt molten rock"]
-    train = QueryGroup("toy", "q", "bread baking at home",
-                       [PooledDoc(f"d{i}", t, 3 if i == 6 else 0) for i, t in enumerate(texts)])
-    dev_groups = [QueryGroup("dev", "d1", "where do penguins live",
-                             [PooledDoc(f"p{i}", t, 2 if i in (3, 7) else 0) for i, t in enumerate(texts)]),
-                  QueryGroup("dev", "d2", "board games and their rules",
-                             [PooledDoc(f"g{i}", t, 3 if i == 5 else 1) for i, t in enumerate(texts)])]
+    texts = [
+        "a recipe for sourdough bread",
+        "the history of the roman empire",
+        "how to tune a guitar",
+        "penguins live in antarctica",
+        "stock market news today",
+        "the rules of chess",
+        "zebra stripes and their purpose",
+        "volcanoes erupt molten rock",
+    ]
+    train = QueryGroup(
+        "toy", "q", "bread baking at home", [PooledDoc(f"d{i}", t, 3 if i == 6 else 0) for i, t in enumerate(texts)]
+    )
+    dev_groups = [
+        QueryGroup(
+            "dev",
+            "d1",
+            "where do penguins live",
+            [PooledDoc(f"p{i}", t, 2 if i in (3, 7) else 0) for i, t in enumerate(texts)],
+        ),
+        QueryGroup(
+            "dev",
+            "d2",
+            "board games and their rules",
+            [PooledDoc(f"g{i}", t, 3 if i == 5 else 1) for i, t in enumerate(texts)],
+        ),
+    ]
     dev = DevEvaluation(dev_groups, every=2)
-    config = LateInteractionTrainingConfig(group_size=8, group_head=1, head=1, examples_per_query=8, epochs=1,
-                                           lr=2e-3, batch_size=2, pooled_weight=0.0, checkpoint_steps=100)
+    config = LateInteractionTrainingConfig(
+        group_size=8,
+        group_head=1,
+        head=1,
+        examples_per_query=8,
+        epochs=1,
+        lr=2e-3,
+        batch_size=2,
+        pooled_weight=0.0,
+        checkpoint_steps=100,
+    )
     record = train_late_interaction("minilm-embed", [train], tmp_path, config, dev=dev)
     evaluations = record.config["dev"]["evaluations"]
     assert [e["step"] for e in evaluations] == [2, 4]

@@ -88,8 +88,18 @@ def test_a_run_folder_resumes_only_what_is_there(tmp_path):
     assert (tmp_path / "run" / "log.csv").read_text().splitlines()[0] == "step,loss,lm_nll"
     with pytest.raises(InputError, match="a training run is already there"):
         TrainingRun(tmp_path / "run", resume=False, refuse_existing_log=True)
-    record = run.finish(tmp_path / "run" / "model", trainer="t", base_model="m", collections=["dl21"],
-                        held_out=["dl19"], queries=1, examples=2, steps=2, loss="l", parameters_trained=3)
+    record = run.finish(
+        tmp_path / "run" / "model",
+        trainer="t",
+        base_model="m",
+        collections=["dl21"],
+        held_out=["dl19"],
+        queries=1,
+        examples=2,
+        steps=2,
+        loss="l",
+        parameters_trained=3,
+    )
     import json
 
     saved = json.loads((tmp_path / "run" / "model" / "training.json").read_text())

@@ -2,18 +2,24 @@
 filter with real MiniLM token states on DL 2022 pools."""
 
 import pytest
+from tests.conftest import data_path
 
 from rankwise import InputError
 from rankwise.backends.interface import Capability
-from rankwise.backends.registry import locate, open_backend
 from rankwise.backends.options import RuntimeOptions, TransformersOptions
+from rankwise.backends.registry import locate, open_backend
 from rankwise.io.lines import iter_jsonl
 from rankwise.pipelines.train.data import HeldOut, PooledDoc, QueryGroup, build_query_groups, without_held_out
 from rankwise.pipelines.train.late_interaction import LateInteractionTrainingConfig
 from rankwise.pipelines.train.listwise_sampling import teacher_logits
-from rankwise.pipelines.train.synthetic import (SYNTHETIC_TEACHER, SyntheticQueryConfig, clean_query,
-                                                generate_queries, round_trip_groups, sample_sources)
-from tests.conftest import data_path
+from rankwise.pipelines.train.synthetic import (
+    SYNTHETIC_TEACHER,
+    SyntheticQueryConfig,
+    clean_query,
+    generate_queries,
+    round_trip_groups,
+    sample_sources,
+)
 
 
 @pytest.fixture(scope="module")
@@ -46,8 +52,12 @@ def test_sources_come_from_each_pool_head_and_repeat_with_the_seed(dl22_groups):
 
 def test_generation_resumes_to_the_same_file(dl22_groups, tmp_path):
     pytest.importorskip("llama_cpp", reason="the llama.cpp backend needs the llama-cpp extra (make setup builds it)")
-    lm = open_backend(locate("smollm2-135m", "llama.cpp"), RuntimeOptions(backend="llama.cpp"),
-                      frozenset({Capability.GENERATE}), "test")
+    lm = open_backend(
+        locate("smollm2-135m", "llama.cpp"),
+        RuntimeOptions(backend="llama.cpp"),
+        frozenset({Capability.GENERATE}),
+        "test",
+    )
     config = SyntheticQueryConfig(per_query=2, max_new_tokens=12, max_passage_tokens=96)
     sources = sample_sources(dl22_groups[:2], config)
     whole = tmp_path / "whole.jsonl"
@@ -67,8 +77,9 @@ def test_generation_resumes_to_the_same_file(dl22_groups, tmp_path):
 
 
 def test_round_trip_keeps_answerable_queries_and_lifts_the_source(dl22_groups):
-    encoder = open_backend(locate("minilm-embed", None), TransformersOptions(), frozenset({Capability.TOKEN_EMBED}),
-                           "test")
+    encoder = open_backend(
+        locate("minilm-embed", None), TransformersOptions(), frozenset({Capability.TOKEN_EMBED}), "test"
+    )
     group = dl22_groups[0]
     source = sorted(group.docs, key=lambda d: min(d.ranks.values()))[0]
     own_words = " ".join(source.text.split()[:10])
@@ -76,8 +87,12 @@ def test_round_trip_keeps_answerable_queries_and_lifts_the_source(dl22_groups):
         # A query made of the passage's own opening words: the passage must win its own pool's round trip.
         {"id": f"{group.qid}:{source.docid}", "qid": group.qid, "docid": source.docid, "query": own_words},
         # A query about something else entirely: its source passage cannot win the round trip.
-        {"id": f"{group.qid}:x", "qid": group.qid, "docid": group.docs[-1].docid,
-         "query": "boiling point of liquid nitrogen in kelvin"},
+        {
+            "id": f"{group.qid}:x",
+            "qid": group.qid,
+            "docid": group.docs[-1].docid,
+            "query": "boiling point of liquid nitrogen in kelvin",
+        },
         {"id": f"{group.qid}:y", "qid": group.qid, "docid": source.docid, "query": None},
     ]
     config = SyntheticQueryConfig(keep_rank=3, positive_margin=1.0)
@@ -107,9 +122,10 @@ def test_round_trip_keeps_answerable_queries_and_lifts_the_source(dl22_groups):
 
 def test_groups_from_files_lose_held_out_content():
     held = HeldOut(qids={"q-held"}, passage_texts={"secret passage"})
-    groups = [QueryGroup("x", "q-held", "a query", []),
-              QueryGroup("x", "q1", "another", [PooledDoc("d1", "Secret   passage", None),
-                                                PooledDoc("d2", "fine", None)])]
+    groups = [
+        QueryGroup("x", "q-held", "a query", []),
+        QueryGroup("x", "q1", "another", [PooledDoc("d1", "Secret   passage", None), PooledDoc("d2", "fine", None)]),
+    ]
     report = without_held_out(groups, held)
     assert [g.qid for g in report.groups] == ["q1"]
     assert [d.docid for d in report.groups[0].docs] == ["d2"]

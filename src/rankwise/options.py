@@ -21,11 +21,18 @@ class NoOptions:
     """For methods without options of their own."""
 
 
-def option(default: Any, *, choices: tuple[str, ...] = (), named: Mapping[str, Any] | None = None,
-           minimum: float | None = None, help: str = "") -> Any:
+def option(
+    default: Any,
+    *,
+    choices: tuple[str, ...] = (),
+    named: Mapping[str, Any] | None = None,
+    minimum: float | None = None,
+    help: str = "",
+) -> Any:
     """A dataclass field with what `validate_options` checks besides the type."""
-    return dataclasses.field(default=default, metadata={"choices": choices, "named": named, "minimum": minimum,
-                                                        "help": help})
+    return dataclasses.field(
+        default=default, metadata={"choices": choices, "named": named, "minimum": minimum, "help": help}
+    )
 
 
 def validate_options(options_class: type, owner: str, given: dict[str, Any]) -> Any:
@@ -53,8 +60,7 @@ def _checked(owner: str, name: str, value: Any, hint: Any, metadata: Mapping[str
     if choices and value not in choices:
         raise OptionError(f"{owner}: option {name}={value!r} must be one of {', '.join(choices)}")
     if not _matches(value, hint):
-        raise OptionError(f"{owner}: option {name} must be {_describe(hint)}, "
-                          f"got {type(value).__name__} {value!r}")
+        raise OptionError(f"{owner}: option {name} must be {_describe(hint)}, got {type(value).__name__} {value!r}")
     minimum = metadata.get("minimum")
     if minimum is not None and value is not None and value < minimum:
         raise OptionError(f"{owner}: option {name}={value!r} must be >= {minimum}")

@@ -13,9 +13,11 @@ from rich.table import Table
 from rankwise.errors import InputError
 from rankwise.pipelines.evaluate import Comparison, RunResult
 
-
-_SHORT_NAMES = ((re.compile(r"^AP\(rel=\d+\)@(\d+)$"), r"MAP@\1"), (re.compile(r"^RR\(rel=\d+\)@(\d+)$"), r"MRR@\1"),
-                (re.compile(r"^R\(rel=\d+\)@(\d+)$"), r"R@\1"))
+_SHORT_NAMES = (
+    (re.compile(r"^AP\(rel=\d+\)@(\d+)$"), r"MAP@\1"),
+    (re.compile(r"^RR\(rel=\d+\)@(\d+)$"), r"MRR@\1"),
+    (re.compile(r"^R\(rel=\d+\)@(\d+)$"), r"R@\1"),
+)
 
 
 def display_name(measure: str) -> str:
@@ -34,8 +36,13 @@ def relevance_note(comparison: Comparison) -> str:
 def _columns(comparison: Comparison) -> list[str]:
     columns = ["run", *(display_name(m) for m in comparison.measures)]
     if comparison.baseline is not None:
-        columns += [f"p t-test ({comparison.test_measure})", "p randomization", "p t (Holm)",
-                    "p rand. (Holm)", "win/tie/loss"]
+        columns += [
+            f"p t-test ({comparison.test_measure})",
+            "p randomization",
+            "p t (Holm)",
+            "p rand. (Holm)",
+            "win/tie/loss",
+        ]
     return columns + ["s/query"]
 
 
@@ -45,8 +52,13 @@ def _cells(comparison: Comparison, run: RunResult) -> list[str]:
         if run.label == comparison.baseline:
             cells += ["baseline", "", "", "", ""]
         else:
-            cells += [f"{run.p_t:.4f}", f"{run.p_randomization:.4f}", f"{run.p_t_holm:.4f}",
-                      f"{run.p_randomization_holm:.4f}", "/".join(map(str, run.wins_ties_losses))]
+            cells += [
+                f"{run.p_t:.4f}",
+                f"{run.p_randomization:.4f}",
+                f"{run.p_t_holm:.4f}",
+                f"{run.p_randomization_holm:.4f}",
+                "/".join(map(str, run.wins_ties_losses)),
+            ]
     cost = run.metadata.get("seconds_per_query")
     return cells + [f"{cost:.3f}" if isinstance(cost, (int, float)) else "-"]
 
@@ -57,8 +69,10 @@ def _marker(comparison: Comparison, run: RunResult, alpha: float = 0.05) -> str:
 
 
 def rich_table(comparison: Comparison) -> Table:
-    table = Table(title=f"{len(comparison.queries)} queries; * = significant vs. baseline on "
-                        f"{comparison.test_measure} (both tests, Holm-adjusted p < 0.05); {relevance_note(comparison)}")
+    table = Table(
+        title=f"{len(comparison.queries)} queries; * = significant vs. baseline on "
+        f"{comparison.test_measure} (both tests, Holm-adjusted p < 0.05); {relevance_note(comparison)}"
+    )
     for i, column in enumerate(_columns(comparison)):
         table.add_column(column, justify="left" if i == 0 else "right", no_wrap=i == 0)
     for run in comparison.runs:
@@ -105,13 +119,16 @@ def plot(comparison: Comparison, path: str | Path) -> Any:
     fig, axes = plt.subplots(panels, 1, figsize=(8, 2.8 * panels), squeeze=False)
     base = next((r for r in comparison.runs if r.label == comparison.baseline), None)
     for ax, run in zip(axes[:, 0], others):
-        diffs = sorted(run.per_query[measure].get(q, 0.0) - base.per_query[measure].get(q, 0.0)
-                       for q in comparison.queries)
+        diffs = sorted(
+            run.per_query[measure].get(q, 0.0) - base.per_query[measure].get(q, 0.0) for q in comparison.queries
+        )
         colors = ["black" if d >= 0 else "white" for d in diffs]
         ax.bar(range(len(diffs)), diffs, color=colors, edgecolor="black", linewidth=0.6)
         ax.axhline(0, color="black", linewidth=0.8)
-        w, t, l = run.wins_ties_losses
-        ax.set_title(f"{run.label} - {base.label}: {measure} per query (wins {w}, ties {t}, losses {l})", fontsize=9)
+        wins, ties, losses = run.wins_ties_losses
+        ax.set_title(
+            f"{run.label} - {base.label}: {measure} per query (wins {wins}, ties {ties}, losses {losses})", fontsize=9
+        )
         ax.set_ylabel(f"delta {measure}")
         ax.set_xlabel(f"{len(diffs)} queries, sorted by delta")
         ax.set_xlim(-0.6, len(diffs) - 0.4)
@@ -120,8 +137,15 @@ def plot(comparison: Comparison, path: str | Path) -> Any:
         ax = axes[-1, 0]
         markers = "osD^v<>P*X"
         for i, run in enumerate(costed):
-            ax.scatter(run.metadata["seconds_per_query"], run.means[measure], marker=markers[i % len(markers)],
-                       facecolor="white" if i % 2 else "black", edgecolor="black", s=50, label=run.label)
+            ax.scatter(
+                run.metadata["seconds_per_query"],
+                run.means[measure],
+                marker=markers[i % len(markers)],
+                facecolor="white" if i % 2 else "black",
+                edgecolor="black",
+                s=50,
+                label=run.label,
+            )
         if base is not None and base not in costed:
             ax.axhline(base.means[measure], linestyle="--", color="gray", label=f"{base.label} (no cost recorded)")
         ax.set_xscale("log")

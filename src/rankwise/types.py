@@ -10,6 +10,7 @@ from enum import Enum
 from typing import Any, Union
 
 from rankwise.errors import InputError
+from rankwise.scoring import sigmoid_scalar
 
 
 @dataclass(frozen=True)
@@ -55,25 +56,19 @@ class Request:
             seen.add(candidate.docid)
 
     @classmethod
-    def build(
-        cls, query: Query | str, candidates: Sequence[CandidateLike], qid: str = "q0"
-    ) -> Request:
+    def build(cls, query: Query | str, candidates: Sequence[CandidateLike], qid: str = "q0") -> Request:
         """Accept plain strings for the query and passages; a plain passage's docid is its position."""
         if isinstance(query, str):
             query = Query(qid=qid, text=query)
         if isinstance(candidates, (str, bytes)):
             raise InputError("candidates must be a list of passages, not a single string")
-        normalized = [
-            c if isinstance(c, Candidate) else _candidate_from_plain(i, c) for i, c in enumerate(candidates)
-        ]
+        normalized = [c if isinstance(c, Candidate) else _candidate_from_plain(i, c) for i, c in enumerate(candidates)]
         return cls(query=query, candidates=normalized)
 
 
 def _candidate_from_plain(position: int, value: object) -> Candidate:
     if not isinstance(value, str):
-        raise InputError(
-            f"candidate at position {position} is a {type(value).__name__}; pass a str or a Candidate"
-        )
+        raise InputError(f"candidate at position {position} is a {type(value).__name__}; pass a str or a Candidate")
     return Candidate(docid=str(position), text=value)
 
 
@@ -88,6 +83,7 @@ class ScoreKind(str, Enum):
     STANDARDIZED = "standardized"  # z-scores within one query's list; mapped by the sigmoid
     ORDINAL = "ordinal"  # only the order means something (positions, wins, attention); mapped by rank
     UNBOUNDED = "unbounded"  # any real on a fixed but uncalibrated scale (a learned fusion); the sigmoid
+    CALIBRATED_PROBABILITY = "calibrated-probability"  # a probability of relevance from a fitted calibration
 
     def to_unit_interval(self, scores: Sequence[float]) -> list[float]:
         """The scores of one query's candidates mapped onto [0, 1], keeping their order. ORDINAL maps by rank
@@ -95,17 +91,13 @@ class ScoreKind(str, Enum):
         if self is ScoreKind.ORDINAL:
             ascending, n = sorted(scores), len(scores)
             return [1.0 - (n - bisect.bisect_right(ascending, s)) / n for s in scores]
-        if self is ScoreKind.PROBABILITY:
+        if self in (ScoreKind.PROBABILITY, ScoreKind.CALIBRATED_PROBABILITY):
             return [min(1.0, max(0.0, s)) for s in scores]
         if self is ScoreKind.LOG_PROBABILITY:
             return [math.exp(min(0.0, s)) for s in scores]
         if self is ScoreKind.COSINE:
             return [min(1.0, max(0.0, (1.0 + s) / 2.0)) for s in scores]
-        return [_sigmoid(s) for s in scores]
-
-
-def _sigmoid(x: float) -> float:
-    return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
+        return [sigmoid_scalar(s) for s in scores]
 
 
 @dataclass
@@ -184,16 +176,21 @@ class Ranking:
         count = len(head_order)
         lowest = min(head_scores, default=0.0)
         tail = list(range(count, len(request.candidates)))
-        return cls.from_order(request, list(head_order) + tail,
-                              [float(x) for x in head_scores] + [lowest - 1 - i for i in range(len(tail))], trace=trace)
+        return cls.from_order(
+            request,
+            list(head_order) + tail,
+            [float(x) for x in head_scores] + [lowest - 1 - i for i in range(len(tail))],
+            trace=trace,
+        )
 
     @classmethod
     def first_stage(cls, request: Request) -> Ranking:
         """The candidates as the first stage ranked them: by their scores when all have one (ties keep the
         input order), else in input order."""
         scores = [c.score for c in request.candidates]
-        if all(s is not None for s in scores):
-            return cls.from_scores(request, scores)
+        known = [s for s in scores if s is not None]
+        if len(known) == len(scores):
+            return cls.from_scores(request, known)
         n = len(scores)
         return cls.from_order(request, list(range(n)), [float(n - i) for i in range(n)])
 

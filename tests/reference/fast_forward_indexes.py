@@ -45,8 +45,11 @@ def main() -> None:
 
     index = InMemoryIndex(query_encoder=Fixed())
     index.add(passages, doc_ids=[d for row in docids for d in row])
-    rows = [{"q_id": qid, "id": docids[q][j], "score": float(sparse[q, j])}
-            for q, qid in enumerate(qids) for j in range(CANDIDATES)]
+    rows = [
+        {"q_id": qid, "id": docids[q][j], "score": float(sparse[q, j])}
+        for q, qid in enumerate(qids)
+        for j in range(CANDIDATES)
+    ]
     first = Ranking(pd.DataFrame(rows), queries=texts, dtype=np.dtype(np.float64))
 
     def scores(ranking: Ranking) -> dict[str, dict[str, float]]:
@@ -58,15 +61,25 @@ def main() -> None:
     depths = list(range(STEP, CANDIDATES + STEP, STEP))
     stopped_dense = index(first, early_stopping=CUTOFF, early_stopping_alpha=ALPHA, early_stopping_depths=depths)
     stopped = first.interpolate(stopped_dense, ALPHA)
-    OUT.write_text(json.dumps({
-        "library": f"fast-forward-indexes {version('fast-forward-indexes')}",
-        "alpha": ALPHA, "early_stopping": CUTOFF, "depths": depths,
-        "queries": queries.tolist(), "passages": passages.tolist(), "sparse": sparse.tolist(), "docids": docids,
-        "interpolated": scores(full),
-        # Only the candidates the index scored under early stopping (the rest are missing from its output).
-        "early_stopping_dense": scores(stopped_dense),
-        "early_stopping_interpolated": scores(stopped),
-    }) + "\n")
+    OUT.write_text(
+        json.dumps(
+            {
+                "library": f"fast-forward-indexes {version('fast-forward-indexes')}",
+                "alpha": ALPHA,
+                "early_stopping": CUTOFF,
+                "depths": depths,
+                "queries": queries.tolist(),
+                "passages": passages.tolist(),
+                "sparse": sparse.tolist(),
+                "docids": docids,
+                "interpolated": scores(full),
+                # Only the candidates the index scored under early stopping (the rest are missing from its output).
+                "early_stopping_dense": scores(stopped_dense),
+                "early_stopping_interpolated": scores(stopped),
+            }
+        )
+        + "\n"
+    )
     print(f"wrote {OUT}")
 
 

@@ -21,10 +21,8 @@ from pathlib import Path
 
 import torch
 from FlagEmbedding.inference.reranker.decoder_only.layerwise import LayerWiseLLMReranker
-from FlagEmbedding.inference.reranker.decoder_only.models.configuration_minicpm_reranker import (
-    LayerWiseMiniCPMConfig)
-from FlagEmbedding.inference.reranker.decoder_only.models.modeling_minicpm_reranker import (
-    LayerWiseMiniCPMForCausalLM)
+from FlagEmbedding.inference.reranker.decoder_only.models.configuration_minicpm_reranker import LayerWiseMiniCPMConfig
+from FlagEmbedding.inference.reranker.decoder_only.models.modeling_minicpm_reranker import LayerWiseMiniCPMForCausalLM
 from tokenizers import ByteLevelBPETokenizer
 from transformers import PreTrainedTokenizerFast
 
@@ -32,33 +30,65 @@ HERE = Path(__file__).parent
 FOLDER = HERE / "minicpm_layerwise_tiny"
 OUT = HERE / "flagembedding_1.4.2_layerwise.json"
 QUERY = "how long do fleas live"
-PASSAGES = ["An adult flea lives two to three months.", "Sourdough needs feeding with flour and water, daily!",
-            "Fleas eat blood; a flea feeds on its host. " * 12, "The flea market sells records, and antiques.",
-            "Fleas live for about 100 days on a host."]
-CORPUS = [QUERY, *PASSAGES, "A: B: \nGiven a query A and a passage B, determine whether the passage contains an "
-          "answer to the query by providing a prediction of either 'Yes' or 'No'."]
+PASSAGES = [
+    "An adult flea lives two to three months.",
+    "Sourdough needs feeding with flour and water, daily!",
+    "Fleas eat blood; a flea feeds on its host. " * 12,
+    "The flea market sells records, and antiques.",
+    "Fleas live for about 100 days on a host.",
+]
+CORPUS = [
+    QUERY,
+    *PASSAGES,
+    "A: B: \nGiven a query A and a passage B, determine whether the passage contains an "
+    "answer to the query by providing a prediction of either 'Yes' or 'No'.",
+]
 # The published checkpoint's config as its folder ships it (auto_map to its own files), at a tiny size.
-AUTO_MAP = {"AutoConfig": "configuration_minicpm_reranker.LayerWiseMiniCPMConfig",
-            "AutoModel": "modeling_minicpm_reranker.LayerWiseMiniCPMModel",
-            "AutoModelForCausalLM": "modeling_minicpm_reranker.LayerWiseMiniCPMForCausalLM"}
+AUTO_MAP = {
+    "AutoConfig": "configuration_minicpm_reranker.LayerWiseMiniCPMConfig",
+    "AutoModel": "modeling_minicpm_reranker.LayerWiseMiniCPMModel",
+    "AutoModelForCausalLM": "modeling_minicpm_reranker.LayerWiseMiniCPMForCausalLM",
+}
 
 
 def main() -> None:
     shutil.rmtree(FOLDER, ignore_errors=True)
     bpe = ByteLevelBPETokenizer()
-    bpe.train_from_iterator(CORPUS * 10, vocab_size=400, min_frequency=1,
-                            special_tokens=["<unk>", "<s>", "</s>", "<pad>"])
+    bpe.train_from_iterator(
+        CORPUS * 10, vocab_size=400, min_frequency=1, special_tokens=["<unk>", "<s>", "</s>", "<pad>"]
+    )
     # Right padding: FlagEmbedding passes no position ids, so a left-padded row's positions would shift with
     # its batch; right-padded rows score as they would alone (what rankwise computes for every row).
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe._tokenizer, bos_token="<s>", eos_token="</s>",
-                                        unk_token="<unk>", pad_token="<pad>", padding_side="right")
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=bpe._tokenizer,
+        bos_token="<s>",
+        eos_token="</s>",
+        unk_token="<unk>",
+        pad_token="<pad>",
+        padding_side="right",
+    )
     torch.manual_seed(0)
     config = LayerWiseMiniCPMConfig(
-        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=4, num_attention_heads=4,
-        num_key_value_heads=2, max_position_embeddings=512, rms_norm_eps=1e-5, initializer_range=0.2,
-        scale_emb=12, scale_depth=1.4, dim_model_base=8, start_layer=2, head_multi=True, head_type="simple",
-        tie_word_embeddings=False, bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id)
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=4,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        rms_norm_eps=1e-5,
+        initializer_range=0.2,
+        scale_emb=12,
+        scale_depth=1.4,
+        dim_model_base=8,
+        start_layer=2,
+        head_multi=True,
+        head_type="simple",
+        tie_word_embeddings=False,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
     config._attn_implementation = "eager"
     model = LayerWiseMiniCPMForCausalLM(config).eval()
     with torch.no_grad():  # norms away from 1, so that a norm left out would change every score
@@ -73,15 +103,26 @@ def main() -> None:
     cases = []
     for max_length in (512, 40):
         for layers in ([2], [3], [4], None):
-            reranker = LayerWiseLLMReranker(str(FOLDER), devices="cpu", use_fp16=False, batch_size=2,
-                                            max_length=max_length, cutoff_layers=layers)
+            reranker = LayerWiseLLMReranker(
+                str(FOLDER), devices="cpu", use_fp16=False, batch_size=2, max_length=max_length, cutoff_layers=layers
+            )
             scores = reranker.compute_score([[QUERY, passage] for passage in PASSAGES])
             cases.append({"max_length": max_length, "cutoff_layers": layers, "scores": [float(s) for s in scores]})
             reranker.stop_self_pool()
-    OUT.write_text(json.dumps({
-        "library": f"FlagEmbedding {metadata.version('FlagEmbedding')} LayerWiseFlagLLMReranker.compute_score",
-        "transformers": metadata.version("transformers"), "torch": metadata.version("torch"),
-        "query": QUERY, "passages": PASSAGES, "cases": cases}, indent=1) + "\n")
+    OUT.write_text(
+        json.dumps(
+            {
+                "library": f"FlagEmbedding {metadata.version('FlagEmbedding')} LayerWiseFlagLLMReranker.compute_score",
+                "transformers": metadata.version("transformers"),
+                "torch": metadata.version("torch"),
+                "query": QUERY,
+                "passages": PASSAGES,
+                "cases": cases,
+            },
+            indent=1,
+        )
+        + "\n"
+    )
     print(json.dumps(cases, indent=1))
 
 

@@ -25,32 +25,52 @@ FOLDER = HERE / "pylate_tiny_colbert"
 STANFORD = HERE / "colbert_ai_tiny_colbert"  # the same kind of model in colbert-ai's own format
 OUT = HERE / "pylate_1.6.0_scores.json"
 QUERIES = ["how long do fleas live", "what do fleas eat?"]
-DOCUMENTS = ["An adult flea lives two to three months.", "Sourdough needs feeding with flour and water, daily!",
-             "Fleas eat blood; a flea feeds on its host. " * 6, "The flea market sells records, and antiques."]
+DOCUMENTS = [
+    "An adult flea lives two to three months.",
+    "Sourdough needs feeding with flour and water, daily!",
+    "Fleas eat blood; a flea feeds on its host. " * 6,
+    "The flea market sells records, and antiques.",
+]
 CORPUS = QUERIES + DOCUMENTS + ["the a of to is in it that for on with as was at by and or not"]
 
 
 def main() -> None:
     work = Path(tempfile.mkdtemp())
     wordpiece = BertWordPieceTokenizer(lowercase=True)
-    wordpiece.train_from_iterator(CORPUS * 10, vocab_size=300, min_frequency=1,
-                                  special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "[unused0]",
-                                                  "[unused1]"])
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=wordpiece._tokenizer, unk_token="[UNK]", sep_token="[SEP]",
-                                        pad_token="[PAD]", cls_token="[CLS]", mask_token="[MASK]",
-                                        model_max_length=512)
+    wordpiece.train_from_iterator(
+        CORPUS * 10,
+        vocab_size=300,
+        min_frequency=1,
+        special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "[unused0]", "[unused1]"],
+    )
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=wordpiece._tokenizer,
+        unk_token="[UNK]",
+        sep_token="[SEP]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        mask_token="[MASK]",
+        model_max_length=512,
+    )
     assert len(tokenizer) > 50, "the WordPiece vocabulary must cover the corpus"
     torch.manual_seed(0)
-    config = BertConfig(vocab_size=len(tokenizer), hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=32, max_position_embeddings=64,
-                        initializer_range=0.5)  # wide weights: the vectors of different texts differ
+    config = BertConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=16,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=64,
+        initializer_range=0.5,
+    )  # wide weights: the vectors of different texts differ
     base = work / "base"
     BertModel(config).eval().save_pretrained(base)
     tokenizer.save_pretrained(base)
     # query_length 12 pads the short queries with [MASK] (expansion) and cuts none; document_length 24 cuts
     # the long document; the projection is PyLate's own Dense (seeded).
-    colbert = models.ColBERT(model_name_or_path=str(base), embedding_size=8, query_length=12, document_length=24,
-                             device="cpu")
+    colbert = models.ColBERT(
+        model_name_or_path=str(base), embedding_size=8, query_length=12, document_length=24, device="cpu"
+    )
     if FOLDER.exists():
         shutil.rmtree(FOLDER)
     colbert.save(str(FOLDER))
@@ -60,15 +80,32 @@ def main() -> None:
         reloaded = models.ColBERT(model_name_or_path=str(folder), device="cpu")
         query_vectors = reloaded.encode(QUERIES, is_query=True)
         document_vectors = reloaded.encode(DOCUMENTS, is_query=False)
-        matrix = [[float(scores.colbert_scores(torch.as_tensor(q)[None], torch.as_tensor(d)[None])[0, 0])
-                   for d in document_vectors] for q in query_vectors]  # one pair at a time: no padding involved
-        results[name] = {"scores": matrix, "query_tokens": [len(q) for q in query_vectors],
-                         "document_tokens": [len(d) for d in document_vectors]}
-    OUT.write_text(json.dumps({
-        "library": f"pylate {metadata.version('pylate')}",
-        "sentence_transformers": metadata.version("sentence-transformers"),
-        "queries": QUERIES, "documents": DOCUMENTS, **results["pylate"], "colbert_ai": results["colbert-ai"],
-    }, indent=1) + "\n")
+        matrix = [
+            [
+                float(scores.colbert_scores(torch.as_tensor(q)[None], torch.as_tensor(d)[None])[0, 0])
+                for d in document_vectors
+            ]
+            for q in query_vectors
+        ]  # one pair at a time: no padding involved
+        results[name] = {
+            "scores": matrix,
+            "query_tokens": [len(q) for q in query_vectors],
+            "document_tokens": [len(d) for d in document_vectors],
+        }
+    OUT.write_text(
+        json.dumps(
+            {
+                "library": f"pylate {metadata.version('pylate')}",
+                "sentence_transformers": metadata.version("sentence-transformers"),
+                "queries": QUERIES,
+                "documents": DOCUMENTS,
+                **results["pylate"],
+                "colbert_ai": results["colbert-ai"],
+            },
+            indent=1,
+        )
+        + "\n"
+    )
     for junk in ("README.md",):  # the model card PyLate writes holds timestamps and versions only
         (FOLDER / junk).unlink(missing_ok=True)
     print(f"wrote {FOLDER} and {OUT}")
@@ -89,9 +126,18 @@ def _write_stanford(base: Path, colbert) -> None:
     (STANFORD / "config.json").write_text(json.dumps({**config, "architectures": ["HF_ColBERT"]}, indent=1))
     for name in ("tokenizer.json", "tokenizer_config.json"):
         shutil.copy(base / name, STANFORD / name)
-    (STANFORD / "artifact.metadata").write_text(json.dumps({
-        "query_token_id": "[unused0]", "doc_token_id": "[unused1]", "query_maxlen": 12, "doc_maxlen": 24,
-        "attend_to_mask_tokens": False}, indent=1))
+    (STANFORD / "artifact.metadata").write_text(
+        json.dumps(
+            {
+                "query_token_id": "[unused0]",
+                "doc_token_id": "[unused1]",
+                "query_maxlen": 12,
+                "doc_maxlen": 24,
+                "attend_to_mask_tokens": False,
+            },
+            indent=1,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -11,12 +11,12 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
+from rankwise.backends.chat_tokenizer import ChatTokenizer, PromptEncoding
 from rankwise.backends.interface import Capability
 from rankwise.backends.options import TransformersOptions
 from rankwise.backends.runtime import left_padded, length_sorted_batches, load_tokenizer_and_model
-from rankwise.backends.chat_tokenizer import ChatTokenizer, PromptEncoding
-from rankwise.errors import InputError
 from rankwise.cancellation import check_cancelled
+from rankwise.errors import InputError
 from rankwise.models.resolve import ModelLocation
 
 if TYPE_CHECKING:
@@ -26,9 +26,18 @@ if TYPE_CHECKING:
 
 class CausalLM(PromptEncoding):
     backend_name = "transformers"
-    capabilities = frozenset({Capability.TOKENIZE, Capability.NEXT_TOKEN_LOGPROBS, Capability.BRIDGED_FIRST_TOKEN,
-                              Capability.ATTENTION, Capability.NEXT_TOKEN_LOGITS,
-                              Capability.CONTINUATION_LOGPROBS, Capability.GENERATE, Capability.TOP_LOGPROBS})
+    capabilities = frozenset(
+        {
+            Capability.TOKENIZE,
+            Capability.NEXT_TOKEN_LOGPROBS,
+            Capability.BRIDGED_FIRST_TOKEN,
+            Capability.ATTENTION,
+            Capability.NEXT_TOKEN_LOGITS,
+            Capability.CONTINUATION_LOGPROBS,
+            Capability.GENERATE,
+            Capability.TOP_LOGPROBS,
+        }
+    )
 
     def __init__(self, location: ModelLocation, options: TransformersOptions):
         import torch
@@ -47,8 +56,9 @@ class CausalLM(PromptEncoding):
         self.text = ChatTokenizer(self.tokenizer, location.label, truncate=options.truncate)
 
     def _batches(self, sequences: Sequence[Sequence[int]]) -> list[list[int]]:
-        return length_sorted_batches([len(s) for s in sequences], self.options.batch_size,
-                                     self.options.max_tokens_per_batch)
+        return length_sorted_batches(
+            [len(s) for s in sequences], self.options.batch_size, self.options.max_tokens_per_batch
+        )
 
     def _left_padded(self, rows: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         return left_padded(rows, self.pad_id, self.device)
@@ -76,8 +86,9 @@ class CausalLM(PromptEncoding):
             groups.setdefault(tuple(prefix), []).append(i)
         results: list = [None] * len(rows)
         alone = [i for members in groups.values() if len(members) == 1 for i in members]
-        for i, value in zip(alone, self._continuations_apart([rows[i] for i in alone],
-                                                             [continuations[i] for i in alone])):
+        for i, value in zip(
+            alone, self._continuations_apart([rows[i] for i in alone], [continuations[i] for i in alone])
+        ):
             results[i] = value
         for prefix, members in groups.items():
             if len(members) > 1:
@@ -95,15 +106,20 @@ class CausalLM(PromptEncoding):
                 input_ids, mask, positions = self._left_padded([rows[i] for i in batch])
                 span = max(len(continuations[i]) for i in batch)
                 # logits at position t predict token t+1: keep the last `span + 1` positions only.
-                logits = self.model(input_ids=input_ids, attention_mask=mask, position_ids=positions,
-                                    logits_to_keep=span + 1, use_cache=False).logits.float()
+                logits = self.model(
+                    input_ids=input_ids,
+                    attention_mask=mask,
+                    position_ids=positions,
+                    logits_to_keep=span + 1,
+                    use_cache=False,
+                ).logits.float()
                 self.stats["forward_passes"] += 1
                 self.stats["prompt_tokens"] += int(mask.sum())
                 log_probs = logits[:, :-1, :].log_softmax(-1)
                 for row_in_batch, i in enumerate(batch):
                     n = len(continuations[i])
                     targets = input_ids[row_in_batch, -n:]
-                    picked = log_probs[row_in_batch, span - n:].gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+                    picked = log_probs[row_in_batch, span - n :].gather(-1, targets.unsqueeze(-1)).squeeze(-1)
                     results[i] = picked.cpu().numpy()
         return results
 
@@ -127,20 +143,24 @@ class CausalLM(PromptEncoding):
             pending = [i for i, tokens in enumerate(fed) if tokens]
             for start in range(0, len(pending), self.options.batch_size):
                 check_cancelled()
-                batch = pending[start:start + self.options.batch_size]
+                batch = pending[start : start + self.options.batch_size]
                 width = max(len(fed[i]) for i in batch)
                 step = torch.full((len(batch), width), self.pad_id, dtype=torch.long)
                 mask = torch.zeros((len(batch), len(prefix) + width), dtype=torch.long)
                 mask[:, : len(prefix)] = 1
                 for row, i in enumerate(batch):
                     step[row, : len(fed[i])] = torch.tensor(fed[i], dtype=torch.long)
-                    mask[row, len(prefix): len(prefix) + len(fed[i])] = 1
+                    mask[row, len(prefix) : len(prefix) + len(fed[i])] = 1
                 cache = copy.deepcopy(out.past_key_values)
                 cache.batch_repeat_interleave(len(batch))
                 positions = (torch.arange(width) + len(prefix)).unsqueeze(0).expand(len(batch), -1)
-                logits = self.model(input_ids=step.to(self.device), attention_mask=mask.to(self.device),
-                                    position_ids=positions.to(self.device), past_key_values=cache,
-                                    use_cache=True).logits.float()
+                logits = self.model(
+                    input_ids=step.to(self.device),
+                    attention_mask=mask.to(self.device),
+                    position_ids=positions.to(self.device),
+                    past_key_values=cache,
+                    use_cache=True,
+                ).logits.float()
                 self.stats["cached_continuation_passes"] += 1
                 log_probs = logits.log_softmax(-1)
                 for row, i in enumerate(batch):
@@ -173,8 +193,13 @@ class CausalLM(PromptEncoding):
             for batch in self._batches(sequences):
                 check_cancelled()
                 input_ids, mask, positions = self._left_padded([sequences[i] for i in batch])
-                out = self.model(input_ids=input_ids, attention_mask=mask, position_ids=positions,
-                                 logits_to_keep=1, use_cache=bridge_id is not None)
+                out = self.model(
+                    input_ids=input_ids,
+                    attention_mask=mask,
+                    position_ids=positions,
+                    logits_to_keep=1,
+                    use_cache=bridge_id is not None,
+                )
                 self.stats["forward_passes"] += 1
                 self.stats["prompt_tokens"] += int(mask.sum())
                 first[batch] = out.logits[:, -1].float().log_softmax(-1).index_select(-1, wanted_first).cpu().numpy()
@@ -182,11 +207,18 @@ class CausalLM(PromptEncoding):
                     continue
                 step = torch.full((len(batch), 1), bridge_id, dtype=torch.long, device=self.device)
                 step_mask = torch.cat([mask, torch.ones_like(step)], dim=1)
-                step_out = self.model(input_ids=step, attention_mask=step_mask, position_ids=positions[:, -1:] + 1,
-                                      past_key_values=out.past_key_values, logits_to_keep=1, use_cache=False)
+                step_out = self.model(
+                    input_ids=step,
+                    attention_mask=step_mask,
+                    position_ids=positions[:, -1:] + 1,
+                    past_key_values=out.past_key_values,
+                    logits_to_keep=1,
+                    use_cache=False,
+                )
                 self.stats["single_token_steps"] += 1
-                second[batch] = (step_out.logits[:, -1].float().log_softmax(-1)
-                                 .index_select(-1, wanted_second).cpu().numpy())
+                second[batch] = (
+                    step_out.logits[:, -1].float().log_softmax(-1).index_select(-1, wanted_second).cpu().numpy()
+                )
         return first, second
 
     def next_token_top_logprobs(self, sequences: Sequence[Sequence[int]], k: int) -> list[dict[str, float]]:
@@ -207,8 +239,9 @@ class CausalLM(PromptEncoding):
             for batch in self._batches(sequences):
                 check_cancelled()
                 input_ids, mask, positions = self._left_padded([sequences[i] for i in batch])
-                logits = self.model(input_ids=input_ids, attention_mask=mask, position_ids=positions,
-                                    logits_to_keep=1, use_cache=False).logits
+                logits = self.model(
+                    input_ids=input_ids, attention_mask=mask, position_ids=positions, logits_to_keep=1, use_cache=False
+                ).logits
                 self.stats["forward_passes"] += 1
                 self.stats["prompt_tokens"] += int(mask.sum())
                 yield batch, logits[:, -1].float()
@@ -235,7 +268,8 @@ class CausalLM(PromptEncoding):
         import numpy as np
 
         torch = self._torch
-        self._check_length(list(prefix) + max(suffixes, key=len, default=[]))
+        longest = max((list(s) for s in suffixes), key=len, default=[])
+        self._check_length(list(prefix) + longest)
         if self.model.config._attn_implementation != "eager":  # only eager attention returns the weights
             self.model.set_attn_implementation("eager")
         out = np.zeros((len(suffixes), len(prefix)))
@@ -245,15 +279,20 @@ class CausalLM(PromptEncoding):
             self.stats["forward_passes"] += 1 + len(suffixes)
             self.stats["prompt_tokens"] += len(prefix) + sum(len(s) for s in suffixes)
             for row, suffix in enumerate(suffixes):
-                result = self.model(input_ids=torch.tensor([list(suffix)], device=self.device), past_key_values=cache,
-                                    use_cache=True, output_attentions=True)
+                result = self.model(
+                    input_ids=torch.tensor([list(suffix)], device=self.device),
+                    past_key_values=cache,
+                    use_cache=True,
+                    output_attentions=True,
+                )
                 total = sum(layer[0, :, :, : len(prefix)].float().sum(dim=(0, 1)) for layer in result.attentions)
                 out[row] = total.cpu().numpy()
                 cache.crop(-len(suffix))  # back to the prefix alone (transformers v5 counts tokens to remove)
         return out
 
-    def generate(self, sequences: Sequence[Sequence[int]], max_new_tokens: int,
-                 stop_ids: Sequence[int] = ()) -> list[list[int]]:
+    def generate(
+        self, sequences: Sequence[Sequence[int]], max_new_tokens: int, stop_ids: Sequence[int] = ()
+    ) -> list[list[int]]:
         """Greedy continuation of each sequence, stopping at the end-of-turn token (dropped) or after one of
         `stop_ids` (kept, e.g. a reasoning model's "</think>"); returns new token ids. Rows of a batch that
         stop early are padded by the model and trimmed here."""
@@ -261,22 +300,29 @@ class CausalLM(PromptEncoding):
         results: list = [None] * len(sequences)
         for s in sequences:
             self._check_length(list(s) + [0] * max_new_tokens)
-        end_ids = {i for i in (self.tokenizer.eos_token_id, self.model.generation_config.eos_token_id)
-                   if i is not None}
+        end_ids = {i for i in (self.tokenizer.eos_token_id, self.model.generation_config.eos_token_id) if i is not None}
         end_ids = {j for i in end_ids for j in (i if isinstance(i, list) else [i])}
         kept = set(stop_ids)
-        stop_ids = end_ids | kept
+        stopping = end_ids | kept
         with torch.inference_mode():
             for batch in self._batches(sequences):
                 check_cancelled()
                 input_ids, mask, _ = self._left_padded([sequences[i] for i in batch])
-                output = self.model.generate(input_ids=input_ids, attention_mask=mask, do_sample=False,
-                                             max_new_tokens=max_new_tokens, pad_token_id=self.pad_id,
-                                             eos_token_id=sorted(stop_ids) or None, num_beams=1,
-                                             temperature=None, top_p=None, top_k=None)
+                output = self.model.generate(
+                    input_ids=input_ids,
+                    attention_mask=mask,
+                    do_sample=False,
+                    max_new_tokens=max_new_tokens,
+                    pad_token_id=self.pad_id,
+                    eos_token_id=sorted(stopping) or None,
+                    num_beams=1,
+                    temperature=None,
+                    top_p=None,
+                    top_k=None,
+                )
                 self.stats["generate_calls"] += 1
                 self.stats["prompt_tokens"] += int(mask.sum())
-                for row, i in zip(output[:, input_ids.shape[1]:].tolist(), batch):
+                for row, i in zip(output[:, input_ids.shape[1] :].tolist(), batch):
                     trimmed = []
                     for token in row:
                         if token in kept:

@@ -23,6 +23,9 @@ class TextSideBase:
     def decode(self, ids: Sequence[int], skip_special_tokens: bool = False) -> str:
         raise NotImplementedError
 
+    def chat_prefix(self, messages: list[dict[str, str]], add_generation_prompt: bool = True) -> str:
+        raise NotImplementedError
+
     def cut_to_tokens(self, text: str, max_tokens: int) -> str:
         """The text cut to at most `max_tokens` tokens: decoded from the first tokens here, for a vocabulary
         without character offsets (llama.cpp's); a Hugging Face tokenizer cuts the original text instead."""
@@ -88,8 +91,10 @@ class PromptEncoding:
 
     def token_offsets(self, text: str) -> list[tuple[int, int]]:
         if not isinstance(self.text, HFTokenCounting):
-            raise UnsupportedMethodError(f"{self.text.label}: splitting long documents needs a Hugging Face "
-                                         "tokenizer's character offsets, which this backend has not")
+            raise UnsupportedMethodError(
+                f"{self.text.label}: splitting long documents needs a Hugging Face "
+                "tokenizer's character offsets, which this backend has not"
+            )
         return self.text.token_offsets(text)
 
     def _check_length(self, ids: Sequence[int]) -> None:
@@ -121,6 +126,7 @@ class ChatTokenizer(HFTokenCounting, TextSideBase):
     def chat_prefix(self, messages: list[dict[str, str]], add_generation_prompt: bool = True) -> str:
         """The chat template rendered to text; models without one get plain role-prefixed turns."""
         if getattr(self.tokenizer, "chat_template", None):
-            return self.tokenizer.apply_chat_template(messages, tokenize=False,
-                                                      add_generation_prompt=add_generation_prompt)
+            return self.tokenizer.apply_chat_template(
+                messages, tokenize=False, add_generation_prompt=add_generation_prompt
+            )
         return role_prefixed(messages, add_generation_prompt)

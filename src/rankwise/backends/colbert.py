@@ -18,7 +18,7 @@ import string
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from rankwise.backends.interface import Capability, HFTokenCounting
 from rankwise.backends.options import TransformersOptions
@@ -51,25 +51,33 @@ class ColBERTSettings:
         stanford = location.read_json("artifact.metadata")
         if stanford is not None and "query_prefix" not in config:
             # PyLate's defaults for a colbert-ai checkpoint, overridden by what its metadata records.
-            return cls(query_prefix=stanford.get("query_token_id", "[unused0]"),
-                       document_prefix=stanford.get("doc_token_id", "[unused1]"),
-                       query_length=stanford.get("query_maxlen", 32), document_length=stanford.get("doc_maxlen", 180),
-                       do_query_expansion=True, attend_to_expansion_tokens=bool(stanford.get("attend_to_mask_tokens",
-                                                                                             False)),
-                       skiplist_words=tuple(string.punctuation), source="colbert-ai")
+            return cls(
+                query_prefix=stanford.get("query_token_id", "[unused0]"),
+                document_prefix=stanford.get("doc_token_id", "[unused1]"),
+                query_length=stanford.get("query_maxlen", 32),
+                document_length=stanford.get("doc_maxlen", 180),
+                do_query_expansion=True,
+                attend_to_expansion_tokens=bool(stanford.get("attend_to_mask_tokens", False)),
+                skiplist_words=tuple(string.punctuation),
+                source="colbert-ai",
+            )
         expansion = config.get("do_query_expansion", True)
-        return cls(query_prefix=config.get("query_prefix", "[Q] "), document_prefix=config.get("document_prefix", "[D] "),
-                   query_length=config.get("query_length", 32), document_length=config.get("document_length", 180),
-                   do_query_expansion=expansion,
-                   attend_to_expansion_tokens=bool(config.get("attend_to_expansion_tokens", False)) and expansion,
-                   skiplist_words=tuple(config.get("skiplist_words", list(string.punctuation))), source="PyLate")
+        return cls(
+            query_prefix=config.get("query_prefix", "[Q] "),
+            document_prefix=config.get("document_prefix", "[D] "),
+            query_length=config.get("query_length", 32),
+            document_length=config.get("document_length", 180),
+            do_query_expansion=expansion,
+            attend_to_expansion_tokens=bool(config.get("attend_to_expansion_tokens", False)) and expansion,
+            skiplist_words=tuple(config.get("skiplist_words", list(string.punctuation))),
+            source="PyLate",
+        )
 
 
 def is_colbert_folder(location: ModelLocation) -> bool:
     """A PyLate folder (a PyLate Dense in modules.json) or a colbert-ai one (artifact.metadata)."""
-    modules = location.read_json("modules.json") or []
-    return (any(m.get("type") == PYLATE_DENSE for m in modules)
-            or location.read_json("artifact.metadata") is not None)
+    modules = cast("list[dict[str, Any]]", location.read_json("modules.json") or [])
+    return any(m.get("type") == PYLATE_DENSE for m in modules) or location.read_json("artifact.metadata") is not None
 
 
 class ColBERTEncoder(HFTokenCounting):
@@ -86,11 +94,15 @@ class ColBERTEncoder(HFTokenCounting):
         self.tokenizer, self.model, self.device = load_tokenizer_and_model(AutoModel, location, options)
         self.projections = self._projections(location)
         self.query_prefix_id = self._prefix_id(self.settings.query_prefix) if self.settings.query_prefix else None
-        self.document_prefix_id = (self._prefix_id(self.settings.document_prefix)
-                                   if self.settings.document_prefix else None)
+        self.document_prefix_id = (
+            self._prefix_id(self.settings.document_prefix) if self.settings.document_prefix else None
+        )
         # PyLate pads with [MASK] (query expansion), else the end-of-sequence token.
-        self.pad_id = next(i for i in (self.tokenizer.mask_token_id, self.tokenizer.eos_token_id,
-                                       self.tokenizer.pad_token_id) if i is not None)
+        self.pad_id = next(
+            i
+            for i in (self.tokenizer.mask_token_id, self.tokenizer.eos_token_id, self.tokenizer.pad_token_id)
+            if i is not None
+        )
         self.skiplist = [self.tokenizer.convert_tokens_to_ids(w) for w in self.settings.skiplist_words]
         limit = getattr(self.model.config, "max_position_embeddings", 512)
         self.max_length = min(options.max_length or self.settings.document_length, limit)
@@ -99,15 +111,16 @@ class ColBERTEncoder(HFTokenCounting):
     def _prefix_id(self, prefix: str) -> int:
         token_id = self.tokenizer.convert_tokens_to_ids(prefix)
         if token_id is None or token_id == self.tokenizer.unk_token_id:
-            raise ModelNotAvailableError(f"the tokenizer has no marker token {prefix!r}, which this ColBERT "
-                                         "checkpoint's settings name")
+            raise ModelNotAvailableError(
+                f"the tokenizer has no marker token {prefix!r}, which this ColBERT checkpoint's settings name"
+            )
         return token_id
 
     def _projections(self, location: ModelLocation) -> list[Any]:
         """The checkpoint's linear projections, in order, as (weight, bias) tensors."""
         from safetensors.torch import load_file
 
-        modules = location.read_json("modules.json") or []
+        modules = cast("list[dict[str, Any]]", location.read_json("modules.json") or [])
         dense = [m for m in modules if m.get("type") == PYLATE_DENSE]
         if not dense and self.settings.source == "colbert-ai":
             weights = checkpoint_file(location, "model.safetensors", "ColBERT checkpoint")
@@ -115,17 +128,25 @@ class ColBERTEncoder(HFTokenCounting):
             return [(weight.to(self.device), None)]
         projections = []
         for module in dense:
-            config = json.loads(checkpoint_file(location, f"{module['path']}/config.json",
-                                                "ColBERT checkpoint").read_text())
+            config = json.loads(
+                checkpoint_file(location, f"{module['path']}/config.json", "ColBERT checkpoint").read_text()
+            )
             activation = config.get("activation_function", "torch.nn.modules.linear.Identity")
             if activation not in ACTIVATIONS or config.get("use_residual"):
-                raise ModelNotAvailableError(f"ColBERT projection {module['path']!r} uses {activation!r}"
-                                             f"{' with a residual' if config.get('use_residual') else ''}, which "
-                                             "rankwise does not apply")
-            state = load_file(str(checkpoint_file(location, f"{module['path']}/model.safetensors",
-                                                  "ColBERT checkpoint")))
-            projections.append((state["linear.weight"].to(self.device),
-                                state["linear.bias"].to(self.device) if config.get("bias") else None))
+                raise ModelNotAvailableError(
+                    f"ColBERT projection {module['path']!r} uses {activation!r}"
+                    f"{' with a residual' if config.get('use_residual') else ''}, which "
+                    "rankwise does not apply"
+                )
+            state = load_file(
+                str(checkpoint_file(location, f"{module['path']}/model.safetensors", "ColBERT checkpoint"))
+            )
+            projections.append(
+                (
+                    state["linear.weight"].to(self.device),
+                    state["linear.bias"].to(self.device) if config.get("bias") else None,
+                )
+            )
         if not projections:
             raise ModelNotAvailableError(f"{location.label}: a ColBERT folder without a projection layer")
         return projections
@@ -136,10 +157,15 @@ class ColBERTEncoder(HFTokenCounting):
         length = settings.query_length if is_query else min(settings.document_length, self.max_length)
         prefix_id = self.query_prefix_id if is_query else self.document_prefix_id
         self.tokenizer.pad_token_id = self.pad_id
-        encoded = self.tokenizer([t.strip() for t in texts], truncation="longest_first", return_tensors="pt",
-                                 max_length=length - 1 if prefix_id is not None else length,
-                                 padding="max_length" if is_query and settings.do_query_expansion else True)
+        encoded = self.tokenizer(
+            [t.strip() for t in texts],
+            truncation="longest_first",
+            return_tensors="pt",
+            max_length=length - 1 if prefix_id is not None else length,
+            padding="max_length" if is_query and settings.do_query_expansion else True,
+        )
         if prefix_id is not None:
+
             def inserted(tensor: Any, value: int) -> Any:
                 column = torch.full((tensor.size(0), 1), value, dtype=tensor.dtype)
                 return torch.cat([tensor[:, :1], column, tensor[:, 1:]], dim=1)

@@ -6,10 +6,10 @@ ships beside the weights, so a model gives the same vectors here as in sentence-
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from rankwise.backends.interface import Capability, HFTokenCounting
-from rankwise.backends.options import TransformersOptions
+from rankwise.backends.options import RuntimeOptions, TransformersOptions
 from rankwise.backends.runtime import length_sorted_batches, load_tokenizer_and_model
 from rankwise.cancellation import check_cancelled
 from rankwise.errors import InputError, UnsupportedMethodError
@@ -37,12 +37,14 @@ def pooling_mode(config: dict[str, Any], location: ModelLocation) -> str:
         return POOLING_MODES[chosen[0]]
     raise UnsupportedMethodError(
         f"{location.label}: its sentence-transformers pooling is {', '.join(chosen)}; rankwise's text encoder "
-        f"computes only {' or '.join(POOLING_MODES)}, and another pooling would give other vectors")
+        f"computes only {' or '.join(POOLING_MODES)}, and another pooling would give other vectors"
+    )
 
 
 class TextEncoder(HFTokenCounting):
     backend_name = "transformers"
     capabilities = frozenset({Capability.EMBED, Capability.TOKEN_EMBED})
+    options: RuntimeOptions  # TransformersOptions here; the ONNX subclasses run with OnnxOptions
 
     def __init__(self, location: ModelLocation, options: TransformersOptions):
         from transformers import AutoModel
@@ -56,7 +58,7 @@ class TextEncoder(HFTokenCounting):
         import torch
 
         self.pooling = pooling_mode(location.read_json("1_Pooling/config.json") or {}, location)
-        modules = location.read_json("modules.json") or []
+        modules = cast("list[dict[str, Any]]", location.read_json("modules.json") or [])
         self.normalize = any(m.get("type", "").endswith("Normalize") for m in modules)
         st_config = location.read_json("sentence_bert_config.json") or {}
         model_limit = min(self.tokenizer.model_max_length, config.max_position_embeddings)
@@ -96,14 +98,20 @@ class TextEncoder(HFTokenCounting):
             i = over[0]
             raise InputError(f"text {i} has {lengths[i]} tokens, over the limit of {self.max_length}")
         out = torch.empty((len(texts), self.hidden_size))
-        batches = length_sorted_batches([min(n, self.max_length) for n in lengths],
-                                        self.options.batch_size, self.options.max_tokens_per_batch)
+        batches = length_sorted_batches(
+            [min(n, self.max_length) for n in lengths], self.options.batch_size, self.options.max_tokens_per_batch
+        )
         with torch.inference_mode():
             for batch in batches:
                 check_cancelled()
-                encoded = self.tokenizer([texts[i] for i in batch], padding=True, truncation=True,
-                                         max_length=self.max_length, return_tensors="pt",
-                                         return_special_tokens_mask=tokens_out is not None)
+                encoded = self.tokenizer(
+                    [texts[i] for i in batch],
+                    padding=True,
+                    truncation=True,
+                    max_length=self.max_length,
+                    return_tensors="pt",
+                    return_special_tokens_mask=tokens_out is not None,
+                )
                 special = encoded.pop("special_tokens_mask", None)
                 hidden = self._hidden_states(encoded)
                 mask = encoded["attention_mask"].to(hidden.device)

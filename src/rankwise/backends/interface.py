@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from rankwise.types import ScoreKind
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -80,8 +82,12 @@ class HFTokenCounting:
         return text[: offsets[max_tokens - 1][1]] if max_tokens > 0 else ""
 
     def token_offsets(self, text: str) -> list[tuple[int, int]]:
-        return [tuple(span) for span in self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True,
-                                                       verbose=False)["offset_mapping"]]
+        return [
+            tuple(span)
+            for span in self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, verbose=False)[
+                "offset_mapping"
+            ]
+        ]
 
     def special_token_count(self) -> int:
         return len(self.tokenizer("", add_special_tokens=True)["input_ids"])
@@ -131,11 +137,10 @@ class TokenEmbedder(Embedder, Protocol):
 
 @runtime_checkable
 class PairScoring(Backend, Protocol):
-    score_kind: str  # "logit" or "log-probability"
+    score_kind: ScoreKind  # LOGIT (one-logit head) or LOG_PROBABILITY (two-logit head)
     folder_activation: str  # what the checkpoint's own config applies to its scores: "sigmoid" or "none"
 
-    def score(self, queries: Sequence[str], passages: Sequence[str],
-              truncation: str = "longest_first") -> list[float]:
+    def score(self, queries: Sequence[str], passages: Sequence[str], truncation: str = "longest_first") -> list[float]:
         """One relevance score per (query, passage) pair; an over-long pair is cut `longest_first` or
         `only_second` (the passage only)."""
         ...
@@ -153,19 +158,32 @@ class LanguageModel(Backend, Protocol):
         """log P(token | sequence): shape [len(sequences), len(token_ids)]."""
         ...
 
-    def first_token_logprobs(self, sequences: Sequence[Sequence[int]], first_ids: Sequence[int],
-                             bridge_id: int | None = None,
-                             second_ids: Sequence[int] = ()) -> tuple[np.ndarray, np.ndarray]:
+    def first_token_logprobs(
+        self,
+        sequences: Sequence[Sequence[int]],
+        first_ids: Sequence[int],
+        bridge_id: int | None = None,
+        second_ids: Sequence[int] = (),
+    ) -> tuple[np.ndarray, np.ndarray]:
         """log P(first token), and with `bridge_id` log P(second token | bridge) from one cached step."""
         ...
 
-    def continuation_logprobs(self, prefixes: Sequence[Sequence[int]],
-                              continuations: Sequence[Sequence[int]]) -> list[np.ndarray]: ...
+    def continuation_logprobs(
+        self, prefixes: Sequence[Sequence[int]], continuations: Sequence[Sequence[int]]
+    ) -> list[np.ndarray]: ...
 
-    def generate(self, sequences: Sequence[Sequence[int]], max_new_tokens: int,
-                 stop_ids: Sequence[int] = ()) -> list[list[int]]:
+    def generate(
+        self, sequences: Sequence[Sequence[int]], max_new_tokens: int, stop_ids: Sequence[int] = ()
+    ) -> list[list[int]]:
         """Greedy continuations (new ids only): ended by the end-of-turn token (dropped), by one of `stop_ids`
         (kept), or by the budget."""
+        ...
+
+
+@runtime_checkable
+class NextTokenLogits(LanguageModel, Protocol):
+    def next_token_logits(self, sequences: Sequence[Sequence[int]], token_ids: Sequence[int]) -> np.ndarray:
+        """The raw logits of `token_ids` after each sequence: shape [len(sequences), len(token_ids)]."""
         ...
 
 
@@ -191,8 +209,9 @@ class Seq2SeqScoring(Backend, TokenCounting, Protocol):
 
     def encode_source(self, text: str) -> list[int]: ...
 
-    def fit_source(self, build: Any, passages: Sequence[str], what: str) -> list[int]:
-        """Ids of `build(passages)` with the passages (never the template) cut until it fits the limit."""
+    def fit_source(self, build: Any, passages: Sequence[str], what: str, policy: Any) -> list[int]:
+        """Ids of `build(passages)` with the passages (never the template) cut by `policy` (`budget.fit`)
+        until it fits the limit."""
         ...
 
     def first_step_logits(self, sources: Sequence[Sequence[int]], token_ids: Sequence[int]) -> np.ndarray:
@@ -210,6 +229,8 @@ class Seq2SeqScoring(Backend, TokenCounting, Protocol):
 
 @runtime_checkable
 class MultiVectorEncoder(Backend, Protocol):
+    settings: Any  # the checkpoint's ColBERT settings (markers, lengths, expansion)
+
     def encode_queries(self, texts: Sequence[str]) -> list[np.ndarray]:
         """Per query, its unit token vectors as the checkpoint encodes queries (markers, expansion)."""
         ...

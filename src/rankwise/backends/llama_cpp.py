@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any
 from rankwise.backends.chat_tokenizer import PromptEncoding, TextSideBase, role_prefixed
 from rankwise.backends.interface import Capability
 from rankwise.backends.options import RuntimeOptions
-from rankwise.errors import InputError, OptionError
 from rankwise.cancellation import check_cancelled
+from rankwise.errors import InputError, OptionError
 from rankwise.models.resolve import ModelLocation
 
 if TYPE_CHECKING:
@@ -61,9 +61,12 @@ class LlamaText(TextSideBase):
         if self._template is None:
             return role_prefixed(messages, add_generation_prompt)
         bos, eos = self.llm.token_bos(), self.llm.token_eos()
-        return self._template.render(messages=messages, add_generation_prompt=add_generation_prompt,
-                                     bos_token=self.decode([bos]) if bos >= 0 else "",
-                                     eos_token=self.decode([eos]) if eos >= 0 else "")
+        return self._template.render(
+            messages=messages,
+            add_generation_prompt=add_generation_prompt,
+            bos_token=self.decode([bos]) if bos >= 0 else "",
+            eos_token=self.decode([eos]) if eos >= 0 else "",
+        )
 
 
 def _pieces(count: int, batch: int) -> list[int]:
@@ -80,8 +83,16 @@ def _raise_template_error(message: str) -> None:
 
 class LlamaCppLM(PromptEncoding):
     backend_name = "llama.cpp"
-    capabilities = frozenset({Capability.TOKENIZE, Capability.NEXT_TOKEN_LOGPROBS, Capability.BRIDGED_FIRST_TOKEN,
-                              Capability.CONTINUATION_LOGPROBS, Capability.GENERATE, Capability.TOP_LOGPROBS})
+    capabilities = frozenset(
+        {
+            Capability.TOKENIZE,
+            Capability.NEXT_TOKEN_LOGPROBS,
+            Capability.BRIDGED_FIRST_TOKEN,
+            Capability.CONTINUATION_LOGPROBS,
+            Capability.GENERATE,
+            Capability.TOP_LOGPROBS,
+        }
+    )
 
     def __init__(self, location: ModelLocation, options: RuntimeOptions, needs: frozenset[Capability] = frozenset()):
         import llama_cpp
@@ -94,8 +105,15 @@ class LlamaCppLM(PromptEncoding):
         self.max_length = options.max_length or DEFAULT_CONTEXT
         threads = options.threads or os.cpu_count() or 1
         # Both thread pools: llama-cpp-python gives prompt processing (n_threads_batch) every core otherwise.
-        self.llm = llama_cpp.Llama(model_path=location.path, n_ctx=self.max_length, n_batch=512,
-                                   n_threads=threads, n_threads_batch=threads, logits_all=False, verbose=False)
+        self.llm = llama_cpp.Llama(
+            model_path=location.path,
+            n_ctx=self.max_length,
+            n_batch=512,
+            n_threads=threads,
+            n_threads_batch=threads,
+            logits_all=False,
+            verbose=False,
+        )
         self.text = LlamaText(self.llm, location.label, truncate=options.truncate)
         self.n_vocab = self.llm.n_vocab()
         self._vocab = llama_cpp.llama_model_get_vocab(self.llm.model)
@@ -118,7 +136,7 @@ class LlamaCppLM(PromptEncoding):
         self.stats["evaluated_tokens"] += len(ids) - shared
         start = shared
         for piece in _pieces(len(ids) - shared, llm.n_batch):
-            llm.eval(list(ids[start:start + piece]))
+            llm.eval(list(ids[start : start + piece]))
             start += piece
         return self._last_logprobs()
 
@@ -148,7 +166,7 @@ class LlamaCppLM(PromptEncoding):
         llm._ctx.kv_cache_seq_rm(-1, start, -1)
         llm._batch.set_batch(batch=list(tokens), n_past=start, logits_all=True)
         llm._ctx.decode(llm._batch)
-        llm.input_ids[start:start + len(tokens)] = tokens
+        llm.input_ids[start : start + len(tokens)] = tokens
         llm.n_tokens += len(tokens)
         self.stats["evaluated_tokens"] += len(tokens)
         return [self._logprobs_at(i) for i in range(len(tokens))]
@@ -170,9 +188,13 @@ class LlamaCppLM(PromptEncoding):
             tops[i] = self.top_entries(self._evaluate(sequences[i]), k)
         return tops
 
-    def first_token_logprobs(self, sequences: Sequence[Sequence[int]], first_ids: Sequence[int],
-                             bridge_id: int | None = None,
-                             second_ids: Sequence[int] = ()) -> tuple[np.ndarray, np.ndarray]:
+    def first_token_logprobs(
+        self,
+        sequences: Sequence[Sequence[int]],
+        first_ids: Sequence[int],
+        bridge_id: int | None = None,
+        second_ids: Sequence[int] = (),
+    ) -> tuple[np.ndarray, np.ndarray]:
         import numpy as np
 
         first = np.zeros((len(sequences), len(first_ids)), dtype=np.float32)
@@ -186,8 +208,9 @@ class LlamaCppLM(PromptEncoding):
                 second[i] = self._step(bridge_id)[list(second_ids)]
         return first, second
 
-    def continuation_logprobs(self, prefixes: Sequence[Sequence[int]],
-                              continuations: Sequence[Sequence[int]]) -> list[np.ndarray]:
+    def continuation_logprobs(
+        self, prefixes: Sequence[Sequence[int]], continuations: Sequence[Sequence[int]]
+    ) -> list[np.ndarray]:
         import numpy as np
 
         if len(prefixes) != len(continuations):
@@ -202,12 +225,13 @@ class LlamaCppLM(PromptEncoding):
             distributions = [self._evaluate(prefixes[i])]
             feed = continuation[:-1]
             for start in range(0, len(feed), self.llm.n_batch):
-                distributions += self._extend_keeping_logits(feed[start:start + self.llm.n_batch])
+                distributions += self._extend_keeping_logits(feed[start : start + self.llm.n_batch])
             results[i] = np.array([d[token] for d, token in zip(distributions, continuation)], dtype=np.float32)
         return results
 
-    def generate(self, sequences: Sequence[Sequence[int]], max_new_tokens: int,
-                 stop_ids: Sequence[int] = ()) -> list[list[int]]:
+    def generate(
+        self, sequences: Sequence[Sequence[int]], max_new_tokens: int, stop_ids: Sequence[int] = ()
+    ) -> list[list[int]]:
         kept = set(stop_ids)
         results: list = [None] * len(sequences)
         for s in sequences:

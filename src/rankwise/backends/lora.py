@@ -23,13 +23,20 @@ def _prepare_for_training(lm: CausalLM, gradient_checkpointing: bool) -> None:
         lm.model.enable_input_require_grads()
 
 
-def attach_lora(lm: CausalLM, r: int = 8, alpha: int = 16, dropout: float = 0.0,
-                targets: Sequence[str] = DEFAULT_TARGETS, gradient_checkpointing: bool = True) -> int:
+def attach_lora(
+    lm: CausalLM,
+    r: int = 8,
+    alpha: int = 16,
+    dropout: float = 0.0,
+    targets: Sequence[str] = DEFAULT_TARGETS,
+    gradient_checkpointing: bool = True,
+) -> int:
     """Wrap the model in a trainable LoRA adapter; returns the number of trainable parameters."""
     peft = import_peft()
     _prepare_for_training(lm, gradient_checkpointing)
-    config = peft.LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=list(targets),
-                             task_type="CAUSAL_LM")
+    config = peft.LoraConfig(
+        r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=list(targets), task_type="CAUSAL_LM"
+    )
     lm.model = peft.get_peft_model(lm.model, config)
     lm.model.train()
     return sum(p.numel() for p in lm.model.parameters() if p.requires_grad)
@@ -54,9 +61,14 @@ class WindowOutputs:
     second: torch.Tensor | None  # log P(token | bridge) for each requested second id, when asked
 
 
-def training_forward(lm: CausalLM, prompt_ids: Sequence[int], target_ids: Sequence[int],
-                     first_ids: Sequence[int], bridge_id: int | None = None,
-                     second_ids: Sequence[int] = ()) -> WindowOutputs:
+def training_forward(
+    lm: CausalLM,
+    prompt_ids: Sequence[int],
+    target_ids: Sequence[int],
+    first_ids: Sequence[int],
+    bridge_id: int | None = None,
+    second_ids: Sequence[int] = (),
+) -> WindowOutputs:
     """One window, with gradients: the target's logits (for the LM loss) and the first-token log-probs of
     the identifiers. The bridged distribution P(. | prompt + bridge) is read from the target's own second
     position when the target starts with the bridge token, else from one more forward pass."""
@@ -67,7 +79,7 @@ def training_forward(lm: CausalLM, prompt_ids: Sequence[int], target_ids: Sequen
     device = lm.device
     logits = lm.model(input_ids=torch.tensor([ids], device=device), use_cache=False).logits[0]
     start = len(prompt_ids) - 1
-    target_logits = logits[start:start + len(target_ids)]
+    target_logits = logits[start : start + len(target_ids)]
     first = target_logits[0].float().log_softmax(-1)[list(first_ids)]
     second = None
     if bridge_id is not None:

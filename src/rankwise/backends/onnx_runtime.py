@@ -19,8 +19,8 @@ from typing import Any
 
 from rankwise.backends.encoder import TextEncoder
 from rankwise.backends.interface import Capability
+from rankwise.backends.options import OnnxOptions, RuntimeOptions
 from rankwise.backends.pair_scorer import PairScorer
-from rankwise.backends.options import OnnxOptions
 from rankwise.backends.runtime import apply_threads, load_pretrained, merged_adapter, refuse_remote_code
 from rankwise.models.cache import cache_dir
 from rankwise.models.resolve import ModelLocation
@@ -58,13 +58,19 @@ def exported_graph(location: ModelLocation, head: str, quantize: str | None, cac
             import onnx
 
             # The fused graph has contrib ops shape inference cannot type: say their outputs are float.
-            quantize_dynamic(str(optimized), str(result), weight_type=QuantType.QInt8, per_channel=True,
-                             extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+            quantize_dynamic(
+                str(optimized),
+                str(result),
+                weight_type=QuantType.QInt8,
+                per_channel=True,
+                extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+            )
         staged = work / "final"
         staged.mkdir()
         shutil.move(str(result), staged / "model.onnx")
-        (staged / "export.json").write_text(json.dumps({"model": location.path, "adapter": location.adapter,
-                                                        "head": head, "quantize": quantize}) + "\n")
+        (staged / "export.json").write_text(
+            json.dumps({"model": location.path, "adapter": location.adapter, "head": head, "quantize": quantize}) + "\n"
+        )
         try:
             os.replace(staged, folder)  # atomic: another process may have finished the same export first
         except OSError:
@@ -103,8 +109,16 @@ def _export(location: ModelLocation, head: str, work: Path) -> tuple[Path, Any]:
     dynamic = {name: {0: "batch", 1: "sequence"} for name in names}
     dynamic[output] = {0: "batch", 1: "sequence"} if head == "encoder" else {0: "batch"}
     with torch.no_grad():
-        torch.onnx.export(Wrapped(model), tuple(sample[n] for n in names), str(path), input_names=names,
-                          output_names=[output], dynamic_axes=dynamic, opset_version=17, dynamo=False)
+        torch.onnx.export(
+            Wrapped(model),
+            tuple(sample[n] for n in names),
+            str(path),
+            input_names=names,
+            output_names=[output],
+            dynamic_axes=dynamic,
+            opset_version=17,
+            dynamo=False,
+        )
     return path, model.config
 
 
@@ -113,9 +127,13 @@ def _optimize(path: Path, work: Path, config: Any) -> Path:
     try:
         from onnxruntime.transformers.optimizer import optimize_model
 
-        optimized = optimize_model(str(path), model_type="bert", opt_level=1,
-                                   num_heads=getattr(config, "num_attention_heads", 0),
-                                   hidden_size=getattr(config, "hidden_size", 0))
+        optimized = optimize_model(
+            str(path),
+            model_type="bert",
+            opt_level=1,
+            num_heads=getattr(config, "num_attention_heads", 0),
+            hidden_size=getattr(config, "hidden_size", 0),
+        )
         out = work / "optimized.onnx"
         optimized.save_model_to_file(str(out))
         return out
@@ -136,6 +154,8 @@ def _session(path: Path, options: OnnxOptions) -> Any:
 
 class _OnnxRunner:
     """What both ONNX classes share: the tokenizer, a session on the cached graph, and running one batch."""
+
+    options: RuntimeOptions
 
     def _open(self, location: ModelLocation, options: OnnxOptions, head: str) -> Any:
         """Set up tokenizer and session; returns the model config for the subclass's `_configure`."""

@@ -44,16 +44,24 @@ class ServerError(ModelNotAvailableError):
 
 class OpenAICompatibleLM(PromptEncoding):
     backend_name = "openai"
-    capabilities = frozenset({Capability.TOKENIZE, Capability.NEXT_TOKEN_LOGPROBS, Capability.BRIDGED_FIRST_TOKEN,
-                              Capability.GENERATE, Capability.TOP_LOGPROBS})
+    capabilities = frozenset(
+        {
+            Capability.TOKENIZE,
+            Capability.NEXT_TOKEN_LOGPROBS,
+            Capability.BRIDGED_FIRST_TOKEN,
+            Capability.GENERATE,
+            Capability.TOP_LOGPROBS,
+        }
+    )
 
     def __init__(self, location: ModelLocation, options: OpenAIOptions, needs: frozenset[Capability] = frozenset()):
         import httpx
 
         base_url = options.base_url or os.environ.get("OPENAI_BASE_URL")
         if not base_url:
-            raise OptionError("the openai backend needs the server's address: base_url=http://host:port/v1 "
-                              "(or $OPENAI_BASE_URL)")
+            raise OptionError(
+                "the openai backend needs the server's address: base_url=http://host:port/v1 (or $OPENAI_BASE_URL)"
+            )
         self.options = options
         self.served_model = options.served_model or location.label
         self.max_length = options.max_length or DEFAULT_CONTEXT
@@ -61,9 +69,12 @@ class OpenAICompatibleLM(PromptEncoding):
         self.text.truncate = options.truncate
         key = options.api_key or os.environ.get("OPENAI_API_KEY")
         headers = {"Authorization": f"Bearer {key}"} if key else {}
-        self._client = httpx.Client(base_url=base_url.rstrip("/"), headers=headers,
-                                    timeout=options.request_timeout,
-                                    limits=httpx.Limits(max_connections=options.concurrency))
+        self._client = httpx.Client(
+            base_url=base_url.rstrip("/"),
+            headers=headers,
+            timeout=options.request_timeout,
+            limits=httpx.Limits(max_connections=options.concurrency),
+        )
         self._pool = ThreadPoolExecutor(max_workers=options.concurrency, thread_name_prefix="rankwise-openai")
 
     # -- HTTP ---------------------------------------------------------------------------------------
@@ -82,13 +93,15 @@ class OpenAICompatibleLM(PromptEncoding):
                 if response.status_code == 200:
                     return response.json()
                 if response.status_code not in RETRY_STATUSES:
-                    raise ServerError(f"{self._client.base_url}/completions answered {response.status_code}: "
-                                      f"{response.text[:300]}")
+                    raise ServerError(
+                        f"{self._client.base_url}/completions answered {response.status_code}: {response.text[:300]}"
+                    )
                 problem, wait = f"status {response.status_code}", _retry_after(response)
             if attempt >= self.options.max_retries:
-                raise ServerError(f"{self._client.base_url}/completions failed after {attempt + 1} attempts "
-                                  f"({problem})")
-            time.sleep(wait if wait is not None else 0.5 * 2 ** attempt)
+                raise ServerError(
+                    f"{self._client.base_url}/completions failed after {attempt + 1} attempts ({problem})"
+                )
+            time.sleep(wait if wait is not None else 0.5 * 2**attempt)
             attempt += 1
 
     def _map(self, function: Any, items: Sequence[Any]) -> list[Any]:
@@ -114,19 +127,25 @@ class OpenAICompatibleLM(PromptEncoding):
                     f"the server returned the log-probs of its top {self.options.top_logprobs} tokens only, and "
                     f"{', '.join(map(repr, missing))} was not among them, so this method's scores cannot be exact "
                     "on it; raise -O top_logprobs= (llama.cpp's server accepts the vocabulary size) or use a "
-                    "backend that exposes full log-probs")
+                    "backend that exposes full log-probs"
+                )
             return [top[w] for w in wanted]
 
         return np.array(self._map(one, sequences), dtype=np.float64).reshape(len(sequences), len(token_ids))
 
     def next_token_top_logprobs(self, sequences: Sequence[Sequence[int]], k: int) -> list[dict[str, float]]:
         # The server's own dictionary, as the authors of methods read from it (TFRank: `logprobs=20`).
-        return self._map(lambda ids: _top_logprobs(self._complete(self._prompt(ids), max_tokens=1, logprobs=k)),
-                         sequences)
+        return self._map(
+            lambda ids: _top_logprobs(self._complete(self._prompt(ids), max_tokens=1, logprobs=k)), sequences
+        )
 
-    def first_token_logprobs(self, sequences: Sequence[Sequence[int]], first_ids: Sequence[int],
-                             bridge_id: int | None = None,
-                             second_ids: Sequence[int] = ()) -> tuple[np.ndarray, np.ndarray]:
+    def first_token_logprobs(
+        self,
+        sequences: Sequence[Sequence[int]],
+        first_ids: Sequence[int],
+        bridge_id: int | None = None,
+        second_ids: Sequence[int] = (),
+    ) -> tuple[np.ndarray, np.ndarray]:
         import numpy as np
 
         first = self.next_token_logprobs(sequences, first_ids)
@@ -135,17 +154,21 @@ class OpenAICompatibleLM(PromptEncoding):
         second = self.next_token_logprobs([list(s) + [bridge_id] for s in sequences], second_ids)
         return first, second
 
-    def continuation_logprobs(self, prefixes: Sequence[Sequence[int]],
-                              continuations: Sequence[Sequence[int]]) -> list[np.ndarray]:
+    def continuation_logprobs(
+        self, prefixes: Sequence[Sequence[int]], continuations: Sequence[Sequence[int]]
+    ) -> list[np.ndarray]:
         # The API's only route to prompt log-probs is the legacy `echo` + `logprobs`, which servers implement
         # unevenly: llama-cpp-python's returns them one position off (the distribution after token i is
         # reported as token i's), so a score built on it would be silently wrong.
-        raise UnsupportedMethodError("the openai backend does not offer continuation log-probs (query likelihood): "
-                                     "OpenAI-compatible servers have no reliable way to return prompt log-probs; "
-                                     "use backend='transformers' or backend='llama.cpp'")
+        raise UnsupportedMethodError(
+            "the openai backend does not offer continuation log-probs (query likelihood): "
+            "OpenAI-compatible servers have no reliable way to return prompt log-probs; "
+            "use backend='transformers' or backend='llama.cpp'"
+        )
 
-    def generate(self, sequences: Sequence[Sequence[int]], max_new_tokens: int,
-                 stop_ids: Sequence[int] = ()) -> list[list[int]]:
+    def generate(
+        self, sequences: Sequence[Sequence[int]], max_new_tokens: int, stop_ids: Sequence[int] = ()
+    ) -> list[list[int]]:
         kept = set(stop_ids)
 
         def one(ids: Sequence[int]) -> list[int]:
@@ -153,7 +176,7 @@ class OpenAICompatibleLM(PromptEncoding):
             produced = self.text.encode(reply["choices"][0]["text"])
             # Servers report stop strings inconsistently: the whole budget is asked for and cut here.
             stop = next((i for i, token in enumerate(produced) if token in kept), None)
-            return produced if stop is None else produced[:stop + 1]
+            return produced if stop is None else produced[: stop + 1]
 
         return self._map(one, sequences)
 
@@ -164,9 +187,11 @@ def _top_logprobs(reply: dict[str, Any]) -> dict[str, float]:
         logprobs = reply["choices"][0]["logprobs"]
         if not logprobs["top_logprobs"]:
             # llama-cpp-python's server reports nothing when the first token ends the turn.
-            raise ServerError("the server returned no log-probs for this position (its completion stopped at once, "
-                              "at the end of the model's turn), so they cannot be read through it; use "
-                              "backend='llama.cpp' or backend='transformers' on the same weights")
+            raise ServerError(
+                "the server returned no log-probs for this position (its completion stopped at once, "
+                "at the end of the model's turn), so they cannot be read through it; use "
+                "backend='llama.cpp' or backend='transformers' on the same weights"
+            )
         return {str(k): float(v) for k, v in logprobs["top_logprobs"][0].items()}
     except (KeyError, IndexError, TypeError) as e:
         raise ServerError(f"the server's completion has no top log-probs ({e}); does it support `logprobs`?") from None

@@ -30,8 +30,7 @@ class RuntimeOptions:
     def overrides(self) -> dict[str, Any]:
         """The fields set away from their defaults: what a composition hands on to the rerankers it loads,
         so that each of them still validates the options against its own backend."""
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
-                if getattr(self, f.name) != f.default}
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if getattr(self, f.name) != f.default}
 
 
 @dataclass(frozen=True)
@@ -39,8 +38,9 @@ class TransformersOptions(RuntimeOptions):
     dtype: str | None = option(None, help="float32, bfloat16, float16 (default: float32 on CPU)")
     quantize: Literal["int8"] | None = option(None, help="torch dynamic int8 quantization of Linear layers (CPU)")
     adapter: str | None = option(None, help="a LoRA adapter folder (peft), merged into the weights at load")
-    trust_remote_code: bool = option(False, help="run the Python code a model's folder ships (its auto_map); "
-                                                 "only after reading it")
+    trust_remote_code: bool = option(
+        False, help="run the Python code a model's folder ships (its auto_map); only after reading it"
+    )
 
 
 @dataclass(frozen=True)

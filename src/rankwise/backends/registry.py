@@ -17,8 +17,8 @@ from typing import Any
 from rankwise.backends.interface import Capability
 from rankwise.backends.options import OnnxOptions, OpenAIOptions, RuntimeOptions, TransformersOptions
 from rankwise.errors import ModelNotAvailableError, OptionError, UnsupportedMethodError
-from rankwise.options import validate_options
 from rankwise.models.resolve import ModelLocation, resolve_gguf, resolve_model
+from rankwise.options import validate_options
 
 DEFAULT_BACKEND = "transformers"
 
@@ -53,12 +53,24 @@ BACKENDS: dict[str, BackendEntry] = {
         BackendEntry(
             name="transformers",
             factory="rankwise.backends.transformers_backend:open_transformers",
-            capabilities=frozenset({
-                Capability.EMBED, Capability.TOKEN_EMBED, Capability.SCORE_PAIRS, Capability.TOKENIZE, Capability.NEXT_TOKEN_LOGPROBS,
-                Capability.BRIDGED_FIRST_TOKEN, Capability.CONTINUATION_LOGPROBS, Capability.GENERATE,
-                Capability.ATTENTION, Capability.SEQ2SEQ, Capability.MULTI_VECTOR, Capability.NEXT_TOKEN_LOGITS,
-                Capability.LAYER_HEAD, Capability.TOP_LOGPROBS,
-            }),
+            capabilities=frozenset(
+                {
+                    Capability.EMBED,
+                    Capability.TOKEN_EMBED,
+                    Capability.SCORE_PAIRS,
+                    Capability.TOKENIZE,
+                    Capability.NEXT_TOKEN_LOGPROBS,
+                    Capability.BRIDGED_FIRST_TOKEN,
+                    Capability.CONTINUATION_LOGPROBS,
+                    Capability.GENERATE,
+                    Capability.ATTENTION,
+                    Capability.SEQ2SEQ,
+                    Capability.MULTI_VECTOR,
+                    Capability.NEXT_TOKEN_LOGITS,
+                    Capability.LAYER_HEAD,
+                    Capability.TOP_LOGPROBS,
+                }
+            ),
             requires_modules=("torch", "transformers"),
             install_hint="pip install torch==2.13.0 transformers (CPU wheel pinned), or pip install rankwise",
             description="PyTorch + Hugging Face transformers: encoders, cross-encoders and causal LMs",
@@ -71,39 +83,53 @@ BACKENDS: dict[str, BackendEntry] = {
             requires_modules=("onnxruntime", "onnx", "torch", "transformers"),
             install_hint="pip install 'rankwise[onnx]'",
             description="ONNX Runtime on CPU for encoders and cross-encoders: exported once, fused, "
-                        "optionally int8 (quantize=int8); cached in the rankwise cache",
+            "optionally int8 (quantize=int8); cached in the rankwise cache",
             options=OnnxOptions,
             declines={"adapter": "only a registered model's own adapter is merged into the exported graph"},
         ),
         BackendEntry(
             name="openai",
             factory="rankwise.backends.openai_compatible:OpenAICompatibleLM",
-            capabilities=frozenset({
-                Capability.TOKENIZE, Capability.NEXT_TOKEN_LOGPROBS, Capability.BRIDGED_FIRST_TOKEN,
-                Capability.GENERATE, Capability.TOP_LOGPROBS,
-            }),
+            capabilities=frozenset(
+                {
+                    Capability.TOKENIZE,
+                    Capability.NEXT_TOKEN_LOGPROBS,
+                    Capability.BRIDGED_FIRST_TOKEN,
+                    Capability.GENERATE,
+                    Capability.TOP_LOGPROBS,
+                }
+            ),
             requires_modules=("httpx", "transformers"),
             install_hint="pip install httpx transformers",
             description="an OpenAI-compatible server (/v1/completions; base_url=, api_key=): generation, and "
-                        "next-token log-probs exact only within the server's top_logprobs",
+            "next-token log-probs exact only within the server's top_logprobs",
             options=OpenAIOptions,
-            declines={name: "it does not apply to a model behind a server"
-                      for name in ("adapter", "quantize", "dtype")},
+            declines={
+                name: "it does not apply to a model behind a server" for name in ("adapter", "quantize", "dtype")
+            },
         ),
         BackendEntry(
             name="llama.cpp",
             factory="rankwise.backends.llama_cpp:LlamaCppLM",
-            capabilities=frozenset({
-                Capability.TOKENIZE, Capability.NEXT_TOKEN_LOGPROBS, Capability.BRIDGED_FIRST_TOKEN,
-                Capability.CONTINUATION_LOGPROBS, Capability.GENERATE, Capability.TOP_LOGPROBS,
-            }),
+            capabilities=frozenset(
+                {
+                    Capability.TOKENIZE,
+                    Capability.NEXT_TOKEN_LOGPROBS,
+                    Capability.BRIDGED_FIRST_TOKEN,
+                    Capability.CONTINUATION_LOGPROBS,
+                    Capability.GENERATE,
+                    Capability.TOP_LOGPROBS,
+                }
+            ),
             requires_modules=("llama_cpp", "jinja2"),
             install_hint="pip install 'rankwise[llama-cpp]' (builds llama.cpp once, several minutes on 2 cores)",
             description="llama-cpp-python on the GGUF files as shipped (quantized; no dequantization)",
             weights="gguf",
-            declines={"adapter": "merge the LoRA adapter and convert to GGUF first",
-                      "quantize": "GGUF weights are quantized already",
-                      "dtype": "the GGUF file fixes the weight types"},
+            declines={
+                "adapter": "merge the LoRA adapter and convert to GGUF first",
+                "quantize": "GGUF weights are quantized already",
+                "dtype": "the GGUF file fixes the weight types",
+            },
         ),
     ]
 }
@@ -121,15 +147,19 @@ def split_options(options: Mapping[str, Any]) -> tuple[RuntimeOptions, dict[str,
     rest = dict(options)
     name = rest.pop("backend", None)
     if name is not None and not isinstance(name, str):
-        raise OptionError(f"option backend must be a string naming a backend ({', '.join(BACKENDS)}), "
-                          f"got {type(name).__name__} {name!r}")
+        raise OptionError(
+            f"option backend must be a string naming a backend ({', '.join(BACKENDS)}), "
+            f"got {type(name).__name__} {name!r}"
+        )
     entry = backend_entry(name)
     own = entry.option_names()
     for key in sorted(set(rest) & (runtime_option_names() - own)):
         takers = ", ".join(n for n, e in BACKENDS.items() if key in e.option_names())
         why = f": {entry.declines[key]}" if key in entry.declines else ""
-        raise OptionError(f"runtime option {key}={rest[key]!r} does not apply to backend {entry.name!r}{why} "
-                          f"(backends that take it: {takers})")
+        raise OptionError(
+            f"runtime option {key}={rest[key]!r} does not apply to backend {entry.name!r}{why} "
+            f"(backends that take it: {takers})"
+        )
     given = {key: rest.pop(key) for key in sorted(set(rest) & own)}
     runtime = validate_options(entry.options, f"backend {entry.name!r}", {**given, "backend": name})
     return runtime, rest
@@ -139,8 +169,10 @@ def runtime_options(**given: Any) -> RuntimeOptions:
     """Runtime options alone (for code that opens a backend without a method), checked like a method's."""
     runtime, rest = split_options(given)
     if rest:
-        raise OptionError(f"unknown runtime option(s): {', '.join(sorted(rest))} (known: "
-                          f"{', '.join(sorted(backend_entry(runtime.backend).option_names()))})")
+        raise OptionError(
+            f"unknown runtime option(s): {', '.join(sorted(rest))} (known: "
+            f"{', '.join(sorted(backend_entry(runtime.backend).option_names()))})"
+        )
     return runtime
 
 
@@ -169,23 +201,25 @@ def check_capabilities(entry: BackendEntry, needs: frozenset[Capability], method
         where = f"backends with it: {', '.join(others)}" if others else "no registered backend has it yet"
         raise UnsupportedMethodError(
             f"method {method!r} needs capability {capability.value!r}, which backend {entry.name!r} "
-            f"does not offer; {where}")
+            f"does not offer; {where}"
+        )
 
 
-def open_backend(location: ModelLocation, runtime: RuntimeOptions, needs: frozenset[Capability],
-                 method: str) -> Any:
+def open_backend(location: ModelLocation, runtime: RuntimeOptions, needs: frozenset[Capability], method: str) -> Any:
     """A backend object for the model that offers every capability in `needs`."""
     entry = backend_entry(runtime.backend)
     check_capabilities(entry, needs, method)
     missing = entry.missing_modules()
     if missing:
         raise ModelNotAvailableError(
-            f"backend {entry.name!r} needs {', '.join(missing)}, which is not installed: {entry.install_hint}")
+            f"backend {entry.name!r} needs {', '.join(missing)}, which is not installed: {entry.install_hint}"
+        )
     backend = entry.load_factory()(location, runtime, needs)
     lacking = needs - backend.capabilities
     if lacking:
         # The entry promises more than this model offers (e.g. embeddings from a GGUF chat model).
         names = ", ".join(sorted(c.value for c in lacking))
-        raise UnsupportedMethodError(f"backend {entry.name!r} cannot offer {names} for model "
-                                     f"{location.label!r}, which method {method!r} needs")
+        raise UnsupportedMethodError(
+            f"backend {entry.name!r} cannot offer {names} for model {location.label!r}, which method {method!r} needs"
+        )
     return backend

@@ -12,6 +12,7 @@ from rankwise.backends.options import TransformersOptions
 from rankwise.cancellation import check_cancelled
 from rankwise.errors import ModelNotAvailableError, OptionError
 from rankwise.models.resolve import ModelLocation
+from rankwise.verbosity import quiet_loading
 
 if TYPE_CHECKING:
     import torch
@@ -72,7 +73,8 @@ def load_pretrained(loader: Callable[..., T], location: ModelLocation, **kwargs:
     if not location.is_local and os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
         kwargs.setdefault("local_files_only", True)  # offline set after huggingface_hub was imported: no retries
     try:
-        return loader(location.path, **kwargs)
+        with quiet_loading():
+            return loader(location.path, **kwargs)
     except OSError as e:
         if location.spec is not None and location.spec.local is not None:
             hint = f"; for offline use install {location.spec.local.describe()}"
@@ -82,7 +84,8 @@ def load_pretrained(loader: Callable[..., T], location: ModelLocation, **kwargs:
             raise ModelNotAvailableError(
                 f"cannot load model {location.label!r}: {location.path} is not in the Hugging Face cache "
                 f"({HF_HUB_CACHE}) and the hub cannot be reached; fetch it on a machine with a network with "
-                f"`hf download {location.path}` and copy that cache here (or point HF_HOME at it)") from None
+                f"`hf download {location.path}` and copy that cache here (or point HF_HOME at it)"
+            ) from None
         else:
             hint = ""
         raise ModelNotAvailableError(f"cannot load model {location.label!r} from {location.path}: {e}{hint}") from None
@@ -101,8 +104,9 @@ def checkpoint_file(location: ModelLocation, name: str, what: str = "checkpoint"
     return path
 
 
-def left_padded(rows: Sequence[Sequence[int]], pad_id: int,
-                device: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def left_padded(
+    rows: Sequence[Sequence[int]], pad_id: int, device: str
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Token rows left-padded into one batch, with the attention mask and explicit position ids, so that a
     padded row computes exactly what it would alone."""
     import torch
@@ -111,8 +115,8 @@ def left_padded(rows: Sequence[Sequence[int]], pad_id: int,
     input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
     mask = torch.zeros((len(rows), width), dtype=torch.long)
     for i, row in enumerate(rows):
-        input_ids[i, width - len(row):] = torch.tensor(row, dtype=torch.long)
-        mask[i, width - len(row):] = 1
+        input_ids[i, width - len(row) :] = torch.tensor(row, dtype=torch.long)
+        mask[i, width - len(row) :] = 1
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
     return input_ids.to(device), mask.to(device), positions.to(device)
 
@@ -126,11 +130,14 @@ def refuse_remote_code(location: ModelLocation, trusted: bool) -> dict[str, Any]
         raise ModelNotAvailableError(
             f"model {location.label!r} needs code from its own repository ({classes}); rankwise runs it only "
             "with trust_remote_code=True (-O trust_remote_code=true), which you must pass yourself after "
-            "reading that code")
+            "reading that code"
+        )
     return {"trust_remote_code": True} if trusted else {}
 
 
-def load_tokenizer_and_model(model_class: Any, location: ModelLocation, options: TransformersOptions) -> tuple[Any, Any, str]:
+def load_tokenizer_and_model(
+    model_class: Any, location: ModelLocation, options: TransformersOptions
+) -> tuple[Any, Any, str]:
     """Tokenizer and model in eval mode on the chosen device and dtype, with the thread count applied."""
     from transformers import AutoTokenizer
 
@@ -139,8 +146,9 @@ def load_tokenizer_and_model(model_class: Any, location: ModelLocation, options:
     location, adapters = adapter_checkpoint(location)
     remote_code = refuse_remote_code(location, options.trust_remote_code)
     tokenizer = load_pretrained(AutoTokenizer.from_pretrained, adapters.get("tokenizer", location), **remote_code)
-    model = load_pretrained(model_class.from_pretrained, location, dtype=select_dtype(options.dtype, device),
-                            **remote_code)
+    model = load_pretrained(
+        model_class.from_pretrained, location, dtype=select_dtype(options.dtype, device), **remote_code
+    )
     # an adapter checkpoint's own weights, a registered model's adapter, then the user's
     for adapter in (adapters.get("weights"), location.adapter, options.adapter):
         if adapter:

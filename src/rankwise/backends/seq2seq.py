@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from rankwise.backends.interface import Capability, HFTokenCounting
 from rankwise.backends.options import TransformersOptions
 from rankwise.backends.runtime import length_sorted_batches, load_tokenizer_and_model
+from rankwise.budget import OverBudget, Policy, fit
 from rankwise.cancellation import check_cancelled
 from rankwise.errors import InputError, UnsupportedMethodError
 from rankwise.models.resolve import ModelLocation
@@ -56,9 +57,12 @@ class Seq2SeqLM(HFTokenCounting):
         """Token ids of a whole source text, end-of-sequence token included (as T5 was trained)."""
         return self.tokenizer(text)["input_ids"]
 
-    def fit_source(self, build: Callable[[list[str]], str], passages: Sequence[str], what: str) -> list[int]:
-        """The ids of `build(passages)`, with the passages cut from their ends, the longest first, until the
-        whole source fits the limit; with `truncate=False` an over-long source is an error."""
+    def fit_source(
+        self, build: Callable[[list[str]], str], passages: Sequence[str], what: str, policy: Policy
+    ) -> list[int]:
+        """The ids of `build(passages)`, with the passages cut from their ends by the method's `policy`
+        (`budget.fit`) until the whole source fits the limit; with `truncate=False` an over-long source is an
+        error."""
         passages = list(passages)
         ids = self.encode_source(build(passages))
         if len(ids) <= self.max_length:
@@ -67,14 +71,12 @@ class Seq2SeqLM(HFTokenCounting):
             raise InputError(f"{what} has {len(ids)} tokens, over the limit of {self.max_length}")
         counts = self.count_tokens(passages)
         for _ in range(8):  # re-tokenizing the joined text can shift a piece or two: a few rounds settle it
-            excess = len(ids) - self.max_length
-            if excess <= 0:
+            if len(ids) <= self.max_length:
                 return ids
-            for _ in range(excess):  # a token at a time from the longer passage, as longest-first truncation
-                longest = max(range(len(counts)), key=lambda i: counts[i])
-                if counts[longest] == 0:
-                    raise InputError(f"{what}: the template alone is over the limit of {self.max_length} tokens")
-                counts[longest] -= 1
+            try:
+                counts = fit(len(ids) - sum(counts), counts, self.max_length, policy)
+            except OverBudget:
+                raise InputError(f"{what}: the template alone is over the limit of {self.max_length} tokens") from None
             passages = [self.cut_to_tokens(p, n) for p, n in zip(passages, counts)]
             ids = self.encode_source(build(passages))
         raise InputError(f"{what} could not be fitted into {self.max_length} tokens")
@@ -86,8 +88,9 @@ class Seq2SeqLM(HFTokenCounting):
         torch = self._torch
         out = np.zeros((len(sources), len(token_ids)), dtype=np.float32)
         wanted = torch.tensor(list(token_ids), dtype=torch.long, device=self.device)
-        batches = length_sorted_batches([len(s) for s in sources], self.options.batch_size,
-                                        self.options.max_tokens_per_batch)
+        batches = length_sorted_batches(
+            [len(s) for s in sources], self.options.batch_size, self.options.max_tokens_per_batch
+        )
         with torch.inference_mode():
             for batch in batches:
                 check_cancelled()
@@ -95,11 +98,15 @@ class Seq2SeqLM(HFTokenCounting):
                 input_ids = torch.full((len(batch), width), self.pad_id, dtype=torch.long)
                 mask = torch.zeros((len(batch), width), dtype=torch.long)
                 for row, i in enumerate(batch):  # right padding: the encoder is bidirectional and masked
-                    input_ids[row, :len(sources[i])] = torch.tensor(list(sources[i]), dtype=torch.long)
-                    mask[row, :len(sources[i])] = 1
+                    input_ids[row, : len(sources[i])] = torch.tensor(list(sources[i]), dtype=torch.long)
+                    mask[row, : len(sources[i])] = 1
                 decoder = torch.full((len(batch), 1), self.decoder_start_id, dtype=torch.long)
-                logits = self.model(input_ids=input_ids.to(self.device), attention_mask=mask.to(self.device),
-                                    decoder_input_ids=decoder.to(self.device), use_cache=False).logits
+                logits = self.model(
+                    input_ids=input_ids.to(self.device),
+                    attention_mask=mask.to(self.device),
+                    decoder_input_ids=decoder.to(self.device),
+                    use_cache=False,
+                ).logits
                 self.stats["forward_passes"] += 1
                 self.stats["prompt_tokens"] += int(mask.sum())
                 picked = logits[:, 0, :].float().index_select(-1, wanted).cpu().numpy()
@@ -122,13 +129,19 @@ class Seq2SeqLM(HFTokenCounting):
                 input_ids = torch.full((len(sources), width), self.pad_id, dtype=torch.long)
                 mask = torch.zeros((len(sources), width), dtype=torch.long)
                 for row, source in enumerate(sources):
-                    input_ids[row, :len(source)] = torch.tensor(list(source), dtype=torch.long)
-                    mask[row, :len(source)] = 1
-                states = self.model.get_encoder()(input_ids=input_ids.to(self.device),
-                                                  attention_mask=mask.to(self.device)).last_hidden_state
+                    input_ids[row, : len(source)] = torch.tensor(list(source), dtype=torch.long)
+                    mask[row, : len(source)] = 1
+                states = self.model.get_encoder()(
+                    input_ids=input_ids.to(self.device), attention_mask=mask.to(self.device)
+                ).last_hidden_state
                 fused = BaseModelOutput(last_hidden_state=states.reshape(1, -1, states.size(-1)))
-                generated = self.model.generate(encoder_outputs=fused, attention_mask=mask.reshape(1, -1).to(self.device),
-                                                max_length=max_length, do_sample=False, num_beams=1)
+                generated = self.model.generate(
+                    encoder_outputs=fused,
+                    attention_mask=mask.reshape(1, -1).to(self.device),
+                    max_length=max_length,
+                    do_sample=False,
+                    num_beams=1,
+                )
                 self.stats["forward_passes"] += 1
                 self.stats["prompt_tokens"] += int(mask.sum())
                 outputs.append([int(t) for t in generated[0, 1:]])

@@ -70,22 +70,33 @@ def parse_options(pairs: list[str], flag: str = "-O") -> dict[str, Any]:
 
 # The flags of every command that loads a reranker (rerank, bench, serve, label), declared once so that
 # each command takes the same ones; `reranker_options` merges them with -O KEY=VALUE.
-MODEL_FLAG = typer.Option(..., "--model", "-m", help="Registered name, local path, Hugging Face id, or a spec "
-                                                     "such as 'maxsim:minilm-embed@100 >> first:MODEL@20'.")
+MODEL_FLAG = typer.Option(
+    ...,
+    "--model",
+    "-m",
+    help="Registered name, local path, Hugging Face id, or a spec such as 'maxsim:minilm-embed@100 >> first:MODEL@20'.",
+)
 METHOD_FLAG = typer.Option(None, help="Reranking method (default: the model's).")
 BATCH_SIZE_FLAG = typer.Option(None, "--batch-size", help="Inputs per forward pass (default 32).")
 DEVICE_FLAG = typer.Option(None, help="cpu, cuda, mps (default: the best available).")
 DTYPE_FLAG = typer.Option(None, help="float32, bfloat16, float16 (transformers; default float32 on CPU).")
 THREADS_FLAG = typer.Option(None, help="CPU threads.")
 BACKEND_FLAG = typer.Option(None, help="Backend (see `rankwise backends`; default: transformers).")
-OPTION_FLAG = typer.Option([], "--option", "-O", help="Method or runtime option KEY=VALUE, repeatable (e.g. "
-                                                       "-O window=20 -O stride=10, -O base_url=...).")
+OPTION_FLAG = typer.Option(
+    [],
+    "--option",
+    "-O",
+    help="Method or runtime option KEY=VALUE, repeatable (e.g. -O window=20 -O stride=10, -O base_url=...).",
+)
 
 
 RERANKER_FLAGS: dict[str, tuple[Any, Any]] = {
-    "batch_size": (Optional[int], BATCH_SIZE_FLAG), "device": (Optional[str], DEVICE_FLAG),
-    "dtype": (Optional[str], DTYPE_FLAG), "threads": (Optional[int], THREADS_FLAG),
-    "backend": (Optional[str], BACKEND_FLAG), "option": (list[str], OPTION_FLAG),
+    "batch_size": (Optional[int], BATCH_SIZE_FLAG),
+    "device": (Optional[str], DEVICE_FLAG),
+    "dtype": (Optional[str], DTYPE_FLAG),
+    "threads": (Optional[int], THREADS_FLAG),
+    "backend": (Optional[str], BACKEND_FLAG),
+    "option": (list[str], OPTION_FLAG),
 }
 
 
@@ -94,8 +105,10 @@ def takes_reranker_flags(command: Callable[..., Any]) -> Callable[..., Any]:
     merged and checked (`reranker_options`) as its `options` keyword."""
     signature = inspect.signature(command)
     kept = [p for p in signature.parameters.values() if p.name != "options"]
-    added = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=flag, annotation=hint)
-             for name, (hint, flag) in RERANKER_FLAGS.items()]
+    added = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=flag, annotation=hint)
+        for name, (hint, flag) in RERANKER_FLAGS.items()
+    ]
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -117,8 +130,10 @@ def reranker_options(option: list[str], **flags: Any) -> dict[str, Any]:
         if value is None:
             continue
         if name in options:
-            raise OptionError(f"option {name} given twice (--{name.replace('_', '-')} {value} and "
-                              f"-O {name}={options[name]!r}); give it once")
+            raise OptionError(
+                f"option {name} given twice (--{name.replace('_', '-')} {value} and "
+                f"-O {name}={options[name]!r}); give it once"
+            )
         options[name] = value
     return options
 
@@ -132,8 +147,14 @@ class LoggedProgress:
         self.description, self.every, self.clock = description, every, clock
         self.reset(TaskID(0))
 
-    def update(self, task: TaskID, total: float | None = None, completed: float | None = None,
-               advance: float | None = None, description: str | None = None) -> None:
+    def update(
+        self,
+        task: TaskID,
+        total: float | None = None,
+        completed: float | None = None,
+        advance: float | None = None,
+        description: str | None = None,
+    ) -> None:
         if total is not None:
             self.total = total
         if completed is not None:
@@ -169,7 +190,7 @@ class LoggedProgress:
 
 
 def _clock_text(seconds: float) -> str:
-    minutes, seconds = divmod(int(round(seconds)), 60)
+    minutes, seconds = divmod(round(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}:{minutes:02d}:{seconds:02d}"
 

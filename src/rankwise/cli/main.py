@@ -1,5 +1,5 @@
-"""Command line: `rankwise rerank`, `models`, `eval`, `index`, `search`, `bench`, `calibrate`, `serve`; `train` and `label` are in
-`cli.train`."""
+"""Command line: `rankwise rerank`, `models`, `eval`, `index`, `search`, `bench`, `calibrate`, `serve`, `mcp`;
+`train` and `label` are in `cli.train`."""
 
 from __future__ import annotations
 
@@ -12,14 +12,38 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from rankwise.errors import InputError, ModelNotAvailableError
-from rankwise.cli.common import (METHOD_FLAG, MODEL_FLAG, console, errors, progress_bar, reports_errors,
-                                 takes_reranker_flags)
+from rankwise.cli.common import (
+    METHOD_FLAG,
+    MODEL_FLAG,
+    console,
+    errors,
+    progress_bar,
+    reports_errors,
+    takes_reranker_flags,
+)
+from rankwise.cli.judge import judge_app
 from rankwise.cli.train import label, train_app
+from rankwise.errors import InputError, ModelNotAvailableError
 from rankwise.types import Ranking
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="Rerank search results with neural and LLM rerankers.")
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, help="Rerank search results with neural and LLM rerankers."
+)
+
+
+@app.callback()
+def main(
+    verbose: bool = typer.Option(
+        False,
+        "--verbose",
+        help="Show what the libraries below print while loading (transformers' progress bars and load reports).",
+    ),
+) -> None:
+    """Rerank search results with neural and LLM rerankers."""
+    if verbose:
+        from rankwise.verbosity import set_verbose
+
+        set_verbose(True)
 
 
 @app.command()
@@ -33,20 +57,25 @@ def rerank(
     input: Optional[Path] = typer.Option(None, "--input", "-i", help="Candidate file (rank_llm JSON / JSONL)."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="TREC run to write (with --input)."),
     output_json: Optional[Path] = typer.Option(None, help="Also write rank_llm-style JSON (with --input)."),
-    output_dir: Optional[Path] = typer.Option(None, help="Batch job: sharded TREC runs, an errors file per shard "
-                                                         "and a manifest; rerun the same command to resume."),
+    output_dir: Optional[Path] = typer.Option(
+        None,
+        help="Batch job: sharded TREC runs, an errors file per shard and a manifest; rerun the same command to resume.",
+    ),
     engine: str = typer.Option("local", help="Batch engine for --output-dir: local, or ray (workers on Ray actors)."),
     workers: int = typer.Option(1, help="Ray actors, each with its own copy of the model (--engine ray)."),
-    address: Optional[str] = typer.Option(None, help="Ray cluster to join (auto, ray://host:10001); default: "
-                                                     "a local Ray instance."),
+    address: Optional[str] = typer.Option(
+        None, help="Ray cluster to join (auto, ray://host:10001); default: a local Ray instance."
+    ),
     shard_queries: int = typer.Option(256, help="Queries per shard of a batch job."),
     top_k: Optional[int] = typer.Option(None, help="Rerank only the first K candidates of each query."),
     top_n: int = typer.Option(10, help="Results to print for --query."),
-    min_probability: Optional[float] = typer.Option(None, help="With a calibration (-O calibration=FILE): only "
-                                                               "results at least this likely to be relevant "
-                                                               "(--query)."),
-    coverage: Optional[float] = typer.Option(None, help="With a calibration: the adaptive prefix holding a "
-                                                        "relevant result with this probability (--query)."),
+    min_probability: Optional[float] = typer.Option(
+        None,
+        help="With a calibration (-O calibration=FILE): only results at least this likely to be relevant (--query).",
+    ),
+    coverage: Optional[float] = typer.Option(
+        None, help="With a calibration: the adaptive prefix holding a relevant result with this probability (--query)."
+    ),
     queries: Optional[int] = typer.Option(None, help="Only the first N queries of --input."),
     queries_per_batch: int = typer.Option(4, help="Queries whose pairs share batches."),
     tag: str = typer.Option("rankwise", help="Run tag for the TREC file."),
@@ -63,16 +92,34 @@ def rerank(
     from rankwise.io import read_candidates, read_documents
 
     if output_dir is not None:  # streamed: the input is not read whole
-        _rerank_batch_job(model, method, input, output_dir, shard_queries, top_k, queries_per_batch, tag, options,
-                          engine, workers, address)
+        _rerank_batch_job(
+            model,
+            method,
+            input,
+            output_dir,
+            shard_queries,
+            top_k,
+            queries_per_batch,
+            tag,
+            options,
+            engine,
+            workers,
+            address,
+        )
         return
     requests = read_candidates(input)[:queries] if input is not None else None
     documents = read_documents(docs) if docs is not None else None
     with console.status(f"loading {model}"):
         reranker = Reranker.load(model, method=method, **options)
     if query is not None:
-        ranking = reranker.rerank(query, documents, top_n="adaptive" if coverage is not None else top_n, qid="query",
-                                  min_probability=min_probability, coverage=coverage)
+        ranking = reranker.rerank(
+            query,
+            documents,
+            top_n="adaptive" if coverage is not None else top_n,
+            qid="query",
+            min_probability=min_probability,
+            coverage=coverage,
+        )
         _print_ranking(ranking.top(top_n))
         return
     if min_probability is not None or coverage is not None:
@@ -80,19 +127,43 @@ def rerank(
     _rerank_file(reranker, requests, top_k, queries_per_batch, output, output_json, tag, input)
 
 
-def _rerank_batch_job(model, method, input_path, output_dir, shard_queries, top_k, queries_per_batch, tag,
-                      options, engine, workers, address) -> None:
+def _rerank_batch_job(
+    model,
+    method,
+    input_path,
+    output_dir,
+    shard_queries,
+    top_k,
+    queries_per_batch,
+    tag,
+    options,
+    engine,
+    workers,
+    address,
+) -> None:
     from rankwise.pipelines.batch import run_batch
-    from rankwise.rerankers.spec import RerankerSpec
+    from rankwise.rerankers.compose.spec import RerankerSpec
 
     # The same spec for every engine: a job started on one engine resumes on the other, to the same bytes.
     spec = RerankerSpec(model, method, options)
     with progress_bar("reranking") as (progress, task):
-        summary = run_batch(spec, input_path, output_dir, shard_queries=shard_queries, top_k=top_k, tag=tag,
-                            queries_per_batch=queries_per_batch, on_progress=lambda n: progress.advance(task, n),
-                            engine=engine, workers=workers, address=address)
-    console.print(f"{summary.queries} queries in {summary.shards} shards ({summary.resumed_shards} already done) "
-                  f"written to {output_dir}; {summary.errors} bad queries in its errors-*.jsonl")
+        summary = run_batch(
+            spec,
+            input_path,
+            output_dir,
+            shard_queries=shard_queries,
+            top_k=top_k,
+            tag=tag,
+            queries_per_batch=queries_per_batch,
+            on_progress=lambda n: progress.advance(task, n),
+            engine=engine,
+            workers=workers,
+            address=address,
+        )
+    console.print(
+        f"{summary.queries} queries in {summary.shards} shards ({summary.resumed_shards} already done) "
+        f"written to {output_dir}; {summary.errors} bad queries in its errors-*.jsonl"
+    )
     for sample in summary.error_samples:
         errors.print(f"[yellow]bad query:[/] {escape(sample)}", highlight=False)
     if summary.errors:
@@ -122,20 +193,34 @@ def _rerank_file(reranker, requests, top_k, queries_per_batch, output, output_js
 
     with progress_bar("reranking") as (progress, task):
         progress.update(task, total=len(requests))
-        report = rerank_requests(reranker, requests, top_k=top_k, queries_per_batch=queries_per_batch,
-                                 on_progress=lambda n: progress.advance(task, n))
+        report = rerank_requests(
+            reranker,
+            requests,
+            top_k=top_k,
+            queries_per_batch=queries_per_batch,
+            on_progress=lambda n: progress.advance(task, n),
+        )
     if output is not None:
         write_run(report.rankings, output, tag=tag)
-        write_sidecar(output, {**reranker.describe(), "label": tag if tag != "rankwise" else None,
-                               "input": str(input_path), "top_k": top_k, "queries": len(requests),
-                               "seconds_per_query": report.seconds_per_query,
-                               "docs_per_second": report.docs_per_second})
+        write_sidecar(
+            output,
+            {
+                **reranker.describe(),
+                "label": tag if tag != "rankwise" else None,
+                "input": str(input_path),
+                "top_k": top_k,
+                "queries": len(requests),
+                "seconds_per_query": report.seconds_per_query,
+                "docs_per_second": report.docs_per_second,
+            },
+        )
     if output_json is not None:
         write_candidates(report.rankings, output_json)
-    console.print(f"{len(report.rankings)} queries, {report.documents} documents reranked in "
-                  f"{report.seconds:.1f} s ({report.seconds_per_query:.3f} s/query, "
-                  f"{report.docs_per_second:.1f} docs/s)"
-                  + (f"; run written to {output}" if output else ""))
+    console.print(
+        f"{len(report.rankings)} queries, {report.documents} documents reranked in "
+        f"{report.seconds:.1f} s ({report.seconds_per_query:.3f} s/query, "
+        f"{report.docs_per_second:.1f} docs/s)" + (f"; run written to {output}" if output else "")
+    )
 
 
 @app.command()
@@ -146,18 +231,36 @@ def models() -> None:
 
     table = Table(title="registered models")
     table.add_column("name", no_wrap=True)
-    for column in ("kind", "size", "methods (default first)", "preset", "offline weights", "present",
-                   "online (HF id)", "license"):
+    for column in (
+        "kind",
+        "size",
+        "methods (default first)",
+        "preset",
+        "offline weights",
+        "present",
+        "online (HF id)",
+        "license",
+    ):
         table.add_column(column)
     for spec in MODELS.values():
         present = (spec.local is not None and spec.local.available()) or spec.in_hf_cache()
         methods = [spec.default_method] + [m for m in methods_for(spec.kind) if m != spec.default_method]
-        table.add_row(spec.name, spec.kind, spec.parameters or "-", ", ".join(methods), spec.preset or "-",
-                      spec.local.describe() if spec.local else "HF cache only",
-                      "[green]yes[/]" if present else "[red]no[/]", spec.hf_id or "-", spec.license)
+        table.add_row(
+            spec.name,
+            spec.kind,
+            spec.parameters or "-",
+            ", ".join(methods),
+            spec.preset or "-",
+            spec.local.describe() if spec.local else "HF cache only",
+            "[green]yes[/]" if present else "[red]no[/]",
+            spec.hf_id or "-",
+            spec.license,
+        )
     console.print(table)
-    console.print("Any Hugging Face id or local directory also works as --model (with -O preset=NAME for a "
-                  "checkpoint family rankwise knows).")
+    console.print(
+        "Any Hugging Face id or local directory also works as --model (with -O preset=NAME for a "
+        "checkpoint family rankwise knows)."
+    )
 
 
 @app.command()
@@ -170,8 +273,12 @@ def backends() -> None:
         table.add_column(column)
     for entry in BACKENDS.values():
         missing = entry.missing_modules()
-        table.add_row(entry.name, ", ".join(sorted(c.value for c in entry.capabilities)),
-                      "[green]yes[/]" if not missing else f"[red]no[/] ({entry.install_hint})", entry.description)
+        table.add_row(
+            entry.name,
+            ", ".join(sorted(c.value for c in entry.capabilities)),
+            "[green]yes[/]" if not missing else f"[red]no[/] ({entry.install_hint})",
+            entry.description,
+        )
     console.print(table)
 
 
@@ -204,9 +311,15 @@ def evaluate_runs(
             label = f"{label} ({path})"
         labels[path] = label
         runs[label], metadata[label] = _read_run_or_batch(path), meta
-    comparison = compare_runs(runs, read_qrels(qrels), baseline=labels.get(baseline) if baseline else None,
-                              measures=report_measures(relevance_level), test_measure=test_measure,
-                              metadata=metadata, trials=trials)
+    comparison = compare_runs(
+        runs,
+        read_qrels(qrels),
+        baseline=labels.get(baseline) if baseline else None,
+        measures=report_measures(relevance_level),
+        test_measure=test_measure,
+        metadata=metadata,
+        trials=trials,
+    )
     _show_comparison(comparison, markdown, csv, plot)
 
 
@@ -247,8 +360,11 @@ def index(
     b: float = typer.Option(0.4, help="BM25 b."),
     stemmer: str = typer.Option("english", help="PyStemmer language, or 'none'."),
     stopwords: str = typer.Option("en", help="Stopword list, or 'none'."),
-    encode: Optional[str] = typer.Option(None, help="Also store each passage's embedding from this model (a "
-                                                    "forward index in OUT/forward) for index=OUT rerankers."),
+    encode: Optional[str] = typer.Option(
+        None,
+        help="Also store each passage's embedding from this model (a "
+        "forward index in OUT/forward) for index=OUT rerankers.",
+    ),
     token_vectors: bool = typer.Option(False, help="With --encode: also store MaxSim token vectors."),
     dtype: str = typer.Option("float32", help="With --encode: float32 (exact), float16 or int8."),
     passage_prefix: str = typer.Option("", help="With --encode: text put before each passage."),
@@ -260,8 +376,9 @@ def index(
     from rankwise.pipelines.retrieve import BM25Index, BM25Settings
 
     collection = load_ir_dataset(corpus[5:]) if corpus.startswith("irds:") else read_corpus(corpus)
-    settings = BM25Settings(k1=k1, b=b, stemmer=None if stemmer == "none" else stemmer,
-                            stopwords=None if stopwords == "none" else stopwords)
+    settings = BM25Settings(
+        k1=k1, b=b, stemmer=None if stemmer == "none" else stemmer, stopwords=None if stopwords == "none" else stopwords
+    )
     start = time.perf_counter()
     with console.status(f"indexing {len(collection.documents)} documents"):
         built = BM25Index.build(collection.documents, settings)
@@ -275,12 +392,22 @@ def index(
     start = time.perf_counter()
     with progress_bar(f"encoding with {encode}") as (progress, task):
         progress.update(task, total=len(collection.documents))
-        forward = build_forward_index(collection.documents, out / FORWARD_FOLDER, encode, token_vectors=token_vectors,
-                                      dtype=dtype, passage_prefix=passage_prefix, chunk_size=chunk_size,
-                                      resume=resume, on_chunk=lambda done, total: progress.update(task, completed=done))
+        forward = build_forward_index(
+            collection.documents,
+            out / FORWARD_FOLDER,
+            encode,
+            token_vectors=token_vectors,
+            dtype=dtype,
+            passage_prefix=passage_prefix,
+            chunk_size=chunk_size,
+            resume=resume,
+            on_chunk=lambda done, total: progress.update(task, completed=done),
+        )
     size = forward.bytes_on_disk()
-    console.print(f"forward index: {len(forward)} passages in {time.perf_counter() - start:.1f} s, "
-                  f"{size / 2**20:.1f} MiB ({size / len(forward) / 1024:.1f} KiB per passage) in {forward.folder}")
+    console.print(
+        f"forward index: {len(forward)} passages in {time.perf_counter() - start:.1f} s, "
+        f"{size / 2**20:.1f} MiB ({size / len(forward) / 1024:.1f} KiB per passage) in {forward.folder}"
+    )
 
 
 @app.command()
@@ -315,8 +442,11 @@ def search(
 @takes_reranker_flags
 def bench(
     dataset: Path = typer.Option(..., help="Folder with {first-stage}_top100.json and qrels.txt."),
-    rerankers: str = typer.Option(..., help="Comma-separated 'model', 'method:model' or spec entries "
-                                                   "(cascades, rrf(...); commas inside them are kept)."),
+    rerankers: str = typer.Option(
+        ...,
+        help="Comma-separated 'model', 'method:model' or spec entries "
+        "(cascades, rrf(...); commas inside them are kept).",
+    ),
     first_stage: str = typer.Option("bm25", help="bm25 or splade_pp_ed."),
     top_k: int = typer.Option(100, help="Candidates reranked per query."),
     queries: Optional[int] = typer.Option(None, help="Only the first N queries."),
@@ -327,15 +457,22 @@ def bench(
 ) -> None:
     """Run several rerankers over one candidate set and print the evaluation table with costs."""
     from rankwise.pipelines.bench import run_bench
-    from rankwise.rerankers.spec import RerankerSpec, split_top_level
+    from rankwise.rerankers.compose.spec import RerankerSpec, split_top_level
 
     # The registry reads each entry whole (method:model or a spec string), so the label is the text as given.
     specs = [RerankerSpec(s.strip()) for s in split_top_level(rerankers) if s.strip()]
     with progress_bar("bench") as (progress, task):
-        comparison = run_bench(dataset, specs, out_dir, first_stage=first_stage, top_k=top_k, queries=queries,
-                               options=options,
-                               on_start=lambda label, total: progress.reset(task, total=total, description=label),
-                               on_progress=lambda n: progress.advance(task, n))
+        comparison = run_bench(
+            dataset,
+            specs,
+            out_dir,
+            first_stage=first_stage,
+            top_k=top_k,
+            queries=queries,
+            options=options,
+            on_start=lambda label, total: progress.reset(task, total=total, description=label),
+            on_progress=lambda n: progress.advance(task, n),
+        )
     _show_comparison(comparison, markdown, None, plot)
     console.print(f"runs and sidecars in {out_dir}")
 
@@ -346,10 +483,14 @@ def bench(
 def calibrate(
     model: str = MODEL_FLAG,
     method: Optional[str] = METHOD_FLAG,
-    collection: list[Path] = typer.Option(..., help="Judged collection folder to fit on (topics, qrels.txt, "
-                                                    "{first stage}_top100.json); repeatable."),
-    held_out: list[Path] = typer.Option([], help="Collection never read for the fit (refused as --collection, "
-                                                 "its queries dropped from the others); repeatable."),
+    collection: list[Path] = typer.Option(
+        ..., help="Judged collection folder to fit on (topics, qrels.txt, {first stage}_top100.json); repeatable."
+    ),
+    held_out: list[Path] = typer.Option(
+        [],
+        help="Collection never read for the fit (refused as --collection, "
+        "its queries dropped from the others); repeatable.",
+    ),
     out: Path = typer.Option(..., help="Calibration file (JSON) to write."),
     first_stage: str = typer.Option("bm25", help="Which candidate file of each collection to rerank."),
     top_k: int = typer.Option(100, help="Candidates reranked per query."),
@@ -366,18 +507,29 @@ def calibrate(
     with console.status(f"loading {model}"):
         reranker = Reranker.load(model, method=method, **options)
     with progress_bar("calibrate") as (progress, task):
-        calibration, report = fit(reranker, collection, held_out, first_stage=first_stage, top_k=top_k,
-                                  relevance_level=relevance_level, queries=queries, folds=folds,
-                                  on_progress=lambda n: progress.advance(task, n))
+        calibration, report = fit(
+            reranker,
+            collection,
+            held_out,
+            first_stage=first_stage,
+            top_k=top_k,
+            relevance_level=relevance_level,
+            queries=queries,
+            folds=folds,
+            on_progress=lambda n: progress.advance(task, n),
+        )
     calibration.save(out)
     data, metrics = report["data"], report["out_of_fold"]
     losses = ", ".join(f"{name} {loss:.4f}" for name, loss in report["cv_log_loss"].items())
-    console.print(f"{data['queries']} queries, {data['pairs']} passages ({data['relevant']} relevant) from "
-                  f"{', '.join(data['collections'])}; held out: {', '.join(data['held_out']) or 'none'}"
-                  f" ({data['dropped_held_out_queries']} queries dropped)")
+    console.print(
+        f"{data['queries']} queries, {data['pairs']} passages ({data['relevant']} relevant) from "
+        f"{', '.join(data['collections'])}; held out: {', '.join(data['held_out']) or 'none'}"
+        f" ({data['dropped_held_out_queries']} queries dropped)"
+    )
     console.print(f"cross-validated log loss: {losses}; chosen {calibration.map} on the {calibration.feature}")
-    console.print(f"out of fold: ECE {metrics['ece']:.4f}, Brier {metrics['brier']:.4f}, "
-                  f"log loss {metrics['log_loss']:.4f}")
+    console.print(
+        f"out of fold: ECE {metrics['ece']:.4f}, Brier {metrics['brier']:.4f}, log loss {metrics['log_loss']:.4f}"
+    )
     console.print(f"wrote {out}")
 
 
@@ -389,7 +541,9 @@ def serve(
     method: Optional[str] = METHOD_FLAG,
     host: str = typer.Option("127.0.0.1", help="Address to bind."),
     port: int = typer.Option(8000, help="Port to bind."),
-    api_key_file: Optional[Path] = typer.Option(None, help="File with API keys, one per line (also $RANKWISE_API_KEYS)."),
+    api_key_file: Optional[Path] = typer.Option(
+        None, help="File with API keys, one per line (also $RANKWISE_API_KEYS)."
+    ),
     max_documents: int = typer.Option(1000, help="Documents per request."),
     max_document_chars: int = typer.Option(32768, help="Characters per document before truncation / 413."),
     max_query_chars: int = typer.Option(8192, help="Characters per query."),
@@ -397,35 +551,62 @@ def serve(
     max_wait_ms: float = typer.Option(5.0, help="How long a batch waits for more requests."),
     max_queue_pairs: int = typer.Option(20000, help="Queued pairs before answering 503."),
     max_body_bytes: Optional[int] = typer.Option(
-        None, help="Request body cap, checked before reading it (default: max-documents x max-document-chars "
-                   "+ max-query-chars + 1 MiB)."),
-    cors_origin: list[str] = typer.Option([], help="Browser origin allowed to call the API (CORS), e.g. "
-                                                   "https://app.example.com; repeatable. Off by default."),
-    public_docs: bool = typer.Option(False, help="With API keys, still serve /docs, /redoc and /openapi.json "
-                                                 "without one (browsers cannot send a bearer key to open /docs)."),
-    max_connections: int = typer.Option(1000, help="Open connections; past it, the oldest one still sending its "
-                                                   "headers (else the slowest body sender) is closed to let a new "
-                                                   "one in."),
+        None,
+        help="Request body cap, checked before reading it (default: max-documents x max-document-chars "
+        "+ max-query-chars + 1 MiB).",
+    ),
+    cors_origin: list[str] = typer.Option(
+        [],
+        help="Browser origin allowed to call the API (CORS), e.g. https://app.example.com; repeatable. Off by default.",
+    ),
+    public_docs: bool = typer.Option(
+        False,
+        help="With API keys, still serve /docs, /redoc and /openapi.json "
+        "without one (browsers cannot send a bearer key to open /docs).",
+    ),
+    max_connections: int = typer.Option(
+        1000,
+        help="Open connections; past it, the oldest one still sending its "
+        "headers (else the slowest body sender) is closed to let a new "
+        "one in.",
+    ),
     header_timeout: float = typer.Option(10.0, help="Seconds a connection gets to send a request's headers."),
-    min_body_rate: float = typer.Option(1024.0, help="Bytes/s under which a connection still sending its body "
-                                                     "may be closed when the connection cap is reached."),
+    min_body_rate: float = typer.Option(
+        1024.0,
+        help="Bytes/s under which a connection still sending its body "
+        "may be closed when the connection cap is reached.",
+    ),
     body_timeout: float = typer.Option(60.0, help="Seconds a request gets to send its body (then 408)."),
-    request_timeout: float = typer.Option(120.0, help="Seconds from a request's headers to its answer, queueing, "
-                                                      "tokenizing and scoring included (then 504 and the work "
-                                                      "stops; 0: no deadline)."),
-    max_json_values: int = typer.Option(100_000, help="JSON values (strings, numbers, objects, ...) in one body, "
-                                                      "counted before it is parsed (then 413)."),
+    request_timeout: float = typer.Option(
+        120.0,
+        help="Seconds from a request's headers to its answer, queueing, "
+        "tokenizing and scoring included (then 504 and the work "
+        "stops; 0: no deadline).",
+    ),
+    max_json_values: int = typer.Option(
+        100_000,
+        help="JSON values (strings, numbers, objects, ...) in one body, counted before it is parsed (then 413).",
+    ),
     max_json_depth: int = typer.Option(64, help="Nesting of objects and arrays in one body (then 413)."),
-    max_metadata_values: int = typer.Option(1_000, help="Values in one document's id, metadata and other fields "
-                                                        "(then 413)."),
+    max_metadata_values: int = typer.Option(
+        1_000, help="Values in one document's id, metadata and other fields (then 413)."
+    ),
     max_inflight_bytes: Optional[int] = typer.Option(
-        None, help="Bytes of request bodies arriving or being answered at once, server-wide; past it, 503 "
-                   "(default: 8 x the body cap)."),
-    max_body_senders: int = typer.Option(256, help="Requests sending their bodies at once; past it, 503 from the "
-                                                   "headers, so slow uploads cannot hold every connection."),
+        None,
+        help="Bytes of request bodies arriving or being answered at once, server-wide; past it, 503 "
+        "(default: 8 x the body cap).",
+    ),
+    max_body_senders: int = typer.Option(
+        256,
+        help="Requests sending their bodies at once; past it, 503 from the "
+        "headers, so slow uploads cannot hold every connection.",
+    ),
     drain_seconds: float = typer.Option(2.0, help="On shutdown, answer 503 this long while in-flight requests finish."),
-    shutdown_grace: float = typer.Option(30.0, help="After the drain, seconds in-flight requests still get; any "
-                                                    "left then is answered 503 (retry) and its work stopped."),
+    shutdown_grace: float = typer.Option(
+        30.0,
+        help="After the drain, seconds in-flight requests still get; any "
+        "left then is answered 503 (retry) and its work stopped.",
+    ),
     options: Optional[dict] = None,
 ) -> None:
     """Serve a reranker over HTTP: Cohere/Jina /v1/rerank, TEI /rerank, /health, /ready, /metrics, /docs."""
@@ -436,21 +617,37 @@ def serve(
         from rankwise.server.connections import ConnectionLimits
         from rankwise.server.serve import read_api_keys, run
     except ImportError as e:
-        raise ModelNotAvailableError(f"rankwise serve needs the 'serve' extra ({e.name} is missing): "
-                                     "pip install 'rankwise[serve]'") from None
+        raise ModelNotAvailableError(
+            f"rankwise serve needs the 'serve' extra ({e.name} is missing): pip install 'rankwise[serve]'"
+        ) from None
 
-    settings = ServerSettings(model_name=model, max_documents=max_documents, max_query_chars=max_query_chars,
-                              max_document_chars=max_document_chars, max_batch_pairs=max_batch_pairs,
-                              max_wait_ms=max_wait_ms, max_queue_pairs=max_queue_pairs,
-                              api_keys=read_api_keys(api_key_file), max_body_bytes=max_body_bytes,
-                              body_timeout=body_timeout, request_timeout=request_timeout or None,
-                              public_docs=public_docs, cors_origins=tuple(cors_origin),
-                              max_json_values=max_json_values, max_json_depth=max_json_depth,
-                              max_metadata_values=max_metadata_values, max_inflight_bytes=max_inflight_bytes,
-                              max_body_senders=max_body_senders)
+    settings = ServerSettings(
+        model_name=model,
+        max_documents=max_documents,
+        max_query_chars=max_query_chars,
+        max_document_chars=max_document_chars,
+        max_batch_pairs=max_batch_pairs,
+        max_wait_ms=max_wait_ms,
+        max_queue_pairs=max_queue_pairs,
+        api_keys=read_api_keys(api_key_file),
+        max_body_bytes=max_body_bytes,
+        body_timeout=body_timeout,
+        request_timeout=request_timeout or None,
+        public_docs=public_docs,
+        cors_origins=tuple(cors_origin),
+        max_json_values=max_json_values,
+        max_json_depth=max_json_depth,
+        max_metadata_values=max_metadata_values,
+        max_inflight_bytes=max_inflight_bytes,
+        max_body_senders=max_body_senders,
+    )
     application = create_app(lambda: Reranker.load(model, method=method, **options), settings)
-    limits = ConnectionLimits(max_connections=max_connections, header_timeout=header_timeout,
-                              body_timeout=body_timeout, min_body_rate=min_body_rate)
+    limits = ConnectionLimits(
+        max_connections=max_connections,
+        header_timeout=header_timeout,
+        body_timeout=body_timeout,
+        min_body_rate=min_body_rate,
+    )
     run(application, host, port, drain_seconds=drain_seconds, limits=limits, shutdown_grace=shutdown_grace)
 
 
@@ -460,8 +657,10 @@ def serve(
 def mcp(
     model: str = MODEL_FLAG,
     method: Optional[str] = METHOD_FLAG,
-    transport: str = typer.Option("stdio", help="stdio (for a client that starts this command), or "
-                                                "streamable-http (a server at http://HOST:PORT/mcp)."),
+    transport: str = typer.Option(
+        "stdio",
+        help="stdio (for a client that starts this command), or streamable-http (a server at http://HOST:PORT/mcp).",
+    ),
     host: str = typer.Option("127.0.0.1", help="Address to bind (streamable-http)."),
     port: int = typer.Option(8000, help="Port to bind (streamable-http)."),
     max_documents: int = typer.Option(1000, help="Documents per call."),
@@ -477,8 +676,9 @@ def mcp(
         from rankwise.server.mcp import create_mcp_server, run_mcp
         from rankwise.server.state import ServerSettings
     except ImportError as e:
-        raise ModelNotAvailableError(f"rankwise mcp needs the 'mcp' extra ({e.name} is missing): "
-                                     "pip install 'rankwise[mcp]'") from None
+        raise ModelNotAvailableError(
+            f"rankwise mcp needs the 'mcp' extra ({e.name} is missing): pip install 'rankwise[mcp]'"
+        ) from None
     from rankwise.api import Reranker
 
     reranker = Reranker.load(model, method=method, **options)
@@ -487,6 +687,7 @@ def mcp(
 
 
 app.add_typer(train_app, name="train")
+app.add_typer(judge_app, name="judge")
 app.command("label")(label)
 
 

@@ -7,8 +7,15 @@ from typing import Optional
 
 import typer
 
-from rankwise.cli.common import (METHOD_FLAG, console, errors, parse_options, progress_bar, reports_errors,
-                                 takes_reranker_flags)
+from rankwise.cli.common import (
+    METHOD_FLAG,
+    console,
+    errors,
+    parse_options,
+    progress_bar,
+    reports_errors,
+    takes_reranker_flags,
+)
 from rankwise.errors import OptionError
 from rankwise.io.collection import FIRST_STAGES
 from rankwise.options import validate_options
@@ -22,9 +29,11 @@ def _held_out(held_out: list[Path]):
     return HeldOut.from_collections(held_out)
 
 
-TRAIN_HELP = ("Training data, any format (formats.py): a collection folder, JSONL triples {query, positive, "
-              "negatives} or lists {query, passages, labels|scores}, a BEIR or TREC folder, a saved datasets "
-              "folder, or irds:ID; repeatable.")
+TRAIN_HELP = (
+    "Training data, any format (formats.py): a collection folder, JSONL triples {query, positive, "
+    "negatives} or lists {query, passages, labels|scores}, a BEIR or TREC folder, a saved datasets "
+    "folder, or irds:ID; repeatable."
+)
 
 
 def _read_sources(sources: list[Path], held, judged_only: bool):
@@ -40,15 +49,18 @@ def _read_sources(sources: list[Path], held, judged_only: bool):
     return groups
 
 
-DEV_HELP = ("Dev data in any --train format, evaluated during training (nDCG@10 every --eval-steps; the best "
-            "checkpoint is the model kept); held-out collections are refused here too; repeatable.")
+DEV_HELP = (
+    "Dev data in any --train format, evaluated during training (nDCG@10 every --eval-steps; the best "
+    "checkpoint is the model kept); held-out collections are refused here too; repeatable."
+)
 
 
 # One declaration for every trainer that evaluates during training.
 DEV_OPTION = typer.Option([], help=DEV_HELP)
 EVAL_STEPS_OPTION = typer.Option(50, min=1, help="Optimizer steps between dev evaluations (with --dev).")
-PATIENCE_OPTION = typer.Option(0, min=0, help="Stop after this many dev evaluations without a better nDCG@10 "
-                                              "(0: never).")
+PATIENCE_OPTION = typer.Option(
+    0, min=0, help="Stop after this many dev evaluations without a better nDCG@10 (0: never)."
+)
 
 
 def _dev(dev: list[Path], held, eval_steps: int, patience: int):
@@ -65,8 +77,7 @@ def _judged_groups(collection: list[Path], held):
     return [g for g in _read_sources(collection, held, judged_only=True) if g.judged]
 
 
-def _training_groups(collection: list[Path], held, groups_files: list[Path],
-                     teacher_labels: list[str] = ()):
+def _training_groups(collection: list[Path], held, groups_files: list[Path], teacher_labels: list[str] = ()):
     """Every query of the collections (judged: grades; unjudged: teacher scores) plus the groups of the given
     JSONL files, all without held-out content; `KEY=PATH` label files add their scores under KEY."""
     from rankwise.pipelines.train.data import read_groups, without_held_out
@@ -82,24 +93,30 @@ def _training_groups(collection: list[Path], held, groups_files: list[Path],
     groups += without_held_out([group for path in groups_files for group in read_groups(path)], held).groups
     for key, path in named:
         attached, left_out = attach_teacher_labels(groups, read_teacher_labels(path), key, source=str(path))
-        errors.print(f"{path}: {attached} passages labelled under {key!r}; {left_out} labels left out (held-out "
-                     "or not among the training queries' candidates)")
+        errors.print(
+            f"{path}: {attached} passages labelled under {key!r}; {left_out} labels left out (held-out "
+            "or not among the training queries' candidates)"
+        )
     return groups
 
 
 def _summary(record) -> str:
-    summary = (f"{record.steps} steps on {record.examples} examples from {record.queries} queries in "
-               f"{record.seconds:.0f} s")
+    summary = (
+        f"{record.steps} steps on {record.examples} examples from {record.queries} queries in {record.seconds:.0f} s"
+    )
     dev = record.config.get("dev") if isinstance(record.config, dict) else None
     if dev:
         first = dev["evaluations"][0]
-        summary += (f"; dev nDCG@10 {first['ndcg@10']:.4f} at step {first['step']}, best "
-                    f"{dev['best_ndcg@10']:.4f} (the model kept)")
+        summary += (
+            f"; dev nDCG@10 {first['ndcg@10']:.4f} at step {first['step']}, best "
+            f"{dev['best_ndcg@10']:.4f} (the model kept)"
+        )
     return summary
 
 
-_TEACHER_LABELS_HELP = ("Teacher labels from `rankwise label`, as KEY=PATH; select them with -O teacher=KEY "
-                        "(unjudged queries); repeatable.")
+_TEACHER_LABELS_HELP = (
+    "Teacher labels from `rankwise label`, as KEY=PATH; select them with -O teacher=KEY (unjudged queries); repeatable."
+)
 
 
 @train_app.command("data")
@@ -107,7 +124,9 @@ _TEACHER_LABELS_HELP = ("Teacher labels from `rankwise label`, as KEY=PATH; sele
 def build_data(
     collection: list[Path] = typer.Option(..., help="Collection folder (topics, qrels, *_top100.json); repeatable."),
     out: Path = typer.Option(..., help="JSONL of query groups to write."),
-    held_out: list[Path] = typer.Option([], help="Collection never to train on (e.g. ../shared/data/dl19); repeatable."),
+    held_out: list[Path] = typer.Option(
+        [], help="Collection never to train on (e.g. ../shared/data/dl19); repeatable."
+    ),
     judged_only: bool = typer.Option(False, help="Leave out queries without any judgment."),
 ) -> None:
     """Pool every first stage's candidates per query with grades and first-stage ranks (one JSON line per query)."""
@@ -116,22 +135,29 @@ def build_data(
     report = build_query_groups(collection, held_out=_held_out(held_out), judged_only_queries=judged_only)
     write_groups(report.groups, out)
     judged = sum(len(g.judged) for g in report.groups)
-    console.print(f"{len(report.groups)} queries, {sum(len(g.docs) for g in report.groups)} passages "
-                  f"({judged} judged) written to {out}; held out: {report.dropped_queries} queries, "
-                  f"{report.dropped_passages} passages dropped")
+    console.print(
+        f"{len(report.groups)} queries, {sum(len(g.docs) for g in report.groups)} passages "
+        f"({judged} judged) written to {out}; held out: {report.dropped_queries} queries, "
+        f"{report.dropped_passages} passages dropped"
+    )
 
 
 @train_app.command("fusion")
 @reports_errors
 def train_fusion_command(
-    collection: list[Path] = typer.Option(..., "--train", "--collection", help=TRAIN_HELP + " Judged queries only; "
-                                          "outside a collection folder, the file's passage order is the first "
-                                          "stage's ranking."),
+    collection: list[Path] = typer.Option(
+        ...,
+        "--train",
+        "--collection",
+        help=TRAIN_HELP + " Judged queries only; "
+        "outside a collection folder, the file's passage order is the first "
+        "stage's ranking.",
+    ),
     out: Path = typer.Option(..., help="Fusion model folder to write."),
-    stage: list[str] = typer.Option(["embedding-prf:minilm-embed"],
-                                    help="Feature stage 'method:model' or 'method:model@head'; repeatable."),
-    first_stage: list[str] = typer.Option(list(FIRST_STAGES), help="Candidate files to train on (collection "
-                                          "folders)."),
+    stage: list[str] = typer.Option(
+        ["embedding-prf:minilm-embed"], help="Feature stage 'method:model' or 'method:model@head'; repeatable."
+    ),
+    first_stage: list[str] = typer.Option(list(FIRST_STAGES), help="Candidate files to train on (collection folders)."),
     held_out: list[Path] = typer.Option([], help="Collection never to train on; repeatable."),
     folds: int = typer.Option(5, help="Query-level cross-validation folds."),
     seed: int = typer.Option(0, help="Seed for folds and LightGBM."),
@@ -139,7 +165,7 @@ def train_fusion_command(
 ) -> None:
     """Learned fusion: LightGBM LambdaMART over reranker scores and first-stage score/rank."""
     from rankwise.pipelines.train.fusion import train_fusion
-    from rankwise.rerankers.fusion import FusionSpec, Stage
+    from rankwise.rerankers.compose.fusion import FusionSpec, Stage
 
     stages = []
     for text in stage:
@@ -149,9 +175,17 @@ def train_fusion_command(
             raise typer.BadParameter(f"stage {text!r} is not 'method:model'")
         stages.append(Stage(name=method, model=model, method=method, head=int(head) if head else None))
     with progress_bar("features") as (progress, task):
-        report = train_fusion(FusionSpec(stages, scale_free_gap=True), collection, out, first_stages=first_stage,
-                              held_out=_held_out(held_out), folds=folds, seed=seed, params=parse_options(param),
-                              on_progress=lambda _, n, total: progress.update(task, advance=n, total=total))
+        report = train_fusion(
+            FusionSpec(stages, scale_free_gap=True),
+            collection,
+            out,
+            first_stages=first_stage,
+            held_out=_held_out(held_out),
+            folds=folds,
+            seed=seed,
+            params=parse_options(param),
+            on_progress=lambda _, n, total: progress.update(task, advance=n, total=total),
+        )
     for source, value in report.cv_ndcg10.items():
         console.print(f"{source}: cross-validated nDCG@10 {value:.4f} ({report.folds} folds, {report.queries} queries)")
     console.print(f"fusion model written to {out} in {report.seconds:.0f} s")
@@ -166,8 +200,13 @@ def train_first_command(
     held_out: list[Path] = typer.Option([], help="Collection never to train on; repeatable."),
     window: int = typer.Option(10, help="Passages per training window."),
     steps: int = typer.Option(100, help="Optimizer steps."),
-    option: list[str] = typer.Option([], "--option", "-O", help="Training option KEY=VALUE (lr, lora_r, "
-                                     "ranknet_weight, accumulation, max_words, seed, checkpoint_every); repeatable."),
+    option: list[str] = typer.Option(
+        [],
+        "--option",
+        "-O",
+        help="Training option KEY=VALUE (lr, lora_r, "
+        "ranknet_weight, accumulation, max_words, seed, checkpoint_every); repeatable.",
+    ),
     dev: list[Path] = DEV_OPTION,
     eval_steps: int = EVAL_STEPS_OPTION,
     patience: int = PATIENCE_OPTION,
@@ -178,16 +217,26 @@ def train_first_command(
 
     held = _held_out(held_out)
     groups = _judged_groups(collection, held)
-    config = validate_options(FirstTrainingConfig, "FIRST training",
-                              {"window": window, "steps": steps, **parse_options(option)})
+    config = validate_options(
+        FirstTrainingConfig, "FIRST training", {"window": window, "steps": steps, **parse_options(option)}
+    )
     evaluation = _dev(dev, held, eval_steps, patience)
     with progress_bar("FIRST training") as (progress, task):
         progress.update(task, total=steps)
-        record = train_first(model, groups, out, config, resume=resume, held_out=held,
-                             dev=evaluation, on_step=lambda step, loss: progress.update(task, completed=step,
-                                                                        description=f"loss {loss:.3f}"))
-    console.print(f"{_summary(record)} ({record.seconds_per_step:.1f} s/step); adapter in {record.output}; "
-                  f"loss log {out / 'log.csv'}")
+        record = train_first(
+            model,
+            groups,
+            out,
+            config,
+            resume=resume,
+            held_out=held,
+            dev=evaluation,
+            on_step=lambda step, loss: progress.update(task, completed=step, description=f"loss {loss:.3f}"),
+        )
+    console.print(
+        f"{_summary(record)} ({record.seconds_per_step:.1f} s/step); adapter in {record.output}; "
+        f"loss log {out / 'log.csv'}"
+    )
 
 
 @reports_errors
@@ -199,8 +248,11 @@ def label(
     output: Path = typer.Option(..., "--output", "-o", help="Labels JSONL; an existing file is resumed."),
     queries_per_batch: int = typer.Option(1, help="Queries labelled (and flushed) together."),
     options: Optional[dict] = None,
-    head_by: Optional[str] = typer.Option(None, help="Label only each query's head: the candidates this cheaper "
-                                          "reranker (name or spec, e.g. maxsim:minilm-embed) ranks best."),
+    head_by: Optional[str] = typer.Option(
+        None,
+        help="Label only each query's head: the candidates this cheaper "
+        "reranker (name or spec, e.g. maxsim:minilm-embed) ranks best.",
+    ),
     head_k: int = typer.Option(20, help="How many candidates the head holds (with --head-by)."),
 ) -> None:
     """Teacher labels: score every candidate (or each query's head) with a reranker; killed and rerun, it
@@ -214,8 +266,14 @@ def label(
     head = (Reranker.load(head_by), head_k) if head_by else None
     with progress_bar("labelling") as (progress, task):
         progress.update(task, total=len(requests))
-        count = label_with_teacher(reranker, requests, output, queries_per_batch=queries_per_batch,
-                                   on_progress=lambda n: progress.advance(task, n), head=head)
+        count = label_with_teacher(
+            reranker,
+            requests,
+            output,
+            queries_per_batch=queries_per_batch,
+            on_progress=lambda n: progress.advance(task, n),
+            head=head,
+        )
     errors.print(f"{count} queries labelled this run; {len(requests)} in {output}")
 
 
@@ -226,8 +284,12 @@ def train_bi_encoder_command(
     out: Path = typer.Option(..., help="Folder for checkpoints, the loss log and the trained model (out/model)."),
     base_model: str = typer.Option("minilm-embed", help="Bi-encoder to start from."),
     held_out: list[Path] = typer.Option([], help="Collection never to train on; repeatable."),
-    option: list[str] = typer.Option([], "--option", "-O", help="Training option KEY=VALUE (epochs, lr, "
-                                     "batch_size, negatives, max_seq_length, seed, ...); repeatable."),
+    option: list[str] = typer.Option(
+        [],
+        "--option",
+        "-O",
+        help="Training option KEY=VALUE (epochs, lr, batch_size, negatives, max_seq_length, seed, ...); repeatable.",
+    ),
     dev: list[Path] = DEV_OPTION,
     eval_steps: int = EVAL_STEPS_OPTION,
     patience: int = PATIENCE_OPTION,
@@ -239,25 +301,33 @@ def train_bi_encoder_command(
     held = _held_out(held_out)
     groups = _judged_groups(collection, held)
     config = validate_options(BiEncoderTrainingConfig, "bi-encoder training", parse_options(option))
-    record = train_bi_encoder(base_model, groups, out, config, resume=resume, held_out=held,
-                              dev=_dev(dev, held, eval_steps, patience))
+    record = train_bi_encoder(
+        base_model, groups, out, config, resume=resume, held_out=held, dev=_dev(dev, held, eval_steps, patience)
+    )
     console.print(f"{_summary(record)}; model in {record.output} (use it with --method embedding-prf or embedding)")
 
 
 @train_app.command("late-interaction")
 @reports_errors
 def train_late_interaction_command(
-    collection: list[Path] = typer.Option(..., "--train", "--collection", help=TRAIN_HELP + " Judged: grades; "
-                                          "unjudged: the teacher's scores."),
+    collection: list[Path] = typer.Option(
+        ..., "--train", "--collection", help=TRAIN_HELP + " Judged: grades; unjudged: the teacher's scores."
+    ),
     out: Path = typer.Option(..., help="Folder for checkpoints, the loss log and the trained model (out/model)."),
     base_model: str = typer.Option("minilm-embed", help="Bi-encoder to start from."),
     held_out: list[Path] = typer.Option([], help="Collection never to train on; repeatable."),
-    groups_file: list[Path] = typer.Option([], "--groups", help="More training groups (JSONL, e.g. from "
-                                                                 "`train synthetic-queries`); repeatable."),
+    groups_file: list[Path] = typer.Option(
+        [], "--groups", help="More training groups (JSONL, e.g. from `train synthetic-queries`); repeatable."
+    ),
     teacher_labels: list[str] = typer.Option([], help=_TEACHER_LABELS_HELP),
-    option: list[str] = typer.Option([], "--option", "-O", help="Training option KEY=VALUE (epochs, lr, lora_r, "
-                                     "group_size, grade_weight, teacher, teacher_temperature, pooled_weight, seed, "
-                                     "...); repeatable."),
+    option: list[str] = typer.Option(
+        [],
+        "--option",
+        "-O",
+        help="Training option KEY=VALUE (epochs, lr, lora_r, "
+        "group_size, grade_weight, teacher, teacher_temperature, pooled_weight, seed, "
+        "...); repeatable.",
+    ),
     dev: list[Path] = DEV_OPTION,
     eval_steps: int = EVAL_STEPS_OPTION,
     patience: int = PATIENCE_OPTION,
@@ -269,8 +339,9 @@ def train_late_interaction_command(
     config = validate_options(LateInteractionTrainingConfig, "late-interaction training", parse_options(option))
     held = _held_out(held_out)
     groups = _training_groups(collection, held, groups_file, teacher_labels)
-    record = train_late_interaction(base_model, groups, out, config, resume=resume, held_out=held,
-                                    dev=_dev(dev, held, eval_steps, patience))
+    record = train_late_interaction(
+        base_model, groups, out, config, resume=resume, held_out=held, dev=_dev(dev, held, eval_steps, patience)
+    )
     use = f"--model {base_model} -O adapter={record.output}" if config.lora_r else f"--model {record.output}"
     console.print(f"{_summary(record)}; use it with --method maxsim {use}")
 
@@ -278,16 +349,23 @@ def train_late_interaction_command(
 @train_app.command("cross-encoder")
 @reports_errors
 def train_cross_encoder_command(
-    collection: list[Path] = typer.Option(..., "--train", "--collection", help=TRAIN_HELP + " Judged: grades; "
-                                          "unjudged: the teacher's scores."),
+    collection: list[Path] = typer.Option(
+        ..., "--train", "--collection", help=TRAIN_HELP + " Judged: grades; unjudged: the teacher's scores."
+    ),
     out: Path = typer.Option(..., help="Folder for checkpoints, the loss log and the trained model (out/model)."),
     base_model: str = typer.Option("minilm-embed", help="Encoder whose weights start the cross-encoder."),
     held_out: list[Path] = typer.Option([], help="Collection never to train on; repeatable."),
-    groups_file: list[Path] = typer.Option([], "--groups", help="More training groups (JSONL, e.g. from "
-                                                                 "`train synthetic-queries`); repeatable."),
+    groups_file: list[Path] = typer.Option(
+        [], "--groups", help="More training groups (JSONL, e.g. from `train synthetic-queries`); repeatable."
+    ),
     teacher_labels: list[str] = typer.Option([], help=_TEACHER_LABELS_HELP),
-    option: list[str] = typer.Option([], "--option", "-O", help="Training option KEY=VALUE (loss=listnet|"
-                                     "lambdaloss|bce, epochs, lr, group_size, teacher, seed, ...); repeatable."),
+    option: list[str] = typer.Option(
+        [],
+        "--option",
+        "-O",
+        help="Training option KEY=VALUE (loss=listnet|"
+        "lambdaloss|bce, epochs, lr, group_size, teacher, seed, ...); repeatable.",
+    ),
     dev: list[Path] = DEV_OPTION,
     eval_steps: int = EVAL_STEPS_OPTION,
     patience: int = PATIENCE_OPTION,
@@ -299,8 +377,9 @@ def train_cross_encoder_command(
     config = validate_options(CrossEncoderTrainingConfig, "cross-encoder training", parse_options(option))
     held = _held_out(held_out)
     groups = _training_groups(collection, held, groups_file, teacher_labels)
-    record = train_cross_encoder(base_model, groups, out, config, resume=resume, held_out=held,
-                                 dev=_dev(dev, held, eval_steps, patience))
+    record = train_cross_encoder(
+        base_model, groups, out, config, resume=resume, held_out=held, dev=_dev(dev, held, eval_steps, patience)
+    )
     console.print(f"{_summary(record)}; use it with --method cross-encoder --model {record.output}")
 
 
@@ -308,16 +387,19 @@ def train_cross_encoder_command(
 @reports_errors
 def mine_negatives_command(
     train: list[Path] = typer.Option(..., "--train", help=TRAIN_HELP),
-    model: str = typer.Option("minilm-embed", "--model", "-m", help="Reranker that scores the candidates "
-                                                                     "(a registered name, path or spec)."),
+    model: str = typer.Option(
+        "minilm-embed", "--model", "-m", help="Reranker that scores the candidates (a registered name, path or spec)."
+    ),
     out: Path = typer.Option(..., help="Triples JSONL to write ({qid, query, positive, negatives})."),
     held_out: list[Path] = typer.Option([], help="Collection never to train on; repeatable."),
-    corpus: Optional[Path] = typer.Option(None, help="Mine from bm25s's top --depth of this JSONL corpus instead "
-                                                     "of each query's own candidate pool."),
+    corpus: Optional[Path] = typer.Option(
+        None, help="Mine from bm25s's top --depth of this JSONL corpus instead of each query's own candidate pool."
+    ),
     depth: int = typer.Option(100, min=1, help="Candidates retrieved per query (with --corpus)."),
     negatives: int = typer.Option(8, min=1, help="Hard negatives kept per positive."),
-    margin: float = typer.Option(0.0, help="False-negative guard: drop a candidate scored above the query's "
-                                           "worst positive minus this margin."),
+    margin: float = typer.Option(
+        0.0, help="False-negative guard: drop a candidate scored above the query's worst positive minus this margin."
+    ),
     guard: bool = typer.Option(True, help="Apply the false-negative guard (--no-guard: keep the top negatives)."),
     skip_top: int = typer.Option(0, min=0, help="Leave out the reranker's first N non-relevant candidates."),
 ) -> None:
@@ -334,12 +416,21 @@ def mine_negatives_command(
     report = MiningReport()
     reranker = Reranker.load(model)
     with open(out, "w", encoding="utf-8") as handle:
-        for row in mine_hard_negatives(groups, reranker, negatives=negatives, margin=margin if guard else None,
-                                       skip_top=skip_top, candidates=pools, report=report):
+        for row in mine_hard_negatives(
+            groups,
+            reranker,
+            negatives=negatives,
+            margin=margin if guard else None,
+            skip_top=skip_top,
+            candidates=pools,
+            report=report,
+        ):
             handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-    console.print(f"{report.positives} triples for {report.queries} queries in {out}; {report.negatives} negatives; "
-                  f"{report.dropped_as_false_negatives} candidates dropped as likely false negatives; "
-                  f"{report.queries_without_negatives} queries left without negatives")
+    console.print(
+        f"{report.positives} triples for {report.queries} queries in {out}; {report.negatives} negatives; "
+        f"{report.dropped_as_false_negatives} candidates dropped as likely false negatives; "
+        f"{report.queries_without_negatives} queries left without negatives"
+    )
 
 
 @train_app.command("grpo")
@@ -351,8 +442,13 @@ def train_grpo_command(
     held_out: list[Path] = typer.Option([], help="Collection never to train on; repeatable."),
     format: str = typer.Option("setwise", "--format", help="Prompt format: pointwise, setwise or listwise."),
     steps: int = typer.Option(20, min=1, help="Optimizer steps."),
-    option: list[str] = typer.Option([], "--option", "-O", help="Training option KEY=VALUE (num_generations, "
-                                     "beta, max_completion_length, set_size, lr, lora_r, format_weight, ...)."),
+    option: list[str] = typer.Option(
+        [],
+        "--option",
+        "-O",
+        help="Training option KEY=VALUE (num_generations, "
+        "beta, max_completion_length, set_size, lr, lora_r, format_weight, ...).",
+    ),
     resume: bool = typer.Option(False, help="Continue from the last checkpoint in --out."),
 ) -> None:
     """GRPO with TRL: format and ranking rewards on rankwise's own pointwise, setwise or listwise prompts."""
@@ -360,50 +456,69 @@ def train_grpo_command(
 
     held = _held_out(held_out)
     groups = _judged_groups(train, held)
-    config = validate_options(GRPOTrainingConfig, "GRPO training",
-                              {"format": format, "steps": steps, **parse_options(option)})
+    config = validate_options(
+        GRPOTrainingConfig, "GRPO training", {"format": format, "steps": steps, **parse_options(option)}
+    )
     record = train_grpo(model, groups, out, config, resume=resume, held_out=held)
-    console.print(f"{_summary(record)}; reward log {out / 'log.csv'}; use it with --model {model} --method "
-                  f"{FORMATS[config.format]} -O adapter={record.output}")
+    console.print(
+        f"{_summary(record)}; reward log {out / 'log.csv'}; use it with --model {model} --method "
+        f"{FORMATS[config.format]} -O adapter={record.output}"
+    )
 
 
 @train_app.command("synthetic-queries")
 @reports_errors
 def synthetic_queries_command(
     collection: list[Path] = typer.Option(..., help="Collection whose candidate pools give the passages; repeatable."),
-    queries: Path = typer.Option(..., help="JSONL of generated queries, one per sampled passage; an existing file "
-                                           "is resumed."),
+    queries: Path = typer.Option(
+        ..., help="JSONL of generated queries, one per sampled passage; an existing file is resumed."
+    ),
     out: Path = typer.Option(..., help="JSONL of the kept queries as training groups (for --groups)."),
     generator: str = typer.Option("qwen2.5-coder-0.5b", help="Language model that writes the queries."),
     generator_backend: str = typer.Option("llama.cpp", help="Its backend."),
     encoder: str = typer.Option("minilm-embed", help="Bi-encoder whose MaxSim filters and labels the queries."),
     held_out: list[Path] = typer.Option([], help="Collection never to train on; repeatable."),
-    option: list[str] = typer.Option([], "--option", "-O", help="KEY=VALUE (per_query, from_top, keep_rank, "
-                                     "positive_margin, max_new_tokens, seed); repeatable."),
+    option: list[str] = typer.Option(
+        [],
+        "--option",
+        "-O",
+        help="KEY=VALUE (per_query, from_top, keep_rank, positive_margin, max_new_tokens, seed); repeatable.",
+    ),
 ) -> None:
     """Synthetic training queries: an LLM writes a query per sampled passage, a round trip keeps the good ones."""
     from rankwise.backends.interface import Capability
     from rankwise.backends.registry import locate, open_backend, runtime_options
     from rankwise.io.lines import iter_jsonl
     from rankwise.pipelines.train.data import build_query_groups, write_groups
-    from rankwise.pipelines.train.synthetic import (SyntheticQueryConfig, generate_queries, round_trip_groups,
-                                                    sample_sources)
+    from rankwise.pipelines.train.synthetic import (
+        SyntheticQueryConfig,
+        generate_queries,
+        round_trip_groups,
+        sample_sources,
+    )
 
     config = validate_options(SyntheticQueryConfig, "synthetic queries", parse_options(option))
     groups = build_query_groups(collection, held_out=_held_out(held_out)).groups
     sources = sample_sources(groups, config)
-    lm = open_backend(locate(generator, generator_backend), runtime_options(backend=generator_backend),
-                      frozenset({Capability.GENERATE}), "synthetic queries")
+    lm = open_backend(
+        locate(generator, generator_backend),
+        runtime_options(backend=generator_backend),
+        frozenset({Capability.GENERATE}),
+        "synthetic queries",
+    )
     with progress_bar("writing queries") as (progress, task):
         progress.update(task, total=len(sources))
         generate_queries(lm, sources, queries, config, on_progress=lambda n: progress.advance(task, n))
     del lm
-    embedder = open_backend(locate(encoder, None), runtime_options(), frozenset({Capability.TOKEN_EMBED}),
-                            "synthetic queries")
+    embedder = open_backend(
+        locate(encoder, None), runtime_options(), frozenset({Capability.TOKEN_EMBED}), "synthetic queries"
+    )
     report = round_trip_groups(embedder, groups, [entry for _, entry in iter_jsonl(queries)], config)
     write_groups(report.groups, out)
-    console.print(f"{report.generated} generated, {report.unusable} unusable, {report.rejected} failed the round "
-                  f"trip (source passage below rank {config.keep_rank}); {len(report.groups)} kept in {out}")
+    console.print(
+        f"{report.generated} generated, {report.unusable} unusable, {report.rejected} failed the round "
+        f"trip (source passage below rank {config.keep_rank}); {len(report.groups)} kept in {out}"
+    )
 
 
 @train_app.command("recipe")
@@ -413,9 +528,17 @@ def train_recipe_command(
     data: Path = typer.Option(Path("../shared/data"), help="Folder holding the dl21 and dl19 collections."),
     work: Optional[Path] = typer.Option(None, help="Working folder for checkpoints and logs (default: the cache)."),
     resume: bool = typer.Option(False, help="Continue an interrupted run from its last checkpoint."),
+    record_reference: bool = typer.Option(
+        False,
+        help="Afterwards, record what the rebuilt model scores on three "
+        "DL 2019 queries (reference_scores.json, which the tests "
+        "check a fresh install against); scored, never trained on.",
+    ),
 ) -> None:
     """Rebuild one of rankwise's own trained models exactly as it was trained, where the registry finds it."""
-    from rankwise.pipelines.train.recipes import run_recipe
+    from rankwise.pipelines.train.recipes import run_recipe, write_reference_scores
 
     destination = run_recipe(name, data, work, resume=resume)
     console.print(f"{name} rebuilt in {destination}")
+    if record_reference:
+        console.print(f"reference scores in {write_reference_scores(name, data)}")

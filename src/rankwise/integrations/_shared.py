@@ -41,16 +41,27 @@ class LazyReranker:
         return adapter
 
 
-def rerank_texts(reranker: BaseReranker, query: str, texts: Sequence[str], top_n: int | None,
-                 min_probability: float | None = None, coverage: float | None = None) -> list[Scored]:
+def rerank_texts(
+    reranker: BaseReranker,
+    query: str,
+    texts: Sequence[str],
+    top_n: int | None,
+    min_probability: float | None = None,
+    coverage: float | None = None,
+) -> list[Scored]:
     """Best first; `top_n` None keeps all. With a calibration, `min_probability` keeps only the texts at least
     that likely to be relevant, possibly none, and `coverage` the adaptive prefix (`top_n="adaptive"` of the
     Python API), both before `top_n`; the relevance is then the calibrated probability. An empty list of
     texts gives an empty result."""
     if not texts:
         return []
-    ranking = reranker.rerank(query, list(texts), min_probability=min_probability, coverage=coverage,
-                              top_n="adaptive" if coverage is not None else None)
+    ranking = reranker.rerank(
+        query,
+        list(texts),
+        min_probability=min_probability,
+        coverage=coverage,
+        top_n="adaptive" if coverage is not None else None,
+    )
     if reranker.calibration is not None:
         relevance = [float(r.probability) for r in ranking.results]
     else:

@@ -21,9 +21,15 @@ from rankwise.rerankers.base import BaseReranker
 
 @component
 class RankwiseRanker(LazyReranker):
-    def __init__(self, model: str = "minilm-embed", method: Optional[str] = None, top_k: Optional[int] = 10,
-                 options: Optional[dict[str, Any]] = None, min_probability: Optional[float] = None,
-                 coverage: Optional[float] = None):
+    def __init__(
+        self,
+        model: str = "minilm-embed",
+        method: Optional[str] = None,
+        top_k: Optional[int] = 10,
+        options: Optional[dict[str, Any]] = None,
+        min_probability: Optional[float] = None,
+        coverage: Optional[float] = None,
+    ):
         if top_k is not None and top_k < 0:
             raise ValueError(f"top_k must be >= 0, got {top_k}")
         self.model, self.method, self.top_k, self.options = model, method, top_k, dict(options or {})
@@ -32,20 +38,41 @@ class RankwiseRanker(LazyReranker):
         self._reranker: Optional[BaseReranker] = None
 
     def to_dict(self) -> dict[str, Any]:
-        return default_to_dict(self, model=self.model, method=self.method, top_k=self.top_k, options=self.options,
-                               min_probability=self.min_probability, coverage=self.coverage)
+        return default_to_dict(
+            self,
+            model=self.model,
+            method=self.method,
+            top_k=self.top_k,
+            options=self.options,
+            min_probability=self.min_probability,
+            coverage=self.coverage,
+        )
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RankwiseRanker:
         return default_from_dict(cls, data)
 
     @component.output_types(documents=list[Document])
-    def run(self, query: str, documents: list[Document], top_k: Optional[int] = None,
-            min_probability: Optional[float] = None) -> dict[str, list[Document]]:
-        kept = rerank_texts(self.reranker, query, [d.content or "" for d in documents],
-                            top_k if top_k is not None else self.top_k,
-                            min_probability if min_probability is not None else self.min_probability,
-                            self.coverage)
-        return {"documents": [dataclasses.replace(documents[s.index], score=s.relevance,
-                                                  meta={**documents[s.index].meta, "rankwise_score": s.score})
-                              for s in kept]}
+    def run(
+        self,
+        query: str,
+        documents: list[Document],
+        top_k: Optional[int] = None,
+        min_probability: Optional[float] = None,
+    ) -> dict[str, list[Document]]:
+        kept = rerank_texts(
+            self.reranker,
+            query,
+            [d.content or "" for d in documents],
+            top_k if top_k is not None else self.top_k,
+            min_probability if min_probability is not None else self.min_probability,
+            self.coverage,
+        )
+        return {
+            "documents": [
+                dataclasses.replace(
+                    documents[s.index], score=s.relevance, meta={**documents[s.index].meta, "rankwise_score": s.score}
+                )
+                for s in kept
+            ]
+        }

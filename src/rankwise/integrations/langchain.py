@@ -40,11 +40,17 @@ class RankwiseRerank(LazyReranker, BaseDocumentCompressor):
     model_config = ConfigDict(extra="forbid")
     _reranker: Optional[BaseReranker] = PrivateAttr(default=None)
 
-    def compress_documents(self, documents: Sequence[Document], query: str,
-                           callbacks: Optional[Callbacks] = None) -> Sequence[Document]:
-        kept = rerank_texts(self.reranker, query, [d.page_content for d in documents], self.top_n,
-                            self.min_probability, self.coverage)
-        return [Document(page_content=documents[s.index].page_content, id=documents[s.index].id,
-                         metadata={**documents[s.index].metadata, "relevance_score": s.relevance,
-                                   "rankwise_score": s.score})
-                for s in kept]
+    def compress_documents(
+        self, documents: Sequence[Document], query: str, callbacks: Optional[Callbacks] = None
+    ) -> Sequence[Document]:
+        kept = rerank_texts(
+            self.reranker, query, [d.page_content for d in documents], self.top_n, self.min_probability, self.coverage
+        )
+        return [
+            Document(
+                page_content=documents[s.index].page_content,
+                id=documents[s.index].id,
+                metadata={**documents[s.index].metadata, "relevance_score": s.relevance, "rankwise_score": s.score},
+            )
+            for s in kept
+        ]

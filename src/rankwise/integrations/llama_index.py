@@ -25,11 +25,19 @@ class RankwiseRerank(LazyReranker, BaseNodePostprocessor):
     method: Optional[str] = Field(default=None, description="The reranking method (default: the model's).")
     top_n: Optional[int] = Field(default=3, ge=0, description="Nodes to keep (None: all, reordered).")
     min_probability: Optional[float] = Field(
-        default=None, ge=0, le=1, description="With a calibration (options={'calibration': FILE}): only nodes at "
-                                              "least this likely to be relevant, possibly none.")
+        default=None,
+        ge=0,
+        le=1,
+        description="With a calibration (options={'calibration': FILE}): only nodes at "
+        "least this likely to be relevant, possibly none.",
+    )
     coverage: Optional[float] = Field(
-        default=None, gt=0, lt=1, description="With a calibration: the shortest prefix holding a relevant node "
-                                              "with this probability on average over queries.")
+        default=None,
+        gt=0,
+        lt=1,
+        description="With a calibration: the shortest prefix holding a relevant node "
+        "with this probability on average over queries.",
+    )
     options: dict[str, Any] = Field(default_factory=dict, description="Options for Reranker.load.")
     _reranker: Optional[BaseReranker] = PrivateAttr(default=None)
 
@@ -37,14 +45,18 @@ class RankwiseRerank(LazyReranker, BaseNodePostprocessor):
     def class_name(cls) -> str:
         return "RankwiseRerank"
 
-    def _postprocess_nodes(self, nodes: list[NodeWithScore],
-                           query_bundle: Optional[QueryBundle] = None) -> list[NodeWithScore]:
+    def _postprocess_nodes(
+        self, nodes: list[NodeWithScore], query_bundle: Optional[QueryBundle] = None
+    ) -> list[NodeWithScore]:
         if query_bundle is None:
-            raise InputError("RankwiseRerank needs the query: call postprocess_nodes(nodes, query_str=...) or "
-                             "use it in a query engine")
+            raise InputError(
+                "RankwiseRerank needs the query: call postprocess_nodes(nodes, query_str=...) or "
+                "use it in a query engine"
+            )
         texts = [n.node.get_content(metadata_mode=MetadataMode.EMBED) for n in nodes]
-        kept = rerank_texts(self.reranker, query_bundle.query_str, texts, self.top_n, self.min_probability,
-                            self.coverage)
+        kept = rerank_texts(
+            self.reranker, query_bundle.query_str, texts, self.top_n, self.min_probability, self.coverage
+        )
         # The node itself is left as it is: metadata added here would leak into its text (MetadataMode.EMBED)
         # and into the next reranking.
         return [NodeWithScore(node=nodes[s.index].node, score=s.relevance) for s in kept]

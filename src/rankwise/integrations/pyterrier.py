@@ -27,9 +27,15 @@ REQUIRED_COLUMNS = ("qid", "query", "docno", "text")
 
 
 class RankwiseReranker(LazyReranker, pt.Transformer):
-    def __init__(self, model: str = "minilm-embed", method: Optional[str] = None,
-                 options: Optional[dict[str, Any]] = None, queries_per_batch: int = 16,
-                 min_probability: Optional[float] = None, coverage: Optional[float] = None):
+    def __init__(
+        self,
+        model: str = "minilm-embed",
+        method: Optional[str] = None,
+        options: Optional[dict[str, Any]] = None,
+        queries_per_batch: int = 16,
+        min_probability: Optional[float] = None,
+        coverage: Optional[float] = None,
+    ):
         self.model, self.method, self.options = model, method, dict(options or {})
         self.queries_per_batch = queries_per_batch
         # with a calibration (options={"calibration": FILE}): a probability floor, an adaptive prefix
@@ -39,21 +45,30 @@ class RankwiseReranker(LazyReranker, pt.Transformer):
     def transform(self, inp: pd.DataFrame) -> pd.DataFrame:
         missing = [c for c in REQUIRED_COLUMNS if c not in inp.columns]
         if missing:
-            raise InputError(f"RankwiseReranker needs columns {', '.join(REQUIRED_COLUMNS)}; missing "
-                             f"{', '.join(missing)} (add the text with pt.text.get_text)")
+            raise InputError(
+                f"RankwiseReranker needs columns {', '.join(REQUIRED_COLUMNS)}; missing "
+                f"{', '.join(missing)} (add the text with pt.text.get_text)"
+            )
         if inp.empty:
             return inp.assign(score=pd.Series(dtype=float), rank=pd.Series(dtype=int))
         groups = [(qid, frame) for qid, frame in inp.groupby("qid", sort=False)]
         scores: dict[tuple[str, str], float] = {}
         probabilities: dict[tuple[str, str], float | None] = {}
         for start in range(0, len(groups), self.queries_per_batch):
-            batch = groups[start:start + self.queries_per_batch]
-            requests = [Request(Query(str(qid), str(frame["query"].iloc[0])),
-                                [Candidate(str(d), str(t)) for d, t in zip(frame["docno"], frame["text"])])
-                        for qid, frame in batch]
-            rankings = self.reranker.rerank_batch(requests, min_probability=self.min_probability,
-                                                  top_n="adaptive" if self.coverage is not None else None,
-                                                  coverage=self.coverage)
+            batch = groups[start : start + self.queries_per_batch]
+            requests = [
+                Request(
+                    Query(str(qid), str(frame["query"].iloc[0])),
+                    [Candidate(str(d), str(t)) for d, t in zip(frame["docno"], frame["text"])],
+                )
+                for qid, frame in batch
+            ]
+            rankings = self.reranker.rerank_batch(
+                requests,
+                min_probability=self.min_probability,
+                top_n="adaptive" if self.coverage is not None else None,
+                coverage=self.coverage,
+            )
             for request, ranking in zip(requests, rankings):
                 scores.update({(request.query.qid, r.docid): r.score for r in ranking.results})
                 probabilities.update({(request.query.qid, r.docid): r.probability for r in ranking.results})

@@ -9,10 +9,10 @@ from rankwise.io.trec import read_qrels, read_run, read_topics, write_run
 __all__ = [
     "iter_candidates",
     "read_candidates",
-    "write_candidates",
     "read_documents",
     "read_qrels",
     "read_run",
     "read_topics",
+    "write_candidates",
     "write_run",
 ]

@@ -29,8 +29,7 @@ def iter_entries(path: str | Path) -> Iterator[tuple[int | None, Any]]:
         return
     data = load_json(path)
     if not isinstance(data, list):
-        raise InputError(f"expected a JSON list of {{query, hits}} entries, got {type(data).__name__}",
-                         source=source)
+        raise InputError(f"expected a JSON list of {{query, hits}} entries, got {type(data).__name__}", source=source)
     yield from ((None, entry) for entry in data)
 
 
@@ -45,8 +44,11 @@ def iter_validated(path: str | Path) -> Iterator[tuple[int, int | None, Any, Req
         try:
             request = _parse_entry(entry, where, source, line, index)
             if request.query.qid in seen_qids:
-                raise InputError(f"{where}: query id {request.query.qid!r} already appeared in entry "
-                                 f"{seen_qids[request.query.qid]}", source=source, line=line)
+                raise InputError(
+                    f"{where}: query id {request.query.qid!r} already appeared in entry {seen_qids[request.query.qid]}",
+                    source=source,
+                    line=line,
+                )
         except InputError as e:
             yield index, line, entry, e
             continue
@@ -99,8 +101,7 @@ def _parse_entry(entry: Any, where: str, source: str, line: int | None, index: i
         score = hit.get("score")
         if score is not None and not isinstance(score, (int, float)):
             raise fail(f"hit {position} (docid {docid}) has a non-numeric score {score!r}")
-        candidates.append(Candidate(docid=str(docid), text=text,
-                                    score=float(score) if score is not None else None))
+        candidates.append(Candidate(docid=str(docid), text=text, score=float(score) if score is not None else None))
     if qid_hint is not None:
         qids.add(str(qid_hint))
     if len(qids) > 1:

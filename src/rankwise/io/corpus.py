@@ -54,8 +54,9 @@ def read_tsv_documents(path: str | Path) -> list[Candidate]:
         if not text:
             raise InputError(f"document {docid!r} has empty text", source=str(path), line=number)
         if docid in seen:
-            raise InputError(f"duplicate document id {docid!r} (first on line {seen[docid]})",
-                             source=str(path), line=number)
+            raise InputError(
+                f"duplicate document id {docid!r} (first on line {seen[docid]})", source=str(path), line=number
+            )
         seen[docid] = number
         documents.append(Candidate(docid=docid, text=text))
     return documents
@@ -80,7 +81,9 @@ def read_beir(folder: str | Path, split: str = "test") -> Collection:
             try:
                 qrels.setdefault(fields[0], {})[fields[1]] = int(fields[2])
             except ValueError:
-                raise InputError(f"score {fields[2]!r} is not an integer", source=str(qrels_file), line=number) from None
+                raise InputError(
+                    f"score {fields[2]!r} is not an integer", source=str(qrels_file), line=number
+                ) from None
     return Collection(documents=documents, queries=queries, qrels=qrels)
 
 
@@ -108,8 +111,10 @@ def load_ir_dataset(name: str) -> Collection:
         raise InputError(f"ir_datasets is not installed: pip install ir_datasets to load {name!r}") from None
     try:
         dataset = ir_datasets.load(name)
-        documents = [Candidate(docid=d.doc_id, text=getattr(d, "text", "") or getattr(d, "body", ""))
-                     for d in dataset.docs_iter()]
+        documents = [
+            Candidate(docid=d.doc_id, text=getattr(d, "text", "") or getattr(d, "body", ""))
+            for d in dataset.docs_iter()
+        ]
         queries = [Query(qid=q.query_id, text=q.text) for q in dataset.queries_iter()] if dataset.has_queries() else []
         qrels: Qrels = {}
         if dataset.has_qrels():

@@ -17,7 +17,8 @@ def read_documents(path: str | Path) -> list[Candidate]:
     documents: list[Candidate] = []
     seen: dict[str, int] = {}
     for number, record in iter_jsonl(path):
-        def fail(problem: str) -> InputError:
+
+        def fail(problem: str, number: int = number) -> InputError:
             return InputError(problem, source=str(path), line=number)
 
         if not isinstance(record, dict):

@@ -89,24 +89,36 @@ class IndexSettings:
 class ForwardIndexWriter:
     """Writes an index chunk by chunk; on resume, continues after the manifest's finished chunks."""
 
-    def __init__(self, folder: str | Path, settings: IndexSettings, fingerprint: str, documents: int,
-                 resume: bool = False):
+    def __init__(
+        self, folder: str | Path, settings: IndexSettings, fingerprint: str, documents: int, resume: bool = False
+    ):
         self.folder = Path(folder)
         self.settings = settings
-        header = {"format": FORMAT, "encoder": settings.encoder, "dim": settings.dim, "dtype": settings.dtype,
-                  "token_vectors": settings.token_vectors, "chunk_size": settings.chunk_size,
-                  "corpus": {"documents": documents, "fingerprint": fingerprint}}
+        header = {
+            "format": FORMAT,
+            "encoder": settings.encoder,
+            "dim": settings.dim,
+            "dtype": settings.dtype,
+            "token_vectors": settings.token_vectors,
+            "chunk_size": settings.chunk_size,
+            "corpus": {"documents": documents, "fingerprint": fingerprint},
+        }
         if (self.folder / MANIFEST).is_file():
             manifest = _read_manifest(self.folder)
             if not resume:
                 state = "a finished" if manifest.get("complete") else "a partial"
-                raise InputError(f"{state} forward index is already here; pass --resume to continue it, or "
-                                 "choose another --out", source=str(self.folder))
+                raise InputError(
+                    f"{state} forward index is already here; pass --resume to continue it, or choose another --out",
+                    source=str(self.folder),
+                )
             differing = [k for k in header if manifest.get(k) != header[k]]
             if differing:
-                raise InputError("--resume over an index built differently (" + ", ".join(
-                    f"{k}: {manifest.get(k)!r} there, {header[k]!r} now" for k in differing) + ")",
-                    source=str(self.folder))
+                raise InputError(
+                    "--resume over an index built differently ("
+                    + ", ".join(f"{k}: {manifest.get(k)!r} there, {header[k]!r} now" for k in differing)
+                    + ")",
+                    source=str(self.folder),
+                )
             self.manifest = manifest
         else:
             self.folder.mkdir(parents=True, exist_ok=True)
@@ -117,8 +129,13 @@ class ForwardIndexWriter:
     def finished_rows(self) -> int:
         return sum(chunk["rows"] for chunk in self.manifest["chunks"])
 
-    def write_chunk(self, docids: Sequence[str], digests: Sequence[str], pooled: np.ndarray,
-                    tokens: Sequence[np.ndarray] | None = None) -> None:
+    def write_chunk(
+        self,
+        docids: Sequence[str],
+        digests: Sequence[str],
+        pooled: np.ndarray,
+        tokens: Sequence[np.ndarray] | None = None,
+    ) -> None:
         import numpy as np
 
         name = f"chunk-{len(self.manifest['chunks']):05d}"
@@ -131,15 +148,19 @@ class ForwardIndexWriter:
                 raise ValueError("this index stores token vectors: give them for every chunk")
             lengths = [len(t) for t in tokens]
             offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-            flat = np.concatenate([t for t in tokens if len(t)]) if any(lengths) else \
-                np.zeros((0, self.settings.dim), dtype=np.float32)
+            flat = (
+                np.concatenate([t for t in tokens if len(t)])
+                if any(lengths)
+                else np.zeros((0, self.settings.dim), dtype=np.float32)
+            )
             stored_tokens, token_scale = _quantize(flat, self.settings.dtype)
             _save(self.folder / f"{name}.tokens.npy", stored_tokens)
             _save(self.folder / f"{name}.offsets.npy", offsets)
             if token_scale is not None:
                 _save(self.folder / f"{name}.tokens_scale.npy", token_scale)
         (self.folder / f"{name}.docids.json").write_text(
-            json.dumps({"docids": list(docids), "digests": list(digests)}, ensure_ascii=False))
+            json.dumps({"docids": list(docids), "digests": list(digests)}, ensure_ascii=False)
+        )
         self.manifest["chunks"].append({"name": name, "rows": len(docids)})
         self._commit()
 
@@ -158,8 +179,9 @@ def _read_manifest(folder: Path) -> dict[str, Any]:
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise InputError("not a forward index (no manifest.json; build one with `rankwise index --encode`)",
-                         source=str(folder)) from None
+        raise InputError(
+            "not a forward index (no manifest.json; build one with `rankwise index --encode`)", source=str(folder)
+        ) from None
     except json.JSONDecodeError as e:
         raise InputError(f"malformed manifest: {e}", source=str(path)) from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
@@ -205,8 +227,10 @@ class ForwardIndex:
             except (OSError, ValueError) as e:
                 raise InputError(f"chunk {name} is unreadable: {e}", source=str(folder)) from None
             if len(ids["docids"]) != chunk["rows"] or arrays["pooled"].shape[0] != chunk["rows"]:
-                raise InputError(f"chunk {name} holds {arrays['pooled'].shape[0]} rows, the manifest says "
-                                 f"{chunk['rows']}", source=str(folder))
+                raise InputError(
+                    f"chunk {name} holds {arrays['pooled'].shape[0]} rows, the manifest says {chunk['rows']}",
+                    source=str(folder),
+                )
             arrays["digests"] = ids["digests"]
             self._chunks.append(arrays)
             for row, docid in enumerate(ids["docids"]):
@@ -226,12 +250,18 @@ class ForwardIndex:
         """Refuse an index built by another encoder (or without the token vectors a method needs)."""
         differing = [k for k in sorted(set(encoder) | set(self.encoder)) if encoder.get(k) != self.encoder.get(k)]
         if differing:
-            raise InputError("this forward index was built by another encoder (" + ", ".join(
-                f"{k}: {self.encoder.get(k)!r} in the index, {encoder.get(k)!r} here" for k in differing)
-                + "); rebuild it with `rankwise index --encode` for this model", source=str(self.folder))
+            raise InputError(
+                "this forward index was built by another encoder ("
+                + ", ".join(f"{k}: {self.encoder.get(k)!r} in the index, {encoder.get(k)!r} here" for k in differing)
+                + "); rebuild it with `rankwise index --encode` for this model",
+                source=str(self.folder),
+            )
         if needs_tokens and not self.token_vectors:
-            raise InputError("this method scores token vectors, and this index has none; rebuild it with "
-                             "`rankwise index --encode ... --token-vectors`", source=str(self.folder))
+            raise InputError(
+                "this method scores token vectors, and this index has none; rebuild it with "
+                "`rankwise index --encode ... --token-vectors`",
+                source=str(self.folder),
+            )
 
     def lookup(self, docids: Sequence[str], texts: Sequence[str], with_tokens: bool = False) -> Lookup:
         import numpy as np

@@ -27,15 +27,16 @@ def decode_utf8(data: bytes, source: str) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         line = data[: e.start].count(b"\n") + 1
-        raise InputError(f"not valid UTF-8 (byte {e.start}: {data[e.start:e.start + 1]!r})",
-                         source=source, line=line) from None
+        raise InputError(
+            f"not valid UTF-8 (byte {e.start}: {data[e.start : e.start + 1]!r})", source=source, line=line
+        ) from None
 
 
 def iter_lines(path: str | Path) -> Iterator[tuple[int, str]]:
     """Yield (1-based line number, line without newline), skipping blank lines, reading one line at a time."""
     source = str(path)
     try:
-        handle = open(path, "rb")
+        handle = open(path, "rb")  # noqa: SIM115  (closed by the `with` below, once opening errors are named)
     except FileNotFoundError:
         raise InputError("file not found", source=source) from None
     except IsADirectoryError:
@@ -46,8 +47,11 @@ def iter_lines(path: str | Path) -> Iterator[tuple[int, str]]:
             try:
                 line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
             except UnicodeDecodeError as e:
-                raise InputError(f"not valid UTF-8 (byte {offset + e.start}: {raw[e.start:e.start + 1]!r})",
-                                 source=source, line=number) from None
+                raise InputError(
+                    f"not valid UTF-8 (byte {offset + e.start}: {raw[e.start : e.start + 1]!r})",
+                    source=source,
+                    line=number,
+                ) from None
             offset += len(raw)
             line = line.rstrip("\r\n")
             if line.strip():

@@ -30,8 +30,9 @@ def read_run(path: str | Path) -> Run:
             int(rank)
             value = float(score)
         except ValueError:
-            raise InputError(f"rank {rank!r} or score {score!r} is not a number",
-                             source=str(path), line=number) from None
+            raise InputError(
+                f"rank {rank!r} or score {score!r} is not a number", source=str(path), line=number
+            ) from None
         per_query = run.setdefault(qid, {})
         if docid in per_query:
             raise InputError(f"duplicate docid {docid!r} for query {qid!r}", source=str(path), line=number)
@@ -43,8 +44,11 @@ def run_text(rankings: Iterable[Ranking], tag: str = "rankwise") -> str:
     """Rankings as TREC run lines."""
     if any(c.isspace() for c in tag) or not tag:
         raise InputError(f"run tag {tag!r} must be one word")
-    return "".join(f"{ranking.query.qid} Q0 {result.docid} {result.rank} {result.score:.6f} {tag}\n"
-                   for ranking in rankings for result in ranking.results)
+    return "".join(
+        f"{ranking.query.qid} Q0 {result.docid} {result.rank} {result.score:.6f} {tag}\n"
+        for ranking in rankings
+        for result in ranking.results
+    )
 
 
 def write_run(rankings: Iterable[Ranking], path: str | Path, tag: str = "rankwise") -> None:

@@ -3,4 +3,4 @@
 from rankwise.models.registry import MODELS, ModelSpec, get_model_spec
 from rankwise.models.resolve import ModelLocation, resolve_model
 
-__all__ = ["MODELS", "ModelSpec", "get_model_spec", "ModelLocation", "resolve_model"]
+__all__ = ["MODELS", "ModelLocation", "ModelSpec", "get_model_spec", "resolve_model"]

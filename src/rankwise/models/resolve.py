@@ -66,8 +66,10 @@ def resolve_gguf(name_or_path: str, cache: Path | None = None) -> ModelLocation:
     spec = get_model_spec(name_or_path)
     if spec is not None:
         if not isinstance(spec.local, (PackagedGGUF, SplitGGUF)):
-            raise ModelNotAvailableError(f"model {spec.name!r} has no GGUF weights; this backend runs GGUF files "
-                                         "(registered GGUF models or a path to a .gguf file)")
+            raise ModelNotAvailableError(
+                f"model {spec.name!r} has no GGUF weights; this backend runs GGUF files "
+                "(registered GGUF models or a path to a .gguf file)"
+            )
         return ModelLocation(path=str(spec.local.gguf_file(cache)), spec=spec)
     path = Path(name_or_path).expanduser()
     if path.is_file() and path.suffix == ".gguf":

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rankwise.errors import ModelNotAvailableError
+from rankwise.verbosity import quiet_loading
 
 log = logging.getLogger(__name__)
 COMPLETE_MARKER = ".rankwise-complete"
@@ -124,8 +125,9 @@ class PackagedGGUF:
         return folder / self.filename
 
     def resolve(self, cache: Path) -> Path:
-        return dequantize_gguf(self.gguf_file(cache), cache / "models" / f"{self.package}-{self.sha256[:12]}",
-                               expected_sha256=self.sha256)
+        return dequantize_gguf(
+            self.gguf_file(cache), cache / "models" / f"{self.package}-{self.sha256[:12]}", expected_sha256=self.sha256
+        )
 
 
 @dataclass(frozen=True)
@@ -212,10 +214,11 @@ def dequantize_gguf(gguf_file: Path, target: Path, expected_sha256: str | None) 
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=target.name + ".staging-"))
     try:
-        tokenizer = AutoTokenizer.from_pretrained(str(gguf_file.parent), gguf_file=gguf_file.name)
-        model = AutoModelForCausalLM.from_pretrained(
-            str(gguf_file.parent), gguf_file=gguf_file.name, quantization_config=GgufConfig(dequantize=True)
-        )
+        with quiet_loading():
+            tokenizer = AutoTokenizer.from_pretrained(str(gguf_file.parent), gguf_file=gguf_file.name)
+            model = AutoModelForCausalLM.from_pretrained(
+                str(gguf_file.parent), gguf_file=gguf_file.name, quantization_config=GgufConfig(dequantize=True)
+            )
         model.save_pretrained(staging)
         tokenizer.save_pretrained(staging)
         (staging / COMPLETE_MARKER).write_text(gguf_file.name + "\n")

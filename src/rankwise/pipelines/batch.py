@@ -23,7 +23,7 @@ from rankwise.errors import InputError
 from rankwise.io.candidates import iter_validated
 from rankwise.pipelines.rerank import shard_run_text
 from rankwise.rerankers.base import BaseReranker
-from rankwise.rerankers.spec import RerankerSpec
+from rankwise.rerankers.compose.spec import RerankerSpec
 from rankwise.types import Request
 
 MANIFEST = "manifest.json"
@@ -69,12 +69,19 @@ def _write_atomically(path: Path, write: Callable[[Path], None]) -> None:
     os.replace(temporary, path)
 
 
-def _job_description(input_path: Path, reranker: BaseReranker | RerankerSpec, shard_queries: int,
-                     top_k: int | None, tag: str) -> dict[str, Any]:
+def _job_description(
+    input_path: Path, reranker: BaseReranker | RerankerSpec, shard_queries: int, top_k: int | None, tag: str
+) -> dict[str, Any]:
     stat = input_path.stat()
-    return {"input": str(input_path.resolve()), "input_bytes": stat.st_size, "input_mtime_ns": stat.st_mtime_ns,
-            "reranker": json.loads(json.dumps(reranker.describe(), default=str)), "shard_queries": shard_queries,
-            "top_k": top_k, "tag": tag}
+    return {
+        "input": str(input_path.resolve()),
+        "input_bytes": stat.st_size,
+        "input_mtime_ns": stat.st_mtime_ns,
+        "reranker": json.loads(json.dumps(reranker.describe(), default=str)),
+        "shard_queries": shard_queries,
+        "top_k": top_k,
+        "tag": tag,
+    }
 
 
 class _Output:
@@ -88,8 +95,11 @@ class _Output:
         if self.manifest_path.exists():
             previous = json.loads(self.manifest_path.read_text(encoding="utf-8"))
             if previous.get("job") != job:
-                raise InputError("this folder holds another job's output (different input, reranker or settings); "
-                                 "choose another --output-dir or delete it", source=str(out))
+                raise InputError(
+                    "this folder holds another job's output (different input, reranker or settings); "
+                    "choose another --output-dir or delete it",
+                    source=str(out),
+                )
             self.manifest = previous
 
     def is_done(self, shard: _Shard) -> bool:
@@ -99,8 +109,10 @@ class _Output:
     def record(self, shard: _Shard, run_text: str) -> None:
         name = f"{shard.number:05d}"
         _write_atomically(self.out / f"run-{name}.trec", lambda p: p.write_text(run_text, encoding="utf-8"))
-        _write_atomically(self.out / f"errors-{name}.jsonl", lambda p: p.write_text(
-            "".join(json.dumps(e) + "\n" for e in shard.errors), encoding="utf-8"))
+        _write_atomically(
+            self.out / f"errors-{name}.jsonl",
+            lambda p: p.write_text("".join(json.dumps(e) + "\n" for e in shard.errors), encoding="utf-8"),
+        )
         self.manifest["shards"][name] = {"queries": len(shard.requests), "errors": len(shard.errors)}
         self._save()
 
@@ -109,16 +121,26 @@ class _Output:
         self._save()
 
     def _save(self) -> None:
-        _write_atomically(self.manifest_path,
-                          # sorted: shards finish in any order on Ray, and the bytes must not depend on it
-                          lambda p: p.write_text(json.dumps(self.manifest, indent=2, sort_keys=True),
-                                                 encoding="utf-8"))
+        _write_atomically(
+            self.manifest_path,
+            # sorted: shards finish in any order on Ray, and the bytes must not depend on it
+            lambda p: p.write_text(json.dumps(self.manifest, indent=2, sort_keys=True), encoding="utf-8"),
+        )
 
 
-def run_batch(reranker: BaseReranker | RerankerSpec, input_path: str | Path, output_dir: str | Path,
-              shard_queries: int = 256, top_k: int | None = None, tag: str = "rankwise", queries_per_batch: int = 4,
-              on_progress: Callable[[int], None] | None = None, engine: str = "local", workers: int = 1,
-              address: str | None = None) -> BatchSummary:
+def run_batch(
+    reranker: BaseReranker | RerankerSpec,
+    input_path: str | Path,
+    output_dir: str | Path,
+    shard_queries: int = 256,
+    top_k: int | None = None,
+    tag: str = "rankwise",
+    queries_per_batch: int = 4,
+    on_progress: Callable[[int], None] | None = None,
+    engine: str = "local",
+    workers: int = 1,
+    address: str | None = None,
+) -> BatchSummary:
     """Rerank every query of `input_path` into `output_dir`, resuming what an earlier run finished.
     `engine="ray"` scores shards on `workers` Ray actors (each loads the reranker once; give a
     `RerankerSpec`), on a local Ray instance or the cluster at `address`; the output is the same bytes."""
@@ -175,6 +197,5 @@ def run_files(path: str | Path) -> list[Path]:
         raise InputError(f"a folder given as a run must be a batch output with {MANIFEST}", source=str(path))
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     if not manifest.get("complete"):
-        raise InputError("this batch job has not finished; run the same command again to complete it",
-                         source=str(path))
+        raise InputError("this batch job has not finished; run the same command again to complete it", source=str(path))
     return [path / f"run-{name}.trec" for name in sorted(manifest["shards"])]

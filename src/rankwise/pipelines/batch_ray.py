@@ -13,18 +13,26 @@ from typing import Any
 from rankwise.errors import InputError, UnsupportedMethodError
 
 
-def run_on_ray(reranker: Any, shards: Iterator[Any], done: Callable[[Any, str], None], settings: dict[str, Any],
-               workers: int = 1, address: str | None = None) -> None:
+def run_on_ray(
+    reranker: Any,
+    shards: Iterator[Any],
+    done: Callable[[Any, str], None],
+    settings: dict[str, Any],
+    workers: int = 1,
+    address: str | None = None,
+) -> None:
     from rankwise.pipelines.rerank import shard_run_text
-    from rankwise.rerankers.spec import RerankerSpec
+    from rankwise.rerankers.compose.spec import RerankerSpec
 
     try:
         import ray
     except ImportError:
         raise UnsupportedMethodError("the Ray engine needs Ray: pip install 'rankwise[ray]'") from None
     if not isinstance(reranker, RerankerSpec):
-        raise InputError("the Ray engine loads the reranker in each worker: give a RerankerSpec (model, method, "
-                         "options), not a loaded reranker")
+        raise InputError(
+            "the Ray engine loads the reranker in each worker: give a RerankerSpec (model, method, "
+            "options), not a loaded reranker"
+        )
     if workers < 1:
         raise InputError(f"workers must be >= 1, got {workers}")
     started_here = not ray.is_initialized()
@@ -34,8 +42,9 @@ def run_on_ray(reranker: Any, shards: Iterator[Any], done: Callable[[Any, str], 
     # Ray gives an actor one CPU and sets its thread count to 1 unless told otherwise: give each actor its
     # share of the CPUs and let the model use them (1 worker on 2 cores ran at half the plain path's speed).
     cpus = max(1, int(ray.cluster_resources().get("CPU", 1)) // workers)
-    worker_spec = RerankerSpec(reranker.model, reranker.method,
-                               {**reranker.options, "threads": reranker.options.get("threads") or cpus})
+    worker_spec = RerankerSpec(
+        reranker.model, reranker.method, {**reranker.options, "threads": reranker.options.get("threads") or cpus}
+    )
 
     @ray.remote(num_cpus=cpus, max_restarts=2, max_task_retries=2)
     class ShardWorker:
@@ -58,8 +67,9 @@ def run_on_ray(reranker: Any, shards: Iterator[Any], done: Callable[[Any, str], 
                     break
                 chosen = load.index(min(load))
                 load[chosen] += 1
-                ref = actors[chosen].score.remote(shard.requests, settings["top_k"], settings["tag"],
-                                                  settings["queries_per_batch"])
+                ref = actors[chosen].score.remote(
+                    shard.requests, settings["top_k"], settings["tag"], settings["queries_per_batch"]
+                )
                 in_flight[ref] = (shard, chosen)
             if not in_flight:
                 break

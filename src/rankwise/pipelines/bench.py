@@ -15,7 +15,7 @@ from rankwise.io.sidecar import write_sidecar
 from rankwise.io.trec import write_run
 from rankwise.pipelines.evaluate import Comparison, compare_runs, run_from_rankings
 from rankwise.pipelines.rerank import rerank_requests
-from rankwise.rerankers.spec import RerankerSpec
+from rankwise.rerankers.compose.spec import RerankerSpec
 from rankwise.types import Ranking
 
 
@@ -40,8 +40,7 @@ def run_bench(
     base_label = first_stage
     base_rankings = [Ranking.first_stage(r) for r in requests]
     runs[base_label] = run_from_rankings(base_rankings)
-    metadata[base_label] = {"label": base_label, "reranker": None, "dataset": dataset.name,
-                            "first_stage": first_stage}
+    metadata[base_label] = {"label": base_label, "reranker": None, "dataset": dataset.name, "first_stage": first_stage}
     write_run(base_rankings, out_dir / f"{first_stage}.trec", tag=first_stage)
     write_sidecar(out_dir / f"{first_stage}.trec", metadata[base_label])
     for spec in rerankers:
@@ -55,9 +54,15 @@ def run_bench(
         name = re.sub(r"[^A-Za-z0-9._-]+", "_", spec.label.replace(":", "__")).strip("_")
         write_run(report.rankings, out_dir / f"{name}.trec", tag=name)
         metadata[spec.label] = {
-            **reranker.describe(), "label": spec.label, "dataset": dataset.name, "first_stage": first_stage, "top_k": top_k,
-            "queries": len(requests), "seconds_per_query": report.seconds_per_query,
-            "docs_per_second": report.docs_per_second, "load_seconds": load_seconds,
+            **reranker.describe(),
+            "label": spec.label,
+            "dataset": dataset.name,
+            "first_stage": first_stage,
+            "top_k": top_k,
+            "queries": len(requests),
+            "seconds_per_query": report.seconds_per_query,
+            "docs_per_second": report.docs_per_second,
+            "load_seconds": load_seconds,
         }
         write_sidecar(out_dir / f"{name}.trec", metadata[spec.label])
         runs[spec.label] = run_from_rankings(report.rankings)

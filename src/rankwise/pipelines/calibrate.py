@@ -15,7 +15,7 @@ from rankwise.errors import InputError
 from rankwise.io.collection import Collection
 from rankwise.pipelines.train.data import HeldOut
 from rankwise.rerankers.base import BaseReranker
-from rankwise.rerankers.calibrated import scoring_description
+from rankwise.rerankers.wrappers.calibrated import scoring_description
 from rankwise.types import Ranking, Request, ScoreKind
 
 PLATT_C = 1e4  # practically unregularized: Platt scaling is a fit, not a shrinkage
@@ -43,15 +43,27 @@ class LabelledScores:
         return len(self.labels)
 
 
-def labelled_scores(reranker: BaseReranker, collections: Sequence[str | Path], held_out: HeldOut,
-                    first_stage: str = "bm25", top_k: int = 100, relevance_level: int = 2,
-                    queries: int | None = None, queries_per_batch: int = 4,
-                    on_progress: Callable[[int], None] | None = None) -> tuple[LabelledScores, dict[str, Any]]:
+def labelled_scores(
+    reranker: BaseReranker,
+    collections: Sequence[str | Path],
+    held_out: HeldOut,
+    first_stage: str = "bm25",
+    top_k: int = 100,
+    relevance_level: int = 2,
+    queries: int | None = None,
+    queries_per_batch: int = 4,
+    on_progress: Callable[[int], None] | None = None,
+) -> tuple[LabelledScores, dict[str, Any]]:
     """The reranker's scores on each collection's judged queries (unjudged passages count as not relevant);
     a held-out collection is refused and queries it holds are dropped."""
     table = LabelledScores()
-    data: dict[str, Any] = {"collections": [], "first_stage": first_stage, "top_k": top_k, "queries": 0,
-                            "dropped_held_out_queries": 0}
+    data: dict[str, Any] = {
+        "collections": [],
+        "first_stage": first_stage,
+        "top_k": top_k,
+        "queries": 0,
+        "dropped_held_out_queries": 0,
+    }
     for folder in map(Path, collections):
         held_out.check_collection(folder)
         collection = Collection.open(folder)
@@ -66,7 +78,7 @@ def labelled_scores(reranker: BaseReranker, collections: Sequence[str | Path], h
             requests.append(Request(request.query, request.candidates[:top_k]))
         requests = requests[:queries]
         for start in range(0, len(requests), queries_per_batch):
-            batch = requests[start:start + queries_per_batch]
+            batch = requests[start : start + queries_per_batch]
             for ranking in reranker.rerank_batch(batch):
                 table.add(ranking, qrels[ranking.query.qid], relevance_level)
             if on_progress:
@@ -99,9 +111,15 @@ def _fit_map(map_name: str, rows: Any, labels: Any) -> dict[str, Any]:
     return {"coef": fitted.coef_[0].tolist(), "intercept": float(fitted.intercept_[0])}
 
 
-def fit_calibration(table: LabelledScores, feature: str, description: dict[str, Any], relevance_level: int,
-                    data: dict[str, Any] | None = None, folds: int = 5,
-                    maps: Sequence[str] = MAPS) -> tuple[Calibration, dict[str, list[float]]]:
+def fit_calibration(
+    table: LabelledScores,
+    feature: str,
+    description: dict[str, Any],
+    relevance_level: int,
+    data: dict[str, Any] | None = None,
+    folds: int = 5,
+    maps: Sequence[str] = MAPS,
+) -> tuple[Calibration, dict[str, list[float]]]:
     """The map with the lowest cross-validated log loss, refitted on every row; and each map's out-of-fold
     probabilities (for honest metrics on the fitting data)."""
     import numpy as np
@@ -112,8 +130,10 @@ def fit_calibration(table: LabelledScores, feature: str, description: dict[str, 
         raise InputError("no judged passages to calibrate on")
     labels = np.asarray(table.labels)
     if labels.min() == labels.max():
-        raise InputError(f"every calibration passage is {'relevant' if labels[0] else 'not relevant'}: a "
-                         "calibration needs both (lower --relevance-level, or add judged queries)")
+        raise InputError(
+            f"every calibration passage is {'relevant' if labels[0] else 'not relevant'}: a "
+            "calibration needs both (lower --relevance-level, or add judged queries)"
+        )
     groups = np.asarray(table.qids)
     splits = min(folds, len(set(table.qids)))
     if splits < 2:
@@ -126,14 +146,22 @@ def fit_calibration(table: LabelledScores, feature: str, description: dict[str, 
         for train, test in GroupKFold(n_splits=splits).split(rows, labels, groups):
             probe = Calibration(map_name, feature, _fit_map(map_name, rows[train], labels[train]), {}, relevance_level)
             for index in test:
-                predicted[index] = probe.probabilities([table.scores[index]], [table.ranks[index]],
-                                                       table.lengths[index])[0]
+                predicted[index] = probe.probabilities(
+                    [table.scores[index]], [table.ranks[index]], table.lengths[index]
+                )[0]
         losses[map_name] = float(log_loss(labels, np.clip(predicted, 1e-6, 1 - 1e-6), labels=[0, 1]))
         out_of_fold[map_name] = predicted.tolist()
     chosen = min(losses, key=losses.get)
     rows = np.asarray(feature_rows(feature, chosen, table.scores, table.ranks, table.lengths), dtype=float)
-    calibration = Calibration(chosen, feature, _fit_map(chosen, rows, labels), description, relevance_level,
-                              data=data or {}, fit={"folds": splits, "cv_log_loss": losses, "chosen": chosen})
+    calibration = Calibration(
+        chosen,
+        feature,
+        _fit_map(chosen, rows, labels),
+        description,
+        relevance_level,
+        data=data or {},
+        fit={"folds": splits, "cv_log_loss": losses, "chosen": chosen},
+    )
     # the conformal depths from out-of-fold probabilities: no query's depth comes from a map fitted on it
     depths, without = first_relevant_depths(table, out_of_fold[chosen])
     return dataclasses.replace(calibration, depths=depths, queries_without_relevant=without), out_of_fold
@@ -156,17 +184,27 @@ def first_relevant_depths(table: LabelledScores, probabilities: Sequence[float])
     return sorted(depths), without
 
 
-def calibrate(reranker: BaseReranker, collections: Sequence[str | Path], held_out: Sequence[str | Path] = (),
-              first_stage: str = "bm25", top_k: int = 100, relevance_level: int = 2, queries: int | None = None,
-              folds: int = 5, on_progress: Callable[[int], None] | None = None) -> tuple[Calibration, dict[str, Any]]:
+def calibrate(
+    reranker: BaseReranker,
+    collections: Sequence[str | Path],
+    held_out: Sequence[str | Path] = (),
+    first_stage: str = "bm25",
+    top_k: int = 100,
+    relevance_level: int = 2,
+    queries: int | None = None,
+    folds: int = 5,
+    on_progress: Callable[[int], None] | None = None,
+) -> tuple[Calibration, dict[str, Any]]:
     """Fit a calibration for `reranker` on judged `collections`, never reading the `held_out` ones; with the
     out-of-fold metrics of the chosen map."""
     guard = HeldOut.from_collections(held_out)
-    table, data = labelled_scores(reranker, collections, guard, first_stage, top_k, relevance_level, queries,
-                                  on_progress=on_progress)
+    table, data = labelled_scores(
+        reranker, collections, guard, first_stage, top_k, relevance_level, queries, on_progress=on_progress
+    )
     data["held_out"] = guard.names()
-    calibration, out_of_fold = fit_calibration(table, feature_for(reranker), scoring_description(reranker),
-                                               relevance_level, data, folds)
+    calibration, out_of_fold = fit_calibration(
+        table, feature_for(reranker), scoring_description(reranker), relevance_level, data, folds
+    )
     metrics = calibration_metrics(out_of_fold[calibration.map], table.labels)
     return calibration, {"data": data, "cv_log_loss": calibration.fit["cv_log_loss"], "out_of_fold": metrics}
 
@@ -178,8 +216,15 @@ def calibration_metrics(probabilities: Sequence[float], labels: Sequence[int], b
 
     p, y = np.asarray(probabilities, dtype=float), np.asarray(labels, dtype=float)
     which = np.minimum((p * bins).astype(int), bins - 1)
-    ece = sum(abs(p[which == b].mean() - y[which == b].mean()) * (which == b).mean()
-              for b in range(bins) if (which == b).any())
-    return {"ece": float(ece), "brier": float(brier_score_loss(y, p)),
-            "log_loss": float(log_loss(y, np.clip(p, 1e-6, 1 - 1e-6), labels=[0, 1])), "pairs": int(len(y)),
-            "positive_share": float(y.mean())}
+    ece = sum(
+        abs(p[which == b].mean() - y[which == b].mean()) * (which == b).mean()
+        for b in range(bins)
+        if (which == b).any()
+    )
+    return {
+        "ece": float(ece),
+        "brier": float(brier_score_loss(y, p)),
+        "log_loss": float(log_loss(y, np.clip(p, 1e-6, 1 - 1e-6), labels=[0, 1])),
+        "pairs": len(y),
+        "positive_share": float(y.mean()),
+    }

@@ -21,8 +21,16 @@ DEFAULT_MEASURES = ("nDCG@10", "nDCG@5", "AP(rel=2)@100", "RR(rel=2)@10", "R(rel
 
 def report_measures(relevance_level: int = 2) -> list[str]:
     r = relevance_level
-    return ["nDCG@1", "nDCG@5", "nDCG@10", f"AP(rel={r})@100", f"RR(rel={r})@10", f"R(rel={r})@20",
-            f"R(rel={r})@100", "Judged@10"]
+    return [
+        "nDCG@1",
+        "nDCG@5",
+        "nDCG@10",
+        f"AP(rel={r})@100",
+        f"RR(rel={r})@10",
+        f"R(rel={r})@20",
+        f"R(rel={r})@100",
+        "Judged@10",
+    ]
 
 
 def run_from_rankings(rankings: Iterable[Ranking]) -> Run:
@@ -124,12 +132,19 @@ def compare_runs(
     for label, run in runs.items():
         values = score({q: run[q] for q in queries})
         means = {m: (sum(values[m].values()) / len(queries)) for m in measures}
-        results.append(RunResult(label=label, means=means, per_query=values,
-                                 metadata=dict((metadata or {}).get(label, {}))))
+        results.append(
+            RunResult(label=label, means=means, per_query=values, metadata=dict((metadata or {}).get(label, {})))
+        )
     if baseline is not None:
         _add_tests(results, baseline, test_measure, queries, trials)
-    return Comparison(runs=results, baseline=baseline, measures=measures, test_measure=test_measure,
-                      queries=queries, warnings=warnings)
+    return Comparison(
+        runs=results,
+        baseline=baseline,
+        measures=measures,
+        test_measure=test_measure,
+        queries=queries,
+        warnings=warnings,
+    )
 
 
 def _add_tests(results: list[RunResult], baseline: str, measure: str, queries: list[str], trials: int) -> None:

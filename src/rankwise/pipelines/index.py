@@ -10,16 +10,23 @@ from rankwise.backends.interface import Capability
 from rankwise.backends.registry import locate, open_backend, split_options
 from rankwise.errors import InputError
 from rankwise.io.corpus import check_indexable
-from rankwise.io.forward_index import (ForwardIndex, ForwardIndexWriter, IndexSettings, corpus_fingerprint,
-                                       text_digest)
-from rankwise.rerankers.passage_vectors import encoder_description
+from rankwise.io.forward_index import ForwardIndex, ForwardIndexWriter, IndexSettings, corpus_fingerprint, text_digest
+from rankwise.rerankers.embedding.passage_vectors import encoder_description
 from rankwise.types import Candidate
 
 
-def build_forward_index(documents: Sequence[Candidate], out: str | Path, model: str, token_vectors: bool = False,
-                        dtype: str = "float32", passage_prefix: str = "", chunk_size: int = 1024,
-                        resume: bool = False, on_chunk: Callable[[int, int], None] | None = None,
-                        **runtime_options: object) -> ForwardIndex:
+def build_forward_index(
+    documents: Sequence[Candidate],
+    out: str | Path,
+    model: str,
+    token_vectors: bool = False,
+    dtype: str = "float32",
+    passage_prefix: str = "",
+    chunk_size: int = 1024,
+    resume: bool = False,
+    on_chunk: Callable[[int, int], None] | None = None,
+    **runtime_options: object,
+) -> ForwardIndex:
     """Encode `documents` with `model` into `out`; with `resume`, continue a killed build from its last
     finished chunk (the same files as an uninterrupted build). `on_chunk(done, total)` after each chunk."""
     check_indexable(documents)
@@ -32,19 +39,24 @@ def build_forward_index(documents: Sequence[Candidate], out: str | Path, model: 
     needs = {Capability.EMBED, Capability.TOKEN_EMBED} if token_vectors else {Capability.EMBED}
     encoder = open_backend(location, runtime, frozenset(needs), "index")
     digests = [text_digest(d.text) for d in documents]
-    settings = IndexSettings(encoder=encoder_description(encoder, location.label, passage_prefix),
-                             dim=int(encoder.embed_unit(["dimension probe"]).shape[1]), dtype=dtype,
-                             token_vectors=token_vectors, chunk_size=chunk_size)
-    writer = ForwardIndexWriter(out, settings, corpus_fingerprint([d.docid for d in documents], digests),
-                                len(documents), resume=resume)
+    settings = IndexSettings(
+        encoder=encoder_description(encoder, location.label, passage_prefix),
+        dim=int(encoder.embed_unit(["dimension probe"]).shape[1]),
+        dtype=dtype,
+        token_vectors=token_vectors,
+        chunk_size=chunk_size,
+    )
+    writer = ForwardIndexWriter(
+        out, settings, corpus_fingerprint([d.docid for d in documents], digests), len(documents), resume=resume
+    )
     for start in range(writer.finished_rows, len(documents), chunk_size):
-        chunk = documents[start:start + chunk_size]
+        chunk = documents[start : start + chunk_size]
         texts = [passage_prefix + d.text for d in chunk]
         if token_vectors:
             pooled, tokens = encoder.embed_with_tokens(texts)  # type: ignore[attr-defined]
         else:
             pooled, tokens = encoder.embed_unit(texts), None
-        writer.write_chunk([d.docid for d in chunk], digests[start:start + len(chunk)], pooled, tokens)
+        writer.write_chunk([d.docid for d in chunk], digests[start : start + len(chunk)], pooled, tokens)
         if on_chunk is not None:
             on_chunk(start + len(chunk), len(documents))
     writer.finish()

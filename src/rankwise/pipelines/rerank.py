@@ -44,11 +44,11 @@ def rerank_requests(
     documents = 0
     start = time.perf_counter()
     for offset in range(0, len(requests), queries_per_batch):
-        group = list(requests[offset:offset + queries_per_batch])
+        group = list(requests[offset : offset + queries_per_batch])
         heads = [Request(r.query, r.candidates[:top_k] if top_k else r.candidates) for r in group]
         reranked = reranker.rerank_batch(heads)
         for request, head, ranking in zip(group, heads, reranked):
-            rankings.append(_append_tail(ranking, request.candidates[len(head.candidates):]))
+            rankings.append(_append_tail(ranking, request.candidates[len(head.candidates) :]))
             documents += reranker.reranked_count(len(head.candidates))
         if on_progress:
             on_progress(len(group))
@@ -61,16 +61,23 @@ def _append_tail(ranking: Ranking, tail: Sequence) -> Ranking:
     floor = min((r.score for r in ranking.results), default=0.0)
     start_rank = len(ranking.results) + 1
     extra = [
-        Result(docid=c.docid, text=c.text, score=floor - 1.0 - i, rank=start_rank + i,
-               metadata={**c.metadata, "reranked": False})
+        Result(
+            docid=c.docid,
+            text=c.text,
+            score=floor - 1.0 - i,
+            rank=start_rank + i,
+            metadata={**c.metadata, "reranked": False},
+        )
         for i, c in enumerate(tail)
     ]
-    return Ranking(query=ranking.query, results=ranking.results + extra, trace=ranking.trace,
-                   score_kind=ranking.score_kind)
+    return Ranking(
+        query=ranking.query, results=ranking.results + extra, trace=ranking.trace, score_kind=ranking.score_kind
+    )
 
 
-def shard_run_text(reranker: BaseReranker, requests: list[Request], top_k: int | None, tag: str,
-                   queries_per_batch: int) -> str:
+def shard_run_text(
+    reranker: BaseReranker, requests: list[Request], top_k: int | None, tag: str, queries_per_batch: int
+) -> str:
     """A group of queries reranked into TREC run text: what a batch job's worker (local or Ray) sends back."""
     from rankwise.io.trec import run_text
 

@@ -33,15 +33,20 @@ class BM25Index:
         self.settings = settings
 
     @classmethod
-    def build(cls, documents: Sequence[Candidate], settings: BM25Settings = BM25Settings(),
-              show_progress: bool = False) -> BM25Index:
+    def build(
+        cls, documents: Sequence[Candidate], settings: BM25Settings = BM25Settings(), show_progress: bool = False
+    ) -> BM25Index:
         import bm25s
 
         from rankwise.io.corpus import check_indexable
 
         check_indexable(documents)
-        tokens = bm25s.tokenize([d.text for d in documents], stopwords=settings.stopwords,
-                                stemmer=_stemmer(settings.stemmer), show_progress=show_progress)
+        tokens = bm25s.tokenize(
+            [d.text for d in documents],
+            stopwords=settings.stopwords,
+            stemmer=_stemmer(settings.stemmer),
+            show_progress=show_progress,
+        )
         retriever = bm25s.BM25(k1=settings.k1, b=settings.b)
         retriever.index(tokens, show_progress=show_progress)
         return cls(retriever, list(documents), settings)
@@ -68,8 +73,9 @@ class BM25Index:
         retriever = bm25s.BM25.load(str(folder), show_progress=False)
         return cls(retriever, read_documents(folder / DOCUMENTS_FILE), settings)
 
-    def search(self, queries: Sequence[Query], k: int = 100,
-               on_progress: Callable[[int], None] | None = None, chunk: int = 256) -> list[Request]:
+    def search(
+        self, queries: Sequence[Query], k: int = 100, on_progress: Callable[[int], None] | None = None, chunk: int = 256
+    ) -> list[Request]:
         """Top-k candidates per query with their text; documents sharing no term with the query are not returned."""
         import bm25s
 
@@ -78,13 +84,20 @@ class BM25Index:
         k = min(k, len(self.documents))
         requests = []
         for offset in range(0, len(queries), chunk):
-            group = list(queries[offset:offset + chunk])
-            tokens = bm25s.tokenize([q.text for q in group], stopwords=self.settings.stopwords,
-                                    stemmer=_stemmer(self.settings.stemmer), show_progress=False)
+            group = list(queries[offset : offset + chunk])
+            tokens = bm25s.tokenize(
+                [q.text for q in group],
+                stopwords=self.settings.stopwords,
+                stemmer=_stemmer(self.settings.stemmer),
+                show_progress=False,
+            )
             indices, scores = self.retriever.retrieve(tokens, k=k, show_progress=False)
             for query, row, row_scores in zip(group, indices, scores):
-                hits = [Candidate(docid=self.documents[i].docid, text=self.documents[i].text, score=float(s))
-                        for i, s in zip(row.tolist(), row_scores.tolist()) if s > 0]
+                hits = [
+                    Candidate(docid=self.documents[i].docid, text=self.documents[i].text, score=float(s))
+                    for i, s in zip(row.tolist(), row_scores.tolist())
+                    if s > 0
+                ]
                 requests.append(Request(query=query, candidates=hits))
             if on_progress:
                 on_progress(len(group))

@@ -28,9 +28,15 @@ def randomization_test(a: Sequence[float], b: Sequence[float], trials: int = 100
     _check_paired(x, y)
     if np.allclose(x, y):
         return 1.0
-    result = stats.permutation_test((x, y), lambda u, v, axis: np.mean(u - v, axis=axis), vectorized=True,
-                                    permutation_type="samples", n_resamples=trials, alternative="two-sided",
-                                    random_state=seed)
+    result = stats.permutation_test(
+        (x, y),
+        lambda u, v, axis: np.mean(u - v, axis=axis),
+        vectorized=True,
+        permutation_type="samples",
+        n_resamples=trials,
+        alternative="two-sided",
+        random_state=seed,
+    )
     return float(min(1.0, result.pvalue))
 
 

@@ -3,4 +3,4 @@
 from rankwise.rerankers.base import BaseReranker, PointwiseReranker
 from rankwise.rerankers.registry import METHODS, load_reranker
 
-__all__ = ["BaseReranker", "PointwiseReranker", "METHODS", "load_reranker"]
+__all__ = ["METHODS", "BaseReranker", "PointwiseReranker", "load_reranker"]

@@ -9,13 +9,13 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, ClassVar
 
 from rankwise.backends.interface import Capability, TokenCounting
-from rankwise.calibration import Calibration, depths_down
-from rankwise.backends.registry import open_backend
 from rankwise.backends.options import RuntimeOptions
+from rankwise.backends.registry import open_backend
+from rankwise.calibration import Calibration, depths_down
 from rankwise.errors import InputError, OptionError
 from rankwise.models.resolve import ModelLocation
 from rankwise.options import NoOptions, validate_options
-from rankwise.types import CandidateLike, Candidate, Query, Ranking, Request, ScoreKind
+from rankwise.types import Candidate, CandidateLike, Query, Ranking, Request, ScoreKind
 
 
 @dataclasses.dataclass
@@ -57,21 +57,36 @@ class BaseReranker(ABC):
         fail here, before the first query."""
         method_options = validate_options(cls.Options, f"method {cls.method!r}", options)
         backend = open_backend(location, runtime, cls.requires, cls.method)
-        reranker = cls(backend, location.label, **{f.name: getattr(method_options, f.name)
-                                                    for f in dataclasses.fields(method_options)})
+        constructor: Any = cls  # each method's constructor takes (backend, model_label, **its options)
+        reranker = constructor(
+            backend,
+            location.label,
+            **{f.name: getattr(method_options, f.name) for f in dataclasses.fields(method_options)},
+        )
         if isinstance(backend, TokenCounting):
             reranker.token_counter = backend
         return reranker
 
     def rerank(
-        self, query: Query | str, candidates: Sequence[CandidateLike], top_n: int | str | None = None,
-        qid: str = "q0", min_probability: float | None = None, coverage: float | None = None,
+        self,
+        query: Query | str,
+        candidates: Sequence[CandidateLike],
+        top_n: int | str | None = None,
+        qid: str = "q0",
+        min_probability: float | None = None,
+        coverage: float | None = None,
     ) -> Ranking:
-        return self.rerank_batch([Request.build(query, candidates, qid=qid)], top_n=top_n,
-                                 min_probability=min_probability, coverage=coverage)[0]
+        return self.rerank_batch(
+            [Request.build(query, candidates, qid=qid)], top_n=top_n, min_probability=min_probability, coverage=coverage
+        )[0]
 
-    def rerank_batch(self, requests: Sequence[Request], top_n: int | str | None = None,
-                     min_probability: float | None = None, coverage: float | None = None) -> list[Ranking]:
+    def rerank_batch(
+        self,
+        requests: Sequence[Request],
+        top_n: int | str | None = None,
+        min_probability: float | None = None,
+        coverage: float | None = None,
+    ) -> list[Ranking]:
         """Rerank many queries at once; methods batch work across queries where they can. With a calibration
         (`Reranker.load(..., calibration=...)`), `min_probability` keeps only the results at least that likely
         to be relevant, possibly none, and `top_n="adaptive"` with `coverage=0.9` keeps per query the
@@ -85,12 +100,18 @@ class BaseReranker(ABC):
         if adaptive != (coverage is not None):
             raise InputError("top_n='adaptive' and coverage go together: top_n='adaptive', coverage=0.9")
         if (min_probability is not None or adaptive) and self.calibration is None:
-            raise OptionError(f"{'min_probability' if min_probability is not None else 'an adaptive top_n'} "
-                              "needs calibrated scores: load the reranker with a calibration "
-                              "(calibration='calib.json', from `rankwise calibrate`)")
+            raise OptionError(
+                f"{'min_probability' if min_probability is not None else 'an adaptive top_n'} "
+                "needs calibrated scores: load the reranker with a calibration "
+                "(calibration='calib.json', from `rankwise calibrate`)"
+            )
         if min_probability is not None and not 0.0 <= min_probability <= 1.0:
             raise InputError(f"min_probability must be in [0, 1], got {min_probability}")
-        depth = self.calibration.cutoff_depth(coverage) if adaptive else None
+        depth = (
+            self.calibration.cutoff_depth(coverage)
+            if adaptive and self.calibration is not None and coverage is not None
+            else None
+        )
         if not requests:
             return []
         start = time.perf_counter()
@@ -102,19 +123,21 @@ class BaseReranker(ABC):
             ranking.trace.setdefault("model", self.model_label)
             ranking.trace["seconds"] = elapsed / len(requests)
         if depth is not None:  # on the whole list, as the calibration's depths were measured
-            rankings = [r.within(depths_down([x.probability for x in r]), depth) for r in rankings]
+            rankings = [r.within(depths_down([x.probability or 0.0 for x in r]), depth) for r in rankings]
         if min_probability is not None:
             rankings = [r.at_least(min_probability) for r in rankings]
         if depth is not None:
             for ranking in rankings:
-                ranking.trace["cutoff"] = {"coverage": coverage, "depth": depth if depth != float("inf") else None,
-                                           "kept": len(ranking)}
+                ranking.trace["cutoff"] = {
+                    "coverage": coverage,
+                    "depth": depth if depth != float("inf") else None,
+                    "kept": len(ranking),
+                }
             return rankings
-        return [r.top(top_n) if top_n is not None else r for r in rankings]
+        return [r.top(top_n) if isinstance(top_n, int) else r for r in rankings]
 
     @abstractmethod
-    def _rerank(self, requests: list[Request]) -> list[Ranking]:
-        ...
+    def _rerank(self, requests: list[Request]) -> list[Ranking]: ...
 
     def scored_requests(self, requests: Sequence[Request]) -> list[ScoredRequest]:
         """Per request, each candidate's score in input order and the ranking's trace: the one interface
@@ -123,11 +146,10 @@ class BaseReranker(ABC):
         scored = []
         for request, ranking in zip(requests, self.rerank_batch(requests)):
             by_docid = {result.docid: result.score for result in ranking.results}
-            scored.append(ScoredRequest([by_docid[candidate.docid] for candidate in request.candidates],
-                                        ranking.trace))
+            scored.append(ScoredRequest([by_docid[candidate.docid] for candidate in request.candidates], ranking.trace))
         return scored
 
-    def score_requests(self, requests: Sequence[Request]) -> list[list[float]]:
+    def candidate_scores(self, requests: Sequence[Request]) -> list[list[float]]:
         """Per request, each candidate's score in input order."""
         return [scored.scores for scored in self.scored_requests(requests)]
 
@@ -155,9 +177,9 @@ class WrappingReranker(BaseReranker):
         self.top_k = inner.top_k
 
     def scored_requests(self, requests: Sequence[Request]) -> list[ScoredRequest]:
-        # A wrapper answers through its own `score_requests` (the cache, per-passage aggregation); the inner
+        # A wrapper answers through its own `candidate_scores` (the cache, per-passage aggregation); the inner
         # method's trace is not carried through it.
-        return [ScoredRequest(scores, {}) for scores in self.score_requests(requests)]
+        return [ScoredRequest(scores, {}) for scores in self.candidate_scores(requests)]
 
 
 def shared_token_counter(rerankers: Iterable[BaseReranker]) -> TokenCounting | None:
@@ -177,12 +199,13 @@ class HeadReranker(BaseReranker):
         return [self._rank(request, self.head_passages(request)) for request in requests]
 
     def head_passages(self, request: Request) -> list[str]:
-        return [self.lm.text.truncate_text(c.text, self.max_passage_tokens, what=f"passage {c.docid!r}")
-                for c in request.candidates[: self.top_k]]
+        return [
+            self.lm.text.truncate_text(c.text, self.max_passage_tokens, what=f"passage {c.docid!r}")
+            for c in request.candidates[: self.top_k]
+        ]
 
     @abstractmethod
-    def _rank(self, request: Request, passages: list[str]) -> Ranking:
-        ...
+    def _rank(self, request: Request, passages: list[str]) -> Ranking: ...
 
 
 class PointwiseReranker(BaseReranker):
@@ -200,11 +223,11 @@ class PointwiseReranker(BaseReranker):
             offset = end
         return rankings
 
-    def score_pairs_traced(self, pairs: Sequence[tuple[Query, Candidate]]
-                           ) -> tuple[list[float], Callable[[int, int], dict[str, Any]]]:
+    def score_pairs_traced(
+        self, pairs: Sequence[tuple[Query, Candidate]]
+    ) -> tuple[list[float], Callable[[int, int], dict[str, Any]]]:
         """The scores, and the trace of the pairs at positions [start, end) (one request's); no trace here."""
         return self.score_pairs(pairs), lambda start, end: {}
 
     @abstractmethod
-    def score_pairs(self, pairs: Sequence[tuple[Query, Candidate]]) -> list[float]:
-        ...
+    def score_pairs(self, pairs: Sequence[tuple[Query, Candidate]]) -> list[float]: ...

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rankwise.errors import OptionError
-from rankwise.rerankers.prompts import QWEN3_RERANKER
+from rankwise.rerankers.prompts.pointwise import QWEN3_RERANKER
 
 
 @dataclass(frozen=True)
@@ -26,89 +26,167 @@ class Preset:
 PRESETS: dict[str, Preset] = {
     preset.name: preset
     for preset in [
-        Preset("cross-encoder", "cross-encoder", {},
-               reference="sentence-transformers CrossEncoder.predict (activation and max length from the folder)"),
-        Preset("qwen3-reranker", "llm-pointwise",
-               {"prompt": QWEN3_RERANKER, "answer_tokens": "yes,no", "score": "probability",
-                "max_passage_tokens": None, "max_prompt_tokens": 8192},
-               reference="Qwen/Qwen3-Reranker model card, Transformers usage (format_instruction, "
-                         "compute_logits; max_length 8192)"),
-        Preset("bge-reranker-gemma", "llm-pointwise",
-               {"prompt": "bge_reranker_gemma", "answer_tokens": "Yes,No", "score": "logit",
-                "max_passage_tokens": None},
-               reference="FlagEmbedding 1.4.2 BaseLLMReranker.compute_score (FlagLLMReranker): the raw 'Yes' logit"),
-        Preset("bge-reranker-layerwise", "layerwise-pointwise",
-               {"prompt": "bge_reranker_layerwise", "layer": 28},
-               reference="FlagEmbedding 1.4.2 LayerWiseFlagLLMReranker.compute_score (its MiniCPM model's head at "
-                         "cutoff_layers=[28], as the model card runs it): the raw head logit"),
-        Preset("mxbai-rerank-v2", "llm-pointwise",
-               {"prompt": "mxbai_rerank_v2", "answer_tokens": "1,0", "score": "log-odds", "max_passage_tokens": None},
-               reference="mixedbread's mxbai-rerank (as rerankers 0.10 MxBaiV2Ranker): logit('1') - logit('0')"),
-        Preset("rank1", "reasoning-pointwise",
-               {"prompt": "rank1", "answer_tokens": " true, false", "reasoning_budget": 512},
-               reference="orionw/rank1 rank1.py (return_prompt, _fix_incomplete_responses; P(true) / (P(true) + "
-                         "P(false)) after </think>)"),
-        Preset("tfrank", "graded-pointwise",
-               {"prompt": "tfrank", "answer": "tfrank", "max_grade": 4, "reasoning_budget": 0},
-               reference="JOHNNY-fans/TFRank evaluation/tfrank_demo.py (TFRankDemoRanker: _build_input, score) over "
-                         "run_eval.py (build_completion_prompt with think_mode=False, reasoning_model=True; "
-                         "get_next_token_probs, parse_yesno, parse_label with logprobs=20): think-free"),
-        Preset("rank-r1", "reasoning-setwise",
-               {"prompt": "rank_r1", "set_size": 20, "top_n": 10, "reasoning_budget": 512},
-               reference="ielab/llm-rankers Rank-R1 (prompts/prompt_setwise-R1.toml; RankR1SetwiseLlmRanker.compare)"),
-        Preset("reasonrank", "reasoning-listwise",
-               {"prompt": "reasonrank", "alphabet": "numeric", "window": 20, "stride": 10, "reasoning_budget": 512},
-               reference="rank_llm 0.26 reasonrank_template.yaml (the prompt, byte for byte); the ranking parsed "
-                         "after </think> as rank_llm's clean_ranking_response does"),
-        Preset("rank-k", "reasoning-listwise",
-               {"prompt": "rank_k", "answer_format": "rank_k", "alphabet": "numeric", "window": 20, "stride": 10,
-                "max_words": 100_000, "reasoning_budget": 4000},
-               reference="hltcoe/rank-k rerank.py (rank_k_prompt, combine_passages, windows of 20 by 10, "
-                         "max_tokens 4000, parse_ranking_more over the response's last line)"),
+        Preset(
+            "cross-encoder",
+            "cross-encoder",
+            {},
+            reference="sentence-transformers CrossEncoder.predict (activation and max length from the folder)",
+        ),
+        Preset(
+            "qwen3-reranker",
+            "llm-pointwise",
+            {
+                "prompt": QWEN3_RERANKER,
+                "answer_tokens": "yes,no",
+                "score": "probability",
+                "max_passage_tokens": None,
+                "max_prompt_tokens": 8192,
+            },
+            reference="Qwen/Qwen3-Reranker model card, Transformers usage (format_instruction, "
+            "compute_logits; max_length 8192)",
+        ),
+        Preset(
+            "bge-reranker-gemma",
+            "llm-pointwise",
+            {"prompt": "bge_reranker_gemma", "answer_tokens": "Yes,No", "score": "logit", "max_passage_tokens": None},
+            reference="FlagEmbedding 1.4.2 BaseLLMReranker.compute_score (FlagLLMReranker): the raw 'Yes' logit",
+        ),
+        Preset(
+            "bge-reranker-layerwise",
+            "layerwise-pointwise",
+            {"prompt": "bge_reranker_layerwise", "layer": 28},
+            reference="FlagEmbedding 1.4.2 LayerWiseFlagLLMReranker.compute_score (its MiniCPM model's head at "
+            "cutoff_layers=[28], as the model card runs it): the raw head logit",
+        ),
+        Preset(
+            "mxbai-rerank-v2",
+            "llm-pointwise",
+            {"prompt": "mxbai_rerank_v2", "answer_tokens": "1,0", "score": "log-odds", "max_passage_tokens": None},
+            reference="mixedbread's mxbai-rerank (as rerankers 0.10 MxBaiV2Ranker): logit('1') - logit('0')",
+        ),
+        Preset(
+            "rank1",
+            "reasoning-pointwise",
+            {"prompt": "rank1", "answer_tokens": " true, false", "reasoning_budget": 512},
+            reference="orionw/rank1 rank1.py (return_prompt, _fix_incomplete_responses; P(true) / (P(true) + "
+            "P(false)) after </think>)",
+        ),
+        Preset(
+            "tfrank",
+            "graded-pointwise",
+            {"prompt": "tfrank", "answer": "tfrank", "max_grade": 4, "reasoning_budget": 0},
+            reference="JOHNNY-fans/TFRank evaluation/tfrank_demo.py (TFRankDemoRanker: _build_input, score) over "
+            "run_eval.py (build_completion_prompt with think_mode=False, reasoning_model=True; "
+            "get_next_token_probs, parse_yesno, parse_label with logprobs=20): think-free",
+        ),
+        Preset(
+            "rank-r1",
+            "reasoning-setwise",
+            {"prompt": "rank_r1", "set_size": 20, "top_n": 10, "reasoning_budget": 512},
+            reference="ielab/llm-rankers Rank-R1 (prompts/prompt_setwise-R1.toml; RankR1SetwiseLlmRanker.compare)",
+        ),
+        Preset(
+            "reasonrank",
+            "reasoning-listwise",
+            {"prompt": "reasonrank", "alphabet": "numeric", "window": 20, "stride": 10, "reasoning_budget": 512},
+            reference="rank_llm 0.26 reasonrank_template.yaml (the prompt, byte for byte); the ranking parsed "
+            "after </think> as rank_llm's clean_ranking_response does",
+        ),
+        Preset(
+            "rank-k",
+            "reasoning-listwise",
+            {
+                "prompt": "rank_k",
+                "answer_format": "rank_k",
+                "alphabet": "numeric",
+                "window": 20,
+                "stride": 10,
+                "max_words": 100_000,
+                "reasoning_budget": 4000,
+            },
+            reference="hltcoe/rank-k rerank.py (rank_k_prompt, combine_passages, windows of 20 by 10, "
+            "max_tokens 4000, parse_ranking_more over the response's last line)",
+        ),
         # rank_llm's listwise checkpoints were trained on its pre-YAML prompt (`rank_zephyr` here); rank_llm 0.26
         # builds another (`rank_zephyr_v026`), which -O prompt=rank_zephyr_v026 selects.
-        Preset("rank-zephyr", "listwise-generate",
-               {"prompt": "rank_zephyr", "alphabet": "numeric", "window": 20, "stride": 10, "max_words": 300},
-               reference="rank_llm before its YAML templates (rank_listwise_os_llm.py _add_prefix_prompt, "
-                         "variable_passages=True); RankZephyr (Pradeep et al., 2023)"),
-        Preset("rank-vicuna", "listwise-generate",
-               {"prompt": "rank_vicuna", "alphabet": "numeric", "window": 20, "stride": 10, "max_words": 300},
-               reference="rank_llm's rank_vicuna.py before its YAML templates (FastChat 0.2.36 vicuna_v1.1 "
-                         "conversation, fix_text); RankVicuna (Pradeep et al., 2023). rank_llm 0.26 sends the "
-                         "rank_zephyr_v026 words through a vicuna Jinja template instead"),
-        Preset("first-mistral", "first",
-               {"prompt": "rank_zephyr", "alphabet": "alpha", "window": 20, "stride": 10, "max_words": 300},
-               reference="FIRST (Reddy et al., 2024): the RankZephyr prompt with letter identifiers, ranking read "
-                         "from the first identifier's logits"),
-        Preset("colbert", "colbert", {},
-               reference="PyLate 1.6 ColBERT.encode + colbert_scores (the folder's projection, markers, query "
-                         "expansion and skip-list; PyLate and colbert-ai folders are recognised without it)"),
-        Preset("monot5", "seq2seq-pointwise",
-               {"template": "Query: {query} Document: {passage} Relevant:", "answer_tokens": "▁false,▁true",
-                "score": "log-probability"},
-               reference="pygaggle MonoT5.rescore (log-softmax over false/true); rerankers 0.10 T5Ranker"),
-        Preset("rankt5", "seq2seq-pointwise",
-               {"template": "Query: {query} Document: {passage}", "answer_tokens": "<extra_id_10>", "score": "logit"},
-               reference="RankT5 (Zhuang et al., 2023): the first decoder step's raw logit of <extra_id_10> (id "
-                         "32089 in T5's vocabulary), as lightning-ir 0.0.6 scores Soyoung97/RankT5 "
-                         "(tests/models/test_cross_encoder.py test_same_as_t5, decoder_strategy 'rank')"),
-        Preset("lit5", "fid-listwise",
-               {"template": "Search Query: {query} Passage: [{index}] {passage} Relevance Ranking: ",
-                "window": 20, "stride": 10, "passage_tokens": 150},
-               reference="rank_llm 0.26 RankFiDDistill (rank_fid_template.yaml, context_size 150, FiD generate)"),
-        Preset("duot5", "seq2seq-pairwise",
-               {"template": "Query: {query} Document0: {passage0} Document1: {passage1} Relevant:",
-                "answer_tokens": "▁false,▁true"},
-               reference="pygaggle DuoT5.rescore (softmax over false/true, symmetric sum over ordered pairs)"),
+        Preset(
+            "rank-zephyr",
+            "listwise-generate",
+            {"prompt": "rank_zephyr", "alphabet": "numeric", "window": 20, "stride": 10, "max_words": 300},
+            reference="rank_llm before its YAML templates (rank_listwise_os_llm.py _add_prefix_prompt, "
+            "variable_passages=True); RankZephyr (Pradeep et al., 2023)",
+        ),
+        Preset(
+            "rank-vicuna",
+            "listwise-generate",
+            {"prompt": "rank_vicuna", "alphabet": "numeric", "window": 20, "stride": 10, "max_words": 300},
+            reference="rank_llm's rank_vicuna.py before its YAML templates (FastChat 0.2.36 vicuna_v1.1 "
+            "conversation, fix_text); RankVicuna (Pradeep et al., 2023). rank_llm 0.26 sends the "
+            "rank_zephyr_v026 words through a vicuna Jinja template instead",
+        ),
+        Preset(
+            "first-mistral",
+            "first",
+            {"prompt": "rank_zephyr", "alphabet": "alpha", "window": 20, "stride": 10, "max_words": 300},
+            reference="FIRST (Reddy et al., 2024): the RankZephyr prompt with letter identifiers, ranking read "
+            "from the first identifier's logits",
+        ),
+        Preset(
+            "colbert",
+            "colbert",
+            {},
+            reference="PyLate 1.6 ColBERT.encode + colbert_scores (the folder's projection, markers, query "
+            "expansion and skip-list; PyLate and colbert-ai folders are recognised without it)",
+        ),
+        Preset(
+            "monot5",
+            "seq2seq-pointwise",
+            {
+                "template": "Query: {query} Document: {passage} Relevant:",
+                "answer_tokens": "▁false,▁true",
+                "score": "log-probability",
+            },
+            reference="pygaggle MonoT5.rescore (log-softmax over false/true); rerankers 0.10 T5Ranker",
+        ),
+        Preset(
+            "rankt5",
+            "seq2seq-pointwise",
+            {"template": "Query: {query} Document: {passage}", "answer_tokens": "<extra_id_10>", "score": "logit"},
+            reference="RankT5 (Zhuang et al., 2023): the first decoder step's raw logit of <extra_id_10> (id "
+            "32089 in T5's vocabulary), as lightning-ir 0.0.6 scores Soyoung97/RankT5 "
+            "(tests/models/test_cross_encoder.py test_same_as_t5, decoder_strategy 'rank')",
+        ),
+        Preset(
+            "lit5",
+            "fid-listwise",
+            {
+                "template": "Search Query: {query} Passage: [{index}] {passage} Relevance Ranking: ",
+                "window": 20,
+                "stride": 10,
+                "passage_tokens": 150,
+            },
+            reference="rank_llm 0.26 RankFiDDistill (rank_fid_template.yaml, context_size 150, FiD generate)",
+        ),
+        Preset(
+            "duot5",
+            "seq2seq-pairwise",
+            {
+                "template": "Query: {query} Document0: {passage0} Document1: {passage1} Relevant:",
+                "answer_tokens": "▁false,▁true",
+            },
+            reference="pygaggle DuoT5.rescore (softmax over false/true, symmetric sum over ordered pairs)",
+        ),
     ]
 }
 
 
 # Families rankwise has no preset for, each with the reason: a guessed prompt or scoring would score the
 # checkpoint as another model, so the name is refused, saying why and what to do instead.
-_UNCHECKED = ("rankwise has no preset {name!r}: {family}'s own prompt and answer tokens were not available to check "
-              "against its authors' code, and a guessed prompt would score the checkpoint as another model. Run "
-              "method {method!r} with the prompt from the model card (-O prompt=..., answer_tokens=...)")
+_UNCHECKED = (
+    "rankwise has no preset {name!r}: {family}'s own prompt and answer tokens were not available to check "
+    "against its authors' code, and a guessed prompt would score the checkpoint as another model. Run "
+    "method {method!r} with the prompt from the model card (-O prompt=..., answer_tokens=...)"
+)
 WITHOUT_A_PRESET = {
     "erank": _UNCHECKED.format(name="erank", family="ERank (Alibaba-NLP/ERank-*)", method="graded-pointwise"),
     "grouprank": _UNCHECKED.format(name="grouprank", family="GroupRank", method="groupwise"),

@@ -6,40 +6,40 @@ import importlib
 from pathlib import Path
 from typing import Any
 
-from rankwise.errors import UnsupportedMethodError
 from rankwise.backends.options import RuntimeOptions
 from rankwise.backends.registry import locate, runtime_option_names, split_options
+from rankwise.errors import UnsupportedMethodError
 from rankwise.models.registry import LATE_INTERACTION, LAYERWISE_LM, SEQ2SEQ_LM
 from rankwise.models.resolve import ModelLocation
-from rankwise.rerankers import spec
 from rankwise.rerankers.base import BaseReranker
+from rankwise.rerankers.compose import spec
 
 METHODS: dict[str, str] = {
-    "embedding": "rankwise.rerankers.embedding:EmbeddingReranker",
-    "embedding-prf": "rankwise.rerankers.embedding_prf:EmbeddingPRFReranker",
-    "e2rank": "rankwise.rerankers.e2rank:E2RankReranker",
-    "fast-forward": "rankwise.rerankers.fast_forward:FastForwardReranker",
-    "maxsim": "rankwise.rerankers.late_interaction:MaxSimReranker",
-    "cross-encoder": "rankwise.rerankers.cross_encoder:CrossEncoderReranker",
-    "llm-pointwise": "rankwise.rerankers.llm_pointwise:LLMPointwiseReranker",
-    "query-likelihood": "rankwise.rerankers.query_likelihood:QueryLikelihoodReranker",
-    "first": "rankwise.rerankers.listwise:FirstReranker",
-    "listwise-generate": "rankwise.rerankers.listwise:ListwiseGenerateReranker",
-    "prp": "rankwise.rerankers.pairwise:PairwiseReranker",
-    "setwise": "rankwise.rerankers.setwise:SetwiseReranker",
-    "icr": "rankwise.rerankers.icr:ICRReranker",
-    "jointrank": "rankwise.rerankers.jointrank:JointRankReranker",
-    "fusion": "rankwise.rerankers.fusion:FusionReranker",
-    "seq2seq-pointwise": "rankwise.rerankers.seq2seq_pointwise:Seq2SeqPointwiseReranker",
-    "seq2seq-pairwise": "rankwise.rerankers.seq2seq_pairwise:Seq2SeqPairwiseReranker",
-    "colbert": "rankwise.rerankers.colbert:ColBERTReranker",
-    "fid-listwise": "rankwise.rerankers.fid_listwise:FiDListwiseReranker",
-    "reasoning-pointwise": "rankwise.rerankers.reasoning_pointwise:ReasoningPointwiseReranker",
-    "reasoning-listwise": "rankwise.rerankers.reasoning_listwise:ReasoningListwiseReranker",
-    "reasoning-setwise": "rankwise.rerankers.reasoning_setwise:ReasoningSetwiseReranker",
-    "graded-pointwise": "rankwise.rerankers.graded_pointwise:GradedPointwiseReranker",
-    "groupwise": "rankwise.rerankers.groupwise:GroupwiseReranker",
-    "layerwise-pointwise": "rankwise.rerankers.layerwise_pointwise:LayerwisePointwiseReranker",
+    "embedding": "rankwise.rerankers.embedding.bi_encoder:EmbeddingReranker",
+    "embedding-prf": "rankwise.rerankers.embedding.prf:EmbeddingPRFReranker",
+    "e2rank": "rankwise.rerankers.embedding.e2rank:E2RankReranker",
+    "fast-forward": "rankwise.rerankers.embedding.fast_forward:FastForwardReranker",
+    "maxsim": "rankwise.rerankers.embedding.maxsim:MaxSimReranker",
+    "cross-encoder": "rankwise.rerankers.pointwise.cross_encoder:CrossEncoderReranker",
+    "llm-pointwise": "rankwise.rerankers.pointwise.llm:LLMPointwiseReranker",
+    "query-likelihood": "rankwise.rerankers.pointwise.query_likelihood:QueryLikelihoodReranker",
+    "first": "rankwise.rerankers.listwise.llm:FirstReranker",
+    "listwise-generate": "rankwise.rerankers.listwise.llm:ListwiseGenerateReranker",
+    "prp": "rankwise.rerankers.pairwise.prp:PairwiseReranker",
+    "setwise": "rankwise.rerankers.pairwise.setwise:SetwiseReranker",
+    "icr": "rankwise.rerankers.listwise.icr:ICRReranker",
+    "jointrank": "rankwise.rerankers.listwise.jointrank:JointRankReranker",
+    "fusion": "rankwise.rerankers.compose.fusion:FusionReranker",
+    "seq2seq-pointwise": "rankwise.rerankers.pointwise.seq2seq:Seq2SeqPointwiseReranker",
+    "seq2seq-pairwise": "rankwise.rerankers.pairwise.seq2seq:Seq2SeqPairwiseReranker",
+    "colbert": "rankwise.rerankers.embedding.colbert:ColBERTReranker",
+    "fid-listwise": "rankwise.rerankers.listwise.fid:FiDListwiseReranker",
+    "reasoning-pointwise": "rankwise.rerankers.pointwise.reasoning:ReasoningPointwiseReranker",
+    "reasoning-listwise": "rankwise.rerankers.listwise.reasoning:ReasoningListwiseReranker",
+    "reasoning-setwise": "rankwise.rerankers.pairwise.reasoning_setwise:ReasoningSetwiseReranker",
+    "graded-pointwise": "rankwise.rerankers.pointwise.graded:GradedPointwiseReranker",
+    "groupwise": "rankwise.rerankers.listwise.groupwise:GroupwiseReranker",
+    "layerwise-pointwise": "rankwise.rerankers.pointwise.layerwise:LayerwisePointwiseReranker",
 }
 
 # For unregistered models, the default method follows the architecture named in config.json; None: an
@@ -87,7 +87,8 @@ def default_method(location: ModelLocation) -> str:
                     raise UnsupportedMethodError(
                         f"{location.label}: a {architecture} checkpoint is scored by the template and tokens it "
                         f"was trained with; name them with a preset (preset={', '.join(presets[:-1])} or "
-                        f"{presets[-1]}) or a method ({', '.join(methods)}) with its options")
+                        f"{presets[-1]}) or a method ({', '.join(methods)}) with its options"
+                    )
                 return method
     return "embedding"
 
@@ -105,32 +106,40 @@ def folder_kind(location: ModelLocation) -> str | None:
     return LAYERWISE_LM if is_layerwise_folder(location) else None
 
 
-def load_reranker(model: str, method: str | None = None, cache: bool | str | Path = False,
-                  cache_size_limit: int | None = None, long_documents: str | None = None, passage_tokens: int = 128,
-                  passage_stride: int | None = None, calibration: bool | str | Path | None = None,
-                  **options: Any) -> BaseReranker:
+def load_reranker(
+    model: str,
+    method: str | None = None,
+    cache: bool | str | Path = False,
+    cache_size_limit: int | None = None,
+    long_documents: str | None = None,
+    passage_tokens: int = 128,
+    passage_stride: int | None = None,
+    calibration: bool | str | Path | None = None,
+    **options: Any,
+) -> BaseReranker:
     """Load a reranker from a registered name, a local path or a Hugging Face id, wrapped for long
     documents, in the result cache and with a calibration when asked (see `Reranker.load`)."""
     fitted = None if calibration is None or calibration is False else _calibration_for(model, calibration)
     if spec.is_spec(model, set(METHODS)):
         if method is not None:
-            raise UnsupportedMethodError(f"{model!r} is a reranker spec that names its own methods; drop "
-                                         f"method={method!r}")
+            raise UnsupportedMethodError(
+                f"{model!r} is a reranker spec that names its own methods; drop method={method!r}"
+            )
         reranker = _load_spec(model, **options)
     else:
         reranker = _load_method(model, method, **options)
     if long_documents is not None:
-        from rankwise.rerankers.long_documents import PassageAggregating
+        from rankwise.rerankers.wrappers.long_documents import PassageAggregating
 
         reranker = PassageAggregating(reranker, long_documents, passage_tokens, passage_stride)
     if cache:
         from rankwise.models.cache import cache_dir
-        from rankwise.rerankers.cached import DEFAULT_SIZE_LIMIT, CachedReranker
+        from rankwise.rerankers.wrappers.cached import DEFAULT_SIZE_LIMIT, CachedReranker
 
         folder = cache_dir() / "results" if cache is True else Path(cache)
         reranker = CachedReranker(reranker, folder, size_limit=cache_size_limit or DEFAULT_SIZE_LIMIT)
     if fitted is not None:
-        from rankwise.rerankers.calibrated import CalibratedReranker
+        from rankwise.rerankers.wrappers.calibrated import CalibratedReranker
 
         reranker = CalibratedReranker(reranker, *fitted)
     return reranker
@@ -144,28 +153,32 @@ def _calibration_for(model: str, calibration: bool | str | Path) -> tuple[Any, s
     if calibration is True:
         spec = get_model_spec(model)
         if spec is None or spec.calibration is None:
-            raise UnsupportedMethodError(f"{model!r} carries no calibration of its own; fit one with `rankwise "
-                                         "calibrate` and pass its file (calibration='calib.json')")
+            raise UnsupportedMethodError(
+                f"{model!r} carries no calibration of its own; fit one with `rankwise "
+                "calibrate` and pass its file (calibration='calib.json')"
+            )
         return Calibration.load(spec.calibration_path()), f"{model}'s own calibration"
+    assert calibration is not False  # the caller asks only for a calibration it was given
     return Calibration.load(calibration), str(calibration)
 
 
 def _load_spec(text: str, **options: Any) -> BaseReranker:
     """A cascade of stages, each one method or a reciprocal rank fusion of several; `options` may only be
     runtime options (device, threads, ...), given to every member: method options belong in the spec."""
-    from rankwise.rerankers.cascade import CascadeReranker
-    from rankwise.rerankers.reciprocal_rank import ReciprocalRankFusion
+    from rankwise.rerankers.compose.cascade import CascadeReranker
+    from rankwise.rerankers.compose.rrf import ReciprocalRankFusion
 
     unknown = sorted(set(options) - runtime_option_names())
     if unknown:
-        raise UnsupportedMethodError(f"options {', '.join(unknown)} belong inside the spec {text!r} "
-                                     "(method:model{key=value})")
+        raise UnsupportedMethodError(
+            f"options {', '.join(unknown)} belong inside the spec {text!r} (method:model{{key=value}})"
+        )
     stages = []
     for plan in spec.parse_spec(text, set(METHODS)):
         members = [_load_method(m.model, m.method, **{**options, **m.options}) for m in plan.members]
         if plan.is_rrf:
             label = "rrf(" + ", ".join(f"{m.method}:{m.model}" for m in plan.members) + ")"
-            stage = ReciprocalRankFusion(members, label, **plan.rrf_options)
+            stage: BaseReranker = ReciprocalRankFusion(members, label, **plan.rrf_options)
         else:
             stage = members[0]
         stages.append((stage, plan.top_k))
@@ -187,15 +200,20 @@ def load_with_runtime(model: str, method: str | None, runtime: RuntimeOptions, *
 
     location = locate(model, runtime.backend)
     preset = options.pop("preset", None)
-    if preset is None and location.spec is not None and location.spec.preset is not None:
-        # A registered model's own preset, for its default method; another method asked for runs without it.
-        if method in (None, apply_preset(location.spec.preset, None, {})[0]):
-            preset = location.spec.preset
+    # A registered model's own preset, for its default method; another method asked for runs without it.
+    if (
+        preset is None
+        and location.spec is not None
+        and location.spec.preset is not None
+        and method in (None, apply_preset(location.spec.preset, None, {})[0])
+    ):
+        preset = location.spec.preset
     method, options = apply_preset(preset, method, options)
     chosen = method or default_method(location)
     cls = method_class(chosen)
     kind = folder_kind(location)
     if kind is not None and kind not in cls.model_kinds:
         raise UnsupportedMethodError(
-            f"model {location.label!r} ({kind}) supports {', '.join(methods_for(kind))}, not {chosen!r}")
+            f"model {location.label!r} ({kind}) supports {', '.join(methods_for(kind))}, not {chosen!r}"
+        )
     return cls.from_model(location, runtime, **options)

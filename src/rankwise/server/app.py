@@ -22,7 +22,7 @@ from rankwise.server import docs, routes_cohere, routes_service, routes_tei
 from rankwise.server.batcher import MicroBatcher
 from rankwise.server.guard import RequestGuard
 from rankwise.server.metrics import ServiceMetrics
-from rankwise.server.schemas import DOCUMENT_LIMIT, TOO_MANY_DOCUMENTS, error_response
+from rankwise.server.schemas import error_response
 from rankwise.server.state import ApiError, ServerSettings, ServiceState
 
 __all__ = ["ApiError", "ServerSettings", "create_app"]
@@ -37,10 +37,14 @@ def create_app(reranker: BaseReranker | Callable[[], BaseReranker], settings: Se
     metrics = ServiceMetrics(queue_depth=lambda: service.batcher.queued)  # read at scrape time
     # Every method goes through `scored_requests`: units are whole requests, or slices of one when the
     # method's candidate scores are independent (pointwise), so a big request shares batches fairly.
-    batcher = MicroBatcher(lambda units: service.ready_reranker().scored_requests(units),
-                           max_batch=settings.max_batch_pairs, max_wait_ms=settings.max_wait_ms,
-                           max_queued=settings.max_queue_pairs, on_batch=metrics.batch_pairs.observe,
-                           weight=lambda unit: len(unit.candidates))
+    batcher = MicroBatcher(
+        lambda units: service.ready_reranker().scored_requests(units),
+        max_batch=settings.max_batch_pairs,
+        max_wait_ms=settings.max_wait_ms,
+        max_queued=settings.max_queue_pairs,
+        on_batch=metrics.batch_pairs.observe,
+        weight=lambda unit: len(unit.candidates),
+    )
     service = ServiceState(settings=settings, batcher=batcher, metrics=metrics)
 
     @asynccontextmanager
@@ -57,8 +61,14 @@ def create_app(reranker: BaseReranker | Callable[[], BaseReranker], settings: Se
             loading.cancel()
         await batcher.stop()
 
-    app = FastAPI(title="rankwise", version=_version(), lifespan=lifespan, docs_url=None, redoc_url=None,
-                  description="Reranking service with Cohere/Jina (`/v1/rerank`, `/v2/rerank`) and TEI (`/rerank`) APIs.")
+    app = FastAPI(
+        title="rankwise",
+        version=_version(),
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        description="Reranking service with Cohere/Jina (`/v1/rerank`, `/v2/rerank`) and TEI (`/rerank`) APIs.",
+    )
     docs.add_offline_docs(app)
     app.state.service = service
     app.state.batcher = batcher  # kept for tests and tools that watch the queue
@@ -67,19 +77,28 @@ def create_app(reranker: BaseReranker | Callable[[], BaseReranker], settings: Se
     _describe_calibration(app, service)
     # Added before the request-id middleware below, so that one wraps it: refusals get ids and metrics.
     open_paths = OPEN_PATHS | (DOC_PATHS if settings.public_docs else set())
-    app.add_middleware(RequestGuard, api_keys=settings.api_keys, open_paths=open_paths,
-                       max_body_bytes=settings.body_limit, body_timeout=settings.body_timeout,
-                       max_inflight_bytes=settings.inflight_limit, max_body_senders=settings.max_body_senders)
+    app.add_middleware(
+        RequestGuard,
+        api_keys=settings.api_keys,
+        open_paths=open_paths,
+        max_body_bytes=settings.body_limit,
+        body_timeout=settings.body_timeout,
+        max_inflight_bytes=settings.inflight_limit,
+        max_body_senders=settings.max_body_senders,
+    )
 
     @app.middleware("http")
     async def around(request: Request, call_next):
-        DOCUMENT_LIMIT.set(settings.max_documents)  # read by the request bodies' count check, before validation
         request_id = client_request_id(request.headers.get("x-request-id")) or uuid.uuid4().hex
         request.state.request_id = request_id
         start = time.perf_counter()
         if service.draining and request.url.path not in OPEN_PATHS:
-            response = error_response(503, "the service is shutting down", request_id,
-                                      headers={**service.retry_after(), "Connection": "close"})
+            response = error_response(
+                503,
+                "the service is shutting down",
+                request_id,
+                headers={**service.retry_after(), "Connection": "close"},
+            )
         else:
             try:
                 response = await call_next(request)
@@ -97,9 +116,13 @@ def create_app(reranker: BaseReranker | Callable[[], BaseReranker], settings: Se
     if settings.cors_origins:  # outermost, so a preflight is answered before authentication
         from starlette.middleware.cors import CORSMiddleware
 
-        app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST"],
-                           allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
-                           expose_headers=["X-Request-ID"])
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+            expose_headers=["X-Request-ID"],
+        )
 
     _add_error_handlers(app)
     for router in (routes_service.router, routes_cohere.router, routes_tei.router):
@@ -124,8 +147,9 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(request: Request, error: ApiError):
         detail = [{"loc": ["body", *error.field_path], "msg": error.message}] if error.field_path else None
-        return error_response(error.status, error.message, request.state.request_id, detail=detail,
-                              headers=error.headers)
+        return error_response(
+            error.status, error.message, request.state.request_id, detail=detail, headers=error.headers
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException):
@@ -136,19 +160,16 @@ def _add_error_handlers(app: FastAPI) -> None:
         problems = error.errors()
         if any(p.get("type") == "json_invalid" for p in problems):
             return error_response(400, "malformed JSON body", request.state.request_id)
-        too_many = next((p for p in problems if p.get("type") == TOO_MANY_DOCUMENTS), None)
-        if too_many is not None:
-            field_name = (too_many.get("ctx") or {}).get("field", "documents")
-            return error_response(413, too_many.get("msg", "too many documents"), request.state.request_id,
-                                  detail=[{"loc": ["body", field_name], "msg": too_many.get("msg")}])
         first = problems[0] if problems else {}
         where = ".".join(str(part) for part in first.get("loc", ()) if part != "body")
         message = f"{where}: {first.get('msg', 'invalid')}" if where else first.get("msg", "invalid request")
         if len(problems) > 1:
             message += f" (and {len(problems) - 1} more problems)"
         # The first few, never all: a body of a million bad items must not answer with a million errors.
-        detail = [{"loc": list(p.get("loc", ())), "msg": p.get("msg"), "type": p.get("type")}
-                  for p in problems[:MAX_ERROR_DETAIL]]
+        detail = [
+            {"loc": list(p.get("loc", ())), "msg": p.get("msg"), "type": p.get("type")}
+            for p in problems[:MAX_ERROR_DETAIL]
+        ]
         return error_response(422, message, request.state.request_id, detail=detail)
 
 
@@ -160,10 +181,15 @@ def _declare_bearer_auth(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         schema = build()
         schema.setdefault("components", {}).setdefault("securitySchemes", {})["bearer"] = {
-            "type": "http", "scheme": "bearer", "description": "an API key from --api-key-file or $RANKWISE_API_KEYS"}
+            "type": "http",
+            "scheme": "bearer",
+            "description": "an API key from --api-key-file or $RANKWISE_API_KEYS",
+        }
         schema["security"] = [{"bearer": []}]
-        unauthorized = {"description": "missing or wrong API key",
-                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}}
+        unauthorized = {
+            "description": "missing or wrong API key",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+        }
         for path, operations in schema.get("paths", {}).items():
             for operation in operations.values():
                 if path in OPEN_PATHS:

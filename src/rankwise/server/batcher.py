@@ -12,6 +12,7 @@ the model runs to its end. A full queue refuses new work at once."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import math
 import threading
@@ -36,9 +37,15 @@ class _Job:
 
 
 class MicroBatcher:
-    def __init__(self, score: Callable[[list[Any]], Sequence[Any]], max_batch: int = 64, max_wait_ms: float = 5.0,
-                 max_queued: int = 20000, on_batch: Callable[[int], None] | None = None,
-                 weight: Callable[[Any], int] = lambda item: 1):
+    def __init__(
+        self,
+        score: Callable[[list[Any]], Sequence[Any]],
+        max_batch: int = 64,
+        max_wait_ms: float = 5.0,
+        max_queued: int = 20000,
+        on_batch: Callable[[int], None] | None = None,
+        weight: Callable[[Any], int] = lambda item: 1,
+    ):
         """`score` maps a list of units to one result per unit; `weight(unit)` is its size in pairs."""
         if max_batch < 1 or max_queued < 1:
             raise ValueError("max_batch and max_queued must be >= 1")
@@ -64,10 +71,8 @@ class MicroBatcher:
     async def stop(self) -> None:
         if self._worker:
             self._worker.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._worker
-            except asyncio.CancelledError:
-                pass
         self._executor.shutdown(wait=True)
 
     def seconds_to_drain(self, at_least: int = 1) -> int:
@@ -184,12 +189,12 @@ class MicroBatcher:
                 continue
             offset = 0
             for job in batch:
-                _settle(job, scores[offset:offset + len(job.items)])
+                _settle(job, scores[offset : offset + len(job.items)])
                 offset += len(job.items)
 
-
-    async def _score_while_awaited(self, loop: asyncio.AbstractEventLoop, batch: list[_Job],
-                                   items: list[Any]) -> Sequence[Any]:
+    async def _score_while_awaited(
+        self, loop: asyncio.AbstractEventLoop, batch: list[_Job], items: list[Any]
+    ) -> Sequence[Any]:
         """The batch's scores, computed on the inference thread under a cancellation event that is set once
         every job's future is done (its client gone or its deadline passed): the model stops at its next call
         (`rankwise.cancellation`) instead of finishing a long listwise or reasoning loop for nobody."""

@@ -41,6 +41,10 @@ class JsonLimits:
     max_bytes: int  # after decompression too
     max_values: int = 100_000
     max_depth: int = 64
+    # A list under one of these keys is refused from its length before any item is validated (each invalid
+    # item would cost an error object): the routes' document lists.
+    max_documents: int | None = None
+    counted_fields: tuple[str, ...] = ("documents", "texts")
 
 
 # A JSON string with its escapes, matched without backtracking (the "unrolled loop" form).
@@ -55,8 +59,9 @@ def decompressed(raw: bytes, encoding: str | None, limit: int) -> bytes:
     if name == "identity":
         return raw
     if name not in ("gzip", "x-gzip", "deflate"):
-        raise BodyError(415, f"Content-Encoding {encoding!r} is not supported: send the body uncompressed, or "
-                             "gzip or deflate")
+        raise BodyError(
+            415, f"Content-Encoding {encoding!r} is not supported: send the body uncompressed, or gzip or deflate"
+        )
     wbits = 16 + zlib.MAX_WBITS if name != "deflate" else zlib.MAX_WBITS
     decoder = zlib.decompressobj(wbits)
     try:
@@ -86,8 +91,9 @@ def scan(raw: bytes, limits: JsonLimits) -> None:
     opened = structure.count(b"[") + structure.count(b"{")
     values = 1 + structure.count(b",") + opened - structure.count(b"[]") - structure.count(b"{}")
     if values > limits.max_values:
-        raise BodyError(413, f"the body holds about {values} JSON values, over the limit of {limits.max_values} "
-                             "per request")
+        raise BodyError(
+            413, f"the body holds about {values} JSON values, over the limit of {limits.max_values} per request"
+        )
     depth = deepest(structure.translate(None, _BRACKETS_ONLY))
     if depth > limits.max_depth:
         raise BodyError(413, f"the body is nested {depth} levels deep, over the limit of {limits.max_depth}")
@@ -111,10 +117,23 @@ def parse(raw: bytes, limits: JsonLimits) -> Any:
     if text.startswith("\ufeff"):
         text = text[1:]  # a UTF-8 byte order mark is still UTF-8
     try:
-        return json.loads(text, object_pairs_hook=_object, parse_constant=_constant, parse_float=_float,
-                          parse_int=_int)
+        value = json.loads(
+            text, object_pairs_hook=_object, parse_constant=_constant, parse_float=_float, parse_int=_int
+        )
     except json.JSONDecodeError as e:
         raise BodyError(400, f"malformed JSON body: {e.msg} at line {e.lineno} column {e.colno}") from None
+    check_counts(value, limits)
+    return value
+
+
+def check_counts(value: Any, limits: JsonLimits) -> None:
+    """A document list over `max_documents`, refused from its length alone."""
+    if limits.max_documents is None or not isinstance(value, dict):
+        return
+    for name in limits.counted_fields:
+        items = value.get(name)
+        if isinstance(items, list) and len(items) > limits.max_documents:
+            raise BodyError(413, f"{len(items)} documents, over the limit of {limits.max_documents} per request")
 
 
 def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

@@ -60,16 +60,26 @@ def ensure_descriptor_room(max_connections: int, reserve: int = 64) -> int:
             pass
     if soft != resource.RLIM_INFINITY and soft - reserve < max_connections:
         honoured = max(1, soft - reserve)
-        log.warning("open-files limit is %d: capping connections at %d instead of %d", soft, honoured,
-                    max_connections)
+        log.warning("open-files limit is %d: capping connections at %d instead of %d", soft, honoured, max_connections)
         return honoured
     return max_connections
 
 
 # What GuardedH11Protocol overrides or reads of uvicorn's H11Protocol, an internal class: checked when the
 # server starts (and by a test), so an incompatible uvicorn is a clear error instead of a silent gap.
-H11_PROTOCOL_NEEDS = ("connection_made", "data_received", "handle_events", "on_response_complete",
-                      "connection_lost", "send_400_response", "conn", "cycle", "transport", "connections", "loop")
+H11_PROTOCOL_NEEDS = (
+    "connection_made",
+    "data_received",
+    "handle_events",
+    "on_response_complete",
+    "connection_lost",
+    "send_400_response",
+    "conn",
+    "cycle",
+    "transport",
+    "connections",
+    "loop",
+)
 
 
 H11_MAX_HEAD = 16 * 1024  # h11's own default for a request's line and headers, which uvicorn keeps
@@ -80,8 +90,10 @@ def check_uvicorn_compatible(protocol_class: type) -> None:
 
     missing = [name for name in H11_PROTOCOL_NEEDS[:6] if not callable(getattr(protocol_class, name, None))]
     if missing:
-        raise InputError(f"uvicorn {uvicorn.__version__} changed its h11 protocol ({', '.join(missing)} missing); "
-                         "rankwise serve needs uvicorn>=0.29,<0.56: pip install 'uvicorn<0.56'")
+        raise InputError(
+            f"uvicorn {uvicorn.__version__} changed its h11 protocol ({', '.join(missing)} missing); "
+            "rankwise serve needs uvicorn>=0.29,<0.56: pip install 'uvicorn<0.56'"
+        )
 
 
 def guarded_h11_protocol(limits: ConnectionLimits) -> type:
@@ -118,8 +130,11 @@ def guarded_h11_protocol(limits: ConnectionLimits) -> type:
         def _shed_one(self) -> bool:
             """Close the oldest other connection still waiting for its headers, else the slowest one sending
             its body under the rate floor; False when there is neither."""
-            others = [c for c in self.connections
-                      if c is not self and isinstance(c, GuardedH11Protocol) and not c.transport.is_closing()]
+            others = [
+                c
+                for c in self.connections
+                if c is not self and isinstance(c, GuardedH11Protocol) and not c.transport.is_closing()
+            ]
             idle = [c for c in others if c._waiting_for_headers()]
             if idle:
                 min(idle, key=lambda c: c.opened_at).transport.close()
@@ -127,12 +142,12 @@ def guarded_h11_protocol(limits: ConnectionLimits) -> type:
             slow = [(rate, c) for c in others if (rate := c._body_rate()) is not None and rate < limits.min_body_rate]
             if slow:
                 rate, victim = min(slow, key=lambda pair: pair[0])
-                log.warning("connection cap of %d reached: closing a body sender at %.0f bytes/s",
-                            limits.max_connections, rate)
+                log.warning(
+                    "connection cap of %d reached: closing a body sender at %.0f bytes/s", limits.max_connections, rate
+                )
                 victim.transport.close()
                 return True
-            log.warning("connection cap of %d reached with every connection busy: refusing one",
-                        limits.max_connections)
+            log.warning("connection cap of %d reached with every connection busy: refusing one", limits.max_connections)
             return False
 
         def data_received(self, data: bytes) -> None:
@@ -181,8 +196,11 @@ def guarded_h11_protocol(limits: ConnectionLimits) -> type:
             if status == 431:
                 reason = f"the request line and headers are over the limit of {H11_MAX_HEAD} bytes ({reason})"
             body = json.dumps(error_body(status, f"invalid HTTP request: {reason}", None)).encode()
-            headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                       (b"connection", b"close")]
+            headers = [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ]
             phrase = HTTPStatus(status).phrase.encode() if status in HTTPStatus._value2member_map_ else b""
             try:
                 self.transport.write(self.conn.send(h11.Response(status_code=status, headers=headers, reason=phrase)))

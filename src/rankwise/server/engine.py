@@ -24,7 +24,7 @@ from rankwise.types import Candidate, Query, ScoreKind
 from rankwise.types import Request as RerankWork
 
 log = logging.getLogger("rankwise.server")
-CALIBRATED = "calibrated-probability"
+CALIBRATED = ScoreKind.CALIBRATED_PROBABILITY.value
 T = TypeVar("T")
 
 
@@ -63,9 +63,15 @@ class Scored:
         return self.kind.to_unit_interval(self.scores)
 
 
-async def scores_for(service: ServiceState, request: Request, query: str, texts: list[str],
-                     field_name: str, docids: list[str] | None = None,
-                     first_stage_scores: list[float] | None = None) -> Scored:
+async def scores_for(
+    service: ServiceState,
+    request: Request,
+    query: str,
+    texts: list[str],
+    field_name: str,
+    docids: list[str] | None = None,
+    first_stage_scores: list[float] | None = None,
+) -> Scored:
     """The raw score of every text, in order, what kind of score they are, and the methods' traces. The
     candidates' docids are `docids` (the documents' own ids, which a forward index is keyed by) or their
     positions; `first_stage_scores` are the documents' own scores, for methods that read them. Runs inside
@@ -73,8 +79,9 @@ async def scores_for(service: ServiceState, request: Request, query: str, texts:
     reranker = service.ready_reranker()
     names = docids if docids is not None else [str(i) for i in range(len(texts))]
     scores = first_stage_scores if first_stage_scores is not None else [None] * len(texts)
-    work_request = RerankWork(Query("request", query), [Candidate(d, t, score=s)
-                                                        for d, t, s in zip(names, texts, scores)])
+    work_request = RerankWork(
+        Query("request", query), [Candidate(d, t, score=s) for d, t, s in zip(names, texts, scores)]
+    )
     try:
         parts = await service.batcher.score(work_units(reranker, work_request, service.batcher.chunk))
     except Overloaded as e:
@@ -87,8 +94,12 @@ async def scores_for(service: ServiceState, request: Request, query: str, texts:
         log.exception("request %s: the model failed", request.state.request_id)
         raise ApiError(500, "the model failed while scoring this request") from None
     service.metrics.documents.inc(len(texts))
-    return Scored([score for part in parts for score in part.scores], reranker.score_kind,
-                  [part.trace for part in parts], reranker.calibration)
+    return Scored(
+        [score for part in parts for score in part.scores],
+        reranker.score_kind,
+        [part.trace for part in parts],
+        reranker.calibration,
+    )
 
 
 async def on_inference_thread(service: ServiceState, request: Request, function: Callable[[], T]) -> T:
@@ -119,16 +130,20 @@ async def answered_in_time(service: ServiceState, request: Request, work: Awaita
     timeout = service.settings.request_timeout
     remaining = None if timeout is None else timeout - (asyncio.get_running_loop().time() - arrival(request))
     try:
-        done, _ = await asyncio.wait(waiters, timeout=max(remaining, 0.0) if remaining is not None else None,
-                                     return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait(
+            waiters, timeout=max(remaining, 0.0) if remaining is not None else None, return_when=asyncio.FIRST_COMPLETED
+        )
         if task in done:
             return task.result()
         if gone_waiter is not None and gone_waiter in done:
             log.info("request %s: client disconnected, its remaining work dropped", request.state.request_id)
             raise ApiError(499, "client closed the request")
         if stop_waiter in done:
-            raise ApiError(503, "the service stopped before this request was answered; retry it",
-                           headers={"Connection": "close", **service.retry_after()})
+            raise ApiError(
+                503,
+                "the service stopped before this request was answered; retry it",
+                headers={"Connection": "close", **service.retry_after()},
+            )
         raise ApiError(504, f"not answered within the request timeout of {timeout:g} s")
     finally:
         request.state.cancel.set()  # harmless once answered; stops the work otherwise
@@ -150,5 +165,6 @@ def work_units(reranker: BaseReranker, request: RerankWork, chunk: int) -> list[
     candidate on its own (so slices can share batches with other requests without changing a score)."""
     if not reranker.independent_candidates or len(request.candidates) <= chunk:
         return [request]
-    return [RerankWork(request.query, request.candidates[i:i + chunk])
-            for i in range(0, len(request.candidates), chunk)]
+    return [
+        RerankWork(request.query, request.candidates[i : i + chunk]) for i in range(0, len(request.candidates), chunk)
+    ]

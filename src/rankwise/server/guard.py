@@ -49,8 +49,16 @@ def key_matches(presented: bytes, keys: Iterable[bytes]) -> bool:
 
 
 class RequestGuard:
-    def __init__(self, app: Callable, api_keys: Iterable[str], open_paths: Iterable[str], max_body_bytes: int,
-                 body_timeout: float = 60.0, max_inflight_bytes: int | None = None, max_body_senders: int = 256):
+    def __init__(
+        self,
+        app: Callable,
+        api_keys: Iterable[str],
+        open_paths: Iterable[str],
+        max_body_bytes: int,
+        body_timeout: float = 60.0,
+        max_inflight_bytes: int | None = None,
+        max_body_senders: int = 256,
+    ):
         self.app = app
         self.keys = [k.encode("utf-8") for k in api_keys]
         self.open_paths = frozenset(open_paths)
@@ -71,31 +79,49 @@ class RequestGuard:
         if refusal is not None:
             return await _answer(send, scope, *refusal)
         if self.keys and scope["path"] not in self.open_paths and not self._authorized(headers):
-            return await _answer(send, scope, 401, "missing or invalid API key (send 'Authorization: Bearer <key>')",
-                                 {"www-authenticate": "Bearer"})
+            return await _answer(
+                send,
+                scope,
+                401,
+                "missing or invalid API key (send 'Authorization: Bearer <key>')",
+                {"www-authenticate": "Bearer"},
+            )
         if scope.get("method") == "POST" and b"content-type" not in headers:
             # Clients that omit the header send JSON; say so, or FastAPI would not parse the body at all.
             scope["headers"] = [*raw_headers, (b"content-type", b"application/json")]
         elif scope.get("method") == "POST" and not _is_json(headers[b"content-type"]):
             sent = headers[b"content-type"].decode("latin-1").split(";")[0].strip()
-            return await _answer(send, scope, 415, f"the body must be JSON: send 'Content-Type: application/json', "
-                                                   f"not {sent!r}")
+            return await _answer(
+                send, scope, 415, f"the body must be JSON: send 'Content-Type: application/json', not {sent!r}"
+            )
         length = headers.get(b"content-length")
         try:
             declared = int(length) if length is not None else 0
         except ValueError:  # h11 refuses this before us; an app under another server may not
             return await _answer(send, scope, 400, "Content-Length is not a number")
         if declared > self.max_body_bytes:
-            return await _answer(send, scope, 413, f"request body of {declared} bytes is over the limit of "
-                                                   f"{self.max_body_bytes} bytes")
+            return await _answer(
+                send, scope, 413, f"request body of {declared} bytes is over the limit of {self.max_body_bytes} bytes"
+            )
         has_body = declared > 0 or b"transfer-encoding" in headers
         if has_body and self.body_senders >= self.max_body_senders:
-            return await _answer(send, scope, 503, f"{self.body_senders} request bodies are arriving at once, the "
-                                                   "limit; retry later", {"retry-after": "1"})
+            return await _answer(
+                send,
+                scope,
+                503,
+                f"{self.body_senders} request bodies are arriving at once, the limit; retry later",
+                {"retry-after": "1"},
+            )
         if self.inflight_bytes + declared > self.max_inflight_bytes:
-            return await _answer(send, scope, 503, f"the server holds {self.inflight_bytes} bytes of requests in "
-                                                   f"progress; this one would pass the limit of "
-                                                   f"{self.max_inflight_bytes}; retry later", {"retry-after": "1"})
+            return await _answer(
+                send,
+                scope,
+                503,
+                f"the server holds {self.inflight_bytes} bytes of requests in "
+                f"progress; this one would pass the limit of "
+                f"{self.max_inflight_bytes}; retry later",
+                {"retry-after": "1"},
+            )
         await self._admitted(scope, receive, send, declared, has_body)
 
     def _framing_refusal(self, scope: Scope, raw_headers: list, headers: dict[bytes, bytes]) -> tuple | None:
@@ -108,7 +134,10 @@ class RequestGuard:
             return 400, "more than one Authorization header: send one"
         encoding = headers.get(b"content-encoding", b"identity").decode("latin-1").strip().lower()
         if encoding not in ("identity", "gzip", "x-gzip", "deflate"):
-            return 415, f"Content-Encoding {encoding!r} is not supported: send the body uncompressed, or gzip or deflate"
+            return (
+                415,
+                f"Content-Encoding {encoding!r} is not supported: send the body uncompressed, or gzip or deflate",
+            )
         return None
 
     async def _admitted(self, scope: Scope, receive: Receive, send: Send, declared: int, has_body: bool) -> None:
@@ -149,8 +178,12 @@ class RequestGuard:
                     reserved = received
                     if self.inflight_bytes > self.max_inflight_bytes:
                         body_done()
-                        raise BodyError(503, f"the server holds {self.inflight_bytes} bytes of requests in "
-                                             "progress, over its limit; retry later", close=True)
+                        raise BodyError(
+                            503,
+                            f"the server holds {self.inflight_bytes} bytes of requests in "
+                            "progress, over its limit; retry later",
+                            close=True,
+                        )
                 body_complete = not message.get("more_body", False)
                 if body_complete:
                     body_done()
@@ -200,8 +233,11 @@ async def _answer(send: Send, scope: Scope, status: int, message: str, headers: 
     """A JSON error in the service's shape, with the request id the outer middleware assigned."""
     request_id = scope.get("state", {}).get("request_id")
     body = json.dumps(error_body(status, message, request_id)).encode()
-    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-           (b"connection", b"close")]
+    raw = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"),
+    ]
     raw += [(k.encode(), v.encode()) for k, v in (headers or {}).items()]
     await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": body})

@@ -12,7 +12,6 @@ from rankwise.rerankers.base import BaseReranker
 from rankwise.server.state import ApiError, ServerSettings
 from rankwise.server.visible import has_visible_text
 
-
 MAX_METADATA_DEPTH = 32  # nesting a returned document's metadata may have; far deeper fails to serialize
 
 
@@ -22,8 +21,9 @@ def check_utf8(text: str, path: list[str]) -> None:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as e:
-        raise ApiError(422, f"{field_label(path)} cannot be encoded as UTF-8: a lone surrogate at character "
-                            f"{e.start}", path) from None
+        raise ApiError(
+            422, f"{field_label(path)} cannot be encoded as UTF-8: a lone surrogate at character {e.start}", path
+        ) from None
 
 
 def field_label(path: list[str]) -> str:
@@ -49,8 +49,11 @@ def check_returnable(value: object, path: list[str], max_values: int) -> None:
             continue
         counted += 1
         if counted > max_values:
-            raise ApiError(413, f"{field_label(path)} holds over {max_values} values (ids, metadata and other "
-                                "fields of one document)", path)
+            raise ApiError(
+                413,
+                f"{field_label(path)} holds over {max_values} values (ids, metadata and other fields of one document)",
+                path,
+            )
         if isinstance(key, str) and not key.isascii():
             check_utf8(key, here(None))
         if isinstance(child, str):
@@ -59,8 +62,9 @@ def check_returnable(value: object, path: list[str], max_values: int) -> None:
         elif isinstance(child, (dict, list)):
             if len(stack) > MAX_METADATA_DEPTH:
                 where = here(key)
-                raise ApiError(422, f"{field_label(where[:3])}... is nested deeper than {MAX_METADATA_DEPTH} "
-                                    "levels", where[:3])
+                raise ApiError(
+                    422, f"{field_label(where[:3])}... is nested deeper than {MAX_METADATA_DEPTH} levels", where[:3]
+                )
             stack.append((key, iter(child.items() if isinstance(child, dict) else enumerate(child))))
 
 
@@ -72,14 +76,19 @@ def check_calibrated(body: Any, reranker: BaseReranker, threshold_field: str = "
     `threshold_field` is what the threshold is called where it was sent (MCP says `min_probability`)."""
     for field_name in (threshold_field, "coverage"):
         if getattr(body, field_name, None) is not None and reranker.calibration is None:
-            raise ApiError(422, f"{field_name} needs calibrated scores: serve the model with a calibration "
-                                "(-O calibration=FILE, from `rankwise calibrate`)", [field_name])
+            raise ApiError(
+                422,
+                f"{field_name} needs calibrated scores: serve the model with a calibration "
+                "(-O calibration=FILE, from `rankwise calibrate`)",
+                [field_name],
+            )
     coverage = getattr(body, "coverage", None)
     if coverage is not None and not 0.0 < coverage < 1.0:
         raise ApiError(422, f"coverage must be in (0, 1), got {coverage}", ["coverage"])
     if coverage is not None and not reranker.calibration.depths:
-        raise ApiError(422, "coverage needs a calibration with query depths (refit it with `rankwise calibrate`)",
-                       ["coverage"])
+        raise ApiError(
+            422, "coverage needs a calibration with query depths (refit it with `rankwise calibrate`)", ["coverage"]
+        )
 
 
 def check_common(settings: ServerSettings, query: str, count: int, field_name: str) -> None:
@@ -88,16 +97,24 @@ def check_common(settings: ServerSettings, query: str, count: int, field_name: s
     if not query.strip():
         raise ApiError(422, "query is empty", ["query"])
     if not has_visible_text(query):
-        raise ApiError(422, "query has no visible characters (only spaces, controls, format characters such "
-                            "as zero-width ones, or combining marks)", ["query"])
+        raise ApiError(
+            422,
+            "query has no visible characters (only spaces, controls, format characters such "
+            "as zero-width ones, or combining marks)",
+            ["query"],
+        )
     if len(query) > settings.max_query_chars:
-        raise ApiError(413, f"query has {len(query)} characters, over the limit of {settings.max_query_chars}",
-                       ["query"])
+        raise ApiError(
+            413, f"query has {len(query)} characters, over the limit of {settings.max_query_chars}", ["query"]
+        )
     if count > settings.max_documents:
         raise ApiError(413, f"{count} documents, over the limit of {settings.max_documents} per request", [field_name])
     if count > settings.max_queue_pairs:  # a 503 would invite retries that can never succeed
-        raise ApiError(413, f"{count} documents can never fit the queue of {settings.max_queue_pairs} pairs; "
-                            "split the request", [field_name])
+        raise ApiError(
+            413,
+            f"{count} documents can never fit the queue of {settings.max_queue_pairs} pairs; split the request",
+            [field_name],
+        )
     if count == 0:
         raise ApiError(422, f"{field_name} is empty", [field_name])
 
@@ -107,8 +124,12 @@ def check_text(text: str, field_name: str, index: int) -> None:
     if not text.strip():
         raise ApiError(422, f"{field_name}[{index}] is empty", [field_name, str(index)])
     if not has_visible_text(text):
-        raise ApiError(422, f"{field_name}[{index}] has no visible characters (only spaces, controls, format "
-                            "characters such as zero-width ones, or combining marks)", [field_name, str(index)])
+        raise ApiError(
+            422,
+            f"{field_name}[{index}] has no visible characters (only spaces, controls, format "
+            "characters such as zero-width ones, or combining marks)",
+            [field_name, str(index)],
+        )
 
 
 def token_counter(reranker: BaseReranker | None) -> TokenCounting | None:
@@ -125,7 +146,7 @@ def token_count(counter: TokenCounting | None, query: str, texts: list[str]) -> 
     pieces = [query, *texts]
     for start in range(0, len(pieces), TOKENIZE_CHUNK):  # a request's deadline can stop it between chunks
         check_cancelled()
-        total += sum(counter.count_tokens(pieces[start:start + TOKENIZE_CHUNK]))
+        total += sum(counter.count_tokens(pieces[start : start + TOKENIZE_CHUNK]))
     return total
 
 
@@ -151,18 +172,23 @@ def fit_model_tokens(reranker: BaseReranker | None, query: str, texts: list[str]
     query_tokens = counter.count_tokens([query])[0]
     room = limit - query_tokens - PAIR_SPECIAL_TOKENS
     if room < 1:
-        raise ApiError(413, f"query has {query_tokens} tokens, leaving no room in the model's limit of {limit}",
-                       ["query"])
+        raise ApiError(
+            413, f"query has {query_tokens} tokens, leaving no room in the model's limit of {limit}", ["query"]
+        )
     fitted = []
     counts: list[int] = []
     for start in range(0, len(texts), TOKENIZE_CHUNK):
         check_cancelled()
-        counts += counter.count_tokens(texts[start:start + TOKENIZE_CHUNK])
+        counts += counter.count_tokens(texts[start : start + TOKENIZE_CHUNK])
     for i, (text, tokens) in enumerate(zip(texts, counts)):
         if tokens > room:
             if not truncate:
-                raise ApiError(413, f"texts[{i}] has {tokens} tokens; with the query's {query_tokens} that is over "
-                                    f"the model's limit of {limit} (send truncate=true to cut it)", ["texts", str(i)])
+                raise ApiError(
+                    413,
+                    f"texts[{i}] has {tokens} tokens; with the query's {query_tokens} that is over "
+                    f"the model's limit of {limit} (send truncate=true to cut it)",
+                    ["texts", str(i)],
+                )
             text = counter.cut_to_tokens(text, room)
         fitted.append(text)
     return fitted

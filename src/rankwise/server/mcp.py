@@ -33,8 +33,10 @@ class McpDocument(BaseModel):
 
 class McpResult(BaseModel):
     index: int = Field(description="The document's position in the request.")
-    relevance_score: float = Field(description="In [0, 1]: a calibrated probability of relevance when the model "
-                                               "has a calibration, else the method's score mapped by its kind.")
+    relevance_score: float = Field(
+        description="In [0, 1]: a calibrated probability of relevance when the model "
+        "has a calibration, else the method's score mapped by its kind."
+    )
     score: float = Field(description="The method's own score (see score_kind).")
     document: McpDocument | None = None
 
@@ -65,22 +67,38 @@ def create_mcp_server(reranker: BaseReranker, model_name: str, settings: ServerS
 
     settings = settings or ServerSettings(model_name=model_name)
     lock = threading.Lock()
-    server = MCPServer(name="rankwise", version=__version__,
-                       instructions=f"Rerank documents for a query with {model_name} ({reranker.method}). Call "
-                                    "`rerank` with the query and the candidate documents; the result lists them "
-                                    "best first.")
+    server = MCPServer(
+        name="rankwise",
+        version=__version__,
+        instructions=f"Rerank documents for a query with {model_name} ({reranker.method}). Call "
+        "`rerank` with the query and the candidate documents; the result lists them "
+        "best first.",
+    )
 
-    @server.tool(description="Rerank documents for a query: the documents best first, each with its index in "
-                             "the request, its relevance in [0, 1] and the method's own score. top_n keeps the "
-                             "first n; min_probability and coverage (the adaptive cut-off) need a calibrated "
-                             "model.")
-    async def rerank(query: str, documents: list[str | McpDocument], top_n: int | None = None,
-                     min_probability: float | None = None, coverage: float | None = None,
-                     return_documents: bool = True) -> McpRanking:
+    @server.tool(
+        description="Rerank documents for a query: the documents best first, each with its index in "
+        "the request, its relevance in [0, 1] and the method's own score. top_n keeps the "
+        "first n; min_probability and coverage (the adaptive cut-off) need a calibrated "
+        "model."
+    )
+    async def rerank(
+        query: str,
+        documents: list[str | McpDocument],
+        top_n: int | None = None,
+        min_probability: float | None = None,
+        coverage: float | None = None,
+        return_documents: bool = True,
+    ) -> McpRanking:
         import anyio
 
-        call = RerankCall(query=query, documents=documents, top_n=top_n, min_probability=min_probability,
-                          coverage=coverage, return_documents=return_documents)
+        call = RerankCall(
+            query=query,
+            documents=documents,
+            top_n=top_n,
+            min_probability=min_probability,
+            coverage=coverage,
+            return_documents=return_documents,
+        )
         try:
             return await anyio.to_thread.run_sync(lambda: answer(reranker, model_name, settings, call, lock))
         except ApiError as e:
@@ -88,8 +106,12 @@ def create_mcp_server(reranker: BaseReranker, model_name: str, settings: ServerS
         except InputError as e:
             raise ToolError(str(e)) from None
 
-    @server.resource(MODELS_URI, name="models", mime_type="application/json",
-                     description="The reranker this server serves: its name, method, score kind and calibration.")
+    @server.resource(
+        MODELS_URI,
+        name="models",
+        mime_type="application/json",
+        description="The reranker this server serves: its name, method, score kind and calibration.",
+    )
     def models() -> str:
         return json.dumps({"data": [describe(reranker, model_name)]})
 
@@ -97,12 +119,17 @@ def create_mcp_server(reranker: BaseReranker, model_name: str, settings: ServerS
 
 
 def describe(reranker: BaseReranker, model_name: str) -> dict[str, Any]:
-    return {"id": model_name, "method": reranker.method, "score_kind": reranker.score_kind.value,
-            "calibrated": reranker.calibration is not None}
+    return {
+        "id": model_name,
+        "method": reranker.method,
+        "score_kind": reranker.score_kind.value,
+        "calibrated": reranker.calibration is not None,
+    }
 
 
-def answer(reranker: BaseReranker, model_name: str, settings: ServerSettings, call: RerankCall,
-           lock: threading.Lock) -> McpRanking:
+def answer(
+    reranker: BaseReranker, model_name: str, settings: ServerSettings, call: RerankCall, lock: threading.Lock
+) -> McpRanking:
     """The ranking for one call, after the HTTP service's checks (ApiError naming the field otherwise)."""
     check_common(settings, call.query, len(call.documents), "documents")
     check_calibrated(call, reranker, threshold_field="min_probability")
@@ -113,8 +140,9 @@ def answer(reranker: BaseReranker, model_name: str, settings: ServerSettings, ca
         text = document.text if isinstance(document, McpDocument) else document
         check_text(text, "documents", i)
         if isinstance(document, McpDocument):
-            check_returnable({"id": document.id, "metadata": document.metadata}, ["documents", str(i)],
-                             settings.max_metadata_values)
+            check_returnable(
+                {"id": document.id, "metadata": document.metadata}, ["documents", str(i)], settings.max_metadata_values
+            )
         texts.append(text[: settings.max_document_chars])
     ids = [d.id if isinstance(d, McpDocument) else None for d in call.documents]
     docids = ids if None not in ids and len(set(ids)) == len(ids) else [str(i) for i in range(len(texts))]
@@ -126,9 +154,15 @@ def answer(reranker: BaseReranker, model_name: str, settings: ServerSettings, ca
     if call.top_n is not None:
         order = order[: call.top_n]
     relevance = scored.relevance
-    results = [McpResult(index=i, relevance_score=relevance[i], score=scored.scores[i],
-                         document=_document(call.documents[i]) if call.return_documents else None)
-               for i in order]
+    results = [
+        McpResult(
+            index=i,
+            relevance_score=relevance[i],
+            score=scored.scores[i],
+            document=_document(call.documents[i]) if call.return_documents else None,
+        )
+        for i in order
+    ]
     return McpRanking(model=model_name, method=reranker.method, score_kind=scored.kind_label, results=results)
 
 

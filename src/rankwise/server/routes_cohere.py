@@ -11,10 +11,9 @@ from starlette.concurrency import run_in_threadpool
 from rankwise.cancellation import check_cancelled
 from rankwise.server.body import BoundedJsonRoute
 from rankwise.server.engine import Scored, answered_in_time, on_inference_thread, scores_for
-from rankwise.server.state import ServerSettings, ServiceState
 from rankwise.server.limits import (
-    check_common,
     check_calibrated,
+    check_common,
     check_returnable,
     check_text,
     cut_to_tokens,
@@ -34,6 +33,7 @@ from rankwise.server.schemas import (
     ReturnedDocument,
     Usage,
 )
+from rankwise.server.state import ServerSettings, ServiceState
 
 router = APIRouter(tags=["rerank"], route_class=BoundedJsonRoute)
 
@@ -55,8 +55,17 @@ async def _rerank(service: ServiceState, body: RerankRequest, request: Request, 
     texts, total_tokens = await on_inference_thread(service, request, lambda: tokenized(body, reranker, texts))
     docids = document_ids(body)
     scored = await scores_for(service, request, body.query, texts, "documents", docids, first_stage_scores(body))
-    return await run_in_threadpool(response, body, request.state.request_id, settings.model_name, api_version,
-                                   len(texts), total_tokens, scored, docids)
+    return await run_in_threadpool(
+        response,
+        body,
+        request.state.request_id,
+        settings.model_name,
+        api_version,
+        len(texts),
+        total_tokens,
+        scored,
+        docids,
+    )
 
 
 def checked_texts(body: RerankRequest, settings: ServerSettings) -> list[str]:
@@ -66,8 +75,11 @@ def checked_texts(body: RerankRequest, settings: ServerSettings) -> list[str]:
         text = doc.text if isinstance(doc, DocumentObject) else doc
         check_text(text, "documents", i)
         if isinstance(doc, DocumentObject):  # what goes back must serialize: checked before any work
-            check_returnable({"id": doc.id, "metadata": doc.metadata, **(doc.model_extra or {})},
-                             ["documents", str(i)], settings.max_metadata_values)
+            check_returnable(
+                {"id": doc.id, "metadata": doc.metadata, **(doc.model_extra or {})},
+                ["documents", str(i)],
+                settings.max_metadata_values,
+            )
         texts.append(text[: settings.max_document_chars])
     return texts
 
@@ -84,8 +96,9 @@ def document_ids(body: RerankRequest) -> list[str] | None:
 def first_stage_scores(body: RerankRequest) -> list[float] | None:
     """The documents' first-stage scores (a numeric `score` on every document object), for methods that
     read them (fast-forward, InsertRank's show_first_stage_scores); None when any document lacks one."""
-    scores = [(doc.model_extra or {}).get("score") if isinstance(doc, DocumentObject) else None
-              for doc in body.documents]
+    scores = [
+        (doc.model_extra or {}).get("score") if isinstance(doc, DocumentObject) else None for doc in body.documents
+    ]
     if any(isinstance(s, bool) or not isinstance(s, (int, float)) for s in scores):
         return None
     return [float(s) for s in scores]
@@ -103,34 +116,62 @@ def tokenized(body: RerankRequest, reranker: Any, texts: list[str]) -> tuple[lis
     return texts, token_count(counter, body.query, texts)
 
 
-def response(body: RerankRequest, request_id: str, model_name: str, api_version: str, count: int,
-             total_tokens: int, scored: Scored, docids: list[str] | None = None) -> Response:
+def response(
+    body: RerankRequest,
+    request_id: str,
+    model_name: str,
+    api_version: str,
+    count: int,
+    total_tokens: int,
+    scored: Scored,
+    docids: list[str] | None = None,
+) -> Response:
     """The answer, serialized here (as FastAPI would, without None fields) rather than on the event loop."""
     relevance = scored.relevance
     order = scored.kept(body.min_relevance, body.coverage)
     if body.top_n is not None:
         order = order[: body.top_n]
     return_documents = body.return_documents if body.return_documents is not None else api_version == "1"
-    results = [RerankResult(index=i, relevance_score=relevance[i],
-                            document=returned(body.documents[i]) if return_documents else None)
-               for i in order]
-    meta = Meta(api_version=ApiVersion(version=api_version), score_kind=scored.kind_label,
-                billed_units=BilledUnits(search_units=max(1, math.ceil(count / 100))))
-    answer = RerankResponse(id=request_id, model=model_name, results=results, meta=meta,
-                            usage=Usage(total_tokens=total_tokens),
-                            reasoning=reasoning_steps(scored.traces, docids)
-                            if body.return_reasoning else None)
+    results = [
+        RerankResult(
+            index=i, relevance_score=relevance[i], document=returned(body.documents[i]) if return_documents else None
+        )
+        for i in order
+    ]
+    meta = Meta(
+        api_version=ApiVersion(version=api_version),
+        score_kind=scored.kind_label,
+        billed_units=BilledUnits(search_units=max(1, math.ceil(count / 100))),
+    )
+    answer = RerankResponse(
+        id=request_id,
+        model=model_name,
+        results=results,
+        meta=meta,
+        usage=Usage(total_tokens=total_tokens),
+        reasoning=reasoning_steps(scored.traces, docids) if body.return_reasoning else None,
+    )
     return Response(answer.model_dump_json(exclude_none=True), media_type="application/json")
 
 
-@router.post("/v1/rerank", response_model=RerankResponse, response_model_exclude_none=True, responses=ERROR_RESPONSES,
-             summary="Rerank (Cohere v1 / Jina shape; documents returned by default)")
+@router.post(
+    "/v1/rerank",
+    response_model=RerankResponse,
+    response_model_exclude_none=True,
+    responses=ERROR_RESPONSES,
+    summary="Rerank (Cohere v1 / Jina shape; documents returned by default)",
+)
 async def rerank_v1(body: RerankRequest, request: Request) -> Response:
     return await rerank(body, request, "1")
 
 
-@router.post("/v2/rerank", response_model=RerankResponse, response_model_exclude_none=True, responses=ERROR_RESPONSES,
-             summary="Rerank (Cohere v2 shape; no documents unless return_documents)")
+@router.post(
+    "/v2/rerank",
+    response_model=RerankResponse,
+    response_model_exclude_none=True,
+    responses=ERROR_RESPONSES,
+    summary="Rerank (Cohere v2 shape; no documents unless return_documents)",
+)
 async def rerank_v2(body: RerankRequest, request: Request) -> Response:
     return await rerank(body, request, "2")
 
@@ -149,10 +190,15 @@ def reasoning_steps(traces: list[dict[str, Any]], docids: list[str] | None = Non
                 if isinstance(entry, dict) and "reasoning" in entry:
                     docid = entry.get("docid")
                     index = None if docid is None else position[docid] if position is not None else int(docid)
-                    steps.append(ReasoningStep(unit=unit, index=index,
-                                               reasoning=entry["reasoning"],
-                                               reasoning_tokens=entry.get("reasoning_tokens", 0),
-                                               ended=entry.get("ended", "none")))
+                    steps.append(
+                        ReasoningStep(
+                            unit=unit,
+                            index=index,
+                            reasoning=entry["reasoning"],
+                            reasoning_tokens=entry.get("reasoning_tokens", 0),
+                            ended=entry.get("ended", "none"),
+                        )
+                    )
     return steps
 
 

@@ -30,15 +30,20 @@ async def _rerank_tei(service: ServiceState, body: TEIRequest, request: Request)
         check_text(text, "texts", i)
         if len(text) > settings.max_document_chars:
             if not body.truncate:
-                raise ApiError(413, f"texts[{i}] has {len(text)} characters, over the limit of "
-                                    f"{settings.max_document_chars} (send truncate=true to cut it)", ["texts", str(i)])
+                raise ApiError(
+                    413,
+                    f"texts[{i}] has {len(text)} characters, over the limit of "
+                    f"{settings.max_document_chars} (send truncate=true to cut it)",
+                    ["texts", str(i)],
+                )
             text = text[: settings.max_document_chars]
         texts.append(text)
     # CPU work off the event loop: fitting texts to the model's tokens on the inference thread (a Hugging Face
     # tokenizer is not safe from two threads), serializing on a worker thread.
     reranker = service.ready_reranker()
-    texts = await on_inference_thread(service, request,
-                                      lambda: fit_model_tokens(reranker, body.query, texts, body.truncate))
+    texts = await on_inference_thread(
+        service, request, lambda: fit_model_tokens(reranker, body.query, texts, body.truncate)
+    )
     scored = await scores_for(service, request, body.query, texts, "texts")
     return await run_in_threadpool(_response, body, texts, scored)
 

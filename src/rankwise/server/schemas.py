@@ -3,29 +3,20 @@ Hugging Face TEI (`/rerank`)."""
 
 from __future__ import annotations
 
-from contextvars import ContextVar
-from typing import Annotated, Any, ClassVar, Literal, Optional, Union
+from typing import Annotated, Any, Literal, Optional, Union
 
-from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictStr,
-                      WithJsonSchema, model_validator)
-from pydantic_core import PydanticCustomError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictStr,
+    WithJsonSchema,
+)
 
 from rankwise.server.visible import VISIBLE_PATTERN
-
-# The serving app's `max_documents`, set for each request (app.py): a list over it is refused from its length
-# alone, before any of its items is validated (each invalid item would cost an error object, and millions of
-# them the server's memory).
-DOCUMENT_LIMIT: ContextVar[Optional[int]] = ContextVar("rankwise_document_limit", default=None)
-TOO_MANY_DOCUMENTS = "too_many_documents"
-
-
-def refuse_long_lists(data: Any, field_name: str) -> Any:
-    limit = DOCUMENT_LIMIT.get()
-    items = data.get(field_name) if isinstance(data, dict) else None
-    if limit is not None and isinstance(items, list) and len(items) > limit:
-        raise PydanticCustomError(TOO_MANY_DOCUMENTS, "{count} documents, over the limit of {limit} per request",
-                                  {"count": len(items), "limit": limit, "field": field_name})
-    return data
 
 # The schema says what the routes accept (some non-blank text); the routes themselves check it, so that
 # the refusal names the field in the service's own words ("documents[2] is empty"), not a regex.
@@ -52,8 +43,12 @@ def json_integer(minimum: int) -> Any:
             raise ValueError(f"must be >= {minimum}")
         return value
 
-    return Annotated[int, BeforeValidator(_json_integer), AfterValidator(at_least),
-                     WithJsonSchema({"type": "integer", "minimum": minimum})]
+    return Annotated[
+        int,
+        BeforeValidator(_json_integer),
+        AfterValidator(at_least),
+        WithJsonSchema({"type": "integer", "minimum": minimum}),
+    ]
 
 
 def _json_probability(value: Any) -> Any:
@@ -65,13 +60,18 @@ def _json_probability(value: Any) -> Any:
     return float(value)
 
 
-JsonProbability = Annotated[float, BeforeValidator(_json_probability),
-                            WithJsonSchema({"type": "number", "minimum": 0, "maximum": 1})]
-COVERAGE_HELP = ("Adaptive cut-off: per query, the shortest prefix that holds a relevant document with this "
-                 "probability on average over queries (split conformal prediction on the calibration queries); "
-                 "needs a calibrated model.")
-MIN_RELEVANCE_HELP = ("Only results at least this likely to be relevant (possibly none); needs a model served "
-                      "with a calibration (-O calibration=FILE), refused otherwise.")
+JsonProbability = Annotated[
+    float, BeforeValidator(_json_probability), WithJsonSchema({"type": "number", "minimum": 0, "maximum": 1})
+]
+COVERAGE_HELP = (
+    "Adaptive cut-off: per query, the shortest prefix that holds a relevant document with this "
+    "probability on average over queries (split conformal prediction on the calibration queries); "
+    "needs a calibrated model."
+)
+MIN_RELEVANCE_HELP = (
+    "Only results at least this likely to be relevant (possibly none); needs a model served "
+    "with a calibration (-O calibration=FILE), refused otherwise."
+)
 
 
 class DocumentObject(BaseModel):
@@ -81,35 +81,27 @@ class DocumentObject(BaseModel):
     metadata: Optional[dict[str, Any]] = None
 
 
-class CountedRequest(BaseModel):
-    """A request whose `counted_field` list is refused from its length before its items are validated."""
-
-    counted_field: ClassVar[str]
-
-    @model_validator(mode="before")
-    @classmethod
-    def _count_first(cls, data: Any) -> Any:
-        return refuse_long_lists(data, cls.counted_field)
-
-
-class RerankRequest(CountedRequest):
+class RerankRequest(BaseModel):
     """Cohere v2 / Jina rerank request. Unknown fields are ignored, as those services do."""
 
     model_config = ConfigDict(extra="ignore")
-    counted_field = "documents"
     model: Optional[str] = Field(None, description="Ignored: the service answers with the model it serves.")
     # Strict types: "1", true or "false" where a number or a boolean belongs is a 422, not coerced.
     query: NonBlank
     documents: list[Union[NonBlank, DocumentObject]] = Field(json_schema_extra={"minItems": 1})
     top_n: Optional[json_integer(0)] = None
-    return_documents: Optional[StrictBool] = Field(None, description="Default: true on /v1/rerank (as Jina), "
-                                                                    "false on /v2/rerank (Cohere v2 returns none).")
+    return_documents: Optional[StrictBool] = Field(
+        None, description="Default: true on /v1/rerank (as Jina), false on /v2/rerank (Cohere v2 returns none)."
+    )
     max_tokens_per_doc: Optional[json_integer(1)] = Field(
-        None, description="Documents are cut to this many model tokens.")
+        None, description="Documents are cut to this many model tokens."
+    )
 
     return_reasoning: Optional[StrictBool] = Field(
-        None, description="Return what a reasoning method thought (`reasoning`); off by default, and an empty "
-                          "list for methods that do not reason.")
+        None,
+        description="Return what a reasoning method thought (`reasoning`); off by default, and an empty "
+        "list for methods that do not reason.",
+    )
     min_relevance: Optional[JsonProbability] = Field(None, description=MIN_RELEVANCE_HELP)
     coverage: Optional[JsonProbability] = Field(None, description=COVERAGE_HELP)
 
@@ -125,10 +117,12 @@ class ReturnedDocument(BaseModel):
 
 class RerankResult(BaseModel):
     index: int
-    relevance_score: float = Field(description="In [0, 1]: with a calibration, the probability that the "
-                                               "document is relevant (meta.score_kind calibrated-probability); "
-                                               "else the method's scores mapped monotonically by their kind "
-                                               "(meta.score_kind; see the README).")
+    relevance_score: float = Field(
+        description="In [0, 1]: with a calibration, the probability that the "
+        "document is relevant (meta.score_kind calibrated-probability); "
+        "else the method's scores mapped monotonically by their kind "
+        "(meta.score_kind; see the README)."
+    )
     document: Optional[ReturnedDocument] = None
 
 
@@ -143,8 +137,9 @@ class ApiVersion(BaseModel):
 class Meta(BaseModel):
     api_version: ApiVersion
     billed_units: BilledUnits
-    score_kind: str = Field(description="calibrated-probability, or what the method's raw scores are, which "
-                                        "relevance_score is mapped from.")
+    score_kind: str = Field(
+        description="calibrated-probability, or what the method's raw scores are, which relevance_score is mapped from."
+    )
 
 
 class Usage(BaseModel):
@@ -158,8 +153,10 @@ class ReasoningStep(BaseModel):
     index: Optional[int] = Field(None, description="The document a passage judgment is about.")
     reasoning: str
     reasoning_tokens: int
-    ended: str = Field(description="How the thinking ended: model (closed it), budget (cut and closed by the "
-                                   "method), turn or none (no thinking).")
+    ended: str = Field(
+        description="How the thinking ended: model (closed it), budget (cut and closed by the "
+        "method), turn or none (no thinking)."
+    )
 
 
 class RerankResponse(BaseModel):
@@ -171,13 +168,15 @@ class RerankResponse(BaseModel):
     reasoning: Optional[list[ReasoningStep]] = None
 
 
-class TEIRequest(CountedRequest):
+class TEIRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    counted_field = "texts"
     query: NonBlank
     texts: list[NonBlank] = Field(json_schema_extra={"minItems": 1})
-    raw_scores: StrictBool = Field(False, description="false: scores mapped onto [0, 1] by their kind, as "
-                                                      "relevance_score on /v1/rerank; true: the method's own scores.")
+    raw_scores: StrictBool = Field(
+        False,
+        description="false: scores mapped onto [0, 1] by their kind, as "
+        "relevance_score on /v1/rerank; true: the method's own scores.",
+    )
     return_text: StrictBool = False
     truncate: StrictBool = False
     min_relevance: Optional[JsonProbability] = Field(None, description=MIN_RELEVANCE_HELP)
@@ -190,10 +189,22 @@ class TEIResult(BaseModel):
     text: Optional[str] = None
 
 
-ERROR_TYPES = {400: "invalid_request", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed",
-               408: "request_timeout", 413: "too_large", 415: "unsupported_media_type", 422: "validation",
-               431: "headers_too_large", 499: "client_closed_request", 500: "internal", 503: "unavailable",
-               504: "timeout", 505: "http_version_not_supported"}
+ERROR_TYPES = {
+    400: "invalid_request",
+    401: "unauthorized",
+    404: "not_found",
+    405: "method_not_allowed",
+    408: "request_timeout",
+    413: "too_large",
+    415: "unsupported_media_type",
+    422: "validation",
+    431: "headers_too_large",
+    499: "client_closed_request",
+    500: "internal",
+    503: "unavailable",
+    504: "timeout",
+    505: "http_version_not_supported",
+}
 
 
 class ErrorBody(BaseModel):
@@ -206,8 +217,9 @@ class ErrorBody(BaseModel):
     detail: Optional[Any] = None
 
 
-def error_response(status: int, message: str, request_id: str | None, detail: Any = None,
-                   headers: dict[str, str] | None = None) -> Any:
+def error_response(
+    status: int, message: str, request_id: str | None, detail: Any = None, headers: dict[str, str] | None = None
+) -> Any:
     """The one JSON shape of every error answer, as a response."""
     from fastapi.responses import JSONResponse
 
@@ -224,10 +236,15 @@ def error_body(status: int, message: str, request_id: str | None, detail: Any = 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorBody, "description": description}
-    for status, description in [(400, "malformed JSON or Content-Length"), (401, "missing or wrong API key"),
-                                (408, "body not received in time"), (413, "request body or a field over a limit"),
-                                (415, "the body is not JSON"),
-                                (422, "invalid request: the field and the problem are named"),
-                                (500, "internal error"), (503, "overloaded, loading or draining; retry later"),
-                                (504, "not answered within the request timeout")]
+    for status, description in [
+        (400, "malformed JSON or Content-Length"),
+        (401, "missing or wrong API key"),
+        (408, "body not received in time"),
+        (413, "request body or a field over a limit"),
+        (415, "the body is not JSON"),
+        (422, "invalid request: the field and the problem are named"),
+        (500, "internal error"),
+        (503, "overloaded, loading or draining; retry later"),
+        (504, "not answered within the request timeout"),
+    ]
 }

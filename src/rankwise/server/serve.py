@@ -32,8 +32,11 @@ def read_api_keys(path: str | Path | None) -> frozenset[str]:
             if not key:
                 continue
             if len(key.split()) > 1:
-                raise InputError("a key cannot contain whitespace (one key per line; comments start with #)",
-                                 source=str(path), line=number)
+                raise InputError(
+                    "a key cannot contain whitespace (one key per line; comments start with #)",
+                    source=str(path),
+                    line=number,
+                )
             keys.add(key)
         if not keys:
             raise InputError("API key file holds no key", source=str(path))
@@ -41,8 +44,15 @@ def read_api_keys(path: str | Path | None) -> frozenset[str]:
     return frozenset(keys)
 
 
-def run(app: FastAPI, host: str, port: int, drain_seconds: float = 2.0, log_level: str = "info",
-        limits: ConnectionLimits | None = None, shutdown_grace: float = 30.0) -> None:
+def run(
+    app: FastAPI,
+    host: str,
+    port: int,
+    drain_seconds: float = 2.0,
+    log_level: str = "info",
+    limits: ConnectionLimits | None = None,
+    shutdown_grace: float = 30.0,
+) -> None:
     """Serve until SIGINT/SIGTERM. Then: `drain_seconds` of 503s to new requests while in-flight ones go on;
     then no new connections, and in-flight requests get `shutdown_grace` more seconds; any still running then
     is answered a JSON 503 (retry) and its work cancelled, so no request ends in a plain-text 500. A second
@@ -74,8 +84,15 @@ def run(app: FastAPI, host: str, port: int, drain_seconds: float = 2.0, log_leve
 
             later(drain_seconds, stop)
 
-    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=int(shutdown_grace) + 10,
-                            http=guarded_h11_protocol(limits), backlog=min(2048, limits.max_connections))
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        timeout_graceful_shutdown=int(shutdown_grace) + 10,
+        http=guarded_h11_protocol(limits),
+        backlog=min(2048, limits.max_connections),
+    )
     server = DrainingServer(config)
 
     def stop_after_load_failure() -> None:  # no point listening: /ready would answer 503 forever
@@ -84,5 +101,6 @@ def run(app: FastAPI, host: str, port: int, drain_seconds: float = 2.0, log_leve
     service.on_load_failure = stop_after_load_failure
     server.run()
     if app.state.service.load_error:
-        raise ModelNotAvailableError(f"the model failed to load, so the service stopped: "
-                                     f"{app.state.service.load_error}")
+        raise ModelNotAvailableError(
+            f"the model failed to load, so the service stopped: {app.state.service.load_error}"
+        )

@@ -8,8 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from rankwise.rerankers.base import BaseReranker
-from rankwise.server.body import JsonLimits
 from rankwise.server.batcher import MicroBatcher
+from rankwise.server.body import JsonLimits
 from rankwise.server.metrics import ServiceMetrics
 
 
@@ -47,14 +47,20 @@ class ServerSettings:
 
     @property
     def json_limits(self) -> JsonLimits:
-        return JsonLimits(max_bytes=self.body_limit, max_values=self.max_json_values, max_depth=self.max_json_depth)
+        return JsonLimits(
+            max_bytes=self.body_limit,
+            max_values=self.max_json_values,
+            max_depth=self.max_json_depth,
+            max_documents=self.max_documents,
+        )
 
 
 class ApiError(Exception):
     """An answer other than 200, with the field it is about; every layer raises it, one handler answers it."""
 
-    def __init__(self, status: int, message: str, field_path: list[str] | None = None,
-                 headers: dict[str, str] | None = None):
+    def __init__(
+        self, status: int, message: str, field_path: list[str] | None = None, headers: dict[str, str] | None = None
+    ):
         super().__init__(message)
         self.status, self.message, self.field_path, self.headers = status, message, field_path, headers or {}
 

@@ -32,8 +32,9 @@ def _escaped(code: int) -> str:
 
 
 # A character that is content, as a regular expression both Python and JSON Schema (ECMA-262) read alike.
-VISIBLE_PATTERN = "[^" + "".join(_escaped(a) if a == b else f"{_escaped(a)}-{_escaped(b)}"
-                                 for a, b in _invisible_ranges()) + "]"
+VISIBLE_PATTERN = (
+    "[^" + "".join(_escaped(a) if a == b else f"{_escaped(a)}-{_escaped(b)}" for a, b in _invisible_ranges()) + "]"
+)
 _VISIBLE = re.compile(VISIBLE_PATTERN)
 
 

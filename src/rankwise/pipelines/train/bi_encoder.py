@@ -16,14 +16,14 @@ from pathlib import Path
 
 from rankwise.errors import InputError
 from rankwise.pipelines.train.data import HeldOut, QueryGroup
-from rankwise.pipelines.train.run import TrainingRecord, TrainingRun
 from rankwise.pipelines.train.dev import DevEvaluation
-from rankwise.pipelines.train.st_trainer import (dev_summary, fit, history_rows, load_student,
-                                                 trained_parameters)
+from rankwise.pipelines.train.run import TrainingRecord, TrainingRun
+from rankwise.pipelines.train.st_trainer import dev_summary, fit, history_rows, load_student, trained_parameters
 
-
-BI_ENCODER_LOSSES = {"kl": "DistillKLDivLoss (grades as teacher logits)",
-                     "margin_mse": "MarginMSELoss (scaled-cosine margins regress to the grade margins)"}
+BI_ENCODER_LOSSES = {
+    "kl": "DistillKLDivLoss (grades as teacher logits)",
+    "margin_mse": "MarginMSELoss (scaled-cosine margins regress to the grade margins)",
+}
 
 
 @dataclass
@@ -61,14 +61,22 @@ def listwise_examples(groups: Sequence[QueryGroup], config: BiEncoderTrainingCon
             rows.append(row)
     rng.shuffle(rows)
     if not rows:
-        raise InputError("no training example: no query has a passage graded "
-                         f">= {config.min_positive_grade} and {config.negatives} lower-graded ones")
+        raise InputError(
+            "no training example: no query has a passage graded "
+            f">= {config.min_positive_grade} and {config.negatives} lower-graded ones"
+        )
     return rows
 
 
-def train_bi_encoder(base_model: str, groups: Sequence[QueryGroup], out_dir: str | Path,
-                     config: BiEncoderTrainingConfig, resume: bool = False,
-                     held_out: HeldOut | None = None, dev: DevEvaluation | None = None) -> TrainingRecord:
+def train_bi_encoder(
+    base_model: str,
+    groups: Sequence[QueryGroup],
+    out_dir: str | Path,
+    config: BiEncoderTrainingConfig,
+    resume: bool = False,
+    held_out: HeldOut | None = None,
+    dev: DevEvaluation | None = None,
+) -> TrainingRecord:
     if config.loss not in BI_ENCODER_LOSSES:
         raise InputError(f"unknown bi-encoder loss {config.loss!r}; available: {', '.join(BI_ENCODER_LOSSES)}")
     run = TrainingRun(out_dir, resume)
@@ -79,7 +87,7 @@ def train_bi_encoder(base_model: str, groups: Sequence[QueryGroup], out_dir: str
 
     rows = listwise_examples(groups, config)
     scale = config.similarity_scale
-    similarity = lambda a, b: torch.nn.functional.cosine_similarity(a, b) * scale  # noqa: E731
+    similarity = lambda a, b: torch.nn.functional.cosine_similarity(a, b) * scale
     if config.loss == "margin_mse":
         from sentence_transformers.sentence_transformer.losses import MarginMSELoss
 
@@ -89,8 +97,16 @@ def train_bi_encoder(base_model: str, groups: Sequence[QueryGroup], out_dir: str
     trainer = fit(model, rows, loss, run.checkpoints, config, resume, dev=dev)
     model.save(str(out / "model"))
     run.write_log(history_rows(trainer))
-    return run.finish(out / "model", trainer="bi-encoder", base_model=base_model,
-                      collections=sorted({g.collection for g in groups}), held_out=(held_out or HeldOut()).names(),
-                      queries=len(groups), examples=len(rows), steps=trainer.state.global_step,
-                      loss=BI_ENCODER_LOSSES[config.loss], parameters_trained=trained_parameters(model),
-                      config={**asdict(config), **dev_summary(trainer)})
+    return run.finish(
+        out / "model",
+        trainer="bi-encoder",
+        base_model=base_model,
+        collections=sorted({g.collection for g in groups}),
+        held_out=(held_out or HeldOut()).names(),
+        queries=len(groups),
+        examples=len(rows),
+        steps=trainer.state.global_step,
+        loss=BI_ENCODER_LOSSES[config.loss],
+        parameters_trained=trained_parameters(model),
+        config={**asdict(config), **dev_summary(trainer)},
+    )

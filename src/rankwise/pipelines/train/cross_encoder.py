@@ -21,11 +21,10 @@ from typing import Any
 
 from rankwise.errors import InputError
 from rankwise.pipelines.train.data import HeldOut, QueryGroup
+from rankwise.pipelines.train.dev import DevEvaluation
 from rankwise.pipelines.train.listwise_sampling import ListSample, ListSampling, sample_lists
 from rankwise.pipelines.train.run import TrainingRecord, TrainingRun
-from rankwise.pipelines.train.dev import DevEvaluation
-from rankwise.pipelines.train.st_trainer import (dev_summary, fit, history_rows, load_student,
-                                                 trained_parameters)
+from rankwise.pipelines.train.st_trainer import dev_summary, fit, history_rows, load_student, trained_parameters
 
 
 @dataclass
@@ -44,14 +43,18 @@ def _scaled(values: Sequence[float], top: float) -> list[float]:
     return [top * (v - low) / (high - low) if high > low else 0.0 for v in values]
 
 
-def _listwise_rows(samples: Sequence[ListSample], relevance: Callable[[list[float]], list[float]]
-                   ) -> list[dict[str, Any]]:
+def _listwise_rows(
+    samples: Sequence[ListSample], relevance: Callable[[list[float]], list[float]]
+) -> list[dict[str, Any]]:
     return [{"query": s.query, "docs": s.passages, "labels": relevance(s.logits)} for s in samples]
 
 
 def _pointwise_rows(samples: Sequence[ListSample]) -> list[dict[str, Any]]:
-    return [{"query": s.query, "passage": text, "label": label}
-            for s in samples for text, label in zip(s.passages, _scaled(s.logits, 1.0))]
+    return [
+        {"query": s.query, "passage": text, "label": label}
+        for s in samples
+        for text, label in zip(s.passages, _scaled(s.logits, 1.0))
+    ]
 
 
 def _margin_rows(samples: Sequence[ListSample]) -> list[dict[str, Any]]:
@@ -99,19 +102,35 @@ def _bce(model: Any) -> Any:
 
 
 LOSSES = {
-    "listnet": LossRecipe("ListNetLoss (softmax cross-entropy to the teacher's logits)",
-                          lambda samples: _listwise_rows(samples, list), _listnet),
-    "lambdaloss": LossRecipe("LambdaLoss, NDCG-Loss2++ (teacher logits scaled to relevance 0..3 per list)",
-                             lambda samples: _listwise_rows(samples, lambda v: _scaled(v, 3.0)), _lambdaloss),
+    "listnet": LossRecipe(
+        "ListNetLoss (softmax cross-entropy to the teacher's logits)",
+        lambda samples: _listwise_rows(samples, list),
+        _listnet,
+    ),
+    "lambdaloss": LossRecipe(
+        "LambdaLoss, NDCG-Loss2++ (teacher logits scaled to relevance 0..3 per list)",
+        lambda samples: _listwise_rows(samples, lambda v: _scaled(v, 3.0)),
+        _lambdaloss,
+    ),
     "bce": LossRecipe("BinaryCrossEntropyLoss (teacher logits scaled to 0..1 per list)", _pointwise_rows, _bce),
-    "margin_mse": LossRecipe("MarginMSELoss (Hofstaetter et al.: score margins of the best passage over each other "
-                             "regress to the teacher's logit margins)", _margin_rows, _margin_mse),
+    "margin_mse": LossRecipe(
+        "MarginMSELoss (Hofstaetter et al.: score margins of the best passage over each other "
+        "regress to the teacher's logit margins)",
+        _margin_rows,
+        _margin_mse,
+    ),
 }
 
 
-def train_cross_encoder(base_model: str, groups: Sequence[QueryGroup], out_dir: str | Path,
-                        config: CrossEncoderTrainingConfig, resume: bool = False,
-                        held_out: HeldOut | None = None, dev: DevEvaluation | None = None) -> TrainingRecord:
+def train_cross_encoder(
+    base_model: str,
+    groups: Sequence[QueryGroup],
+    out_dir: str | Path,
+    config: CrossEncoderTrainingConfig,
+    resume: bool = False,
+    held_out: HeldOut | None = None,
+    dev: DevEvaluation | None = None,
+) -> TrainingRecord:
     """Train and write `out_dir/model`, a cross-encoder folder the `cross-encoder` method loads."""
     if config.loss not in LOSSES:
         raise InputError(f"unknown cross-encoder loss {config.loss!r}; available: {', '.join(LOSSES)}")
@@ -124,8 +143,16 @@ def train_cross_encoder(base_model: str, groups: Sequence[QueryGroup], out_dir: 
     destination = out / "model"
     model.save(str(destination))
     run.write_log(history_rows(trainer))
-    return run.finish(destination, trainer="cross-encoder", base_model=base_model,
-                      collections=sorted({g.collection for g in groups}), held_out=(held_out or HeldOut()).names(),
-                      queries=len(groups), examples=len(rows), steps=trainer.state.global_step,
-                      loss=recipe.description, parameters_trained=trained_parameters(model),
-                      config={**asdict(config), **dev_summary(trainer)})
+    return run.finish(
+        destination,
+        trainer="cross-encoder",
+        base_model=base_model,
+        collections=sorted({g.collection for g in groups}),
+        held_out=(held_out or HeldOut()).names(),
+        queries=len(groups),
+        examples=len(rows),
+        steps=trainer.state.global_step,
+        loss=recipe.description,
+        parameters_trained=trained_parameters(model),
+        config={**asdict(config), **dev_summary(trainer)},
+    )

@@ -54,8 +54,12 @@ class QueryGroup:
 
     @classmethod
     def from_json(cls, entry: dict[str, Any]) -> QueryGroup:
-        return cls(collection=entry["collection"], qid=str(entry["qid"]), query=entry["query"],
-                   docs=[PooledDoc(**d) for d in entry["docs"]])
+        return cls(
+            collection=entry["collection"],
+            qid=str(entry["qid"]),
+            query=entry["query"],
+            docs=[PooledDoc(**d) for d in entry["docs"]],
+        )
 
 
 def _normalized(text: str) -> str:
@@ -101,8 +105,9 @@ class HeldOut:
 
     def check_collection(self, folder: Path) -> None:
         if folder.resolve() in self.folders:
-            raise InputError("this collection is held out for evaluation and cannot be used for training",
-                             source=str(folder))
+            raise InputError(
+                "this collection is held out for evaluation and cannot be used for training", source=str(folder)
+            )
 
     def has_query(self, qid: str, text: str) -> bool:
         return qid in self.qids or _normalized(text) in self.query_texts
@@ -235,16 +240,12 @@ def sample_windows(
         return []  # a window of equal grades has no order to learn
 
     def key(doc: PooledDoc) -> tuple[float, float]:
-        if tie_break in doc.scores:
-            secondary = -doc.scores[tie_break]
-        else:
-            secondary = doc.ranks.get(tie_break, 10**6)
+        secondary = -doc.scores[tie_break] if tie_break in doc.scores else doc.ranks.get(tie_break, 10**6)
         return (-(doc.grade or 0), secondary)
 
     windows = []
     for _ in range(count):
         shown = rng.sample(judged, size)
         gold = sorted(range(size), key=lambda i: key(shown[i]))
-        windows.append(ListwiseWindow(group.qid, group.query, [d.text for d in shown], [d.docid for d in shown],
-                                      gold))
+        windows.append(ListwiseWindow(group.qid, group.query, [d.text for d in shown], [d.docid for d in shown], gold))
     return windows

@@ -34,8 +34,10 @@ class DevEvaluation:
             if relevant and others:
                 samples.append((group, relevant, others))
         if not samples:
-            raise InputError(f"--dev: no dev query has both a passage graded >= {self.relevance_level} and another "
-                             "passage, so nDCG@10 cannot be measured")
+            raise InputError(
+                f"--dev: no dev query has both a passage graded >= {self.relevance_level} and another "
+                "passage, so nDCG@10 cannot be measured"
+            )
         return samples
 
     def ndcg(self, score: Callable[[str, list[str]], Sequence[float]]) -> float:
@@ -55,8 +57,9 @@ class DevEvaluation:
                 run.append(ir_measures.ScoredDoc(qid, docid, float(value) - position * 1e-9))
         return float(ir_measures.calc_aggregate([ir_measures.nDCG @ 10], qrels, run)[ir_measures.nDCG @ 10])
 
-    def evaluator(self, cross_encoder: bool, score: Callable[[Any, str, list[str]], Sequence[float]] | None = None
-                  ) -> Any:
+    def evaluator(
+        self, cross_encoder: bool, score: Callable[[Any, str, list[str]], Sequence[float]] | None = None
+    ) -> Any:
         """The trainer's evaluator: sentence-transformers' own for a cross-encoder or a bi-encoder, or with
         `score(model, query, passages)` one that measures `ndcg` with the model being trained."""
         if score is not None:
@@ -65,13 +68,18 @@ class DevEvaluation:
         if cross_encoder:
             from sentence_transformers.cross_encoder.evaluation import CrossEncoderRerankingEvaluator
 
-            return CrossEncoderRerankingEvaluator([{"query": q, "positive": r, "documents": r + o}
-                                                   for q, r, o in samples], at_k=10, always_rerank_positives=False,
-                                                  name="dev", write_csv=False)
+            return CrossEncoderRerankingEvaluator(
+                [{"query": q, "positive": r, "documents": r + o} for q, r, o in samples],
+                at_k=10,
+                always_rerank_positives=False,
+                name="dev",
+                write_csv=False,
+            )
         from sentence_transformers.sentence_transformer.evaluation import RerankingEvaluator
 
-        return RerankingEvaluator([{"query": q, "positive": r, "negative": o} for q, r, o in samples], at_k=10,
-                                  name="dev", write_csv=False)
+        return RerankingEvaluator(
+            [{"query": q, "positive": r, "negative": o} for q, r, o in samples], at_k=10, name="dev", write_csv=False
+        )
 
 
 def _ScoredDevEvaluator(dev: DevEvaluation, score: Callable[[Any, str, list[str]], Sequence[float]]) -> Any:
@@ -83,8 +91,9 @@ def _ScoredDevEvaluator(dev: DevEvaluation, score: Callable[[Any, str, list[str]
             super().__init__()
             self.primary_metric = "dev_ndcg@10"
 
-        def __call__(self, model: Any, output_path: str | None = None, epoch: int = -1, steps: int = -1
-                     ) -> dict[str, float]:
+        def __call__(
+            self, model: Any, output_path: str | None = None, epoch: int = -1, steps: int = -1
+        ) -> dict[str, float]:
             return {self.primary_metric: dev.ndcg(lambda query, passages: score(model, query, passages))}
 
     return ScoredDevEvaluator()

@@ -24,11 +24,11 @@ from rankwise.backends.lora import attach_lora, resume_lora, save_lora, training
 from rankwise.errors import InputError
 from rankwise.pipelines.train.data import HeldOut, ListwiseWindow, QueryGroup, sample_windows
 from rankwise.pipelines.train.dev import DevEvaluation
-from rankwise.pipelines.train.run import TrainingRecord, TrainingRun
 from rankwise.pipelines.train.first_loss import DEFAULT_RANKNET_WEIGHT, first_loss, target_nll, weighted_ranknet_loss
-from rankwise.rerankers.listwise import FirstReranker
+from rankwise.pipelines.train.run import TrainingRecord, TrainingRun
+from rankwise.rerankers.listwise.llm import FirstReranker
+from rankwise.rerankers.listwise.sliding_window import Window
 from rankwise.rerankers.registry import load_reranker
-from rankwise.rerankers.sliding_window import Window
 
 CHECKPOINT = "checkpoint"
 BEST = "best"
@@ -82,7 +82,7 @@ def window_loss(reranker: FirstReranker, window: ListwiseWindow, ranknet_weight:
     if full[: len(prompt_ids)] != list(prompt_ids):
         raise InputError("the target's first tokens merge with the prompt; FIRST training cannot be exact here")
     eos = lm.tokenizer.eos_token_id
-    target_ids = full[len(prompt_ids):] + ([eos] if eos is not None else [])
+    target_ids = full[len(prompt_ids) :] + ([eos] if eos is not None else [])
     scheme = reranker.scheme(len(labels))
     outputs = training_forward(lm, prompt_ids, target_ids, *scheme.request())
     scores = scheme.fill(torch.empty(len(labels), dtype=outputs.first.dtype), outputs.first, outputs.second)
@@ -107,8 +107,9 @@ def train_first(
     run = TrainingRun(out_dir, resume, checkpoints=CHECKPOINT, refuse_existing_log=True)
     out, checkpoint = run.out, run.checkpoints
     torch.manual_seed(config.seed)
-    reranker = load_reranker(model, method="first", window=config.window, stride=config.window,
-                             max_words=config.max_words, **model_options)
+    reranker = load_reranker(
+        model, method="first", window=config.window, stride=config.window, max_words=config.max_words, **model_options
+    )
     plan = window_plan(groups, config)
     start_step = 0
     evaluations: list[dict[str, float]] = []
@@ -116,14 +117,14 @@ def train_first(
         resume_lora(reranker.lm, checkpoint, config.gradient_checkpointing)
         state = json.loads((checkpoint / "state.json").read_text())
         if state["config"] != asdict(config):
-            raise InputError("the checkpoint was written with other settings: "
-                             f"{state['config']}", source=str(checkpoint))
+            raise InputError(
+                f"the checkpoint was written with other settings: {state['config']}", source=str(checkpoint)
+            )
         start_step = state["step"]
         evaluations = _resumed_evaluations(state.get("dev", []), out / BEST, start_step)
         _truncate_log(out / "log.csv", start_step)
     else:
-        attach_lora(reranker.lm, config.lora_r, config.lora_alpha,
-                    gradient_checkpointing=config.gradient_checkpointing)
+        attach_lora(reranker.lm, config.lora_r, config.lora_alpha, gradient_checkpointing=config.gradient_checkpointing)
     trainable = [p for p in reranker.lm.model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=config.lr)
     if resume:
@@ -140,7 +141,7 @@ def train_first(
             step_start = time.perf_counter()
             optimizer.zero_grad()
             totals = [0.0, 0.0, 0.0]
-            for window in plan[step * config.accumulation:(step + 1) * config.accumulation]:
+            for window in plan[step * config.accumulation : (step + 1) * config.accumulation]:
                 loss, lm_nll, ranknet = window_loss(reranker, window, config.ranknet_weight)
                 (loss / config.accumulation).backward()
                 for i, value in enumerate((loss, lm_nll, ranknet)):
@@ -167,8 +168,10 @@ def train_first(
     else:
         save_lora(reranker.lm, out / "adapter")
     # The log was appended step by step (so a resumed run continues it); it ends in the shared shape.
-    rows = [{k: float(v) if k != "step" else int(v) for k, v in row.items()}
-            for row in csv.DictReader(log_path.open(encoding="utf-8"))]
+    rows = [
+        {k: float(v) if k != "step" else int(v) for k, v in row.items()}
+        for row in csv.DictReader(log_path.open(encoding="utf-8"))
+    ]
     measured = {int(e["step"]): e["ndcg@10"] for e in evaluations}
     for row in rows:
         if row["step"] in measured:
@@ -177,13 +180,26 @@ def train_first(
     dev_record = {}
     if evaluations:
         best = max(evaluations, key=lambda e: e["ndcg@10"])
-        dev_record = {"dev": {"evaluations": evaluations, "best_ndcg@10": best["ndcg@10"],
-                              "best_checkpoint": f"step {int(best['step'])}"}}
-    return run.finish(out / "adapter", trainer="first", base_model=model,
-                      collections=sorted({g.collection for g in groups}), held_out=(held_out or HeldOut()).names(),
-                      queries=len(groups), examples=len(plan), steps=steps_run,
-                      loss=f"LM loss + {config.ranknet_weight} x position-weighted RankNet on first-identifier logits",
-                      parameters_trained=sum(p.numel() for p in trainable), config={**asdict(config), **dev_record})
+        dev_record = {
+            "dev": {
+                "evaluations": evaluations,
+                "best_ndcg@10": best["ndcg@10"],
+                "best_checkpoint": f"step {int(best['step'])}",
+            }
+        }
+    return run.finish(
+        out / "adapter",
+        trainer="first",
+        base_model=model,
+        collections=sorted({g.collection for g in groups}),
+        held_out=(held_out or HeldOut()).names(),
+        queries=len(groups),
+        examples=len(plan),
+        steps=steps_run,
+        loss=f"LM loss + {config.ranknet_weight} x position-weighted RankNet on first-identifier logits",
+        parameters_trained=sum(p.numel() for p in trainable),
+        config={**asdict(config), **dev_record},
+    )
 
 
 def _dev_reranker(reranker: FirstReranker) -> FirstReranker:
@@ -196,8 +212,9 @@ def _dev_reranker(reranker: FirstReranker) -> FirstReranker:
     return dev_reranker
 
 
-def _evaluate(dev: DevEvaluation, reranker: FirstReranker, step: int, evaluations: list[dict[str, float]],
-              best_folder: Path) -> bool:
+def _evaluate(
+    dev: DevEvaluation, reranker: FirstReranker, step: int, evaluations: list[dict[str, float]], best_folder: Path
+) -> bool:
     """Measure the dev nDCG@10 at `step`, keep the adapter in `best_folder` when it is the best so far;
     True when `dev.patience` evaluations in a row brought nothing better."""
     import torch
@@ -244,8 +261,14 @@ def _resumed_evaluations(saved: list[dict[str, float]], best_folder: Path, step:
     return evaluations
 
 
-def _save_checkpoint(reranker: FirstReranker, optimizer, folder: Path, step: int, config: FirstTrainingConfig,
-                     evaluations: Sequence[dict[str, float]] = ()) -> None:
+def _save_checkpoint(
+    reranker: FirstReranker,
+    optimizer,
+    folder: Path,
+    step: int,
+    config: FirstTrainingConfig,
+    evaluations: Sequence[dict[str, float]] = (),
+) -> None:
     """Adapter, optimizer and step, written to a temporary folder and renamed, so a kill leaves the old one."""
     import shutil
 
@@ -255,8 +278,9 @@ def _save_checkpoint(reranker: FirstReranker, optimizer, folder: Path, step: int
     shutil.rmtree(temporary, ignore_errors=True)
     save_lora(reranker.lm, temporary)
     torch.save(optimizer.state_dict(), temporary / "optimizer.pt")
-    (temporary / "state.json").write_text(json.dumps({"step": step, "config": asdict(config),
-                                                      "dev": list(evaluations)}))
+    (temporary / "state.json").write_text(
+        json.dumps({"step": step, "config": asdict(config), "dev": list(evaluations)})
+    )
     shutil.rmtree(folder, ignore_errors=True)
     temporary.rename(folder)
 

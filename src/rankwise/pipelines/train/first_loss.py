@@ -48,6 +48,7 @@ def target_nll(logits: torch.Tensor, target_ids: torch.Tensor) -> torch.Tensor:
     return torch.nn.functional.cross_entropy(logits.float(), target_ids)
 
 
-def first_loss(lm_nll: torch.Tensor, ranknet: torch.Tensor, ranknet_weight: float = DEFAULT_RANKNET_WEIGHT
-               ) -> torch.Tensor:
+def first_loss(
+    lm_nll: torch.Tensor, ranknet: torch.Tensor, ranknet_weight: float = DEFAULT_RANKNET_WEIGHT
+) -> torch.Tensor:
     return lm_nll + ranknet_weight * ranknet

@@ -25,8 +25,14 @@ from typing import Any
 from rankwise.errors import InputError, UnsupportedMethodError
 from rankwise.io.collection import is_collection_folder
 from rankwise.io.lines import iter_jsonl, iter_lines
-from rankwise.pipelines.train.data import (BuildReport, HeldOut, PooledDoc, QueryGroup, build_query_groups,
-                                           without_held_out)
+from rankwise.pipelines.train.data import (
+    BuildReport,
+    HeldOut,
+    PooledDoc,
+    QueryGroup,
+    build_query_groups,
+    without_held_out,
+)
 
 TEACHER_KEY = "teacher"  # where a lists file's scores go; ListSampling.teacher reads it
 IRDS_PREFIX = "irds:"
@@ -35,22 +41,25 @@ TRIPLE_FIELDS = ("query", "positive", "negatives")
 # evaluation, mining and GRPO use (TREC DL's binary cut-off). Read as 1, it was never relevant there.
 TRIPLE_POSITIVE_GRADE = 2
 LIST_FIELDS = ("query", "passages", "labels or scores")
-EXPECTED = ("a collection folder (topics.tsv, qrels.txt, *_top100.json), JSONL triples {query, positive, "
-            "negatives}, JSONL lists {query, passages, labels|scores}, a BEIR folder (corpus.jsonl, queries.jsonl, "
-            "qrels/), a TREC folder (qrels.txt, topics.tsv, corpus.jsonl), a saved datasets folder, or irds:ID")
+EXPECTED = (
+    "a collection folder (topics.tsv, qrels.txt, *_top100.json), JSONL triples {query, positive, "
+    "negatives}, JSONL lists {query, passages, labels|scores}, a BEIR folder (corpus.jsonl, queries.jsonl, "
+    "qrels/), a TREC folder (qrels.txt, topics.tsv, corpus.jsonl), a saved datasets folder, or irds:ID"
+)
 
 
 def text_docid(text: str) -> str:
     return "t" + hashlib.blake2b(text.encode("utf-8"), digest_size=8).hexdigest()
 
 
-def read_training_data(source: str | Path, held_out: HeldOut | None = None,
-                       judged_only_queries: bool = False) -> BuildReport:
+def read_training_data(
+    source: str | Path, held_out: HeldOut | None = None, judged_only_queries: bool = False
+) -> BuildReport:
     """The query groups of one training source in any supported format, held-out content dropped."""
     held_out = held_out or HeldOut()
     text = str(source)
     if text.startswith(IRDS_PREFIX):
-        return without_held_out(_irds_groups(text[len(IRDS_PREFIX):]), held_out)
+        return without_held_out(_irds_groups(text[len(IRDS_PREFIX) :]), held_out)
     path = Path(source)
     if not path.exists():
         raise InputError(f"training data not found (expected {EXPECTED})", source=text)
@@ -85,16 +94,21 @@ def _rows_to_groups(rows: Iterable[tuple[int, Any]], name: str, source: str) -> 
     groups: dict[str, QueryGroup] = {}
     shape = None
     for line, row in rows:
-        def fail(problem: str) -> InputError:
+
+        def fail(problem: str, line: int = line) -> InputError:
             return InputError(problem, source=source, line=line)
 
         if not isinstance(row, dict):
-            raise fail(f"expected a JSON object with {', '.join(TRIPLE_FIELDS)} (triples) or "
-                       f"{', '.join(LIST_FIELDS)} (lists), got {type(row).__name__}")
+            raise fail(
+                f"expected a JSON object with {', '.join(TRIPLE_FIELDS)} (triples) or "
+                f"{', '.join(LIST_FIELDS)} (lists), got {type(row).__name__}"
+            )
         found = "triples" if "positive" in row or "negatives" in row else "lists" if "passages" in row else None
         if found is None:
-            raise fail(f"neither a triple ({', '.join(TRIPLE_FIELDS)}) nor a list ({', '.join(LIST_FIELDS)}); "
-                       f"its fields are {', '.join(sorted(row)) or 'none'}")
+            raise fail(
+                f"neither a triple ({', '.join(TRIPLE_FIELDS)}) nor a list ({', '.join(LIST_FIELDS)}); "
+                f"its fields are {', '.join(sorted(row)) or 'none'}"
+            )
         if shape is not None and found != shape:
             raise fail(f"a {found[:-1]} in a file of {shape}")
         shape = found
@@ -149,16 +163,18 @@ def _list_docs(row: dict[str, Any]) -> list[PooledDoc]:
             raise ValueError(f"{key}[{i}] is not a number: {value!r}")
         if key == "labels":
             if int(value) != value:
-                raise ValueError(f"labels[{i}] = {value!r} is not an integer grade (give a teacher's real-valued "
-                                 "scores as 'scores')")
+                raise ValueError(
+                    f"labels[{i}] = {value!r} is not an integer grade (give a teacher's real-valued scores as 'scores')"
+                )
             docs.append(PooledDoc(docid, text, grade=int(value)))
         else:
             docs.append(PooledDoc(docid, text, grade=None, scores={TEACHER_KEY: float(value)}))
     return docs
 
 
-def _judged_groups(name: str, queries: dict[str, str], qrels: dict[str, dict[str, int]],
-                   texts: dict[str, str], source: str) -> list[QueryGroup]:
+def _judged_groups(
+    name: str, queries: dict[str, str], qrels: dict[str, dict[str, int]], texts: dict[str, str], source: str
+) -> list[QueryGroup]:
     groups = []
     for qid, judged in qrels.items():
         if qid not in queries:
@@ -166,8 +182,9 @@ def _judged_groups(name: str, queries: dict[str, str], qrels: dict[str, dict[str
         docs = []
         for docid, grade in judged.items():
             if docid not in texts:
-                raise InputError(f"qrels of query {qid!r} name document {docid!r}, which the corpus lacks",
-                                 source=source)
+                raise InputError(
+                    f"qrels of query {qid!r} name document {docid!r}, which the corpus lacks", source=source
+                )
             docs.append(PooledDoc(docid, texts[docid], grade=grade))
         groups.append(QueryGroup(name, qid, queries[qid], docs))
     return groups
@@ -179,8 +196,11 @@ def _beir_groups(folder: Path) -> list[QueryGroup]:
     splits = sorted((folder / "qrels").glob("*.tsv"))
     chosen = [p for p in splits if p.stem == "train"] or splits
     if len(chosen) != 1:
-        raise InputError(f"BEIR qrels: expected qrels/train.tsv or a single split, found "
-                         f"{', '.join(p.name for p in splits) or 'none'}", source=str(folder / "qrels"))
+        raise InputError(
+            f"BEIR qrels: expected qrels/train.tsv or a single split, found "
+            f"{', '.join(p.name for p in splits) or 'none'}",
+            source=str(folder / "qrels"),
+        )
     queries = {}
     for line, row in iter_jsonl(folder / "queries.jsonl"):
         if not isinstance(row, dict) or "_id" not in row or not isinstance(row.get("text"), str):
@@ -221,8 +241,9 @@ def _datasets_groups(folder: Path) -> list[QueryGroup]:
     try:
         import datasets
     except ImportError:
-        raise UnsupportedMethodError("a saved datasets folder needs the datasets library: pip install datasets") \
-            from None
+        raise UnsupportedMethodError(
+            "a saved datasets folder needs the datasets library: pip install datasets"
+        ) from None
     loaded = datasets.load_from_disk(str(folder))
     if isinstance(loaded, datasets.DatasetDict):
         if "train" not in loaded:

@@ -19,13 +19,19 @@ from rankwise.io.collection import FIRST_STAGES, Collection, is_collection_folde
 from rankwise.io.trec import Qrels
 from rankwise.pipelines.evaluate import evaluate
 from rankwise.pipelines.train.data import HeldOut, query_folds
-from rankwise.rerankers.fusion import BOOSTER_FILE, SPEC_FILE, FusionSpec, request_features
+from rankwise.rerankers.compose.fusion import BOOSTER_FILE, SPEC_FILE, FusionSpec, request_features
 from rankwise.rerankers.registry import load_reranker
 from rankwise.types import Candidate, Query, Request
 
 DEFAULT_PARAMS: dict[str, Any] = {
-    "objective": "lambdarank", "n_estimators": 100, "learning_rate": 0.05, "num_leaves": 3,
-    "min_child_samples": 100, "subsample": 0.8, "subsample_freq": 1, "verbose": -1,
+    "objective": "lambdarank",
+    "n_estimators": 100,
+    "learning_rate": 0.05,
+    "num_leaves": 3,
+    "min_child_samples": 100,
+    "subsample": 0.8,
+    "subsample_freq": 1,
+    "verbose": -1,
 }
 
 
@@ -61,8 +67,9 @@ def monotone_constraints(names: Sequence[str]) -> list[int]:
     return [direction(n) for n in names]
 
 
-def load_training_requests(collections: Sequence[str | Path], first_stages: Sequence[str],
-                           held_out: HeldOut) -> list[tuple[str, Request, dict[str, int]]]:
+def load_training_requests(
+    collections: Sequence[str | Path], first_stages: Sequence[str], held_out: HeldOut
+) -> list[tuple[str, Request, dict[str, int]]]:
     """(source, request, grades) for every judged query: of every first stage's candidate file in a
     collection folder, and of any other training format (formats.py) in the file's own passage order, which
     is then the first stage's ranking (its ranks are features; it has no first-stage scores)."""
@@ -77,8 +84,9 @@ def load_training_requests(collections: Sequence[str | Path], first_stages: Sequ
     return loaded
 
 
-def _collection_requests(folder: Path, first_stages: Sequence[str], held_out: HeldOut
-                         ) -> list[tuple[str, Request, dict[str, int]]]:
+def _collection_requests(
+    folder: Path, first_stages: Sequence[str], held_out: HeldOut
+) -> list[tuple[str, Request, dict[str, int]]]:
     held_out.check_collection(folder)
     collection = Collection.open(folder)
     qrels = collection.qrels(required="fusion training")
@@ -105,18 +113,20 @@ def _format_requests(source: str | Path, held_out: HeldOut) -> list[tuple[str, R
     return loaded
 
 
-def compute_features(spec: FusionSpec, loaded: list[tuple[str, Request, dict[str, int]]],
-                     on_progress: Callable[[int], None] | None = None, queries_per_batch: int = 4
-                     ) -> list[FeatureGroup]:
+def compute_features(
+    spec: FusionSpec,
+    loaded: list[tuple[str, Request, dict[str, int]]],
+    on_progress: Callable[[int], None] | None = None,
+    queries_per_batch: int = 4,
+) -> list[FeatureGroup]:
     stages = [load_reranker(s.model, method=s.method, **s.options) for s in spec.stages]
     groups = []
     for offset in range(0, len(loaded), queries_per_batch):
-        chunk = loaded[offset:offset + queries_per_batch]
+        chunk = loaded[offset : offset + queries_per_batch]
         requests = [request for _, request, _ in chunk]
         for (source, request, grades), features in zip(chunk, request_features(spec, stages, requests)):
             docids = [c.docid for c in request.candidates]
-            groups.append(FeatureGroup(source, request.query.qid, docids, features,
-                                       [grades.get(d, 0) for d in docids]))
+            groups.append(FeatureGroup(source, request.query.qid, docids, features, [grades.get(d, 0) for d in docids]))
         if on_progress:
             on_progress(len(chunk))
     return groups
@@ -129,15 +139,24 @@ def _fit(groups: list[FeatureGroup], names: list[str], params: dict[str, Any], s
         raise UnsupportedMethodError("fusion training needs LightGBM: pip install 'rankwise[fusion]'") from None
     import numpy as np
 
-    ranker = lightgbm.LGBMRanker(**{**params, "random_state": seed},
-                                 monotone_constraints=monotone_constraints(names))
-    ranker.fit(np.concatenate([g.features for g in groups]), np.concatenate([g.labels for g in groups]),
-               group=[len(g.docids) for g in groups], feature_name=[n.replace(".", "_") for n in names])
+    ranker = lightgbm.LGBMRanker(**{**params, "random_state": seed}, monotone_constraints=monotone_constraints(names))
+    ranker.fit(
+        np.concatenate([g.features for g in groups]),
+        np.concatenate([g.labels for g in groups]),
+        group=[len(g.docids) for g in groups],
+        feature_name=[n.replace(".", "_") for n in names],
+    )
     return ranker
 
 
-def cross_validate(groups: list[FeatureGroup], qrels_by_source: dict[str, Qrels], names: list[str],
-                   params: dict[str, Any], folds: int, seed: int) -> dict[str, float]:
+def cross_validate(
+    groups: list[FeatureGroup],
+    qrels_by_source: dict[str, Qrels],
+    names: list[str],
+    params: dict[str, Any],
+    folds: int,
+    seed: int,
+) -> dict[str, float]:
     """nDCG@10 per source with every query scored by a model that never saw it (query-level folds)."""
     runs: dict[str, dict[str, dict[str, float]]] = {}
     for held in query_folds([g.qid for g in groups], folds, seed):
@@ -178,12 +197,24 @@ def train_fusion(
     model.booster_.save_model(str(out / BOOSTER_FILE))
     (out / SPEC_FILE).write_text(json.dumps(spec.to_json(), indent=2) + "\n", encoding="utf-8")
     importance = dict(zip(names, map(float, model.booster_.feature_importance("gain"))))
-    report = FusionTrainingReport(out, cv, folds, len({g.qid for g in groups}), time.perf_counter() - start,
-                                  importance)
-    (out / "training.json").write_text(json.dumps({
-        "collections": [Path(c).name for c in collections], "first_stages": list(first_stages),
-        "held_out": [p.name for p in (held_out or HeldOut()).folders], "queries": report.queries,
-        "folds": folds, "seed": seed, "params": params, "cv_ndcg@10": cv,
-        "seconds": round(report.seconds, 1), "feature_importance_gain": importance,
-    }, indent=2) + "\n", encoding="utf-8")
+    report = FusionTrainingReport(out, cv, folds, len({g.qid for g in groups}), time.perf_counter() - start, importance)
+    (out / "training.json").write_text(
+        json.dumps(
+            {
+                "collections": [Path(c).name for c in collections],
+                "first_stages": list(first_stages),
+                "held_out": [p.name for p in (held_out or HeldOut()).folders],
+                "queries": report.queries,
+                "folds": folds,
+                "seed": seed,
+                "params": params,
+                "cv_ndcg@10": cv,
+                "seconds": round(report.seconds, 1),
+                "feature_importance_gain": importance,
+            },
+            indent=2,
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     return report

@@ -28,9 +28,9 @@ from typing import Any
 from rankwise.errors import InputError, OptionError
 from rankwise.pipelines.train.data import HeldOut, QueryGroup
 from rankwise.pipelines.train.run import TrainingRecord, TrainingRun, require_extra
-from rankwise.rerankers.listwise_prompt import RANK_ZEPHYR, identifiers, parse_permutation
-from rankwise.rerankers.prompts import RELEVANCE_YES_NO
-from rankwise.rerankers.setwise import setwise_prompt
+from rankwise.rerankers.pairwise.setwise import setwise_prompt
+from rankwise.rerankers.prompts.listwise import RANK_ZEPHYR, identifiers, parse_permutation
+from rankwise.rerankers.prompts.pointwise import RELEVANCE_YES_NO
 
 # Each prompt format and the rankwise method whose prompt it is (the method the adapter serves).
 FORMATS = {"pointwise": "llm-pointwise", "setwise": "setwise", "listwise": "listwise-generate"}
@@ -83,7 +83,7 @@ def format_reward(fmt: str, text: str, size: int) -> float:
 
 def ndcg_at_10(order: Sequence[int], grades: Sequence[int]) -> float:
     def dcg(gains: Sequence[int]) -> float:
-        return sum((2 ** g - 1) / math.log2(rank + 2) for rank, g in enumerate(gains[:10]))
+        return sum((2**g - 1) / math.log2(rank + 2) for rank, g in enumerate(gains[:10]))
 
     ideal = dcg(sorted(grades, reverse=True))
     return dcg([grades[i] for i in order]) / ideal if ideal > 0 else 0.0
@@ -147,12 +147,15 @@ def grpo_examples(groups: Sequence[QueryGroup], config: GRPOTrainingConfig) -> l
 
 def reward_functions(config: GRPOTrainingConfig) -> list[Any]:
     """The two rewards as TRL calls them: (prompts, completions, grades=[...]) -> one float per completion."""
+
     def format_reward_(prompts: list, completions: list, grades: list, **_: Any) -> list[float]:
         return [format_reward(config.format, completion_text(c), len(g)) for c, g in zip(completions, grades)]
 
     def ranking_reward_(prompts: list, completions: list, grades: list, **_: Any) -> list[float]:
-        return [ranking_reward(config.format, completion_text(c), g, config.relevance_level)
-                for c, g in zip(completions, grades)]
+        return [
+            ranking_reward(config.format, completion_text(c), g, config.relevance_level)
+            for c, g in zip(completions, grades)
+        ]
 
     format_reward_.__name__, ranking_reward_.__name__ = "format_reward", "ranking_reward"
     return [format_reward_, ranking_reward_]
@@ -178,8 +181,14 @@ def _wall_clock_limit(minutes: float) -> Any:
     return WallClockLimit()
 
 
-def train_grpo(model: str, groups: Sequence[QueryGroup], out_dir: str | Path, config: GRPOTrainingConfig,
-               resume: bool = False, held_out: HeldOut | None = None) -> TrainingRecord:
+def train_grpo(
+    model: str,
+    groups: Sequence[QueryGroup],
+    out_dir: str | Path,
+    config: GRPOTrainingConfig,
+    resume: bool = False,
+    held_out: HeldOut | None = None,
+) -> TrainingRecord:
     """Train a LoRA adapter with GRPO; writes `out_dir/adapter` (load it with `-O adapter=`)."""
     require_extra(("trl", "peft", "datasets"), "train", "GRPO training")
     import torch
@@ -199,29 +208,60 @@ def train_grpo(model: str, groups: Sequence[QueryGroup], out_dir: str | Path, co
         tokenizer.pad_token = tokenizer.eos_token
     base = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
     arguments = GRPOConfig(
-        output_dir=str(run.checkpoints), per_device_train_batch_size=config.num_generations,
-        num_generations=config.num_generations, max_completion_length=config.max_completion_length,
-        temperature=config.temperature, beta=config.beta, learning_rate=config.lr, max_steps=config.steps,
-        logging_steps=1, save_strategy="steps", save_steps=config.checkpoint_steps, save_total_limit=2,
-        report_to=[], seed=config.seed, data_seed=config.seed, use_cpu=True, bf16=False,
-        reward_weights=[config.format_weight, 1.0])
-    lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, target_modules="all-linear",
-                      task_type="CAUSAL_LM")
-    trainer = GRPOTrainer(model=base, reward_funcs=reward_functions(config), args=arguments,
-                          train_dataset=Dataset.from_list(rows), processing_class=tokenizer, peft_config=lora,
-                          callbacks=[_wall_clock_limit(config.max_minutes)] if config.max_minutes > 0 else None)
+        output_dir=str(run.checkpoints),
+        per_device_train_batch_size=config.num_generations,
+        num_generations=config.num_generations,
+        max_completion_length=config.max_completion_length,
+        temperature=config.temperature,
+        beta=config.beta,
+        learning_rate=config.lr,
+        max_steps=config.steps,
+        logging_steps=1,
+        save_strategy="steps",
+        save_steps=config.checkpoint_steps,
+        save_total_limit=2,
+        report_to=[],
+        seed=config.seed,
+        data_seed=config.seed,
+        use_cpu=True,
+        bf16=False,
+        reward_weights=[config.format_weight, 1.0],
+    )
+    lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, target_modules="all-linear", task_type="CAUSAL_LM")
+    trainer = GRPOTrainer(
+        model=base,
+        reward_funcs=reward_functions(config),
+        args=arguments,
+        train_dataset=Dataset.from_list(rows),
+        processing_class=tokenizer,
+        peft_config=lora,
+        callbacks=[_wall_clock_limit(config.max_minutes)] if config.max_minutes > 0 else None,
+    )
     trainer.train(resume_from_checkpoint=True if resume else None)
     destination = run.out / "adapter"
     trainer.model.save_pretrained(str(destination))
-    history = [{"step": e["step"], "loss": e.get("loss"), "reward": e.get("reward"),
-                "format_reward": e.get("rewards/format_reward/mean"),
-                "ranking_reward": e.get("rewards/ranking_reward/mean")}
-               for e in trainer.state.log_history if "reward" in e]
+    history = [
+        {
+            "step": e["step"],
+            "loss": e.get("loss"),
+            "reward": e.get("reward"),
+            "format_reward": e.get("rewards/format_reward/mean"),
+            "ranking_reward": e.get("rewards/ranking_reward/mean"),
+        }
+        for e in trainer.state.log_history
+        if "reward" in e
+    ]
     run.write_log(history)
-    return run.finish(destination, trainer="grpo", base_model=model,
-                      collections=sorted({g.collection for g in groups}), held_out=(held_out or HeldOut()).names(),
-                      queries=len({g.qid for g in groups}), examples=len(rows), steps=trainer.state.global_step,
-                      loss=f"GRPO ({config.format}; format reward x{config.format_weight} + ranking reward, KL "
-                           f"beta {config.beta})",
-                      parameters_trained=sum(p.numel() for p in trainer.model.parameters() if p.requires_grad),
-                      config=config)
+    return run.finish(
+        destination,
+        trainer="grpo",
+        base_model=model,
+        collections=sorted({g.collection for g in groups}),
+        held_out=(held_out or HeldOut()).names(),
+        queries=len({g.qid for g in groups}),
+        examples=len(rows),
+        steps=trainer.state.global_step,
+        loss=f"GRPO ({config.format}; format reward x{config.format_weight} + ranking reward, KL beta {config.beta})",
+        parameters_trained=sum(p.numel() for p in trainer.model.parameters() if p.requires_grad),
+        config=config,
+    )

@@ -17,12 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from rankwise.pipelines.train.data import HeldOut, QueryGroup
+from rankwise.pipelines.train.dev import DevEvaluation
 from rankwise.pipelines.train.listwise_sampling import ListSampling, sample_lists
 from rankwise.pipelines.train.run import TrainingRecord, TrainingRun, require_extra
-from rankwise.pipelines.train.dev import DevEvaluation
-from rankwise.pipelines.train.st_trainer import (dev_summary, fit, history_rows, load_student,
-                                                 trained_parameters)
-from rankwise.rerankers.late_interaction import maxsim
+from rankwise.pipelines.train.st_trainer import dev_summary, fit, history_rows, load_student, trained_parameters
+from rankwise.rerankers.embedding.maxsim import maxsim
 
 LORA_TARGETS = ("query", "key", "value", "dense")
 
@@ -44,7 +43,7 @@ class LateInteractionTrainingConfig(ListSampling):
 def listwise_groups(groups: Sequence[QueryGroup], config: LateInteractionTrainingConfig) -> list[dict[str, Any]]:
     """(query, d0..dK-1, label) rows, the columns sentence-transformers' trainer passes to the loss."""
     rows = []
-    for sample in sample_lists(groups, config):
+    for sample in sample_lists(groups, config, same_size=True):
         row: dict[str, Any] = {"query": sample.query}
         row.update({f"d{i}": text for i, text in enumerate(sample.passages)})
         row["label"] = sample.logits
@@ -75,8 +74,11 @@ def maxsim_listwise_loss(config: LateInteractionTrainingConfig) -> Callable[[Any
                 similarity = torch.einsum("bqh,bdh->bqd", query_tokens, tokens)
                 best = similarity.masked_fill(~keep[:, None, :], -1e4).max(-1).values * query_keep
                 late.append(best.sum(-1) / query_keep.sum(-1).clamp(min=1))
-                pooled.append(torch.nn.functional.cosine_similarity(outputs[0]["sentence_embedding"],
-                                                                    out["sentence_embedding"], dim=-1))
+                pooled.append(
+                    torch.nn.functional.cosine_similarity(
+                        outputs[0]["sentence_embedding"], out["sentence_embedding"], dim=-1
+                    )
+                )
             target = torch.softmax(labels, dim=1)
 
             def kl(scores: Any) -> Any:
@@ -103,9 +105,15 @@ def maxsim_dev_scores(model: Any, query: str, passages: list[str]) -> list[float
     return [maxsim(vectors[0], passage) for passage in vectors[1:]]
 
 
-def train_late_interaction(base_model: str, groups: Sequence[QueryGroup], out_dir: str | Path,
-                           config: LateInteractionTrainingConfig, resume: bool = False,
-                           held_out: HeldOut | None = None, dev: DevEvaluation | None = None) -> TrainingRecord:
+def train_late_interaction(
+    base_model: str,
+    groups: Sequence[QueryGroup],
+    out_dir: str | Path,
+    config: LateInteractionTrainingConfig,
+    resume: bool = False,
+    held_out: HeldOut | None = None,
+    dev: DevEvaluation | None = None,
+) -> TrainingRecord:
     """Train and write `out_dir/model`: full weights, or with `lora_r` only the adapter (adapter_config.json,
     adapter_model.safetensors) over `base_model`'s weights; with `dev`, the MaxSim nDCG@10 on it is measured
     during training and the best checkpoint is the one written."""
@@ -117,10 +125,21 @@ def train_late_interaction(base_model: str, groups: Sequence[QueryGroup], out_di
         require_extra(("peft",), "train", "LoRA")
         from peft import LoraConfig
 
-        model.add_adapter(LoraConfig(r=config.lora_r, lora_alpha=2 * config.lora_r, lora_dropout=0.0,
-                                     target_modules=list(LORA_TARGETS)))
-    trainer = fit(model, rows, maxsim_listwise_loss(config)(model), run.checkpoints, config, resume, dev=dev,
-                  dev_score=maxsim_dev_scores)
+        model.add_adapter(
+            LoraConfig(
+                r=config.lora_r, lora_alpha=2 * config.lora_r, lora_dropout=0.0, target_modules=list(LORA_TARGETS)
+            )
+        )
+    trainer = fit(
+        model,
+        rows,
+        maxsim_listwise_loss(config)(model),
+        run.checkpoints,
+        config,
+        resume,
+        dev=dev,
+        dev_score=maxsim_dev_scores,
+    )
     destination = out / "model"
     if config.lora_r:
         destination.mkdir(parents=True, exist_ok=True)
@@ -128,8 +147,16 @@ def train_late_interaction(base_model: str, groups: Sequence[QueryGroup], out_di
     else:
         model.save(str(destination))
     run.write_log(history_rows(trainer))
-    return run.finish(destination, trainer="late-interaction", base_model=base_model,
-                      collections=sorted({g.collection for g in groups}), held_out=(held_out or HeldOut()).names(),
-                      queries=len(groups), examples=len(rows), steps=trainer.state.global_step,
-                      loss="KL(teacher softmax || softmax(scale * MaxSim)) + pooled_weight * same on pooled cosine",
-                      parameters_trained=trained_parameters(model), config={**asdict(config), **dev_summary(trainer)})
+    return run.finish(
+        destination,
+        trainer="late-interaction",
+        base_model=base_model,
+        collections=sorted({g.collection for g in groups}),
+        held_out=(held_out or HeldOut()).names(),
+        queries=len(groups),
+        examples=len(rows),
+        steps=trainer.state.global_step,
+        loss="KL(teacher softmax || softmax(scale * MaxSim)) + pooled_weight * same on pooled cosine",
+        parameters_trained=trained_parameters(model),
+        config={**asdict(config), **dev_summary(trainer)},
+    )

@@ -9,6 +9,7 @@ gives the same samples."""
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -63,11 +64,17 @@ def teacher_logits(group: QueryGroup, config: ListSampling) -> dict[str, float]:
 MIN_LIST = 2  # passages in the shortest list that has an order to learn
 
 
-def sample_lists(groups: Sequence[QueryGroup], config: ListSampling) -> list[ListSample]:
+def sample_lists(groups: Sequence[QueryGroup], config: ListSampling, same_size: bool = False) -> list[ListSample]:
     """`examples_per_query` samples of `group_size` passages per query (`examples_per_synthetic_query` for
     generated queries), shuffled. A query with fewer labelled passages than `group_size` (an MS MARCO triple:
     one positive and a few negatives) trains as one list of all of them, if it has at least two passages
-    whose labels differ; sampling it again would only repeat that list."""
+    whose labels differ; sampling it again would only repeat that list. With `same_size` (a trainer whose rows
+    are fixed columns), every list has the smallest such group's size instead."""
+    if same_size:
+        sizes = [len(teacher_logits(g, config)) for g in groups]
+        smallest = min((n for n in sizes if n >= MIN_LIST), default=config.group_size)
+        if smallest < config.group_size:
+            config = dataclasses.replace(config, group_size=smallest, group_head=min(config.group_head, smallest - 1))
     rng = random.Random(config.seed)
     samples = []
     for group in groups:
@@ -80,14 +87,18 @@ def sample_lists(groups: Sequence[QueryGroup], config: ListSampling) -> list[Lis
             continue
         ranked: list[PooledDoc] = sorted(docs, key=lambda d: -logits[d.docid])
         head = max(config.group_head, min(config.head, len(ranked) // 3))
+        head = min(head, len(ranked) - (config.group_size - config.group_head))  # the tail must fill the rest
         count = config.examples_per_synthetic_query if group.is_synthetic else config.examples_per_query
         for _ in range(count):
-            picked = rng.sample(ranked[:head], config.group_head) + rng.sample(ranked[head:],
-                                                                                config.group_size - config.group_head)
+            picked = rng.sample(ranked[:head], config.group_head) + rng.sample(
+                ranked[head:], config.group_size - config.group_head
+            )
             rng.shuffle(picked)
             samples.append(ListSample(group.query, [d.text for d in picked], [logits[d.docid] for d in picked]))
     rng.shuffle(samples)
     if not samples:
-        raise InputError(f"no training example: no query has {MIN_LIST} or more passages with different grades "
-                         "(or different teacher scores): each query needs a relevant passage and another one")
+        raise InputError(
+            f"no training example: no query has {MIN_LIST} or more passages with different grades "
+            "(or different teacher scores): each query needs a relevant passage and another one"
+        )
     return samples

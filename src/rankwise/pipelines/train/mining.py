@@ -29,10 +29,16 @@ class MiningReport:
     dropped_examples: list[dict[str, Any]] = field(default_factory=list)  # the first few, to inspect
 
 
-def mine_hard_negatives(groups: Sequence[QueryGroup], reranker: Any, negatives: int = 8,
-                        relevance_level: int = 2, margin: float | None = 0.0, skip_top: int = 0,
-                        candidates: dict[str, list[Candidate]] | None = None,
-                        report: MiningReport | None = None) -> Iterator[dict[str, Any]]:
+def mine_hard_negatives(
+    groups: Sequence[QueryGroup],
+    reranker: Any,
+    negatives: int = 8,
+    relevance_level: int = 2,
+    margin: float | None = 0.0,
+    skip_top: int = 0,
+    candidates: dict[str, list[Candidate]] | None = None,
+    report: MiningReport | None = None,
+) -> Iterator[dict[str, Any]]:
     """Triples rows `{qid, query, positive, negatives}` (one per relevant passage), the negatives best first.
     `candidates` (qid -> retrieved passages) replaces the groups' own pools when given; `skip_top` leaves
     out the reranker's first few non-relevant passages (another guard, as `range_min`)."""
@@ -44,8 +50,11 @@ def mine_hard_negatives(groups: Sequence[QueryGroup], reranker: Any, negatives: 
         if not positives:
             continue
         relevant = {d.docid for d in positives} | {d.text for d in positives}
-        pool = candidates.get(group.qid, []) if candidates is not None else [
-            Candidate(d.docid, d.text) for d in group.docs]
+        pool = (
+            candidates.get(group.qid, [])
+            if candidates is not None
+            else [Candidate(d.docid, d.text) for d in group.docs]
+        )
         others = [c for c in pool if c.docid not in relevant and c.text not in relevant]
         if not others:
             report.queries_without_negatives += 1
@@ -64,8 +73,14 @@ def mine_hard_negatives(groups: Sequence[QueryGroup], reranker: Any, negatives: 
             if margin is not None and score[candidate.docid] > bar - margin:
                 report.dropped_as_false_negatives += 1
                 if len(report.dropped_examples) < 20:
-                    report.dropped_examples.append({"qid": group.qid, "docid": candidate.docid,
-                                                    "score": score[candidate.docid], "positive_bar": bar})
+                    report.dropped_examples.append(
+                        {
+                            "qid": group.qid,
+                            "docid": candidate.docid,
+                            "score": score[candidate.docid],
+                            "positive_bar": bar,
+                        }
+                    )
                 continue
             kept.append(candidate)
             if len(kept) == negatives:
@@ -76,12 +91,17 @@ def mine_hard_negatives(groups: Sequence[QueryGroup], reranker: Any, negatives: 
         for positive in positives:
             report.positives += 1
             report.negatives += len(kept)
-            yield {"qid": group.qid, "query": group.query, "positive": {"id": positive.docid, "text": positive.text},
-                   "negatives": [{"id": c.docid, "text": c.text} for c in kept]}
+            yield {
+                "qid": group.qid,
+                "query": group.query,
+                "positive": {"id": positive.docid, "text": positive.text},
+                "negatives": [{"id": c.docid, "text": c.text} for c in kept],
+            }
 
 
-def retrieved_candidates(groups: Sequence[QueryGroup], corpus: Sequence[Candidate], depth: int
-                         ) -> dict[str, list[Candidate]]:
+def retrieved_candidates(
+    groups: Sequence[QueryGroup], corpus: Sequence[Candidate], depth: int
+) -> dict[str, list[Candidate]]:
     """bm25s's top `depth` of `corpus` for each group's query."""
     from rankwise.pipelines.retrieve import BM25Index
 

@@ -38,8 +38,9 @@ def _destination(name: str) -> Path:
 
 def _install(source: Path, destination: Path) -> None:
     """Replace `destination` by `source`, keeping the model card and the recorded reference scores."""
-    kept = {file: (destination / file).read_text(encoding="utf-8")
-            for file in KEPT_FILES if (destination / file).exists()}
+    kept = {
+        file: (destination / file).read_text(encoding="utf-8") for file in KEPT_FILES if (destination / file).exists()
+    }
     if destination.exists():
         shutil.rmtree(destination)
     shutil.copytree(source, destination, ignore=shutil.ignore_patterns("checkpoints"))
@@ -61,14 +62,14 @@ def _fusion_recipe(name: str, spec_factory: Callable[[], object]) -> Callable[[P
 
 
 def _minilm_prf_spec() -> object:
-    from rankwise.rerankers.fusion import FusionSpec, Stage
+    from rankwise.rerankers.compose.fusion import FusionSpec, Stage
 
     # Trained before scale-free gaps existed; kept as it was so the recipe rebuilds the shipped booster.
     return FusionSpec([Stage(name="minilm_prf", model="minilm-embed", method="embedding-prf")], scale_free_gap=False)
 
 
 def _minilm_maxsim_spec() -> object:
-    from rankwise.rerankers.fusion import FusionSpec, Stage
+    from rankwise.rerankers.compose.fusion import FusionSpec, Stage
 
     return FusionSpec([Stage(name="maxsim", model="minilm-embed", method="maxsim")], scale_free_gap=True)
 
@@ -96,15 +97,22 @@ def _maxsim_lora_config() -> object:
 
 
 RECIPES = {
-    "minilm-fusion-dl21": Recipe("minilm-fusion-dl21", "LambdaMART over MiniLM+PRF and first-stage features",
-                                 _fusion_recipe("minilm-fusion-dl21", _minilm_prf_spec)),
+    "minilm-fusion-dl21": Recipe(
+        "minilm-fusion-dl21",
+        "LambdaMART over MiniLM+PRF and first-stage features",
+        _fusion_recipe("minilm-fusion-dl21", _minilm_prf_spec),
+    ),
     "minilm-maxsim-fusion-dl21": Recipe(
-        "minilm-maxsim-fusion-dl21", "LambdaMART over MiniLM MaxSim+feedback and first-stage features",
-        _fusion_recipe("minilm-maxsim-fusion-dl21", _minilm_maxsim_spec)),
+        "minilm-maxsim-fusion-dl21",
+        "LambdaMART over MiniLM MaxSim+feedback and first-stage features",
+        _fusion_recipe("minilm-maxsim-fusion-dl21", _minilm_maxsim_spec),
+    ),
     "minilm-maxsim-lora": Recipe(
-        "minilm-maxsim-lora", "LoRA adapter on MiniLM trained for MaxSim on DL 2021 grades and DL 2022 SPLADE++ scores",
+        "minilm-maxsim-lora",
+        "LoRA adapter on MiniLM trained for MaxSim on DL 2021 grades and DL 2022 SPLADE++ scores",
         _late_interaction_recipe("minilm-maxsim-lora", _maxsim_lora_config),
-        collections=(TRAIN_COLLECTION, UNJUDGED_COLLECTION, HELD_OUT_COLLECTION)),
+        collections=(TRAIN_COLLECTION, UNJUDGED_COLLECTION, HELD_OUT_COLLECTION),
+    ),
 }
 
 
@@ -134,9 +142,10 @@ def write_reference_scores(name: str, data: str | Path, queries: int = 3, top: i
     scores = {}
     for ranking in load_reranker(name).rerank_batch(requests):
         head = ranking.results[:top]
-        scores[ranking.query.qid] = {"top": [r.docid for r in head],
-                                     "values": {r.docid: round(r.score, 6) for r in head}}
+        scores[ranking.query.qid] = {
+            "top": [r.docid for r in head],
+            "values": {r.docid: round(r.score, 6) for r in head},
+        }
     path = _destination(name) / "reference_scores.json"
     path.write_text(json.dumps({"candidates": candidates, "scores": scores}, indent=1) + "\n", encoding="utf-8")
     return path
-

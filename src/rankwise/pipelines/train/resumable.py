@@ -36,16 +36,20 @@ class ResumableJsonl:
             try:
                 ids.append(str(json.loads(line)[self.key]))
             except (json.JSONDecodeError, KeyError, TypeError):
-                raise InputError(f"not a {self.what} line; delete the file to start over",
-                                 source=str(self.path), line=number) from None
+                raise InputError(
+                    f"not a {self.what} line; delete the file to start over", source=str(self.path), line=number
+                ) from None
         return ids
 
     def remaining(self, expected_ids: Sequence[str]) -> int:
         """How many of `expected_ids` are already finished; refuses a file that is not their prefix."""
         done = self.finished_ids()
         if done != list(expected_ids[: len(done)]):
-            raise InputError(f"the existing {self.what} lines are not a prefix of this run's (different input, "
-                             "order or options); delete the file to start over", source=str(self.path))
+            raise InputError(
+                f"the existing {self.what} lines are not a prefix of this run's (different input, "
+                "order or options); delete the file to start over",
+                source=str(self.path),
+            )
         return len(done)
 
     def append(self, entries: Sequence[dict[str, Any]]) -> None:

@@ -49,16 +49,19 @@ class TrainingRun:
     """A run's folder `out`: checkpoints under `out/checkpoints` (or the trainer's own name), resumed only
     when asked and refused when a finished or started run is there and resume was not asked."""
 
-    def __init__(self, out: str | Path, resume: bool, checkpoints: str = "checkpoints",
-                 refuse_existing_log: bool = False):
+    def __init__(
+        self, out: str | Path, resume: bool, checkpoints: str = "checkpoints", refuse_existing_log: bool = False
+    ):
         self.out, self.resume = Path(out), resume
         self.checkpoints = self.out / checkpoints
         if resume and not (self.checkpoints.is_dir() and any(self.checkpoints.iterdir())):
             raise InputError("nothing to resume: no checkpoint there", source=str(self.checkpoints))
         # A trainer that appends to its log as it goes (FIRST) would mix two runs in one file.
         if refuse_existing_log and not resume and (self.out / "log.csv").exists():
-            raise InputError("a training run is already there; pass --resume to continue it or choose another "
-                             "folder", source=str(self.out))
+            raise InputError(
+                "a training run is already there; pass --resume to continue it or choose another folder",
+                source=str(self.out),
+            )
         self.out.mkdir(parents=True, exist_ok=True)
         self.started = time.perf_counter()
 
@@ -97,8 +100,7 @@ class TrainingRun:
         """The run's record, also written to `destination/training.json`."""
         if hasattr(fields.get("config"), "__dataclass_fields__"):
             fields["config"] = asdict(fields["config"])
-        record = TrainingRecord(output=str(destination), seconds=round(time.perf_counter() - self.started, 1),
-                                **fields)
+        record = TrainingRecord(output=str(destination), seconds=round(time.perf_counter() - self.started, 1), **fields)
         destination.mkdir(parents=True, exist_ok=True)
         (destination / RECORD).write_text(json.dumps(asdict(record), indent=2) + "\n", encoding="utf-8")
         return record

@@ -10,6 +10,7 @@ from typing import Any
 from rankwise.models.resolve import resolve_model
 from rankwise.pipelines.train.dev import DevEvaluation
 from rankwise.pipelines.train.run import require_extra
+from rankwise.verbosity import quiet_loading
 
 DEV_METRIC = "eval_dev_ndcg@10"
 
@@ -25,10 +26,12 @@ def load_student(base_model: str, max_seq_length: int, seed: int, purpose: str, 
     torch.manual_seed(seed)
     path = resolve_model(base_model).path
     if cross_encoder:
-        model = CrossEncoder(path, num_labels=1, max_length=max_seq_length, device="cpu")
+        with quiet_loading():  # its load report lists the new head's weights as missing: expected here
+            model = CrossEncoder(path, num_labels=1, max_length=max_seq_length, device="cpu")
         _pass_cls_through_pooler(model, torch)
         return model
-    model = SentenceTransformer(path, device="cpu")
+    with quiet_loading():
+        model = SentenceTransformer(path, device="cpu")
     model.max_seq_length = max_seq_length
     return model
 
@@ -47,9 +50,17 @@ def _pass_cls_through_pooler(model: Any, torch: Any) -> None:
         pooler.dense.bias.zero_()
 
 
-def fit(model: Any, rows: list[dict[str, Any]], loss: Any, checkpoints: Path, config: Any, resume: bool,
-        cross_encoder: bool = False, dev: DevEvaluation | None = None,
-        dev_score: Callable[[Any, str, list[str]], Sequence[float]] | None = None) -> Any:
+def fit(
+    model: Any,
+    rows: list[dict[str, Any]],
+    loss: Any,
+    checkpoints: Path,
+    config: Any,
+    resume: bool,
+    cross_encoder: bool = False,
+    dev: DevEvaluation | None = None,
+    dev_score: Callable[[Any, str, list[str]], Sequence[float]] | None = None,
+) -> Any:
     """Train with sentence-transformers' trainer (its cross-encoder trainer for a `CrossEncoder`); `config`
     gives epochs, lr, batch_size, warmup_ratio, checkpoint_steps and seed; with `dev`, evaluation during
     training (by sentence-transformers' evaluators, or with `dev_score(model, query, passages)` by that
@@ -70,20 +81,44 @@ def fit(model: Any, rows: list[dict[str, Any]], loss: Any, checkpoints: Path, co
     if dev is not None:
         evaluator = dev.evaluator(cross_encoder, dev_score)
         # Checkpoints fall on evaluation steps, so the best one can be the model kept.
-        evaluation = {"eval_strategy": "steps", "eval_steps": dev.every, "save_steps": dev.every,
-                      "load_best_model_at_end": True, "metric_for_best_model": DEV_METRIC, "greater_is_better": True}
+        evaluation = {
+            "eval_strategy": "steps",
+            "eval_steps": dev.every,
+            "save_steps": dev.every,
+            "load_best_model_at_end": True,
+            "metric_for_best_model": DEV_METRIC,
+            "greater_is_better": True,
+        }
         if dev.patience:
             from transformers import EarlyStoppingCallback
 
             callbacks.append(EarlyStoppingCallback(early_stopping_patience=dev.patience))
-    arguments = Arguments(**{
-        "output_dir": str(checkpoints), "num_train_epochs": config.epochs,
-        "per_device_train_batch_size": config.batch_size, "learning_rate": config.lr,
-        "warmup_steps": warmup_steps(len(rows), config), "logging_steps": 5, "save_strategy": "steps",
-        "save_steps": config.checkpoint_steps, "save_total_limit": 2, "report_to": [], "seed": config.seed,
-        "data_seed": config.seed, "use_cpu": True, **evaluation})
-    trainer = Trainer(model=model, args=arguments, train_dataset=Dataset.from_list(rows), loss=loss,
-                      evaluator=evaluator, callbacks=callbacks or None)
+    arguments = Arguments(
+        **{
+            "output_dir": str(checkpoints),
+            "num_train_epochs": config.epochs,
+            "per_device_train_batch_size": config.batch_size,
+            "learning_rate": config.lr,
+            "warmup_steps": warmup_steps(len(rows), config),
+            "logging_steps": 5,
+            "save_strategy": "steps",
+            "save_steps": config.checkpoint_steps,
+            "save_total_limit": 2,
+            "report_to": [],
+            "seed": config.seed,
+            "data_seed": config.seed,
+            "use_cpu": True,
+            **evaluation,
+        }
+    )
+    trainer = Trainer(
+        model=model,
+        args=arguments,
+        train_dataset=Dataset.from_list(rows),
+        loss=loss,
+        evaluator=evaluator,
+        callbacks=callbacks or None,
+    )
     trainer.train(resume_from_checkpoint=True if resume else None)
     return trainer
 
@@ -100,14 +135,18 @@ def warmup_steps(rows: int, config: Any) -> int:
 def history_rows(trainer: Any) -> list[dict[str, Any]]:
     """The trainer's logged steps with a loss, as the run's log rows, with the dev nDCG@10 where measured."""
     dev = {e["step"]: e[DEV_METRIC] for e in trainer.state.log_history if DEV_METRIC in e}
-    rows = [{"step": e.get("step"), "loss": e.get("loss"), "learning_rate": e.get("learning_rate")}
-            for e in trainer.state.log_history if "loss" in e]
+    rows = [
+        {"step": e.get("step"), "loss": e.get("loss"), "learning_rate": e.get("learning_rate")}
+        for e in trainer.state.log_history
+        if "loss" in e
+    ]
     for row in rows:
         if row["step"] in dev:
             row["dev_ndcg@10"] = dev[row["step"]]
     logged = {row["step"] for row in rows}
-    return rows + [{"step": step, "loss": None, "dev_ndcg@10": value} for step, value in dev.items()
-                   if step not in logged]
+    return rows + [
+        {"step": step, "loss": None, "dev_ndcg@10": value} for step, value in dev.items() if step not in logged
+    ]
 
 
 def dev_summary(trainer: Any) -> dict[str, Any]:
@@ -115,8 +154,13 @@ def dev_summary(trainer: Any) -> dict[str, Any]:
     history = [{"step": e["step"], "ndcg@10": e[DEV_METRIC]} for e in trainer.state.log_history if DEV_METRIC in e]
     if not history:
         return {}
-    return {"dev": {"evaluations": history, "best_ndcg@10": trainer.state.best_metric,
-                    "best_checkpoint": trainer.state.best_model_checkpoint}}
+    return {
+        "dev": {
+            "evaluations": history,
+            "best_ndcg@10": trainer.state.best_metric,
+            "best_checkpoint": trainer.state.best_model_checkpoint,
+        }
+    }
 
 
 def trained_parameters(model: Any) -> int:

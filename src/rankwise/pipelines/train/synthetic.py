@@ -22,24 +22,32 @@ from rankwise.backends.interface import LanguageModel, TokenEmbedder
 from rankwise.errors import InputError
 from rankwise.pipelines.train.data import SYNTHETIC_PREFIX, PooledDoc, QueryGroup
 from rankwise.pipelines.train.resumable import ResumableJsonl
-from rankwise.rerankers.late_interaction import maxsim, zscores
+from rankwise.rerankers.embedding.maxsim import maxsim, zscores
 
 SYNTHETIC_TEACHER = "roundtrip_maxsim"
 
-INSTRUCTION = ("You write the web search query that a user typed to find the passage. Answer with the query "
-               "only: a short question or keyword query, in lowercase, without quotes.")
+INSTRUCTION = (
+    "You write the web search query that a user typed to find the passage. Answer with the query "
+    "only: a short question or keyword query, in lowercase, without quotes."
+)
 
 # Hand-written, in the style of web search logs; none comes from a test collection.
 FEW_SHOT = (
-    ("The Federal Reserve sets the target range for the federal funds rate, which influences short-term "
-     "interest rates across the economy, including the prime rate that banks charge customers.",
-     "who sets the federal funds rate"),
-    ("A normal resting heart rate for adults ranges from 60 to 100 beats per minute. Well-trained athletes "
-     "may have a resting heart rate closer to 40 beats per minute.",
-     "normal resting heart rate for adults"),
-    ("To remove a stripped screw, place a wide rubber band between the screwdriver and the screw head, press "
-     "firmly and turn slowly; the rubber fills the gaps and gives the bit grip.",
-     "how to remove a stripped screw"),
+    (
+        "The Federal Reserve sets the target range for the federal funds rate, which influences short-term "
+        "interest rates across the economy, including the prime rate that banks charge customers.",
+        "who sets the federal funds rate",
+    ),
+    (
+        "A normal resting heart rate for adults ranges from 60 to 100 beats per minute. Well-trained athletes "
+        "may have a resting heart rate closer to 40 beats per minute.",
+        "normal resting heart rate for adults",
+    ),
+    (
+        "To remove a stripped screw, place a wide rubber band between the screwdriver and the screw head, press "
+        "firmly and turn slowly; the rubber fills the gaps and gives the bit grip.",
+        "how to remove a stripped screw",
+    ),
 )
 
 
@@ -77,7 +85,8 @@ def sample_sources(groups: Sequence[QueryGroup], config: SyntheticQueryConfig) -
     for group in groups:
         head = sorted(group.docs, key=lambda d: min(d.ranks.values(), default=10**6))[: config.from_top]
         picked = random.Random(f"{config.seed}:{group.collection}:{group.qid}").sample(
-            head, min(config.per_query, len(head)))
+            head, min(config.per_query, len(head))
+        )
         sources += [SourcePassage(f"{group.qid}:{d.docid}", group.qid, d.docid, d.text) for d in picked]
     return sources
 
@@ -104,8 +113,13 @@ def clean_query(answer: str, passage: str) -> str | None:
     return query
 
 
-def generate_queries(lm: LanguageModel, sources: Sequence[SourcePassage], path: Any,
-                     config: SyntheticQueryConfig, on_progress: Callable[[int], None] | None = None) -> int:
+def generate_queries(
+    lm: LanguageModel,
+    sources: Sequence[SourcePassage],
+    path: Any,
+    config: SyntheticQueryConfig,
+    on_progress: Callable[[int], None] | None = None,
+) -> int:
     """One line per source passage (`{"id", "qid", "docid", "answer", "query"}`, `query` null when the
     answer was unusable) in `path`; resumes a killed run. Returns how many this call generated."""
     out = ResumableJsonl(path, "synthetic-query", key="id")
@@ -115,15 +129,28 @@ def generate_queries(lm: LanguageModel, sources: Sequence[SourcePassage], path: 
     for source in sources[done:]:
         produced = lm.generate([query_prompt(lm, source.text, config)], config.max_new_tokens)[0]
         answer = lm.text.decode(produced, skip_special_tokens=True)
-        out.append([{"id": source.id, "qid": source.qid, "docid": source.docid, "answer": answer,
-                     "query": clean_query(answer, source.text)}])
+        out.append(
+            [
+                {
+                    "id": source.id,
+                    "qid": source.qid,
+                    "docid": source.docid,
+                    "answer": answer,
+                    "query": clean_query(answer, source.text),
+                }
+            ]
+        )
         if on_progress:
             on_progress(1)
     return len(sources) - done
 
 
-def round_trip_groups(encoder: TokenEmbedder, groups: Sequence[QueryGroup], generated: Sequence[dict[str, Any]],
-                      config: SyntheticQueryConfig) -> FilterReport:
+def round_trip_groups(
+    encoder: TokenEmbedder,
+    groups: Sequence[QueryGroup],
+    generated: Sequence[dict[str, Any]],
+    config: SyntheticQueryConfig,
+) -> FilterReport:
     """Kept synthetic queries as training groups over their source pool, labelled for `SYNTHETIC_TEACHER`."""
     import numpy as np
 
@@ -132,8 +159,10 @@ def round_trip_groups(encoder: TokenEmbedder, groups: Sequence[QueryGroup], gene
     per_pool: dict[str, list[dict[str, Any]]] = {}
     for entry in generated:
         if entry["qid"] not in by_qid:
-            raise InputError(f"synthetic query {entry['id']!r} comes from query {entry['qid']!r}, which is not in "
-                             "the training collections given")
+            raise InputError(
+                f"synthetic query {entry['id']!r} comes from query {entry['qid']!r}, which is not in "
+                "the training collections given"
+            )
         if entry.get("query") is None:
             report.unusable += 1
         else:
@@ -154,7 +183,9 @@ def round_trip_groups(encoder: TokenEmbedder, groups: Sequence[QueryGroup], gene
             labels = zscores(scores)
             best_other = float(np.delete(labels, source).max(initial=-np.inf))
             labels[source] = max(float(labels[source]), best_other + config.positive_margin)
-            docs = [PooledDoc(d.docid, d.text, None, dict(d.ranks), {SYNTHETIC_TEACHER: float(label)})
-                    for d, label in zip(pool.docs, labels)]
+            docs = [
+                PooledDoc(d.docid, d.text, None, dict(d.ranks), {SYNTHETIC_TEACHER: float(label)})
+                for d, label in zip(pool.docs, labels)
+            ]
             report.groups.append(QueryGroup(f"{SYNTHETIC_PREFIX}{pool.collection}", entry["id"], entry["query"], docs))
     return report

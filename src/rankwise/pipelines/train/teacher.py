@@ -42,7 +42,7 @@ def label_with_teacher(
     teacher = reranker.describe()
     head_record = {**head[0].describe(), "k": head[1]} if head else None
     for offset in range(0, len(todo), queries_per_batch):
-        group = todo[offset:offset + queries_per_batch]
+        group = todo[offset : offset + queries_per_batch]
         if head is not None:
             group = cut_to_heads(group, *head)
         lines = []
@@ -78,8 +78,9 @@ def read_teacher_labels(path: str | Path) -> dict[str, dict[str, float]]:
     return labels
 
 
-def attach_teacher_labels(groups: Sequence[QueryGroup], labels: dict[str, dict[str, float]], key: str,
-                          source: str = "teacher labels") -> tuple[int, int]:
+def attach_teacher_labels(
+    groups: Sequence[QueryGroup], labels: dict[str, dict[str, float]], key: str, source: str = "teacher labels"
+) -> tuple[int, int]:
     """Put each labelled passage's score into its training group under `key` (what a trainer's `teacher`
     option names). Returns (passages labelled, labels left out): labels of queries or passages the groups do
     not hold (held-out content is dropped from the groups) are left out and counted, and a file that matches

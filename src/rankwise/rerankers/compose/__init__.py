@@ -1,0 +1,1 @@
+"""Compositions of rerankers: the spec grammar, cascades, reciprocal rank fusion, learned fusion."""

@@ -1,0 +1,139 @@
+"""E2Rank (Liu et al., "E2Rank: Your Text Embedding can Also be an Effective and Efficient Listwise
+Reranker", 2025): an embedding model used as a listwise reranker. The query and its top-K candidates'
+texts are written into one listwise prompt, the pseudo-query; it is embedded once, and every candidate is
+scored by its cosine with it. The cost over `embedding` is one longer query encode.
+
+The prompt is the authors' evaluation prompt for TREC DL (`src/eval.py` of Alibaba-NLP/E2Rank, `EVAL_PROMPTS
+["dl19"]`): documents written as `[i] text` (from 1) joined by newlines, each first cut to 1024 words, and
+the first K=20 candidates in first-stage order. The authors' checkpoints embed the pseudo-query through
+their chat template with last-token pooling; this method uses the encoder as it is (with `query_prefix`
+before the pseudo-query), so an encoder such as MiniLM sees the same text the paper's model does, and
+`E2Rank-0.6B` itself is refused by the text encoder, which has no last-token pooling.
+
+A small encoder's limit (MiniLM: 256 tokens) holds far less than 20 passages: the query and template are
+never cut (a query too long for them is an error), and the passages share the tokens left equally, a
+passage shorter than its share giving the rest to the others. The trace says how many tokens each
+pseudo-query passage kept."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from rankwise.backends.interface import Capability, Embedder, TokenCounting
+from rankwise.budget import OverBudget, fit
+from rankwise.errors import InputError, OptionError, UnsupportedMethodError
+from rankwise.models.registry import TEXT_ENCODER
+from rankwise.options import option
+from rankwise.rerankers.base import BaseReranker
+from rankwise.rerankers.embedding.bi_encoder import EmbeddingOptions
+from rankwise.rerankers.embedding.passage_vectors import PassageVectors
+from rankwise.types import Candidate, Ranking, Request, ScoreKind
+
+E2RANK_DL_PROMPT = (
+    "Given a web search query and some relevant documents, rerank the documents that answer the "
+    "query:\nDocuments:\n{documents}\nSearch Query: {query}"
+)
+
+FIELD = re.compile(r"\{(query|documents)\}")
+
+
+@dataclass(frozen=True)
+class E2RankOptions(EmbeddingOptions):
+    prompt_k: int = option(20, minimum=1, help="candidates (in first-stage order) written into the pseudo-query")
+    prompt: str = option(E2RANK_DL_PROMPT, help="the pseudo-query's template, with {query} and {documents}")
+    passage_words: int = option(1024, minimum=1, help="words each pseudo-query passage is first cut to")
+
+
+def passage_list(texts: list[str]) -> str:
+    """The authors' documents block: `[1] text`, `[2] text`, ... joined by newlines."""
+    return "\n".join(f"[{i}] {text}" for i, text in enumerate(texts, start=1))
+
+
+class E2RankReranker(BaseReranker):
+    model_kinds = (TEXT_ENCODER,)
+    method = "e2rank"
+    requires = frozenset({Capability.EMBED})
+    Options = E2RankOptions
+    score_kind = ScoreKind.COSINE  # with the pseudo-query's vector
+
+    def __init__(
+        self,
+        encoder: Embedder,
+        model_label: str,
+        query_prefix: str = "",
+        passage_prefix: str = "",
+        index: str | None = None,
+        prompt_k: int = 20,
+        prompt: str = E2RANK_DL_PROMPT,
+        passage_words: int = 1024,
+    ):
+        super().__init__(model_label)
+        if not isinstance(encoder, TokenCounting):
+            raise UnsupportedMethodError(
+                f"e2rank fits its pseudo-query into {model_label}'s token limit and "
+                f"needs its tokenizer, which the {encoder.backend_name} backend has not"
+            )
+        for field in ("{query}", "{documents}"):
+            if field not in prompt:
+                raise OptionError(f"e2rank's prompt must contain {field}; got {prompt!r}")
+        self.encoder = encoder
+        self.query_prefix = query_prefix
+        self.prompt_k, self.prompt, self.passage_words = prompt_k, prompt, passage_words
+        self.passages = PassageVectors(encoder, model_label, passage_prefix, index)
+        # Content tokens the encoder accepts in one text: its limit less the special tokens it adds.
+        self.token_budget = encoder.max_length - encoder.special_token_count()
+
+    def _fill(self, query: str, texts: list[str]) -> str:
+        values = {"query": query, "documents": passage_list(texts)}
+        # One pass, so braces inside the query or a passage are never read as fields.
+        return self.query_prefix + FIELD.sub(lambda match: values[match.group(1)], self.prompt)
+
+    def pseudo_query(self, query: str, candidates: list[Candidate]) -> tuple[str, list[int]]:
+        """The prompt for `query` and its first `prompt_k` candidates, fitted into the encoder's limit, and
+        how many tokens each of those passages kept."""
+        counter: Any = self.encoder
+        texts = [" ".join(c.text.split()[: self.passage_words]) for c in candidates[: self.prompt_k]]
+        lengths = counter.count_tokens(texts)
+        text = self._fill(query, texts)
+        if counter.count_tokens([text])[0] <= self.token_budget:
+            return text, lengths
+        fixed = counter.count_tokens([self._fill(query, [""] * len(texts))])[0]
+        try:
+            cap = max(fit(fixed, lengths, self.token_budget, "equal-share"), default=0)
+        except OverBudget:
+            raise InputError(
+                f"e2rank: the query and prompt take {fixed} tokens, over {self.token_budget} the "
+                "encoder accepts; the query is never cut (shorten it or pick a longer encoder)"
+            ) from None
+        while True:  # a cut can tokenize differently at its joins: shrink until the whole prompt fits
+            kept = [counter.cut_to_tokens(t, cap) for t in texts]
+            text = self._fill(query, kept)
+            if counter.count_tokens([text])[0] <= self.token_budget or cap == 0:
+                return text, [min(n, cap) for n in lengths]
+            cap -= 1
+
+    def _rerank(self, requests: list[Request]) -> list[Ranking]:
+        built = [self.pseudo_query(r.query.text, list(r.candidates)) for r in requests]
+        queries = self.encoder.embed_unit([text for text, _ in built])
+        passages, provenance = self.passages.pooled([c for r in requests for c in r.candidates])
+        rankings, offset = [], 0
+        for request, query, (_, kept) in zip(requests, queries, built):
+            start, offset = offset, offset + len(request.candidates)
+            scores = passages[start:offset] @ query
+            trace = {
+                "pseudo_query": {"docids": [c.docid for c in request.candidates[: self.prompt_k]], "tokens_kept": kept},
+                **provenance.trace(start, offset),
+            }
+            rankings.append(Ranking.from_scores(request, scores.tolist(), trace=trace))
+        return rankings
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            **super().describe(),
+            "prompt_k": self.prompt_k,
+            "prompt": self.prompt,
+            "passage_words": self.passage_words,
+            **self.passages.describe(),
+        }

@@ -1,0 +1,98 @@
+"""Where an embedding method's passage vectors come from: its encoder, or a forward index (`index=DIR`,
+built by `rankwise index --encode`) with the encoder for the candidates the index lacks.
+
+In float32 the looked-up vectors are the ones the encoder gives (up to the last bits, which depend on how
+texts were batched); the trace counts how many candidates were found, and how many were encoded on the
+fly because the index lacks them or holds another text under their docid."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from rankwise.backends.interface import Embedder
+from rankwise.io.forward_index import ForwardIndex
+from rankwise.types import Candidate
+
+if TYPE_CHECKING:
+    import numpy as np
+
+
+def encoder_description(encoder: Embedder, model_label: str, passage_prefix: str) -> dict[str, Any]:
+    """What must match between the encoder that built an index and the one that reads it."""
+    return {
+        "model": model_label,
+        "pooling": encoder.pooling,
+        "max_length": encoder.max_length,
+        "passage_prefix": passage_prefix,
+    }
+
+
+class PassageVectors:
+    def __init__(
+        self,
+        encoder: Embedder,
+        model_label: str,
+        passage_prefix: str = "",
+        index: str | None = None,
+        needs_tokens: bool = False,
+    ):
+        self.encoder = encoder
+        self.passage_prefix = passage_prefix
+        self.index = ForwardIndex(index) if index else None
+        if self.index is not None:
+            self.index.check_encoder(encoder_description(encoder, model_label, passage_prefix), needs_tokens)
+
+    def describe(self) -> dict[str, Any]:
+        """For run provenance: the index read, if any (it changes the cost, not the float32 scores)."""
+        return {"index": str(self.index.folder)} if self.index is not None else {}
+
+    def pooled(self, candidates: Sequence[Candidate]) -> tuple[np.ndarray, Provenance]:
+        """Unit passage vectors [n, d] in candidate order, and where each came from."""
+        pooled, _, provenance = self._vectors(candidates, with_tokens=False)
+        return pooled, provenance
+
+    def with_tokens(self, candidates: Sequence[Candidate]) -> tuple[np.ndarray, list[np.ndarray], Provenance]:
+        """Unit pooled vectors, each candidate's unit content-token vectors, and where they came from."""
+        return self._vectors(candidates, with_tokens=True)
+
+    def _vectors(self, candidates: Sequence[Candidate], with_tokens: bool) -> tuple[np.ndarray, list, Provenance]:
+        if self.index is None:
+            return (*self._encode(candidates, with_tokens), Provenance(None, [], []))
+        found = self.index.lookup([c.docid for c in candidates], [c.text for c in candidates], with_tokens)
+        if found.missing:
+            pooled, tokens = self._encode([candidates[i] for i in found.missing], with_tokens)
+            found.pooled[found.missing] = pooled
+            for i, vectors in zip(found.missing, tokens):
+                found.tokens[i] = vectors
+        return found.pooled, found.tokens, Provenance(self.index, found.missing, found.stale_positions)
+
+    def _encode(self, candidates: Sequence[Candidate], with_tokens: bool) -> tuple[np.ndarray, list]:
+        texts = [self.passage_prefix + c.text for c in candidates]
+        if with_tokens:
+            return self.encoder.embed_with_tokens(texts)  # type: ignore[attr-defined]
+        return self.encoder.embed_unit(texts), [None] * len(texts)
+
+
+@dataclass
+class Provenance:
+    """Which of a lookup's positions were encoded on the fly (`missing`) and, of those, which the index held
+    under another text (`stale`); `index` is None when nothing was looked up."""
+
+    index: ForwardIndex | None
+    missing: list[int]
+    stale: list[int]
+
+    def trace(self, start: int, end: int) -> dict[str, Any]:
+        """The counts for positions [start, end) (one request's candidates), for its trace; {} without an index."""
+        if self.index is None:
+            return {}
+        encoded = sum(start <= i < end for i in self.missing)
+        return {
+            "index": {
+                "from_index": end - start - encoded,
+                "encoded": encoded,
+                "stale": sum(start <= i < end for i in self.stale),
+            }
+        }

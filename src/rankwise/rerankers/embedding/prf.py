@@ -1,0 +1,87 @@
+"""Bi-encoder reranking with pseudo-relevance feedback in embedding space (Rocchio): the query vector is
+moved towards the mean of its top `prf_k` passages, q' = q + prf_beta * mean(top-k), and every candidate
+is scored by its cosine with q'.
+
+It needs a query's whole candidate list at once (the feedback passages are that query's best), so it is
+a listwise method, not pair scoring: splitting a query's candidates would change its scores. It costs the
+same encoder passes as `embedding` plus a matrix product. Defaults (k=3, beta=1) were chosen by
+cross-validation on TREC DL 2021 (BM25 top-100: nDCG@10 0.5785 -> 0.5992); never on DL 2019."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from rankwise.backends.interface import Capability, Embedder
+from rankwise.errors import OptionError
+from rankwise.models.registry import TEXT_ENCODER
+from rankwise.options import option
+from rankwise.rerankers.base import BaseReranker
+from rankwise.rerankers.embedding.bi_encoder import EmbeddingOptions
+from rankwise.rerankers.embedding.passage_vectors import PassageVectors
+from rankwise.types import Ranking, Request, ScoreKind
+
+
+@dataclass(frozen=True)
+class EmbeddingPRFOptions(EmbeddingOptions):
+    prf_k: int = option(3, minimum=0, help="feedback passages: the query's top k by cosine")
+    prf_beta: float = option(1.0, minimum=0, help="weight of the feedback centroid")
+
+
+class EmbeddingPRFReranker(BaseReranker):
+    model_kinds = (TEXT_ENCODER,)
+    method = "embedding-prf"
+    requires = frozenset({Capability.EMBED})
+    Options = EmbeddingPRFOptions
+
+    score_kind = ScoreKind.COSINE  # with the expanded query vector
+
+    def __init__(
+        self,
+        encoder: Embedder,
+        model_label: str,
+        prf_k: int = 3,
+        prf_beta: float = 1.0,
+        query_prefix: str = "",
+        passage_prefix: str = "",
+        index: str | None = None,
+    ):
+        super().__init__(model_label)
+        if prf_k < 0 or prf_beta < 0:
+            raise OptionError(f"prf_k ({prf_k}) and prf_beta ({prf_beta}) must be >= 0")
+        self.encoder = encoder
+        self.prf_k, self.prf_beta = int(prf_k), float(prf_beta)
+        self.query_prefix, self.passage_prefix = query_prefix, passage_prefix
+        self.passages = PassageVectors(encoder, model_label, passage_prefix, index)
+
+    def _rerank(self, requests: list[Request]) -> list[Ranking]:
+        import numpy as np
+
+        queries = self.encoder.embed_unit([self.query_prefix + r.query.text for r in requests])
+        passages, provenance = self.passages.pooled([c for r in requests for c in r.candidates])
+        rankings, offset = [], 0
+        for request, query in zip(requests, queries):
+            start, offset = offset, offset + len(request.candidates)
+            vectors = passages[start:offset]
+            first = vectors @ query
+            k = min(self.prf_k, len(first))
+            if k:
+                top = np.argsort(-first, kind="stable")[:k]
+                expanded = query + self.prf_beta * vectors[top].mean(0)
+                scores = vectors @ (expanded / max(float(np.linalg.norm(expanded)), 1e-12))
+            else:
+                scores = first
+            rankings.append(
+                Ranking.from_scores(
+                    request,
+                    scores.tolist(),
+                    trace={
+                        "feedback_docids": [request.candidates[i].docid for i in (top if k else [])],
+                        **provenance.trace(start, offset),
+                    },
+                )
+            )
+        return rankings
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "prf_k": self.prf_k, "prf_beta": self.prf_beta, **self.passages.describe()}

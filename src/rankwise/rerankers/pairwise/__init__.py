@@ -1,0 +1,1 @@
+"""Pairwise and setwise methods: PRP, setwise, duoT5, reasoning setwise."""

@@ -1,0 +1,369 @@
+"""Listwise prompts: identifier alphabets, the RankZephyr/FIRST prompt as data, passage escaping and
+truncation, and parsing a generated ranking into a permutation that is always valid."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import string
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Union
+
+from rankwise.errors import OptionError
+from rankwise.rerankers.prompts.pointwise import VICUNA_V1_1, Conversation
+
+ChatRenderer = Callable[[list[dict[str, str]]], str]  # a backend's chat template: messages to prompt text
+
+IDENTIFIER_ALPHABETS = {
+    "alpha": list(string.ascii_uppercase),  # [A] [B] ... as in FIRST
+    "numeric": [str(i) for i in range(1, 101)],  # [1] [2] ... as in RankGPT
+}
+
+
+def identifiers(alphabet: str, count: int) -> list[str]:
+    if alphabet not in IDENTIFIER_ALPHABETS:
+        raise OptionError(f"unknown identifier alphabet {alphabet!r}; choose {', '.join(IDENTIFIER_ALPHABETS)}")
+    pool = IDENTIFIER_ALPHABETS[alphabet]
+    if count > len(pool):
+        raise OptionError(f"a window of {count} passages needs more than the {len(pool)} {alphabet} identifiers")
+    return pool[:count]
+
+
+@dataclass(frozen=True)
+class ListwisePrompt:
+    """`identifier_words` names the identifiers in the prompt's own words, per alphabet, so the text always
+    describes the identifiers it shows (rank_llm keeps separate alphabetical and numeric templates)."""
+
+    system: str
+    prefix: str  # may use {n}, {query}, {identifier}
+    passage: str
+    suffix: str
+    example: str  # e.g. "[B] > [A]"
+    identifier_words: dict[str, str]
+
+    def prepare_passage(self, text: str, max_words: int) -> str:
+        """A passage as the prompt shows it: bracketed identifiers escaped, at most `max_words` words."""
+        return truncate_words(escape_identifiers(text), max_words)
+
+    def messages(self, query: str, labels: list[str], passages: list[str]) -> list[dict[str, str]]:
+        alphabet = "numeric" if labels and labels[0].isdigit() else "alpha"
+        body = "\n".join(self.passage.format(label=label, text=text) for label, text in zip(labels, passages))
+        user = (
+            self.prefix.format(n=len(labels), query=query, identifier=self.identifier_words[alphabet])
+            + "\n\n"
+            + body
+            + "\n"
+            + self.suffix.format(n=len(labels), query=query, example=self.example.format(*labels[:2][::-1]))
+        )
+        return [{"role": "system", "content": self.system}, {"role": "user", "content": user}]
+
+    def chat_text(self, chat_prefix: ChatRenderer, messages: list[dict[str, str]]) -> str:
+        """The prompt text, through the model's own chat template."""
+        return chat_prefix(messages)
+
+
+RANK_ZEPHYR = ListwisePrompt(
+    system="You are RankLLM, an intelligent assistant that can rank passages based on their relevancy to the query.",
+    prefix="I will provide you with {n} passages, each indicated by {identifier} []. "
+    "Rank the passages based on their relevance to the search query: {query}.",
+    passage="[{label}] {text}",
+    suffix="Search Query: {query}.\nRank the {n} passages above based on their relevance to the search query. "
+    "All the passages should be included and listed using identifiers, in descending order of relevance. "
+    "The output format should be [] > [], e.g., {example}, Only respond with the ranking results, "
+    "do not say any word or explain.",
+    example="[{}] > [{}]",
+    # "a alphabetical" is RankZephyr's training prompt verbatim: the fine-tuned models saw exactly it.
+    identifier_words={"alpha": "a alphabetical identifier", "numeric": "a numerical identifier"},
+)
+
+RANK_GPT = ListwisePrompt(
+    system="You are RankGPT, an intelligent assistant that can rank passages based on their relevancy to the query.",
+    prefix="I will provide you with {n} passages, each indicated by {identifier} []. "
+    "Rank the passages based on their relevance to query: {query}.",
+    passage="[{label}] {text}",
+    suffix="Search Query: {query}. \nRank the {n} passages above based on their relevance to the search query. "
+    "The passages should be listed in descending order using identifiers. The most relevant passages "
+    "should be listed first. The output format should be [] > [], e.g., {example}. "
+    "Only response the ranking results, do not say any word or explain.",
+    example="[{}] > [{}]",
+    identifier_words={"alpha": "letter identifier", "numeric": "number identifier"},
+)
+
+
+@dataclass(frozen=True)
+class RankLLMTemplate:
+    """One of rank_llm 0.26's YAML prompt templates as data (rank_llm/rerank/prompt_templates/*.yaml).
+    Single-turn: the user turn is prefix + one `passage` line per passage + suffix. Multi-turn (RankGPT):
+    the prefix is a user turn answered by `prefix_reply`, each passage a user turn answered by
+    `passage_reply`, and the suffix a last user turn."""
+
+    system: str
+    prefix: str  # {num}, {query}
+    passage: str  # {rank}, {candidate}
+    suffix: str  # {num}, {query}
+    prefix_reply: str | None = None
+    passage_reply: str = ""
+
+    def messages(self, query: str, labels: list[str], passages: list[str]) -> list[dict[str, str]]:
+        fields = {"num": len(labels), "query": query}
+        turns = [{"role": "system", "content": self.system}]
+        if self.prefix_reply is None:
+            body = "".join(self.passage.format(rank=label, candidate=text) for label, text in zip(labels, passages))
+            return turns + [
+                {"role": "user", "content": self.prefix.format(**fields) + body + self.suffix.format(**fields)}
+            ]
+        turns += [
+            {"role": "user", "content": self.prefix.format(**fields)},
+            {"role": "assistant", "content": self.prefix_reply},
+        ]
+        for label, text in zip(labels, passages):
+            turns += [
+                {"role": "user", "content": self.passage.format(rank=label, candidate=text)},
+                {"role": "assistant", "content": self.passage_reply.format(rank=label)},
+            ]
+        return turns + [{"role": "user", "content": self.suffix.format(**fields)}]
+
+
+@dataclass(frozen=True)
+class RankLLMPrompt:
+    """rank_llm 0.26's prompt, with its own passage and query preparation: whitespace collapsed, ftfy's text
+    repair, the first `max_words` words, and only numeric [n] in the text rewritten as (n). rank_llm keeps a
+    separate template for letter identifiers (`alpha`) where the wording differs."""
+
+    numeric: RankLLMTemplate
+    alpha: RankLLMTemplate | None = None
+    conversation: Conversation | None = None  # a chat format rank_llm forces on the tokenizer (RankVicuna)
+
+    def messages(self, query: str, labels: list[str], passages: list[str]) -> list[dict[str, str]]:
+        alphabetic = bool(labels) and not labels[0].isdigit()
+        template = self.alpha if alphabetic and self.alpha is not None else self.numeric
+        return template.messages(_numbers_escaped(_repaired(query)), labels, passages)
+
+    def prepare_passage(self, text: str, max_words: int) -> str:
+        return rank_llm_passage(text, max_words)
+
+    def chat_text(self, chat_prefix: ChatRenderer, messages: list[dict[str, str]]) -> str:
+        return self.conversation.render(messages) if self.conversation else chat_prefix(messages)
+
+
+@dataclass(frozen=True)
+class FastChatPrompt:
+    """rank_llm's listwise prompt before its YAML templates, as its code rendered it for a FastChat model
+    (RankVicuna): the user turn inside FastChat's conversation format instead of the tokenizer's chat
+    template, ftfy's repair over the whole prompt, and in passages only numeric [n] rewritten as (n)."""
+
+    body: ListwisePrompt
+    conversation: Conversation
+
+    def prepare_passage(self, text: str, max_words: int) -> str:
+        return _numbers_escaped(" ".join(text.replace("Title: Content: ", "").strip().split()[:max_words]))
+
+    def messages(self, query: str, labels: list[str], passages: list[str]) -> list[dict[str, str]]:
+        return self.body.messages(query, labels, passages)
+
+    def chat_text(self, chat_prefix: ChatRenderer, messages: list[dict[str, str]]) -> str:
+        return _repaired(self.conversation.render(messages))
+
+
+def rank_llm_passage(text: str, max_words: int) -> str:
+    """A passage as rank_llm 0.26 puts it in any prompt: stripped, repaired by ftfy, its first `max_words`
+    words joined by single spaces, numeric [n] rewritten as (n)."""
+    return _numbers_escaped(" ".join(_repaired(text.strip()).split()[:max_words]))
+
+
+def _repaired(text: str) -> str:
+    from ftfy import fix_text
+
+    return fix_text(text)
+
+
+def _numbers_escaped(text: str) -> str:
+    return re.sub(r"\[(\d+)\]", r"(\1)", text)
+
+
+_ZEPHYR_SYSTEM = (
+    "You are RankLLM, an intelligent assistant that can rank passages based on their relevancy to the query"
+)
+_ZEPHYR_SUFFIX = (
+    "Search Query: {{query}}.\nRank the {{num}} passages above based on their relevance to the search "
+    "query. All the passages should be included and listed using identifiers, in descending order of "
+    "relevance. The output format should be [] > [], e.g., {example}, Answer concisely and directly and "
+    "only respond with the ranking results, do not say any word or explain."
+)
+_ZEPHYR_PREFIX = (
+    "I will provide you with {{num}} passages, each indicated by {identifier} []. Rank the passages "
+    "based on their relevance to the search query: {{query}}.\n"
+)
+
+# rank_llm 0.26: rank_zephyr_template.yaml and rank_zephyr_alpha_template.yaml.
+RANK_ZEPHYR_V026 = RankLLMPrompt(
+    numeric=RankLLMTemplate(
+        _ZEPHYR_SYSTEM,
+        _ZEPHYR_PREFIX.format(identifier="a numerical identifier"),
+        "[{rank}] {candidate}\n",
+        _ZEPHYR_SUFFIX.format(example="[2] > [1]"),
+    ),
+    alpha=RankLLMTemplate(
+        _ZEPHYR_SYSTEM,
+        _ZEPHYR_PREFIX.format(identifier="an alphabetical identifier"),
+        "[{rank}] {candidate}\n",
+        _ZEPHYR_SUFFIX.format(example="[B] > [A]"),
+    ),
+)
+
+# rank_llm 0.26: rank_gpt_template.yaml (multi-turn; the same words for either identifier alphabet).
+RANK_GPT_V026 = RankLLMPrompt(
+    numeric=RankLLMTemplate(
+        system="You are RankGPT, an intelligent assistant that can rank passages based on their relevancy to the "
+        "query.",
+        prefix="I will provide you with {num} passages, each indicated by number identifier [].\nRank the passages "
+        "based on their relevance to query: {query}.",
+        prefix_reply="Okay, please provide the passages.",
+        passage="[{rank}] {candidate}",
+        passage_reply="Received passage [{rank}].",
+        suffix="Search Query: {query}.\nRank the {num} passages above based on their relevance to the search query. "
+        "The passages should be listed in descending order using identifiers. The most relevant passages should "
+        "be listed first. The output format should be [] > [], e.g., [1] > [2]. Only response the ranking "
+        "results, do not say any word or explain.",
+    )
+)
+
+# rank_llm 0.26: reasonrank_template.yaml (ReasonRank, liuwenhan/reasonrank-*): the model reasons inside
+# <think> </think> and gives the ranking inside <answer> </answer>.
+REASONRANK = RankLLMPrompt(
+    numeric=RankLLMTemplate(
+        system="You are RankLLM, an intelligent assistant that can rank passages based on their relevance to the "
+        "query. Given a query and a passage list, you first thinks about the reasoning process in the mind and then "
+        "provides the answer (i.e., the reranked passage list). The reasoning process and answer are enclosed "
+        "within <think> </think> and <answer> </answer> tags, respectively, i.e., <think> reasoning process "
+        "here </think> <answer> answer here </answer>.",
+        prefix=_ZEPHYR_PREFIX.format(identifier="a numerical identifier"),
+        passage="[{rank}] {candidate}\n",
+        suffix="Search Query: {query}.\nRank the {num} passages above based on their relevance to the search query. "
+        "All the passages should be included and listed using identifiers, in descending order of relevance. "
+        "The format of the answer should be [] > [], e.g., [2] > [1].",
+    )
+)
+
+
+@dataclass(frozen=True)
+class UserTurnPrompt:
+    """One user turn and no system text: `template` with {query} and {docs}, the passages shown as written
+    (cut only when over `max_words`) as `passage` lines joined by `separator`."""
+
+    template: str  # {query}, {docs}
+    passage: str = "[{label}] {text}"
+    separator: str = "\n\n"
+
+    def prepare_passage(self, text: str, max_words: int) -> str:
+        return text if len(text.split()) <= max_words else truncate_words(text, max_words)
+
+    def messages(self, query: str, labels: list[str], passages: list[str]) -> list[dict[str, str]]:
+        docs = self.separator.join(self.passage.format(label=label, text=text) for label, text in zip(labels, passages))
+        return [{"role": "user", "content": self.template.format(query=query, docs=docs)}]
+
+    def chat_text(self, chat_prefix: ChatRenderer, messages: list[dict[str, str]]) -> str:
+        return chat_prefix(messages)
+
+
+# Rank-K (hltcoe/Rank-K-32B): hltcoe/rank-k rerank.py `rank_k_prompt` (with its leading and trailing newline)
+# and utils.py `combine_passages` ("[i] text" joined by blank lines), sent as the only user message.
+RANK_K = UserTurnPrompt(
+    template=(
+        "\nDetermine a ranking of the passages based on how relevant they are to the query. \n"
+        "If the query is a question, how relevant a passage is depends on how well it answers the question. \n"
+        "If not, try analyze the intent of the query and assess how well each passage satisfy the intent. \n"
+        "The query may have typos and passages may contain contradicting information. \n"
+        "However, we do not get into fact-checking. We just rank the passages based on they relevancy to the query. \n"
+        "\n"
+        "Sort them from the most relevant to the least. \n"
+        "Answer with the passage number using a format of `[3] > [2] > [4] = [1] > [5]`. \n"
+        "Ties are acceptable if they are equally relevant. \n"
+        "I need you to be accurate but overthinking it is unnecessary.\n"
+        "Output only the ordering without any other text.\n"
+        "\n"
+        "Query: {query}\n"
+        "\n"
+        "{docs}\n"
+    )
+)
+
+# RankVicuna (castorini/rank_vicuna_7b_v1): rank_llm's early rank_vicuna.py (castorini/rank_llm,
+# src/rank_llm/rank_vicuna.py: FastChat's get_conversation_template with its default system message, the
+# RankZephyr words with the fixed example "[4] > [2]" of a 20-passage window, fix_text over the prompt). It
+# answers after a single space ("... explain. ASSISTANT:"), as FastChat trains and later rank_llm renders.
+RANK_VICUNA = FastChatPrompt(
+    body=dataclasses.replace(RANK_ZEPHYR, system=VICUNA_V1_1.system, example="[4] > [2]"), conversation=VICUNA_V1_1
+)
+
+# rank_llm 0.26's RankVicuna (VicunaReranker): the rank_zephyr_template.yaml words through the vicuna chat
+# template its vllm_handler.py sets on the tokenizer (system + " ", "USER: " + turn + " ", "ASSISTANT:").
+RANK_VICUNA_V026 = dataclasses.replace(RANK_ZEPHYR_V026, conversation=VICUNA_V1_1)
+
+# `rank_zephyr` is the prompt RankZephyr and FIRST were trained on: rank_llm before its YAML templates
+# (rank_listwise_os_llm.py `_add_prefix_prompt` / `_add_post_prompt`: "a alphabetical identifier", a blank
+# line before the first passage, "Only respond with ..."). `rank_zephyr_v026` and `rank_gpt` are what rank_llm
+# 0.26 builds, byte for byte (tests/test_rank_llm_prompts.py).
+# What the `prompt` option of the listwise methods takes.
+AnyListwisePrompt = Union[ListwisePrompt, RankLLMPrompt, FastChatPrompt, UserTurnPrompt]
+
+PROMPTS: dict[str, AnyListwisePrompt] = {
+    "rank_zephyr": RANK_ZEPHYR,
+    "rank_zephyr_v026": RANK_ZEPHYR_V026,
+    "rank_gpt": RANK_GPT_V026,
+    "rank_gpt_single_turn": RANK_GPT,
+    "reasonrank": REASONRANK,
+    "rank_vicuna": RANK_VICUNA,
+    "rank_vicuna_v026": RANK_VICUNA_V026,
+    "rank_k": RANK_K,
+}
+
+_BRACKETED = re.compile(r"\[([A-Za-z]{1,2}|\d{1,3})\]")
+
+
+def escape_identifiers(text: str) -> str:
+    """Bracketed tokens inside a passage ("see [B]") become "(B)", so they cannot pass for identifiers."""
+    return _BRACKETED.sub(r"(\1)", text)
+
+
+def truncate_words(text: str, max_words: int) -> str:
+    words = text.split()
+    return text if len(words) <= max_words else " ".join(words[:max_words])
+
+
+def mentioned_positions(response: str, labels: list[str]) -> list[int]:
+    """Positions of the known identifiers a response names, in its order, each once."""
+    index = {label: i for i, label in enumerate(labels)}
+    found = [m.group(1) for m in _BRACKETED.finditer(response)]
+    if not found:  # some models drop the brackets: "C > A > B"
+        found = re.findall(r"[A-Za-z0-9]+", response)
+    order: list[int] = []
+    for token in found:
+        position = index.get(token, index.get(token.upper()))
+        if position is not None and position not in order:
+            order.append(position)
+    return order
+
+
+def parse_ranking_until_repeat(response: str, labels: list[str]) -> list[int]:
+    """Rank-K's reading of "[3] > [2] = [1]" (hltcoe/rank-k rerank.py `parse_ranking_more`): identifiers in
+    order, ties kept in the order written, reading stops at the first repeated one, and the rest follow in
+    their input order."""
+    index, order = {label: i for i, label in enumerate(labels)}, []
+    for token in (m.group(1) for m in _BRACKETED.finditer(response)):
+        position = index.get(token)
+        if position is None:
+            continue
+        if position in order:
+            break
+        order.append(position)
+    return order + [i for i in range(len(labels)) if i not in order]
+
+
+def parse_permutation(response: str, labels: list[str]) -> list[int]:
+    """Positions in ranked order from a response like "[C] > [A] > [B]": unknown identifiers are
+    ignored, repeats dropped, and identifiers never mentioned appended in their input order."""
+    order = mentioned_positions(response, labels)
+    named = set(order)
+    return order + [i for i in range(len(labels)) if i not in named]

@@ -1,0 +1,1 @@
+"""Wrappers that answer for another reranker: the result cache, calibration, long documents."""
