@@ -115,3 +115,35 @@ def agree(
             console.print(f"Kendall's tau between the system orderings: {result.tau:.4f} (p = {result.tau_p:.3g})")
     if plot is not None:
         console.print(f"plot: {agreement_module.plot(result, plot, str(qrels_a.name), str(qrels_b.name))}")
+
+
+@judge_app.command("serve")
+@reports_errors
+def serve_judging(
+    input: Path = typer.Option(..., "--input", "-i", help="Candidate file: the queries and passages to judge."),
+    out: Path = typer.Option(
+        ...,
+        help="Folder for human_judgments.jsonl and votes.jsonl (and where "
+        "`rankwise judge` wrote the LLM's judgments, shown as suggestions).",
+    ),
+    host: str = typer.Option("127.0.0.1", help="Address to bind."),
+    port: int = typer.Option(8400, help="Port to bind."),
+    arena: Optional[tuple[str, str]] = typer.Option(
+        None, help="Two rerankers (names or specs) whose top lists the arena compares blind."
+    ),
+    top_k: int = typer.Option(5, help="Results per list in the arena."),
+    queries: Optional[int] = typer.Option(None, help="Only the first N queries of --input."),
+) -> None:
+    """The judging page (/judge), the blind arena (/arena) and its leaderboard (/leaderboard), served locally.
+    Every judgment and vote is on disk the moment it is given."""
+    import uvicorn
+
+    from rankwise.api import Reranker
+    from rankwise.io import read_candidates
+    from rankwise.server.judging.app import create_judging_app
+
+    requests = read_candidates(input)[:queries]
+    rerankers = {spec: Reranker.load(spec) for spec in arena} if arena else None
+    application = create_judging_app(requests, out, rerankers, top_k)
+    console.print(f"judging page: http://{host}:{port}/judge  arena: http://{host}:{port}/arena")
+    uvicorn.run(application, host=host, port=port, log_level="warning")

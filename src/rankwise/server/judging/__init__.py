@@ -1,0 +1,1 @@
+"""The judging page and the arena (`rankwise judge serve`)."""
