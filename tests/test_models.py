@@ -96,11 +96,13 @@ def test_loading_is_quiet_unless_verbose():
     import sys
 
     code = "from rankwise import Reranker; Reranker.load('minilm-embed').rerank('q', ['a', 'b'])"
+    # The user's own switches for the libraries' bars stay theirs: none set here.
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_DISABLE_PROGRESS_BARS", "TQDM_DISABLE")}
     quiet = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, "RANKWISE_VERBOSE": "0"}
+        [sys.executable, "-c", code], capture_output=True, text=True, env={**env, "RANKWISE_VERBOSE": "0"}
     )
     loud = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, "RANKWISE_VERBOSE": "1"}
+        [sys.executable, "-c", code], capture_output=True, text=True, env={**env, "RANKWISE_VERBOSE": "1"}
     )
     assert quiet.returncode == loud.returncode == 0
     assert "Loading weights" not in quiet.stderr

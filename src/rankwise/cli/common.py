@@ -6,7 +6,6 @@ from __future__ import annotations
 import functools
 import inspect
 import json
-import os
 import time
 import typing
 from collections.abc import Callable, Iterator
@@ -19,11 +18,6 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
 from rankwise.errors import OptionError, RankwiseError
-
-# transformers draws a "Loading weights" bar on stderr for every model it loads, which lands in the middle of
-# the tables the commands print; the commands show their own progress. HF_HUB_DISABLE_PROGRESS_BARS=0 brings
-# the bars (downloads included) back.
-os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 console = Console()
 errors = Console(stderr=True)
