@@ -3,8 +3,9 @@ stratified sample of its judged pairs (the same number per grade, seeded), each 
 preset) with `rankwise judge`'s own code, the qrels hidden from the judge. Prints Cohen's kappa against the
 TREC qrels (graded, quadratic-weighted, binary at grade 2), malformed answers, s/pair and tokens/pair.
 
-Judgments are kept under --out/<model>-<preset>/ (judgments.jsonl, qrels.txt), so a killed run resumes
-where it stopped with the same command.
+Judgments are kept under --out/<model>-<preset>/judgments.jsonl (committed), so a killed run resumes where
+it stopped with the same command; the qrels files beside them are rewritten on every run and not committed
+(the sample's TREC grades are a copy of ../shared/data).
 
     python benchmarks/judge.py --pairs 400 --models qwen2.5-coder-0.5b --presets umbrela,graded \\
         --backend llama.cpp --threads 2 --out benchmarks/results/judge
