@@ -6,9 +6,7 @@ log-strength, centred on 1000)."""
 
 from __future__ import annotations
 
-import json
 import math
-import os
 import random
 import time
 from dataclasses import dataclass
@@ -16,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from rankwise.errors import InputError
+from rankwise.io.resumable import ResumableJsonl
 
 VOTES = "votes.jsonl"
 WINNERS = ("left", "right", "tie")
@@ -36,22 +35,14 @@ class Votes:
     def __init__(self, folder: str | Path):
         self.path = Path(folder) / VOTES
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.votes: list[dict[str, Any]] = []
-        if self.path.exists():
-            self.votes = [
-                json.loads(line)
-                for line in self.path.read_text(encoding="utf-8").splitlines()
-                if line.strip().endswith("}")
-            ]
+        self.log = ResumableJsonl(self.path, "vote", key="winner")
+        self.votes: list[dict[str, Any]] = self.log.records()
 
     def vote(self, judge: str, qid: str, left: str, right: str, winner: str) -> dict[str, Any]:
         if winner not in WINNERS:
             raise InputError(f"winner must be left, right or tie, not {winner!r}")
         event = {"judge": judge, "qid": qid, "left": left, "right": right, "winner": winner, "time": time.time()}
-        with open(self.path, "a", encoding="utf-8") as f:
-            f.write(json.dumps(event, ensure_ascii=False) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
+        self.log.append([event])
         self.votes.append(event)
         return event
 

@@ -1,18 +1,17 @@
-"""People's judgments, kept as an append-only event log (`human_judgments.jsonl`): each grade a judge gives,
-and each undo, is a line fsynced before the answer, so a killed server loses nothing. The current grades are
-the log replayed; qrels are exported per judge (or every judge's latest grade per pair) and existing qrels
-imported under a judge's name."""
+"""People's judgments, kept as an append-only event log (`human_judgments.jsonl`, an
+`io.resumable.ResumableJsonl`): each grade a judge gives, and each undo, is a line fsynced before the answer,
+so a killed server loses nothing. The current grades are the log replayed; qrels are exported per judge (or
+every judge's latest grade per pair) and existing qrels imported under a judge's name."""
 
 from __future__ import annotations
 
-import json
-import os
 import time
 from pathlib import Path
 from typing import Any
 
 from rankwise.errors import InputError
 from rankwise.io import read_qrels
+from rankwise.io.resumable import ResumableJsonl
 
 HUMAN = "human_judgments.jsonl"
 GRADES = (0, 1, 2, 3)
@@ -23,21 +22,11 @@ class HumanJudgments:
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.path = self.folder / HUMAN
-        self.events: list[dict[str, Any]] = []
-        if self.path.exists():
-            for number, line in enumerate(self.path.read_text(encoding="utf-8").splitlines(), start=1):
-                if line.strip():
-                    try:
-                        self.events.append(json.loads(line))
-                    except json.JSONDecodeError:
-                        if number != len(self.path.read_text(encoding="utf-8").splitlines()):
-                            raise InputError("not a judgment event", source=str(self.path), line=number) from None
+        self.log = ResumableJsonl(self.path, "judgment event", key="judge")
+        self.events: list[dict[str, Any]] = self.log.records()
 
     def _append(self, event: dict[str, Any]) -> None:
-        with open(self.path, "a", encoding="utf-8") as f:
-            f.write(json.dumps(event, ensure_ascii=False) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
+        self.log.append([event])
         self.events.append(event)
 
     def judge(self, judge: str, qid: str, docid: str, grade: int) -> None:

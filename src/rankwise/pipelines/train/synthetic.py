@@ -20,8 +20,8 @@ from typing import Any
 
 from rankwise.backends.interface import LanguageModel, TokenEmbedder
 from rankwise.errors import InputError
+from rankwise.io.resumable import ResumableJsonl
 from rankwise.pipelines.train.data import SYNTHETIC_PREFIX, PooledDoc, QueryGroup
-from rankwise.pipelines.train.resumable import ResumableJsonl
 from rankwise.rerankers.embedding.maxsim import maxsim, zscores
 
 SYNTHETIC_TEACHER = "roundtrip_maxsim"

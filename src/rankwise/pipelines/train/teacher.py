@@ -15,8 +15,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from rankwise.errors import InputError
+from rankwise.io.resumable import ResumableJsonl
 from rankwise.pipelines.train.data import QueryGroup
-from rankwise.pipelines.train.resumable import ResumableJsonl
 from rankwise.rerankers.base import BaseReranker
 from rankwise.types import Request
 

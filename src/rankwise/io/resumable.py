@@ -17,13 +17,16 @@ from rankwise.errors import InputError
 
 
 class ResumableJsonl:
-    def __init__(self, path: str | Path, what: str, key: str = "qid"):
+    """`key` is the field every line must carry (None: any JSON object will do)."""
+
+    def __init__(self, path: str | Path, what: str, key: str | None = "qid"):
         self.path = Path(path)
         self.what = what
         self.key = key
 
-    def finished_ids(self) -> list[str]:
-        """Ids of the complete lines, cutting off a torn tail so appends continue a clean file."""
+    def records(self) -> list[dict[str, Any]]:
+        """The complete lines, parsed, cutting off a torn tail so appends continue a clean file; the line
+        number of a record is its index + 1."""
         if not self.path.exists():
             return []
         data = self.path.read_bytes()
@@ -31,15 +34,23 @@ class ResumableJsonl:
         if keep != len(data):
             with open(self.path, "r+b") as f:
                 f.truncate(keep)
-        ids = []
+        records = []
         for number, line in enumerate(data[:keep].splitlines(), start=1):
             try:
-                ids.append(str(json.loads(line)[self.key]))
-            except (json.JSONDecodeError, KeyError, TypeError):
+                record = json.loads(line)
+                if not isinstance(record, dict) or (self.key is not None and self.key not in record):
+                    raise TypeError
+            except (json.JSONDecodeError, TypeError):
                 raise InputError(
                     f"not a {self.what} line; delete the file to start over", source=str(self.path), line=number
                 ) from None
-        return ids
+            records.append(record)
+        return records
+
+    def finished_ids(self) -> list[str]:
+        """Ids of the complete lines."""
+        assert self.key is not None
+        return [str(record[self.key]) for record in self.records()]
 
     def remaining(self, expected_ids: Sequence[str]) -> int:
         """How many of `expected_ids` are already finished; refuses a file that is not their prefix."""
