@@ -4,7 +4,9 @@ sigmoid. Methods compute with these and declare the kind of what they return (`B
 
 from __future__ import annotations
 
+import itertools
 import math
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -32,6 +34,16 @@ def share(values: np.ndarray, index: int) -> np.ndarray:
     import numpy as np
 
     return np.exp(log_share(values, index))
+
+
+def group_shares(log_probs: np.ndarray, sizes: Sequence[int]) -> np.ndarray:
+    """Per consecutive group of `sizes` tokens in one row of log-probabilities (an answer's spellings), the
+    group's probability renormalized over the groups: a distribution over the answers. Kind: PROBABILITY."""
+    import numpy as np
+
+    bounds = np.cumsum([0, *sizes])
+    totals = np.array([np.logaddexp.reduce(log_probs[a:b]) for a, b in itertools.pairwise(bounds)])
+    return np.exp(totals - np.logaddexp.reduce(totals))
 
 
 def sigmoid(values: np.ndarray) -> np.ndarray:

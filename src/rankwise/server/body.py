@@ -53,15 +53,26 @@ _BRACKETS_ONLY = bytes(c for c in range(256) if c not in b"[]{}")
 MAX_INTEGER_DIGITS = 4300  # Python's own int-from-string limit (sys.get_int_max_str_digits), said plainly
 
 
+ENCODINGS = ("identity", "gzip", "x-gzip", "deflate")
+
+
+def unsupported_encoding(encoding: str | None) -> str | None:
+    """Why a Content-Encoding is refused (415), or None for one the service decodes; the guard asks from the
+    headers, before any body byte is read."""
+    name = (encoding or "identity").strip().lower()
+    if name in ENCODINGS:
+        return None
+    return f"Content-Encoding {name!r} is not supported: send the body uncompressed, or gzip or deflate"
+
+
 def decompressed(raw: bytes, encoding: str | None, limit: int) -> bytes:
     """The body as sent, decoded from gzip or deflate within `limit` bytes; another encoding is a 415."""
+    refusal = unsupported_encoding(encoding)
+    if refusal is not None:
+        raise BodyError(415, refusal)
     name = (encoding or "identity").strip().lower()
     if name == "identity":
         return raw
-    if name not in ("gzip", "x-gzip", "deflate"):
-        raise BodyError(
-            415, f"Content-Encoding {encoding!r} is not supported: send the body uncompressed, or gzip or deflate"
-        )
     wbits = 16 + zlib.MAX_WBITS if name != "deflate" else zlib.MAX_WBITS
     decoder = zlib.decompressobj(wbits)
     try:

@@ -65,20 +65,17 @@ def ensure_descriptor_room(max_connections: int, reserve: int = 64) -> int:
     return max_connections
 
 
-# What GuardedH11Protocol overrides or reads of uvicorn's H11Protocol, an internal class: checked when the
-# server starts (and by a test), so an incompatible uvicorn is a clear error instead of a silent gap.
-H11_PROTOCOL_NEEDS = (
+# The methods GuardedH11Protocol overrides of uvicorn's H11Protocol, an internal class: checked when the
+# server starts (and by a test), so an incompatible uvicorn is a clear error instead of a silent gap. It also
+# reads the instance attributes conn, cycle, transport, connections and loop, which exist only once a
+# connection is made; the version pin covers them.
+H11_PROTOCOL_METHODS = (
     "connection_made",
     "data_received",
     "handle_events",
     "on_response_complete",
     "connection_lost",
     "send_400_response",
-    "conn",
-    "cycle",
-    "transport",
-    "connections",
-    "loop",
 )
 
 
@@ -88,7 +85,7 @@ H11_MAX_HEAD = 16 * 1024  # h11's own default for a request's line and headers, 
 def check_uvicorn_compatible(protocol_class: type) -> None:
     import uvicorn
 
-    missing = [name for name in H11_PROTOCOL_NEEDS[:6] if not callable(getattr(protocol_class, name, None))]
+    missing = [name for name in H11_PROTOCOL_METHODS if not callable(getattr(protocol_class, name, None))]
     if missing:
         raise InputError(
             f"uvicorn {uvicorn.__version__} changed its h11 protocol ({', '.join(missing)} missing); "

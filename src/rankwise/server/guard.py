@@ -17,7 +17,7 @@ import json
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-from rankwise.server.body import BodyError
+from rankwise.server.body import BodyError, unsupported_encoding
 from rankwise.server.schemas import error_body
 
 Scope = dict[str, Any]
@@ -132,12 +132,9 @@ class RequestGuard:
             return 400, "Content-Length and Transfer-Encoding together: send one of them"
         if sum(1 for name, _ in raw_headers if name.lower() == b"authorization") > 1:
             return 400, "more than one Authorization header: send one"
-        encoding = headers.get(b"content-encoding", b"identity").decode("latin-1").strip().lower()
-        if encoding not in ("identity", "gzip", "x-gzip", "deflate"):
-            return (
-                415,
-                f"Content-Encoding {encoding!r} is not supported: send the body uncompressed, or gzip or deflate",
-            )
+        refusal = unsupported_encoding(headers.get(b"content-encoding", b"identity").decode("latin-1"))
+        if refusal is not None:
+            return 415, refusal
         return None
 
     async def _admitted(self, scope: Scope, receive: Receive, send: Send, declared: int, has_body: bool) -> None:

@@ -3,7 +3,7 @@ encodability, and fitting texts to the model's tokens. Each raises an ApiError n
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from rankwise.backends.interface import TokenCounting
@@ -132,6 +132,28 @@ def check_text(text: str, field_name: str, index: int) -> None:
         )
 
 
+def checked_documents(
+    documents: Sequence[tuple[str, dict[str, Any] | None]], settings: ServerSettings, field_name: str = "documents"
+) -> list[str]:
+    """Each document's text, cut to the character limit, after the checks that name a bad field; a document
+    given as an object also has the fields that go back with it (id, metadata, ...) checked before any work."""
+    texts = []
+    for i, (text, returned) in enumerate(documents):
+        check_text(text, field_name, i)
+        if returned is not None:
+            check_returnable(returned, [field_name, str(i)], settings.max_metadata_values)
+        texts.append(text[: settings.max_document_chars])
+    return texts
+
+
+def unique_ids(ids: Sequence[str | None]) -> list[str] | None:
+    """The documents' own ids when every document has one and no two share it (a forward index served with
+    the model is looked up by them); otherwise None, and the candidates are named by position."""
+    if any(i is None for i in ids) or len(set(ids)) < len(ids):
+        return None
+    return [str(i) for i in ids]
+
+
 def token_counter(reranker: BaseReranker | None) -> TokenCounting | None:
     """The model's tokenizer, when the reranker is loaded and its backend counts tokens."""
     return reranker.token_counter if reranker is not None else None
@@ -142,15 +164,20 @@ def token_count(counter: TokenCounting | None, query: str, texts: list[str]) -> 
     backend without a local tokenizer."""
     if counter is None:
         return len(query.split()) + sum(len(t.split()) for t in texts)
-    total = 0
-    pieces = [query, *texts]
-    for start in range(0, len(pieces), TOKENIZE_CHUNK):  # a request's deadline can stop it between chunks
-        check_cancelled()
-        total += sum(counter.count_tokens(pieces[start : start + TOKENIZE_CHUNK]))
-    return total
+    return sum(token_counts(counter, [query, *texts]))
 
 
 TOKENIZE_CHUNK = 32  # texts tokenized between two cancellation checks
+
+
+def token_counts(counter: TokenCounting, texts: list[str]) -> list[int]:
+    """Each text's model tokens, counted a chunk at a time so that a request's deadline can stop it between
+    chunks."""
+    counts: list[int] = []
+    for start in range(0, len(texts), TOKENIZE_CHUNK):
+        check_cancelled()
+        counts += counter.count_tokens(texts[start : start + TOKENIZE_CHUNK])
+    return counts
 
 
 def cut_to_tokens(counter: TokenCounting | None, text: str, max_tokens: int) -> str:
@@ -176,11 +203,7 @@ def fit_model_tokens(reranker: BaseReranker | None, query: str, texts: list[str]
             413, f"query has {query_tokens} tokens, leaving no room in the model's limit of {limit}", ["query"]
         )
     fitted = []
-    counts: list[int] = []
-    for start in range(0, len(texts), TOKENIZE_CHUNK):
-        check_cancelled()
-        counts += counter.count_tokens(texts[start : start + TOKENIZE_CHUNK])
-    for i, (text, tokens) in enumerate(zip(texts, counts)):
+    for i, (text, tokens) in enumerate(zip(texts, token_counts(counter, texts))):
         if tokens > room:
             if not truncate:
                 raise ApiError(

@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 from rankwise.errors import InputError
 from rankwise.rerankers.base import BaseReranker
 from rankwise.server.engine import Scored
-from rankwise.server.limits import check_calibrated, check_common, check_returnable, check_text
+from rankwise.server.limits import check_calibrated, check_common, checked_documents, unique_ids
 from rankwise.server.state import ApiError, ServerSettings
 from rankwise.types import Candidate, Query, Request
 
@@ -135,17 +135,15 @@ def answer(
     check_calibrated(call, reranker, threshold_field="min_probability")
     if call.top_n is not None and call.top_n < 0:
         raise ApiError(422, "top_n: must be >= 0", ["top_n"])
-    texts = []
-    for i, document in enumerate(call.documents):
-        text = document.text if isinstance(document, McpDocument) else document
-        check_text(text, "documents", i)
-        if isinstance(document, McpDocument):
-            check_returnable(
-                {"id": document.id, "metadata": document.metadata}, ["documents", str(i)], settings.max_metadata_values
-            )
-        texts.append(text[: settings.max_document_chars])
-    ids = [d.id if isinstance(d, McpDocument) else None for d in call.documents]
-    docids = ids if None not in ids and len(set(ids)) == len(ids) else [str(i) for i in range(len(texts))]
+    texts = checked_documents(
+        [
+            (d.text, {"id": d.id, "metadata": d.metadata}) if isinstance(d, McpDocument) else (d, None)
+            for d in call.documents
+        ],
+        settings,
+    )
+    ids = unique_ids([d.id if isinstance(d, McpDocument) else None for d in call.documents])
+    docids = ids if ids is not None else [str(i) for i in range(len(texts))]
     request = Request(Query("mcp", call.query), [Candidate(d, t) for d, t in zip(docids, texts)])
     with lock:
         (scored_request,) = reranker.scored_requests([request])

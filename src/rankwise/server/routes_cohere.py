@@ -14,11 +14,11 @@ from rankwise.server.engine import Scored, answered_in_time, on_inference_thread
 from rankwise.server.limits import (
     check_calibrated,
     check_common,
-    check_returnable,
-    check_text,
+    checked_documents,
     cut_to_tokens,
     token_count,
     token_counter,
+    unique_ids,
 )
 from rankwise.server.schemas import (
     ERROR_RESPONSES,
@@ -69,28 +69,20 @@ async def _rerank(service: ServiceState, body: RerankRequest, request: Request, 
 
 
 def checked_texts(body: RerankRequest, settings: ServerSettings) -> list[str]:
-    """Each document's text, cut to the character limit, after the checks that name a bad field."""
-    texts = []
-    for i, doc in enumerate(body.documents):
-        text = doc.text if isinstance(doc, DocumentObject) else doc
-        check_text(text, "documents", i)
-        if isinstance(doc, DocumentObject):  # what goes back must serialize: checked before any work
-            check_returnable(
-                {"id": doc.id, "metadata": doc.metadata, **(doc.model_extra or {})},
-                ["documents", str(i)],
-                settings.max_metadata_values,
-            )
-        texts.append(text[: settings.max_document_chars])
-    return texts
+    """Each document's text, checked and cut (`limits.checked_documents`); what goes back must serialize."""
+    return checked_documents(
+        [
+            (doc.text, {"id": doc.id, "metadata": doc.metadata, **(doc.model_extra or {})})
+            if isinstance(doc, DocumentObject)
+            else (doc, None)
+            for doc in body.documents
+        ],
+        settings,
+    )
 
 
 def document_ids(body: RerankRequest) -> list[str] | None:
-    """The documents' own ids when every document has one and no two share it (a forward index served with
-    the model is looked up by them); otherwise None, and the candidates are named by position."""
-    ids = [doc.id if isinstance(doc, DocumentObject) else None for doc in body.documents]
-    if any(i is None for i in ids) or len(set(ids)) < len(ids):
-        return None
-    return ids  # type: ignore[return-value]
+    return unique_ids([doc.id if isinstance(doc, DocumentObject) else None for doc in body.documents])
 
 
 def first_stage_scores(body: RerankRequest) -> list[float] | None:

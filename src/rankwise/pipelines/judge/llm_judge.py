@@ -13,6 +13,7 @@ from typing import Any, Literal
 from rankwise.backends.interface import Capability, LanguageModel
 from rankwise.errors import InputError, OptionError
 from rankwise.rerankers.prompts.judge import JUDGE_PROMPTS, JudgePrompt
+from rankwise.scoring import group_shares
 
 GradeFrom = Literal["argmax", "expected", "answer"]
 
@@ -109,7 +110,6 @@ class LLMJudge:
         self, prompts: list[list[int]], answers: list[list[int]], texts: list[str], read: list[tuple[int, int | None]]
     ) -> list[dict[str, float] | None]:
         """Where the answer states its grade, the grade tokens' probabilities at that position."""
-        import numpy as np
 
         out: list[dict[str, float] | None] = [None] * len(prompts)
         if not self.grade_tokens:
@@ -130,14 +130,12 @@ class LLMJudge:
             log_probs = self.lm.next_token_logprobs(rows, flat)
         except InputError:  # a server that lists too few top log-probs: the answer text decides
             return out
+        import numpy as np
+
+        sizes = [len(self.grade_tokens[w]) for w in words]
         for i, row in zip(positions, log_probs):
-            mass, offset = [], 0
-            for w in words:
-                n = len(self.grade_tokens[w])
-                mass.append(float(np.exp(np.logaddexp.reduce(row[offset : offset + n]))))
-                offset += n
-            total = sum(mass)
-            out[i] = {w: m / total for w, m in zip(words, mass)} if total > 0 else None
+            shares = group_shares(row, sizes)
+            out[i] = {w: float(p) for w, p in zip(words, shares)} if np.isfinite(shares).all() else None
         return out
 
     def _token_at(self, answer: list[int], offset: int) -> int | None:
