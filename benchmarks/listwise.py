@@ -124,14 +124,14 @@ def run_model(model_name: str, candidates: str, qrels_path: str, settings: list[
                            qrels, ["nDCG@10"])["nDCG@10"]
     for setting in settings:
         shape = SETTINGS[setting]
-        first = FirstReranker(lm, model_name, **shape)
-        generate = ListwiseGenerateReranker(lm, model_name, **shape)
+        first = FirstReranker.build(lm, model_name, **shape)
+        generate = ListwiseGenerateReranker.build(lm, model_name, **shape)
         rows.append(measure("first", first, setting))
         rows.append(measure("generate", generate, setting))
     if int8:
         quantized = CausalLM(location, TransformersOptions(batch_size=1, quantize="int8"))
         for setting in settings[:1]:
-            rows.append(measure("first-int8", FirstReranker(quantized, model_name, **SETTINGS[setting]), setting))
+            rows.append(measure("first-int8", FirstReranker.build(quantized, model_name, **SETTINGS[setting]), setting))
     for row in rows:
         row["first_stage_ndcg@10"] = first_stage
     return {"rows": rows, "peak_gflops": peak, "load_seconds": load_seconds, "peak_rss_mib": peak_rss_mib()}

@@ -16,6 +16,7 @@ from rankwise import Reranker
 from rankwise.calibration import Calibration
 from rankwise.errors import InputError, OptionError
 from rankwise.pipelines.calibrate import LabelledScores, calibrate, calibration_metrics, feature_for, fit_calibration
+from rankwise.rerankers.registry import registered_method
 
 FLEA_DOCS = [
     "Adult fleas live two to three months on a host.",
@@ -183,7 +184,7 @@ def test_the_shipped_calibrations_are_fitted_on_dl21_with_dl19_held_out_and_load
     for spec in shipped:
         calibration = Calibration.load(spec.calibration_path())
         assert calibration.data["collections"] == ["dl21"] and calibration.data["held_out"] == ["dl19"]
-        assert calibration.reranker["model"] == spec.name and calibration.reranker["method"] == spec.default_method
+        assert calibration.reranker["model"] == spec.name and calibration.reranker["method"] == registered_method(spec)
         assert calibration.data["queries"] == 53 and calibration.depths
     ranking = Reranker.load("minilm-embed", calibration=True).rerank(FLEA_QUERY, FLEA_DOCS)
     assert ranking.trace["calibration"] == "minilm-embed's own calibration"

@@ -29,8 +29,9 @@ def test_logged_progress_prints_every_interval_and_at_the_end(capsys):
 
 
 def test_progress_bar_falls_back_to_lines_off_a_terminal(capsys):
-    with progress_bar("features") as (progress, task):
-        progress.update(task, advance=3, total=3)
+    with progress_bar("features") as bar:
+        bar(0, total=3)
+        bar(3)
     assert "features: 3/3, 0:00:00 elapsed" in capsys.readouterr().err
 
 

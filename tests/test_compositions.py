@@ -44,7 +44,7 @@ def test_the_grammar_reads_stages_cuts_options_and_fusions():
         ("maxsim:minilm-embed@0 >> embedding:minilm-embed", "a stage reranks at least 1 candidate"),
         ("rrf(maxsim:minilm-embed)", "rrf needs at least 2"),
         ("bogus:minilm-embed >> embedding:minilm-embed", "unknown method 'bogus'"),
-        ("maxsim:minilm-embed{prf_k} >> embedding:minilm-embed", "malformed option 'prf_k'"),
+        ("maxsim:minilm-embed{prf_k} >> embedding:minilm-embed", "option 'prf_k' is not KEY=VALUE"),
         ("maxsim >> embedding:minilm-embed", "malformed reranker 'maxsim'"),
     ],
 )

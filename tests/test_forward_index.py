@@ -44,14 +44,17 @@ def test_a_killed_build_resumes_to_identical_files(tmp_path, flea_docs, built):
     class Killed(Exception):
         pass
 
-    def kill_after_two_chunks(done, total):
-        if done >= 6:
+    encoded = []
+
+    def kill_after_two_chunks(advance, total=None, note=""):
+        encoded.append(advance)
+        if sum(encoded) >= 6:
             raise Killed
 
     folder = tmp_path / "killed"
     with pytest.raises(Killed):
         build_forward_index(
-            flea_docs, folder, "minilm-embed", token_vectors=True, chunk_size=3, on_chunk=kill_after_two_chunks
+            flea_docs, folder, "minilm-embed", token_vectors=True, chunk_size=3, on_progress=kill_after_two_chunks
         )
     assert len(ForwardIndex(folder)) == 6 and not ForwardIndex(folder).complete
     with pytest.raises(InputError, match="partial forward index is already here; pass --resume"):
@@ -160,7 +163,7 @@ def test_fast_forward_equals_the_authors_package(early_stop):
     vectors = {f"query q{q}": v for q, v in enumerate(ref["queries"])}
     vectors.update(zip((d for row in ref["docids"] for d in row), ref["passages"]))
     step = ref["depths"][0]
-    reranker = FastForwardReranker(
+    reranker = FastForwardReranker.build(
         FixedVectors(vectors),
         "fixed",
         alpha=ref["alpha"],

@@ -50,8 +50,8 @@ def test_training_writes_a_loadable_model_with_cross_validated_figures(trained):
     files = {p.name for p in trained.out_dir.iterdir()}
     assert {"fusion.json", "lightgbm.txt", "training.json"} <= files
     record = json.loads((trained.out_dir / "training.json").read_text())
-    assert record["collections"] == ["dl21-slice"] and record["folds"] == 3
-    assert record["feature_importance_gain"]["minilm.z"] > 0
+    assert record["collections"] == ["dl21-slice"] and record["config"]["folds"] == 3 and record["trainer"] == "fusion"
+    assert record["config"]["feature_importance_gain"]["minilm.z"] > 0
 
 
 def test_fused_model_reranks_without_first_stage_scores(trained, flea_docs):

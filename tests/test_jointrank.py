@@ -57,7 +57,7 @@ def _requests(count: int, queries: int = 2) -> list[Request]:
 
 def test_all_blocks_of_all_queries_go_in_one_batch_and_the_fixed_order_is_recovered():
     ranker = ScriptedBlocks()
-    joint = JointRankReranker(ranker, "scripted", block_size=10, replicas=3, top_k=40, seed=0)
+    joint = JointRankReranker.build(ranker, "scripted", block_size=10, replicas=3, top_k=40, seed=0)
     rankings = joint.rerank_batch(_requests(40) + _requests(40)[:1])
     assert ranker.calls == [3 * 4 * 3]  # one call: 3 queries x 4 blocks x 3 replicas
     for ranking in rankings:
@@ -69,12 +69,12 @@ def test_all_blocks_of_all_queries_go_in_one_batch_and_the_fixed_order_is_recove
         inversions = sum(a < b for i, a in enumerate(relevance) for b in relevance[i + 1 :])
         assert inversions < 0.1 * (40 * 39 / 2)
         assert ranking.trace["blocks"] == 12
-    again = JointRankReranker(ScriptedBlocks(), "scripted", block_size=10, replicas=3, top_k=40, seed=0)
+    again = JointRankReranker.build(ScriptedBlocks(), "scripted", block_size=10, replicas=3, top_k=40, seed=0)
     assert [r.docids for r in again.rerank_batch(_requests(40))] == [r.docids for r in rankings[:2]]
 
 
 def test_candidates_below_top_k_keep_their_order_under_the_head():
-    joint = JointRankReranker(ScriptedBlocks(), "scripted", block_size=5, replicas=2, top_k=10)
+    joint = JointRankReranker.build(ScriptedBlocks(), "scripted", block_size=5, replicas=2, top_k=10)
     ranking = joint.rerank_batch(_requests(14, queries=1))[0]
     assert ranking.docids[10:] == ["d10", "d11", "d12", "d13"]
     assert sorted(ranking.docids[:10]) == sorted(f"d{i}" for i in range(10))

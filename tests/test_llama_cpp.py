@@ -79,7 +79,7 @@ def test_first_identifier_logprobs_agree_with_transformers(gguf_lm):
     ]
     scores = []
     for lm in (fp32, gguf_lm):
-        first = FirstReranker(lm, "smollm2-135m", window=4, stride=2)
+        first = FirstReranker.build(lm, "smollm2-135m", window=4, stride=2)
         scheme = first.scheme(4)
         assert scheme.needs_step and len(scheme.bridged) == 4
         window = first.encode_window(Window("how long do fleas live", passages))[0]

@@ -37,7 +37,7 @@ def test_maxp_finds_the_answer_buried_in_a_long_document(minilm):
 
 
 def test_bad_long_document_options_are_named():
-    with pytest.raises(OptionError, match="long_documents must be one of maxp, firstp, sump"):
+    with pytest.raises(OptionError, match="option long_documents must be one of 'maxp', 'firstp', 'sump'"):
         Reranker.load("minilm-embed", long_documents="best")
     with pytest.raises(OptionError, match="passage_stride"):
         Reranker.load("minilm-embed", long_documents="maxp", passage_tokens=16, passage_stride=32)

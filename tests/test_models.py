@@ -6,7 +6,7 @@ import pytest
 from rankwise import ModelNotAvailableError, Reranker, UnsupportedMethodError
 from rankwise.models import MODELS, resolve_model
 from rankwise.models.sources import COMPLETE_MARKER, _assemble, sha256_of
-from rankwise.rerankers.registry import default_method, methods_for
+from rankwise.rerankers.registry import default_method, methods_for, registered_method
 
 
 def test_registry_names_and_methods_are_consistent():
@@ -14,7 +14,8 @@ def test_registry_names_and_methods_are_consistent():
     for spec in MODELS.values():
         # Models rankwise trained itself have no online copy; every other one has a Hugging Face id.
         assert (spec.hf_id is None and spec.local is not None) or spec.hf_id.count("/") == 1
-        assert spec.license and spec.default_method in methods_for(spec.kind)
+        assert spec.license and registered_method(spec) in methods_for(spec.kind)
+        assert (spec.default_method is None) == (spec.preset is not None), spec.name
 
 
 def test_registered_name_resolves_to_packaged_weights():

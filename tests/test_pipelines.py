@@ -73,5 +73,5 @@ def test_documents_are_counted_as_the_method_reranks_them():
     report = rerank_requests(listwise, requests, top_k=6)
     assert report.documents == 8
     assert report.rankings[0].docids == ["d3", "d2", "d1", "d0", "d4", "d5", "d6", "d7"]
-    joint = JointRankReranker(Reverse("reverse", window=4, stride=4, top_k=4), "reverse", block_size=4, top_k=5)
+    joint = JointRankReranker.build(Reverse("reverse", window=4, stride=4, top_k=4), "reverse", block_size=4, top_k=5)
     assert rerank_requests(joint, requests, top_k=6).documents == 10

@@ -76,7 +76,7 @@ def test_rank1_prompt_bytes_equal_its_authors_code():
 
 def test_the_answer_is_read_right_after_the_think_block_the_model_closed(smollm_text):
     lm = ScriptedLM(smollm_text, ["Fleas live months. [B] > [A]</think> true and more text after", "No.</think>"])
-    reranker = ReasoningPointwiseReranker(lm, "scripted", prompt=RANK1, reasoning_budget=64)
+    reranker = ReasoningPointwiseReranker.build(lm, "scripted", prompt=RANK1, reasoning_budget=64)
     ranking = reranker.rerank(FLEA_QUERY, FLEA_PASSAGES[:2])
     prompt = rank1_reference_prompt(FLEA_QUERY, FLEA_PASSAGES[0])
     first = next(r for r in ranking.trace["reasoning"] if r["docid"] == "0")
@@ -90,7 +90,7 @@ def test_the_answer_is_read_right_after_the_think_block_the_model_closed(smollm_
 def test_the_budget_is_enforced_exactly_and_the_block_closed_as_rank1_closes_it(smollm_text):
     long = "The passage talks about fleas. It says adult fleas live for months and that is " + "very " * 60
     lm = ScriptedLM(smollm_text, [long])
-    reranker = ReasoningPointwiseReranker(lm, "scripted", prompt=RANK1, reasoning_budget=12)
+    reranker = ReasoningPointwiseReranker.build(lm, "scripted", prompt=RANK1, reasoning_budget=12)
     ranking = reranker.rerank(FLEA_QUERY, FLEA_PASSAGES[:1])
     assert lm.generate_calls == [(1, 12, ())]  # "</think>" is several SmolLM2 tokens: no token stop
     entry = ranking.trace["reasoning"][0]
@@ -127,7 +127,7 @@ def test_listwise_reasoning_parses_the_answer_only_never_a_ranking_inside_the_re
     thinking = ["Maybe [1] > [2] > [3], since [1] mentions fleas.</think>", "I think " + "fleas " * 40]
     answers = [" <answer> [3] > [1] > [2] </answer>", "[2] > [3] > [1]</answer>"]
     lm = ScriptedLM(smollm_text, [thinking, answers])
-    reranker = ReasoningListwiseReranker(
+    reranker = ReasoningListwiseReranker.build(
         lm, "scripted", window=3, stride=3, alphabet="numeric", prompt=REASONRANK, reasoning_budget=32
     )
     first, second = reranker.rerank_batch(
@@ -183,7 +183,9 @@ def test_rank_k_preset_sends_its_authors_prompt_and_reads_the_last_line_until_a_
     answers = ["\n\n[4]\n[3] = [1] > [3] > [4] > [2]"]  # an earlier line is not read
     lm = ScriptedLM(smollm_text, [thinking, answers])
     options = {k: v for k, v in PRESETS["rank-k"].options.items() if k != "reasoning_budget"}
-    reranker = ReasoningListwiseReranker(lm, "scripted", **{**options, "window": 4, "stride": 4}, reasoning_budget=64)
+    reranker = ReasoningListwiseReranker.build(
+        lm, "scripted", **{**options, "window": 4, "stride": 4}, reasoning_budget=64
+    )
     ranking = reranker.rerank(FLEA_QUERY, passages)
     assert ranking.docids == ["2", "0", "1", "3"]  # [3] = [1], then [3] repeats: [2] and [4] in input order
     expected = smollm_text.chat_prefix([{"role": "user", "content": rank_k_reference_content(FLEA_QUERY, passages)}])
@@ -237,7 +239,7 @@ def test_setwise_reasoning_takes_the_answers_label_and_keeps_the_parent_when_the
     lm = ScriptedLM(
         smollm_text, [["[1] looks good but</think>"], [" <answer>[2]</answer>"], ["hmm"], ["<answer>none</answer>"]]
     )
-    reranker = ReasoningSetwiseReranker(lm, "scripted", set_size=2, top_n=1, reasoning_budget=16)
+    reranker = ReasoningSetwiseReranker.build(lm, "scripted", set_size=2, top_n=1, reasoning_budget=16)
     ranking = reranker.rerank(FLEA_QUERY, FLEA_PASSAGES[:2])
     assert ranking.docids[0] == "1"  # the answer's [2], not the reasoning's [1]
     assert ranking.trace["llm_calls"] == 1 and ranking.trace["unparsed_answers"] == 0
@@ -272,7 +274,7 @@ def test_setwise_reasoning_reads_the_likeliest_whole_identifier_after_the_answer
     passages = [f"passage number {i}" for i in range(12)]
     probs = {"1]": 0.2, "10]": 0.1, "11]": 0.1, "12]": 0.3, "3]": 0.25}
     lm = LabelScoringLM(smollm_text, [["they all look fine</think>"], ["<answer>[1]</answer>"]], probs)
-    reranker = ReasoningSetwiseReranker(lm, "scripted", set_size=12, top_n=1, reasoning_budget=16)
+    reranker = ReasoningSetwiseReranker.build(lm, "scripted", set_size=12, top_n=1, reasoning_budget=16)
     ranking = reranker.rerank(FLEA_QUERY, passages)
     assert ranking.docids[0] == "11" and reranker.describe()["choice"] == "log-probs"
     prefix, continued = lm.continued[0]
@@ -287,10 +289,12 @@ def test_setwise_reasoning_reads_the_likeliest_whole_identifier_after_the_answer
 
     # the budget ran out: the forced closing already opened the answer
     lm = LabelScoringLM(smollm_text, ["word " * 40], probs)
-    ReasoningSetwiseReranker(lm, "scripted", set_size=12, top_n=1, reasoning_budget=8).rerank(FLEA_QUERY, passages)
+    ReasoningSetwiseReranker.build(lm, "scripted", set_size=12, top_n=1, reasoning_budget=8).rerank(
+        FLEA_QUERY, passages
+    )
     assert smollm_text.decode(lm.continued[0][0]).endswith("\n</think>\n<answer>[")
 
-    answer_read = ReasoningSetwiseReranker(
+    answer_read = ReasoningSetwiseReranker.build(
         LabelScoringLM(smollm_text, [["fine</think>"], ["<answer>[1]</answer>"]] * 2, probs),
         "scripted",
         set_size=12,
@@ -305,7 +309,7 @@ def test_setwise_reasoning_reads_the_likeliest_whole_identifier_after_the_answer
         UnsupportedMethodError,
         match="choice='log-probs' scores each label's continuation, which backend 'scripted' does not offer",
     ):
-        ReasoningSetwiseReranker(ScriptedLM(smollm_text, ["x"]), "scripted", choice="log-probs")
+        ReasoningSetwiseReranker.build(ScriptedLM(smollm_text, ["x"]), "scripted", choice="log-probs")
 
 
 def test_continuations_of_one_prefix_share_its_cache_and_score_as_apart():
@@ -346,7 +350,7 @@ def test_graded_score_is_the_expected_grade_and_budget_zero_writes_an_empty_thin
     from rankwise.rerankers.pointwise.graded import GradedPointwiseReranker
 
     lm = ScriptedLM(smollm_text, ["unused"])
-    reranker = GradedPointwiseReranker(lm, "scripted", max_grade=3, reasoning_budget=0)
+    reranker = GradedPointwiseReranker.build(lm, "scripted", max_grade=3, reasoning_budget=0)
     ranking = reranker.rerank(FLEA_QUERY, FLEA_PASSAGES[:2])
     assert [r.score for r in ranking] == pytest.approx([2.0, 2.0])  # (0*1 + 1*2 + 2*3 + 3*4) / (1+2+3+4)
     assert lm.generate_calls == []  # think-free: nothing generated
@@ -359,7 +363,7 @@ def test_groupwise_parses_each_grade_and_falls_back_for_a_missing_one(smollm_tex
 
     assert parse_grades("[1]: 7\n[2] = 12\n[3]: seven", 3, 9) == [7.0, 9.0, None]
     lm = ScriptedLM(smollm_text, [["[1]: 4\n[2]: 8\n[3]: none", "[1]: 5"]])
-    reranker = GroupwiseReranker(lm, "scripted", group_size=3, max_grade=9)
+    reranker = GroupwiseReranker.build(lm, "scripted", group_size=3, max_grade=9)
     ranking = reranker.rerank(FLEA_QUERY, FLEA_PASSAGES)  # two groups: 3 passages, then 1
     assert ranking.docids == ["1", "3", "0", "2"]  # 8, 5, 4, then the missing grade (-1)
     assert [r.score for r in ranking] == [8.0, 5.0, 4.0, -1.0]

@@ -11,6 +11,7 @@ from rankwise.errors import ModelNotAvailableError
 from rankwise.io import read_candidates
 from rankwise.models.registry import get_model_spec
 from rankwise.models.sources import SHIPPED
+from rankwise.rerankers.registry import registered_method
 
 SHIPPED_MODELS = ["minilm-fusion-dl21", "minilm-maxsim-fusion-dl21", "minilm-maxsim-lora"]
 
@@ -33,7 +34,7 @@ def test_shipped_model_reproduces_its_recorded_scores_from_an_empty_cache(name, 
     reference = json.loads((SHIPPED / name / "reference_scores.json").read_text())
     requests = {r.query.qid: r for r in read_candidates(data_path("dl19", reference["candidates"]))}
     reranker = Reranker.load(name)
-    assert reranker.method == get_model_spec(name).default_method
+    assert reranker.method == registered_method(get_model_spec(name))
     chosen = [requests[qid] for qid in reference["scores"]]
     for ranking in reranker.rerank_batch(chosen):
         recorded = reference["scores"][ranking.query.qid]

@@ -22,7 +22,7 @@ GROUP = QueryGroup(
         PooledDoc("c", "Fleas are small jumping insects that feed on blood.", 1),
     ],
 )
-CONFIG = dict(window=3, accumulation=1, lr=1e-3, checkpoint_every=2, gradient_checkpointing=False, max_words=20)
+CONFIG = dict(window=3, accumulation=1, lr=1e-3, checkpoint_steps=2, gradient_checkpointing=False, max_words=20)
 
 
 def ranknet_of(reranker, window):
@@ -60,12 +60,15 @@ def test_resume_after_an_interruption_repeats_the_same_steps(tmp_path):
     class Killed(Exception):
         pass
 
-    def die_after_three(step, loss):
-        if step == 3:  # step 3 ran but its checkpoint is the one of step 2
+    steps = []
+
+    def die_after_three(advance, total=None, note=""):
+        steps.append(advance)
+        if sum(steps) == 3:  # step 3 ran but its checkpoint is the one of step 2
             raise Killed
 
     with pytest.raises(Killed):
-        train_first("smollm2-135m", [GROUP], tmp_path / "cut", config, on_step=die_after_three)
+        train_first("smollm2-135m", [GROUP], tmp_path / "cut", config, on_progress=die_after_three)
     with pytest.raises(InputError, match="pass --resume"):
         train_first("smollm2-135m", [GROUP], tmp_path / "cut", config)
     train_first("smollm2-135m", [GROUP], tmp_path / "cut", config, resume=True)

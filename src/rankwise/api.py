@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from rankwise.rerankers.base import BaseReranker
@@ -17,17 +16,7 @@ class Reranker:
     """
 
     @staticmethod
-    def load(
-        model: str,
-        method: str | None = None,
-        cache: bool | str | Path = False,
-        cache_size_limit: int | None = None,
-        long_documents: str | None = None,
-        passage_tokens: int = 128,
-        passage_stride: int | None = None,
-        calibration: bool | str | Path | None = None,
-        **options: Any,
-    ) -> BaseReranker:
+    def load(model: str, method: str | None = None, **options: Any) -> BaseReranker:
         """`model`: a registered name (see `rankwise models`), a local directory or .gguf file, a Hugging
         Face id, or a spec composing methods (`maxsim:minilm-embed@100 >> first:qwen2.5-coder-0.5b@20`,
         `rrf(a:m, b:m)`, or a .yaml file; see `rerankers.spec`), which names its own methods.
@@ -39,15 +28,6 @@ class Reranker:
         model tokens every `passage_stride` (default half) and scores a document by its passages.
         `calibration="calib.json"` (from `rankwise calibrate`; True: a registered model's own) gives every
         result a calibrated `probability` of relevance, and `rerank(..., min_probability=0.5)` keeps only the
-        results at least that likely, possibly none."""
-        return load_reranker(
-            model,
-            method=method,
-            cache=cache,
-            cache_size_limit=cache_size_limit,
-            long_documents=long_documents,
-            passage_tokens=passage_tokens,
-            passage_stride=passage_stride,
-            calibration=calibration,
-            **options,
-        )
+        results at least that likely, possibly none. These keywords are declared, with their checks, in
+        `rankwise.rerankers.wrappers.keywords`."""
+        return load_reranker(model, method=method, **options)

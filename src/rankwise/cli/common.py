@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import json
 import time
 import typing
 from collections.abc import Callable, Iterator
@@ -18,6 +17,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
 from rankwise.errors import OptionError, RankwiseError
+from rankwise.options import parse_options
 
 console = Console()
 errors = Console(stderr=True)
@@ -44,24 +44,6 @@ def reports_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def parse_options(pairs: list[str], flag: str = "-O") -> dict[str, Any]:
-    """KEY=VALUE pairs; values that read as JSON (numbers, true/false, null) are converted. A key given twice
-    is refused: which of the two was meant cannot be guessed."""
-    options: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise OptionError(f"option {pair!r} is not KEY=VALUE")
-        if key in options:
-            raise OptionError(f"option {key} given twice ({flag} {key}={options[key]!r} and {flag} {pair})")
-        try:
-            options[key] = json.loads(value)
-        except ValueError:
-            options[key] = value
-    return options
-
-
 # The flags of every command that loads a reranker (rerank, bench, serve, label), declared once so that
 # each command takes the same ones; `reranker_options` merges them with -O KEY=VALUE.
 MODEL_FLAG = typer.Option(
@@ -76,12 +58,23 @@ DEVICE_FLAG = typer.Option(None, help="cpu, cuda, mps (default: the best availab
 DTYPE_FLAG = typer.Option(None, help="float32, bfloat16, float16 (transformers; default float32 on CPU).")
 THREADS_FLAG = typer.Option(None, help="CPU threads.")
 BACKEND_FLAG = typer.Option(None, help="Backend (see `rankwise backends`; default: transformers).")
-OPTION_FLAG = typer.Option(
-    [],
-    "--option",
-    "-O",
-    help="Method or runtime option KEY=VALUE, repeatable (e.g. -O window=20 -O stride=10, -O base_url=...).",
-)
+
+
+def _option_help() -> str:
+    """-O's help, from the option declarations: every runtime option some backend takes, the wrapper
+    keywords, and where each method's own options are listed."""
+    from rankwise.backends.registry import runtime_option_names
+    from rankwise.rerankers.wrappers.keywords import PRESET_KEYWORD, WRAPPER_KEYWORDS
+
+    return (
+        "Option KEY=VALUE, repeatable (values read as JSON where they can: -O window=20 -O truncate=false). "
+        f"Runtime: {', '.join(sorted(runtime_option_names()))}. "
+        f"Wrappers: {', '.join(sorted(WRAPPER_KEYWORDS | {PRESET_KEYWORD}))}. "
+        "Each method's own: `rankwise methods METHOD`."
+    )
+
+
+OPTION_FLAG = typer.Option([], "--option", "-O", help=_option_help())
 
 
 RERANKER_FLAGS: dict[str, tuple[Any, Any]] = {
@@ -189,13 +182,29 @@ def _clock_text(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{seconds:02d}"
 
 
+class BarProgress:
+    """A pipeline's `OnProgress` shown as a bar: a total starts a new count (with the note as its label),
+    a note alone relabels it, an advance moves it."""
+
+    def __init__(self, progress: Progress | LoggedProgress, task: TaskID):
+        self.progress, self.task = progress, task
+
+    def __call__(self, advance: int, *, total: int | None = None, note: str = "") -> None:
+        if total is not None:
+            self.progress.reset(self.task, total=total, description=note or None)
+        elif note:
+            self.progress.update(self.task, description=note)
+        if advance:
+            self.progress.advance(self.task, advance)
+
+
 @contextmanager
-def progress_bar(description: str) -> Iterator[tuple[Progress | LoggedProgress, TaskID]]:
-    """A progress bar with count and ETA on stderr (plain lines when stderr is not a terminal); the caller
-    sets the total when it knows it."""
+def progress_bar(description: str) -> Iterator[BarProgress]:
+    """A progress bar with count and ETA on stderr (plain lines when stderr is not a terminal), driven as an
+    `OnProgress`: the pipeline (or the command, when it knows first) gives the total."""
     if not errors.is_terminal:
-        yield LoggedProgress(description), TaskID(0)
+        yield BarProgress(LoggedProgress(description), TaskID(0))
         return
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=errors) as progress:
-        yield progress, progress.add_task(description, total=None)
+        yield BarProgress(progress, progress.add_task(description, total=None))

@@ -67,9 +67,9 @@ def judge(
     skipped = {(q, d) for path in skip for q, docs in read_qrels(path).items() for d in docs}
     pairs, counts = pooled_pairs(read_candidates(input)[:queries], pool, depth, skipped)
     judge = open_judge(model, options or {}, preset, grade_from, max_passage_tokens)  # type: ignore[arg-type]
-    with progress_bar("judging") as (progress, task):
-        progress.update(task, total=sum(1 for p in pairs if (p.qid, p.docid) not in store))
-        judged = judge_into(judge, pairs, store, judge_batch, lambda n: progress.advance(task, n))
+    with progress_bar("judging") as bar:
+        bar(0, total=sum(1 for p in pairs if (p.qid, p.docid) not in store))
+        judged = judge_into(judge, pairs, store, judge_batch, bar)
     invalid = sum(1 for r in store.records.values() if not r.get("valid", True))
     errors.print(
         f"{judged} pairs judged this run; {len(store)} in {out / 'qrels.txt'} ({invalid} answers malformed, "

@@ -146,7 +146,7 @@ def _rerank_batch_job(
 
     # The same spec for every engine: a job started on one engine resumes on the other, to the same bytes.
     spec = RerankerSpec(model, method, options)
-    with progress_bar("reranking") as (progress, task):
+    with progress_bar("reranking") as bar:
         summary = run_batch(
             spec,
             input_path,
@@ -155,7 +155,7 @@ def _rerank_batch_job(
             top_k=top_k,
             tag=tag,
             queries_per_batch=queries_per_batch,
-            on_progress=lambda n: progress.advance(task, n),
+            on_progress=bar,
             engine=engine,
             workers=workers,
             address=address,
@@ -191,14 +191,14 @@ def _rerank_file(reranker, requests, top_k, queries_per_batch, output, output_js
     from rankwise.io.sidecar import write_sidecar
     from rankwise.pipelines.rerank import rerank_requests
 
-    with progress_bar("reranking") as (progress, task):
-        progress.update(task, total=len(requests))
+    with progress_bar("reranking") as bar:
+        bar(0, total=len(requests))
         report = rerank_requests(
             reranker,
             requests,
             top_k=top_k,
             queries_per_batch=queries_per_batch,
-            on_progress=lambda n: progress.advance(task, n),
+            on_progress=bar,
         )
     if output is not None:
         write_run(report.rankings, output, tag=tag)
@@ -227,7 +227,7 @@ def _rerank_file(reranker, requests, top_k, queries_per_batch, output, output_js
 def models() -> None:
     """List registered models, where their weights come from, and whether they are present."""
     from rankwise.models.registry import MODELS
-    from rankwise.rerankers.registry import methods_for
+    from rankwise.rerankers.registry import methods_for, registered_method
 
     table = Table(title="registered models")
     table.add_column("name", no_wrap=True)
@@ -244,7 +244,8 @@ def models() -> None:
         table.add_column(column)
     for spec in MODELS.values():
         present = (spec.local is not None and spec.local.available()) or spec.in_hf_cache()
-        methods = [spec.default_method] + [m for m in methods_for(spec.kind) if m != spec.default_method]
+        default = registered_method(spec)
+        methods = [default] + [m for m in methods_for(spec.kind) if m != default]
         table.add_row(
             spec.name,
             spec.kind,
@@ -261,6 +262,37 @@ def models() -> None:
         "Any Hugging Face id or local directory also works as --model (with -O preset=NAME for a "
         "checkpoint family rankwise knows)."
     )
+
+
+@app.command()
+@reports_errors
+def methods(
+    method: Optional[str] = typer.Argument(None, help="A method whose options to list (default: every method)."),
+) -> None:
+    """List reranking methods, or one method's options with their types, defaults and help (read from the
+    declarations `Reranker.load` checks them against)."""
+    from rankwise.options import option_docs
+    from rankwise.rerankers.registry import METHODS, method_class
+
+    if method is None:
+        table = Table(title="methods")
+        for column in ("method", "model kinds", "needs (backend capabilities)", "score (default)", "options"):
+            table.add_column(column)
+        for name in METHODS:
+            cls = method_class(name)
+            options = ", ".join(doc.name for doc in option_docs(cls.Options)) or "-"
+            needs = ", ".join(sorted(c.value for c in cls.requires)) or "-"
+            table.add_row(name, ", ".join(cls.model_kinds), needs, cls.score_kind.value, options)
+        console.print(table)
+        console.print("Options of one method: `rankwise methods METHOD`; give them as -O KEY=VALUE.")
+        return
+    cls = method_class(method)
+    table = Table(title=f"options of {method} (-O KEY=VALUE)")
+    for column in ("option", "type", "default", "help"):
+        table.add_column(column, overflow="fold")
+    for doc in option_docs(cls.Options):
+        table.add_row(doc.name, doc.type, doc.default, doc.help)
+    console.print(table)
 
 
 @app.command()
@@ -390,8 +422,7 @@ def index(
     from rankwise.pipelines.index import build_forward_index
 
     start = time.perf_counter()
-    with progress_bar(f"encoding with {encode}") as (progress, task):
-        progress.update(task, total=len(collection.documents))
+    with progress_bar(f"encoding with {encode}") as bar:
         forward = build_forward_index(
             collection.documents,
             out / FORWARD_FOLDER,
@@ -401,7 +432,7 @@ def index(
             passage_prefix=passage_prefix,
             chunk_size=chunk_size,
             resume=resume,
-            on_chunk=lambda done, total: progress.update(task, completed=done),
+            on_progress=bar,
         )
     size = forward.bytes_on_disk()
     console.print(
@@ -427,9 +458,9 @@ def search(
     queries = read_beir_queries(topics) if topics.suffix == ".jsonl" else read_topics(topics)
     opened = BM25Index.load(index)
     start = time.perf_counter()
-    with progress_bar("searching") as (progress, task):
-        progress.update(task, total=len(queries))
-        requests = opened.search(queries, k=k, on_progress=lambda n: progress.advance(task, n))
+    with progress_bar("searching") as bar:
+        bar(0, total=len(queries))
+        requests = opened.search(queries, k=k, on_progress=bar)
     rankings = [Ranking.first_stage(r) for r in requests]
     write_candidates(rankings, output)
     if run:
@@ -461,7 +492,7 @@ def bench(
 
     # The registry reads each entry whole (method:model or a spec string), so the label is the text as given.
     specs = [RerankerSpec(s.strip()) for s in split_top_level(rerankers) if s.strip()]
-    with progress_bar("bench") as (progress, task):
+    with progress_bar("bench") as bar:
         comparison = run_bench(
             dataset,
             specs,
@@ -470,8 +501,7 @@ def bench(
             top_k=top_k,
             queries=queries,
             options=options,
-            on_start=lambda label, total: progress.reset(task, total=total, description=label),
-            on_progress=lambda n: progress.advance(task, n),
+            on_progress=bar,
         )
     _show_comparison(comparison, markdown, None, plot)
     console.print(f"runs and sidecars in {out_dir}")
@@ -506,7 +536,7 @@ def calibrate(
 
     with console.status(f"loading {model}"):
         reranker = Reranker.load(model, method=method, **options)
-    with progress_bar("calibrate") as (progress, task):
+    with progress_bar("calibrate") as bar:
         calibration, report = fit(
             reranker,
             collection,
@@ -516,7 +546,7 @@ def calibrate(
             relevance_level=relevance_level,
             queries=queries,
             folds=folds,
-            on_progress=lambda n: progress.advance(task, n),
+            on_progress=bar,
         )
     calibration.save(out)
     data, metrics = report["data"], report["out_of_fold"]

@@ -23,6 +23,46 @@ from rankwise.options import validate_options
 train_app = typer.Typer(no_args_is_help=True, help="Build training data and train rerankers.")
 
 
+# Each trainer's config, declared with option(...) in its module (imported only when its options are listed).
+TRAINING_CONFIGS = {
+    "first": "rankwise.pipelines.train.first:FirstTrainingConfig",
+    "bi-encoder": "rankwise.pipelines.train.bi_encoder:BiEncoderTrainingConfig",
+    "late-interaction": "rankwise.pipelines.train.late_interaction:LateInteractionTrainingConfig",
+    "cross-encoder": "rankwise.pipelines.train.cross_encoder:CrossEncoderTrainingConfig",
+    "grpo": "rankwise.pipelines.train.grpo:GRPOTrainingConfig",
+    "synthetic-queries": "rankwise.pipelines.train.synthetic:SyntheticQueryConfig",
+}
+
+
+def _options_help(trainer: str) -> str:
+    return f"Training option KEY=VALUE, repeatable; `rankwise train options {trainer}` lists them."
+
+
+def _config_class(trainer: str) -> type:
+    import importlib
+
+    if trainer not in TRAINING_CONFIGS:
+        raise OptionError(f"unknown trainer {trainer!r}; available: {', '.join(TRAINING_CONFIGS)}")
+    module, name = TRAINING_CONFIGS[trainer].split(":")
+    return getattr(importlib.import_module(module), name)
+
+
+@train_app.command("options")
+@reports_errors
+def options(trainer: str = typer.Argument(..., help=f"One of {', '.join(TRAINING_CONFIGS)}.")) -> None:
+    """A trainer's -O options with their types, defaults and help (from the config's declarations)."""
+    from rich.table import Table
+
+    from rankwise.options import option_docs
+
+    table = Table(title=f"options of train {trainer} (-O KEY=VALUE)")
+    for column in ("option", "type", "default", "help"):
+        table.add_column(column, overflow="fold")
+    for doc in option_docs(_config_class(trainer)):
+        table.add_row(doc.name, doc.type, doc.default, doc.help)
+    console.print(table)
+
+
 def _held_out(held_out: list[Path]):
     from rankwise.pipelines.train.data import HeldOut
 
@@ -174,7 +214,7 @@ def train_fusion_command(
         if not sep:
             raise typer.BadParameter(f"stage {text!r} is not 'method:model'")
         stages.append(Stage(name=method, model=model, method=method, head=int(head) if head else None))
-    with progress_bar("features") as (progress, task):
+    with progress_bar("features") as bar:
         report = train_fusion(
             FusionSpec(stages, scale_free_gap=True),
             collection,
@@ -184,7 +224,7 @@ def train_fusion_command(
             folds=folds,
             seed=seed,
             params=parse_options(param),
-            on_progress=lambda _, n, total: progress.update(task, advance=n, total=total),
+            on_progress=bar,
         )
     for source, value in report.cv_ndcg10.items():
         console.print(f"{source}: cross-validated nDCG@10 {value:.4f} ({report.folds} folds, {report.queries} queries)")
@@ -204,8 +244,7 @@ def train_first_command(
         [],
         "--option",
         "-O",
-        help="Training option KEY=VALUE (lr, lora_r, "
-        "ranknet_weight, accumulation, max_words, seed, checkpoint_every); repeatable.",
+        help=_options_help("first"),
     ),
     dev: list[Path] = DEV_OPTION,
     eval_steps: int = EVAL_STEPS_OPTION,
@@ -221,8 +260,7 @@ def train_first_command(
         FirstTrainingConfig, "FIRST training", {"window": window, "steps": steps, **parse_options(option)}
     )
     evaluation = _dev(dev, held, eval_steps, patience)
-    with progress_bar("FIRST training") as (progress, task):
-        progress.update(task, total=steps)
+    with progress_bar("FIRST training") as bar:
         record = train_first(
             model,
             groups,
@@ -231,7 +269,7 @@ def train_first_command(
             resume=resume,
             held_out=held,
             dev=evaluation,
-            on_step=lambda step, loss: progress.update(task, completed=step, description=f"loss {loss:.3f}"),
+            on_progress=bar,
         )
     console.print(
         f"{_summary(record)} ({record.seconds_per_step:.1f} s/step); adapter in {record.output}; "
@@ -264,14 +302,14 @@ def label(
     requests = read_candidates(input)
     reranker = Reranker.load(model, method=method, **options)
     head = (Reranker.load(head_by), head_k) if head_by else None
-    with progress_bar("labelling") as (progress, task):
-        progress.update(task, total=len(requests))
+    with progress_bar("labelling") as bar:
+        bar(0, total=len(requests))
         count = label_with_teacher(
             reranker,
             requests,
             output,
             queries_per_batch=queries_per_batch,
-            on_progress=lambda n: progress.advance(task, n),
+            on_progress=bar,
             head=head,
         )
     errors.print(f"{count} queries labelled this run; {len(requests)} in {output}")
@@ -288,7 +326,7 @@ def train_bi_encoder_command(
         [],
         "--option",
         "-O",
-        help="Training option KEY=VALUE (epochs, lr, batch_size, negatives, max_seq_length, seed, ...); repeatable.",
+        help=_options_help("bi-encoder"),
     ),
     dev: list[Path] = DEV_OPTION,
     eval_steps: int = EVAL_STEPS_OPTION,
@@ -324,9 +362,7 @@ def train_late_interaction_command(
         [],
         "--option",
         "-O",
-        help="Training option KEY=VALUE (epochs, lr, lora_r, "
-        "group_size, grade_weight, teacher, teacher_temperature, pooled_weight, seed, "
-        "...); repeatable.",
+        help=_options_help("late-interaction"),
     ),
     dev: list[Path] = DEV_OPTION,
     eval_steps: int = EVAL_STEPS_OPTION,
@@ -363,8 +399,7 @@ def train_cross_encoder_command(
         [],
         "--option",
         "-O",
-        help="Training option KEY=VALUE (loss=listnet|"
-        "lambdaloss|bce, epochs, lr, group_size, teacher, seed, ...); repeatable.",
+        help=_options_help("cross-encoder"),
     ),
     dev: list[Path] = DEV_OPTION,
     eval_steps: int = EVAL_STEPS_OPTION,
@@ -446,8 +481,7 @@ def train_grpo_command(
         [],
         "--option",
         "-O",
-        help="Training option KEY=VALUE (num_generations, "
-        "beta, max_completion_length, set_size, lr, lora_r, format_weight, ...).",
+        help=_options_help("grpo"),
     ),
     resume: bool = typer.Option(False, help="Continue from the last checkpoint in --out."),
 ) -> None:
@@ -482,7 +516,7 @@ def synthetic_queries_command(
         [],
         "--option",
         "-O",
-        help="KEY=VALUE (per_query, from_top, keep_rank, positive_margin, max_new_tokens, seed); repeatable.",
+        help=_options_help("synthetic-queries"),
     ),
 ) -> None:
     """Synthetic training queries: an LLM writes a query per sampled passage, a round trip keeps the good ones."""
@@ -506,9 +540,9 @@ def synthetic_queries_command(
         frozenset({Capability.GENERATE}),
         "synthetic queries",
     )
-    with progress_bar("writing queries") as (progress, task):
-        progress.update(task, total=len(sources))
-        generate_queries(lm, sources, queries, config, on_progress=lambda n: progress.advance(task, n))
+    with progress_bar("writing queries") as bar:
+        bar(0, total=len(sources))
+        generate_queries(lm, sources, queries, config, on_progress=bar)
     del lm
     embedder = open_backend(
         locate(encoder, None), runtime_options(), frozenset({Capability.TOKEN_EMBED}), "synthetic queries"

@@ -32,10 +32,12 @@ class ModelSpec:
     hf_id: str | None  # None: no online copy (models trained and shipped by rankwise)
     license: str
     kind: str  # one of MODEL_KINDS
-    default_method: str
+    # The method it runs by default; None when a preset names it (the preset holds the method, so a row never
+    # repeats it: `rerankers.registry.default_method` reads it there).
+    default_method: str | None
     local: LocalSource | None
     description: str
-    preset: str | None = None  # rerankers/presets.py: how the family is scored (template, tokens, options)
+    preset: str | None = None  # rerankers/presets.py: how the family is scored (method, template, tokens, options)
     parameters: str = ""  # size, as its authors give it
     # A calibration file shipped with the model (models/shipped/), for its default method and options.
     calibration: str | None = None
@@ -159,7 +161,14 @@ _SPECS = [
 
 
 def _hub_checkpoint(
-    name: str, hf_id: str, license: str, kind: str, method: str, preset: str | None, parameters: str, description: str
+    name: str,
+    hf_id: str,
+    license: str,
+    kind: str,
+    method: str | None,
+    preset: str | None,
+    parameters: str,
+    description: str,
 ) -> ModelSpec:
     """A checkpoint that only the Hugging Face hub has (no PyPI package carries its weights)."""
     return ModelSpec(
@@ -181,7 +190,7 @@ _SPECS += [
         "cross-encoder/ms-marco-MiniLM-L6-v2",
         "Apache-2.0",
         CROSS_ENCODER,
-        "cross-encoder",
+        None,
         "cross-encoder",
         "22.7M",
         "MS MARCO cross-encoder (BERT, one logit, sigmoid)",
@@ -191,7 +200,7 @@ _SPECS += [
         "BAAI/bge-reranker-v2-m3",
         "Apache-2.0",
         CROSS_ENCODER,
-        "cross-encoder",
+        None,
         "cross-encoder",
         "568M",
         "multilingual cross-encoder (XLM-RoBERTa, one logit)",
@@ -201,7 +210,7 @@ _SPECS += [
         "BAAI/bge-reranker-v2-gemma",
         "Apache-2.0",
         CAUSAL_LM,
-        "llm-pointwise",
+        None,
         "bge-reranker-gemma",
         "2.5B",
         "BGE reranker on Gemma-2B: the raw logit of 'Yes' after its prompt",
@@ -211,7 +220,7 @@ _SPECS += [
         "BAAI/bge-reranker-v2-minicpm-layerwise",
         "Apache-2.0",
         LAYERWISE_LM,
-        "layerwise-pointwise",
+        None,
         "bge-reranker-layerwise",
         "2.7B",
         "BGE layerwise reranker on MiniCPM-2B: a relevance head per layer (8..40), read at layer 28",
@@ -221,7 +230,7 @@ _SPECS += [
         "mixedbread-ai/mxbai-rerank-base-v2",
         "Apache-2.0",
         CAUSAL_LM,
-        "llm-pointwise",
+        None,
         "mxbai-rerank-v2",
         "0.5B",
         "mixedbread v2 reranker (Qwen2): logit('1') - logit('0') after its own task prompt",
@@ -231,7 +240,7 @@ _SPECS += [
         "mixedbread-ai/mxbai-rerank-base-v1",
         "Apache-2.0",
         CROSS_ENCODER,
-        "cross-encoder",
+        None,
         "cross-encoder",
         "184M",
         "cross-encoder (DeBERTa-v3, one logit)",
@@ -271,7 +280,7 @@ _SPECS += [
         "castorini/monot5-base-msmarco",
         "Apache-2.0",
         SEQ2SEQ_LM,
-        "seq2seq-pointwise",
+        None,
         "monot5",
         "220M",
         "monoT5: log P(true) after 'Query: q Document: d Relevant:' (T5-base)",
@@ -281,7 +290,7 @@ _SPECS += [
         "Soyoung97/RankT5-base",
         "Apache-2.0",
         SEQ2SEQ_LM,
-        "seq2seq-pointwise",
+        None,
         "rankt5",
         "220M",
         "RankT5 (encoder-decoder): the raw logit of <extra_id_10> after 'Query: q Document: d' (T5-base)",
@@ -291,7 +300,7 @@ _SPECS += [
         "castorini/LiT5-Distill-base",
         "Apache-2.0",
         SEQ2SEQ_LM,
-        "fid-listwise",
+        None,
         "lit5",
         "220M",
         "LiT5-Distill: Fusion-in-Decoder listwise ranking of 20 passages (T5-base)",
@@ -301,7 +310,7 @@ _SPECS += [
         "castorini/duot5-base-msmarco",
         "Apache-2.0",
         SEQ2SEQ_LM,
-        "seq2seq-pairwise",
+        None,
         "duot5",
         "220M",
         "duoT5: pairwise P(d0 more relevant than d1), summed symmetrically (T5-base)",
@@ -311,7 +320,7 @@ _SPECS += [
         "jhu-clsp/rank1-7b",
         "see its model card",
         CAUSAL_LM,
-        "reasoning-pointwise",
+        None,
         "rank1",
         "7B",
         "Rank1: reasons in a think block, then P(true) (Qwen2.5-7B)",
@@ -321,7 +330,7 @@ _SPECS += [
         "Johnnyfans/TFRank-GRPO-Qwen3-0.6B",
         "see its model card",
         CAUSAL_LM,
-        "graded-pointwise",
+        None,
         "tfrank",
         "0.6B",
         "TFRank: think-free yes(grade) answers, scored as the mean of P(yes) and grade/4 (Qwen3-0.6B)",
@@ -331,7 +340,7 @@ _SPECS += [
         "Johnnyfans/TFRank-SFT-GRPO-Qwen3-8B",
         "see its model card",
         CAUSAL_LM,
-        "graded-pointwise",
+        None,
         "tfrank",
         "8B",
         "TFRank: think-free yes(grade) answers, scored as the mean of P(yes) and grade/4 (Qwen3-8B)",
@@ -341,7 +350,7 @@ _SPECS += [
         "ielabgroup/Rank-R1-7B-v0.1",
         "see its model card",
         CAUSAL_LM,
-        "reasoning-setwise",
+        None,
         "rank-r1",
         "7B",
         "Rank-R1: setwise reasoning over 20 passages (a LoRA adapter over Qwen2.5-7B-Instruct, merged at load)",
@@ -351,7 +360,7 @@ _SPECS += [
         "liuwenhan/reasonrank-7B",
         "see its model card",
         CAUSAL_LM,
-        "reasoning-listwise",
+        None,
         "reasonrank",
         "7B",
         "ReasonRank: reasons in <think>, then the window's ranking in <answer> (Qwen2.5-7B)",
@@ -361,7 +370,7 @@ _SPECS += [
         "hltcoe/Rank-K-32B",
         "see its model card",
         CAUSAL_LM,
-        "reasoning-listwise",
+        None,
         "rank-k",
         "32B",
         "Rank-K: reasons, then ranks windows of 20 as '[3] > [2] = [1]' (QwQ-32B)",
@@ -371,7 +380,7 @@ _SPECS += [
         "castorini/rank_zephyr_7b_v1_full",
         "MIT",
         CAUSAL_LM,
-        "listwise-generate",
+        None,
         "rank-zephyr",
         "7B",
         "RankZephyr: generates [3] > [1] > ... over windows of 20 (Zephyr-7B)",
@@ -381,7 +390,7 @@ _SPECS += [
         "castorini/rank_vicuna_7b_v1",
         "see its model card",
         CAUSAL_LM,
-        "listwise-generate",
+        None,
         "rank-vicuna",
         "7B",
         "RankVicuna: generates [3] > [1] > ... over windows of 20, in FastChat's vicuna format (Vicuna-7B)",
@@ -391,7 +400,7 @@ _SPECS += [
         "castorini/first_mistral",
         "see its model card",
         CAUSAL_LM,
-        "first",
+        None,
         "first-mistral",
         "7B",
         "FIRST: listwise ranking from the first identifier's logits (Mistral-7B)",
@@ -402,7 +411,7 @@ _SPECS += [
             f"Qwen/Qwen3-Reranker-{size}",
             "Apache-2.0",
             CAUSAL_LM,
-            "llm-pointwise",
+            None,
             "qwen3-reranker",
             size,
             "Qwen3 reranker: P(yes) over yes/no after its own instruction prompt and empty think block",

@@ -21,9 +21,11 @@ from typing import Any
 
 from rankwise.errors import InputError
 from rankwise.io.candidates import iter_validated
+from rankwise.pipelines.progress import OnProgress
 from rankwise.pipelines.rerank import shard_run_text
 from rankwise.rerankers.base import BaseReranker
 from rankwise.rerankers.compose.spec import RerankerSpec
+from rankwise.rerankers.registry import load_spec
 from rankwise.types import Request
 
 MANIFEST = "manifest.json"
@@ -136,7 +138,7 @@ def run_batch(
     top_k: int | None = None,
     tag: str = "rankwise",
     queries_per_batch: int = 4,
-    on_progress: Callable[[int], None] | None = None,
+    on_progress: OnProgress | None = None,
     engine: str = "local",
     workers: int = 1,
     address: str | None = None,
@@ -176,7 +178,7 @@ def run_batch(
 
         run_on_ray(reranker, pending(), done, settings, workers=workers, address=address)
     else:
-        model = reranker.load() if isinstance(reranker, RerankerSpec) else reranker
+        model = load_spec(reranker) if isinstance(reranker, RerankerSpec) else reranker
         for shard in pending():
             done(shard, shard_run_text(model, shard.requests, **settings))
     output.finish()

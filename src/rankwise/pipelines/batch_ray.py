@@ -49,7 +49,9 @@ def run_on_ray(
     @ray.remote(num_cpus=cpus, max_restarts=2, max_task_retries=2)
     class ShardWorker:
         def __init__(self, spec: RerankerSpec):
-            self.reranker = spec.load()
+            from rankwise.rerankers.registry import load_spec
+
+            self.reranker = load_spec(spec)
 
         def score(self, requests: list, top_k: int | None, tag: str, queries_per_batch: int) -> str:
             return shard_run_text(self.reranker, requests, top_k, tag, queries_per_batch)

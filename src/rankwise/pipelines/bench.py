@@ -6,7 +6,7 @@ from __future__ import annotations
 import gc
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +14,10 @@ from rankwise.io.collection import Collection
 from rankwise.io.sidecar import write_sidecar
 from rankwise.io.trec import write_run
 from rankwise.pipelines.evaluate import Comparison, compare_runs, run_from_rankings
+from rankwise.pipelines.progress import OnProgress
 from rankwise.pipelines.rerank import rerank_requests
 from rankwise.rerankers.compose.spec import RerankerSpec
+from rankwise.rerankers.registry import load_spec
 from rankwise.types import Ranking
 
 
@@ -27,8 +29,7 @@ def run_bench(
     top_k: int | None = 100,
     queries: int | None = None,
     options: dict[str, Any] | None = None,
-    on_start: Callable[[str, int], None] | None = None,
-    on_progress: Callable[[int], None] | None = None,
+    on_progress: OnProgress | None = None,
 ) -> Comparison:
     dataset = Path(dataset)
     out_dir = Path(out_dir)
@@ -44,10 +45,10 @@ def run_bench(
     write_run(base_rankings, out_dir / f"{first_stage}.trec", tag=first_stage)
     write_sidecar(out_dir / f"{first_stage}.trec", metadata[base_label])
     for spec in rerankers:
-        if on_start:
-            on_start(spec.label, len(requests))
+        if on_progress:
+            on_progress(0, total=len(requests), note=spec.label)
         start = time.perf_counter()
-        reranker = RerankerSpec(spec.model, spec.method, {**(options or {}), **spec.options}).load()
+        reranker = load_spec(spec, **(options or {}))
         load_seconds = time.perf_counter() - start
         report = rerank_requests(reranker, requests, top_k=top_k, on_progress=on_progress)
         # A run file's tag is one whitespace-free field, and spec strings hold spaces, braces and ">>".

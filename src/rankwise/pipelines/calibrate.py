@@ -5,7 +5,7 @@ query so that no query's passages are on both sides. Held-out collections are ne
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,6 +13,7 @@ from typing import Any
 from rankwise.calibration import MAPS, Calibration, depths_down, feature_rows
 from rankwise.errors import InputError
 from rankwise.io.collection import Collection
+from rankwise.pipelines.progress import OnProgress
 from rankwise.pipelines.train.data import HeldOut
 from rankwise.rerankers.base import BaseReranker
 from rankwise.rerankers.wrappers.calibrated import scoring_description
@@ -52,7 +53,7 @@ def labelled_scores(
     relevance_level: int = 2,
     queries: int | None = None,
     queries_per_batch: int = 4,
-    on_progress: Callable[[int], None] | None = None,
+    on_progress: OnProgress | None = None,
 ) -> tuple[LabelledScores, dict[str, Any]]:
     """The reranker's scores on each collection's judged queries (unjudged passages count as not relevant);
     a held-out collection is refused and queries it holds are dropped."""
@@ -193,7 +194,7 @@ def calibrate(
     relevance_level: int = 2,
     queries: int | None = None,
     folds: int = 5,
-    on_progress: Callable[[int], None] | None = None,
+    on_progress: OnProgress | None = None,
 ) -> tuple[Calibration, dict[str, Any]]:
     """Fit a calibration for `reranker` on judged `collections`, never reading the `held_out` ones; with the
     out-of-fold metrics of the chosen map."""

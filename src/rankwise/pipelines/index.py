@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from rankwise.backends.interface import Capability
@@ -11,6 +11,7 @@ from rankwise.backends.registry import locate, open_backend, split_options
 from rankwise.errors import InputError
 from rankwise.io.corpus import check_indexable
 from rankwise.io.forward_index import ForwardIndex, ForwardIndexWriter, IndexSettings, corpus_fingerprint, text_digest
+from rankwise.pipelines.progress import OnProgress
 from rankwise.rerankers.embedding.passage_vectors import encoder_description
 from rankwise.types import Candidate
 
@@ -24,11 +25,11 @@ def build_forward_index(
     passage_prefix: str = "",
     chunk_size: int = 1024,
     resume: bool = False,
-    on_chunk: Callable[[int, int], None] | None = None,
+    on_progress: OnProgress | None = None,
     **runtime_options: object,
 ) -> ForwardIndex:
     """Encode `documents` with `model` into `out`; with `resume`, continue a killed build from its last
-    finished chunk (the same files as an uninterrupted build). `on_chunk(done, total)` after each chunk."""
+    finished chunk (the same files as an uninterrupted build), reporting progress per chunk."""
     check_indexable(documents)
     if chunk_size < 1:
         raise InputError(f"chunk_size must be >= 1, got {chunk_size}")
@@ -49,6 +50,8 @@ def build_forward_index(
     writer = ForwardIndexWriter(
         out, settings, corpus_fingerprint([d.docid for d in documents], digests), len(documents), resume=resume
     )
+    if on_progress is not None:
+        on_progress(writer.finished_rows, total=len(documents))
     for start in range(writer.finished_rows, len(documents), chunk_size):
         chunk = documents[start : start + chunk_size]
         texts = [passage_prefix + d.text for d in chunk]
@@ -57,7 +60,7 @@ def build_forward_index(
         else:
             pooled, tokens = encoder.embed_unit(texts), None
         writer.write_chunk([d.docid for d in chunk], digests[start : start + len(chunk)], pooled, tokens)
-        if on_chunk is not None:
-            on_chunk(start + len(chunk), len(documents))
+        if on_progress is not None:
+            on_progress(len(chunk))
     writer.finish()
     return ForwardIndex(out)

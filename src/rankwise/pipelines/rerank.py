@@ -6,10 +6,11 @@ it reorders them (`reranked_count`): a method with its own smaller `top_k` is no
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rankwise.errors import InputError
+from rankwise.pipelines.progress import OnProgress
 from rankwise.rerankers.base import BaseReranker
 from rankwise.types import Ranking, Request, Result
 
@@ -34,7 +35,7 @@ def rerank_requests(
     requests: Sequence[Request],
     top_k: int | None = None,
     queries_per_batch: int = 4,
-    on_progress: Callable[[int], None] | None = None,
+    on_progress: OnProgress | None = None,
 ) -> RerankReport:
     if top_k is not None and top_k < 1:
         raise InputError(f"top_k must be >= 1, got {top_k}")

@@ -7,11 +7,12 @@ exactly as the documents were."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from rankwise.errors import InputError
+from rankwise.pipelines.progress import OnProgress
 from rankwise.types import Candidate, Query, Request
 
 SETTINGS_FILE = "rankwise_bm25.json"
@@ -74,7 +75,7 @@ class BM25Index:
         return cls(retriever, read_documents(folder / DOCUMENTS_FILE), settings)
 
     def search(
-        self, queries: Sequence[Query], k: int = 100, on_progress: Callable[[int], None] | None = None, chunk: int = 256
+        self, queries: Sequence[Query], k: int = 100, on_progress: OnProgress | None = None, chunk: int = 256
     ) -> list[Request]:
         """Top-k candidates per query with their text; documents sharing no term with the query are not returned."""
         import bm25s

@@ -27,8 +27,9 @@ class ScoredRequest:
 
 
 class BaseReranker(ABC):
-    """A method: `requires` names the backend capabilities it uses, `Options` its own typed options; the
-    constructor takes the opened backend, the model label and those options as keywords."""
+    """A method: `requires` names the backend capabilities it uses, `Options` its own typed options (each
+    default declared there once); the constructor takes the opened backend, the model label and an `Options`
+    instance already checked (`build` checks keyword options first)."""
 
     method: ClassVar[str]
     model_kinds: ClassVar[tuple[str, ...]] = ()  # registered model kinds it accepts (models/registry.py)
@@ -55,17 +56,25 @@ class BaseReranker(ABC):
         """Check the method's options, open a backend offering `requires` with the (already checked) runtime
         options, and build the method around it; unknown or badly typed options and missing capabilities
         fail here, before the first query."""
-        method_options = validate_options(cls.Options, f"method {cls.method!r}", options)
+        method_options = cls.checked_options(options)
         backend = open_backend(location, runtime, cls.requires, cls.method)
-        constructor: Any = cls  # each method's constructor takes (backend, model_label, **its options)
-        reranker = constructor(
-            backend,
-            location.label,
-            **{f.name: getattr(method_options, f.name) for f in dataclasses.fields(method_options)},
-        )
+        constructor: Any = cls  # each method's constructor takes (backend, model_label, its Options)
+        reranker = constructor(backend, location.label, method_options)
         if isinstance(backend, TokenCounting):
             reranker.token_counter = backend
         return reranker
+
+    @classmethod
+    def checked_options(cls, options: dict[str, Any]) -> Any:
+        """The method's `Options` from keyword options, each checked against its declaration."""
+        return validate_options(cls.Options, f"method {cls.method!r}", options)
+
+    @classmethod
+    def build(cls, backend: Any, model_label: str, **options: Any) -> Any:
+        """The method over an already opened backend (or any object with the primitives it needs), its
+        keyword options checked as at load: for tests and for code that opens backends itself."""
+        constructor: Any = cls
+        return constructor(backend, model_label, cls.checked_options(options))
 
     def rerank(
         self,

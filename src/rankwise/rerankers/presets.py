@@ -193,6 +193,11 @@ WITHOUT_A_PRESET = {
 }
 
 
+def preset_method(name: str) -> str:
+    """The method a registered preset is for."""
+    return PRESETS[name].method
+
+
 def apply_preset(name: str | None, method: str | None, options: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
     """The method and options a preset implies, merged under what the user gave."""
     if name is None:

@@ -9,10 +9,12 @@ from typing import Any
 from rankwise.backends.options import RuntimeOptions
 from rankwise.backends.registry import locate, runtime_option_names, split_options
 from rankwise.errors import UnsupportedMethodError
-from rankwise.models.registry import LATE_INTERACTION, LAYERWISE_LM, SEQ2SEQ_LM
+from rankwise.models.registry import LATE_INTERACTION, LAYERWISE_LM, SEQ2SEQ_LM, ModelSpec
 from rankwise.models.resolve import ModelLocation
 from rankwise.rerankers.base import BaseReranker
 from rankwise.rerankers.compose import spec
+from rankwise.rerankers.compose.spec import RerankerSpec
+from rankwise.rerankers.wrappers.keywords import PRESET_KEYWORD, split_wrapper_options
 
 METHODS: dict[str, str] = {
     "embedding": "rankwise.rerankers.embedding.bi_encoder:EmbeddingReranker",
@@ -64,9 +66,19 @@ def methods_for(kind: str) -> list[str]:
     return [name for name in METHODS if kind in method_class(name).model_kinds]
 
 
+def registered_method(spec: ModelSpec) -> str:
+    """A registered model's default method: its row's, or (a row with a preset) the preset's."""
+    if spec.default_method is not None:
+        return spec.default_method
+    from rankwise.rerankers.presets import preset_method
+
+    assert spec.preset is not None  # a row names a method or a preset (checked by test_models)
+    return preset_method(spec.preset)
+
+
 def default_method(location: ModelLocation) -> str:
     if location.spec is not None:
-        return location.spec.default_method
+        return registered_method(location.spec)
     if location.is_local and location.read_json("fusion.json") is not None:
         return "fusion"
     if folder_kind(location) == LATE_INTERACTION:
@@ -106,38 +118,33 @@ def folder_kind(location: ModelLocation) -> str | None:
     return LAYERWISE_LM if is_layerwise_folder(location) else None
 
 
-def load_reranker(
-    model: str,
-    method: str | None = None,
-    cache: bool | str | Path = False,
-    cache_size_limit: int | None = None,
-    long_documents: str | None = None,
-    passage_tokens: int = 128,
-    passage_stride: int | None = None,
-    calibration: bool | str | Path | None = None,
-    **options: Any,
-) -> BaseReranker:
+def load_reranker(model: str, method: str | None = None, **options: Any) -> BaseReranker:
     """Load a reranker from a registered name, a local path or a Hugging Face id, wrapped for long
-    documents, in the result cache and with a calibration when asked (see `Reranker.load`)."""
+    documents, in the result cache and with a calibration when asked (the keywords of
+    `rerankers.wrappers.keywords`; see `Reranker.load`)."""
+    wrappers, options = split_wrapper_options(options)
+    calibration, cache = wrappers.calibration, wrappers.cache
     fitted = None if calibration is None or calibration is False else _calibration_for(model, calibration)
     if spec.is_spec(model, set(METHODS)):
         if method is not None:
             raise UnsupportedMethodError(
                 f"{model!r} is a reranker spec that names its own methods; drop method={method!r}"
             )
-        reranker = _load_spec(model, **options)
+        reranker = _load_composition(model, **options)
     else:
         reranker = _load_method(model, method, **options)
-    if long_documents is not None:
+    if wrappers.long_documents is not None:
         from rankwise.rerankers.wrappers.long_documents import PassageAggregating
 
-        reranker = PassageAggregating(reranker, long_documents, passage_tokens, passage_stride)
+        reranker = PassageAggregating(
+            reranker, wrappers.long_documents, wrappers.passage_tokens, wrappers.passage_stride
+        )
     if cache:
         from rankwise.models.cache import cache_dir
         from rankwise.rerankers.wrappers.cached import DEFAULT_SIZE_LIMIT, CachedReranker
 
         folder = cache_dir() / "results" if cache is True else Path(cache)
-        reranker = CachedReranker(reranker, folder, size_limit=cache_size_limit or DEFAULT_SIZE_LIMIT)
+        reranker = CachedReranker(reranker, folder, size_limit=wrappers.cache_size_limit or DEFAULT_SIZE_LIMIT)
     if fitted is not None:
         from rankwise.rerankers.wrappers.calibrated import CalibratedReranker
 
@@ -162,7 +169,13 @@ def _calibration_for(model: str, calibration: bool | str | Path) -> tuple[Any, s
     return Calibration.load(calibration), str(calibration)
 
 
-def _load_spec(text: str, **options: Any) -> BaseReranker:
+def load_spec(spec: RerankerSpec, **defaults: Any) -> BaseReranker:
+    """Load a reranker described by a `RerankerSpec`, its own options over `defaults` (runtime options a
+    composition shares with its members, options a job adds to every row)."""
+    return load_reranker(spec.model, method=spec.method, **{**defaults, **spec.options})
+
+
+def _load_composition(text: str, **options: Any) -> BaseReranker:
     """A cascade of stages, each one method or a reciprocal rank fusion of several; `options` may only be
     runtime options (device, threads, ...), given to every member: method options belong in the spec."""
     from rankwise.rerankers.compose.cascade import CascadeReranker
@@ -177,8 +190,9 @@ def _load_spec(text: str, **options: Any) -> BaseReranker:
     for plan in spec.parse_spec(text, set(METHODS)):
         members = [_load_method(m.model, m.method, **{**options, **m.options}) for m in plan.members]
         if plan.is_rrf:
-            label = "rrf(" + ", ".join(f"{m.method}:{m.model}" for m in plan.members) + ")"
-            stage: BaseReranker = ReciprocalRankFusion(members, label, **plan.rrf_options)
+            label = "rrf(" + ", ".join(m.label for m in plan.members) + ")"
+            rrf_options = ReciprocalRankFusion.checked_options(plan.rrf_options)
+            stage: BaseReranker = ReciprocalRankFusion(members, label, rrf_options)
         else:
             stage = members[0]
         stages.append((stage, plan.top_k))
@@ -199,13 +213,13 @@ def load_with_runtime(model: str, method: str | None, runtime: RuntimeOptions, *
     from rankwise.rerankers.presets import apply_preset
 
     location = locate(model, runtime.backend)
-    preset = options.pop("preset", None)
+    preset = options.pop(PRESET_KEYWORD, None)
     # A registered model's own preset, for its default method; another method asked for runs without it.
     if (
         preset is None
         and location.spec is not None
         and location.spec.preset is not None
-        and method in (None, apply_preset(location.spec.preset, None, {})[0])
+        and method in (None, registered_method(location.spec))
     ):
         preset = location.spec.preset
     method, options = apply_preset(preset, method, options)

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from rankwise.backends.interface import Capability, LanguageModel
 from rankwise.errors import InputError, OptionError
+from rankwise.pipelines.progress import OnProgress
 from rankwise.rerankers.prompts.judge import JUDGE_PROMPTS, JudgePrompt
 from rankwise.scoring import group_shares
 
@@ -201,7 +202,9 @@ def open_judge(
     return LLMJudge(lm, location.label, preset, grade_from, max_passage_tokens)
 
 
-def judge_into(judge: LLMJudge, pairs: Sequence[Pair], store: Any, batch_size: int = 8, on_progress: Any = None) -> int:
+def judge_into(
+    judge: LLMJudge, pairs: Sequence[Pair], store: Any, batch_size: int = 8, on_progress: OnProgress | None = None
+) -> int:
     """Judge `pairs` not yet in `store`, `batch_size` at a time, each batch on disk before the next starts;
     the qrels are rewritten after every batch. Returns how many were judged this run."""
     todo = [p for p in pairs if (p.qid, p.docid) not in store]

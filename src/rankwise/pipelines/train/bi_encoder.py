@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from rankwise.errors import InputError
+from rankwise.options import option
+from rankwise.pipelines.train.config import EpochTrainingConfig
 from rankwise.pipelines.train.data import HeldOut, QueryGroup
 from rankwise.pipelines.train.dev import DevEvaluation
 from rankwise.pipelines.train.run import TrainingRecord, TrainingRun
@@ -27,19 +29,17 @@ BI_ENCODER_LOSSES = {
 
 
 @dataclass
-class BiEncoderTrainingConfig:
-    epochs: float = 1.0
-    lr: float = 2e-5
-    batch_size: int = 16
-    negatives: int = 3
-    min_positive_grade: int = 2
-    grade_temperature: float = 1.0
-    similarity_scale: float = 20.0
-    max_seq_length: int = 128
-    warmup_ratio: float = 0.1
-    seed: int = 0
-    checkpoint_steps: int = 20
-    loss: str = "kl"  # kl: DistillKLDivLoss over the example's passages; margin_mse: MarginMSELoss on their margins
+class BiEncoderTrainingConfig(EpochTrainingConfig):
+    negatives: int = option(3, minimum=1, help="lower-graded passages beside each positive")
+    min_positive_grade: int = option(2, minimum=1, help="a passage graded at least this is a positive")
+    grade_temperature: float = option(1.0, minimum=0, help="grades times this are the teacher's logits")
+    similarity_scale: float = option(20.0, minimum=0, help="cosines times this are the student's logits")
+    max_seq_length: int = option(128, minimum=8, help="tokens per text")
+    loss: str = option(
+        "kl",
+        choices=tuple(BI_ENCODER_LOSSES),
+        help="kl: DistillKLDivLoss over the example's passages; margin_mse: MarginMSELoss on their margins",
+    )
 
 
 def listwise_examples(groups: Sequence[QueryGroup], config: BiEncoderTrainingConfig) -> list[dict]:
@@ -77,8 +77,6 @@ def train_bi_encoder(
     held_out: HeldOut | None = None,
     dev: DevEvaluation | None = None,
 ) -> TrainingRecord:
-    if config.loss not in BI_ENCODER_LOSSES:
-        raise InputError(f"unknown bi-encoder loss {config.loss!r}; available: {', '.join(BI_ENCODER_LOSSES)}")
     run = TrainingRun(out_dir, resume)
     out = run.out
     model = load_student(base_model, config.max_seq_length, config.seed, "bi-encoder training")

@@ -19,23 +19,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from rankwise.errors import InputError
+from rankwise.options import option
+from rankwise.pipelines.train.config import EpochTrainingConfig
 from rankwise.pipelines.train.data import HeldOut, QueryGroup
 from rankwise.pipelines.train.dev import DevEvaluation
 from rankwise.pipelines.train.listwise_sampling import ListSample, ListSampling, sample_lists
 from rankwise.pipelines.train.run import TrainingRecord, TrainingRun
 from rankwise.pipelines.train.st_trainer import dev_summary, fit, history_rows, load_student, trained_parameters
-
-
-@dataclass
-class CrossEncoderTrainingConfig(ListSampling):
-    loss: str = "listnet"
-    epochs: float = 1.0
-    lr: float = 5e-5
-    batch_size: int = 4  # lists per optimizer step
-    max_seq_length: int = 256
-    warmup_ratio: float = 0.1
-    checkpoint_steps: int = 20
 
 
 def _scaled(values: Sequence[float], top: float) -> list[float]:
@@ -122,6 +112,16 @@ LOSSES = {
 }
 
 
+@dataclass
+class CrossEncoderTrainingConfig(EpochTrainingConfig, ListSampling):
+    loss: str = option(
+        "listnet", choices=tuple(LOSSES), help="; ".join(f"{k}: {r.description}" for k, r in LOSSES.items())
+    )
+    lr: float = option(5e-5, minimum=0, help="learning rate")
+    batch_size: int = option(4, minimum=1, help="lists per optimizer step")
+    max_seq_length: int = option(256, minimum=8, help="tokens per (query, passage) pair")
+
+
 def train_cross_encoder(
     base_model: str,
     groups: Sequence[QueryGroup],
@@ -132,8 +132,6 @@ def train_cross_encoder(
     dev: DevEvaluation | None = None,
 ) -> TrainingRecord:
     """Train and write `out_dir/model`, a cross-encoder folder the `cross-encoder` method loads."""
-    if config.loss not in LOSSES:
-        raise InputError(f"unknown cross-encoder loss {config.loss!r}; available: {', '.join(LOSSES)}")
     recipe = LOSSES[config.loss]
     run = TrainingRun(out_dir, resume)
     out = run.out

@@ -3,7 +3,7 @@ grades; loss L_LM + lambda * weighted RankNet on the first identifier's log-prob
 identifier scheme inference uses (merged "[A" tokens, or "[" then the letter).
 
 Runs are resumable: the whole window sequence is drawn up front from the seed, a checkpoint (adapter,
-optimizer, step) is written every `checkpoint_every` steps, and `resume=True` after a kill continues from
+optimizer, step) is written every `checkpoint_steps` steps, and `resume=True` after a kill continues from
 the last one with the same data order. Every step appends to `log.csv`; `loss.png` is drawn at the end.
 With `--dev`, every `dev.every` steps the adapter reranks the dev queries (sliding windows of the training
 window size, stride half of it) and the best one by nDCG@10 is kept in `best/`, becomes the run's
@@ -12,20 +12,22 @@ Training needs gradients, so this module imports torch (inside its functions), a
 
 from __future__ import annotations
 
-import csv
 import json
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from rankwise.backends.lora import attach_lora, resume_lora, save_lora, training_forward
 from rankwise.errors import InputError
+from rankwise.options import option
+from rankwise.pipelines.progress import OnProgress
+from rankwise.pipelines.train.config import StepTrainingConfig
 from rankwise.pipelines.train.data import HeldOut, ListwiseWindow, QueryGroup, sample_windows
 from rankwise.pipelines.train.dev import DevEvaluation
 from rankwise.pipelines.train.first_loss import DEFAULT_RANKNET_WEIGHT, first_loss, target_nll, weighted_ranknet_loss
-from rankwise.pipelines.train.run import TrainingRecord, TrainingRun
+from rankwise.pipelines.train.run import STATE, TrainingRecord, TrainingRun, replace_folder
 from rankwise.rerankers.listwise.llm import FirstReranker
 from rankwise.rerankers.listwise.sliding_window import Window
 from rankwise.rerankers.registry import load_reranker
@@ -36,18 +38,18 @@ LOG_FIELDS = ("step", "loss", "lm_nll", "ranknet", "seconds")
 
 
 @dataclass
-class FirstTrainingConfig:
-    window: int = 10
-    steps: int = 100
-    accumulation: int = 4  # windows per optimizer step
-    lr: float = 2e-4
-    lora_r: int = 8
-    lora_alpha: int = 16
-    ranknet_weight: float = DEFAULT_RANKNET_WEIGHT
-    max_words: int = 40
-    seed: int = 0
-    checkpoint_every: int = 10
-    gradient_checkpointing: bool = True
+class FirstTrainingConfig(StepTrainingConfig):
+    window: int = option(10, minimum=2, help="passages per training window")
+    accumulation: int = option(4, minimum=1, help="windows per optimizer step")
+    lr: float = option(2e-4, minimum=0, help="learning rate")
+    lora_r: int = option(8, minimum=1, help="LoRA rank")
+    lora_alpha: int = option(16, minimum=1, help="LoRA alpha")
+    ranknet_weight: float = option(
+        DEFAULT_RANKNET_WEIGHT, minimum=0, help="weight of the RankNet loss on first-identifier logits"
+    )
+    max_words: int = option(40, minimum=1, help="passages are cut to this many words")
+    checkpoint_steps: int = option(10, minimum=1, help="optimizer steps between checkpoints")
+    gradient_checkpointing: bool = option(True, help="recompute activations in the backward pass (less memory)")
 
 
 def window_plan(groups: Sequence[QueryGroup], config: FirstTrainingConfig) -> list[ListwiseWindow]:
@@ -97,7 +99,7 @@ def train_first(
     out_dir: str | Path,
     config: FirstTrainingConfig,
     resume: bool = False,
-    on_step: Callable[[int, float], None] | None = None,
+    on_progress: OnProgress | None = None,
     held_out: HeldOut | None = None,
     dev: DevEvaluation | None = None,
     **model_options,
@@ -115,51 +117,48 @@ def train_first(
     evaluations: list[dict[str, float]] = []
     if resume:
         resume_lora(reranker.lm, checkpoint, config.gradient_checkpointing)
-        state = json.loads((checkpoint / "state.json").read_text())
+        state = run.checkpoint_state()
         if state["config"] != asdict(config):
             raise InputError(
                 f"the checkpoint was written with other settings: {state['config']}", source=str(checkpoint)
             )
         start_step = state["step"]
         evaluations = _resumed_evaluations(state.get("dev", []), out / BEST, start_step)
-        _truncate_log(out / "log.csv", start_step)
+        run.logged_rows(after_step=start_step)  # the steps past the checkpoint run again
     else:
         attach_lora(reranker.lm, config.lora_r, config.lora_alpha, gradient_checkpointing=config.gradient_checkpointing)
     trainable = [p for p in reranker.lm.model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=config.lr)
     if resume:
         optimizer.load_state_dict(torch.load(checkpoint / "optimizer.pt"))
-    log_path = out / "log.csv"
-    new_log = not log_path.exists()
     dev_reranker = _dev_reranker(reranker) if dev is not None else None
     steps_run = config.steps
-    with open(log_path, "a", newline="", encoding="utf-8") as log_file:
-        writer = csv.writer(log_file)
-        if new_log:
-            writer.writerow(LOG_FIELDS)
-        for step in range(start_step, config.steps):
-            step_start = time.perf_counter()
-            optimizer.zero_grad()
-            totals = [0.0, 0.0, 0.0]
-            for window in plan[step * config.accumulation : (step + 1) * config.accumulation]:
-                loss, lm_nll, ranknet = window_loss(reranker, window, config.ranknet_weight)
-                (loss / config.accumulation).backward()
-                for i, value in enumerate((loss, lm_nll, ranknet)):
-                    totals[i] += value.item() / config.accumulation
-            optimizer.step()
-            writer.writerow([step + 1, *(f"{v:.5f}" for v in totals), f"{time.perf_counter() - step_start:.2f}"])
-            log_file.flush()
-            stop = False
-            evaluated = dev is not None and ((step + 1) % dev.every == 0 or step + 1 == config.steps)
-            if evaluated:
-                stop = _evaluate(dev, dev_reranker, step + 1, evaluations, out / BEST)
-            if evaluated or (step + 1) % config.checkpoint_every == 0 or step + 1 == config.steps:
-                _save_checkpoint(reranker, optimizer, checkpoint, step + 1, config, evaluations)
-            if on_step:
-                on_step(step + 1, totals[0])
-            if stop:
-                steps_run = step + 1
-                break
+    if on_progress:
+        on_progress(start_step, total=config.steps)
+    for step in range(start_step, config.steps):
+        step_start = time.perf_counter()
+        optimizer.zero_grad()
+        totals = [0.0, 0.0, 0.0]
+        for window in plan[step * config.accumulation : (step + 1) * config.accumulation]:
+            loss, lm_nll, ranknet = window_loss(reranker, window, config.ranknet_weight)
+            (loss / config.accumulation).backward()
+            for i, value in enumerate((loss, lm_nll, ranknet)):
+                totals[i] += value.item() / config.accumulation
+        optimizer.step()
+        run.append_log(
+            LOG_FIELDS, [step + 1, *(round(v, 5) for v in totals), round(time.perf_counter() - step_start, 2)]
+        )
+        stop = False
+        evaluated = dev is not None and ((step + 1) % dev.every == 0 or step + 1 == config.steps)
+        if evaluated:
+            stop = _evaluate(dev, dev_reranker, step + 1, evaluations, out / BEST)
+        if evaluated or (step + 1) % config.checkpoint_steps == 0 or step + 1 == config.steps:
+            _save_checkpoint(run, reranker, optimizer, step + 1, config, evaluations)
+        if on_progress:
+            on_progress(1, note=f"loss {totals[0]:.3f}")
+        if stop:
+            steps_run = step + 1
+            break
     if evaluations:
         import shutil
 
@@ -168,10 +167,7 @@ def train_first(
     else:
         save_lora(reranker.lm, out / "adapter")
     # The log was appended step by step (so a resumed run continues it); it ends in the shared shape.
-    rows = [
-        {k: float(v) if k != "step" else int(v) for k, v in row.items()}
-        for row in csv.DictReader(log_path.open(encoding="utf-8"))
-    ]
+    rows = run.logged_rows()
     measured = {int(e["step"]): e["ndcg@10"] for e in evaluations}
     for row in rows:
         if row["step"] in measured:
@@ -234,14 +230,12 @@ def _evaluate(
     before = max((e["ndcg@10"] for e in evaluations), default=None)
     evaluations.append({"step": step, "ndcg@10": value})
     if before is None or value > before:
-        import shutil
 
-        temporary = best_folder.with_name(best_folder.name + ".tmp")
-        shutil.rmtree(temporary, ignore_errors=True)
-        save_lora(reranker.lm, temporary)
-        (temporary / "state.json").write_text(json.dumps({"step": step, "ndcg@10": value}))
-        shutil.rmtree(best_folder, ignore_errors=True)
-        temporary.rename(best_folder)
+        def write_best(folder: Path) -> None:
+            save_lora(reranker.lm, folder)
+            (folder / STATE).write_text(json.dumps({"step": step, "ndcg@10": value}))
+
+        replace_folder(best_folder, write_best)
         return False
     if not dev.patience:
         return False
@@ -253,7 +247,7 @@ def _resumed_evaluations(saved: list[dict[str, float]], best_folder: Path, step:
     """The checkpoint's evaluations, plus the kept best one when a kill fell between saving it and saving
     the checkpoint (it is a real adapter of this run and its measured figure)."""
     evaluations = [e for e in saved if e["step"] <= step]
-    state = best_folder / "state.json"
+    state = best_folder / STATE
     if state.exists():
         best = json.loads(state.read_text())
         if best["step"] > step:
@@ -262,34 +256,18 @@ def _resumed_evaluations(saved: list[dict[str, float]], best_folder: Path, step:
 
 
 def _save_checkpoint(
+    run: TrainingRun,
     reranker: FirstReranker,
     optimizer,
-    folder: Path,
     step: int,
     config: FirstTrainingConfig,
     evaluations: Sequence[dict[str, float]] = (),
 ) -> None:
-    """Adapter, optimizer and step, written to a temporary folder and renamed, so a kill leaves the old one."""
-    import shutil
-
+    """Adapter, optimizer and step, as the run's checkpoint (a kill leaves the old one whole)."""
     import torch
 
-    temporary = folder.with_name(folder.name + ".tmp")
-    shutil.rmtree(temporary, ignore_errors=True)
-    save_lora(reranker.lm, temporary)
-    torch.save(optimizer.state_dict(), temporary / "optimizer.pt")
-    (temporary / "state.json").write_text(
-        json.dumps({"step": step, "config": asdict(config), "dev": list(evaluations)})
-    )
-    shutil.rmtree(folder, ignore_errors=True)
-    temporary.rename(folder)
+    def write(folder: Path) -> None:
+        save_lora(reranker.lm, folder)
+        torch.save(optimizer.state_dict(), folder / "optimizer.pt")
 
-
-def _truncate_log(path: Path, step: int) -> None:
-    """Drop log rows past the checkpoint: those steps are run again."""
-    if not path.exists():
-        return
-    rows = list(csv.reader(path.open(encoding="utf-8")))
-    kept = [rows[0]] + [r for r in rows[1:] if r and int(r[0]) <= step]
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        csv.writer(f).writerows(kept)
+    run.save_checkpoint(write, {"step": step, "config": asdict(config), "dev": list(evaluations)})

@@ -8,8 +8,7 @@ learns quirks of those queries instead (measured on DL 2021: 0.571 unconstrained
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,9 +17,11 @@ from rankwise.errors import InputError, UnsupportedMethodError
 from rankwise.io.collection import FIRST_STAGES, Collection, is_collection_folder
 from rankwise.io.trec import Qrels
 from rankwise.pipelines.evaluate import evaluate
+from rankwise.pipelines.progress import OnProgress
 from rankwise.pipelines.train.data import HeldOut, query_folds
+from rankwise.pipelines.train.run import TrainingRun
 from rankwise.rerankers.compose.fusion import BOOSTER_FILE, SPEC_FILE, FusionSpec, request_features
-from rankwise.rerankers.registry import load_reranker
+from rankwise.rerankers.registry import load_spec
 from rankwise.types import Candidate, Query, Request
 
 DEFAULT_PARAMS: dict[str, Any] = {
@@ -116,10 +117,10 @@ def _format_requests(source: str | Path, held_out: HeldOut) -> list[tuple[str, R
 def compute_features(
     spec: FusionSpec,
     loaded: list[tuple[str, Request, dict[str, int]]],
-    on_progress: Callable[[int], None] | None = None,
+    on_progress: OnProgress | None = None,
     queries_per_batch: int = 4,
 ) -> list[FeatureGroup]:
-    stages = [load_reranker(s.model, method=s.method, **s.options) for s in spec.stages]
+    stages = [load_spec(s) for s in spec.stages]
     groups = []
     for offset in range(0, len(loaded), queries_per_batch):
         chunk = loaded[offset : offset + queries_per_batch]
@@ -178,43 +179,45 @@ def train_fusion(
     folds: int = 5,
     seed: int = 0,
     params: dict[str, Any] | None = None,
-    on_progress: Callable[[str, int, int], None] | None = None,
+    on_progress: OnProgress | None = None,
 ) -> FusionTrainingReport:
-    """Compute features, cross-validate, fit on all queries and write the fusion folder with a model card."""
-    start = time.perf_counter()
+    """Compute features, cross-validate, fit on all queries and write the fusion folder with its record
+    (`training.json`, the shape every trainer writes, through `TrainingRun`)."""
+    run = TrainingRun(out_dir, resume=False)
     params = {**DEFAULT_PARAMS, **(params or {})}
     loaded = load_training_requests(collections, first_stages, held_out or HeldOut())
-    progress = (lambda n: on_progress("features", n, len(loaded))) if on_progress else None
-    groups = compute_features(spec, loaded, progress)
+    if on_progress:
+        on_progress(0, total=len(loaded), note="features")
+    groups = compute_features(spec, loaded, on_progress)
     qrels_by_source: dict[str, Qrels] = {}
     for source, request, grades in loaded:
         qrels_by_source.setdefault(source, {})[request.query.qid] = grades
     names = spec.feature_names
     cv = cross_validate(groups, qrels_by_source, names, params, folds, seed)
     model = _fit(groups, names, params, seed)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = run.out
     model.booster_.save_model(str(out / BOOSTER_FILE))
     (out / SPEC_FILE).write_text(json.dumps(spec.to_json(), indent=2) + "\n", encoding="utf-8")
     importance = dict(zip(names, map(float, model.booster_.feature_importance("gain"))))
-    report = FusionTrainingReport(out, cv, folds, len({g.qid for g in groups}), time.perf_counter() - start, importance)
-    (out / "training.json").write_text(
-        json.dumps(
-            {
-                "collections": [Path(c).name for c in collections],
-                "first_stages": list(first_stages),
-                "held_out": [p.name for p in (held_out or HeldOut()).folders],
-                "queries": report.queries,
-                "folds": folds,
-                "seed": seed,
-                "params": params,
-                "cv_ndcg@10": cv,
-                "seconds": round(report.seconds, 1),
-                "feature_importance_gain": importance,
-            },
-            indent=2,
-        )
-        + "\n",
-        encoding="utf-8",
+    queries = len({g.qid for g in groups})
+    record = run.finish(
+        out,
+        trainer="fusion",
+        base_model=", ".join(f"{s.name}={s.method or 'default'}:{s.model}" for s in spec.stages),
+        collections=[Path(c).name for c in collections],
+        held_out=(held_out or HeldOut()).names(),
+        queries=queries,
+        examples=len(groups),
+        steps=int(params["n_estimators"]),
+        loss="LambdaMART (LightGBM lambdarank) with monotone constraints",
+        parameters_trained=sum(int(t["num_leaves"]) for t in model.booster_.dump_model()["tree_info"]),
+        config={
+            "first_stages": list(first_stages),
+            "folds": folds,
+            "seed": seed,
+            "params": params,
+            "cv_ndcg@10": cv,
+            "feature_importance_gain": importance,
+        },
     )
-    return report
+    return FusionTrainingReport(out, cv, folds, queries, record.seconds, importance)

@@ -25,7 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rankwise.errors import InputError, OptionError
+from rankwise.errors import InputError
+from rankwise.options import option
+from rankwise.pipelines.train.config import StepTrainingConfig
 from rankwise.pipelines.train.data import HeldOut, QueryGroup
 from rankwise.pipelines.train.run import TrainingRecord, TrainingRun, require_extra
 from rankwise.rerankers.pairwise.setwise import setwise_prompt
@@ -38,24 +40,25 @@ _IDENTIFIER = re.compile(r"\[([A-Z])\]")
 
 
 @dataclass
-class GRPOTrainingConfig:
-    format: str = "setwise"
-    set_size: int = 4  # passages per setwise or listwise prompt
-    prompts_per_query: int = 4
-    num_generations: int = 4  # completions per prompt: the group GRPO normalizes rewards within
-    beta: float = 0.04  # KL weight to the reference (the base model)
-    max_completion_length: int = 16  # generated tokens per completion
-    temperature: float = 1.0
-    steps: int = 20
-    lr: float = 1e-4
-    lora_r: int = 8
-    lora_alpha: int = 16
-    format_weight: float = 0.2  # the format reward's weight; the ranking reward's is 1
-    relevance_level: int = 2
-    max_words: int = 60  # passages cut to this many words in prompts
-    checkpoint_steps: int = 5
-    seed: int = 0
-    max_minutes: float = 0.0  # stop (and write the adapter) after this much wall time; 0: run every step
+class GRPOTrainingConfig(StepTrainingConfig):
+    format: str = option("setwise", choices=tuple(FORMATS), help="the prompt and answer the policy learns")
+    set_size: int = option(4, minimum=2, help="passages per setwise or listwise prompt")
+    prompts_per_query: int = option(4, minimum=1, help="prompts drawn per training query")
+    num_generations: int = option(4, minimum=2, help="completions per prompt: the group GRPO normalizes rewards within")
+    beta: float = option(0.04, minimum=0, help="KL weight to the reference (the base model)")
+    max_completion_length: int = option(16, minimum=1, help="generated tokens per completion")
+    temperature: float = option(1.0, minimum=0, help="sampling temperature of the completions")
+    steps: int = option(20, minimum=1, help="optimizer steps")
+    lr: float = option(1e-4, minimum=0, help="learning rate")
+    lora_r: int = option(8, minimum=1, help="LoRA rank")
+    lora_alpha: int = option(16, minimum=1, help="LoRA alpha")
+    format_weight: float = option(0.2, minimum=0, help="the format reward's weight; the ranking reward's is 1")
+    relevance_level: int = option(2, minimum=1, help="a passage graded at least this is relevant")
+    max_words: int = option(60, minimum=1, help="passages are cut to this many words in prompts")
+    checkpoint_steps: int = option(5, minimum=1, help="optimizer steps between checkpoints")
+    max_minutes: float = option(
+        0.0, minimum=0, help="stop (and write the adapter) after this much wall time; 0: run every step"
+    )
 
 
 def completion_text(completion: Any) -> str:
@@ -110,8 +113,6 @@ def _cut(text: str, words: int) -> str:
 def grpo_examples(groups: Sequence[QueryGroup], config: GRPOTrainingConfig) -> list[dict[str, Any]]:
     """Prompt rows `{prompt: [user message], grades}` drawn from the judged passages, the same for the same
     seed; a set's passages have at least two grades, so some answers are better than others."""
-    if config.format not in FORMATS:
-        raise OptionError(f"GRPO format {config.format!r}; choose {', '.join(FORMATS)}")
     rng = random.Random(config.seed)
     rows = []
     for group in groups:

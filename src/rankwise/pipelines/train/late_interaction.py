@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from rankwise.options import option
+from rankwise.pipelines.train.config import EpochTrainingConfig
 from rankwise.pipelines.train.data import HeldOut, QueryGroup
 from rankwise.pipelines.train.dev import DevEvaluation
 from rankwise.pipelines.train.listwise_sampling import ListSampling, sample_lists
@@ -27,17 +29,13 @@ LORA_TARGETS = ("query", "key", "value", "dense")
 
 
 @dataclass
-class LateInteractionTrainingConfig(ListSampling):
-    epochs: float = 1.0
-    lr: float = 2e-5
-    batch_size: int = 4  # query groups per optimizer step
-    maxsim_scale: float = 20.0
-    pooled_weight: float = 0.5
-    pooled_scale: float = 20.0
-    max_seq_length: int = 180
-    lora_r: int = 0  # 0: every weight trains
-    warmup_ratio: float = 0.1
-    checkpoint_steps: int = 20
+class LateInteractionTrainingConfig(EpochTrainingConfig, ListSampling):
+    batch_size: int = option(4, minimum=1, help="query lists per optimizer step")
+    maxsim_scale: float = option(20.0, minimum=0, help="MaxSim scores times this are the student's logits")
+    pooled_weight: float = option(0.5, minimum=0, help="weight of the pooled-vector loss beside the MaxSim loss")
+    pooled_scale: float = option(20.0, minimum=0, help="pooled cosines times this are their logits")
+    max_seq_length: int = option(180, minimum=8, help="tokens per text")
+    lora_r: int = option(0, minimum=0, help="LoRA rank; 0: every weight trains")
 
 
 def listwise_groups(groups: Sequence[QueryGroup], config: LateInteractionTrainingConfig) -> list[dict[str, Any]]:

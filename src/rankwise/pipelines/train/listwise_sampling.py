@@ -15,24 +15,30 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rankwise.errors import InputError
+from rankwise.options import option
+from rankwise.pipelines.train.config import TrainingConfig
 from rankwise.pipelines.train.data import PooledDoc, QueryGroup
 
 
 @dataclass
-class ListSampling:
-    """The sampling settings every listwise trainer's config inherits."""
+class ListSampling(TrainingConfig):
+    """The sampling settings every listwise trainer's config inherits (with `TrainingConfig`'s seed)."""
 
-    group_size: int = 8  # passages per list
-    group_head: int = 2  # of which drawn from the query's best (by label) `head` passages
-    head: int = 10
-    examples_per_query: int = 4
-    examples_per_synthetic_query: int = 1  # synthetic queries are many, and each is one passage's
-    grade_weight: float = 1.0
+    group_size: int = option(8, minimum=2, help="passages per list (smaller groups of a query train as they are)")
+    group_head: int = option(2, minimum=0, help="of which drawn from the query's best `head` passages")
+    head: int = option(10, minimum=1, help="how many of a query's best passages (by label) count as its head")
+    examples_per_query: int = option(4, minimum=1, help="lists drawn per training query")
+    examples_per_synthetic_query: int = option(
+        1, minimum=1, help="lists drawn per synthetic query (they are many, and each is one passage's)"
+    )
+    grade_weight: float = option(1.0, minimum=0, help="a judged passage's teacher logit: its grade times this")
     # The scores that label unjudged queries, in order of preference: SPLADE++'s first-stage score, then the
-    # round-trip label of synthetic queries.
-    teacher: str = "splade_pp_ed,roundtrip_maxsim,teacher"  # teacher: a lists file's scores (formats.py)
-    teacher_temperature: float = 1.0
-    seed: int = 0
+    # round-trip label of synthetic queries; teacher: a lists file's scores (formats.py).
+    teacher: str = option(
+        "splade_pp_ed,roundtrip_maxsim,teacher",
+        help="the score keys that label unjudged queries, in order of preference",
+    )
+    teacher_temperature: float = option(1.0, minimum=0, help="a teacher's z-scored score times this")
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ import csv
 import importlib.util
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,7 @@ from typing import Any
 from rankwise.errors import InputError, UnsupportedMethodError
 
 RECORD = "training.json"
+STATE = "state.json"
 
 
 def require_extra(modules: Sequence[str], extra: str, purpose: str) -> None:
@@ -45,6 +46,19 @@ class TrainingRecord:
         return self.seconds / max(self.steps, 1)
 
 
+def replace_folder(destination: Path, write: Callable[[Path], None]) -> None:
+    """Fill a temporary folder with `write` and put it in `destination`'s place, so that a kill at any
+    moment leaves either the old folder or the new one whole."""
+    import shutil
+
+    temporary = destination.with_name(destination.name + ".tmp")
+    shutil.rmtree(temporary, ignore_errors=True)
+    temporary.mkdir(parents=True)
+    write(temporary)
+    shutil.rmtree(destination, ignore_errors=True)
+    temporary.rename(destination)
+
+
 class TrainingRun:
     """A run's folder `out`: checkpoints under `out/checkpoints` (or the trainer's own name), resumed only
     when asked and refused when a finished or started run is there and resume was not asked."""
@@ -64,6 +78,49 @@ class TrainingRun:
             )
         self.out.mkdir(parents=True, exist_ok=True)
         self.started = time.perf_counter()
+
+    def save_checkpoint(self, write: Callable[[Path], None], state: dict[str, Any]) -> None:
+        """A checkpoint for trainers that keep their own (FIRST; the others' are their library's): `write`
+        fills a folder, `state.json` records `state`, and the folder replaces the last checkpoint whole."""
+
+        def fill(folder: Path) -> None:
+            write(folder)
+            (folder / STATE).write_text(json.dumps(state), encoding="utf-8")
+
+        replace_folder(self.checkpoints, fill)
+
+    def checkpoint_state(self) -> dict[str, Any]:
+        """The last checkpoint's `state` (`resume=True` only)."""
+        return json.loads((self.checkpoints / STATE).read_text(encoding="utf-8"))
+
+    def append_log(self, columns: Sequence[str], row: Sequence[Any]) -> None:
+        """One step's row of `log.csv`, written as it is measured (a resumed run continues the file; its
+        header is written once)."""
+        path = self.out / "log.csv"
+        new = not path.exists()
+        with open(path, "a", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            if new:
+                writer.writerow(columns)
+            writer.writerow(row)
+
+    def logged_rows(self, after_step: int | None = None) -> list[dict[str, Any]]:
+        """`log.csv`'s rows as numbers; with `after_step`, the rows past it are dropped from the file first
+        (a resumed run runs those steps again)."""
+        path = self.out / "log.csv"
+        if not path.exists():
+            return []
+        with open(path, encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            rows = [{k: float(v) if k != "step" else int(v) for k, v in row.items()} for row in reader]
+            columns = list(reader.fieldnames or [])
+        if after_step is not None:
+            rows = [row for row in rows if row["step"] <= after_step]
+            with open(path, "w", newline="", encoding="utf-8") as f:
+                writer = csv.writer(f)
+                writer.writerow(columns)
+                writer.writerows([[row[c] for c in columns] for row in rows])
+        return rows
 
     def write_log(self, rows: Sequence[dict[str, Any]]) -> None:
         """`log.csv` (step, loss, then whatever else the trainer logs per step) and `loss.png`."""

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from rankwise.models.resolve import resolve_model
+from rankwise.pipelines.train.config import EpochTrainingConfig
 from rankwise.pipelines.train.dev import DevEvaluation
 from rankwise.pipelines.train.run import require_extra
 from rankwise.verbosity import quiet_loading
@@ -55,7 +56,7 @@ def fit(
     rows: list[dict[str, Any]],
     loss: Any,
     checkpoints: Path,
-    config: Any,
+    config: EpochTrainingConfig,
     resume: bool,
     cross_encoder: bool = False,
     dev: DevEvaluation | None = None,
@@ -123,7 +124,7 @@ def fit(
     return trainer
 
 
-def warmup_steps(rows: int, config: Any) -> int:
+def warmup_steps(rows: int, config: EpochTrainingConfig) -> int:
     """`config.warmup_ratio` of the run's optimizer steps, as a whole number of steps: transformers 4 reads a
     `warmup_steps` of 0.1 as 0.1 steps (no warmup) and 5 as a ratio, so the count is passed, never the ratio."""
     import math

@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from rankwise.backends.interface import LanguageModel, TokenEmbedder
 from rankwise.errors import InputError
 from rankwise.io.resumable import ResumableJsonl
+from rankwise.options import check_declared, option
+from rankwise.pipelines.progress import OnProgress
 from rankwise.pipelines.train.data import SYNTHETIC_PREFIX, PooledDoc, QueryGroup
 from rankwise.rerankers.embedding.maxsim import maxsim, zscores
 
@@ -53,13 +55,18 @@ FEW_SHOT = (
 
 @dataclass
 class SyntheticQueryConfig:
-    per_query: int = 20  # passages sampled from each training query's pool
-    from_top: int = 30  # ... among its best `from_top` by first-stage rank
-    max_passage_tokens: int = 256
-    max_new_tokens: int = 32
-    keep_rank: int = 3  # round trip: kept when the source passage ranks in the top `keep_rank` of its pool
-    positive_margin: float = 1.0
-    seed: int = 0
+    per_query: int = option(20, minimum=1, help="passages sampled from each training query's pool")
+    from_top: int = option(30, minimum=1, help="... among its best `from_top` by first-stage rank")
+    max_passage_tokens: int = option(256, minimum=8, help="the passage is cut to this many tokens in the prompt")
+    max_new_tokens: int = option(32, minimum=1, help="generated tokens per query")
+    keep_rank: int = option(
+        3, minimum=1, help="round trip: kept when the source passage ranks in the top `keep_rank` of its pool"
+    )
+    positive_margin: float = option(1.0, help="the source passage's label above its pool's best other")
+    seed: int = option(0, help="seed of the sampled passages")
+
+    def __post_init__(self) -> None:
+        check_declared(self, "synthetic queries")
 
 
 @dataclass
@@ -118,7 +125,7 @@ def generate_queries(
     sources: Sequence[SourcePassage],
     path: Any,
     config: SyntheticQueryConfig,
-    on_progress: Callable[[int], None] | None = None,
+    on_progress: OnProgress | None = None,
 ) -> int:
     """One line per source passage (`{"id", "qid", "docid", "answer", "query"}`, `query` null when the
     answer was unusable) in `path`; resumes a killed run. Returns how many this call generated."""

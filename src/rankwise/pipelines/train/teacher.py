@@ -11,11 +11,12 @@ order, and only those are labelled. The line then says which head it is."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from rankwise.errors import InputError
 from rankwise.io.resumable import ResumableJsonl
+from rankwise.pipelines.progress import OnProgress
 from rankwise.pipelines.train.data import QueryGroup
 from rankwise.rerankers.base import BaseReranker
 from rankwise.types import Request
@@ -26,7 +27,7 @@ def label_with_teacher(
     requests: Sequence[Request],
     path: str | Path,
     queries_per_batch: int = 1,
-    on_progress: Callable[[int], None] | None = None,
+    on_progress: OnProgress | None = None,
     head: tuple[BaseReranker, int] | None = None,
 ) -> int:
     """Score every candidate of every request into `path` (`{"qid", "teacher", "scores": {docid: score}}` per

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,8 +22,9 @@ from rankwise.backends.options import RuntimeOptions
 from rankwise.errors import InputError, UnsupportedMethodError
 from rankwise.models.registry import FUSION
 from rankwise.models.resolve import ModelLocation
-from rankwise.options import option, validate_options
+from rankwise.options import option
 from rankwise.rerankers.base import BaseReranker, shared_token_counter
+from rankwise.rerankers.compose.spec import RerankerSpec
 from rankwise.types import Ranking, Request, ScoreKind
 
 if TYPE_CHECKING:
@@ -33,15 +34,13 @@ SPEC_FILE = "fusion.json"
 BOOSTER_FILE = "lightgbm.txt"
 
 
-@dataclass(frozen=True)
-class Stage:
-    """One reranker whose scores become features; `head`: score only the first stage's top `head`."""
+@dataclass(frozen=True, kw_only=True)
+class Stage(RerankerSpec):
+    """A reranker not yet loaded (`RerankerSpec`) whose scores become features named after `name`; `head`:
+    score only the first stage's top `head`."""
 
     name: str
-    model: str
-    method: str | None = None
     head: int | None = None
-    options: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -177,7 +176,7 @@ class FusionReranker(BaseReranker):
     def from_model(cls, location: ModelLocation, runtime: RuntimeOptions, **options: Any) -> FusionReranker:
         from rankwise.rerankers.registry import load_reranker
 
-        chosen = validate_options(FusionOptions, f"method {cls.method!r}", options)
+        chosen = cls.checked_options(options)
         if not location.is_local:
             raise InputError("a fusion model is a local folder with fusion.json and lightgbm.txt", source=location.path)
         spec = FusionSpec.read(location.path)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from rankwise.options import option, validate_options
+from rankwise.options import option
 from rankwise.rerankers.base import BaseReranker, shared_token_counter
 from rankwise.types import Ranking, Request, ScoreKind
 
@@ -30,10 +30,12 @@ class ReciprocalRankFusion(BaseReranker):
     method = "rrf"
     score_kind = ScoreKind.ORDINAL
 
-    def __init__(self, members: Sequence[BaseReranker], model_label: str, **options: Any):
+    Options = RRFOptions
+
+    def __init__(self, members: Sequence[BaseReranker], model_label: str, options: RRFOptions):
         super().__init__(model_label)
         self.members = list(members)
-        self.k = validate_options(RRFOptions, "rrf", options).k
+        self.k = options.k
         self.token_counter = shared_token_counter(self.members)
 
     def _rerank(self, requests: list[Request]) -> list[Ranking]:

@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rankwise.errors import InputError
+from rankwise.errors import InputError, OptionError
+from rankwise.options import parse_options
 
 SPEC_FILE_SUFFIXES = (".yaml", ".yml", ".json")
 _MEMBER = re.compile(r"^(?P<method>[a-z][a-z0-9-]*):(?P<model>[^{}@]+?)\s*(?:\{(?P<options>[^{}]*)\})?$")
@@ -28,9 +29,10 @@ _MEMBER = re.compile(r"^(?P<method>[a-z][a-z0-9-]*):(?P<model>[^{}@]+?)\s*(?:\{(
 
 @dataclass(frozen=True)
 class RerankerSpec:
-    """A reranker not yet loaded: the arguments of `Reranker.load` (a model name, path or spec string, an
-    optional method, options). Jobs that run on several processes (Ray) ship this, not a loaded model; a
-    benchmark names its rows by `label`."""
+    """The one description of a reranker not yet loaded: the arguments of `Reranker.load` (a model name, path
+    or spec string, an optional method, options). A spec string's members parse into these, a fusion's
+    feature stages are these (with a name), jobs that run on several processes (Ray) ship one instead of a
+    loaded model, and a benchmark names its rows by `label`. `rerankers.registry.load_spec` loads it."""
 
     model: str
     method: str | None = None
@@ -40,25 +42,13 @@ class RerankerSpec:
     def label(self) -> str:
         return f"{self.method}:{self.model}" if self.method else self.model
 
-    def load(self) -> Any:
-        from rankwise.rerankers.registry import load_reranker
-
-        return load_reranker(self.model, method=self.method, **self.options)
-
     def describe(self) -> dict[str, Any]:
         return {"model": self.model, "method": self.method, "options": self.options}
 
 
 @dataclass(frozen=True)
-class MemberPlan:
-    method: str
-    model: str
-    options: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
 class StagePlan:
-    members: tuple[MemberPlan, ...]  # one, or several fused by reciprocal rank
+    members: tuple[RerankerSpec, ...]  # one, or several fused by reciprocal rank
     top_k: int | None = None
     rrf_options: dict[str, Any] = field(default_factory=dict)
 
@@ -67,31 +57,16 @@ class StagePlan:
         return len(self.members) > 1
 
 
-def _value(text: str) -> Any:
-    lowered = text.strip().lower()
-    if lowered in ("true", "false"):
-        return lowered == "true"
-    for convert in (int, float):
-        try:
-            return convert(text.strip())
-        except ValueError:
-            pass
-    return text.strip()
-
-
 def _options(text: str | None, where: str) -> dict[str, Any]:
     if not text or not text.strip():
         return {}
-    options = {}
-    for item in text.split(","):
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise InputError(f"malformed option {item.strip()!r} in {where!r}: expected key=value")
-        options[key.strip()] = _value(value)
-    return options
+    try:
+        return parse_options(text.split(","), flag="in", strip=True)
+    except OptionError as e:
+        raise OptionError(f"{e} in {where!r}") from None
 
 
-def _member(text: str, methods: set[str]) -> MemberPlan:
+def _member(text: str, methods: set[str]) -> RerankerSpec:
     match = _MEMBER.match(text.strip())
     if not match:
         raise InputError(f"malformed reranker {text.strip()!r}: expected method:model[{{key=value,...}}]")
@@ -99,7 +74,7 @@ def _member(text: str, methods: set[str]) -> MemberPlan:
         raise InputError(
             f"unknown method {match['method']!r} in {text.strip()!r}; available: {', '.join(sorted(methods))}"
         )
-    return MemberPlan(match["method"], match["model"].strip(), _options(match["options"], text.strip()))
+    return RerankerSpec(match["model"].strip(), match["method"], _options(match["options"], text.strip()))
 
 
 def split_top_level(text: str) -> list[str]:
@@ -171,7 +146,7 @@ def _from_file(path: Path, methods: set[str]) -> list[StagePlan]:
     if not isinstance(entry, dict) or not isinstance(entry.get("cascade"), list) or not entry["cascade"]:
         raise InputError("a reranker spec file holds {cascade: [stage, ...]}", source=str(path))
 
-    def member(item: Any) -> MemberPlan:
+    def member(item: Any) -> RerankerSpec:
         if not isinstance(item, dict) or not {"method", "model"} <= set(item):
             raise InputError(f"a member needs method and model, got {item!r}", source=str(path))
         if item["method"] not in methods:
@@ -179,7 +154,7 @@ def _from_file(path: Path, methods: set[str]) -> list[StagePlan]:
         options = item.get("options") or {}
         if not isinstance(options, dict):
             raise InputError(f"options must be a mapping, got {options!r}", source=str(path))
-        return MemberPlan(str(item["method"]), str(item["model"]), dict(options))
+        return RerankerSpec(str(item["model"]), str(item["method"]), dict(options))
 
     stages = []
     for item in entry["cascade"]:

@@ -34,19 +34,12 @@ class EmbeddingReranker(PointwiseReranker):
 
     score_kind = ScoreKind.COSINE
 
-    def __init__(
-        self,
-        encoder: Embedder,
-        model_label: str,
-        query_prefix: str = "",
-        passage_prefix: str = "",
-        index: str | None = None,
-    ):
+    def __init__(self, encoder: Embedder, model_label: str, options: EmbeddingOptions):
         super().__init__(model_label)
         self.encoder = encoder
-        self.query_prefix = query_prefix
-        self.passage_prefix = passage_prefix
-        self.passages = PassageVectors(encoder, model_label, passage_prefix, index)
+        self.query_prefix = options.query_prefix
+        self.passage_prefix = options.passage_prefix
+        self.passages = PassageVectors(encoder, model_label, options.passage_prefix, options.index)
 
     def score_pairs_traced(
         self, pairs: Sequence[tuple[Query, Candidate]]

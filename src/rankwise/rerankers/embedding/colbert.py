@@ -10,6 +10,7 @@ from typing import Any
 
 from rankwise.backends.interface import Capability, MultiVectorEncoder
 from rankwise.models.registry import LATE_INTERACTION
+from rankwise.options import NoOptions
 from rankwise.rerankers.base import PointwiseReranker
 from rankwise.types import Candidate, Query, ScoreKind
 
@@ -22,7 +23,7 @@ class ColBERTReranker(PointwiseReranker):
     # promise [0, 1] see mostly 1.0; raw scores keep the order and the scale.
     score_kind = ScoreKind.UNBOUNDED
 
-    def __init__(self, encoder: MultiVectorEncoder, model_label: str):
+    def __init__(self, encoder: MultiVectorEncoder, model_label: str, options: NoOptions):
         super().__init__(model_label)
         self.encoder = encoder
 

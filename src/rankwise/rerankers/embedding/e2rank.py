@@ -58,18 +58,9 @@ class E2RankReranker(BaseReranker):
     Options = E2RankOptions
     score_kind = ScoreKind.COSINE  # with the pseudo-query's vector
 
-    def __init__(
-        self,
-        encoder: Embedder,
-        model_label: str,
-        query_prefix: str = "",
-        passage_prefix: str = "",
-        index: str | None = None,
-        prompt_k: int = 20,
-        prompt: str = E2RANK_DL_PROMPT,
-        passage_words: int = 1024,
-    ):
+    def __init__(self, encoder: Embedder, model_label: str, options: E2RankOptions):
         super().__init__(model_label)
+        prompt, prompt_k, passage_words = options.prompt, options.prompt_k, options.passage_words
         if not isinstance(encoder, TokenCounting):
             raise UnsupportedMethodError(
                 f"e2rank fits its pseudo-query into {model_label}'s token limit and "
@@ -79,9 +70,9 @@ class E2RankReranker(BaseReranker):
             if field not in prompt:
                 raise OptionError(f"e2rank's prompt must contain {field}; got {prompt!r}")
         self.encoder = encoder
-        self.query_prefix = query_prefix
+        self.query_prefix = options.query_prefix
         self.prompt_k, self.prompt, self.passage_words = prompt_k, prompt, passage_words
-        self.passages = PassageVectors(encoder, model_label, passage_prefix, index)
+        self.passages = PassageVectors(encoder, model_label, options.passage_prefix, options.index)
         # Content tokens the encoder accepts in one text: its limit less the special tokens it adds.
         self.token_budget = encoder.max_length - encoder.special_token_count()
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from rankwise.backends.interface import Capability, Embedder
-from rankwise.errors import InputError, OptionError
+from rankwise.errors import InputError
 from rankwise.models.registry import TEXT_ENCODER
 from rankwise.options import option
 from rankwise.rerankers.base import BaseReranker
@@ -34,7 +34,9 @@ from rankwise.types import Ranking, Request, ScoreKind
 
 @dataclass(frozen=True)
 class FastForwardOptions(EmbeddingOptions):
-    alpha: float = option(0.01, minimum=0, help="weight of the first-stage score (BM25 scale); 1 - alpha: cosine")
+    alpha: float = option(
+        0.01, minimum=0, maximum=1, help="weight of the first-stage score (BM25 scale); 1 - alpha: cosine"
+    )
     early_stop_k: int = option(0, minimum=0, help="stop once no unscored candidate can enter the top k (0: off)")
     early_stop_step: int = option(10, minimum=1, help="candidates scored between early-stopping checks")
     early_stop_bound: Literal["exact", "observed"] = option(
@@ -49,26 +51,13 @@ class FastForwardReranker(BaseReranker):
     Options = FastForwardOptions
     score_kind = ScoreKind.UNBOUNDED  # a BM25-scale score plus a cosine
 
-    def __init__(
-        self,
-        encoder: Embedder,
-        model_label: str,
-        query_prefix: str = "",
-        passage_prefix: str = "",
-        index: str | None = None,
-        alpha: float = 0.01,
-        early_stop_k: int = 0,
-        early_stop_step: int = 10,
-        early_stop_bound: str = "exact",
-    ):
+    def __init__(self, encoder: Embedder, model_label: str, options: FastForwardOptions):
         super().__init__(model_label)
-        if not 0.0 <= alpha <= 1.0:
-            raise OptionError(f"alpha must be in [0, 1], got {alpha}")
         self.encoder = encoder
-        self.query_prefix = query_prefix
-        self.passages = PassageVectors(encoder, model_label, passage_prefix, index)
-        self.alpha, self.early_stop_k, self.early_stop_step = float(alpha), early_stop_k, early_stop_step
-        self.early_stop_bound = early_stop_bound
+        self.query_prefix = options.query_prefix
+        self.passages = PassageVectors(encoder, model_label, options.passage_prefix, options.index)
+        self.alpha, self.early_stop_k = options.alpha, options.early_stop_k
+        self.early_stop_step, self.early_stop_bound = options.early_stop_step, options.early_stop_bound
 
     def _rerank(self, requests: list[Request]) -> list[Ranking]:
         import numpy as np

@@ -53,22 +53,13 @@ class MaxSimReranker(BaseReranker):
     requires = frozenset({Capability.TOKEN_EMBED})
     Options = MaxSimOptions
 
-    def __init__(
-        self,
-        encoder: TokenEmbedder,
-        model_label: str,
-        query_prefix: str = "",
-        passage_prefix: str = "",
-        prf_k: int = 3,
-        prf_beta: float = 1.0,
-        index: str | None = None,
-    ):
+    def __init__(self, encoder: TokenEmbedder, model_label: str, options: MaxSimOptions):
         super().__init__(model_label)
         self.encoder = encoder
-        self.query_prefix, self.passage_prefix = query_prefix, passage_prefix
-        self.passages = PassageVectors(encoder, model_label, passage_prefix, index, needs_tokens=True)
-        self.prf_k, self.prf_beta = prf_k, float(prf_beta)
-        self.score_kind = ScoreKind.STANDARDIZED if prf_k else ScoreKind.COSINE  # MaxSim is a mean of cosines
+        self.query_prefix, self.passage_prefix = options.query_prefix, options.passage_prefix
+        self.passages = PassageVectors(encoder, model_label, options.passage_prefix, options.index, needs_tokens=True)
+        self.prf_k, self.prf_beta = options.prf_k, options.prf_beta
+        self.score_kind = ScoreKind.STANDARDIZED if self.prf_k else ScoreKind.COSINE  # MaxSim is a mean of cosines
 
     def _rerank(self, requests: list[Request]) -> list[Ranking]:
         import numpy as np

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from rankwise.backends.interface import Capability, Embedder
-from rankwise.errors import OptionError
 from rankwise.models.registry import TEXT_ENCODER
 from rankwise.options import option
 from rankwise.rerankers.base import BaseReranker
@@ -36,23 +35,12 @@ class EmbeddingPRFReranker(BaseReranker):
 
     score_kind = ScoreKind.COSINE  # with the expanded query vector
 
-    def __init__(
-        self,
-        encoder: Embedder,
-        model_label: str,
-        prf_k: int = 3,
-        prf_beta: float = 1.0,
-        query_prefix: str = "",
-        passage_prefix: str = "",
-        index: str | None = None,
-    ):
+    def __init__(self, encoder: Embedder, model_label: str, options: EmbeddingPRFOptions):
         super().__init__(model_label)
-        if prf_k < 0 or prf_beta < 0:
-            raise OptionError(f"prf_k ({prf_k}) and prf_beta ({prf_beta}) must be >= 0")
         self.encoder = encoder
-        self.prf_k, self.prf_beta = int(prf_k), float(prf_beta)
-        self.query_prefix, self.passage_prefix = query_prefix, passage_prefix
-        self.passages = PassageVectors(encoder, model_label, passage_prefix, index)
+        self.prf_k, self.prf_beta = options.prf_k, options.prf_beta
+        self.query_prefix, self.passage_prefix = options.query_prefix, options.passage_prefix
+        self.passages = PassageVectors(encoder, model_label, options.passage_prefix, options.index)
 
     def _rerank(self, requests: list[Request]) -> list[Ranking]:
         import numpy as np

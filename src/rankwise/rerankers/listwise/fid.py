@@ -34,17 +34,9 @@ class FiDListwiseReranker(SlidingWindowReranker):
     requires = frozenset({Capability.SEQ2SEQ})
     Options = FiDListwiseOptions
 
-    def __init__(
-        self,
-        backend: Seq2SeqScoring,
-        model_label: str,
-        window: int = 20,
-        stride: int = 10,
-        top_k: int = 100,
-        template: str = LIT5_TEMPLATE,
-        passage_tokens: int = 150,
-    ):
-        super().__init__(model_label, window=window, stride=stride, top_k=top_k)
+    def __init__(self, backend: Seq2SeqScoring, model_label: str, options: FiDListwiseOptions):
+        window, template, passage_tokens = options.window, options.template, options.passage_tokens
+        super().__init__(model_label, window=window, stride=options.stride, top_k=options.top_k)
         if not all(slot in template for slot in ("{query}", "{index}", "{passage}")):
             raise OptionError(f"option template must hold {{query}}, {{index}} and {{passage}}, got {template!r}")
         self.backend, self.template, self.passage_tokens = backend, template, passage_tokens

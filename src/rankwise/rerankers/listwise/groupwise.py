@@ -52,20 +52,12 @@ class GroupwiseReranker(BaseReranker):
     Options = GroupwiseOptions
     score_kind = ScoreKind.UNBOUNDED  # a grade in [0, max_grade], -1 for a missing one
 
-    def __init__(
-        self,
-        lm: LanguageModel,
-        model_label: str,
-        prompt: GroupPrompt = GROUP_GRADES,
-        group_size: int = 5,
-        top_k: int = 100,
-        max_grade: int = 9,
-        reasoning_budget: int = 0,
-        max_passage_tokens: int = 100,
-    ):
+    def __init__(self, lm: LanguageModel, model_label: str, options: GroupwiseOptions):
         super().__init__(model_label)
-        self.lm, self.prompt, self.group_size, self.top_k = lm, prompt, group_size, top_k
-        self.max_grade, self.reasoning_budget, self.max_passage_tokens = max_grade, reasoning_budget, max_passage_tokens
+        prompt, group_size, max_grade = options.prompt, options.group_size, options.max_grade
+        self.lm, self.prompt, self.group_size, self.top_k = lm, prompt, group_size, options.top_k
+        self.max_grade, self.reasoning_budget = max_grade, options.reasoning_budget
+        self.max_passage_tokens = options.max_passage_tokens
         self.answer_budget = len(lm.encode("\n".join(f"[{i}]: {max_grade}" for i in range(1, group_size + 1)))) + 8
 
     def _rerank(self, requests: list[Request]) -> list[Ranking]:

@@ -54,17 +54,14 @@ class ICRReranker(HeadReranker):
     requires = LANGUAGE_MODEL | {Capability.ATTENTION}
     Options = ICROptions
 
-    def __init__(
-        self,
-        lm: AttentionReader,
-        model_label: str,
-        top_k: int = 20,
-        max_passage_tokens: int = 100,
-        calibrate: bool = True,
-    ):
+    def __init__(self, lm: AttentionReader, model_label: str, options: ICROptions):
         super().__init__(model_label)
         self.lm = lm
-        self.top_k, self.max_passage_tokens, self.calibrate = top_k, max_passage_tokens, calibrate
+        self.top_k, self.max_passage_tokens, self.calibrate = (
+            options.top_k,
+            options.max_passage_tokens,
+            options.calibrate,
+        )
         rendered = lm.chat_prefix([{"role": "user", "content": PLACEHOLDER}])
         self.template_head = rendered.split(PLACEHOLDER)[0]
 

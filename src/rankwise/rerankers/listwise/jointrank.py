@@ -20,7 +20,7 @@ from rankwise.backends.interface import LANGUAGE_MODEL
 from rankwise.backends.options import RuntimeOptions
 from rankwise.models.registry import CAUSAL_LM
 from rankwise.models.resolve import ModelLocation
-from rankwise.options import option, validate_options
+from rankwise.options import option
 from rankwise.rerankers.base import BaseReranker
 from rankwise.rerankers.listwise.sliding_window import SlidingWindowReranker, Window
 from rankwise.types import Ranking, Request, ScoreKind
@@ -81,17 +81,10 @@ class JointRankReranker(BaseReranker):
     score_kind = ScoreKind.ORDINAL  # a win rate: only the order means something
     Options = JointRankOptions
 
-    def __init__(
-        self,
-        ranker: SlidingWindowReranker,
-        model_label: str,
-        block_size: int = 20,
-        replicas: int = 2,
-        top_k: int = 100,
-        seed: int = 0,
-    ):
+    def __init__(self, ranker: SlidingWindowReranker, model_label: str, options: JointRankOptions):
         super().__init__(model_label)
-        self.ranker, self.block_size, self.replicas, self.top_k, self.seed = ranker, block_size, replicas, top_k, seed
+        self.ranker, self.block_size, self.replicas = ranker, options.block_size, options.replicas
+        self.top_k, self.seed = options.top_k, options.seed
         self.token_counter = ranker.token_counter
 
     @classmethod
@@ -99,15 +92,13 @@ class JointRankReranker(BaseReranker):
         from rankwise.rerankers.registry import method_class
 
         names = {f.name for f in fields(JointRankOptions)}
-        own = validate_options(
-            JointRankOptions, f"method {cls.method!r}", {k: options.pop(k) for k in list(options) if k in names}
-        )
+        own = cls.checked_options({k: options.pop(k) for k in list(options) if k in names})
         # The block ranker takes the runtime and the remaining options (prompt, alphabet, ...); its window is a block.
         ranker = method_class(own.ranker).from_model(
             location, runtime, window=own.block_size, stride=own.block_size, top_k=own.block_size, **options
         )
         assert isinstance(ranker, SlidingWindowReranker)  # `ranker` names first or listwise-generate
-        return cls(ranker, location.label, own.block_size, own.replicas, own.top_k, own.seed)
+        return cls(ranker, location.label, own)
 
     def _rerank(self, requests: list[Request]) -> list[Ranking]:
         designs = [

@@ -62,20 +62,9 @@ class ListwiseLLMReranker(SlidingWindowReranker):
     reserve_tokens = 1
     Options = ListwiseOptions
 
-    def __init__(
-        self,
-        lm: LanguageModel,
-        model_label: str,
-        window: int = 20,
-        stride: int = 10,
-        top_k: int = 100,
-        alphabet: str = "alpha",
-        prompt: str | AnyListwisePrompt = "rank_zephyr",
-        max_words: int = 300,
-        show_first_stage_scores: bool = False,
-        score_template: str = SCORE_TEMPLATE,
-    ):
-        super().__init__(model_label, window=window, stride=stride, top_k=top_k)
+    def __init__(self, lm: LanguageModel, model_label: str, options: ListwiseOptions):
+        super().__init__(model_label, window=options.window, stride=options.stride, top_k=options.top_k)
+        show_first_stage_scores, score_template = options.show_first_stage_scores, options.score_template
         if show_first_stage_scores:
             try:
                 score_template.format(text="", score=1.0)
@@ -87,14 +76,10 @@ class ListwiseLLMReranker(SlidingWindowReranker):
                 raise OptionError(f"score_template {score_template!r} must contain {{text}}")
         self.show_first_stage_scores, self.score_template = show_first_stage_scores, score_template
         self.lm = lm
-        self.alphabet = alphabet
-        identifiers(alphabet, window)  # validates the alphabet covers a full window
-        if isinstance(prompt, str):
-            if prompt not in PROMPTS:
-                raise OptionError(f"unknown prompt {prompt!r}; choose {', '.join(PROMPTS)}")
-            prompt = PROMPTS[prompt]
-        self.prompt: AnyListwisePrompt = prompt
-        self.max_words = max_words
+        self.alphabet = options.alphabet
+        identifiers(self.alphabet, self.window)  # validates the alphabet covers a full window
+        self.prompt: AnyListwisePrompt = options.prompt
+        self.max_words = options.max_words
 
     def _rerank(self, requests: list[Request]) -> list[Ranking]:
         if self.show_first_stage_scores:
@@ -167,8 +152,8 @@ class ListwiseGenerateReranker(ListwiseLLMReranker):
     method = "listwise-generate"
     requires = LANGUAGE_MODEL | {Capability.GENERATE}
 
-    def __init__(self, *args: Any, **kwargs: Any):
-        super().__init__(*args, **kwargs)
+    def __init__(self, lm: LanguageModel, model_label: str, options: ListwiseOptions):
+        super().__init__(lm, model_label, options)
         full = " > ".join(f"[{label}]" for label in identifiers(self.alphabet, self.window))
         self.max_new_tokens = len(self.lm.encode(full)) + 8
         self.reserve_tokens = self.max_new_tokens
@@ -196,8 +181,8 @@ class FirstReranker(ListwiseLLMReranker):
     method = "first"
     requires = LANGUAGE_MODEL | {Capability.BRIDGED_FIRST_TOKEN}
 
-    def __init__(self, *args: Any, **kwargs: Any):
-        super().__init__(*args, **kwargs)
+    def __init__(self, lm: LanguageModel, model_label: str, options: ListwiseOptions):
+        super().__init__(lm, model_label, options)
         self._schemes: dict[int, FirstTokenScheme] = {}
         self.scheme(self.window)  # fail at load time, not on the first query
 

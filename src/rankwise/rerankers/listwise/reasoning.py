@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from rankwise.backends.interface import LANGUAGE_MODEL, Capability
+from rankwise.backends.interface import LANGUAGE_MODEL, Capability, LanguageModel
 from rankwise.options import option
 from rankwise.rerankers.listwise.llm import ListwiseLLMReranker, ListwiseOptions
 from rankwise.rerankers.listwise.sliding_window import Window, WindowResult
@@ -64,8 +64,9 @@ class ReasoningListwiseReranker(ListwiseLLMReranker):
     requires = LANGUAGE_MODEL | {Capability.GENERATE}
     Options = ReasoningListwiseOptions
 
-    def __init__(self, *args: Any, reasoning_budget: int = 512, answer_format: str = "reasonrank", **kwargs: Any):
-        super().__init__(*args, **kwargs)
+    def __init__(self, lm: LanguageModel, model_label: str, options: ReasoningListwiseOptions):
+        super().__init__(lm, model_label, options)
+        reasoning_budget, answer_format = options.reasoning_budget, options.answer_format
         self.reasoning_budget, self.answer_format = reasoning_budget, answer_format
         self.format = ANSWER_FORMATS[answer_format]
         self.closing = self.format.closing

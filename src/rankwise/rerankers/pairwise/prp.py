@@ -139,20 +139,11 @@ class PairwiseReranker(HeadReranker):
     requires = LANGUAGE_MODEL
     Options = PairwiseOptions
 
-    def __init__(
-        self,
-        lm: LanguageModel,
-        model_label: str,
-        variant: str = "allpair",
-        top_n: int = 10,
-        top_k: int = 100,
-        prompt: ChatPrompt = PRP_PROMPT,
-        max_passage_tokens: int = 100,
-    ):
+    def __init__(self, lm: LanguageModel, model_label: str, options: PairwiseOptions):
         super().__init__(model_label)
         self.lm = lm
-        self.variant, self.top_n, self.top_k = variant, top_n, top_k
-        self.prompt, self.max_passage_tokens = prompt, max_passage_tokens
+        self.variant, self.top_n, self.top_k = options.variant, options.top_n, options.top_k
+        self.prompt, self.max_passage_tokens = options.prompt, options.max_passage_tokens
         if not lm.text.single_token_ids(A_WORDS) or not lm.text.single_token_ids(B_WORDS):
             raise UnsupportedMethodError(
                 f"{model_label}: the tokenizer has no single-token 'A'/'B', so a "

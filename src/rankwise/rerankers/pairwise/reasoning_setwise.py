@@ -104,22 +104,12 @@ class ReasoningSetwiseReranker(HeadReranker):
     requires = LANGUAGE_MODEL | {Capability.GENERATE}
     Options = ReasoningSetwiseOptions
 
-    def __init__(
-        self,
-        lm: LanguageModel,
-        model_label: str,
-        prompt: SetPrompt = RANK_R1,
-        set_size: int = 20,
-        top_n: int = 10,
-        top_k: int = 100,
-        reasoning_budget: int = 512,
-        max_passage_tokens: int = 100,
-        choice: str = "auto",
-    ):
+    def __init__(self, lm: LanguageModel, model_label: str, options: ReasoningSetwiseOptions):
         super().__init__(model_label)
-        self.lm, self.prompt = lm, prompt
-        self.set_size, self.top_n, self.top_k = set_size, top_n, top_k
-        self.reasoning_budget, self.max_passage_tokens = reasoning_budget, max_passage_tokens
+        self.lm, self.prompt = lm, options.prompt
+        self.set_size, self.top_n, self.top_k = options.set_size, options.top_n, options.top_k
+        self.reasoning_budget, self.max_passage_tokens = options.reasoning_budget, options.max_passage_tokens
+        choice = options.choice
         scores_continuations = Capability.CONTINUATION_LOGPROBS in lm.capabilities
         if choice == "log-probs" and not scores_continuations:
             from rankwise.backends.registry import backends_with

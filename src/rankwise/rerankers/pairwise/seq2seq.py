@@ -41,15 +41,9 @@ class Seq2SeqPairwiseReranker(BaseReranker):
     Options = Seq2SeqPairwiseOptions
     score_kind = ScoreKind.ORDINAL  # a sum of pairwise probabilities: its scale grows with k
 
-    def __init__(
-        self,
-        backend: Seq2SeqScoring,
-        model_label: str,
-        template: str = DUOT5_TEMPLATE,
-        answer_tokens: str = "▁false,▁true",
-        top_k: int = 50,
-    ):
+    def __init__(self, backend: Seq2SeqScoring, model_label: str, options: Seq2SeqPairwiseOptions):
         super().__init__(model_label)
+        template, answer_tokens, top_k = options.template, options.answer_tokens, options.top_k
         if not all(slot in template for slot in ("{query}", "{passage0}", "{passage1}")):
             raise OptionError(f"option template must hold {{query}}, {{passage0}} and {{passage1}}, got {template!r}")
         self.backend, self.template, self.answer_tokens, self.top_k = backend, template, answer_tokens, top_k

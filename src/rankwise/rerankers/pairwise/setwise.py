@@ -104,22 +104,14 @@ class SetwiseReranker(HeadReranker):
     requires = LANGUAGE_MODEL | {Capability.BRIDGED_FIRST_TOKEN}
     Options = SetwiseOptions
 
-    def __init__(
-        self,
-        lm: LanguageModel,
-        model_label: str,
-        set_size: int = 3,
-        top_n: int = 10,
-        top_k: int = 100,
-        permutations: int = 1,
-        max_passage_tokens: int = 100,
-    ):
+    def __init__(self, lm: LanguageModel, model_label: str, options: SetwiseOptions):
         super().__init__(model_label)
         self.lm = lm
-        self.set_size, self.top_n, self.top_k = set_size, top_n, top_k
-        self.permutations, self.max_passage_tokens = min(permutations, set_size), max_passage_tokens
+        self.set_size, self.top_n, self.top_k = options.set_size, options.top_n, options.top_k
+        self.permutations = min(options.permutations, options.set_size)
+        self.max_passage_tokens = options.max_passage_tokens
         self._schemes: dict[int, FirstTokenScheme] = {}
-        SetwiseJudge(lm, self._schemes, "", []).scheme(set_size)  # refuse a model at load, not mid-query
+        SetwiseJudge(lm, self._schemes, "", []).scheme(self.set_size)  # refuse a model at load, not mid-query
 
     def _rank(self, request: Request, passages: list[str]) -> Ranking:
         head = request.candidates[: self.top_k]

@@ -38,13 +38,11 @@ class CrossEncoderReranker(PointwiseReranker):
     requires = frozenset({Capability.SCORE_PAIRS})
     Options = CrossEncoderOptions
 
-    def __init__(
-        self, scorer: PairScoring, model_label: str, activation: str = "auto", truncation: str = "longest_first"
-    ):
+    def __init__(self, scorer: PairScoring, model_label: str, options: CrossEncoderOptions):
         super().__init__(model_label)
         self.scorer = scorer
-        self.activation = scorer.folder_activation if activation == "auto" else activation
-        self.truncation = truncation
+        self.activation = scorer.folder_activation if options.activation == "auto" else options.activation
+        self.truncation = options.truncation
         self.backend_kind = scorer.score_kind
         self.score_kind = ScoreKind.PROBABILITY if self.activation != "none" else self.backend_kind
 

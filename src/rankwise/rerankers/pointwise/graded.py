@@ -127,16 +127,9 @@ class GradedPointwiseReranker(ThinkingPointwiseReranker):
     Options = GradedPointwiseOptions
     requires = LANGUAGE_MODEL | {Capability.GENERATE, Capability.TOP_LOGPROBS}
 
-    def __init__(
-        self,
-        lm: Any,
-        model_label: str,
-        prompt: ReasoningPrompt = GRADED_RELEVANCE,
-        max_grade: int = 9,
-        answer: ExpectedGrade | JudgmentThenGrade = GRADE_ANSWERS["expected_grade"],
-        reasoning_budget: int = 0,
-        max_passage_tokens: int | None = None,
-    ):
+    def __init__(self, lm: Any, model_label: str, options: GradedPointwiseOptions):
+        prompt, max_grade, answer = options.prompt, options.max_grade, options.answer
+        reasoning_budget, max_passage_tokens = options.reasoning_budget, options.max_passage_tokens
         if reasoning_budget > 0 and not prompt.thinks:
             raise OptionError(
                 f"{model_label}: this prompt writes its own empty think block (a think-free prompt), "

@@ -43,16 +43,10 @@ class LayerwisePointwiseReranker(PointwiseReranker):
     Options = LayerwisePointwiseOptions
     score_kind = ScoreKind.LOGIT
 
-    def __init__(
-        self,
-        model: LayerHeadScoring,
-        model_label: str,
-        prompt: PairTemplate = BGE_RERANKER_LAYERWISE,
-        layer: int | None = None,
-        max_passage_tokens: int | None = None,
-        max_prompt_tokens: int | None = None,
-    ):
+    def __init__(self, model: LayerHeadScoring, model_label: str, options: LayerwisePointwiseOptions):
         super().__init__(model_label)
+        prompt, layer = options.prompt, options.layer
+        max_passage_tokens, max_prompt_tokens = options.max_passage_tokens, options.max_prompt_tokens
         layers = model.head_layers
         self.layer = layers.stop - 1 if layer is None else layer
         if self.layer not in layers:

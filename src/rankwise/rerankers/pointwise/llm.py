@@ -61,20 +61,12 @@ class LLMPointwiseReranker(PointwiseReranker):
     requires = LANGUAGE_MODEL
     Options = LLMPointwiseOptions
 
-    def __init__(
-        self,
-        lm: LanguageModel,
-        model_label: str,
-        prompt: ChatPrompt | SegmentedPrompt | PairTemplate = RELEVANCE_YES_NO,
-        instruction: str | None = None,
-        answer_tokens: str | None = None,
-        score: str = "log-odds",
-        max_passage_tokens: int | None = 300,
-        max_prompt_tokens: int | None = None,
-    ):
+    def __init__(self, lm: LanguageModel, model_label: str, options: LLMPointwiseOptions):
         super().__init__(model_label)
         self.lm = lm
-        self.prompt = prompt
+        self.prompt = prompt = options.prompt
+        instruction, answer_tokens, score = options.instruction, options.answer_tokens, options.score
+        max_passage_tokens, max_prompt_tokens = options.max_passage_tokens, options.max_prompt_tokens
         takes_instruction = isinstance(prompt, SegmentedPrompt) or (
             isinstance(prompt, PairTemplate) and bool(prompt.instruction_text)
         )

@@ -29,13 +29,11 @@ class QueryLikelihoodReranker(PointwiseReranker):
     requires = frozenset({Capability.TOKENIZE, Capability.CONTINUATION_LOGPROBS})
     Options = QueryLikelihoodOptions
 
-    def __init__(
-        self, lm: LanguageModel, model_label: str, prompt: ChatPrompt = QUERY_GENERATION, max_passage_tokens: int = 300
-    ):
+    def __init__(self, lm: LanguageModel, model_label: str, options: QueryLikelihoodOptions):
         super().__init__(model_label)
         self.lm = lm
-        self.prompt = prompt
-        self.max_passage_tokens = max_passage_tokens
+        self.prompt = options.prompt
+        self.max_passage_tokens = options.max_passage_tokens
 
     def score_pairs(self, pairs: Sequence[tuple[Query, Candidate]]) -> list[float]:
         prefixes, continuations = [], []

@@ -117,17 +117,12 @@ class ReasoningPointwiseReranker(ThinkingPointwiseReranker):
     Options = ReasoningPointwiseOptions
     score_kind = ScoreKind.PROBABILITY
 
-    def __init__(
-        self,
-        lm: LanguageModel,
-        model_label: str,
-        prompt: ReasoningPrompt = RELEVANCE_REASONING,
-        answer_tokens: str = " true, false",
-        reasoning_budget: int = 512,
-        max_passage_tokens: int | None = None,
-    ):
+    def __init__(self, lm: LanguageModel, model_label: str, options: ReasoningPointwiseOptions):
+        answer_tokens = options.answer_tokens
         (true_id,), (false_id,) = answer_token_pair(lm, answer_tokens, model_label, "'TRUE,FALSE'")
-        super().__init__(lm, model_label, prompt, [true_id, false_id], reasoning_budget, max_passage_tokens)
+        super().__init__(
+            lm, model_label, options.prompt, [true_id, false_id], options.reasoning_budget, options.max_passage_tokens
+        )
         self.answer_tokens = answer_tokens
 
     def scores_from(self, log_probs: Any) -> list[float]:

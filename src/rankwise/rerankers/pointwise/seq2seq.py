@@ -48,15 +48,9 @@ class Seq2SeqPointwiseReranker(PointwiseReranker):
     requires = frozenset({Capability.SEQ2SEQ})
     Options = Seq2SeqPointwiseOptions
 
-    def __init__(
-        self,
-        backend: Seq2SeqScoring,
-        model_label: str,
-        template: str = MONOT5_TEMPLATE,
-        answer_tokens: str = "▁false,▁true",
-        score: str = "log-probability",
-    ):
+    def __init__(self, backend: Seq2SeqScoring, model_label: str, options: Seq2SeqPointwiseOptions):
         super().__init__(model_label)
+        template, answer_tokens, score = options.template, options.answer_tokens, options.score
         if "{query}" not in template or "{passage}" not in template:
             raise OptionError(f"option template must hold {{query}} and {{passage}}, got {template!r}")
         self.backend, self.template, self.answer_tokens, self.score = backend, template, answer_tokens, score
