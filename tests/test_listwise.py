@@ -12,10 +12,10 @@ from rankwise.rerankers.listwise.sliding_window import SlidingWindowReranker, Wi
 from rankwise.rerankers.prompts.listwise import (
     RANK_GPT,
     RANK_ZEPHYR,
-    escape_identifiers,
     identifiers,
     parse_permutation,
 )
+from rankwise.rerankers.prompts.shapes import escape_identifiers
 from rankwise.rerankers.shared.first_token import FirstTokenScheme
 from rankwise.types import Request
 
@@ -329,7 +329,7 @@ def test_insertrank_needs_scores_and_a_template_with_text():
         window=3,
         stride=2,
         show_first_stage_scores=True,
-        score_template="{text} (score {score:.1f})",
+        score_template="{passage} (score {score:.1f})",
     )
     from rankwise.types import Candidate
 
@@ -338,12 +338,14 @@ def test_insertrank_needs_scores_and_a_template_with_text():
     )
     ranking = reranker.rerank_batch([scored])[0]
     assert sorted(ranking.docids) == ["0", "1"]
-    assert reranker.describe()["score_template"] == "{text} (score {score:.1f})"
+    assert reranker.describe()["score_template"] == "{passage} (score {score:.1f})"
     with pytest.raises(
         InputError,
         match="show_first_stage_scores writes each passage's first-stage score into "
         "the prompt; candidate '0' of query 'q' has none",
     ):
         reranker.rerank_batch([Request.build("fleas", ["fleas live months", "bread rises"], qid="q")])
-    with pytest.raises(OptionError, match=r"score_template '\{passage\}' must use only \{text\} and \{score\}"):
-        Reranker.load("smollm2-135m", method="first", show_first_stage_scores=True, score_template="{passage}")
+    with pytest.raises(OptionError, match=r"unknown placeholder \{text\} \(write \{passage\}\)"):
+        Reranker.load("smollm2-135m", method="first", show_first_stage_scores=True, score_template="{text}")
+    with pytest.raises(OptionError, match=r"option score_template must hold \{passage\}"):
+        Reranker.load("smollm2-135m", method="first", show_first_stage_scores=True, score_template="{score}")

@@ -8,7 +8,8 @@ import math
 import pytest
 
 from rankwise import OptionError, Reranker
-from rankwise.rerankers.pairwise.prp import ANSWER_PREFIX, PRP_PROMPT, PairwiseJudge
+from rankwise.rerankers.pairwise.prp import ANSWER_PREFIX, PairwiseJudge
+from rankwise.rerankers.prompts.pairwise import PRP as PRP_PROMPT
 from rankwise.types import Candidate, Query, Request
 
 QUERY = "how long do fleas live"
@@ -38,7 +39,7 @@ def test_a_judgement_is_the_mean_of_both_orders_read_from_the_model(prp):
     a_ids, b_ids = judge.a_ids, judge.b_ids
 
     def log_odds(first: str, second: str) -> float:
-        text = lm.chat_prefix(PRP_PROMPT.messages(query=QUERY, a=first, b=second)) + ANSWER_PREFIX
+        text = lm.chat_prefix(PRP_PROMPT.messages(query=QUERY, passage_a=first, passage_b=second)) + ANSWER_PREFIX
         row = lm.next_token_logprobs([lm.encode(text)], a_ids + b_ids)[0]
         return float(np.logaddexp.reduce(row[: len(a_ids)]) - np.logaddexp.reduce(row[len(a_ids) :]))
 

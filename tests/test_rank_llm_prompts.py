@@ -10,7 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from rankwise.rerankers.prompts.listwise import PROMPTS, identifiers
+from rankwise.rerankers.prompts import prompts_of
+from rankwise.rerankers.prompts.listwise import identifiers
+
+PROMPTS = prompts_of("listwise")
 
 REFERENCE = json.loads((Path(__file__).parent / "reference" / "rank_llm_0.26.0_prompts.json").read_text())
 PROMPT_OF_TEMPLATE = {

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rankwise.errors import OptionError
+from rankwise.rerankers.prompts import seq2seq
 from rankwise.rerankers.prompts.pointwise import QWEN3_RERANKER
 
 
@@ -142,7 +143,7 @@ PRESETS: dict[str, Preset] = {
             "monot5",
             "seq2seq-pointwise",
             {
-                "template": "Query: {query} Document: {passage} Relevant:",
+                "template": seq2seq.MONOT5,
                 "answer_tokens": "▁false,▁true",
                 "score": "log-probability",
             },
@@ -151,7 +152,7 @@ PRESETS: dict[str, Preset] = {
         Preset(
             "rankt5",
             "seq2seq-pointwise",
-            {"template": "Query: {query} Document: {passage}", "answer_tokens": "<extra_id_10>", "score": "logit"},
+            {"template": seq2seq.RANKT5, "answer_tokens": "<extra_id_10>", "score": "logit"},
             reference="RankT5 (Zhuang et al., 2023): the first decoder step's raw logit of <extra_id_10> (id "
             "32089 in T5's vocabulary), as lightning-ir 0.0.6 scores Soyoung97/RankT5 "
             "(tests/models/test_cross_encoder.py test_same_as_t5, decoder_strategy 'rank')",
@@ -160,7 +161,7 @@ PRESETS: dict[str, Preset] = {
             "lit5",
             "fid-listwise",
             {
-                "template": "Search Query: {query} Passage: [{index}] {passage} Relevance Ranking: ",
+                "template": seq2seq.LIT5,
                 "window": 20,
                 "stride": 10,
                 "passage_tokens": 150,
@@ -171,7 +172,7 @@ PRESETS: dict[str, Preset] = {
             "duot5",
             "seq2seq-pairwise",
             {
-                "template": "Query: {query} Document0: {passage0} Document1: {passage1} Relevant:",
+                "template": seq2seq.DUOT5,
                 "answer_tokens": "▁false,▁true",
             },
             reference="pygaggle DuoT5.rescore (softmax over false/true, symmetric sum over ordered pairs)",

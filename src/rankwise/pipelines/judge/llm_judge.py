@@ -13,7 +13,8 @@ from typing import Any, Literal
 from rankwise.backends.interface import Capability, LanguageModel
 from rankwise.errors import InputError, OptionError
 from rankwise.pipelines.progress import OnProgress
-from rankwise.rerankers.prompts.judge import JUDGE_PROMPTS, JudgePrompt
+from rankwise.rerankers.prompts import prompts_of
+from rankwise.rerankers.prompts.judge import JudgePrompt
 from rankwise.scoring import group_shares
 
 GradeFrom = Literal["argmax", "expected", "answer"]
@@ -65,9 +66,10 @@ class LLMJudge:
         max_passage_tokens: int | None = 512,
     ):
         if isinstance(prompt, str):
-            if prompt not in JUDGE_PROMPTS:
-                raise OptionError(f"unknown judge preset {prompt!r}; choose {', '.join(JUDGE_PROMPTS)}")
-            prompt = JUDGE_PROMPTS[prompt]
+            presets = prompts_of("judge")
+            if prompt not in presets:
+                raise OptionError(f"unknown judge preset {prompt!r}; choose {', '.join(presets)}")
+            prompt = presets[prompt]
         if grade_from not in ("argmax", "expected", "answer"):
             raise OptionError(f"grade_from must be argmax, expected or answer, not {grade_from!r}")
         self.lm, self.model_label, self.prompt = lm, model_label, prompt

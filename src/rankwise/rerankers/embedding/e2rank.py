@@ -17,38 +17,32 @@ pseudo-query passage kept."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from rankwise.backends.interface import Capability, Embedder, TokenCounting
 from rankwise.budget import OverBudget, fit
-from rankwise.errors import InputError, OptionError, UnsupportedMethodError
+from rankwise.errors import InputError, UnsupportedMethodError
 from rankwise.models.registry import TEXT_ENCODER
 from rankwise.options import option
 from rankwise.rerankers.base import BaseReranker
 from rankwise.rerankers.embedding.bi_encoder import EmbeddingOptions
 from rankwise.rerankers.embedding.passage_vectors import PassageVectors
+from rankwise.rerankers.prompts.embedding import E2RANK_DL, E2RANK_PASSAGE
+from rankwise.rerankers.prompts.shapes import check_template
 from rankwise.types import Candidate, Ranking, Request, ScoreKind
-
-E2RANK_DL_PROMPT = (
-    "Given a web search query and some relevant documents, rerank the documents that answer the "
-    "query:\nDocuments:\n{documents}\nSearch Query: {query}"
-)
-
-FIELD = re.compile(r"\{(query|documents)\}")
 
 
 @dataclass(frozen=True)
 class E2RankOptions(EmbeddingOptions):
     prompt_k: int = option(20, minimum=1, help="candidates (in first-stage order) written into the pseudo-query")
-    prompt: str = option(E2RANK_DL_PROMPT, help="the pseudo-query's template, with {query} and {documents}")
+    prompt: str = option(E2RANK_DL, help="the pseudo-query's template, with {query} and {passages}")
     passage_words: int = option(1024, minimum=1, help="words each pseudo-query passage is first cut to")
 
 
 def passage_list(texts: list[str]) -> str:
     """The authors' documents block: `[1] text`, `[2] text`, ... joined by newlines."""
-    return "\n".join(f"[{i}] {text}" for i, text in enumerate(texts, start=1))
+    return "\n".join(E2RANK_PASSAGE.format(label=i, passage=text) for i, text in enumerate(texts, start=1))
 
 
 class E2RankReranker(BaseReranker):
@@ -66,9 +60,7 @@ class E2RankReranker(BaseReranker):
                 f"e2rank fits its pseudo-query into {model_label}'s token limit and "
                 f"needs its tokenizer, which the {encoder.backend_name} backend has not"
             )
-        for field in ("{query}", "{documents}"):
-            if field not in prompt:
-                raise OptionError(f"e2rank's prompt must contain {field}; got {prompt!r}")
+        check_template(prompt, ("query", "passages"), "e2rank's option prompt")
         self.encoder = encoder
         self.query_prefix = options.query_prefix
         self.prompt_k, self.prompt, self.passage_words = prompt_k, prompt, passage_words
@@ -77,9 +69,8 @@ class E2RankReranker(BaseReranker):
         self.token_budget = encoder.max_length - encoder.special_token_count()
 
     def _fill(self, query: str, texts: list[str]) -> str:
-        values = {"query": query, "documents": passage_list(texts)}
-        # One pass, so braces inside the query or a passage are never read as fields.
-        return self.query_prefix + FIELD.sub(lambda match: values[match.group(1)], self.prompt)
+        # str.format reads fields in the template only: braces inside the query or a passage stay text.
+        return self.query_prefix + self.prompt.format(query=query, passages=passage_list(texts))
 
     def pseudo_query(self, query: str, candidates: list[Candidate]) -> tuple[str, list[int]]:
         """The prompt for `query` and its first `prompt_k` candidates, fitted into the encoder's limit, and

@@ -10,13 +10,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from rankwise.backends.interface import Capability, Seq2SeqScoring
-from rankwise.errors import OptionError
 from rankwise.models.registry import SEQ2SEQ_LM
 from rankwise.options import option
 from rankwise.rerankers.listwise.sliding_window import SlidingWindowReranker, Window, WindowResult
 from rankwise.rerankers.prompts.listwise import identifiers, mentioned_positions, parse_permutation, rank_llm_passage
-
-LIT5_TEMPLATE = "Search Query: {query} Passage: [{index}] {passage} Relevance Ranking: "
+from rankwise.rerankers.prompts.seq2seq import LIT5
+from rankwise.rerankers.prompts.shapes import check_template
 
 
 @dataclass(frozen=True)
@@ -24,7 +23,7 @@ class FiDListwiseOptions:
     window: int = option(20, minimum=1, help="passages per window (LiT5 was trained on 20)")
     stride: int = option(10, minimum=1, help="how far the window moves up each step")
     top_k: int = option(100, minimum=1, help="only the first stage's top k are reranked")
-    template: str = option(LIT5_TEMPLATE, help="each passage's source, with {query}, {index} and {passage}")
+    template: str = option(LIT5, help="each passage's source, with {query}, {label} and {passage}")
     passage_tokens: int = option(150, minimum=8, help="tokens per passage source (rank_llm's LiT5 context size)")
 
 
@@ -37,8 +36,7 @@ class FiDListwiseReranker(SlidingWindowReranker):
     def __init__(self, backend: Seq2SeqScoring, model_label: str, options: FiDListwiseOptions):
         window, template, passage_tokens = options.window, options.template, options.passage_tokens
         super().__init__(model_label, window=window, stride=options.stride, top_k=options.top_k)
-        if not all(slot in template for slot in ("{query}", "{index}", "{passage}")):
-            raise OptionError(f"option template must hold {{query}}, {{index}} and {{passage}}, got {template!r}")
+        check_template(template, ("query", "label", "passage"), "option template")
         self.backend, self.template, self.passage_tokens = backend, template, passage_tokens
         # rank_llm's LiT5 caps generation at the length, in characters, of the full answer "[1] > ... > [n]".
         self.max_length = len(" > ".join(f"[{i}]" for i in range(1, window + 1)))
@@ -52,7 +50,7 @@ class FiDListwiseReranker(SlidingWindowReranker):
                 [
                     self.backend.encode_cut(
                         self.template.format(
-                            query=window.query, index=label, passage=rank_llm_passage(text, self.passage_tokens)
+                            query=window.query, label=label, passage=rank_llm_passage(text, self.passage_tokens)
                         ),
                         self.passage_tokens,
                     )

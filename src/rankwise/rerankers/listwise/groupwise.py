@@ -15,7 +15,9 @@ from rankwise.backends.interface import LANGUAGE_MODEL, Capability, LanguageMode
 from rankwise.models.registry import CAUSAL_LM
 from rankwise.options import option
 from rankwise.rerankers.base import BaseReranker
-from rankwise.rerankers.prompts.pointwise import GROUP_GRADES, GROUP_PROMPTS, GroupPrompt
+from rankwise.rerankers.prompts import prompts_of
+from rankwise.rerankers.prompts.pointwise import GROUP_GRADES
+from rankwise.rerankers.prompts.shapes import ListPrompt
 from rankwise.rerankers.shared.thinking import answer_part, think
 from rankwise.types import Ranking, Request, ScoreKind
 
@@ -35,7 +37,7 @@ def parse_grades(answer: str, count: int, max_grade: int) -> list[float | None]:
 
 @dataclass(frozen=True)
 class GroupwiseOptions:
-    prompt: GroupPrompt = option(GROUP_GRADES, named=GROUP_PROMPTS, help="a prompt name or GroupPrompt")
+    prompt: ListPrompt = option(GROUP_GRADES, named=prompts_of("groupwise"), help="a prompt name or ListPrompt")
     group_size: int = option(5, minimum=1, help="passages per prompt")
     top_k: int = option(100, minimum=1, help="only the first stage's top k are graded")
     max_grade: int = option(9, minimum=1, help="grades 0..max_grade")
@@ -72,7 +74,11 @@ class GroupwiseReranker(BaseReranker):
                 groups.append((q, members))
                 texts.append(
                     self.prompt.prompt_text(
-                        self.lm.chat_prefix, request.query.text, [passages[i] for i in members], self.max_grade
+                        self.lm.chat_prefix,
+                        request.query.text,
+                        [str(i + 1) for i in range(len(members))],
+                        [passages[i] for i in members],
+                        max_grade=self.max_grade,
                     )
                 )
         thoughts = think(self.lm, texts, self.prompt.closing, self.reasoning_budget) if texts else []

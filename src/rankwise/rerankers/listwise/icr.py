@@ -22,11 +22,9 @@ from rankwise.backends.interface import LANGUAGE_MODEL, AttentionReader, Capabil
 from rankwise.models.registry import CAUSAL_LM
 from rankwise.options import option
 from rankwise.rerankers.base import HeadReranker
+from rankwise.rerankers.prompts.attention import ICR_CALIBRATION_QUERY, ICR_INSTRUCTION, ICR_LATE_INSTRUCTION
 from rankwise.types import Ranking, Request, ScoreKind
 
-INSTRUCTION = "Here are some paragraphs:"
-LATE_INSTRUCTION = "Please find information that are relevant to the following query in the paragraphs above."
-CALIBRATION_QUERY = "N/A"
 PLACEHOLDER = "\x00"
 
 
@@ -67,7 +65,7 @@ class ICRReranker(HeadReranker):
 
     def prompt(self, query: str, passages: list[str]) -> tuple[list[int], list[tuple[int, int]], list[int]]:
         """(prefix ids, each passage's [start, end) span in them, the suffix ids holding the query)."""
-        prefix = self.lm.encode(self.template_head + INSTRUCTION)
+        prefix = self.lm.encode(self.template_head + ICR_INSTRUCTION)
         spans = []
         for number, passage in enumerate(passages, start=1):
             label = self.lm.encode(f"\n\n[{number}] ")
@@ -78,11 +76,11 @@ class ICRReranker(HeadReranker):
         return prefix, spans, self.query_suffix(query)
 
     def query_suffix(self, query: str) -> list[int]:
-        return self.lm.encode(f"\n\n{LATE_INSTRUCTION}\n\nQuery: {query.strip()}")
+        return self.lm.encode(f"\n\n{ICR_LATE_INSTRUCTION}\n\nQuery: {query.strip()}")
 
     def _rank(self, request: Request, passages: list[str]) -> Ranking:
         prefix, spans, suffix = self.prompt(request.query.text, passages)
-        suffixes = [suffix, self.query_suffix(CALIBRATION_QUERY)] if self.calibrate else [suffix]
+        suffixes = [suffix, self.query_suffix(ICR_CALIBRATION_QUERY)] if self.calibrate else [suffix]
         attention = self.lm.attention_to_prefix(prefix, suffixes)
         if self.calibrate:
             scores = [calibrated_score(attention[0, a:b], attention[1, a:b]) for a, b in spans]

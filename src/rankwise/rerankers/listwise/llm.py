@@ -21,20 +21,18 @@ from rankwise.errors import InputError, OptionError
 from rankwise.models.registry import CAUSAL_LM
 from rankwise.options import option
 from rankwise.rerankers.listwise.sliding_window import SlidingWindowReranker, Window, WindowResult
+from rankwise.rerankers.prompts import prompts_of
 from rankwise.rerankers.prompts.listwise import (
-    PROMPTS,
     RANK_ZEPHYR,
+    SCORE_TEMPLATE,
     AnyListwisePrompt,
     identifiers,
     mentioned_positions,
     parse_permutation,
 )
+from rankwise.rerankers.prompts.shapes import check_template
 from rankwise.rerankers.shared.first_token import FirstTokenScheme
 from rankwise.types import Ranking, Request
-
-# InsertRank (Seetharaman et al., 2025) puts each passage's BM25 score beside its text in the listwise prompt;
-# the paper gives no fixed wording, so the score follows the passage on its own line, with two decimals.
-SCORE_TEMPLATE = "{text}\nBM25 score: {score:.2f}"
 
 
 @dataclass(frozen=True)
@@ -44,14 +42,16 @@ class ListwiseOptions:
     top_k: int = option(100, minimum=1, help="only the first stage's top k are reranked")
     alphabet: Literal["alpha", "numeric"] = option("alpha", help="identifiers: [A] [B] ... or [1] [2] ...")
     prompt: AnyListwisePrompt = option(
-        RANK_ZEPHYR, named=PROMPTS, help="a prompt name or a prompt object (rerankers/prompts/listwise.py)"
+        RANK_ZEPHYR,
+        named=prompts_of("listwise"),
+        help="a prompt name or a prompt object (rerankers/prompts/listwise.py)",
     )
     max_words: int = option(300, minimum=1, help="passages are cut to this many words (truncate=True)")
     show_first_stage_scores: bool = option(
         False, help="InsertRank: write each passage's first-stage score into its slot of the prompt (`score_template`)"
     )
     score_template: str = option(
-        SCORE_TEMPLATE, help="a slot with its score: {text} and {score} (a format spec such as {score:.2f} allowed)"
+        SCORE_TEMPLATE, help="a slot with its score: {passage} and {score} (a format spec such as {score:.2f} allowed)"
     )
 
 
@@ -66,14 +66,11 @@ class ListwiseLLMReranker(SlidingWindowReranker):
         super().__init__(model_label, window=options.window, stride=options.stride, top_k=options.top_k)
         show_first_stage_scores, score_template = options.show_first_stage_scores, options.score_template
         if show_first_stage_scores:
+            check_template(score_template, ("passage",), "option score_template", allowed=("score",))
             try:
-                score_template.format(text="", score=1.0)
-            except (KeyError, IndexError, ValueError) as error:
-                raise OptionError(
-                    f"score_template {score_template!r} must use only {{text}} and {{score}}: {error}"
-                ) from None
-            if "{text}" not in score_template:
-                raise OptionError(f"score_template {score_template!r} must contain {{text}}")
+                score_template.format(passage="", score=1.0)
+            except (IndexError, ValueError) as error:
+                raise OptionError(f"option score_template {score_template!r}: {error}") from None
         self.show_first_stage_scores, self.score_template = show_first_stage_scores, score_template
         self.lm = lm
         self.alphabet = options.alphabet
@@ -100,7 +97,7 @@ class ListwiseLLMReranker(SlidingWindowReranker):
         scores = window.first_stage_scores or [None] * len(passages)
         if any(score is None for score in scores):
             raise InputError("show_first_stage_scores: a window's passages have no first-stage scores")
-        return [self.score_template.format(text=p, score=s) for p, s in zip(passages, scores)]
+        return [self.score_template.format(passage=p, score=s) for p, s in zip(passages, scores)]
 
     def encode_window(self, window: Window) -> tuple[list[int], list[str]]:
         """Token ids of the window's prompt and its labels (see `window_prompt`)."""

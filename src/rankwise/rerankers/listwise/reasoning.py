@@ -20,7 +20,7 @@ from rankwise.rerankers.prompts.listwise import (
     parse_permutation,
     parse_ranking_until_repeat,
 )
-from rankwise.rerankers.prompts.pointwise import ThinkClosing
+from rankwise.rerankers.prompts.shapes import ThinkClosing
 from rankwise.rerankers.shared.thinking import answer_part, think
 
 

@@ -23,17 +23,13 @@ from rankwise.errors import UnsupportedMethodError
 from rankwise.models.registry import CAUSAL_LM
 from rankwise.options import option
 from rankwise.rerankers.base import HeadReranker
-from rankwise.rerankers.prompts.pointwise import ChatPrompt
+from rankwise.rerankers.prompts import prompts_of
+from rankwise.rerankers.prompts.pairwise import PRP
+from rankwise.rerankers.prompts.shapes import ChatPrompt
 from rankwise.rerankers.shared.heap_select import heap_top_n
 from rankwise.scoring import group_log_odds
 from rankwise.types import Ranking, Request, ScoreKind
 
-PRP_PROMPT = ChatPrompt(
-    system=None,
-    user='Given a query "{query}", which of the following two passages is more relevant to the query?\n'
-    'Passage A: "{a}"\nPassage B: "{b}"\nOutput Passage A or Passage B:',
-)
-PRP_PROMPTS = {"prp": PRP_PROMPT}
 ANSWER_PREFIX = "Passage"  # the assistant's answer starts here, so the next token is the letter
 A_WORDS = (" A", "A")
 B_WORDS = (" B", "B")
@@ -51,7 +47,9 @@ class PairwiseJudge:
         self._agreement: dict[tuple[int, int], float] = {}
 
     def _sequence(self, first: int, second: int) -> list[int]:
-        messages = self.prompt.messages(query=self.query, a=self.passages[first], b=self.passages[second])
+        messages = self.prompt.messages(
+            query=self.query, passage_a=self.passages[first], passage_b=self.passages[second]
+        )
         return self.lm.encode(self.lm.chat_prefix(messages) + ANSWER_PREFIX)
 
     def judge(self, pairs: list[tuple[int, int]]) -> None:
@@ -128,7 +126,7 @@ class PairwiseOptions:
     )
     top_n: int = option(10, minimum=1, help="positions the sorting variants settle (the rest keep their order)")
     top_k: int = option(100, minimum=2, help="candidates compared; the rest follow in first-stage order")
-    prompt: ChatPrompt = option(PRP_PROMPT, named=PRP_PROMPTS, help="a prompt name or ChatPrompt")
+    prompt: ChatPrompt = option(PRP, named=prompts_of("prp"), help="a prompt name or ChatPrompt")
     max_passage_tokens: int = option(100, minimum=1, help="passages are cut to this many tokens")
 
 

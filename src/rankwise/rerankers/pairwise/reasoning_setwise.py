@@ -26,13 +26,14 @@ from rankwise.errors import UnsupportedMethodError
 from rankwise.models.registry import CAUSAL_LM
 from rankwise.options import option
 from rankwise.rerankers.base import HeadReranker
-from rankwise.rerankers.prompts.pointwise import RANK_R1, SET_PROMPTS, SetPrompt, ThinkClosing
+from rankwise.rerankers.prompts import prompts_of
+from rankwise.rerankers.prompts.pointwise import RANK_R1
+from rankwise.rerankers.prompts.shapes import ListPrompt
 from rankwise.rerankers.shared.heap_select import heap_top_n
 from rankwise.rerankers.shared.thinking import Thought, answer_part, think
 from rankwise.scoring import share
 from rankwise.types import Ranking, Request, ScoreKind
 
-ANSWER_CLOSING = ThinkClosing(think_close="</think>", forced_close="{reasoning}\n</think>\n<answer>")
 ANSWER_OPENING = "\n<answer>"  # what follows a think block the model closed itself, as the forced closing writes it
 LABEL = ("[", "{label}]")  # the identifier's opening, then each label's continuation
 ANSWER_TOKENS = 12  # "<answer>[12]</answer>" and a little room
@@ -49,7 +50,7 @@ class ReasoningSetwiseJudge:
         lm: LanguageModel = self.reranker.lm
         labels = [str(i + 1) for i in range(len(members))]
         messages = self.reranker.prompt.messages(self.query, labels, [self.passages[i] for i in members])
-        thought = think(lm, [lm.chat_prefix(messages)], ANSWER_CLOSING, self.reranker.reasoning_budget)[0]
+        thought = think(lm, [lm.chat_prefix(messages)], self.reranker.prompt.closing, self.reranker.reasoning_budget)[0]
         position: int | None
         if self.reranker.reads_log_probs:
             position, read = self._likeliest_label(thought, labels)
@@ -84,7 +85,7 @@ class ReasoningSetwiseJudge:
 
 @dataclass(frozen=True)
 class ReasoningSetwiseOptions:
-    prompt: SetPrompt = option(RANK_R1, named=SET_PROMPTS, help="a prompt name or SetPrompt")
+    prompt: ListPrompt = option(RANK_R1, named=prompts_of("reasoning-setwise"), help="a prompt name or ListPrompt")
     set_size: int = option(20, minimum=2, help="passages shown per comparison (Rank-R1 was trained on 20)")
     top_n: int = option(10, minimum=1, help="positions settled by the heap sort (the rest keep their order)")
     top_k: int = option(100, minimum=2, help="candidates sorted; the rest follow in first-stage order")

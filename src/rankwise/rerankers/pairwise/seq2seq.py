@@ -12,20 +12,19 @@ from itertools import permutations
 from typing import Any
 
 from rankwise.backends.interface import Capability, Seq2SeqScoring
-from rankwise.errors import OptionError
 from rankwise.models.registry import SEQ2SEQ_LM
 from rankwise.options import option
 from rankwise.rerankers.base import BaseReranker
 from rankwise.rerankers.pointwise.seq2seq import answer_token_ids
+from rankwise.rerankers.prompts.seq2seq import DUOT5
+from rankwise.rerankers.prompts.shapes import check_template
 from rankwise.scoring import share
 from rankwise.types import Ranking, Request, ScoreKind
-
-DUOT5_TEMPLATE = "Query: {query} Document0: {passage0} Document1: {passage1} Relevant:"
 
 
 @dataclass(frozen=True)
 class Seq2SeqPairwiseOptions:
-    template: str = option(DUOT5_TEMPLATE, help="the source text, with {query}, {passage0} and {passage1}")
+    template: str = option(DUOT5, help="the source text, with {query}, {passage_a} and {passage_b}")
     answer_tokens: str = option(
         "▁false,▁true", help="'FALSE,TRUE': the vocabulary tokens read at the first decoder step"
     )
@@ -44,8 +43,7 @@ class Seq2SeqPairwiseReranker(BaseReranker):
     def __init__(self, backend: Seq2SeqScoring, model_label: str, options: Seq2SeqPairwiseOptions):
         super().__init__(model_label)
         template, answer_tokens, top_k = options.template, options.answer_tokens, options.top_k
-        if not all(slot in template for slot in ("{query}", "{passage0}", "{passage1}")):
-            raise OptionError(f"option template must hold {{query}}, {{passage0}} and {{passage1}}, got {template!r}")
+        check_template(template, ("query", "passage_a", "passage_b"), "option template")
         self.backend, self.template, self.answer_tokens, self.top_k = backend, template, answer_tokens, top_k
         self.false_id, self.true_id = answer_token_ids(backend, answer_tokens)
 
@@ -57,7 +55,7 @@ class Seq2SeqPairwiseReranker(BaseReranker):
             head = request.candidates[: self.top_k]
             for i, j in permutations(range(len(head)), 2):
                 build = lambda p, text=request.query.text: self.template.format(
-                    query=text, passage0=p[0], passage1=p[1]
+                    query=text, passage_a=p[0], passage_b=p[1]
                 )
                 sources.append(
                     self.backend.fit_source(

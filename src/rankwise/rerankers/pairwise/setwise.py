@@ -19,21 +19,15 @@ from rankwise.models.registry import CAUSAL_LM
 from rankwise.options import option
 from rankwise.rerankers.base import HeadReranker
 from rankwise.rerankers.prompts.listwise import identifiers
+from rankwise.rerankers.prompts.pairwise import SETWISE
 from rankwise.rerankers.shared.first_token import FirstTokenScheme
 from rankwise.rerankers.shared.heap_select import heap_top_n
 from rankwise.types import Ranking, Request, ScoreKind
 
-SETWISE_INSTRUCTION = (
-    'Given a query "{query}", which of the following passages is the most relevant one to '
-    "the query?\n\n{passages}\n\nOutput only the identifier of the most relevant passage, "
-    "e.g. [{example}]:"
-)
-
 
 def setwise_prompt(query: str, passages: Sequence[str], labels: Sequence[str]) -> str:
     """The user turn of one setwise comparison (also what `train grpo --format setwise` trains on)."""
-    body = "\n\n".join(f'Passage [{label}]: "{text}"' for label, text in zip(labels, passages))
-    return SETWISE_INSTRUCTION.format(query=query, passages=body, example=labels[0])
+    return SETWISE.messages(query, list(labels), list(passages))[0]["content"]
 
 
 class SetwiseJudge:

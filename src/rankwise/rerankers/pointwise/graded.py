@@ -22,7 +22,8 @@ from rankwise.backends.interface import LANGUAGE_MODEL, Capability, TopLogprobs
 from rankwise.errors import OptionError, UnsupportedMethodError
 from rankwise.options import option
 from rankwise.rerankers.pointwise.reasoning import ThinkingPointwiseReranker
-from rankwise.rerankers.prompts.pointwise import GRADED_PROMPTS, GRADED_RELEVANCE, ReasoningPrompt
+from rankwise.rerankers.prompts import prompts_of
+from rankwise.rerankers.prompts.pointwise import GRADED_RELEVANCE, ReasoningPrompt
 from rankwise.rerankers.shared.thinking import tokens_until
 from rankwise.types import ScoreKind
 
@@ -111,7 +112,9 @@ GRADE_ANSWERS: dict[str, ExpectedGrade | JudgmentThenGrade] = {
 
 @dataclass(frozen=True)
 class GradedPointwiseOptions:
-    prompt: ReasoningPrompt = option(GRADED_RELEVANCE, named=GRADED_PROMPTS, help="a prompt name or ReasoningPrompt")
+    prompt: ReasoningPrompt = option(
+        GRADED_RELEVANCE, named=prompts_of("graded-pointwise"), help="a prompt name or ReasoningPrompt"
+    )
     max_grade: int = option(9, minimum=1, help="grades 0..max_grade, each one token (digits)")
     answer: ExpectedGrade | JudgmentThenGrade = option(
         GRADE_ANSWERS["expected_grade"],

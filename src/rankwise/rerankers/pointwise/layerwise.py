@@ -15,6 +15,7 @@ from rankwise.errors import OptionError
 from rankwise.models.registry import LAYERWISE_LM
 from rankwise.options import option
 from rankwise.rerankers.base import PointwiseReranker
+from rankwise.rerankers.prompts import prompts_of
 from rankwise.rerankers.prompts.pair_template import PairTemplateEncoder
 from rankwise.rerankers.prompts.pointwise import BGE_RERANKER_LAYERWISE, PairTemplate
 from rankwise.types import Candidate, Query, ScoreKind
@@ -24,7 +25,7 @@ from rankwise.types import Candidate, Query, ScoreKind
 class LayerwisePointwiseOptions:
     prompt: PairTemplate = option(
         BGE_RERANKER_LAYERWISE,
-        named={"bge_reranker_layerwise": BGE_RERANKER_LAYERWISE},
+        named=prompts_of("layerwise-pointwise"),
         help="a prompt name or PairTemplate",
     )
     layer: int | None = option(

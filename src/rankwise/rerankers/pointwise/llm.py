@@ -19,14 +19,10 @@ from rankwise.errors import InputError, OptionError, UnsupportedMethodError
 from rankwise.models.registry import CAUSAL_LM
 from rankwise.options import option
 from rankwise.rerankers.base import PointwiseReranker
+from rankwise.rerankers.prompts import prompts_of
 from rankwise.rerankers.prompts.pair_template import PairTemplateEncoder
-from rankwise.rerankers.prompts.pointwise import (
-    RELEVANCE_YES_NO,
-    YES_NO_PROMPTS,
-    ChatPrompt,
-    PairTemplate,
-    SegmentedPrompt,
-)
+from rankwise.rerankers.prompts.pointwise import RELEVANCE_YES_NO, PairTemplate, SegmentedPrompt
+from rankwise.rerankers.prompts.shapes import ChatPrompt
 from rankwise.rerankers.shared.answer_tokens import answer_token_pair
 from rankwise.scoring import group_log_odds, sigmoid
 from rankwise.types import Candidate, Query, ScoreKind
@@ -38,7 +34,9 @@ NO_WORDS = ("No", "no", " No", " no", "NO")
 @dataclass(frozen=True)
 class LLMPointwiseOptions:
     prompt: Union[ChatPrompt, SegmentedPrompt, PairTemplate] = option(
-        RELEVANCE_YES_NO, named=YES_NO_PROMPTS, help="a prompt name, ChatPrompt, SegmentedPrompt or PairTemplate"
+        RELEVANCE_YES_NO,
+        named=prompts_of("llm-pointwise"),
+        help="a prompt name, ChatPrompt, SegmentedPrompt or PairTemplate",
     )
     instruction: str | None = option(
         None, help="the task instruction of a prompt that takes one (default: the prompt's own)"

@@ -10,14 +10,18 @@ from rankwise.backends.interface import Capability, LanguageModel
 from rankwise.models.registry import CAUSAL_LM
 from rankwise.options import option
 from rankwise.rerankers.base import PointwiseReranker
-from rankwise.rerankers.prompts.pointwise import QUERY_GENERATION, QUERY_GENERATION_PROMPTS, ChatPrompt
+from rankwise.rerankers.prompts import prompts_of
+from rankwise.rerankers.prompts.pointwise import QUERY_GENERATION
+from rankwise.rerankers.prompts.shapes import ChatPrompt
 from rankwise.types import Candidate, Query, ScoreKind
 
 
 @dataclass(frozen=True)
 class QueryLikelihoodOptions:
     prompt: ChatPrompt = option(
-        QUERY_GENERATION, named=QUERY_GENERATION_PROMPTS, help="a prompt name or ChatPrompt (must contain {passage})"
+        QUERY_GENERATION,
+        named=prompts_of("query-likelihood"),
+        help="a prompt name or ChatPrompt (must contain {passage})",
     )
     max_passage_tokens: int = option(300, minimum=1, help="passages are cut to this many tokens")
 

@@ -15,7 +15,8 @@ from rankwise.backends.interface import LANGUAGE_MODEL, Capability, LanguageMode
 from rankwise.models.registry import CAUSAL_LM
 from rankwise.options import option
 from rankwise.rerankers.base import PointwiseReranker
-from rankwise.rerankers.prompts.pointwise import REASONING_PROMPTS, RELEVANCE_REASONING, ReasoningPrompt
+from rankwise.rerankers.prompts import prompts_of
+from rankwise.rerankers.prompts.pointwise import RELEVANCE_REASONING, ReasoningPrompt
 from rankwise.rerankers.shared.answer_tokens import answer_token_pair
 from rankwise.rerankers.shared.thinking import think
 from rankwise.scoring import share
@@ -25,7 +26,7 @@ from rankwise.types import Candidate, Query, ScoreKind
 @dataclass(frozen=True)
 class ReasoningPointwiseOptions:
     prompt: ReasoningPrompt = option(
-        RELEVANCE_REASONING, named=REASONING_PROMPTS, help="a prompt name or ReasoningPrompt"
+        RELEVANCE_REASONING, named=prompts_of("reasoning-pointwise"), help="a prompt name or ReasoningPrompt"
     )
     answer_tokens: str = option(" true, false", help="'TRUE,FALSE': the two answer tokens (Rank1: ' true, false')")
     reasoning_budget: int = option(512, minimum=0, help="reasoning tokens per passage; 0: no thinking")

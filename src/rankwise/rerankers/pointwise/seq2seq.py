@@ -15,11 +15,11 @@ from rankwise.errors import OptionError
 from rankwise.models.registry import SEQ2SEQ_LM
 from rankwise.options import option
 from rankwise.rerankers.base import PointwiseReranker
+from rankwise.rerankers.prompts.seq2seq import MONOT5
+from rankwise.rerankers.prompts.shapes import check_template
 from rankwise.rerankers.shared.answer_tokens import answer_token_ids as shared_answer_token_ids
 from rankwise.scoring import log_share
 from rankwise.types import Candidate, Query, ScoreKind
-
-MONOT5_TEMPLATE = "Query: {query} Document: {passage} Relevant:"
 
 
 def answer_token_ids(backend: Seq2SeqScoring, answer_tokens: str, counts: tuple[int, ...] = (2,)) -> list[int]:
@@ -31,7 +31,7 @@ def answer_token_ids(backend: Seq2SeqScoring, answer_tokens: str, counts: tuple[
 
 @dataclass(frozen=True)
 class Seq2SeqPointwiseOptions:
-    template: str = option(MONOT5_TEMPLATE, help="the source text, with {query} and {passage}")
+    template: str = option(MONOT5, help="the source text, with {query} and {passage}")
     answer_tokens: str = option(
         "▁false,▁true",
         help="'FALSE,TRUE': the vocabulary tokens read at the first "
@@ -51,8 +51,7 @@ class Seq2SeqPointwiseReranker(PointwiseReranker):
     def __init__(self, backend: Seq2SeqScoring, model_label: str, options: Seq2SeqPointwiseOptions):
         super().__init__(model_label)
         template, answer_tokens, score = options.template, options.answer_tokens, options.score
-        if "{query}" not in template or "{passage}" not in template:
-            raise OptionError(f"option template must hold {{query}} and {{passage}}, got {template!r}")
+        check_template(template, ("query", "passage"), "option template")
         self.backend, self.template, self.answer_tokens, self.score = backend, template, answer_tokens, score
         ids = answer_token_ids(backend, answer_tokens, counts=(1, 2))
         if len(ids) == 1 and score != "logit":

@@ -110,4 +110,3 @@ GRADED = JudgePrompt("graded", GRADED_TEMPLATE, None, (r"\b(0|1|2|3)\b",), max_a
 YES_NO = JudgePrompt(
     "yes-no", YES_NO_TEMPLATE, None, (r"\b(yes|no)\b",), grades={"yes": 2, "no": 0}, max_answer_tokens=8
 )
-JUDGE_PROMPTS = {prompt.name: prompt for prompt in (UMBRELA, GRADED, YES_NO)}

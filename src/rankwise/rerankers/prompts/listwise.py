@@ -6,14 +6,16 @@ from __future__ import annotations
 import dataclasses
 import re
 import string
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Union
 
 from rankwise.errors import OptionError
-from rankwise.rerankers.prompts.pointwise import VICUNA_V1_1, Conversation
-
-ChatRenderer = Callable[[list[dict[str, str]]], str]  # a backend's chat template: messages to prompt text
+from rankwise.rerankers.prompts.shapes import (
+    VICUNA_V1_1,
+    ChatRenderer,
+    Conversation,
+    ListPrompt,
+)
 
 IDENTIFIER_ALPHABETS = {
     "alpha": list(string.ascii_uppercase),  # [A] [B] ... as in FIRST
@@ -30,63 +32,28 @@ def identifiers(alphabet: str, count: int) -> list[str]:
     return pool[:count]
 
 
-@dataclass(frozen=True)
-class ListwisePrompt:
-    """`identifier_words` names the identifiers in the prompt's own words, per alphabet, so the text always
-    describes the identifiers it shows (rank_llm keeps separate alphabetical and numeric templates)."""
-
-    system: str
-    prefix: str  # may use {n}, {query}, {identifier}
-    passage: str
-    suffix: str
-    example: str  # e.g. "[B] > [A]"
-    identifier_words: dict[str, str]
-
-    def prepare_passage(self, text: str, max_words: int) -> str:
-        """A passage as the prompt shows it: bracketed identifiers escaped, at most `max_words` words."""
-        return truncate_words(escape_identifiers(text), max_words)
-
-    def messages(self, query: str, labels: list[str], passages: list[str]) -> list[dict[str, str]]:
-        alphabet = "numeric" if labels and labels[0].isdigit() else "alpha"
-        body = "\n".join(self.passage.format(label=label, text=text) for label, text in zip(labels, passages))
-        user = (
-            self.prefix.format(n=len(labels), query=query, identifier=self.identifier_words[alphabet])
-            + "\n\n"
-            + body
-            + "\n"
-            + self.suffix.format(n=len(labels), query=query, example=self.example.format(*labels[:2][::-1]))
-        )
-        return [{"role": "system", "content": self.system}, {"role": "user", "content": user}]
-
-    def chat_text(self, chat_prefix: ChatRenderer, messages: list[dict[str, str]]) -> str:
-        """The prompt text, through the model's own chat template."""
-        return chat_prefix(messages)
-
-
-RANK_ZEPHYR = ListwisePrompt(
+RANK_ZEPHYR = ListPrompt(
     system="You are RankLLM, an intelligent assistant that can rank passages based on their relevancy to the query.",
-    prefix="I will provide you with {n} passages, each indicated by {identifier} []. "
-    "Rank the passages based on their relevance to the search query: {query}.",
-    passage="[{label}] {text}",
-    suffix="Search Query: {query}.\nRank the {n} passages above based on their relevance to the search query. "
+    user="I will provide you with {count} passages, each indicated by {identifier} []. "
+    "Rank the passages based on their relevance to the search query: {query}.\n\n{passages}\n"
+    "Search Query: {query}.\nRank the {count} passages above based on their relevance to the search query. "
     "All the passages should be included and listed using identifiers, in descending order of relevance. "
     "The output format should be [] > [], e.g., {example}, Only respond with the ranking results, "
     "do not say any word or explain.",
-    example="[{}] > [{}]",
+    example="[{second}] > [{first}]",
     # "a alphabetical" is RankZephyr's training prompt verbatim: the fine-tuned models saw exactly it.
     identifier_words={"alpha": "a alphabetical identifier", "numeric": "a numerical identifier"},
 )
 
-RANK_GPT = ListwisePrompt(
+RANK_GPT = ListPrompt(
     system="You are RankGPT, an intelligent assistant that can rank passages based on their relevancy to the query.",
-    prefix="I will provide you with {n} passages, each indicated by {identifier} []. "
-    "Rank the passages based on their relevance to query: {query}.",
-    passage="[{label}] {text}",
-    suffix="Search Query: {query}. \nRank the {n} passages above based on their relevance to the search query. "
+    user="I will provide you with {count} passages, each indicated by {identifier} []. "
+    "Rank the passages based on their relevance to query: {query}.\n\n{passages}\n"
+    "Search Query: {query}. \nRank the {count} passages above based on their relevance to the search query. "
     "The passages should be listed in descending order using identifiers. The most relevant passages "
     "should be listed first. The output format should be [] > [], e.g., {example}. "
     "Only response the ranking results, do not say any word or explain.",
-    example="[{}] > [{}]",
+    example="[{second}] > [{first}]",
     identifier_words={"alpha": "letter identifier", "numeric": "number identifier"},
 )
 
@@ -99,17 +66,17 @@ class RankLLMTemplate:
     `passage_reply`, and the suffix a last user turn."""
 
     system: str
-    prefix: str  # {num}, {query}
-    passage: str  # {rank}, {candidate}
-    suffix: str  # {num}, {query}
+    prefix: str  # {count}, {query}
+    passage: str  # {label}, {passage}
+    suffix: str  # {count}, {query}
     prefix_reply: str | None = None
     passage_reply: str = ""
 
     def messages(self, query: str, labels: list[str], passages: list[str]) -> list[dict[str, str]]:
-        fields = {"num": len(labels), "query": query}
+        fields = {"count": len(labels), "query": query}
         turns = [{"role": "system", "content": self.system}]
         if self.prefix_reply is None:
-            body = "".join(self.passage.format(rank=label, candidate=text) for label, text in zip(labels, passages))
+            body = "".join(self.passage.format(label=label, passage=text) for label, text in zip(labels, passages))
             return turns + [
                 {"role": "user", "content": self.prefix.format(**fields) + body + self.suffix.format(**fields)}
             ]
@@ -119,8 +86,8 @@ class RankLLMTemplate:
         ]
         for label, text in zip(labels, passages):
             turns += [
-                {"role": "user", "content": self.passage.format(rank=label, candidate=text)},
-                {"role": "assistant", "content": self.passage_reply.format(rank=label)},
+                {"role": "user", "content": self.passage.format(label=label, passage=text)},
+                {"role": "assistant", "content": self.passage_reply.format(label=label)},
             ]
         return turns + [{"role": "user", "content": self.suffix.format(**fields)}]
 
@@ -153,7 +120,7 @@ class FastChatPrompt:
     (RankVicuna): the user turn inside FastChat's conversation format instead of the tokenizer's chat
     template, ftfy's repair over the whole prompt, and in passages only numeric [n] rewritten as (n)."""
 
-    body: ListwisePrompt
+    body: ListPrompt
     conversation: Conversation
 
     def prepare_passage(self, text: str, max_words: int) -> str:
@@ -186,13 +153,13 @@ _ZEPHYR_SYSTEM = (
     "You are RankLLM, an intelligent assistant that can rank passages based on their relevancy to the query"
 )
 _ZEPHYR_SUFFIX = (
-    "Search Query: {{query}}.\nRank the {{num}} passages above based on their relevance to the search "
+    "Search Query: {{query}}.\nRank the {{count}} passages above based on their relevance to the search "
     "query. All the passages should be included and listed using identifiers, in descending order of "
     "relevance. The output format should be [] > [], e.g., {example}, Answer concisely and directly and "
     "only respond with the ranking results, do not say any word or explain."
 )
 _ZEPHYR_PREFIX = (
-    "I will provide you with {{num}} passages, each indicated by {identifier} []. Rank the passages "
+    "I will provide you with {{count}} passages, each indicated by {identifier} []. Rank the passages "
     "based on their relevance to the search query: {{query}}.\n"
 )
 
@@ -201,13 +168,13 @@ RANK_ZEPHYR_V026 = RankLLMPrompt(
     numeric=RankLLMTemplate(
         _ZEPHYR_SYSTEM,
         _ZEPHYR_PREFIX.format(identifier="a numerical identifier"),
-        "[{rank}] {candidate}\n",
+        "[{label}] {passage}\n",
         _ZEPHYR_SUFFIX.format(example="[2] > [1]"),
     ),
     alpha=RankLLMTemplate(
         _ZEPHYR_SYSTEM,
         _ZEPHYR_PREFIX.format(identifier="an alphabetical identifier"),
-        "[{rank}] {candidate}\n",
+        "[{label}] {passage}\n",
         _ZEPHYR_SUFFIX.format(example="[B] > [A]"),
     ),
 )
@@ -217,12 +184,12 @@ RANK_GPT_V026 = RankLLMPrompt(
     numeric=RankLLMTemplate(
         system="You are RankGPT, an intelligent assistant that can rank passages based on their relevancy to the "
         "query.",
-        prefix="I will provide you with {num} passages, each indicated by number identifier [].\nRank the passages "
+        prefix="I will provide you with {count} passages, each indicated by number identifier [].\nRank the passages "
         "based on their relevance to query: {query}.",
         prefix_reply="Okay, please provide the passages.",
-        passage="[{rank}] {candidate}",
-        passage_reply="Received passage [{rank}].",
-        suffix="Search Query: {query}.\nRank the {num} passages above based on their relevance to the search query. "
+        passage="[{label}] {passage}",
+        passage_reply="Received passage [{label}].",
+        suffix="Search Query: {query}.\nRank the {count} passages above based on their relevance to the search query. "
         "The passages should be listed in descending order using identifiers. The most relevant passages should "
         "be listed first. The output format should be [] > [], e.g., [1] > [2]. Only response the ranking "
         "results, do not say any word or explain.",
@@ -239,38 +206,19 @@ REASONRANK = RankLLMPrompt(
         "within <think> </think> and <answer> </answer> tags, respectively, i.e., <think> reasoning process "
         "here </think> <answer> answer here </answer>.",
         prefix=_ZEPHYR_PREFIX.format(identifier="a numerical identifier"),
-        passage="[{rank}] {candidate}\n",
-        suffix="Search Query: {query}.\nRank the {num} passages above based on their relevance to the search query. "
+        passage="[{label}] {passage}\n",
+        suffix="Search Query: {query}.\nRank the {count} passages above based on their relevance to the search query. "
         "All the passages should be included and listed using identifiers, in descending order of relevance. "
         "The format of the answer should be [] > [], e.g., [2] > [1].",
     )
 )
 
 
-@dataclass(frozen=True)
-class UserTurnPrompt:
-    """One user turn and no system text: `template` with {query} and {docs}, the passages shown as written
-    (cut only when over `max_words`) as `passage` lines joined by `separator`."""
-
-    template: str  # {query}, {docs}
-    passage: str = "[{label}] {text}"
-    separator: str = "\n\n"
-
-    def prepare_passage(self, text: str, max_words: int) -> str:
-        return text if len(text.split()) <= max_words else truncate_words(text, max_words)
-
-    def messages(self, query: str, labels: list[str], passages: list[str]) -> list[dict[str, str]]:
-        docs = self.separator.join(self.passage.format(label=label, text=text) for label, text in zip(labels, passages))
-        return [{"role": "user", "content": self.template.format(query=query, docs=docs)}]
-
-    def chat_text(self, chat_prefix: ChatRenderer, messages: list[dict[str, str]]) -> str:
-        return chat_prefix(messages)
-
-
 # Rank-K (hltcoe/Rank-K-32B): hltcoe/rank-k rerank.py `rank_k_prompt` (with its leading and trailing newline)
 # and utils.py `combine_passages` ("[i] text" joined by blank lines), sent as the only user message.
-RANK_K = UserTurnPrompt(
-    template=(
+RANK_K = ListPrompt(
+    system=None,
+    user=(
         "\nDetermine a ranking of the passages based on how relevant they are to the query. \n"
         "If the query is a question, how relevant a passage is depends on how well it answers the question. \n"
         "If not, try analyze the intent of the query and assess how well each passage satisfy the intent. \n"
@@ -285,8 +233,10 @@ RANK_K = UserTurnPrompt(
         "\n"
         "Query: {query}\n"
         "\n"
-        "{docs}\n"
-    )
+        "{passages}\n"
+    ),
+    separator="\n\n",
+    escape_identifiers=False,  # Rank-K shows passages as written, cut only when over the word limit
 )
 
 # RankVicuna (castorini/rank_vicuna_7b_v1): rank_llm's early rank_vicuna.py (castorini/rank_llm,
@@ -306,30 +256,14 @@ RANK_VICUNA_V026 = dataclasses.replace(RANK_ZEPHYR_V026, conversation=VICUNA_V1_
 # line before the first passage, "Only respond with ..."). `rank_zephyr_v026` and `rank_gpt` are what rank_llm
 # 0.26 builds, byte for byte (tests/test_rank_llm_prompts.py).
 # What the `prompt` option of the listwise methods takes.
-AnyListwisePrompt = Union[ListwisePrompt, RankLLMPrompt, FastChatPrompt, UserTurnPrompt]
+# InsertRank (Seetharaman et al., 2025) puts each passage's BM25 score beside its text in the listwise prompt;
+# the paper gives no fixed wording, so the score follows the passage on its own line, with two decimals.
+SCORE_TEMPLATE = "{passage}\nBM25 score: {score:.2f}"
 
-PROMPTS: dict[str, AnyListwisePrompt] = {
-    "rank_zephyr": RANK_ZEPHYR,
-    "rank_zephyr_v026": RANK_ZEPHYR_V026,
-    "rank_gpt": RANK_GPT_V026,
-    "rank_gpt_single_turn": RANK_GPT,
-    "reasonrank": REASONRANK,
-    "rank_vicuna": RANK_VICUNA,
-    "rank_vicuna_v026": RANK_VICUNA_V026,
-    "rank_k": RANK_K,
-}
-
-_BRACKETED = re.compile(r"\[([A-Za-z]{1,2}|\d{1,3})\]")
+AnyListwisePrompt = Union[ListPrompt, RankLLMPrompt, FastChatPrompt]
 
 
-def escape_identifiers(text: str) -> str:
-    """Bracketed tokens inside a passage ("see [B]") become "(B)", so they cannot pass for identifiers."""
-    return _BRACKETED.sub(r"(\1)", text)
-
-
-def truncate_words(text: str, max_words: int) -> str:
-    words = text.split()
-    return text if len(words) <= max_words else " ".join(words[:max_words])
+_BRACKETED = re.compile(r"\[([A-Za-z]{1,2}|\d{1,3})\]")  # an identifier as a response names it
 
 
 def mentioned_positions(response: str, labels: list[str]) -> list[int]:

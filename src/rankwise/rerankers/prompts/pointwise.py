@@ -1,4 +1,6 @@
-"""Prompt templates are data: a method formats one of these, it does not branch on the model."""
+"""Pointwise prompts (one passage, yes/no, a grade, a reasoning), the list prompts of setwise and groupwise
+reasoning, and the raw-text shapes that checkpoints' own code builds (`SegmentedPrompt`, `PairTemplate`,
+`ReasoningPrompt`). Prompts are data: a method formats one of these, it does not branch on the model."""
 
 from __future__ import annotations
 
@@ -6,16 +8,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-
-@dataclass(frozen=True)
-class ChatPrompt:
-    system: str | None
-    user: str
-
-    def messages(self, **fields: str) -> list[dict[str, str]]:
-        turns = [{"role": "system", "content": self.system}] if self.system else []
-        return turns + [{"role": "user", "content": self.user.format(**fields)}]
-
+from rankwise.rerankers.prompts.shapes import ChatPrompt, ListPrompt, ThinkClosing
 
 RELEVANCE_YES_NO = ChatPrompt(
     system=None,
@@ -26,41 +19,6 @@ RELEVANCE_YES_NO = ChatPrompt(
 QUERY_GENERATION = ChatPrompt(
     system=None,
     user="Passage: {passage}\nPlease write a question based on this passage.",
-)
-
-# Names accepted for the `prompt` option (`-O prompt=NAME`); a ChatPrompt object works from Python too.
-QUERY_GENERATION_PROMPTS = {"upr": QUERY_GENERATION}
-
-
-@dataclass(frozen=True)
-class Conversation:
-    """A chat format as FastChat's conversation templates write it (`SeparatorStyle.ADD_COLON_TWO`), for
-    checkpoints trained through FastChat whose tokenizer carries no chat template (RankVicuna): the system
-    text, then "ROLE: message" turns closed by `sep` after a user turn and `sep2` after an assistant turn, and
-    "ASSISTANT:" where the model answers. The first message may be the system's; without one the format's
-    own `system` is used."""
-
-    system: str
-    roles: tuple[str, str] = ("USER", "ASSISTANT")
-    sep: str = " "
-    sep2: str = "</s>"
-
-    def render(self, messages: list[dict[str, str]], add_generation_prompt: bool = True) -> str:
-        system = self.system
-        if messages and messages[0]["role"] == "system":
-            system, messages = messages[0]["content"], messages[1:]
-        text, seps = system + self.sep, (self.sep, self.sep2)
-        for i, message in enumerate(messages):
-            role = self.roles[0] if message["role"] == "user" else self.roles[1]
-            text += f"{role}: {message['content']}{seps[i % 2]}"
-        return text + (f"{self.roles[1]}:" if add_generation_prompt else "")
-
-
-# FastChat 0.2.36 `vicuna_v1.1` (fastchat/conversation.py), what `get_conversation_template` gives any model
-# path holding "vicuna" (castorini/rank_vicuna_7b_v1).
-VICUNA_V1_1 = Conversation(
-    system="A chat between a curious user and an artificial intelligence assistant. The "
-    "assistant gives helpful, detailed, and polite answers to the user's questions."
 )
 
 
@@ -162,24 +120,6 @@ BGE_RERANKER_GEMMA = PairTemplate(
 # and task as the Gemma reranker's, after MiniCPM's BOS; the score is a per-layer head's, not a token's logit.
 BGE_RERANKER_LAYERWISE = dataclasses.replace(BGE_RERANKER_GEMMA, prefix="<s>")
 
-YES_NO_PROMPTS = {
-    "relevance_yes_no": RELEVANCE_YES_NO,
-    "qwen3_reranker": QWEN3_RERANKER,
-    "mxbai_rerank_v2": MXBAI_RERANK_V2,
-    "bge_reranker_gemma": BGE_RERANKER_GEMMA,
-}
-
-
-@dataclass(frozen=True)
-class ThinkClosing:
-    """How a think block ends: the tag the model closes it with, and what the method writes when the budget
-    runs out first (`forced_close`, the reasoning so far in `{reasoning}`), after which the answer is read as
-    usual. `trim_to_sentence` cuts an unfinished reasoning back to its last full sentence first (Rank1)."""
-
-    think_close: str = "</think>"
-    forced_close: str = "\n{reasoning}\n</think>"
-    trim_to_sentence: bool = False
-
 
 @dataclass(frozen=True)
 class ReasoningPrompt:
@@ -257,66 +197,31 @@ TFRANK = ReasoningPrompt(
     thinks=False,
 )
 
-REASONING_PROMPTS = {"rank1": RANK1, "relevance_reasoning": RELEVANCE_REASONING}
-GRADED_PROMPTS = {"graded_relevance": GRADED_RELEVANCE, "tfrank": TFRANK}
-
-
-@dataclass(frozen=True)
-class SetPrompt:
-    """A setwise reasoning prompt: a system turn and a user turn holding the query and the passages, each
-    passage written as `passage` ({label}, {text}) and joined by `separator`."""
-
-    system: str
-    user: str  # holds {query} and {docs}
-    passage: str = "[{label}] {text}"
-    separator: str = "\n"
-
-    def messages(self, query: str, labels: list[str], passages: list[str]) -> list[dict[str, str]]:
-        docs = self.separator.join(self.passage.format(label=label, text=text) for label, text in zip(labels, passages))
-        return [
-            {"role": "system", "content": self.system},
-            {"role": "user", "content": self.user.format(query=query, docs=docs)},
-        ]
-
 
 # Rank-R1 (ielabgroup/Rank-R1-*; ielab/llm-rankers, Rank-R1/prompts/prompt_setwise-R1.toml and
 # llmrankers/setwise.py RankR1SetwiseLlmRanker.compare: "[i] text" joined by newlines).
-RANK_R1 = SetPrompt(
+RANK_R1 = ListPrompt(
     system="A conversation between User and Assistant. The user asks a question, and the Assistant solves it. The "
     "assistant first thinks about the reasoning process in the mind and then provides the user with the "
     "answer. The reasoning process and answer are enclosed within <think> </think> and <answer> </answer> "
     "tags, respectively, i.e., <think> reasoning process here </think> <answer> answer here </answer>.",
-    user='Given the query: "{query}", which of the following documents is most relevant?\n{docs}\nAfter '
+    user='Given the query: "{query}", which of the following documents is most relevant?\n{passages}\nAfter '
     "completing the reasoning process, please provide only the label of the most relevant document to the "
     "query, enclosed in square brackets, within the answer tags. For example, if the third document is the most "
     "relevant, the answer should be: <think> reasoning process here </think> <answer>[3]</answer>.",
+    escape_identifiers=False,  # the method cuts the passages by tokens; they are shown as written
+    # the answer follows the think block inside <answer> tags: a forced closing opens them
+    closing=ThinkClosing(think_close="</think>", forced_close="{reasoning}\n</think>\n<answer>"),
 )
-
-SET_PROMPTS = {"rank_r1": RANK_R1}
-
-
-@dataclass(frozen=True)
-class GroupPrompt:
-    """A groupwise grading prompt: the query and a group of passages as [1] [2] ..., the model answers one
-    grade per passage ("[1]: 7"), after thinking in the given closing's think block when it has a budget."""
-
-    text: str  # holds {query}, {docs}, {count} and {max_grade}
-    passage: str = "[{label}] {text}"
-    separator: str = "\n"
-    closing: ThinkClosing = ThinkClosing(forced_close="{reasoning}\n</think>\n\n")
-    opening: str = "<think>\n"
-
-    def prompt_text(self, render_chat: Any, query: str, passages: list[str], max_grade: int) -> str:
-        docs = self.separator.join(self.passage.format(label=i + 1, text=text) for i, text in enumerate(passages))
-        body = self.text.format(query=query, docs=docs, count=len(passages), max_grade=max_grade)
-        return render_chat([{"role": "user", "content": body}]) + self.opening
 
 
 # GroupRank-style grading of a whole group in one answer.
-GROUP_GRADES = GroupPrompt(
-    text="Judge how relevant each of the {count} passages below is to the query, on a scale from 0 (irrelevant) "
-    "to {max_grade} (perfectly relevant).\nQuery: {query}\n{docs}\nThink inside <think> </think>, then answer "
+GROUP_GRADES = ListPrompt(
+    system=None,
+    user="Judge how relevant each of the {count} passages below is to the query, on a scale from 0 (irrelevant) "
+    "to {max_grade} (perfectly relevant).\nQuery: {query}\n{passages}\nThink inside <think> </think>, then answer "
     "with one line per passage in the form [1]: score.",
+    escape_identifiers=False,
+    opening="<think>\n",
+    closing=ThinkClosing(forced_close="{reasoning}\n</think>\n\n"),
 )
-
-GROUP_PROMPTS = {"group_grades": GROUP_GRADES}

@@ -9,7 +9,7 @@ from typing import Any
 
 from rankwise.backends.interface import TextSide
 from rankwise.errors import UnsupportedMethodError
-from rankwise.rerankers.prompts.listwise import ChatRenderer
+from rankwise.rerankers.prompts.shapes import ChatRenderer
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rankwise.backends.interface import LanguageModel
-from rankwise.rerankers.prompts.pointwise import ThinkClosing
+from rankwise.rerankers.prompts.shapes import ThinkClosing
 
 
 @dataclass

@@ -1,0 +1,12 @@
+"""The source texts of encoder-decoder rerankers (T5 family), each as its authors' code writes it."""
+
+from __future__ import annotations
+
+# monoT5 (pygaggle MonoT5; rerankers 0.10 T5Ranker): P(true) at the first decoder step.
+MONOT5 = "Query: {query} Document: {passage} Relevant:"
+# RankT5 (Zhuang et al., 2023, as lightning-ir 0.0.6 scores Soyoung97/RankT5): the raw logit of <extra_id_10>.
+RANKT5 = "Query: {query} Document: {passage}"
+# duoT5 (pygaggle DuoT5): P(true) that the first passage is the more relevant.
+DUOT5 = "Query: {query} Document0: {passage_a} Document1: {passage_b} Relevant:"
+# LiT5 (rank_llm 0.26 rank_fid_template.yaml): one source per passage, fused in the decoder.
+LIT5 = "Search Query: {query} Passage: [{label}] {passage} Relevance Ranking: "
