@@ -343,13 +343,13 @@ def test_bge_reranker_gemma_preset_equals_flagembedding(tiny_gemma, max_length):
     got = {r.docid: r.score for r in ranking}
     assert [got[str(i)] for i in range(len(PASSAGES))] == pytest.approx(reference, abs=1e-4)
     assert ranking.docids == [str(i) for i in sorted(range(len(PASSAGES)), key=lambda i: -reference[i])]
-    with pytest.raises(Exception, match="score='logit' reads a raw next-token logit, which backend 'scripted'"):
+    with pytest.raises(Exception, match="score='raw-logit' reads a raw next-token logit, which backend 'scripted'"):
         from rankwise.rerankers.pointwise.llm import LLMPointwiseReranker
 
         class NoLogits:
             backend_name, capabilities, text, max_length = "scripted", frozenset(), reranker.lm.text, 8192
 
-        LLMPointwiseReranker.build(NoLogits(), "x", answer_tokens="Yes,No", score="logit")
+        LLMPointwiseReranker.build(NoLogits(), "x", answer_tokens="Yes,No", score="raw-logit")
 
 
 @pytest.mark.parametrize("name, family", [("erank", "ERank"), ("grouprank", "GroupRank")])

@@ -49,7 +49,12 @@ PRESETS: dict[str, Preset] = {
         Preset(
             "bge-reranker-gemma",
             "llm-pointwise",
-            {"prompt": "bge_reranker_gemma", "answer_tokens": "Yes,No", "score": "logit", "max_passage_tokens": None},
+            {
+                "prompt": "bge_reranker_gemma",
+                "answer_tokens": "Yes,No",
+                "score": "raw-logit",
+                "max_passage_tokens": None,
+            },
             reference="FlagEmbedding 1.4.2 BaseLLMReranker.compute_score (FlagLLMReranker): the raw 'Yes' logit",
         ),
         Preset(
@@ -152,7 +157,7 @@ PRESETS: dict[str, Preset] = {
         Preset(
             "rankt5",
             "seq2seq-pointwise",
-            {"template": seq2seq.RANKT5, "answer_tokens": "<extra_id_10>", "score": "logit"},
+            {"template": seq2seq.RANKT5, "answer_tokens": "<extra_id_10>", "score": "raw-logit"},
             reference="RankT5 (Zhuang et al., 2023): the first decoder step's raw logit of <extra_id_10> (id "
             "32089 in T5's vocabulary), as lightning-ir 0.0.6 scores Soyoung97/RankT5 "
             "(tests/models/test_cross_encoder.py test_same_as_t5, decoder_strategy 'rank')",

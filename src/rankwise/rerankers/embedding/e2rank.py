@@ -37,7 +37,7 @@ from rankwise.types import Candidate, Ranking, Request, ScoreKind
 class E2RankOptions(EmbeddingOptions):
     prompt_k: int = option(20, minimum=1, help="candidates (in first-stage order) written into the pseudo-query")
     prompt: str = option(E2RANK_DL, help="the pseudo-query's template, with {query} and {passages}")
-    passage_words: int = option(1024, minimum=1, help="words each pseudo-query passage is first cut to")
+    max_words: int = option(1024, minimum=1, help="words each pseudo-query passage is first cut to")
 
 
 def passage_list(texts: list[str]) -> str:
@@ -54,7 +54,7 @@ class E2RankReranker(BaseReranker):
 
     def __init__(self, encoder: Embedder, model_label: str, options: E2RankOptions):
         super().__init__(model_label)
-        prompt, prompt_k, passage_words = options.prompt, options.prompt_k, options.passage_words
+        prompt, prompt_k, max_words = options.prompt, options.prompt_k, options.max_words
         if not isinstance(encoder, TokenCounting):
             raise UnsupportedMethodError(
                 f"e2rank fits its pseudo-query into {model_label}'s token limit and "
@@ -63,7 +63,7 @@ class E2RankReranker(BaseReranker):
         check_template(prompt, ("query", "passages"), "e2rank's option prompt")
         self.encoder = encoder
         self.query_prefix = options.query_prefix
-        self.prompt_k, self.prompt, self.passage_words = prompt_k, prompt, passage_words
+        self.prompt_k, self.prompt, self.max_words = prompt_k, prompt, max_words
         self.passages = PassageVectors(encoder, model_label, options.passage_prefix, options.index)
         # Content tokens the encoder accepts in one text: its limit less the special tokens it adds.
         self.token_budget = encoder.max_length - encoder.special_token_count()
@@ -76,7 +76,7 @@ class E2RankReranker(BaseReranker):
         """The prompt for `query` and its first `prompt_k` candidates, fitted into the encoder's limit, and
         how many tokens each of those passages kept."""
         counter: Any = self.encoder
-        texts = [" ".join(c.text.split()[: self.passage_words]) for c in candidates[: self.prompt_k]]
+        texts = [" ".join(c.text.split()[: self.max_words]) for c in candidates[: self.prompt_k]]
         lengths = counter.count_tokens(texts)
         text = self._fill(query, texts)
         if counter.count_tokens([text])[0] <= self.token_budget:
@@ -116,6 +116,6 @@ class E2RankReranker(BaseReranker):
             **super().describe(),
             "prompt_k": self.prompt_k,
             "prompt": self.prompt,
-            "passage_words": self.passage_words,
+            "max_words": self.max_words,
             **self.passages.describe(),
         }

@@ -44,7 +44,7 @@ class LLMPointwiseOptions:
     answer_tokens: str | None = option(
         None, help="'YES,NO': exactly these two vocabulary tokens (default: the usual spellings of yes and no, summed)"
     )
-    score: Literal["log-odds", "probability", "logit"] = option(
+    score: Literal["log-odds", "probability", "raw-logit"] = option(
         "log-odds", help="log P(yes) - log P(no), P(yes) normalized over yes and no, or the raw logit of yes"
     )
     max_passage_tokens: int | None = option(300, minimum=1, help="passages are cut to this many tokens")
@@ -76,13 +76,13 @@ class LLMPointwiseReranker(PointwiseReranker):
         self.score_kind = {
             "probability": ScoreKind.PROBABILITY,
             "log-odds": ScoreKind.LOGIT,
-            "logit": ScoreKind.UNBOUNDED,
+            "raw-logit": ScoreKind.UNBOUNDED,
         }[score]
-        if score == "logit" and Capability.NEXT_TOKEN_LOGITS not in lm.capabilities:
+        if score == "raw-logit" and Capability.NEXT_TOKEN_LOGITS not in lm.capabilities:
             from rankwise.backends.registry import backends_with
 
             raise UnsupportedMethodError(
-                f"score='logit' reads a raw next-token logit, which backend "
+                f"score='raw-logit' reads a raw next-token logit, which backend "
                 f"{lm.backend_name!r} does not offer; backends with it: "
                 f"{', '.join(backends_with(Capability.NEXT_TOKEN_LOGITS))}"
             )
@@ -132,7 +132,7 @@ class LLMPointwiseReranker(PointwiseReranker):
     def score_pairs(self, pairs: Sequence[tuple[Query, Candidate]]) -> list[float]:
 
         sequences = [self._sequence(query, candidate) for query, candidate in pairs]
-        if self.score == "logit":  # the checkpoint's own score: one token's raw logit
+        if self.score == "raw-logit":  # the checkpoint's own score: one token's raw logit
             logits = cast(NextTokenLogits, self.lm).next_token_logits(sequences, self.yes_ids[:1])
             return logits[:, 0].astype(float).tolist()
         log_probs = self.lm.next_token_logprobs(sequences, self.yes_ids + self.no_ids)

@@ -1,7 +1,7 @@
 """Pointwise encoder-decoder reranking: the model reads a source text and the score is read from its first
 decoder step. monoT5 reads "Query: q Document: d Relevant:" and scores log P(true) from a softmax over its
 false and true tokens (pygaggle's MonoT5, the authors' code), or the true token's raw logit
-(`score="logit"`); RankT5 reads "Query: q Document: d" and scores the raw logit of one unused token
+(`score="raw-logit"`); RankT5 reads "Query: q Document: d" and scores the raw logit of one unused token
 (`answer_tokens="<extra_id_10>"`, as lightning-ir's RankT5 strategy does)."""
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ class Seq2SeqPointwiseOptions:
         help="'FALSE,TRUE': the vocabulary tokens read at the first "
         "decoder step; or one token, whose raw logit is the score",
     )
-    score: Literal["log-probability", "logit"] = option(
+    score: Literal["log-probability", "raw-logit"] = option(
         "log-probability", help="log P(true) over the two tokens, or the true (or only) token's raw logit"
     )
 
@@ -54,13 +54,13 @@ class Seq2SeqPointwiseReranker(PointwiseReranker):
         check_template(template, ("query", "passage"), "option template")
         self.backend, self.template, self.answer_tokens, self.score = backend, template, answer_tokens, score
         ids = answer_token_ids(backend, answer_tokens, counts=(1, 2))
-        if len(ids) == 1 and score != "logit":
+        if len(ids) == 1 and score != "raw-logit":
             raise OptionError(
                 f"one answer token ({answer_tokens!r}) gives a raw logit, not a probability: pass "
-                "score=logit, or two tokens 'FALSE,TRUE'"
+                "score=raw-logit, or two tokens 'FALSE,TRUE'"
             )
         self.read_ids = ids  # the scored token last
-        self.score_kind = ScoreKind.LOG_PROBABILITY if score == "log-probability" else ScoreKind.LOGIT
+        self.score_kind = ScoreKind.LOG_PROBABILITY if score == "log-probability" else ScoreKind.UNBOUNDED
 
     def score_pairs(self, pairs: Sequence[tuple[Query, Candidate]]) -> list[float]:
         sources = [
@@ -73,7 +73,7 @@ class Seq2SeqPointwiseReranker(PointwiseReranker):
             for query, candidate in pairs
         ]
         logits = self.backend.first_step_logits(sources, self.read_ids)
-        if self.score == "logit":
+        if self.score == "raw-logit":
             return logits[:, -1].astype(float).tolist()
 
         return log_share(logits[:, :2], 1).astype(float).tolist()
