@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Optional
 
@@ -31,6 +32,7 @@ TRAINING_CONFIGS = {
     "cross-encoder": "rankwise.pipelines.train.cross_encoder:CrossEncoderTrainingConfig",
     "grpo": "rankwise.pipelines.train.grpo:GRPOTrainingConfig",
     "synthetic-queries": "rankwise.pipelines.train.synthetic:SyntheticQueryConfig",
+    "corpus-sampling": "rankwise.pipelines.train.corpus_sampling:CorpusSampling",
 }
 
 
@@ -503,7 +505,18 @@ def train_grpo_command(
 @train_app.command("synthetic-queries")
 @reports_errors
 def synthetic_queries_command(
-    collection: list[Path] = typer.Option(..., help="Collection whose candidate pools give the passages; repeatable."),
+    collection: list[Path] = typer.Option(
+        [], help="Collection whose candidate pools give the passages; repeatable (or --corpus with --index)."
+    ),
+    corpus: Optional[Path] = typer.Option(
+        None, help="A corpus without queries (JSONL, TSV or BEIR folder): passages sampled across its clusters."
+    ),
+    index: Optional[Path] = typer.Option(
+        None, help="With --corpus: its forward index (`rankwise index --encode`), whose vectors are clustered."
+    ),
+    examples: Optional[Path] = typer.Option(
+        None, help='Few-shot examples, JSONL {"passage": ..., "query": ...} (default: built-in web-search ones).'
+    ),
     queries: Path = typer.Option(
         ..., help="JSONL of generated queries, one per sampled passage; an existing file is resumed."
     ),
@@ -525,15 +538,36 @@ def synthetic_queries_command(
     from rankwise.io.lines import iter_jsonl
     from rankwise.pipelines.train.data import build_query_groups, write_groups
     from rankwise.pipelines.train.synthetic import (
+        FEW_SHOT,
         SyntheticQueryConfig,
         generate_queries,
+        read_examples,
         round_trip_groups,
         sample_sources,
     )
 
-    config = validate_options(SyntheticQueryConfig, "synthetic queries", parse_options(option))
-    groups = build_query_groups(collection, held_out=_held_out(held_out)).groups
-    sources = sample_sources(groups, config)
+    given = parse_options(option)
+    if (corpus is None) == (not collection) or (corpus is None) != (index is None):
+        raise OptionError("give --collection (judged pools), or --corpus with --index (a corpus without queries)")
+    if corpus is not None and index is not None:
+        from rankwise.io.corpus import read_corpus
+        from rankwise.io.forward_index import ForwardIndex
+        from rankwise.pipelines.train.corpus_sampling import CorpusSampling, corpus_vectors, sample_corpus
+
+        names = {f.name for f in dataclasses.fields(CorpusSampling)}
+        sampling = validate_options(CorpusSampling, "corpus sampling", {k: v for k, v in given.items() if k in names})
+        given = {k: v for k, v in given.items() if k not in names or k == "seed"}
+        documents = read_corpus(corpus).documents
+        sample = sample_corpus(documents, corpus_vectors(documents, ForwardIndex(index)), sampling)
+        groups, sources = sample.groups, sample.sources
+        console.print(
+            f"{len(sources)} passages sampled across {len(sample.cluster_sizes)} clusters of {len(documents)}"
+        )
+    config = validate_options(SyntheticQueryConfig, "synthetic queries", given)
+    if corpus is None:
+        groups = build_query_groups(collection, held_out=_held_out(held_out)).groups
+        sources = sample_sources(groups, config)
+    few_shot = read_examples(examples) if examples is not None else FEW_SHOT
     lm = open_backend(
         locate(generator, generator_backend),
         runtime_options(backend=generator_backend),
@@ -542,7 +576,7 @@ def synthetic_queries_command(
     )
     with progress_bar("writing queries") as bar:
         bar(0, total=len(sources))
-        generate_queries(lm, sources, queries, config, on_progress=bar)
+        generate_queries(lm, sources, queries, config, on_progress=bar, examples=few_shot)
     del lm
     embedder = open_backend(
         locate(encoder, None), runtime_options(), frozenset({Capability.TOKEN_EMBED}), "synthetic queries"

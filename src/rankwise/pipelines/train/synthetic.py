@@ -98,9 +98,28 @@ def sample_sources(groups: Sequence[QueryGroup], config: SyntheticQueryConfig) -
     return sources
 
 
-def query_prompt(lm: LanguageModel, passage: str, config: SyntheticQueryConfig) -> list[int]:
+def read_examples(path: Any) -> tuple[tuple[str, str], ...]:
+    """Few-shot examples a user gives (`--examples FILE`): JSONL lines `{"passage": ..., "query": ...}`, in the
+    style of the queries their users type; they replace the built-in web-search examples."""
+    from rankwise.io.lines import iter_jsonl
+
+    examples = []
+    for number, entry in iter_jsonl(path):
+        if not isinstance(entry, dict) or not all(
+            isinstance(entry.get(k), str) and entry[k].strip() for k in ("passage", "query")
+        ):
+            raise InputError('an example is {"passage": TEXT, "query": TEXT}', source=str(path), line=number)
+        examples.append((entry["passage"], entry["query"]))
+    if not examples:
+        raise InputError("no example in the file", source=str(path))
+    return tuple(examples)
+
+
+def query_prompt(
+    lm: LanguageModel, passage: str, config: SyntheticQueryConfig, examples: Sequence[tuple[str, str]] = FEW_SHOT
+) -> list[int]:
     messages = [{"role": "system", "content": INSTRUCTION}]
-    for example, query in FEW_SHOT:
+    for example, query in examples:
         messages += [{"role": "user", "content": f"Passage: {example}"}, {"role": "assistant", "content": query}]
     text = lm.text.truncate_text(passage, config.max_passage_tokens)
     messages.append({"role": "user", "content": f"Passage: {text}"})
@@ -126,6 +145,7 @@ def generate_queries(
     path: Any,
     config: SyntheticQueryConfig,
     on_progress: OnProgress | None = None,
+    examples: Sequence[tuple[str, str]] = FEW_SHOT,
 ) -> int:
     """One line per source passage (`{"id", "qid", "docid", "answer", "query"}`, `query` null when the
     answer was unusable) in `path`; resumes a killed run. Returns how many this call generated."""
@@ -134,7 +154,7 @@ def generate_queries(
     if done and on_progress:
         on_progress(done)
     for source in sources[done:]:
-        produced = lm.generate([query_prompt(lm, source.text, config)], config.max_new_tokens)[0]
+        produced = lm.generate([query_prompt(lm, source.text, config, examples)], config.max_new_tokens)[0]
         answer = lm.text.decode(produced, skip_special_tokens=True)
         out.append(
             [
