@@ -12,7 +12,8 @@ import pytest
 
 import tiny_models
 from rankwise import Reranker
-from rankwise.rerankers.registry import METHODS
+from rankwise.backends.registry import locate, open_backend, runtime_options
+from rankwise.rerankers.registry import METHODS, method_class
 from rankwise.server import ServerSettings, create_app
 from server_helpers import threaded_server
 
@@ -53,11 +54,23 @@ def test_every_registered_method_is_listed_here():
     assert set(SPECS) == set(METHODS)
 
 
+@pytest.fixture(scope="module")
+def smollm():
+    """One SmolLM2 backend that every method over it shares (a load each would cost minutes)."""
+    methods = [m for m, (model, _) in SPECS.items() if model == SMOLLM and m != "jointrank"]
+    requires = frozenset().union(*(method_class(m).requires for m in methods))
+    return open_backend(locate(SMOLLM, None), runtime_options(), requires, "test")
+
+
 @pytest.mark.parametrize("method", sorted(SPECS))
-def test_one_two_and_no_documents(method, tmp_path):
+def test_one_two_and_no_documents(method, tmp_path, smollm):
     model, options = SPECS[method]
-    location = str(model(tmp_path)) if callable(model) else model
-    reranker = Reranker.load(location, method=method, **options)
+    if model == SMOLLM and method != "jointrank":  # jointrank opens its block ranker itself
+        reranker = method_class(method).build(smollm, SMOLLM, **options)
+        reranker.token_counter = smollm
+    else:
+        location = str(model(tmp_path)) if callable(model) else model
+        reranker = Reranker.load(location, method=method, **options)
     with threaded_server(create_app(reranker, ServerSettings(model_name=method))) as base:
         for count in (1, 2):
             documents = DOCUMENTS[:count]

@@ -1,6 +1,7 @@
 """The FastAPI application, assembled: the service state, the lifespan that loads the model, the middleware
 (authentication and body limits, request ids, metrics, draining, CORS), one error shape for every layer, and
-the routers (`routes_cohere`, `routes_tei`, `routes_service`). A new route is one function in a router."""
+the routers (`routes_cohere`, `routes_tei` (TEI and Jina on /rerank), `routes_vllm` (/score), `routes_voyage`,
+`routes_service`). A new route is one function in a router."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rankwise.rerankers.base import BaseReranker
-from rankwise.server import docs, routes_cohere, routes_service, routes_tei
+from rankwise.server import docs, routes_cohere, routes_service, routes_tei, routes_vllm, routes_voyage
 from rankwise.server.batcher import MicroBatcher
 from rankwise.server.guard import RequestGuard
 from rankwise.server.metrics import ServiceMetrics
@@ -125,7 +126,13 @@ def create_app(reranker: BaseReranker | Callable[[], BaseReranker], settings: Se
         )
 
     _add_error_handlers(app)
-    for router in (routes_service.router, routes_cohere.router, routes_tei.router):
+    for router in (
+        routes_service.router,
+        routes_cohere.router,
+        routes_tei.router,
+        routes_vllm.router,
+        routes_voyage.router,
+    ):
         app.include_router(router)
     return app
 
@@ -161,7 +168,8 @@ def _add_error_handlers(app: FastAPI) -> None:
         if any(p.get("type") == "json_invalid" for p in problems):
             return error_response(400, "malformed JSON body", request.state.request_id)
         first = problems[0] if problems else {}
-        where = ".".join(str(part) for part in first.get("loc", ()) if part != "body")
+        # The body and a shared route's shape tag (/rerank: tei or jina) are not fields the client wrote.
+        where = ".".join(str(part) for part in first.get("loc", ()) if part not in BODY_LOCATION_PARTS)
         message = f"{where}: {first.get('msg', 'invalid')}" if where else first.get("msg", "invalid request")
         if len(problems) > 1:
             message += f" (and {len(problems) - 1} more problems)"
@@ -171,6 +179,9 @@ def _add_error_handlers(app: FastAPI) -> None:
             for p in problems[:MAX_ERROR_DETAIL]
         ]
         return error_response(422, message, request.state.request_id, detail=detail)
+
+
+BODY_LOCATION_PARTS = ("body", "tei", "jina")
 
 
 def _declare_bearer_auth(app: FastAPI) -> None:

@@ -189,7 +189,14 @@ def cut_to_tokens(counter: TokenCounting | None, text: str, max_tokens: int) -> 
 PAIR_SPECIAL_TOKENS = 3  # [CLS] query [SEP] text [SEP]: what a pair input adds around the two texts
 
 
-def fit_model_tokens(reranker: BaseReranker | None, query: str, texts: list[str], truncate: bool) -> list[str]:
+def fit_model_tokens(
+    reranker: BaseReranker | None,
+    query: str,
+    texts: list[str],
+    truncate: bool,
+    field_name: str = "texts",
+    hint: str = "send truncate=true to cut it",
+) -> list[str]:
     """TEI's rule, in model tokens: a (query, text) input over the model's limit is 413 unless `truncate`,
     which cuts the text to fit. Only for methods that score each text on its own with a token limit."""
     counter = token_counter(reranker)
@@ -208,9 +215,9 @@ def fit_model_tokens(reranker: BaseReranker | None, query: str, texts: list[str]
             if not truncate:
                 raise ApiError(
                     413,
-                    f"texts[{i}] has {tokens} tokens; with the query's {query_tokens} that is over "
-                    f"the model's limit of {limit} (send truncate=true to cut it)",
-                    ["texts", str(i)],
+                    f"{field_name}[{i}] has {tokens} tokens; with the query's {query_tokens} that is over "
+                    f"the model's limit of {limit} ({hint})",
+                    [field_name, str(i)],
                 )
             text = counter.cut_to_tokens(text, room)
         fitted.append(text)

@@ -1,6 +1,9 @@
-"""The Hugging Face TEI rerank route: /rerank."""
+"""/rerank: Hugging Face TEI's shape (`texts`) and Jina's, as vLLM serves it there too (`documents`), told
+apart by the body (`schemas.SharedRerankRequest`); a body with neither is a 422 naming both."""
 
 from __future__ import annotations
+
+from typing import Union
 
 from fastapi import APIRouter, Request, Response
 from pydantic import TypeAdapter
@@ -9,14 +12,30 @@ from starlette.concurrency import run_in_threadpool
 from rankwise.server.body import BoundedJsonRoute
 from rankwise.server.engine import Scored, answered_in_time, on_inference_thread, scores_for
 from rankwise.server.limits import check_calibrated, check_common, check_text, fit_model_tokens
-from rankwise.server.schemas import ERROR_RESPONSES, TEIRequest, TEIResult
+from rankwise.server.routes_cohere import rerank as rerank_cohere
+from rankwise.server.schemas import (
+    ERROR_RESPONSES,
+    RerankRequest,
+    RerankResponse,
+    SharedRerankRequest,
+    TEIRequest,
+    TEIResult,
+)
 from rankwise.server.state import ApiError, ServiceState
 
 router = APIRouter(tags=["rerank"], route_class=BoundedJsonRoute)
 
 
-@router.post("/rerank", response_model=list[TEIResult], response_model_exclude_none=True, responses=ERROR_RESPONSES)
-async def rerank_tei(body: TEIRequest, request: Request) -> Response:
+@router.post(
+    "/rerank",
+    response_model=Union[list[TEIResult], RerankResponse],
+    response_model_exclude_none=True,
+    responses=ERROR_RESPONSES,
+    summary="Rerank (TEI's shape with texts; Jina's and vLLM's with documents)",
+)
+async def rerank_shared(body: SharedRerankRequest, request: Request) -> Response:
+    if isinstance(body, RerankRequest):  # Jina's shape, documents returned as Jina and vLLM return them
+        return await rerank_cohere(body, request, "1")
     service = request.app.state.service
     return await answered_in_time(service, request, _rerank_tei(service, body, request))
 

@@ -10,9 +10,11 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Discriminator,
     Field,
     StrictBool,
     StrictStr,
+    Tag,
     WithJsonSchema,
 )
 
@@ -181,6 +183,91 @@ class TEIRequest(BaseModel):
     truncate: StrictBool = False
     min_relevance: Optional[JsonProbability] = Field(None, description=MIN_RELEVANCE_HELP)
     coverage: Optional[JsonProbability] = Field(None, description=COVERAGE_HELP)
+
+
+def _rerank_shape(value: Any) -> str | None:
+    """Which shape a /rerank body has: `texts` is TEI's, `documents` Jina's (and vLLM's)."""
+    if isinstance(value, dict):
+        return "tei" if "texts" in value else "jina" if "documents" in value else None
+    return "tei" if isinstance(value, TEIRequest) else "jina" if isinstance(value, RerankRequest) else None
+
+
+# /rerank takes either shape, told apart by its list's field; a body with neither is a 422 naming both.
+SharedRerankRequest = Annotated[
+    Union[Annotated[TEIRequest, Tag("tei")], Annotated[RerankRequest, Tag("jina")]],
+    Discriminator(
+        _rerank_shape,
+        custom_error_type="rerank_shape",
+        custom_error_message="a /rerank body holds texts (TEI's shape) or documents (Jina's and vLLM's shape)",
+    ),
+]
+
+
+class ScoreRequest(BaseModel):
+    """vLLM's score API: `text_1` against `text_2` (one against one, one against many, or many pairs of
+    equal count), or the same as `queries` and `documents`."""
+
+    model_config = ConfigDict(extra="ignore")
+    model: Optional[str] = Field(None, description="Ignored: the service answers with the model it serves.")
+    text_1: Optional[Union[NonBlank, list[NonBlank]]] = None
+    text_2: Optional[Union[NonBlank, list[NonBlank]]] = None
+    queries: Optional[Union[NonBlank, list[NonBlank]]] = None
+    documents: Optional[Union[NonBlank, list[NonBlank]]] = None
+    truncate_prompt_tokens: Optional[json_integer(-1)] = Field(
+        None, description="Texts are cut to this many model tokens (-1: the model's limit)."
+    )
+    use_activation: Optional[StrictBool] = Field(
+        None, description="true (default): scores mapped onto [0, 1] by their kind; false: the method's own scores."
+    )
+
+
+class ScoreData(BaseModel):
+    index: int
+    object: Literal["score"] = "score"
+    score: float
+
+
+class ScoreUsage(BaseModel):
+    prompt_tokens: int
+    total_tokens: int
+
+
+class ScoreResponse(BaseModel):
+    id: str
+    object: Literal["list"] = "list"
+    created: int
+    model: str
+    data: list[ScoreData]
+    usage: ScoreUsage
+
+
+class VoyageRequest(BaseModel):
+    """Voyage AI's rerank request (voyageai SDK `Client.rerank`)."""
+
+    model_config = ConfigDict(extra="ignore")
+    model: Optional[str] = Field(None, description="Ignored: the service answers with the model it serves.")
+    query: NonBlank
+    documents: list[NonBlank] = Field(json_schema_extra={"minItems": 1})
+    top_k: Optional[json_integer(1)] = None
+    truncation: StrictBool = Field(True, description="false: a document over the limits is a 413 instead of cut.")
+    return_documents: StrictBool = False
+
+
+class VoyageResult(BaseModel):
+    index: int
+    relevance_score: float
+    document: Optional[str] = None
+
+
+class VoyageUsage(BaseModel):
+    total_tokens: int
+
+
+class VoyageResponse(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[VoyageResult]
+    model: str
+    usage: VoyageUsage
 
 
 class TEIResult(BaseModel):
