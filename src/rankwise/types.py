@@ -15,8 +15,12 @@ from rankwise.scoring import sigmoid_scalar
 
 @dataclass(frozen=True)
 class Query:
+    """A query; `instruction` is the task instruction a request gives for it (filling the instruction slot of
+    prompts that have one, such as Qwen3-Reranker's), None for the method's own."""
+
     qid: str
     text: str
+    instruction: str | None = None
 
 
 @dataclass
@@ -56,10 +60,14 @@ class Request:
             seen.add(candidate.docid)
 
     @classmethod
-    def build(cls, query: Query | str, candidates: Sequence[CandidateLike], qid: str = "q0") -> Request:
+    def build(
+        cls, query: Query | str, candidates: Sequence[CandidateLike], qid: str = "q0", instruction: str | None = None
+    ) -> Request:
         """Accept plain strings for the query and passages; a plain passage's docid is its position."""
         if isinstance(query, str):
-            query = Query(qid=qid, text=query)
+            query = Query(qid=qid, text=query, instruction=instruction)
+        elif instruction is not None:
+            query = Query(query.qid, query.text, instruction)
         if isinstance(candidates, (str, bytes)):
             raise InputError("candidates must be a list of passages, not a single string")
         normalized = [c if isinstance(c, Candidate) else _candidate_from_plain(i, c) for i, c in enumerate(candidates)]

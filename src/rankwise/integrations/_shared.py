@@ -48,11 +48,12 @@ def rerank_texts(
     top_n: int | None,
     min_probability: float | None = None,
     coverage: float | None = None,
+    instruction: str | None = None,
 ) -> list[Scored]:
     """Best first; `top_n` None keeps all. With a calibration, `min_probability` keeps only the texts at least
     that likely to be relevant, possibly none, and `coverage` the adaptive prefix (`top_n="adaptive"` of the
     Python API), both before `top_n`; the relevance is then the calibrated probability. An empty list of
-    texts gives an empty result."""
+    texts gives an empty result. `instruction` fills the prompt's instruction slot (Qwen3-Reranker's)."""
     if not texts:
         return []
     ranking = reranker.rerank(
@@ -61,6 +62,7 @@ def rerank_texts(
         min_probability=min_probability,
         coverage=coverage,
         top_n="adaptive" if coverage is not None else None,
+        instruction=instruction,
     )
     if reranker.calibration is not None:
         relevance = [float(r.probability) for r in ranking.results]

@@ -29,12 +29,14 @@ class RankwiseRanker(LazyReranker):
         options: Optional[dict[str, Any]] = None,
         min_probability: Optional[float] = None,
         coverage: Optional[float] = None,
+        instruction: Optional[str] = None,
     ):
         if top_k is not None and top_k < 0:
             raise ValueError(f"top_k must be >= 0, got {top_k}")
         self.model, self.method, self.top_k, self.options = model, method, top_k, dict(options or {})
         # with a calibration (options={"calibration": FILE}): a probability floor, an adaptive prefix
         self.min_probability, self.coverage = min_probability, coverage
+        self.instruction = instruction  # for prompts with an instruction slot (Qwen3-Reranker's)
         self._reranker: Optional[BaseReranker] = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -46,6 +48,7 @@ class RankwiseRanker(LazyReranker):
             options=self.options,
             min_probability=self.min_probability,
             coverage=self.coverage,
+            instruction=self.instruction,
         )
 
     @classmethod
@@ -67,6 +70,7 @@ class RankwiseRanker(LazyReranker):
             top_k if top_k is not None else self.top_k,
             min_probability if min_probability is not None else self.min_probability,
             self.coverage,
+            self.instruction,
         )
         return {
             "documents": [

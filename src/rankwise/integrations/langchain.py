@@ -34,6 +34,8 @@ class RankwiseRerank(LazyReranker, BaseDocumentCompressor):
     coverage: Optional[float] = Field(None, gt=0, lt=1)
     """With a calibration: keep the shortest prefix holding a relevant document with this probability, on
     average over queries (split conformal prediction)."""
+    instruction: Optional[str] = None
+    """The task instruction, for prompts with an instruction slot (Qwen3-Reranker's); others refuse it."""
     options: dict[str, Any] = Field(default_factory=dict)
     """Method and runtime options, as `Reranker.load` takes them."""
 
@@ -44,7 +46,13 @@ class RankwiseRerank(LazyReranker, BaseDocumentCompressor):
         self, documents: Sequence[Document], query: str, callbacks: Optional[Callbacks] = None
     ) -> Sequence[Document]:
         kept = rerank_texts(
-            self.reranker, query, [d.page_content for d in documents], self.top_n, self.min_probability, self.coverage
+            self.reranker,
+            query,
+            [d.page_content for d in documents],
+            self.top_n,
+            self.min_probability,
+            self.coverage,
+            self.instruction,
         )
         return [
             Document(

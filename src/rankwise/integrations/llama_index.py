@@ -38,6 +38,9 @@ class RankwiseRerank(LazyReranker, BaseNodePostprocessor):
         description="With a calibration: the shortest prefix holding a relevant node "
         "with this probability on average over queries.",
     )
+    instruction: Optional[str] = Field(
+        default=None, description="The task instruction, for prompts with an instruction slot (Qwen3-Reranker's)."
+    )
     options: dict[str, Any] = Field(default_factory=dict, description="Options for Reranker.load.")
     _reranker: Optional[BaseReranker] = PrivateAttr(default=None)
 
@@ -55,7 +58,13 @@ class RankwiseRerank(LazyReranker, BaseNodePostprocessor):
             )
         texts = [n.node.get_content(metadata_mode=MetadataMode.EMBED) for n in nodes]
         kept = rerank_texts(
-            self.reranker, query_bundle.query_str, texts, self.top_n, self.min_probability, self.coverage
+            self.reranker,
+            query_bundle.query_str,
+            texts,
+            self.top_n,
+            self.min_probability,
+            self.coverage,
+            self.instruction,
         )
         # The node itself is left as it is: metadata added here would leak into its text (MetadataMode.EMBED)
         # and into the next reranking.

@@ -35,11 +35,13 @@ class RankwiseReranker(LazyReranker, pt.Transformer):
         queries_per_batch: int = 16,
         min_probability: Optional[float] = None,
         coverage: Optional[float] = None,
+        instruction: Optional[str] = None,
     ):
         self.model, self.method, self.options = model, method, dict(options or {})
         self.queries_per_batch = queries_per_batch
         # with a calibration (options={"calibration": FILE}): a probability floor, an adaptive prefix
         self.min_probability, self.coverage = min_probability, coverage
+        self.instruction = instruction  # for prompts with an instruction slot (Qwen3-Reranker's)
         self._reranker: Optional[BaseReranker] = None
 
     def transform(self, inp: pd.DataFrame) -> pd.DataFrame:
@@ -58,7 +60,7 @@ class RankwiseReranker(LazyReranker, pt.Transformer):
             batch = groups[start : start + self.queries_per_batch]
             requests = [
                 Request(
-                    Query(str(qid), str(frame["query"].iloc[0])),
+                    Query(str(qid), str(frame["query"].iloc[0]), self.instruction),
                     [Candidate(str(d), str(t)) for d, t in zip(frame["docno"], frame["text"])],
                 )
                 for qid, frame in batch

@@ -47,6 +47,8 @@ class BaseReranker(ABC):
     top_k: int | None = None
     # The calibration every result's `probability` comes from (set by the calibration wrapper), else None.
     calibration: Calibration | None = None
+    # True when the method's prompt has an instruction slot that a request's `Query.instruction` fills.
+    takes_instruction: bool = False
 
     def __init__(self, model_label: str):
         self.model_label = model_label
@@ -84,10 +86,12 @@ class BaseReranker(ABC):
         qid: str = "q0",
         min_probability: float | None = None,
         coverage: float | None = None,
+        instruction: str | None = None,
     ) -> Ranking:
-        return self.rerank_batch(
-            [Request.build(query, candidates, qid=qid)], top_n=top_n, min_probability=min_probability, coverage=coverage
-        )[0]
+        """`instruction` fills the instruction slot of prompts that have one (Qwen3-Reranker's, mxbai v2's) for
+        this query; a method without one refuses it."""
+        request = Request.build(query, candidates, qid=qid, instruction=instruction)
+        return self.rerank_batch([request], top_n=top_n, min_probability=min_probability, coverage=coverage)[0]
 
     def rerank_batch(
         self,
@@ -116,6 +120,8 @@ class BaseReranker(ABC):
             )
         if min_probability is not None and not 0.0 <= min_probability <= 1.0:
             raise InputError(f"min_probability must be in [0, 1], got {min_probability}")
+        if not self.takes_instruction and any(r.query.instruction is not None for r in requests):
+            raise InputError(self.no_instruction_slot())
         depth = (
             self.calibration.cutoff_depth(coverage)
             if adaptive and self.calibration is not None and coverage is not None
@@ -147,6 +153,13 @@ class BaseReranker(ABC):
 
     @abstractmethod
     def _rerank(self, requests: list[Request]) -> list[Ranking]: ...
+
+    def no_instruction_slot(self) -> str:
+        """Why a request's instruction is refused by a method whose prompt has no slot for it."""
+        return (
+            f"{self.method!r} over {self.model_label!r} has no instruction slot to fill; an instruction is for "
+            "prompts that take one (llm-pointwise with qwen3_reranker or mxbai_rerank_v2)"
+        )
 
     def scored_requests(self, requests: Sequence[Request]) -> list[ScoredRequest]:
         """Per request, each candidate's score in input order and the ranking's trace: the one interface
@@ -184,6 +197,7 @@ class WrappingReranker(BaseReranker):
         self.independent_candidates = inner.independent_candidates  # type: ignore[misc]
         self.token_counter = inner.token_counter
         self.top_k = inner.top_k
+        self.takes_instruction = inner.takes_instruction
 
     def scored_requests(self, requests: Sequence[Request]) -> list[ScoredRequest]:
         # A wrapper answers through its own `candidate_scores` (the cache, per-passage aggregation); the inner

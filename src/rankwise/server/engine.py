@@ -71,16 +71,19 @@ async def scores_for(
     field_name: str,
     docids: list[str] | None = None,
     first_stage_scores: list[float] | None = None,
+    instruction: str | None = None,
 ) -> Scored:
     """The raw score of every text, in order, what kind of score they are, and the methods' traces. The
     candidates' docids are `docids` (the documents' own ids, which a forward index is keyed by) or their
     positions; `first_stage_scores` are the documents' own scores, for methods that read them. Runs inside
     `answered_in_time`, which stops it when the request's deadline passes or its client leaves."""
     reranker = service.ready_reranker()
+    if instruction is not None and not reranker.takes_instruction:  # before batching: never fail a shared batch
+        raise ApiError(422, reranker.no_instruction_slot(), ["instruction"])
     names = docids if docids is not None else [str(i) for i in range(len(texts))]
     scores = first_stage_scores if first_stage_scores is not None else [None] * len(texts)
     work_request = RerankWork(
-        Query("request", query), [Candidate(d, t, score=s) for d, t, s in zip(names, texts, scores)]
+        Query("request", query, instruction), [Candidate(d, t, score=s) for d, t, s in zip(names, texts, scores)]
     )
     try:
         parts = await service.batcher.score(work_units(reranker, work_request, service.batcher.chunk))

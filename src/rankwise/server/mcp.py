@@ -57,6 +57,7 @@ class RerankCall(BaseModel):
     min_probability: float | None = None
     coverage: float | None = None
     return_documents: bool = True
+    instruction: str | None = None
 
 
 def create_mcp_server(reranker: BaseReranker, model_name: str, settings: ServerSettings | None = None) -> Any:
@@ -88,6 +89,7 @@ def create_mcp_server(reranker: BaseReranker, model_name: str, settings: ServerS
         min_probability: float | None = None,
         coverage: float | None = None,
         return_documents: bool = True,
+        instruction: str | None = None,
     ) -> McpRanking:
         import anyio
 
@@ -98,6 +100,7 @@ def create_mcp_server(reranker: BaseReranker, model_name: str, settings: ServerS
             min_probability=min_probability,
             coverage=coverage,
             return_documents=return_documents,
+            instruction=instruction,
         )
         try:
             return await anyio.to_thread.run_sync(lambda: answer(reranker, model_name, settings, call, lock))
@@ -144,7 +147,9 @@ def answer(
     )
     ids = unique_ids([d.id if isinstance(d, McpDocument) else None for d in call.documents])
     docids = ids if ids is not None else [str(i) for i in range(len(texts))]
-    request = Request(Query("mcp", call.query), [Candidate(d, t) for d, t in zip(docids, texts)])
+    if call.instruction is not None and not reranker.takes_instruction:
+        raise ApiError(422, reranker.no_instruction_slot(), ["instruction"])
+    request = Request(Query("mcp", call.query, call.instruction), [Candidate(d, t) for d, t in zip(docids, texts)])
     with lock:
         (scored_request,) = reranker.scored_requests([request])
     scored = Scored(scored_request.scores, reranker.score_kind, [scored_request.trace], reranker.calibration)

@@ -54,7 +54,9 @@ async def _rerank(service: ServiceState, body: RerankRequest, request: Request, 
     texts = await run_in_threadpool(checked_texts, body, settings)
     texts, total_tokens = await on_inference_thread(service, request, lambda: tokenized(body, reranker, texts))
     docids = document_ids(body)
-    scored = await scores_for(service, request, body.query, texts, "documents", docids, first_stage_scores(body))
+    scored = await scores_for(
+        service, request, body.query, texts, "documents", docids, first_stage_scores(body), body.instruction
+    )
     return await run_in_threadpool(
         response,
         body,

@@ -63,7 +63,7 @@ async def _rerank_tei(service: ServiceState, body: TEIRequest, request: Request)
     texts = await on_inference_thread(
         service, request, lambda: fit_model_tokens(reranker, body.query, texts, body.truncate)
     )
-    scored = await scores_for(service, request, body.query, texts, "texts")
+    scored = await scores_for(service, request, body.query, texts, "texts", instruction=body.instruction)
     return await run_in_threadpool(_response, body, texts, scored)
 
 

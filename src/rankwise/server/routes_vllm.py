@@ -85,7 +85,7 @@ async def _score(service: ServiceState, body: ScoreRequest, request: Request) ->
     texts, tokens = await on_inference_thread(service, request, fitted)
     scored = await asyncio.gather(
         *(
-            scores_for(service, request, query, [texts[i] for i in members], second_name)
+            scores_for(service, request, query, [texts[i] for i in members], second_name, instruction=body.instruction)
             for query, members in groups.items()
         )
     )

@@ -47,7 +47,7 @@ async def _rerank(service: ServiceState, body: VoyageRequest, request: Request) 
         return cut, token_count(token_counter(reranker), body.query, cut)
 
     texts, tokens = await on_inference_thread(service, request, fitted)
-    scored = await scores_for(service, request, body.query, texts, "documents")
+    scored = await scores_for(service, request, body.query, texts, "documents", instruction=body.instruction)
     order = scored.kept(None, None)[: body.top_k]
     relevance = scored.relevance
     answer = VoyageResponse(

@@ -106,6 +106,9 @@ class RerankRequest(BaseModel):
     )
     min_relevance: Optional[JsonProbability] = Field(None, description=MIN_RELEVANCE_HELP)
     coverage: Optional[JsonProbability] = Field(None, description=COVERAGE_HELP)
+    instruction: Optional[NonBlank] = Field(
+        None, description="The task instruction for prompts with an instruction slot (Qwen3-Reranker's); else a 422."
+    )
 
 
 class ReturnedDocument(BaseModel):
@@ -183,6 +186,9 @@ class TEIRequest(BaseModel):
     truncate: StrictBool = False
     min_relevance: Optional[JsonProbability] = Field(None, description=MIN_RELEVANCE_HELP)
     coverage: Optional[JsonProbability] = Field(None, description=COVERAGE_HELP)
+    instruction: Optional[NonBlank] = Field(
+        None, description="The task instruction for prompts with an instruction slot (Qwen3-Reranker's); else a 422."
+    )
 
 
 def _rerank_shape(value: Any) -> str | None:
@@ -219,6 +225,9 @@ class ScoreRequest(BaseModel):
     use_activation: Optional[StrictBool] = Field(
         None, description="true (default): scores mapped onto [0, 1] by their kind; false: the method's own scores."
     )
+    instruction: Optional[NonBlank] = Field(
+        None, description="The task instruction for prompts with an instruction slot (Qwen3-Reranker's); else a 422."
+    )
 
 
 class ScoreData(BaseModel):
@@ -251,6 +260,9 @@ class VoyageRequest(BaseModel):
     top_k: Optional[json_integer(1)] = None
     truncation: StrictBool = Field(True, description="false: a document over the limits is a 413 instead of cut.")
     return_documents: StrictBool = False
+    instruction: Optional[NonBlank] = Field(
+        None, description="The task instruction for prompts with an instruction slot (Qwen3-Reranker's); else a 422."
+    )
 
 
 class VoyageResult(BaseModel):

@@ -71,6 +71,7 @@ class LLMPointwiseReranker(PointwiseReranker):
         if instruction is not None and not takes_instruction:
             raise OptionError("option instruction needs a prompt with an {instruction} slot (e.g. qwen3_reranker)")
         self.instruction = instruction
+        self.takes_instruction = takes_instruction
         self.answer_tokens, self.score = answer_tokens, score
         self.max_passage_tokens, self.max_prompt_tokens = max_passage_tokens, max_prompt_tokens
         self.score_kind = {
@@ -101,15 +102,16 @@ class LLMPointwiseReranker(PointwiseReranker):
         passage = candidate.text
         if self.max_passage_tokens is not None:
             passage = self.lm.text.truncate_text(passage, self.max_passage_tokens, what=f"passage {candidate.docid!r}")
-        return ENCODERS[type(self.prompt)](self, query.text, passage, candidate.docid)
+        instruction = query.instruction if query.instruction is not None else self.instruction
+        return ENCODERS[type(self.prompt)](self, query.text, passage, candidate.docid, instruction)
 
-    def _chat_ids(self, query: str, passage: str, docid: str) -> list[int]:
+    def _chat_ids(self, query: str, passage: str, docid: str, instruction: str | None) -> list[int]:
         prompt = cast(ChatPrompt, self.prompt)  # ENCODERS chose this encoder by the prompt's type
         return self.lm.encode(self.lm.chat_prefix(prompt.messages(query=query, passage=passage)))
 
-    def _segmented_ids(self, query: str, passage: str, docid: str) -> list[int]:
+    def _segmented_ids(self, query: str, passage: str, docid: str, instruction: str | None) -> list[int]:
         prompt = cast(SegmentedPrompt, self.prompt)
-        prefix, body, suffix = (self.lm.encode(part) for part in prompt.segments(query, passage, self.instruction))
+        prefix, body, suffix = (self.lm.encode(part) for part in prompt.segments(query, passage, instruction))
         limit = self.max_prompt_tokens or self.lm.max_length
         fixed = len(prefix) + len(suffix)
         if fixed + len(body) > limit:
@@ -126,8 +128,8 @@ class LLMPointwiseReranker(PointwiseReranker):
     def _pair_encoder(self) -> PairTemplateEncoder:
         return PairTemplateEncoder(self.lm, cast(PairTemplate, self.prompt), self.max_prompt_tokens, self.instruction)
 
-    def _pair_ids(self, query: str, passage: str, docid: str) -> list[int]:
-        return self._pair_encoder(query, passage, docid)
+    def _pair_ids(self, query: str, passage: str, docid: str, instruction: str | None) -> list[int]:
+        return self._pair_encoder(query, passage, docid, instruction)
 
     def score_pairs(self, pairs: Sequence[tuple[Query, Candidate]]) -> list[float]:
 

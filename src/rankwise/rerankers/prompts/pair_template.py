@@ -30,7 +30,7 @@ class PairTemplateEncoder:
             [token for piece in template.suffix for token in encode(piece)],
         )
 
-    def __call__(self, query: str, passage: str, docid: str) -> list[int]:
+    def __call__(self, query: str, passage: str, docid: str, instruction: str | None = None) -> list[int]:
         """The query and passage under their own budgets, the pair cut from the passage's end to `max_length`
         (shrunk when template and pair would pass the model's context)."""
         template = self.template
@@ -46,10 +46,9 @@ class PairTemplateEncoder:
         # FlagEmbedding lets the pair run past its limit by the suffix's length; never past the model's context
         pair_limit = min(pair_limit, self.lm.max_length - fixed)
         query_text = template.query.format(query=query)
-        if template.instruction_text and self.instruction:
-            query_text = (
-                template.instruction_text.format(instruction=self.instruction) + template.separator + query_text
-            )
+        instruction = instruction if instruction is not None else self.instruction
+        if template.instruction_text and instruction:
+            query_text = template.instruction_text.format(instruction=instruction) + template.separator + query_text
         query_ids, passage_ids = encode(query_text), encode(template.passage.format(passage=passage))
         caps = (int(limit * template.query_share), int(limit * template.passage_share))
         total = len(query_ids) + len(separator) + len(passage_ids)

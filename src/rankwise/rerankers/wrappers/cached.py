@@ -19,7 +19,7 @@ from typing import Any
 
 from rankwise.errors import UnsupportedMethodError
 from rankwise.rerankers.base import BaseReranker, WrappingReranker
-from rankwise.types import Ranking, Request
+from rankwise.types import Query, Ranking, Request
 
 DEFAULT_SIZE_LIMIT = 2**30  # 1 GiB
 
@@ -36,8 +36,10 @@ class CachedReranker(WrappingReranker):
         self._prefix = json.dumps(inner.describe(), sort_keys=True, default=str)
         self.hits = self.misses = 0
 
-    def _key(self, query: str, texts: Sequence[str]) -> str:
-        payload = json.dumps([self._prefix, query, list(texts)], ensure_ascii=False)
+    def _key(self, query: Query, texts: Sequence[str]) -> str:
+        # A request's instruction changes the scores: it is part of the key (keys without one are unchanged).
+        parts = [self._prefix, query.text, list(texts)] + ([query.instruction] if query.instruction is not None else [])
+        payload = json.dumps(parts, ensure_ascii=False)
         return hashlib.sha256(payload.encode("utf-8", errors="surrogatepass")).hexdigest()
 
     def candidate_scores(self, requests: Sequence[Request]) -> list[list[float]]:
@@ -51,7 +53,7 @@ class CachedReranker(WrappingReranker):
         for r, request in enumerate(requests):
             row: list[float | None] = []
             for c, candidate in enumerate(request.candidates):
-                key = self._key(request.query.text, [candidate.text])
+                key = self._key(request.query, [candidate.text])
                 value = self.store.get(key)
                 row.append(value)
                 if value is None:
@@ -72,7 +74,7 @@ class CachedReranker(WrappingReranker):
         return [[float(v) if v is not None else float("nan") for v in row] for row in scores]  # all filled above
 
     def _list_cached(self, requests: Sequence[Request]) -> list[list[float]]:
-        keys = [self._key(r.query.text, [c.text for c in r.candidates]) for r in requests]
+        keys = [self._key(r.query, [c.text for c in r.candidates]) for r in requests]
         found = [self.store.get(key) for key in keys]
         todo = [i for i, value in enumerate(found) if value is None]
         self.hits += len(requests) - len(todo)
