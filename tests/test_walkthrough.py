@@ -42,7 +42,7 @@ def test_the_readme_walkthrough_runs_as_written(tmp_path):
     assert len((tmp_path / "test" / "topics.tsv").read_text().splitlines()) == 3
     assert (tmp_path / "my-reranker" / "model" / "training.json").exists()
     calibration = json.loads((tmp_path / "my-reranker" / "calibration.json").read_text())
-    assert calibration["held_out"] == ["test"]
+    assert calibration["data"]["held_out"] == ["test"] and calibration["reranker"]["method"] == "cross-encoder"
     run = (tmp_path / "runs" / "calibrated.trec").read_text().splitlines()
     assert {line.split()[0] for line in run} == {
         line.split("\t")[0] for line in (tmp_path / "test" / "topics.tsv").read_text().splitlines()

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import sys
 import time
 from pathlib import Path
@@ -631,6 +633,12 @@ def serve(
         help="Requests sending their bodies at once; past it, 503 from the "
         "headers, so slow uploads cannot hold every connection.",
     ),
+    log_requests: Optional[Path] = typer.Option(
+        None,
+        help="Log every scored request (query, documents, scores, order, latency; never keys or headers) "
+        "as JSONL in this folder, for `rankwise replay`. Off by default.",
+    ),
+    log_sample: float = typer.Option(1.0, min=0.0, max=1.0, help="With --log-requests: the share of requests logged."),
     drain_seconds: float = typer.Option(2.0, help="On shutdown, answer 503 this long while in-flight requests finish."),
     shutdown_grace: float = typer.Option(
         30.0,
@@ -670,6 +678,8 @@ def serve(
         max_metadata_values=max_metadata_values,
         max_inflight_bytes=max_inflight_bytes,
         max_body_senders=max_body_senders,
+        log_requests=log_requests,
+        log_sample=log_sample,
     )
     application = create_app(lambda: Reranker.load(model, method=method, **options), settings)
     limits = ConnectionLimits(
@@ -679,6 +689,46 @@ def serve(
         min_body_rate=min_body_rate,
     )
     run(application, host, port, drain_seconds=drain_seconds, limits=limits, shutdown_grace=shutdown_grace)
+
+
+@app.command()
+@reports_errors
+@takes_reranker_flags
+def replay(
+    traffic: Path = typer.Argument(..., help="The folder `serve --log-requests` wrote."),
+    model: str = MODEL_FLAG,
+    method: Optional[str] = METHOD_FLAG,
+    k: int = typer.Option(10, min=1, help="Overlap of the served and the replayed top k."),
+    queries: Optional[int] = typer.Option(None, help="Only the first N logged requests."),
+    export_candidates: Optional[Path] = typer.Option(
+        None, help="Also write the logged requests as a candidate file (for `rankwise judge --input`)."
+    ),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Also write the summary and rows as JSON."),
+    options: Optional[dict] = None,
+) -> None:
+    """Rerank logged traffic with another reranker and compare with what was served: overlap@k, Kendall's tau
+    and latency, before switching to it."""
+    from rankwise.api import Reranker
+    from rankwise.io.traffic import read_traffic
+    from rankwise.pipelines import replay as replaying
+
+    records = read_traffic(traffic)[:queries]
+    if export_candidates is not None:
+        replaying.export_candidates(records, export_candidates)
+        console.print(f"{len(records)} logged requests written as candidates to {export_candidates}")
+    with console.status(f"loading {model}"):
+        reranker = Reranker.load(model, method=method, **options)
+    with progress_bar("replaying") as bar:
+        report = replaying.replay(reranker, records, k=k, on_progress=bar)
+    table = Table(title=f"{model} on {len(records)} logged requests")
+    table.add_column("measure")
+    table.add_column("value")
+    for name, value in report.summary().items():
+        table.add_row(name, "-" if value is None else f"{value:.4f}" if isinstance(value, float) else str(value))
+    console.print(table)
+    if output is not None:
+        rows = [dataclasses.asdict(row) for row in report.rows]
+        output.write_text(json.dumps({"summary": report.summary(), "rows": rows}, indent=2) + "\n", encoding="utf-8")
 
 
 @app.command()

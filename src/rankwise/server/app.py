@@ -18,6 +18,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from rankwise.io.traffic import TrafficLog
 from rankwise.rerankers.base import BaseReranker
 from rankwise.server import docs, routes_cohere, routes_service, routes_tei, routes_vllm, routes_voyage
 from rankwise.server.batcher import MicroBatcher
@@ -46,7 +47,8 @@ def create_app(reranker: BaseReranker | Callable[[], BaseReranker], settings: Se
         on_batch=metrics.batch_pairs.observe,
         weight=lambda unit: len(unit.candidates),
     )
-    service = ServiceState(settings=settings, batcher=batcher, metrics=metrics)
+    traffic = TrafficLog(settings.log_requests, settings.log_sample) if settings.log_requests is not None else None
+    service = ServiceState(settings=settings, batcher=batcher, metrics=metrics, traffic=traffic)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

@@ -13,10 +13,12 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from fastapi import Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from rankwise.calibration import Calibration, depths_down
 from rankwise.cancellation import Cancelled, cancellable, check_cancelled
 from rankwise.errors import InputError
+from rankwise.io.traffic import traffic_record
 from rankwise.rerankers.base import BaseReranker
 from rankwise.server.batcher import Overloaded
 from rankwise.server.state import ApiError, ServiceState
@@ -97,12 +99,26 @@ async def scores_for(
         log.exception("request %s: the model failed", request.state.request_id)
         raise ApiError(500, "the model failed while scoring this request") from None
     service.metrics.documents.inc(len(texts))
-    return Scored(
+    scored = Scored(
         [score for part in parts for score in part.scores],
         reranker.score_kind,
         [part.trace for part in parts],
         reranker.calibration,
     )
+    if service.traffic is not None and service.traffic.wanted():
+        record = traffic_record(
+            request.url.path,
+            service.settings.model_name,
+            query,
+            instruction,
+            texts,
+            docids,
+            scored.scores,
+            scored.kind_label,
+            asyncio.get_running_loop().time() - arrival(request),
+        )
+        await run_in_threadpool(service.traffic.write, record)
+    return scored
 
 
 async def on_inference_thread(service: ServiceState, request: Request, function: Callable[[], T]) -> T:

@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from rankwise.io.traffic import TrafficLog
 from rankwise.rerankers.base import BaseReranker
 from rankwise.server.batcher import MicroBatcher
 from rankwise.server.body import JsonLimits
@@ -34,6 +36,8 @@ class ServerSettings:
     max_metadata_values: int = 1_000  # values in one document's returned fields (id, metadata, extras)
     max_inflight_bytes: int | None = None  # bodies being received or served at once; None: 8 x body_limit
     max_body_senders: int = 256  # connections sending a body at once; past it, 503 from the headers
+    log_requests: Path | None = None  # a folder: every scored request logged for `rankwise replay` (off: None)
+    log_sample: float = 1.0  # the share of requests logged
 
     @property
     def body_limit(self) -> int:
@@ -76,6 +80,7 @@ class ServiceState:
     on_load_failure: Callable[[], None] | None = None  # set by `serve`: stop the process, /ready would never pass
     stopping: asyncio.Event = field(default_factory=asyncio.Event)  # set: every in-flight request answers 503
     loop: asyncio.AbstractEventLoop | None = None  # the serving loop, for `stop_answering` from other threads
+    traffic: TrafficLog | None = None  # `--log-requests`: scored requests written for replay
 
     def retry_after(self) -> dict[str, str]:
         """Seconds until the queued work is likely done (its pairs over the pairs/s measured lately), at least
