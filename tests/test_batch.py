@@ -78,10 +78,14 @@ def test_a_killed_job_resumes_to_the_same_output(minilm, candidates, tmp_path):
         assert not list(killed.glob("*.tmp"))
         assert _folder_bytes(killed) == _folder_bytes(whole)
 
+
+@pytest.mark.slow  # a local Ray instance and three killed and resumed drivers (about 35 s)
+def test_ray_resumes_a_job_the_local_engine_left_half_done(candidates, tmp_path):
     # The Ray engine (two actors, a local Ray instance) resumes a job the local engine left half done, and
     # ends with the same bytes. Both run one thread per model: float sums depend on the thread count (in the
     # sixth decimal on this CPU), and the Ray engine gives each of two actors one of the two cores.
     pytest.importorskip("ray", reason="the ray extra is not installed")
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     whole = tmp_path / "whole-one-thread"
     run = subprocess.run(
         _command(candidates, whole) + ["--threads", "1"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300

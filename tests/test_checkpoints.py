@@ -140,6 +140,10 @@ def test_short_name_loads_from_the_hf_cache_offline_with_its_preset(tmp_path, ti
     assert [scores[str(i)] for i in range(len(PASSAGES))] == pytest.approx(reference, abs=1e-4)
 
 
+# Every row loads the same way; three run by default (an encoder, a T5, a ColBERT), the rest in the opt-in run.
+SLOW = pytest.mark.slow
+
+
 @pytest.mark.parametrize(
     "name, hf_id, build, preset",
     [
@@ -150,31 +154,37 @@ def test_short_name_loads_from_the_hf_cache_offline_with_its_preset(tmp_path, ti
             "cross-encoder",
         ),
         ("monot5-base", "castorini/monot5-base-msmarco", tiny_models.t5, "monot5"),
-        ("duot5-base", "castorini/duot5-base-msmarco", tiny_models.t5, "duot5"),
-        ("rankt5-base", "Soyoung97/RankT5-base", lambda d: tiny_models.t5(d, extra_ids=11), "rankt5"),
-        (
+        pytest.param("duot5-base", "castorini/duot5-base-msmarco", tiny_models.t5, "duot5", marks=SLOW),
+        pytest.param(
+            "rankt5-base", "Soyoung97/RankT5-base", lambda d: tiny_models.t5(d, extra_ids=11), "rankt5", marks=SLOW
+        ),
+        pytest.param(
             "lit5-distill-base",
             "castorini/LiT5-Distill-base",
             lambda d: tiny_models.reference_copy("lit5_tiny_t5", d),
             "lit5",
+            marks=SLOW,
         ),
-        (
+        pytest.param(
             "bge-reranker-v2-gemma",
             "BAAI/bge-reranker-v2-gemma",
             lambda d: tiny_models.gemma_causal_lm(d, tiny_models.qwen_tokenizer()),
             "bge-reranker-gemma",
+            marks=SLOW,
         ),
-        (
+        pytest.param(
             "mxbai-rerank-base-v2",
             "mixedbread-ai/mxbai-rerank-base-v2",
             lambda d: tiny_models.qwen2_causal_lm(d, tiny_models.qwen_tokenizer()),
             "mxbai-rerank-v2",
+            marks=SLOW,
         ),
-        (
+        pytest.param(
             "gte-modern-colbert",
             "lightonai/GTE-ModernColBERT-v1",
             lambda d: tiny_models.reference_copy("pylate_tiny_colbert", d),
             None,
+            marks=SLOW,
         ),
         (
             "colbertv2",

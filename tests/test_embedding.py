@@ -67,6 +67,7 @@ def test_unknown_option_is_an_error():
         Reranker.load("minilm-embed", windw=20)
 
 
+@pytest.mark.slow  # 4,300 passages (70 s): a reproduction, in the opt-in run with the benchmarks' figures
 def test_reproduces_dl19_ndcg(minilm, dl19_requests):
     """all-MiniLM-L6-v2 over BM25 top-100 measures nDCG@10 0.642 with sentence-transformers."""
     report = rerank_requests(minilm, dl19_requests, queries_per_batch=8)

@@ -155,9 +155,10 @@ def test_pyterrier_experiment_matches_rankwise_own_evaluation(minilm, dl19_reque
     "example, module",
     [
         ("langchain_rerank.py", "langchain_classic"),
-        ("llama_index_rerank.py", "llama_index.core"),
-        ("haystack_rerank.py", "haystack"),
-        ("pyterrier_rerank.py", "pyterrier"),
+        # the other examples run the same adapters' code as their unit tests; each costs a process and a load
+        pytest.param("llama_index_rerank.py", "llama_index.core", marks=pytest.mark.slow),
+        pytest.param("haystack_rerank.py", "haystack", marks=pytest.mark.slow),
+        pytest.param("pyterrier_rerank.py", "pyterrier", marks=pytest.mark.slow),
     ],
 )
 def test_examples_run(example, module):

@@ -83,7 +83,7 @@ def test_vllm_score_in_every_body_shape(server, expected, path):
     assert [d["index"] for d in pairs["data"]] == [0, 1] and all(d["score"] > 0.5 for d in pairs["data"])
     mismatch = httpx.post(f"{server}{path}", json={"text_1": [QUERY, QUERY], "text_2": DOCUMENTS}, timeout=60)
     assert mismatch.status_code == 422
-    assert "text_1 has 2 texts and text_2 3: give one text_1 or as many as text_2" in mismatch.json()["error"]
+    assert "text_1 has 2 texts and text_2 3: give one of either, or as many of each" in mismatch.json()["error"]
     neither = httpx.post(f"{server}{path}", json={"text_1": QUERY, "documents": DOCUMENTS}, timeout=60)
     assert neither.status_code == 422 and "text_1 and text_2, or queries and documents" in neither.json()["error"]
 

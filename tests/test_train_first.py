@@ -92,6 +92,7 @@ DEV = [
 ]
 
 
+@pytest.mark.slow  # two evaluations over dev queries per step (17 s); the trainers' shared dev code runs by default
 def test_dev_evaluation_keeps_the_best_adapter_and_stops_on_patience(tmp_path):
     from rankwise.pipelines.train.dev import DevEvaluation
     from rankwise.types import Candidate, Query, Request

@@ -215,11 +215,13 @@ def _declare_bearer_auth(app: FastAPI) -> None:
 
 
 CALIBRATED_FIELDS = ("min_relevance", "coverage")  # meaningful only for a model served with a calibration
+INSTRUCTION_FIELDS = ("instruction",)  # meaningful only for a prompt with an instruction slot
 
 
 def _describe_calibration(app: FastAPI, service: ServiceState) -> None:
     """The schema a client sees offers `min_relevance` and `coverage` only when the served model is
-    calibrated (a request sending them to another is refused with a 422 that says why)."""
+    calibrated, and `instruction` only when its prompt has an instruction slot (a request sending them to
+    another model is refused with a 422 that says why)."""
     import copy
 
     build = app.openapi
@@ -227,11 +229,15 @@ def _describe_calibration(app: FastAPI, service: ServiceState) -> None:
     def openapi() -> dict[str, Any]:
         schema = build()
         reranker = service.reranker
-        if reranker is None or reranker.calibration is not None:
+        if reranker is None:
+            return schema
+        refused = () if reranker.calibration is not None else CALIBRATED_FIELDS
+        refused += () if reranker.takes_instruction else INSTRUCTION_FIELDS
+        if not refused:
             return schema
         schema = copy.deepcopy(schema)
         for component in schema.get("components", {}).get("schemas", {}).values():
-            for name in CALIBRATED_FIELDS:
+            for name in refused:
                 component.get("properties", {}).pop(name, None)
         return schema
 

@@ -22,16 +22,13 @@ router = APIRouter(tags=["score"], route_class=BoundedJsonRoute)
 
 def score_pairs(body: ScoreRequest) -> tuple[list[str], list[str], tuple[str, str]]:
     """Each pair's first and second text, and the two fields' names, as vLLM pairs them."""
-    given_texts, given_queries = (
-        body.text_1 is not None or body.text_2 is not None,
-        body.queries is not None or body.documents is not None,
+    given_texts = body.text_1 is not None and body.text_2 is not None
+    given_queries = body.queries is not None and body.documents is not None
+    mixed = (body.text_1 is not None or body.text_2 is not None) and (
+        body.queries is not None or body.documents is not None
     )
-    if (
-        given_texts == given_queries
-        or (given_texts and (body.text_1 is None or body.text_2 is None))
-        or (given_queries and (body.queries is None or body.documents is None))
-    ):
-        raise ApiError(422, "a score body holds text_1 and text_2, or queries and documents")
+    if given_texts == given_queries or mixed:
+        raise ApiError(422, "a score body holds text_1 and text_2, or queries and documents (one pair of them)")
     names = ("text_1", "text_2") if given_texts else ("queries", "documents")
     first, second = (body.text_1, body.text_2) if given_texts else (body.queries, body.documents)
     assert first is not None and second is not None
@@ -41,11 +38,13 @@ def score_pairs(body: ScoreRequest) -> tuple[list[str], list[str], tuple[str, st
         raise ApiError(422, f"{names[0] if not firsts else names[1]} is empty", [names[0] if not firsts else names[1]])
     if len(firsts) == 1:
         firsts = firsts * len(seconds)
+    elif len(seconds) == 1:  # many queries against one text: each scored alone
+        seconds = seconds * len(firsts)
     elif len(firsts) != len(seconds):
         raise ApiError(
             422,
-            f"{names[0]} has {len(firsts)} texts and {names[1]} {len(seconds)}: give one {names[0]} or as many "
-            f"as {names[1]}",
+            f"{names[0]} has {len(firsts)} texts and {names[1]} {len(seconds)}: give one of either, or as many "
+            f"of each",
             [names[0]],
         )
     return firsts, seconds, names

@@ -209,16 +209,34 @@ SharedRerankRequest = Annotated[
 ]
 
 
+NonEmptyTexts = Annotated[list[NonBlank], Field(min_length=1)]
+
+
 class ScoreRequest(BaseModel):
     """vLLM's score API: `text_1` against `text_2` (one against one, one against many, or many pairs of
-    equal count), or the same as `queries` and `documents`."""
+    equal count), or the same as `queries` and `documents`; exactly one of the two pairs."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(
+        extra="ignore",
+        json_schema_extra={
+            "oneOf": [
+                {
+                    "required": ["text_1", "text_2"],
+                    "not": {"anyOf": [{"required": ["queries"]}, {"required": ["documents"]}]},
+                },
+                {
+                    "required": ["queries", "documents"],
+                    "not": {"anyOf": [{"required": ["text_1"]}, {"required": ["text_2"]}]},
+                },
+            ]
+        },
+    )
     model: Optional[str] = Field(None, description="Ignored: the service answers with the model it serves.")
-    text_1: Optional[Union[NonBlank, list[NonBlank]]] = None
-    text_2: Optional[Union[NonBlank, list[NonBlank]]] = None
-    queries: Optional[Union[NonBlank, list[NonBlank]]] = None
-    documents: Optional[Union[NonBlank, list[NonBlank]]] = None
+    # Absent or a text or texts, never null: which pair a body holds is told by which fields it has.
+    text_1: Union[NonBlank, NonEmptyTexts] = None  # type: ignore[assignment]
+    text_2: Union[NonBlank, NonEmptyTexts] = None  # type: ignore[assignment]
+    queries: Union[NonBlank, NonEmptyTexts] = None  # type: ignore[assignment]
+    documents: Union[NonBlank, NonEmptyTexts] = None  # type: ignore[assignment]
     truncate_prompt_tokens: Optional[json_integer(-1)] = Field(
         None, description="Texts are cut to this many model tokens (-1: the model's limit)."
     )
