@@ -43,8 +43,7 @@ def score_pairs(body: ScoreRequest) -> tuple[list[str], list[str], tuple[str, st
     elif len(firsts) != len(seconds):
         raise ApiError(
             422,
-            f"{names[0]} has {len(firsts)} texts and {names[1]} {len(seconds)}: give one of either, or as many "
-            f"of each",
+            f"{names[0]} has {len(firsts)} texts and {names[1]} {len(seconds)}: give one of either, or as many of each",
             [names[0]],
         )
     return firsts, seconds, names
