@@ -9,8 +9,9 @@ known, which the judge never sees:
    calibration fitted on those LLM labels only and, beside it, on DL 2021's real labels; both are evaluated
    on DL 2019 with its real qrels (never trained on).
 
-Every stage resumes: runs and trained models are kept under --work, judgments in the judge's own resumable
-files (committed under benchmarks/results/judge_pools/, the qrels regenerated from them).
+Every stage resumes: the systems' runs and the judgments (the judge's own resumable files) are kept under
+benchmarks/results/judge_pools/ (committed; the qrels are regenerated from the judgments), trained models
+and calibrations under --work.
 
     python benchmarks/judge_pools.py tau --judge qwen2.5-coder-0.5b --preset umbrela --threads 2
     python benchmarks/judge_pools.py train --judge qwen2.5-coder-0.5b --preset umbrela --threads 2
@@ -80,7 +81,7 @@ def judge_pool(dataset: Path, runs: list[Path], out: Path, judge: str, preset: s
 
 def tau(args: argparse.Namespace) -> None:
     dataset = DATA / "dl19"
-    runs = system_runs(dataset, args.work / "dl19-runs", args.threads)
+    runs = system_runs(dataset, RESULTS / "dl19-runs", args.threads)  # small, kept with the judgments
     out = RESULTS / f"dl19-{args.judge}-{args.preset}"
     qrels = judge_pool(dataset, runs, out, args.judge, args.preset, args.threads, args.depth)
     arguments = [
@@ -102,7 +103,7 @@ def train(args: argparse.Namespace) -> None:
     """Cross-encoders (and calibrations) from DL 2021's LLM labels and from its real ones, on DL 2019."""
     real = DATA / "dl21"
     out = RESULTS / f"dl21-{args.judge}-{args.preset}"
-    first_stage = args.work / "dl21-runs" / "bm25.trec"
+    first_stage = RESULTS / "dl21-runs" / "bm25.trec"
     if not first_stage.exists():
         system_runs_bm25_only(real, first_stage)
     qrels = judge_pool(real, [first_stage], out, args.judge, args.preset, args.threads, args.depth)
