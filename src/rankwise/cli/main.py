@@ -647,7 +647,8 @@ def serve(
     ),
     options: Optional[dict] = None,
 ) -> None:
-    """Serve a reranker over HTTP: Cohere/Jina /v1/rerank, TEI /rerank, /health, /ready, /metrics, /docs."""
+    """Serve a reranker over HTTP: Cohere/Jina /v1/rerank and /v2/rerank, TEI's and Jina's /rerank, vLLM's /score,
+    Voyage's /voyage/v1/rerank, /health, /ready, /metrics, /docs."""
     from rankwise.api import Reranker
 
     try:
