@@ -132,17 +132,34 @@ def check_text(text: str, field_name: str, index: int) -> None:
         )
 
 
+def checked_texts(
+    texts: Sequence[str], settings: ServerSettings, field_name: str, truncate: bool = True, hint: str = ""
+) -> list[str]:
+    """Each text checked (`check_text`) and, over the character limit, cut when `truncate`, else refused with
+    a 413 that says how to ask for the cut (`hint`, in the dialect's own words)."""
+    kept = []
+    for i, text in enumerate(texts):
+        check_text(text, field_name, i)
+        if len(text) > settings.max_document_chars and not truncate:
+            raise ApiError(
+                413,
+                f"{field_name}[{i}] has {len(text)} characters, over the limit of {settings.max_document_chars} "
+                f"({hint})",
+                [field_name, str(i)],
+            )
+        kept.append(text[: settings.max_document_chars])
+    return kept
+
+
 def checked_documents(
     documents: Sequence[tuple[str, dict[str, Any] | None]], settings: ServerSettings, field_name: str = "documents"
 ) -> list[str]:
     """Each document's text, cut to the character limit, after the checks that name a bad field; a document
     given as an object also has the fields that go back with it (id, metadata, ...) checked before any work."""
-    texts = []
-    for i, (text, returned) in enumerate(documents):
-        check_text(text, field_name, i)
+    texts = checked_texts([text for text, _ in documents], settings, field_name)
+    for i, (_, returned) in enumerate(documents):
         if returned is not None:
             check_returnable(returned, [field_name, str(i)], settings.max_metadata_values)
-        texts.append(text[: settings.max_document_chars])
     return texts
 
 

@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from rankwise.server.body import BoundedJsonRoute
 from rankwise.server.engine import Scored, answered_in_time, on_inference_thread, scores_for
-from rankwise.server.limits import check_calibrated, check_common, check_text, fit_model_tokens
+from rankwise.server.limits import check_calibrated, check_common, checked_texts, fit_model_tokens
 from rankwise.server.routes_cohere import rerank as rerank_cohere
 from rankwise.server.schemas import (
     ERROR_RESPONSES,
@@ -21,7 +21,7 @@ from rankwise.server.schemas import (
     TEIRequest,
     TEIResult,
 )
-from rankwise.server.state import ApiError, ServiceState
+from rankwise.server.state import ServiceState
 
 router = APIRouter(tags=["rerank"], route_class=BoundedJsonRoute)
 
@@ -44,19 +44,7 @@ async def _rerank_tei(service: ServiceState, body: TEIRequest, request: Request)
     settings = service.settings
     check_common(settings, body.query, len(body.texts), "texts")
     check_calibrated(body, service.ready_reranker())
-    texts = []
-    for i, text in enumerate(body.texts):
-        check_text(text, "texts", i)
-        if len(text) > settings.max_document_chars:
-            if not body.truncate:
-                raise ApiError(
-                    413,
-                    f"texts[{i}] has {len(text)} characters, over the limit of "
-                    f"{settings.max_document_chars} (send truncate=true to cut it)",
-                    ["texts", str(i)],
-                )
-            text = text[: settings.max_document_chars]
-        texts.append(text)
+    texts = checked_texts(body.texts, settings, "texts", body.truncate, "send truncate=true to cut it")
     # CPU work off the event loop: fitting texts to the model's tokens on the inference thread (a Hugging Face
     # tokenizer is not safe from two threads), serializing on a worker thread.
     reranker = service.ready_reranker()

@@ -13,7 +13,14 @@ from starlette.concurrency import run_in_threadpool
 
 from rankwise.server.body import BoundedJsonRoute
 from rankwise.server.engine import answered_in_time, on_inference_thread, scores_for
-from rankwise.server.limits import check_common, check_text, cut_to_tokens, fit_model_tokens, token_count, token_counter
+from rankwise.server.limits import (
+    check_common,
+    checked_texts,
+    cut_to_tokens,
+    fit_model_tokens,
+    token_count,
+    token_counter,
+)
 from rankwise.server.schemas import ERROR_RESPONSES, ScoreData, ScoreRequest, ScoreResponse, ScoreUsage
 from rankwise.server.state import ApiError, ServiceState
 
@@ -59,12 +66,12 @@ async def _score(service: ServiceState, body: ScoreRequest, request: Request) ->
     firsts, seconds, (_, second_name) = score_pairs(body)
     check_common(settings, firsts[0], len(seconds), second_name)
     groups: dict[str, list[int]] = {}
-    for i, (query, text) in enumerate(zip(firsts, seconds)):
-        check_common(settings, query, 1, second_name)
-        check_text(text, second_name, i)
+    for i, query in enumerate(firsts):
         groups.setdefault(query, []).append(i)
+    for query in groups:  # each distinct query once: a thousand pairs may share one
+        check_common(settings, query, 1, second_name)
+    texts = checked_texts(seconds, settings, second_name)
     reranker = service.ready_reranker()
-    texts = [text[: settings.max_document_chars] for text in seconds]
     limit = body.truncate_prompt_tokens
 
     def fitted() -> tuple[list[str], int]:

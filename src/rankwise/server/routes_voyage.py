@@ -10,9 +10,9 @@ from starlette.concurrency import run_in_threadpool
 
 from rankwise.server.body import BoundedJsonRoute
 from rankwise.server.engine import answered_in_time, on_inference_thread, scores_for
-from rankwise.server.limits import check_common, check_text, fit_model_tokens, token_count, token_counter
+from rankwise.server.limits import check_common, checked_texts, fit_model_tokens, token_count, token_counter
 from rankwise.server.schemas import ERROR_RESPONSES, VoyageRequest, VoyageResponse, VoyageResult, VoyageUsage
-from rankwise.server.state import ApiError, ServiceState
+from rankwise.server.state import ServiceState
 
 router = APIRouter(tags=["rerank"], route_class=BoundedJsonRoute)
 HINT = "send truncation=true to cut it"
@@ -27,19 +27,7 @@ async def rerank_voyage(body: VoyageRequest, request: Request) -> Response:
 async def _rerank(service: ServiceState, body: VoyageRequest, request: Request) -> Response:
     settings = service.settings
     check_common(settings, body.query, len(body.documents), "documents")
-    texts = []
-    for i, text in enumerate(body.documents):
-        check_text(text, "documents", i)
-        if len(text) > settings.max_document_chars:
-            if not body.truncation:
-                raise ApiError(
-                    413,
-                    f"documents[{i}] has {len(text)} characters, over the limit of "
-                    f"{settings.max_document_chars} ({HINT})",
-                    ["documents", str(i)],
-                )
-            text = text[: settings.max_document_chars]
-        texts.append(text)
+    texts = checked_texts(body.documents, settings, "documents", body.truncation, HINT)
     reranker = service.ready_reranker()
 
     def fitted() -> tuple[list[str], int]:
