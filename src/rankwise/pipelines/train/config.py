@@ -36,3 +36,11 @@ class StepTrainingConfig(TrainingConfig):
     """A run of a fixed number of optimizer steps (the LLM trainers, whose examples are drawn up front)."""
 
     steps: int = option(100, minimum=1, help="optimizer steps")
+
+
+@dataclass
+class LoraTrainingConfig(StepTrainingConfig):
+    """A step-counted run that trains a LoRA adapter over a causal LM (FIRST, GRPO)."""
+
+    lora_r: int = option(8, minimum=1, help="LoRA rank")
+    lora_alpha: int = option(16, minimum=1, help="LoRA alpha")

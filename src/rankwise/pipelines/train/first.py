@@ -23,7 +23,7 @@ from rankwise.backends.lora import attach_lora, resume_lora, save_lora, training
 from rankwise.errors import InputError
 from rankwise.options import option
 from rankwise.pipelines.progress import OnProgress
-from rankwise.pipelines.train.config import StepTrainingConfig
+from rankwise.pipelines.train.config import LoraTrainingConfig
 from rankwise.pipelines.train.data import HeldOut, ListwiseWindow, QueryGroup, sample_windows
 from rankwise.pipelines.train.dev import DevEvaluation
 from rankwise.pipelines.train.first_loss import DEFAULT_RANKNET_WEIGHT, first_loss, target_nll, weighted_ranknet_loss
@@ -38,12 +38,10 @@ LOG_FIELDS = ("step", "loss", "lm_nll", "ranknet", "seconds")
 
 
 @dataclass
-class FirstTrainingConfig(StepTrainingConfig):
+class FirstTrainingConfig(LoraTrainingConfig):
     window: int = option(10, minimum=2, help="passages per training window")
     accumulation: int = option(4, minimum=1, help="windows per optimizer step")
     lr: float = option(2e-4, minimum=0, help="learning rate")
-    lora_r: int = option(8, minimum=1, help="LoRA rank")
-    lora_alpha: int = option(16, minimum=1, help="LoRA alpha")
     ranknet_weight: float = option(
         DEFAULT_RANKNET_WEIGHT, minimum=0, help="weight of the RankNet loss on first-identifier logits"
     )

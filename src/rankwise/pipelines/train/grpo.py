@@ -27,7 +27,7 @@ from typing import Any
 
 from rankwise.errors import InputError
 from rankwise.options import option
-from rankwise.pipelines.train.config import StepTrainingConfig
+from rankwise.pipelines.train.config import LoraTrainingConfig
 from rankwise.pipelines.train.data import HeldOut, QueryGroup
 from rankwise.pipelines.train.run import TrainingRecord, TrainingRun, require_extra
 from rankwise.rerankers.pairwise.setwise import setwise_prompt
@@ -40,7 +40,7 @@ _IDENTIFIER = re.compile(r"\[([A-Z])\]")
 
 
 @dataclass
-class GRPOTrainingConfig(StepTrainingConfig):
+class GRPOTrainingConfig(LoraTrainingConfig):
     format: str = option("setwise", choices=tuple(FORMATS), help="the prompt and answer the policy learns")
     set_size: int = option(4, minimum=2, help="passages per setwise or listwise prompt")
     prompts_per_query: int = option(4, minimum=1, help="prompts drawn per training query")
@@ -50,8 +50,6 @@ class GRPOTrainingConfig(StepTrainingConfig):
     temperature: float = option(1.0, minimum=0, help="sampling temperature of the completions")
     steps: int = option(20, minimum=1, help="optimizer steps")
     lr: float = option(1e-4, minimum=0, help="learning rate")
-    lora_r: int = option(8, minimum=1, help="LoRA rank")
-    lora_alpha: int = option(16, minimum=1, help="LoRA alpha")
     format_weight: float = option(0.2, minimum=0, help="the format reward's weight; the ranking reward's is 1")
     relevance_level: int = option(2, minimum=1, help="a passage graded at least this is relevant")
     max_words: int = option(60, minimum=1, help="passages are cut to this many words in prompts")
