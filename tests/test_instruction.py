@@ -76,3 +76,13 @@ def test_a_refused_instruction_is_a_422_before_batching():
         refused = httpx.post(f"{base}/v2/rerank", json={"query": "q", "documents": ["a"], "instruction": "x"})
         assert refused.status_code == 422 and "has no instruction slot" in refused.json()["error"]
         assert httpx.post(f"{base}/v2/rerank", json={"query": "q", "documents": ["a"]}).status_code == 200
+
+
+def test_the_mcp_tool_refuses_an_instruction_without_a_slot():
+    import threading
+
+    from rankwise.server.mcp import RerankCall, answer
+
+    call = RerankCall(query="fleas", documents=["a flea"], instruction="x")
+    with pytest.raises(InputError, match="has no instruction slot"):
+        answer(Reranker.load("minilm-embed"), "m", ServerSettings(model_name="m"), call, threading.Lock())

@@ -147,8 +147,6 @@ def answer(
     )
     ids = unique_ids([d.id if isinstance(d, McpDocument) else None for d in call.documents])
     docids = ids if ids is not None else [str(i) for i in range(len(texts))]
-    if call.instruction is not None and not reranker.takes_instruction:
-        raise ApiError(422, reranker.no_instruction_slot(), ["instruction"])
     request = Request(Query("mcp", call.query, call.instruction), [Candidate(d, t) for d, t in zip(docids, texts)])
     with lock:
         (scored_request,) = reranker.scored_requests([request])
