@@ -45,28 +45,33 @@ def rankwise(*arguments: str) -> str:
     return done.stdout
 
 
-def system_runs(dataset: Path, work: Path, threads: int) -> list[Path]:
-    """Each system's run over the dataset's BM25 top 100 (BM25's own order first), kept once written."""
-    from rankwise import Reranker
+def system_runs(dataset: Path, folder: Path, threads: int) -> list[Path]:
+    """Each system's run over the dataset's BM25 top 100 (BM25's own order first), kept once written. A
+    system reranks through the resumable batch job (`pipelines/batch.py`), two queries per shard under
+    `folder/NAME.shards/`, so a killed run (an LLM's takes hours here) continues from its last finished
+    shard; the shards become `NAME.trec` when all are done."""
+    import shutil
+
     from rankwise.io import read_candidates, write_run
-    from rankwise.pipelines.rerank import rerank_requests
+    from rankwise.pipelines.batch import run_batch, run_files
+    from rankwise.rerankers.compose.spec import RerankerSpec
     from rankwise.types import Ranking
 
-    requests = read_candidates(dataset / "bm25_top100.json")
-    work.mkdir(parents=True, exist_ok=True)
-    paths = [work / "bm25.trec"]
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [folder / "bm25.trec"]
     if not paths[0].exists():
-        write_run([Ranking.first_stage(r) for r in requests], paths[0], tag="bm25")
+        write_run([Ranking.first_stage(r) for r in read_candidates(dataset / "bm25_top100.json")], paths[0], tag="bm25")
     for name, (model, method, options) in SYSTEMS.items():
-        path = work / f"{name}.trec"
+        path = folder / f"{name}.trec"
         paths.append(path)
         if path.exists():
             continue
         print(f"reranking with {name}", flush=True)
-        reranker = Reranker.load(model, method=method, threads=threads, **options)
-        report = rerank_requests(reranker, requests, top_k=100)
-        write_run(report.rankings, path.with_suffix(".tmp"), tag=name)
-        path.with_suffix(".tmp").rename(path)
+        shards = folder / f"{name}.shards"
+        spec = RerankerSpec(model, method, {"threads": threads, **options})
+        run_batch(spec, dataset / "bm25_top100.json", shards, shard_queries=2, top_k=100, tag=name)
+        path.write_text("".join(p.read_text(encoding="utf-8") for p in run_files(shards)), encoding="utf-8")
+        shutil.rmtree(shards)
     return paths
 
 
