@@ -211,3 +211,22 @@ def test_memory_stays_bounded_on_an_input_larger_than_it(tmp_path):
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["queries"] == 1000
     assert report["rss_mib"] < 150 < size_mib, report
+
+
+def test_a_job_is_known_by_its_input_content_not_its_modification_time(minilm, candidates, tmp_path):
+    """A fresh copy of the same input (another machine's checkout) resumes the job; an edited input of the
+    same size is another job, refused."""
+    source = tmp_path / "candidates.jsonl"
+    source.write_bytes(candidates.read_bytes())
+    out = tmp_path / "out"
+    first = run_batch(minilm, source, out, shard_queries=4)
+    source.write_bytes(candidates.read_bytes())  # rewritten: a new modification time, the same bytes
+    os.utime(source, ns=(10**9, 10**9))
+    again = run_batch(minilm, source, out, shard_queries=4)
+    assert again.resumed_shards == first.shards == 3
+    edited = bytearray(candidates.read_bytes())
+    first_letter = edited.index(b'"query": "') + len(b'"query": "')
+    edited[first_letter] = ord("X") if edited[first_letter] != ord("X") else ord("Y")  # same size, other text
+    source.write_bytes(bytes(edited))
+    with pytest.raises(InputError, match="this folder holds another job's output"):
+        run_batch(minilm, source, out, shard_queries=4)

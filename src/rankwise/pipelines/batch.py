@@ -74,11 +74,14 @@ def _write_atomically(path: Path, write: Callable[[Path], None]) -> None:
 def _job_description(
     input_path: Path, reranker: BaseReranker | RerankerSpec, shard_queries: int, top_k: int | None, tag: str
 ) -> dict[str, Any]:
-    stat = input_path.stat()
+    # The input is known by its content, not its modification time: a copy of the same file (a fresh checkout
+    # on another machine, where a killed job resumes) is the same job; an edited file of the same size is not.
+    from rankwise.models.sources import sha256_of
+
     return {
         "input": str(input_path.resolve()),
-        "input_bytes": stat.st_size,
-        "input_mtime_ns": stat.st_mtime_ns,
+        "input_bytes": input_path.stat().st_size,
+        "input_sha256": sha256_of(input_path),
         "reranker": json.loads(json.dumps(reranker.describe(), default=str)),
         "shard_queries": shard_queries,
         "top_k": top_k,
