@@ -8,6 +8,7 @@ import asyncio
 import concurrent.futures
 import json
 import socket
+import time
 from urllib.parse import urlparse
 
 import httpx
@@ -194,6 +195,41 @@ def test_batcher_retries_a_failed_batch_request_by_request():
     assert isinstance(poisoned, ValueError)
     assert calls[0] == ["a", "bb", "poison", "ccc"]  # they did share one batch
     assert ["a", "bb"] in calls[1:] and ["ccc"] in calls[1:]
+
+
+def test_stopping_the_batcher_stops_a_long_batch_whose_caller_still_waits():
+    """The server's shutdown cancels the batcher while a long listwise batch runs and its request has not yet
+    been dropped: the batch must stop at its next model call, not hold the executor's shutdown until it ends
+    (this made the server hang after answering 503 during shutdown)."""
+    from rankwise.cancellation import Cancelled, check_cancelled
+
+    steps: list[int] = []
+    outcome: list[str] = []
+
+    def score(items):
+        try:
+            for step in range(600):  # a minute of model calls if nobody stops it
+                check_cancelled()
+                steps.append(step)
+                time.sleep(0.1)
+        except Cancelled:
+            outcome.append("cancelled")
+            raise
+        outcome.append("finished")
+        return [0.0 for _ in items]
+
+    async def scenario():
+        batcher = MicroBatcher(score, max_batch=64, max_wait_ms=1)
+        await batcher.start()
+        waiting = asyncio.ensure_future(batcher.score(["long"]))
+        while not steps:
+            await asyncio.sleep(0.01)
+        await batcher.stop()  # the caller's future is still pending: only the stop can end the batch
+        waiting.cancel()
+
+    asyncio.run(scenario())
+    assert outcome == ["cancelled"]
+    assert len(steps) < 50
 
 
 def test_an_unhandled_error_is_a_counted_json_500_with_the_request_id():

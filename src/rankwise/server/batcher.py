@@ -208,11 +208,17 @@ class MicroBatcher:
         # Read its outcome even when this wait is itself cancelled (the server stopping), so a batch that ends
         # in `Cancelled` afterwards is not reported as an exception nobody retrieved.
         work.add_done_callback(lambda future: future.cancelled() or future.exception())
-        while True:
-            done, _ = await asyncio.wait({work}, timeout=CANCEL_POLL_SECONDS)
-            if done:
-                return work.result()
-            if all(job.future.done() for job in batch):
+        try:
+            while True:
+                done, _ = await asyncio.wait({work}, timeout=CANCEL_POLL_SECONDS)
+                if done:
+                    return work.result()
+                if all(job.future.done() for job in batch):
+                    event.set()
+        finally:
+            # This wait itself cancelled (the server stopping, `stop`) before the poll above saw the jobs end:
+            # stop the model too, or the executor's shutdown waits for a long listwise loop to finish for nobody.
+            if not work.done():
                 event.set()
 
 
