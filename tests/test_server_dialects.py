@@ -62,7 +62,9 @@ def test_voyage_sdk(server, expected):
 @pytest.mark.parametrize("path", ["/score", "/v1/score"])
 def test_vllm_score_in_every_body_shape(server, expected, path):
     _, raw = expected
-    one = httpx.post(f"{server}{path}", json={"model": "m", "text_1": QUERY, "text_2": DOCUMENTS[1]}, timeout=60).json()
+    one = httpx.post(
+        f"{server}{path}", json={"model": "minilm-embed", "text_1": QUERY, "text_2": DOCUMENTS[1]}, timeout=60
+    ).json()
     assert one["object"] == "list" and one["data"] == [
         {"index": 0, "object": "score", "score": one["data"][0]["score"]}
     ]
@@ -93,7 +95,9 @@ def test_rerank_tells_tei_from_jina_by_the_body(server, expected):
     tei = httpx.post(f"{server}/rerank", json={"query": QUERY, "texts": DOCUMENTS}, timeout=60)
     assert [str(r["index"]) for r in tei.json()] == order and "results" not in tei.json()
     jina = httpx.post(
-        f"{server}/rerank", json={"model": "m", "query": QUERY, "documents": DOCUMENTS, "top_n": 2}, timeout=60
+        f"{server}/rerank",
+        json={"model": "minilm-embed", "query": QUERY, "documents": DOCUMENTS, "top_n": 2},
+        timeout=60,
     )
     body = jina.json()
     assert [str(r["index"]) for r in body["results"]] == order[:2]

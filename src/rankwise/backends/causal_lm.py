@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
+from rankwise.backends.adapters import SwitchesAdapters
 from rankwise.backends.chat_tokenizer import ChatTokenizer, PromptEncoding
 from rankwise.backends.interface import Capability
 from rankwise.backends.options import TransformersOptions
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     import torch
 
 
-class CausalLM(PromptEncoding):
+class CausalLM(PromptEncoding, SwitchesAdapters):
     backend_name = "transformers"
     capabilities = frozenset(
         {

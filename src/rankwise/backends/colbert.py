@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
+from rankwise.backends.adapters import SwitchesAdapters
 from rankwise.backends.interface import Capability, HFTokenCounting
 from rankwise.backends.options import TransformersOptions
 from rankwise.backends.runtime import checkpoint_file, length_sorted_batches, load_tokenizer_and_model
@@ -80,7 +81,7 @@ def is_colbert_folder(location: ModelLocation) -> bool:
     return any(m.get("type") == PYLATE_DENSE for m in modules) or location.read_json("artifact.metadata") is not None
 
 
-class ColBERTEncoder(HFTokenCounting):
+class ColBERTEncoder(HFTokenCounting, SwitchesAdapters):
     backend_name = "transformers"
     capabilities = frozenset({Capability.MULTI_VECTOR})
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, cast
 
+from rankwise.backends.adapters import SwitchesAdapters
 from rankwise.backends.interface import Capability, HFTokenCounting
 from rankwise.backends.options import RuntimeOptions, TransformersOptions
 from rankwise.backends.runtime import length_sorted_batches, load_tokenizer_and_model
@@ -41,7 +42,7 @@ def pooling_mode(config: dict[str, Any], location: ModelLocation) -> str:
     )
 
 
-class TextEncoder(HFTokenCounting):
+class TextEncoder(HFTokenCounting, SwitchesAdapters):
     backend_name = "transformers"
     capabilities = frozenset({Capability.EMBED, Capability.TOKEN_EMBED})
     options: RuntimeOptions  # TransformersOptions here; the ONNX subclasses run with OnnxOptions

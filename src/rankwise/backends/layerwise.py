@@ -104,7 +104,7 @@ class LayerwiseMiniCPM(PromptEncoding):
                 f"{location.label}: rope_scaling {config['rope_scaling']!r} is MiniCPM's own "
                 "scheme, which rankwise does not compute; the published checkpoint has none"
             )
-        if options.adapter or location.adapter:
+        if options.adapter or options.adapters or location.adapter:
             raise OptionError(
                 f"{location.label}: a LoRA adapter is not merged into a layerwise checkpoint; merge it "
                 "with FlagEmbedding and save the merged folder"

@@ -38,6 +38,9 @@ class TransformersOptions(RuntimeOptions):
     dtype: str | None = option(None, help="float32, bfloat16, float16 (default: float32 on CPU)")
     quantize: Literal["int8"] | None = option(None, help="torch dynamic int8 quantization of Linear layers (CPU)")
     adapter: str | None = option(None, help="a LoRA adapter folder (peft), merged into the weights at load")
+    adapters: dict[str, str] | None = option(
+        None, help="LoRA adapters by name (name: folder), kept unmerged and chosen per request (serve --adapter)"
+    )
     trust_remote_code: bool = option(
         False, help="run the Python code a model's folder ships (its auto_map); only after reading it"
     )

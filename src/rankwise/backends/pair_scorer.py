@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from rankwise.backends.adapters import SwitchesAdapters
 from rankwise.backends.interface import Capability, HFTokenCounting
 from rankwise.backends.options import RuntimeOptions, TransformersOptions
 from rankwise.backends.runtime import length_sorted_batches, load_tokenizer_and_model
@@ -26,7 +27,7 @@ FOLDER_ACTIVATIONS = {"torch.nn.modules.activation.Sigmoid": "sigmoid", "torch.n
 TRUNCATIONS = ("longest_first", "only_second")
 
 
-class PairScorer(HFTokenCounting):
+class PairScorer(HFTokenCounting, SwitchesAdapters):
     backend_name = "transformers"
     capabilities = frozenset({Capability.SCORE_PAIRS})
     options: RuntimeOptions  # TransformersOptions here; the ONNX subclasses run with OnnxOptions

@@ -85,7 +85,10 @@ BACKENDS: dict[str, BackendEntry] = {
             description="ONNX Runtime on CPU for encoders and cross-encoders: exported once, fused, "
             "optionally int8 (quantize=int8); cached in the rankwise cache",
             options=OnnxOptions,
-            declines={"adapter": "only a registered model's own adapter is merged into the exported graph"},
+            declines={
+                "adapter": "only a registered model's own adapter is merged into the exported graph",
+                "adapters": "the exported graph has the weights fixed; serve adapters with the transformers backend",
+            },
         ),
         BackendEntry(
             name="openai",
@@ -105,7 +108,8 @@ BACKENDS: dict[str, BackendEntry] = {
             "next-token log-probs exact only within the server's top_logprobs",
             options=OpenAIOptions,
             declines={
-                name: "it does not apply to a model behind a server" for name in ("adapter", "quantize", "dtype")
+                name: "it does not apply to a model behind a server"
+                for name in ("adapter", "adapters", "quantize", "dtype")
             },
         ),
         BackendEntry(
@@ -127,6 +131,7 @@ BACKENDS: dict[str, BackendEntry] = {
             weights="gguf",
             declines={
                 "adapter": "merge the LoRA adapter and convert to GGUF first",
+                "adapters": "llama-cpp-python applies LoRA at load; serve adapters with the transformers backend",
                 "quantize": "GGUF weights are quantized already",
                 "dtype": "the GGUF file fixes the weight types",
             },

@@ -153,6 +153,15 @@ def load_tokenizer_and_model(
     for adapter in (adapters.get("weights"), location.adapter, options.adapter):
         if adapter:
             model = merged_adapter(model, adapter)
+    if options.adapters:  # kept apart, switched per call (`serve --adapter`)
+        if options.quantize:
+            raise OptionError(
+                "quantize and adapters do not go together: int8 layers cannot carry unmerged LoRA adapters; "
+                "serve the adapters over the float model, or merge one (adapter=) and quantize that"
+            )
+        from rankwise.backends.adapters import attach_adapters
+
+        model = attach_adapters(model, options.adapters)
     model.to(device).eval()
     if options.quantize:
         model = dynamic_int8(model, options.quantize, device)

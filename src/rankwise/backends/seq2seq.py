@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from rankwise.backends.adapters import SwitchesAdapters
 from rankwise.backends.interface import Capability, HFTokenCounting
 from rankwise.backends.options import TransformersOptions
 from rankwise.backends.runtime import length_sorted_batches, load_tokenizer_and_model
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 DEFAULT_SOURCE_TOKENS = 512
 
 
-class Seq2SeqLM(HFTokenCounting):
+class Seq2SeqLM(HFTokenCounting, SwitchesAdapters):
     backend_name = "transformers"
     capabilities = frozenset({Capability.SEQ2SEQ})
 

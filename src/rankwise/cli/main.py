@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import sys
 import time
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 from rich.markup import escape
@@ -25,7 +26,7 @@ from rankwise.cli.common import (
 )
 from rankwise.cli.judge import judge_app
 from rankwise.cli.train import label, train_app
-from rankwise.errors import InputError, ModelNotAvailableError
+from rankwise.errors import InputError, ModelNotAvailableError, OptionError
 from rankwise.types import Ranking
 
 app = typer.Typer(
@@ -569,8 +570,20 @@ def calibrate(
 @reports_errors
 @takes_reranker_flags
 def serve(
-    model: str = MODEL_FLAG,
+    model: list[str] = typer.Option(
+        ...,
+        "--model",
+        "-m",
+        help="A model to serve, as --model takes it elsewhere; repeat it to serve several (requests pick one "
+        "by its name in `model`; the first answers requests that name none). NAME=MODEL serves it under NAME. "
+        "--method and -O apply to every model; give one model its own as a spec, e.g. 'first:MODEL{window=10}'.",
+    ),
     method: Optional[str] = METHOD_FLAG,
+    adapter: list[str] = typer.Option(
+        [],
+        help="NAME=FOLDER: a LoRA adapter (peft) over the first model, kept unmerged and chosen by requests "
+        "whose `model` is NAME; repeatable. The base is loaded once (transformers backend).",
+    ),
     host: str = typer.Option("127.0.0.1", help="Address to bind."),
     port: int = typer.Option(8000, help="Port to bind."),
     api_key_file: Optional[Path] = typer.Option(
@@ -647,10 +660,8 @@ def serve(
     ),
     options: Optional[dict] = None,
 ) -> None:
-    """Serve a reranker over HTTP: Cohere/Jina /v1/rerank and /v2/rerank, TEI's and Jina's /rerank, vLLM's /score,
-    Voyage's /voyage/v1/rerank, /health, /ready, /metrics, /docs."""
-    from rankwise.api import Reranker
-
+    """Serve rerankers over HTTP: Cohere/Jina /v1/rerank and /v2/rerank, TEI's and Jina's /rerank, vLLM's /score,
+    Voyage's /voyage/v1/rerank, /v1/models, /health, /ready, /metrics, /docs."""
     try:
         from rankwise.server import ServerSettings, create_app
         from rankwise.server.connections import ConnectionLimits
@@ -660,8 +671,9 @@ def serve(
             f"rankwise serve needs the 'serve' extra ({e.name} is missing): pip install 'rankwise[serve]'"
         ) from None
 
+    served = served_models(model, method, adapter, options)
     settings = ServerSettings(
-        model_name=model,
+        model_name=served[0].name,
         max_documents=max_documents,
         max_query_chars=max_query_chars,
         max_document_chars=max_document_chars,
@@ -682,7 +694,7 @@ def serve(
         log_requests=log_requests,
         log_sample=log_sample,
     )
-    application = create_app(lambda: Reranker.load(model, method=method, **options), settings)
+    application = create_app(served, settings)
     limits = ConnectionLimits(
         max_connections=max_connections,
         header_timeout=header_timeout,
@@ -690,6 +702,36 @@ def serve(
         min_body_rate=min_body_rate,
     )
     run(application, host, port, drain_seconds=drain_seconds, limits=limits, shutdown_grace=shutdown_grace)
+
+
+SERVED_NAME = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._/-]*)=(?P<model>[^=].*)$")
+
+
+def served_models(models: list[str], method: str | None, adapters: list[str], options: dict) -> list[Any]:
+    """What `serve --model ... --adapter ...` serves: each model under its name (NAME=MODEL, else the text
+    given), loaded at startup with the shared method and options; the adapters ride on the first."""
+    from rankwise.api import Reranker
+    from rankwise.server import ModelToServe
+
+    named: dict[str, str] = {}
+    for adapter_text in adapters:
+        match = SERVED_NAME.match(adapter_text)
+        if match is None:
+            raise InputError(f"--adapter {adapter_text!r}: write it NAME=FOLDER (e.g. legal=runs/legal/adapter)")
+        named[match["name"]] = match["model"]
+    if adapters and "adapters" in options:
+        raise OptionError("adapters given twice (--adapter and -O adapters=); give them one way")
+    served = []
+    for position, text in enumerate(models):
+        match = SERVED_NAME.match(text)
+        name, spec = (match["name"], match["model"]) if match else (text, text)
+        extra = {"adapters": named} if named and position == 0 else {}
+
+        def load(spec: str = spec, extra: dict = extra) -> Any:
+            return Reranker.load(spec, method=method, **options, **extra)
+
+        served.append(ModelToServe(name, load, tuple(named) if position == 0 else ()))
+    return served
 
 
 @app.command()

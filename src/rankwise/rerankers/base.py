@@ -8,6 +8,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, ClassVar
 
+from rankwise.backends.adapters import AdapterSwitching
 from rankwise.backends.interface import Capability, TokenCounting
 from rankwise.backends.options import RuntimeOptions
 from rankwise.backends.registry import open_backend
@@ -49,6 +50,9 @@ class BaseReranker(ABC):
     calibration: Calibration | None = None
     # True when the method's prompt has an instruction slot that a request's `Query.instruction` fills.
     takes_instruction: bool = False
+    # The backend, when its model carries unmerged LoRA adapters (runtime option `adapters`) that a server
+    # switches between per batch of requests; None otherwise (a composition's several models included).
+    adapters: AdapterSwitching | None = None
 
     def __init__(self, model_label: str):
         self.model_label = model_label
@@ -64,6 +68,8 @@ class BaseReranker(ABC):
         reranker = constructor(backend, location.label, method_options)
         if isinstance(backend, TokenCounting):
             reranker.token_counter = backend
+        if isinstance(backend, AdapterSwitching) and backend.adapter_names:
+            reranker.adapters = backend
         return reranker
 
     @classmethod
@@ -198,6 +204,7 @@ class WrappingReranker(BaseReranker):
         self.token_counter = inner.token_counter
         self.top_k = inner.top_k
         self.takes_instruction = inner.takes_instruction
+        self.adapters = inner.adapters
 
     def scored_requests(self, requests: Sequence[Request]) -> list[ScoredRequest]:
         # A wrapper answers through its own `candidate_scores` (the cache, per-passage aggregation); the inner

@@ -6,63 +6,85 @@ the routers (`routes_cohere`, `routes_tei` (TEI and Jina on /rerank), `routes_vl
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from rankwise.errors import InputError, ModelNotAvailableError
 from rankwise.io.traffic import TrafficLog
 from rankwise.rerankers.base import BaseReranker
 from rankwise.server import docs, routes_cohere, routes_service, routes_tei, routes_vllm, routes_voyage
-from rankwise.server.batcher import MicroBatcher
+from rankwise.server.batcher import MicroBatcher, inference_thread
+from rankwise.server.engine import scored_units
 from rankwise.server.guard import RequestGuard
-from rankwise.server.metrics import ServiceMetrics
+from rankwise.server.metrics import UNRESOLVED, ServiceMetrics
 from rankwise.server.schemas import error_response
-from rankwise.server.state import ApiError, ServerSettings, ServiceState
+from rankwise.server.state import ApiError, LoadedModel, ServerSettings, ServiceState
 
-__all__ = ["ApiError", "ServerSettings", "create_app"]
+__all__ = ["ApiError", "ModelToServe", "ServerSettings", "create_app"]
 
 log = logging.getLogger("rankwise.server")
 OPEN_PATHS = {"/health", "/ready"}
 DOC_PATHS = docs.PATHS  # open only with public_docs
 
 
-def create_app(reranker: BaseReranker | Callable[[], BaseReranker], settings: ServerSettings) -> FastAPI:
-    """`reranker` may be a loader: it then runs at startup, and /ready answers 503 until it has finished."""
-    metrics = ServiceMetrics(queue_depth=lambda: service.batcher.queued)  # read at scrape time
-    # Every method goes through `scored_requests`: units are whole requests, or slices of one when the
-    # method's candidate scores are independent (pointwise), so a big request shares batches fairly.
-    batcher = MicroBatcher(
-        lambda units: service.ready_reranker().scored_requests(units),
-        max_batch=settings.max_batch_pairs,
-        max_wait_ms=settings.max_wait_ms,
-        max_queued=settings.max_queue_pairs,
-        on_batch=metrics.batch_pairs.observe,
-        weight=lambda unit: len(unit.candidates),
-    )
+@dataclass(frozen=True)
+class ModelToServe:
+    """A model for `create_app`: the name requests pick it by, the reranker or a loader for it (run at
+    startup), and the names of the LoRA adapters its load attaches (runtime option `adapters`), each then a
+    name requests may pick too."""
+
+    name: str
+    reranker: BaseReranker | Callable[[], BaseReranker]
+    adapters: tuple[str, ...] = ()
+
+
+def create_app(
+    served: BaseReranker | Callable[[], BaseReranker] | Sequence[ModelToServe], settings: ServerSettings
+) -> FastAPI:
+    """`served`: one reranker (named `settings.model_name`), a loader for one, or several `ModelToServe`
+    (the first answers requests that name no model). Loaders run at startup, one model after another, and
+    /ready answers 503 until every one has finished."""
+    to_serve = _models_to_serve(served, settings)
+    metrics = ServiceMetrics()
+    inference = inference_thread()  # shared by every model's batcher: one model call at a time
+    models: dict[str, LoadedModel] = {}
+    for entry in to_serve:
+        score = functools.partial(lambda name, units: scored_units(models[name], units), entry.name)
+        batcher = _batcher(entry.name, settings, metrics, inference, score)
+        models[entry.name] = LoadedModel(entry.name, batcher, entry.adapters)
+        metrics.watch_queue(entry.name, lambda batcher=batcher: batcher.queued)
     traffic = TrafficLog(settings.log_requests, settings.log_sample) if settings.log_requests is not None else None
-    service = ServiceState(settings=settings, batcher=batcher, metrics=metrics, traffic=traffic)
+    service = ServiceState(settings=settings, models=models, metrics=metrics, traffic=traffic)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         service.loop = asyncio.get_running_loop()
-        await batcher.start()
-        loading = None
-        if isinstance(reranker, BaseReranker):
-            service.reranker = reranker
-        else:  # load in the background: /health answers meanwhile, /ready only once the model can answer
-            loading = asyncio.create_task(_load(service, reranker))
+        for model in models.values():
+            await model.batcher.start()
+        loaders = [(models[e.name], e.reranker) for e in to_serve]
+        for model, reranker in loaders:
+            if isinstance(reranker, BaseReranker):
+                model.reranker = _checked_adapters(model, reranker)
+        # Load in the background: /health answers meanwhile, /ready only once every model can answer.
+        pending = [(m, r) for m, r in loaders if not isinstance(r, BaseReranker)]
+        loading = asyncio.create_task(_load_all(service, pending)) if pending else None
         yield
         if loading is not None and not loading.done():
             loading.cancel()
-        await batcher.stop()
+        for model in models.values():
+            await model.batcher.stop()
+        await asyncio.get_running_loop().run_in_executor(None, inference.shutdown)
 
     app = FastAPI(
         title="rankwise",
@@ -74,10 +96,10 @@ def create_app(reranker: BaseReranker | Callable[[], BaseReranker], settings: Se
     )
     docs.add_offline_docs(app)
     app.state.service = service
-    app.state.batcher = batcher  # kept for tests and tools that watch the queue
+    app.state.batcher = service.batcher  # the first model's, kept for tests and tools that watch the queue
     if settings.api_keys:
         _declare_bearer_auth(app)
-    _describe_calibration(app, service)
+    _describe_served_models(app, service)
     # Added before the request-id middleware below, so that one wraps it: refusals get ids and metrics.
     open_paths = OPEN_PATHS | (DOC_PATHS if settings.public_docs else set())
     app.add_middleware(
@@ -111,8 +133,9 @@ def create_app(reranker: BaseReranker | Callable[[], BaseReranker], settings: Se
         route = request.scope.get("route")
         # The documentation routes are plain Starlette routes, which do not set scope["route"].
         label = getattr(route, "path", None) or (request.url.path if request.url.path in DOC_PATHS else "unmatched")
-        metrics.requests.labels(route=label, code=str(response.status_code)).inc()
-        metrics.latency.labels(route=label).observe(time.perf_counter() - start)
+        named = getattr(request.state, "model", UNRESOLVED)  # set by a route once the request's model is known
+        metrics.requests.labels(route=label, code=str(response.status_code), model=named).inc()
+        metrics.latency.labels(route=label, model=named).observe(time.perf_counter() - start)
         response.headers["X-Request-ID"] = request_id
         return response
 
@@ -139,15 +162,64 @@ def create_app(reranker: BaseReranker | Callable[[], BaseReranker], settings: Se
     return app
 
 
-async def _load(service: ServiceState, loader: Callable[[], BaseReranker]) -> None:
-    try:
-        service.reranker = await service.batcher.run(loader)
-        log.info("ready: %s (%s)", service.settings.model_name, service.reranker.method)
-    except Exception as e:  # said in /ready, and `serve` stops the process with the reason
-        service.load_error = f"{type(e).__name__}: {e}"
-        log.error("loading %s failed: %s", service.settings.model_name, service.load_error)
-        if service.on_load_failure is not None:
-            service.on_load_failure()
+def _models_to_serve(
+    served: BaseReranker | Callable[[], BaseReranker] | Sequence[ModelToServe], settings: ServerSettings
+) -> list[ModelToServe]:
+    if isinstance(served, BaseReranker) or callable(served):
+        return [ModelToServe(settings.model_name, served)]
+    to_serve = list(served)
+    if not to_serve:
+        raise InputError("give at least one model to serve")
+    names = [entry.name for entry in to_serve] + [a for entry in to_serve for a in entry.adapters]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise InputError(
+            f"each served model and adapter needs its own name (requests pick them by it); repeated: "
+            f"{', '.join(repeated)}"
+        )
+    return to_serve
+
+
+def _batcher(
+    name: str, settings: ServerSettings, metrics: ServiceMetrics, inference: Any, score: Callable[[list], list]
+) -> MicroBatcher:
+    # Every method goes through `scored_requests`: units are whole requests, or slices of one when the
+    # method's candidate scores are independent (pointwise), so a big request shares batches fairly.
+    return MicroBatcher(
+        score,
+        max_batch=settings.max_batch_pairs,
+        max_wait_ms=settings.max_wait_ms,
+        max_queued=settings.max_queue_pairs,
+        on_batch=metrics.batch_pairs.labels(model=name).observe,
+        weight=lambda unit: unit.pairs,
+        executor=inference,
+    )
+
+
+def _checked_adapters(model: LoadedModel, reranker: BaseReranker) -> BaseReranker:
+    """The reranker, once its attached adapters are the ones the model is served with."""
+    attached = reranker.adapters.adapter_names if reranker.adapters is not None else ()
+    if tuple(attached) != tuple(model.adapters):
+        raise ModelNotAvailableError(
+            f"{model.name}: served with adapters {list(model.adapters)} but its reranker carries {list(attached)}; "
+            "adapters go on one model loaded by the transformers backend (runtime option adapters), "
+            "not on a composition or a served or GGUF model"
+        )
+    return reranker
+
+
+async def _load_all(service: ServiceState, loaders: list[tuple[LoadedModel, Callable[[], BaseReranker]]]) -> None:
+    for model, loader in loaders:
+        try:
+            reranker = await model.batcher.run(loader)
+            model.reranker = _checked_adapters(model, reranker)
+            log.info("ready: %s (%s)", model.name, model.reranker.method)
+        except Exception as e:  # said in /ready, and `serve` stops the process with the reason
+            model.load_error = f"{type(e).__name__}: {e}"
+            log.error("loading %s failed: %s", model.name, model.load_error)
+            if service.on_load_failure is not None:
+                service.on_load_failure()
+            return
 
 
 def _add_error_handlers(app: FastAPI) -> None:
@@ -218,27 +290,28 @@ CALIBRATED_FIELDS = ("min_relevance", "coverage")  # meaningful only for a model
 INSTRUCTION_FIELDS = ("instruction",)  # meaningful only for a prompt with an instruction slot
 
 
-def _describe_calibration(app: FastAPI, service: ServiceState) -> None:
-    """The schema a client sees offers `min_relevance` and `coverage` only when the served model is
-    calibrated, and `instruction` only when its prompt has an instruction slot (a request sending them to
-    another model is refused with a 422 that says why)."""
+def _describe_served_models(app: FastAPI, service: ServiceState) -> None:
+    """The schema a client sees offers `min_relevance` and `coverage` only when a served model is calibrated,
+    `instruction` only when one's prompt has an instruction slot (a request sending them to a model without
+    is refused with a 422 that says why), and `model` as the served names (another is a 404)."""
     import copy
 
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
         schema = build()
-        reranker = service.reranker
-        if reranker is None:
+        if not service.loaded:
             return schema
-        refused = () if reranker.calibration is not None else CALIBRATED_FIELDS
-        refused += () if reranker.takes_instruction else INSTRUCTION_FIELDS
-        if not refused:
-            return schema
+        rerankers = [m.reranker for m in service.models.values() if m.reranker is not None]
+        refused = () if any(r.calibration is not None for r in rerankers) else CALIBRATED_FIELDS
+        refused += () if any(r.takes_instruction for r in rerankers) else INSTRUCTION_FIELDS
         schema = copy.deepcopy(schema)
         for component in schema.get("components", {}).get("schemas", {}).values():
+            properties = component.get("properties", {})
             for name in refused:
-                component.get("properties", {}).pop(name, None)
+                properties.pop(name, None)
+            if "model" in properties and "anyOf" in properties["model"]:  # a request's model: a served name
+                properties["model"]["anyOf"] = [{"enum": list(service.targets())}, {"type": "null"}]
         return schema
 
     app.openapi = openapi

@@ -25,6 +25,12 @@ from typing import Any
 from rankwise.cancellation import Cancelled, cancellable
 
 
+def inference_thread() -> ThreadPoolExecutor:
+    """The one thread model work runs on (a tokenizer is not safe to call from two threads; two models on two
+    threads would only fight over the cores)."""
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="rankwise-infer")
+
+
 class Overloaded(Exception):
     """The queue holds as many pairs as allowed; the caller should retry later."""
 
@@ -45,8 +51,10 @@ class MicroBatcher:
         max_queued: int = 20000,
         on_batch: Callable[[int], None] | None = None,
         weight: Callable[[Any], int] = lambda item: 1,
+        executor: ThreadPoolExecutor | None = None,
     ):
-        """`score` maps a list of units to one result per unit; `weight(unit)` is its size in pairs."""
+        """`score` maps a list of units to one result per unit; `weight(unit)` is its size in pairs. Batchers
+        given one `executor` (a single thread) take turns on it; its owner shuts it down."""
         if max_batch < 1 or max_queued < 1:
             raise ValueError("max_batch and max_queued must be >= 1")
         self._score = score
@@ -59,7 +67,8 @@ class MicroBatcher:
         self._pending: OrderedDict[int, deque[_Job]] = OrderedDict()  # request -> its unscored chunks
         self._arrived: asyncio.Event | None = None
         self._owners = itertools.count()
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rankwise-infer")
+        self._owns_executor = executor is None
+        self._executor = executor or inference_thread()
         self._worker: asyncio.Task | None = None
         self.queued = 0  # weight waiting or being scored
         self.pairs_per_second: float | None = None  # measured over recent batches (exponential average)
@@ -73,7 +82,8 @@ class MicroBatcher:
             self._worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._worker
-        self._executor.shutdown(wait=True)
+        if self._owns_executor:
+            self._executor.shutdown(wait=True)
 
     def seconds_to_drain(self, at_least: int = 1) -> int:
         """How long the queued work should take at the measured rate, in whole seconds within [at_least, 60]."""

@@ -19,9 +19,9 @@ from rankwise.calibration import Calibration, depths_down
 from rankwise.cancellation import Cancelled, cancellable, check_cancelled
 from rankwise.errors import InputError
 from rankwise.io.traffic import traffic_record
-from rankwise.rerankers.base import BaseReranker
+from rankwise.rerankers.base import BaseReranker, ScoredRequest
 from rankwise.server.batcher import Overloaded
-from rankwise.server.state import ApiError, ServiceState
+from rankwise.server.state import ApiError, LoadedModel, ServiceState, Target
 from rankwise.types import Candidate, Query, ScoreKind
 from rankwise.types import Request as RerankWork
 
@@ -65,8 +65,41 @@ class Scored:
         return self.kind.to_unit_interval(self.scores)
 
 
+@dataclass
+class Unit:
+    """What the batcher queues: a request (or a slice of one) and the adapter it is scored under."""
+
+    work: RerankWork
+    adapter: str | None = None
+
+    @property
+    def pairs(self) -> int:
+        return len(self.work.candidates)
+
+
+def scored_units(model: LoadedModel, units: list[Unit]) -> list[ScoredRequest]:
+    """One batch of a model's units, on the inference thread. Over a model with adapters, the units are scored
+    in groups, one per adapter (the base alone included), each group's adapter switched on first; no weight
+    moves, and units of one adapter still share their model calls."""
+    reranker = model.reranker
+    if reranker is None:
+        raise ApiError(503, f"the model {model.name!r} is still loading")
+    if reranker.adapters is None:
+        return reranker.scored_requests([unit.work for unit in units])
+    groups: dict[str | None, list[int]] = {}
+    for position, unit in enumerate(units):
+        groups.setdefault(unit.adapter, []).append(position)
+    scored: list[ScoredRequest | None] = [None] * len(units)
+    for adapter, positions in groups.items():
+        reranker.adapters.use_adapter(adapter)
+        for position, result in zip(positions, reranker.scored_requests([units[p].work for p in positions])):
+            scored[position] = result
+    return [result for result in scored if result is not None]
+
+
 async def scores_for(
     service: ServiceState,
+    target: Target,
     request: Request,
     query: str,
     texts: list[str],
@@ -79,7 +112,7 @@ async def scores_for(
     candidates' docids are `docids` (the documents' own ids, which a forward index is keyed by) or their
     positions; `first_stage_scores` are the documents' own scores, for methods that read them. Runs inside
     `answered_in_time`, which stops it when the request's deadline passes or its client leaves."""
-    reranker = service.ready_reranker()
+    reranker = target.ready_reranker(service)
     if instruction is not None and not reranker.takes_instruction:  # before batching: never fail a shared batch
         raise ApiError(422, reranker.no_instruction_slot(), ["instruction"])
     names = docids if docids is not None else [str(i) for i in range(len(texts))]
@@ -88,7 +121,9 @@ async def scores_for(
         Query("request", query, instruction), [Candidate(d, t, score=s) for d, t, s in zip(names, texts, scores)]
     )
     try:
-        parts = await service.batcher.score(work_units(reranker, work_request, service.batcher.chunk))
+        batcher = target.model.batcher
+        units = [Unit(work, target.adapter) for work in work_units(reranker, work_request, batcher.chunk)]
+        parts = await batcher.score(units)
     except Overloaded as e:
         raise ApiError(503, f"overloaded: {e}; retry later", headers=service.retry_after()) from None
     except InputError as e:  # bad input found below the server is the client's problem, not a model failure
@@ -98,7 +133,7 @@ async def scores_for(
     except Exception:
         log.exception("request %s: the model failed", request.state.request_id)
         raise ApiError(500, "the model failed while scoring this request") from None
-    service.metrics.documents.inc(len(texts))
+    service.metrics.documents.labels(model=target.name).inc(len(texts))
     scored = Scored(
         [score for part in parts for score in part.scores],
         reranker.score_kind,
@@ -108,7 +143,7 @@ async def scores_for(
     if service.traffic is not None and service.traffic.wanted():
         record = traffic_record(
             request.url.path,
-            service.settings.model_name,
+            target.name,
             query,
             instruction,
             texts,
@@ -121,7 +156,15 @@ async def scores_for(
     return scored
 
 
-async def on_inference_thread(service: ServiceState, request: Request, function: Callable[[], T]) -> T:
+def chosen_model(service: ServiceState, request: Request, name: str | None) -> Target:
+    """The model or adapter the request's `model` field names (absent: the first served), remembered on the
+    request for the metrics' model label; an unknown name is a 404 listing the served ones."""
+    target = service.target(name)
+    request.state.model = target.name
+    return target
+
+
+async def on_inference_thread(target: Target, request: Request, function: Callable[[], T]) -> T:
     """`function` (tokenizing, fitting texts to the model) on the inference thread, in turn with the model,
     under the request's cancellation: it does not start, or stops at its next check, once the request ends."""
     cancel: threading.Event = request.state.cancel
@@ -131,7 +174,7 @@ async def on_inference_thread(service: ServiceState, request: Request, function:
             check_cancelled()
             return function()
 
-    return await service.batcher.run(guarded)
+    return await target.model.batcher.run(guarded)
 
 
 async def answered_in_time(service: ServiceState, request: Request, work: Awaitable[Response]) -> Response:

@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from rankwise.cancellation import check_cancelled
 from rankwise.server.body import BoundedJsonRoute
-from rankwise.server.engine import Scored, answered_in_time, on_inference_thread, scores_for
+from rankwise.server.engine import Scored, answered_in_time, chosen_model, on_inference_thread, scores_for
 from rankwise.server.limits import (
     check_calibrated,
     check_common,
@@ -46,22 +46,23 @@ async def rerank(body: RerankRequest, request: Request, api_version: str) -> Res
 async def _rerank(service: ServiceState, body: RerankRequest, request: Request, api_version: str) -> Response:
     settings = service.settings
     check_common(settings, body.query, len(body.documents), "documents")
-    reranker = service.ready_reranker()
+    target = chosen_model(service, request, body.model)
+    reranker = target.ready_reranker(service)
     check_calibrated(body, reranker)
     # Checking and serializing are CPU work over up to ~32 MB of text: they run on a worker thread, so
     # /health and other requests are answered meanwhile. What needs the model's tokenizer runs on the
     # inference thread, in turn with the model: a Hugging Face tokenizer is not safe to call from two threads.
     texts = await run_in_threadpool(checked_texts, body, settings)
-    texts, total_tokens = await on_inference_thread(service, request, lambda: tokenized(body, reranker, texts))
+    texts, total_tokens = await on_inference_thread(target, request, lambda: tokenized(body, reranker, texts))
     docids = document_ids(body)
     scored = await scores_for(
-        service, request, body.query, texts, "documents", docids, first_stage_scores(body), body.instruction
+        service, target, request, body.query, texts, "documents", docids, first_stage_scores(body), body.instruction
     )
     return await run_in_threadpool(
         response,
         body,
         request.state.request_id,
-        settings.model_name,
+        target.name,
         api_version,
         len(texts),
         total_tokens,

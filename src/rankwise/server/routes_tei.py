@@ -10,7 +10,7 @@ from pydantic import TypeAdapter
 from starlette.concurrency import run_in_threadpool
 
 from rankwise.server.body import BoundedJsonRoute
-from rankwise.server.engine import Scored, answered_in_time, on_inference_thread, scores_for
+from rankwise.server.engine import Scored, answered_in_time, chosen_model, on_inference_thread, scores_for
 from rankwise.server.limits import check_calibrated, check_common, checked_texts, fit_model_tokens
 from rankwise.server.routes_cohere import rerank as rerank_cohere
 from rankwise.server.schemas import (
@@ -43,15 +43,16 @@ async def rerank_shared(body: SharedRerankRequest, request: Request) -> Response
 async def _rerank_tei(service: ServiceState, body: TEIRequest, request: Request) -> Response:
     settings = service.settings
     check_common(settings, body.query, len(body.texts), "texts")
-    check_calibrated(body, service.ready_reranker())
+    target = chosen_model(service, request, body.model)
+    reranker = target.ready_reranker(service)
+    check_calibrated(body, reranker)
     texts = checked_texts(body.texts, settings, "texts", body.truncate, "send truncate=true to cut it")
     # CPU work off the event loop: fitting texts to the model's tokens on the inference thread (a Hugging Face
     # tokenizer is not safe from two threads), serializing on a worker thread.
-    reranker = service.ready_reranker()
     texts = await on_inference_thread(
-        service, request, lambda: fit_model_tokens(reranker, body.query, texts, body.truncate)
+        target, request, lambda: fit_model_tokens(reranker, body.query, texts, body.truncate)
     )
-    scored = await scores_for(service, request, body.query, texts, "texts", instruction=body.instruction)
+    scored = await scores_for(service, target, request, body.query, texts, "texts", instruction=body.instruction)
     return await run_in_threadpool(_response, body, texts, scored)
 
 

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from rankwise.server.body import BoundedJsonRoute
-from rankwise.server.engine import answered_in_time, on_inference_thread, scores_for
+from rankwise.server.engine import answered_in_time, chosen_model, on_inference_thread, scores_for
 from rankwise.server.limits import (
     check_common,
     checked_texts,
@@ -71,7 +71,8 @@ async def _score(service: ServiceState, body: ScoreRequest, request: Request) ->
     for query in groups:  # each distinct query once: a thousand pairs may share one
         check_common(settings, query, 1, second_name)
     texts = checked_texts(seconds, settings, second_name)
-    reranker = service.ready_reranker()
+    target = chosen_model(service, request, body.model)
+    reranker = target.ready_reranker(service)
     limit = body.truncate_prompt_tokens
 
     def fitted() -> tuple[list[str], int]:
@@ -87,10 +88,12 @@ async def _score(service: ServiceState, body: ScoreRequest, request: Request) ->
                 cut[i] = text
         return cut, sum(token_count(counter, q, [cut[i] for i in m]) for q, m in groups.items())
 
-    texts, tokens = await on_inference_thread(service, request, fitted)
+    texts, tokens = await on_inference_thread(target, request, fitted)
     scored = await asyncio.gather(
         *(
-            scores_for(service, request, query, [texts[i] for i in members], second_name, instruction=body.instruction)
+            scores_for(
+                service, target, request, query, [texts[i] for i in members], second_name, instruction=body.instruction
+            )
             for query, members in groups.items()
         )
     )
@@ -102,7 +105,7 @@ async def _score(service: ServiceState, body: ScoreRequest, request: Request) ->
     answer = ScoreResponse(
         id=f"score-{request.state.request_id}",
         created=int(time.time()),
-        model=settings.model_name,
+        model=target.name,
         data=[ScoreData(index=i, score=v) for i, v in enumerate(values)],
         usage=ScoreUsage(prompt_tokens=tokens, total_tokens=tokens),
     )

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from rankwise.server.body import BoundedJsonRoute
-from rankwise.server.engine import answered_in_time, on_inference_thread, scores_for
+from rankwise.server.engine import answered_in_time, chosen_model, on_inference_thread, scores_for
 from rankwise.server.limits import check_common, checked_texts, fit_model_tokens, token_count, token_counter
 from rankwise.server.schemas import ERROR_RESPONSES, VoyageRequest, VoyageResponse, VoyageResult, VoyageUsage
 from rankwise.server.state import ServiceState
@@ -28,14 +28,15 @@ async def _rerank(service: ServiceState, body: VoyageRequest, request: Request) 
     settings = service.settings
     check_common(settings, body.query, len(body.documents), "documents")
     texts = checked_texts(body.documents, settings, "documents", body.truncation, HINT)
-    reranker = service.ready_reranker()
+    target = chosen_model(service, request, body.model)
+    reranker = target.ready_reranker(service)
 
     def fitted() -> tuple[list[str], int]:
         cut = fit_model_tokens(reranker, body.query, texts, body.truncation, "documents", HINT)
         return cut, token_count(token_counter(reranker), body.query, cut)
 
-    texts, tokens = await on_inference_thread(service, request, fitted)
-    scored = await scores_for(service, request, body.query, texts, "documents", instruction=body.instruction)
+    texts, tokens = await on_inference_thread(target, request, fitted)
+    scored = await scores_for(service, target, request, body.query, texts, "documents", instruction=body.instruction)
     order = scored.kept(None, None)[: body.top_k]
     relevance = scored.relevance
     answer = VoyageResponse(
@@ -45,7 +46,7 @@ async def _rerank(service: ServiceState, body: VoyageRequest, request: Request) 
             )
             for i in order
         ],
-        model=settings.model_name,
+        model=target.name,
         usage=VoyageUsage(total_tokens=tokens),
     )
     return await run_in_threadpool(

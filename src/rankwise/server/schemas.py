@@ -62,6 +62,8 @@ def _json_probability(value: Any) -> Any:
     return float(value)
 
 
+MODEL_HELP = "The served model or LoRA adapter to answer with (see /v1/models); absent: the first served."
+
 JsonProbability = Annotated[
     float, BeforeValidator(_json_probability), WithJsonSchema({"type": "number", "minimum": 0, "maximum": 1})
 ]
@@ -87,7 +89,7 @@ class RerankRequest(BaseModel):
     """Cohere v2 / Jina rerank request. Unknown fields are ignored, as those services do."""
 
     model_config = ConfigDict(extra="ignore")
-    model: Optional[str] = Field(None, description="Ignored: the service answers with the model it serves.")
+    model: Optional[str] = Field(None, description=MODEL_HELP)
     # Strict types: "1", true or "false" where a number or a boolean belongs is a 422, not coerced.
     query: NonBlank
     documents: list[Union[NonBlank, DocumentObject]] = Field(json_schema_extra={"minItems": 1})
@@ -175,6 +177,7 @@ class RerankResponse(BaseModel):
 
 class TEIRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
+    model: Optional[str] = Field(None, description=MODEL_HELP)
     query: NonBlank
     texts: list[NonBlank] = Field(json_schema_extra={"minItems": 1})
     raw_scores: StrictBool = Field(
@@ -231,7 +234,7 @@ class ScoreRequest(BaseModel):
             ]
         },
     )
-    model: Optional[str] = Field(None, description="Ignored: the service answers with the model it serves.")
+    model: Optional[str] = Field(None, description=MODEL_HELP)
     # Absent or a text or texts, never null: which pair a body holds is told by which fields it has.
     text_1: Union[NonBlank, NonEmptyTexts] = None  # type: ignore[assignment]
     text_2: Union[NonBlank, NonEmptyTexts] = None  # type: ignore[assignment]
@@ -272,7 +275,7 @@ class VoyageRequest(BaseModel):
     """Voyage AI's rerank request (voyageai SDK `Client.rerank`)."""
 
     model_config = ConfigDict(extra="ignore")
-    model: Optional[str] = Field(None, description="Ignored: the service answers with the model it serves.")
+    model: Optional[str] = Field(None, description=MODEL_HELP)
     query: NonBlank
     documents: list[NonBlank] = Field(json_schema_extra={"minItems": 1})
     top_k: Optional[json_integer(1)] = None
@@ -356,6 +359,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     for status, description in [
         (400, "malformed JSON or Content-Length"),
         (401, "missing or wrong API key"),
+        (404, "the request's model is not served here (the message lists the served ones)"),
         (408, "body not received in time"),
         (413, "request body or a field over a limit"),
         (415, "the body is not JSON"),

@@ -1,5 +1,6 @@
-"""The service's typed state: its settings, the reranker once loaded, the batcher and the metrics, and
-whether it is draining; what every route reads and `serve` writes (no string-keyed dictionary)."""
+"""The service's typed state: its settings, the models it serves (each with its reranker once loaded, its
+batcher, and the LoRA adapters over it), the metrics, and whether it is draining; what every route reads and
+`serve` writes (no string-keyed dictionary)."""
 
 from __future__ import annotations
 
@@ -70,29 +71,91 @@ class ApiError(Exception):
 
 
 @dataclass
+class LoadedModel:
+    """One reranker the service loads, under the name requests pick it by, with its own queue (`batcher`; the
+    batchers of every model share one inference thread) and the names of the LoRA adapters attached to it."""
+
+    name: str
+    batcher: MicroBatcher
+    adapters: tuple[str, ...] = ()
+    reranker: BaseReranker | None = None
+    load_error: str | None = None
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a request's `model` names: a loaded model alone (`adapter` None) or one of its adapters."""
+
+    name: str
+    model: LoadedModel
+    adapter: str | None = None
+
+    def ready_reranker(self, service: ServiceState) -> BaseReranker:
+        if self.model.reranker is None:
+            reason = f"failed to load: {self.model.load_error}" if self.model.load_error else "is still loading"
+            raise ApiError(503, f"the model {self.model.name!r} {reason}", headers=service.retry_after())
+        return self.model.reranker
+
+
+@dataclass
 class ServiceState:
     settings: ServerSettings
-    batcher: MicroBatcher
+    models: dict[str, LoadedModel]  # in the order given; the first answers requests that name no model
     metrics: ServiceMetrics
-    reranker: BaseReranker | None = None
     draining: bool = False
-    load_error: str | None = None
     on_load_failure: Callable[[], None] | None = None  # set by `serve`: stop the process, /ready would never pass
     stopping: asyncio.Event = field(default_factory=asyncio.Event)  # set: every in-flight request answers 503
     loop: asyncio.AbstractEventLoop | None = None  # the serving loop, for `stop_answering` from other threads
     traffic: TrafficLog | None = None  # `--log-requests`: scored requests written for replay
 
+    @property
+    def first(self) -> LoadedModel:
+        return next(iter(self.models.values()))
+
+    @property
+    def reranker(self) -> BaseReranker | None:
+        """The first model's reranker (what a request naming no model gets)."""
+        return self.first.reranker
+
+    @property
+    def batcher(self) -> MicroBatcher:
+        return self.first.batcher
+
+    @property
+    def load_error(self) -> str | None:
+        return next((f"{m.name}: {m.load_error}" for m in self.models.values() if m.load_error), None)
+
+    @property
+    def loaded(self) -> bool:
+        return all(m.reranker is not None for m in self.models.values())
+
+    def targets(self) -> dict[str, Target]:
+        """Every name a request may give: each model's, then its adapters'."""
+        named: dict[str, Target] = {}
+        for model in self.models.values():
+            named[model.name] = Target(model.name, model)
+            named.update({adapter: Target(adapter, model, adapter) for adapter in model.adapters})
+        return named
+
+    def target(self, name: str | None) -> Target:
+        """The model or adapter a request names (None: the first model); an unknown name is a 404 that lists
+        what is served."""
+        if name is None:
+            return Target(self.first.name, self.first)
+        targets = self.targets()
+        if name not in targets:
+            raise ApiError(
+                404, f"model {name!r} is not served here; served: {', '.join(map(repr, targets))}", ["model"]
+            )
+        return targets[name]
+
     def retry_after(self) -> dict[str, str]:
-        """Seconds until the queued work is likely done (its pairs over the pairs/s measured lately), at least
-        `retry_after_seconds`, at most a minute."""
-        return {"Retry-After": str(self.batcher.seconds_to_drain(self.settings.retry_after_seconds))}
+        """Seconds until the queued work is likely done (its pairs over the pairs/s measured lately, the
+        longest queue of any model), at least `retry_after_seconds`, at most a minute."""
+        at_least = self.settings.retry_after_seconds
+        return {"Retry-After": str(max(m.batcher.seconds_to_drain(at_least) for m in self.models.values()))}
 
     def stop_answering(self) -> None:
         """From any thread: every request still in flight answers 503 now and its work is cancelled."""
         if self.loop is not None and not self.loop.is_closed():
             self.loop.call_soon_threadsafe(self.stopping.set)
-
-    def ready_reranker(self) -> BaseReranker:
-        if self.reranker is None:
-            raise ApiError(503, "the model is still loading", headers=self.retry_after())
-        return self.reranker

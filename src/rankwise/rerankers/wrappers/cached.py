@@ -30,6 +30,11 @@ class CachedReranker(WrappingReranker):
             import diskcache
         except ImportError:
             raise UnsupportedMethodError("the result cache needs diskcache: pip install 'rankwise[cache]'") from None
+        if inner.adapters is not None:
+            raise UnsupportedMethodError(
+                "the result cache keys scores by model, not by the LoRA adapter chosen per request: serve "
+                "adapters without cache=, or merge one adapter (adapter=) and cache that model"
+            )
         super().__init__(inner)
         self.directory = Path(directory)
         self.store = diskcache.Cache(str(self.directory), size_limit=size_limit)
