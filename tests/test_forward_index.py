@@ -137,7 +137,7 @@ def test_fast_forward_exact_early_stopping_keeps_the_full_top_k_and_saves_lookup
 class FixedVectors:
     """An Embedder whose vectors are given: the reference file's seeded query and passage vectors."""
 
-    backend_name, capabilities, max_length, pooling = "fixed", frozenset(), 512, "mean"
+    backend_name, capabilities, max_length, pooling = "fixed", frozenset(), 512, ("mean",)
 
     def __init__(self, vectors):
         self.vectors = vectors

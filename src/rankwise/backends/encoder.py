@@ -25,21 +25,65 @@ def _unit_rows(vectors: torch.Tensor) -> np.ndarray:
     return (vectors / vectors.norm(dim=-1, keepdim=True).clamp(min=1e-12)).numpy()
 
 
-POOLING_MODES = {"pooling_mode_cls_token": "cls", "pooling_mode_mean_tokens": "mean"}
+# sentence-transformers' pooling modes, keyed by the boolean of older saves and most hub folders, in the order
+# sentence-transformers concatenates them when several are on.
+LEGACY_POOLING_KEYS = {
+    "pooling_mode_cls_token": "cls",
+    "pooling_mode_max_tokens": "max",
+    "pooling_mode_mean_tokens": "mean",
+    "pooling_mode_mean_sqrt_len_tokens": "mean_sqrt_len_tokens",
+    "pooling_mode_weightedmean_tokens": "weightedmean",
+    "pooling_mode_lasttoken": "lasttoken",
+}
+POOLING_MODES = tuple(LEGACY_POOLING_KEYS.values())
 
 
-def pooling_mode(config: dict[str, Any], location: ModelLocation) -> str:
-    """The sentence-transformers pooling this encoder computes; any other (last-token, max, weighted mean,
-    several at once) is refused rather than replaced by mean pooling, whose vectors would be another model's."""
-    chosen = sorted(key for key, value in config.items() if key.startswith("pooling_mode_") and value is True)
-    if not chosen:
-        return "mean"  # no sentence-transformers metadata: sentence-transformers' own default
-    if len(chosen) == 1 and chosen[0] in POOLING_MODES:
-        return POOLING_MODES[chosen[0]]
-    raise UnsupportedMethodError(
-        f"{location.label}: its sentence-transformers pooling is {', '.join(chosen)}; rankwise's text encoder "
-        f"computes only {' or '.join(POOLING_MODES)}, and another pooling would give other vectors"
-    )
+def pooling_modes(config: dict[str, Any], location: ModelLocation) -> tuple[str, ...]:
+    """The sentence-transformers pooling of a folder's `1_Pooling/config.json`, in either format: a
+    `pooling_mode` string or list (sentence-transformers 6 saves) or the `pooling_mode_*` booleans (older saves);
+    several modes are concatenated in that order, as sentence-transformers does. What rankwise does not
+    compute is refused, never replaced by mean pooling, whose vectors would be another model's."""
+    given = config.get("pooling_mode")
+    if given is not None:
+        modes = (given,) if isinstance(given, str) else tuple(given)
+    else:
+        modes = tuple(mode for key, mode in LEGACY_POOLING_KEYS.items() if config.get(key) is True)
+        modes = modes or ("mean",)  # no metadata, or every boolean false: sentence-transformers' own default
+    unknown = [mode for mode in modes if mode not in POOLING_MODES]
+    if unknown or not modes:
+        raise UnsupportedMethodError(
+            f"{location.label}: its sentence-transformers pooling_mode {given!r} is not one rankwise computes "
+            f"({', '.join(POOLING_MODES)}), and another pooling would give other vectors"
+        )
+    if config.get("include_prompt") is False:
+        raise UnsupportedMethodError(
+            f"{location.label}: its pooling leaves the prompt's tokens out (include_prompt false), which rankwise's "
+            "text encoder does not do; pooling them in would give other vectors"
+        )
+    return modes
+
+
+def pool(mode: str, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """One sentence-transformers pooling mode over `hidden` [batch, length, dim] where `mask` is 1."""
+    import torch
+
+    rows = torch.arange(hidden.shape[0], device=hidden.device)
+    attended = mask.to(hidden.dtype).unsqueeze(-1)
+    if mode == "cls":
+        return hidden[rows, mask.to(torch.int).argmax(dim=1)]
+    if mode == "lasttoken":
+        last = hidden.shape[1] - 1 - mask.to(torch.int).flip(1).argmax(dim=1)
+        return hidden[rows, last]
+    if mode == "max":
+        return hidden.masked_fill(attended == 0, float("-inf")).max(dim=1).values
+    if mode == "weightedmean":
+        first = mask.to(torch.int).argmax(dim=1)
+        positions = torch.arange(1, hidden.shape[1] + 1, device=hidden.device, dtype=hidden.dtype)
+        weights = attended * (positions.view(1, -1) - first.view(-1, 1).to(hidden.dtype)).unsqueeze(-1)
+        return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
+    total = (hidden * attended).sum(1)
+    count = attended.sum(1).clamp(min=1e-9)
+    return total / (count.sqrt() if mode == "mean_sqrt_len_tokens" else count)
 
 
 class TextEncoder(HFTokenCounting, SwitchesAdapters):
@@ -58,13 +102,13 @@ class TextEncoder(HFTokenCounting, SwitchesAdapters):
         """Pooling, normalization and length limit from the sentence-transformers metadata and the config."""
         import torch
 
-        self.pooling = pooling_mode(location.read_json("1_Pooling/config.json") or {}, location)
+        self.pooling = pooling_modes(location.read_json("1_Pooling/config.json") or {}, location)
         modules = cast("list[dict[str, Any]]", location.read_json("modules.json") or [])
         self.normalize = any(m.get("type", "").endswith("Normalize") for m in modules)
         st_config = location.read_json("sentence_bert_config.json") or {}
         model_limit = min(self.tokenizer.model_max_length, config.max_position_embeddings)
         self.max_length = self.options.max_length or st_config.get("max_seq_length") or model_limit
-        self.hidden_size = config.hidden_size
+        self.hidden_size = config.hidden_size * len(self.pooling)  # the pooled vector: each mode's, concatenated
         self._torch = torch
 
     def _hidden_states(self, encoded: Any) -> torch.Tensor:
@@ -125,11 +169,11 @@ class TextEncoder(HFTokenCounting, SwitchesAdapters):
         return out
 
     def _pool(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        if self.pooling == "cls":
-            pooled = hidden[:, 0]
-        else:
-            weights = mask.unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
+        """Each mode of `self.pooling` over the attended tokens, concatenated, as sentence-transformers pools:
+        `cls` the first attended token and `lasttoken` the last (either padding side), `max` the largest
+        value per dimension, `mean` the mean (over the square root of the length for `mean_sqrt_len_tokens`),
+        `weightedmean` a mean weighted by position (1, 2, ... from the first attended token)."""
+        pooled = self._torch.cat([pool(mode, hidden, mask) for mode in self.pooling], dim=-1)
         if self.normalize:
             pooled = self._torch.nn.functional.normalize(pooled, p=2, dim=-1)
         return pooled

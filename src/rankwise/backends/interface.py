@@ -121,7 +121,7 @@ class Backend(Protocol):
 
 @runtime_checkable
 class Embedder(Backend, Protocol):
-    pooling: str
+    pooling: tuple[str, ...]  # sentence-transformers pooling modes, their vectors concatenated in this order
 
     def embed_unit(self, texts: Sequence[str]) -> np.ndarray:
         """Unit-length float32 vectors in input order, so that dot products are cosines."""

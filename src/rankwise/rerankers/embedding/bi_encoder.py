@@ -57,7 +57,7 @@ class EmbeddingReranker(PointwiseReranker):
     def describe(self) -> dict[str, Any]:
         return {
             **super().describe(),
-            "pooling": self.encoder.pooling,
+            "pooling": "+".join(self.encoder.pooling),
             "max_length": self.encoder.max_length,
             **self.passages.describe(),
         }

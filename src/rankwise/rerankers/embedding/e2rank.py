@@ -7,8 +7,9 @@ The prompt is the authors' evaluation prompt for TREC DL (`src/eval.py` of Aliba
 ["dl19"]`): documents written as `[i] text` (from 1) joined by newlines, each first cut to 1024 words, and
 the first K=20 candidates in first-stage order. The authors' checkpoints embed the pseudo-query through
 their chat template with last-token pooling; this method uses the encoder as it is (with `query_prefix`
-before the pseudo-query), so an encoder such as MiniLM sees the same text the paper's model does, and
-`E2Rank-0.6B` itself is refused by the text encoder, which has no last-token pooling.
+before the pseudo-query), so an encoder such as MiniLM sees the same text the paper's model does. The text
+encoder pools the last token as sentence-transformers does (`backends/encoder.py`), but E2Rank's own query
+instruction template has no preset yet, so its checkpoints are not registered.
 
 A small encoder's limit (MiniLM: 256 tokens) holds far less than 20 passages: the query and template are
 never cut (a query too long for them is an error), and the passages share the tokens left equally, a

@@ -23,7 +23,7 @@ def encoder_description(encoder: Embedder, model_label: str, passage_prefix: str
     """What must match between the encoder that built an index and the one that reads it."""
     return {
         "model": model_label,
-        "pooling": encoder.pooling,
+        "pooling": "+".join(encoder.pooling),  # "mean" for one mode, as indexes written before have it
         "max_length": encoder.max_length,
         "passage_prefix": passage_prefix,
     }
