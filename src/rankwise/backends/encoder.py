@@ -86,6 +86,17 @@ def pool(mode: str, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return total / (count.sqrt() if mode == "mean_sqrt_len_tokens" else count)
 
 
+def folder_prompts(location: ModelLocation) -> dict[str, str]:
+    """The texts sentence-transformers puts before queries and documents for this folder
+    (`config_sentence_transformers.json`), chosen as its `encode_query` and `encode_document` choose them: the
+    `query` prompt; the first of `document`, `passage`, `corpus`; else the `default_prompt_name`'s; else none."""
+    config = location.read_json("config_sentence_transformers.json") or {}
+    prompts = config.get("prompts") or {}
+    default = prompts.get(config.get("default_prompt_name") or "", "")
+    document = next((prompts[name] for name in ("document", "passage", "corpus") if name in prompts), default)
+    return {"query": prompts.get("query", default), "document": document}
+
+
 class TextEncoder(HFTokenCounting, SwitchesAdapters):
     backend_name = "transformers"
     capabilities = frozenset({Capability.EMBED, Capability.TOKEN_EMBED})
@@ -103,6 +114,7 @@ class TextEncoder(HFTokenCounting, SwitchesAdapters):
         import torch
 
         self.pooling = pooling_modes(location.read_json("1_Pooling/config.json") or {}, location)
+        self.prompts = folder_prompts(location)
         modules = cast("list[dict[str, Any]]", location.read_json("modules.json") or [])
         self.normalize = any(m.get("type", "").endswith("Normalize") for m in modules)
         st_config = location.read_json("sentence_bert_config.json") or {}

@@ -122,6 +122,8 @@ class Backend(Protocol):
 @runtime_checkable
 class Embedder(Backend, Protocol):
     pooling: tuple[str, ...]  # sentence-transformers pooling modes, their vectors concatenated in this order
+    # Optional: `prompts`, a mapping of "query" and "document" to the texts put before them by default (the
+    # folder's sentence-transformers prompts; `rerankers.embedding.passage_vectors.prefix_for` reads it).
 
     def embed_unit(self, texts: Sequence[str]) -> np.ndarray:
         """Unit-length float32 vectors in input order, so that dot products are cosines."""

@@ -402,7 +402,9 @@ def index(
     ),
     token_vectors: bool = typer.Option(False, help="With --encode: also store MaxSim token vectors."),
     dtype: str = typer.Option("float32", help="With --encode: float32 (exact), float16 or int8."),
-    passage_prefix: str = typer.Option("", help="With --encode: text put before each passage."),
+    passage_prefix: Optional[str] = typer.Option(
+        None, help="With --encode: text put before each passage (default: the folder's document prompt, if any)."
+    ),
     chunk_size: int = typer.Option(1024, help="With --encode: passages per resumable chunk."),
     resume: bool = typer.Option(False, help="Continue a killed --encode build from its last finished chunk."),
 ) -> None:

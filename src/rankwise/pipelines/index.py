@@ -12,7 +12,7 @@ from rankwise.errors import InputError
 from rankwise.io.corpus import check_indexable
 from rankwise.io.forward_index import ForwardIndex, ForwardIndexWriter, IndexSettings, corpus_fingerprint, text_digest
 from rankwise.pipelines.progress import OnProgress
-from rankwise.rerankers.embedding.passage_vectors import encoder_description
+from rankwise.rerankers.embedding.passage_vectors import encoder_description, prefix_for
 from rankwise.types import Candidate
 
 
@@ -22,7 +22,7 @@ def build_forward_index(
     model: str,
     token_vectors: bool = False,
     dtype: str = "float32",
-    passage_prefix: str = "",
+    passage_prefix: str | None = None,
     chunk_size: int = 1024,
     resume: bool = False,
     on_progress: OnProgress | None = None,
@@ -39,6 +39,7 @@ def build_forward_index(
     location = locate(model, runtime.backend)
     needs = {Capability.EMBED, Capability.TOKEN_EMBED} if token_vectors else {Capability.EMBED}
     encoder = open_backend(location, runtime, frozenset(needs), "index")
+    passage_prefix = prefix_for(encoder, "document", passage_prefix)
     digests = [text_digest(d.text) for d in documents]
     settings = IndexSettings(
         encoder=encoder_description(encoder, location.label, passage_prefix),

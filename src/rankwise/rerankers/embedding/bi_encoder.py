@@ -10,15 +10,20 @@ from rankwise.backends.interface import Capability, Embedder
 from rankwise.models.registry import TEXT_ENCODER
 from rankwise.options import option
 from rankwise.rerankers.base import PointwiseReranker
-from rankwise.rerankers.embedding.passage_vectors import PassageVectors
+from rankwise.rerankers.embedding.passage_vectors import PassageVectors, prefix_for
 from rankwise.types import Candidate, Query, ScoreKind
 
 
 @dataclass(frozen=True)
 class EmbeddingOptions:
-    # Some embedders (E5, BGE) expect instruction prefixes such as "query: ".
-    query_prefix: str = option("", help="text put before each query")
-    passage_prefix: str = option("", help="text put before each passage")
+    # Some embedders (E5, BGE, Qwen3-Embedding) expect instruction prefixes such as "query: "; their folders
+    # say so in sentence-transformers' prompts, which are the defaults.
+    query_prefix: str | None = option(
+        None, help="text put before each query (default: the folder's sentence-transformers query prompt, if any)"
+    )
+    passage_prefix: str | None = option(
+        None, help="text put before each passage (default: the folder's document prompt, if any)"
+    )
     index: str | None = option(
         None,
         help="a forward index folder (`rankwise index --encode`): passage vectors "
@@ -37,9 +42,9 @@ class EmbeddingReranker(PointwiseReranker):
     def __init__(self, encoder: Embedder, model_label: str, options: EmbeddingOptions):
         super().__init__(model_label)
         self.encoder = encoder
-        self.query_prefix = options.query_prefix
-        self.passage_prefix = options.passage_prefix
-        self.passages = PassageVectors(encoder, model_label, options.passage_prefix, options.index)
+        self.query_prefix = prefix_for(encoder, "query", options.query_prefix)
+        self.passage_prefix = prefix_for(encoder, "document", options.passage_prefix)
+        self.passages = PassageVectors(encoder, model_label, self.passage_prefix, options.index)
 
     def score_pairs_traced(
         self, pairs: Sequence[tuple[Query, Candidate]]

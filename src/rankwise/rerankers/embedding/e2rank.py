@@ -28,7 +28,7 @@ from rankwise.models.registry import TEXT_ENCODER
 from rankwise.options import option
 from rankwise.rerankers.base import BaseReranker
 from rankwise.rerankers.embedding.bi_encoder import EmbeddingOptions
-from rankwise.rerankers.embedding.passage_vectors import PassageVectors
+from rankwise.rerankers.embedding.passage_vectors import PassageVectors, prefix_for
 from rankwise.rerankers.prompts.embedding import E2RANK_DL, E2RANK_PASSAGE
 from rankwise.rerankers.prompts.shapes import check_template
 from rankwise.types import Candidate, Ranking, Request, ScoreKind
@@ -63,9 +63,11 @@ class E2RankReranker(BaseReranker):
             )
         check_template(prompt, ("query", "passages"), "e2rank's option prompt")
         self.encoder = encoder
-        self.query_prefix = options.query_prefix
+        self.query_prefix = prefix_for(encoder, "query", options.query_prefix)
         self.prompt_k, self.prompt, self.max_words = prompt_k, prompt, max_words
-        self.passages = PassageVectors(encoder, model_label, options.passage_prefix, options.index)
+        self.passages = PassageVectors(
+            encoder, model_label, prefix_for(encoder, "document", options.passage_prefix), options.index
+        )
         # Content tokens the encoder accepts in one text: its limit less the special tokens it adds.
         self.token_budget = encoder.max_length - encoder.special_token_count()
 

@@ -28,7 +28,7 @@ from rankwise.models.registry import TEXT_ENCODER
 from rankwise.options import option
 from rankwise.rerankers.base import BaseReranker
 from rankwise.rerankers.embedding.bi_encoder import EmbeddingOptions
-from rankwise.rerankers.embedding.passage_vectors import PassageVectors, Provenance
+from rankwise.rerankers.embedding.passage_vectors import PassageVectors, Provenance, prefix_for
 from rankwise.types import Ranking, Request, ScoreKind
 
 
@@ -54,8 +54,10 @@ class FastForwardReranker(BaseReranker):
     def __init__(self, encoder: Embedder, model_label: str, options: FastForwardOptions):
         super().__init__(model_label)
         self.encoder = encoder
-        self.query_prefix = options.query_prefix
-        self.passages = PassageVectors(encoder, model_label, options.passage_prefix, options.index)
+        self.query_prefix = prefix_for(encoder, "query", options.query_prefix)
+        self.passages = PassageVectors(
+            encoder, model_label, prefix_for(encoder, "document", options.passage_prefix), options.index
+        )
         self.alpha, self.early_stop_k = options.alpha, options.early_stop_k
         self.early_stop_step, self.early_stop_bound = options.early_stop_step, options.early_stop_bound
 

@@ -19,6 +19,14 @@ if TYPE_CHECKING:
     import numpy as np
 
 
+def prefix_for(encoder: Embedder, role: str, given: str | None) -> str:
+    """The text put before a query or a document (`role`): the one given, else the encoder's folder's own
+    sentence-transformers prompt for that role (none for an encoder that declares none)."""
+    if given is not None:
+        return given
+    return (getattr(encoder, "prompts", None) or {}).get(role, "")
+
+
 def encoder_description(encoder: Embedder, model_label: str, passage_prefix: str) -> dict[str, Any]:
     """What must match between the encoder that built an index and the one that reads it."""
     return {

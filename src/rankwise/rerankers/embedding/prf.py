@@ -17,7 +17,7 @@ from rankwise.models.registry import TEXT_ENCODER
 from rankwise.options import option
 from rankwise.rerankers.base import BaseReranker
 from rankwise.rerankers.embedding.bi_encoder import EmbeddingOptions
-from rankwise.rerankers.embedding.passage_vectors import PassageVectors
+from rankwise.rerankers.embedding.passage_vectors import PassageVectors, prefix_for
 from rankwise.types import Ranking, Request, ScoreKind
 
 
@@ -39,8 +39,9 @@ class EmbeddingPRFReranker(BaseReranker):
         super().__init__(model_label)
         self.encoder = encoder
         self.prf_k, self.prf_beta = options.prf_k, options.prf_beta
-        self.query_prefix, self.passage_prefix = options.query_prefix, options.passage_prefix
-        self.passages = PassageVectors(encoder, model_label, options.passage_prefix, options.index)
+        self.query_prefix = prefix_for(encoder, "query", options.query_prefix)
+        self.passage_prefix = prefix_for(encoder, "document", options.passage_prefix)
+        self.passages = PassageVectors(encoder, model_label, self.passage_prefix, options.index)
 
     def _rerank(self, requests: list[Request]) -> list[Ranking]:
         import numpy as np
