@@ -3,8 +3,9 @@
 For each query, the candidates are its pooled first-stage passages (a collection folder's, or a lists
 file's) or, with a corpus, bm25s's top `depth` over it; the miner reranks them with `reranker` and takes
 the best-scored passages that are not judged relevant as hard negatives, as sentence-transformers'
-`mine_hard_negatives` does with an embedding model. The guard ("Hard Negatives or False Negatives", Qu et
-al. / RocketQA's denoising): a candidate the reranker scores above `positive - margin` for the query's
+`mine_hard_negatives` does with an embedding model. The guard ("Hard Negatives or False Negatives:
+Correcting Pooling Bias in Training Neural Ranking Models", Cai et al., CIKM 2022; RocketQA's denoising, Qu
+et al., 2021, is the same idea): a candidate the reranker scores above `positive - margin` for the query's
 worst-scored positive is probably an unjudged relevant passage and is dropped, counted, rather than
 taught as a negative. With `margin` None the guard is off."""
 
