@@ -28,6 +28,7 @@ METHODS: dict[str, str] = {
     "first": "rankwise.rerankers.listwise.llm:FirstReranker",
     "listwise-generate": "rankwise.rerankers.listwise.llm:ListwiseGenerateReranker",
     "prp": "rankwise.rerankers.pairwise.prp:PairwiseReranker",
+    "sparse-pairwise": "rankwise.rerankers.pairwise.sparse:SparsePairwiseReranker",
     "setwise": "rankwise.rerankers.pairwise.setwise:SetwiseReranker",
     "icr": "rankwise.rerankers.listwise.icr:ICRReranker",
     "jointrank": "rankwise.rerankers.listwise.jointrank:JointRankReranker",
