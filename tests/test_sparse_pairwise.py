@@ -12,6 +12,7 @@ import pytest
 
 from rankwise import Reranker
 from rankwise.rerankers.pairwise import sparse
+from rankwise.rerankers.shared import pairwise_aggregation as aggregation
 
 REFERENCE = json.loads((Path(__file__).parent / "reference" / "ictir22_aggregation.json").read_text())
 N = REFERENCE["n"]
@@ -31,7 +32,7 @@ def test_the_windowed_and_grouped_samplers_pick_the_repositorys_pairs():
 
 @pytest.mark.parametrize("name", ["additive", "greedy", "pagerank"])
 def test_aggregators_give_the_repositorys_scores(name):
-    ours = sparse.AGGREGATORS[name](N, PREFERENCES)
+    ours = aggregation.AGGREGATORS[name](N, PREFERENCES)
     theirs = [REFERENCE[name][str(i)] for i in range(N)]
     assert np.abs(np.array(ours) - np.array(theirs)).max() < 1e-6
 
@@ -39,7 +40,7 @@ def test_aggregators_give_the_repositorys_scores(name):
 def test_kwiksort_gives_the_repositorys_order():
     # The repository scores items[i] as n - order[i] (positions, not ranks): its order is read back from that.
     their_order = [N - int(REFERENCE["kwiksort_rowsum"][str(i)]) for i in range(N)]
-    scores = sparse.kwiksort(N, PREFERENCES)
+    scores = aggregation.kwiksort(N, PREFERENCES)
     assert sorted(range(N), key=lambda i: -scores[i]) == their_order
 
 
@@ -50,7 +51,7 @@ def test_bradley_terry_recovers_the_merits_behind_consistent_preferences():
     for a, b in pairs:
         p = 1 / (1 + np.exp(-(merits[a] - merits[b])))
         preferences[(a, b)], preferences[(b, a)] = p, 1 - p
-    fitted = np.array(sparse.bradley_terry(len(merits), preferences, penalty=1e-6))
+    fitted = np.array(aggregation.bradley_terry(len(merits), preferences, penalty=1e-6))
     assert list(np.argsort(-fitted)) == list(np.argsort(-merits))
     assert np.abs((fitted - fitted.mean()) - (merits - merits.mean())).max() < 1e-2
 
@@ -66,7 +67,7 @@ def test_the_budget_bounds_the_pairs_each_sampler_compares():
 
 def test_the_method_judges_only_the_sampled_pairs(flea_docs):
     loaded = Reranker.load("smollm2-135m", method="sparse-pairwise", batch_size=8)
-    for aggregator in sorted(sparse.AGGREGATORS):
+    for aggregator in sorted(aggregation.AGGREGATORS):
         reranker = sparse.SparsePairwiseReranker.build(
             loaded.lm, "smollm2-135m", sampler="windowed", comparisons=5, top_k=5, aggregator=aggregator
         )

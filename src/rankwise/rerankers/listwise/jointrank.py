@@ -6,8 +6,11 @@ precedes in that block); a passage's score is its win rate over all its comparis
 Blocks follow a replicated design: replica 0 cuts the first-stage order into contiguous blocks of near-equal
 size (at most `block_size`), and each further replica cuts a seeded random permutation the same way, so
 every passage is in exactly `replicas` blocks and the comparison graph connects blocks of the first
-replica. Cost: replicas x ceil(k / block_size) listwise calls per query, all independent. PageRank
-aggregation (in the JointRank paper) is not offered; win rate is."""
+replica. Cost: replicas x ceil(k / block_size) listwise calls per query, all independent.
+
+`aggregator=pagerank` (the paper's other aggregation) scores passages by PageRank instead, on the graph
+with an edge from each implicit comparison's loser to its winner, weighted by the share of the blocks
+holding both in which the winner came first (`shared/pairwise_aggregation.pagerank`)."""
 
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ from rankwise.models.resolve import ModelLocation
 from rankwise.options import option
 from rankwise.rerankers.base import BaseReranker
 from rankwise.rerankers.listwise.sliding_window import SlidingWindowReranker, Window
+from rankwise.rerankers.shared.pairwise_aggregation import pagerank
 from rankwise.types import Ranking, Request, ScoreKind
 
 
@@ -33,6 +37,9 @@ class JointRankOptions:
     replicas: int = option(2, minimum=1, help="blocks each passage appears in")
     top_k: int = option(100, minimum=1, help="only the first stage's top k are reranked")
     seed: int = option(0, help="seed of the random replicas")
+    aggregator: Literal["win-rate", "pagerank"] = option(
+        "win-rate", help="win-rate: the share of comparisons won; pagerank: PageRank on the loser -> winner graph"
+    )
 
 
 def _chunks(order: list[int], block_size: int) -> list[list[int]]:
@@ -71,6 +78,17 @@ def win_rates(count: int, block_orders: list[list[int]]) -> list[float]:
     return [w / c if c else 0.0 for w, c in zip(wins, comparisons)]
 
 
+def block_preferences(block_orders: list[list[int]]) -> dict[tuple[int, int], float]:
+    """P(a beats b) for every pair that shared a block: the share of those blocks in which a came first."""
+    wins: dict[tuple[int, int], int] = {}
+    for order in block_orders:
+        for rank, winner in enumerate(order):
+            for loser in order[rank + 1 :]:
+                wins[(winner, loser)] = wins.get((winner, loser), 0) + 1
+                wins.setdefault((loser, winner), 0)
+    return {(a, b): won / (won + wins[(b, a)]) for (a, b), won in wins.items()}
+
+
 class JointRankReranker(BaseReranker):
     top_k: int  # always set: these methods reorder only their first top_k candidates
 
@@ -84,7 +102,7 @@ class JointRankReranker(BaseReranker):
     def __init__(self, ranker: SlidingWindowReranker, model_label: str, options: JointRankOptions):
         super().__init__(model_label)
         self.ranker, self.block_size, self.replicas = ranker, options.block_size, options.replicas
-        self.top_k, self.seed = options.top_k, options.seed
+        self.top_k, self.seed, self.aggregator = options.top_k, options.seed, options.aggregator
         self.token_counter = ranker.token_counter
 
     @classmethod
@@ -115,7 +133,9 @@ class JointRankReranker(BaseReranker):
         for request, design in zip(requests, designs):
             orders = [[block[i] for i in next(results).order] for block in design]
             head = min(len(request.candidates), self.top_k)
-            rates = win_rates(head, orders)
+            rates = (
+                win_rates(head, orders) if self.aggregator == "win-rate" else pagerank(head, block_preferences(orders))
+            )
             order = sorted(range(head), key=lambda i: -rates[i])  # stable: ties keep the first-stage order
             rankings.append(
                 Ranking.from_head(
@@ -127,6 +147,7 @@ class JointRankReranker(BaseReranker):
                         "llm_calls": len(design),
                         "block_size": self.block_size,
                         "replicas": self.replicas,
+                        "aggregator": self.aggregator,
                         "ranker": self.ranker.method,
                     },
                 )
@@ -139,6 +160,7 @@ class JointRankReranker(BaseReranker):
             "ranker": self.ranker.method,
             "block_size": self.block_size,
             "replicas": self.replicas,
+            "aggregator": self.aggregator,
             "top_k": self.top_k,
             "seed": self.seed,
         }
