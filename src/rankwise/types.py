@@ -16,11 +16,13 @@ from rankwise.scoring import sigmoid_scalar
 @dataclass(frozen=True)
 class Query:
     """A query; `instruction` is the task instruction a request gives for it (filling the instruction slot of
-    prompts that have one, such as Qwen3-Reranker's), None for the method's own."""
+    prompts that have one, such as Qwen3-Reranker's), None for the method's own; `feedback` the docids of
+    candidates the user marked relevant (explicit relevance feedback, for methods that use it)."""
 
     qid: str
     text: str
     instruction: str | None = None
+    feedback: tuple[str, ...] = ()
 
 
 @dataclass
@@ -61,17 +63,41 @@ class Request:
 
     @classmethod
     def build(
-        cls, query: Query | str, candidates: Sequence[CandidateLike], qid: str = "q0", instruction: str | None = None
+        cls,
+        query: Query | str,
+        candidates: Sequence[CandidateLike],
+        qid: str = "q0",
+        instruction: str | None = None,
+        feedback: Sequence[str] | None = None,
     ) -> Request:
-        """Accept plain strings for the query and passages; a plain passage's docid is its position."""
+        """Accept plain strings for the query and passages; a plain passage's docid is its position.
+        `feedback`: docids of candidates the user marked relevant."""
         if isinstance(query, str):
             query = Query(qid=qid, text=query, instruction=instruction)
         elif instruction is not None:
-            query = Query(query.qid, query.text, instruction)
+            query = Query(query.qid, query.text, instruction, query.feedback)
         if isinstance(candidates, (str, bytes)):
             raise InputError("candidates must be a list of passages, not a single string")
         normalized = [c if isinstance(c, Candidate) else _candidate_from_plain(i, c) for i, c in enumerate(candidates)]
+        if feedback is not None:
+            query = Query(query.qid, query.text, query.instruction, checked_feedback(query.qid, feedback, normalized))
         return cls(query=query, candidates=normalized)
+
+
+def checked_feedback(qid: str, feedback: Sequence[str], candidates: Sequence[Candidate]) -> tuple[str, ...]:
+    """The docids a user marked relevant, each one of the query's candidates (a plain passage's docid is its
+    position, as text)."""
+    if isinstance(feedback, (str, bytes)):
+        raise InputError(f"query {qid!r}: feedback must be a list of docids, not a single string")
+    docids = {c.docid for c in candidates}
+    given = [str(d) for d in feedback]
+    unknown = [d for d in given if d not in docids]
+    if unknown:
+        raise InputError(
+            f"query {qid!r}: feedback names {', '.join(map(repr, unknown[:5]))}, not among its candidates; "
+            "feedback marks candidates of the request as relevant"
+        )
+    return tuple(dict.fromkeys(given))
 
 
 def _candidate_from_plain(position: int, value: object) -> Candidate:

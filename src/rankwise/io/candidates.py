@@ -107,8 +107,11 @@ def _parse_entry(entry: Any, where: str, source: str, line: int | None, index: i
     if len(qids) > 1:
         raise fail(f"hits carry different query ids {sorted(qids)}")
     qid = qids.pop() if qids else str(index)
+    feedback = entry.get("feedback")
+    if feedback is not None and not (isinstance(feedback, list) and all(isinstance(d, (str, int)) for d in feedback)):
+        raise fail("'feedback' must be a list of docids (the candidates marked relevant)")
     try:
-        return Request(query=Query(qid=qid, text=query_text), candidates=candidates)
+        return Request.build(Query(qid=qid, text=query_text), candidates, feedback=feedback)
     except InputError as e:
         raise fail(e.problem) from None
 

@@ -50,6 +50,8 @@ class BaseReranker(ABC):
     calibration: Calibration | None = None
     # True when the method's prompt has an instruction slot that a request's `Query.instruction` fills.
     takes_instruction: bool = False
+    # True when the method uses explicit relevance feedback (`Query.feedback`: candidates marked relevant).
+    takes_feedback: bool = False
     # The backend, when its model carries unmerged LoRA adapters (runtime option `adapters`) that a server
     # switches between per batch of requests; None otherwise (a composition's several models included).
     adapters: AdapterSwitching | None = None
@@ -93,10 +95,13 @@ class BaseReranker(ABC):
         min_probability: float | None = None,
         coverage: float | None = None,
         instruction: str | None = None,
+        feedback: Sequence[str] | None = None,
     ) -> Ranking:
         """`instruction` fills the instruction slot of prompts that have one (Qwen3-Reranker's, mxbai v2's) for
-        this query; a method without one refuses it."""
-        request = Request.build(query, candidates, qid=qid, instruction=instruction)
+        this query; a method without one refuses it. `feedback`: docids of candidates the user marked relevant
+        (positions as text for plain passages), for methods that take explicit feedback (embedding-prf,
+        maxsim); others refuse it."""
+        request = Request.build(query, candidates, qid=qid, instruction=instruction, feedback=feedback)
         return self.rerank_batch([request], top_n=top_n, min_probability=min_probability, coverage=coverage)[0]
 
     def rerank_batch(
@@ -128,6 +133,8 @@ class BaseReranker(ABC):
             raise InputError(f"min_probability must be in [0, 1], got {min_probability}")
         if not self.takes_instruction and any(r.query.instruction is not None for r in requests):
             raise InputError(self.no_instruction_slot())
+        if not self.takes_feedback and any(r.query.feedback for r in requests):
+            raise InputError(self.no_feedback())
         depth = (
             self.calibration.cutoff_depth(coverage)
             if adaptive and self.calibration is not None and coverage is not None
@@ -167,6 +174,13 @@ class BaseReranker(ABC):
             "prompts that take one (llm-pointwise with qwen3_reranker or mxbai_rerank_v2)"
         )
 
+    def no_feedback(self) -> str:
+        """Why a request's relevance feedback is refused by a method that does not use it."""
+        return (
+            f"{self.method!r} over {self.model_label!r} does not use relevance feedback; the methods that do are "
+            "embedding-prf and maxsim with prf_k > 0 (the marked passages replace their pseudo-relevant ones)"
+        )
+
     def scored_requests(self, requests: Sequence[Request]) -> list[ScoredRequest]:
         """Per request, each candidate's score in input order and the ranking's trace: the one interface
         through which a server batches every method (several requests per call; split ones too when
@@ -204,6 +218,7 @@ class WrappingReranker(BaseReranker):
         self.token_counter = inner.token_counter
         self.top_k = inner.top_k
         self.takes_instruction = inner.takes_instruction
+        self.takes_feedback = inner.takes_feedback
         self.adapters = inner.adapters
 
     def scored_requests(self, requests: Sequence[Request]) -> list[ScoredRequest]:

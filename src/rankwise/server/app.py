@@ -288,6 +288,7 @@ def _declare_bearer_auth(app: FastAPI) -> None:
 
 CALIBRATED_FIELDS = ("min_relevance", "coverage")  # meaningful only for a model served with a calibration
 INSTRUCTION_FIELDS = ("instruction",)  # meaningful only for a prompt with an instruction slot
+FEEDBACK_FIELDS = ("feedback",)  # meaningful only for methods that use explicit relevance feedback
 
 
 def _describe_served_models(app: FastAPI, service: ServiceState) -> None:
@@ -305,6 +306,7 @@ def _describe_served_models(app: FastAPI, service: ServiceState) -> None:
         rerankers = [m.reranker for m in service.models.values() if m.reranker is not None]
         refused = () if any(r.calibration is not None for r in rerankers) else CALIBRATED_FIELDS
         refused += () if any(r.takes_instruction for r in rerankers) else INSTRUCTION_FIELDS
+        refused += () if any(r.takes_feedback for r in rerankers) else FEEDBACK_FIELDS
         schema = copy.deepcopy(schema)
         for component in schema.get("components", {}).get("schemas", {}).values():
             properties = component.get("properties", {})

@@ -107,6 +107,7 @@ async def scores_for(
     docids: list[str] | None = None,
     first_stage_scores: list[float] | None = None,
     instruction: str | None = None,
+    feedback: list[int] | None = None,
 ) -> Scored:
     """The raw score of every text, in order, what kind of score they are, and the methods' traces. The
     candidates' docids are `docids` (the documents' own ids, which a forward index is keyed by) or their
@@ -115,10 +116,16 @@ async def scores_for(
     reranker = target.ready_reranker(service)
     if instruction is not None and not reranker.takes_instruction:  # before batching: never fail a shared batch
         raise ApiError(422, reranker.no_instruction_slot(), ["instruction"])
+    if feedback and not reranker.takes_feedback:
+        raise ApiError(422, reranker.no_feedback(), ["feedback"])
+    if feedback and max(feedback) >= len(texts):
+        raise ApiError(422, f"feedback index {max(feedback)} is past the {len(texts)} documents", ["feedback"])
     names = docids if docids is not None else [str(i) for i in range(len(texts))]
+    marked = tuple(dict.fromkeys(names[i] for i in feedback or ()))
     scores = first_stage_scores if first_stage_scores is not None else [None] * len(texts)
     work_request = RerankWork(
-        Query("request", query, instruction), [Candidate(d, t, score=s) for d, t, s in zip(names, texts, scores)]
+        Query("request", query, instruction, marked),
+        [Candidate(d, t, score=s) for d, t, s in zip(names, texts, scores)],
     )
     try:
         batcher = target.model.batcher

@@ -56,7 +56,16 @@ async def _rerank(service: ServiceState, body: RerankRequest, request: Request, 
     texts, total_tokens = await on_inference_thread(target, request, lambda: tokenized(body, reranker, texts))
     docids = document_ids(body)
     scored = await scores_for(
-        service, target, request, body.query, texts, "documents", docids, first_stage_scores(body), body.instruction
+        service,
+        target,
+        request,
+        body.query,
+        texts,
+        "documents",
+        docids,
+        first_stage_scores(body),
+        body.instruction,
+        body.feedback,
     )
     return await run_in_threadpool(
         response,

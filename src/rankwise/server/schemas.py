@@ -111,6 +111,12 @@ class RerankRequest(BaseModel):
     instruction: Optional[NonBlank] = Field(
         None, description="The task instruction for prompts with an instruction slot (Qwen3-Reranker's); else a 422."
     )
+    feedback: Optional[list[json_integer(0)]] = Field(
+        None,
+        description="Indices of documents the user marked relevant (explicit relevance feedback), for methods "
+        "that use it (embedding-prf, maxsim); else a 422.",
+        json_schema_extra={"maxItems": 1000},
+    )
 
 
 class ReturnedDocument(BaseModel):

@@ -6,7 +6,8 @@ come from the same forward pass as the pooled embedding, so it costs what `embed
 
 Feedback: the centroid of the pooled vectors of the query's top `prf_k` passages by MaxSim; the final
 score is z(MaxSim) + prf_beta * z(cosine with that centroid), z-scored within the query's candidate list
-(so, like `embedding-prf`, a query's candidates are scored together). `prf_k=0` gives plain MaxSim.
+(so, like `embedding-prf`, a query's candidates are scored together). `prf_k=0` gives plain MaxSim. With
+explicit feedback (a request's `feedback`: candidates the user marked relevant), the centroid is theirs.
 
 Measured on TREC DL 2021 (BM25 top-100, nDCG@10; the only data used to choose anything): pooled cosine
 0.5785, MaxSim 0.6024, MaxSim + feedback (k=3, beta=1) 0.6264. k in {2,3,4,5} and beta in 0.3..3 all
@@ -22,7 +23,7 @@ from rankwise.models.registry import TEXT_ENCODER
 from rankwise.options import option
 from rankwise.rerankers.base import BaseReranker
 from rankwise.rerankers.embedding.bi_encoder import EmbeddingOptions
-from rankwise.rerankers.embedding.passage_vectors import PassageVectors, prefix_for
+from rankwise.rerankers.embedding.passage_vectors import PassageVectors, marked, prefix_for
 from rankwise.types import Ranking, Request, ScoreKind
 
 if TYPE_CHECKING:
@@ -61,6 +62,7 @@ class MaxSimReranker(BaseReranker):
         self.passages = PassageVectors(encoder, model_label, self.passage_prefix, options.index, needs_tokens=True)
         self.prf_k, self.prf_beta = options.prf_k, options.prf_beta
         self.score_kind = ScoreKind.STANDARDIZED if self.prf_k else ScoreKind.COSINE  # MaxSim is a mean of cosines
+        self.takes_feedback = self.prf_k > 0  # explicit feedback replaces the pseudo-relevant passages
 
     def _rerank(self, requests: list[Request]) -> list[Ranking]:
         import numpy as np
@@ -78,7 +80,7 @@ class MaxSimReranker(BaseReranker):
             if k == 0:
                 rankings.append(Ranking.from_scores(request, late.tolist(), trace={"score": "maxsim", **looked_up}))
                 continue
-            top = np.argsort(-late, kind="stable")[:k]
+            top = marked(request) or np.argsort(-late, kind="stable")[:k].tolist()
             centroid = vectors[top].mean(0)
             feedback = vectors @ (centroid / max(float(np.linalg.norm(centroid)), 1e-12))
             scores = zscores(late) + self.prf_beta * zscores(feedback)
@@ -89,6 +91,7 @@ class MaxSimReranker(BaseReranker):
                     trace={
                         "score": "z(maxsim) + prf_beta * z(cosine to feedback centroid)",
                         "feedback_docids": [request.candidates[i].docid for i in top],
+                        "feedback": "explicit" if request.query.feedback else "pseudo",
                         **looked_up,
                     },
                 )

@@ -13,10 +13,16 @@ from typing import TYPE_CHECKING, Any
 
 from rankwise.backends.interface import Embedder
 from rankwise.io.forward_index import ForwardIndex
-from rankwise.types import Candidate
+from rankwise.types import Candidate, Request
 
 if TYPE_CHECKING:
     import numpy as np
+
+
+def marked(request: Request) -> list[int]:
+    """Positions of the candidates the request's user marked relevant (explicit feedback), in candidate order."""
+    feedback = set(request.query.feedback)
+    return [i for i, c in enumerate(request.candidates) if c.docid in feedback]
 
 
 def prefix_for(encoder: Embedder, role: str, given: str | None) -> str:

@@ -1,6 +1,7 @@
 """Bi-encoder reranking with pseudo-relevance feedback in embedding space (Rocchio): the query vector is
 moved towards the mean of its top `prf_k` passages, q' = q + prf_beta * mean(top-k), and every candidate
-is scored by its cosine with q'.
+is scored by its cosine with q'. With explicit feedback (a request's `feedback`: candidates the user marked
+relevant), those passages are the feedback instead of the top `prf_k`.
 
 It needs a query's whole candidate list at once (the feedback passages are that query's best), so it is
 a listwise method, not pair scoring: splitting a query's candidates would change its scores. It costs the
@@ -17,7 +18,7 @@ from rankwise.models.registry import TEXT_ENCODER
 from rankwise.options import option
 from rankwise.rerankers.base import BaseReranker
 from rankwise.rerankers.embedding.bi_encoder import EmbeddingOptions
-from rankwise.rerankers.embedding.passage_vectors import PassageVectors, prefix_for
+from rankwise.rerankers.embedding.passage_vectors import PassageVectors, marked, prefix_for
 from rankwise.types import Ranking, Request, ScoreKind
 
 
@@ -34,6 +35,7 @@ class EmbeddingPRFReranker(BaseReranker):
     Options = EmbeddingPRFOptions
 
     score_kind = ScoreKind.COSINE  # with the expanded query vector
+    takes_feedback = True
 
     def __init__(self, encoder: Embedder, model_label: str, options: EmbeddingPRFOptions):
         super().__init__(model_label)
@@ -53,9 +55,10 @@ class EmbeddingPRFReranker(BaseReranker):
             start, offset = offset, offset + len(request.candidates)
             vectors = passages[start:offset]
             first = vectors @ query
-            k = min(self.prf_k, len(first))
+            top = marked(request)
+            k = len(top) or min(self.prf_k, len(first))
             if k:
-                top = np.argsort(-first, kind="stable")[:k]
+                top = top or np.argsort(-first, kind="stable")[:k].tolist()
                 expanded = query + self.prf_beta * vectors[top].mean(0)
                 scores = vectors @ (expanded / max(float(np.linalg.norm(expanded)), 1e-12))
             else:
@@ -66,6 +69,7 @@ class EmbeddingPRFReranker(BaseReranker):
                     scores.tolist(),
                     trace={
                         "feedback_docids": [request.candidates[i].docid for i in (top if k else [])],
+                        "feedback": "explicit" if request.query.feedback else "pseudo",
                         **provenance.trace(start, offset),
                     },
                 )

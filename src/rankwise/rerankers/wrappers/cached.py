@@ -44,6 +44,7 @@ class CachedReranker(WrappingReranker):
     def _key(self, query: Query, texts: Sequence[str]) -> str:
         # A request's instruction changes the scores: it is part of the key (keys without one are unchanged).
         parts = [self._prefix, query.text, list(texts)] + ([query.instruction] if query.instruction is not None else [])
+        parts += [["feedback", *query.feedback]] if query.feedback else []  # keys without feedback are unchanged
         payload = json.dumps(parts, ensure_ascii=False)
         return hashlib.sha256(payload.encode("utf-8", errors="surrogatepass")).hexdigest()
 
