@@ -45,7 +45,9 @@ def test_each_loss_gets_the_rows_its_sentence_transformers_loss_reads():
 
 
 def test_an_unknown_loss_is_refused_before_any_work(tmp_path):
-    with pytest.raises(InputError, match="option loss='hinge' must be one of listnet, lambdaloss, bce, margin_mse"):
+    with pytest.raises(
+        InputError, match="option loss='hinge' must be one of listnet, lambdaloss, neural_ndcg, bce, margin_mse"
+    ):
         train_cross_encoder("minilm-embed", [_group()], tmp_path, CrossEncoderTrainingConfig(loss="hinge"))
     with pytest.raises(InputError, match="option warmup_ratio=2 must be <= 1"):
         CrossEncoderTrainingConfig(warmup_ratio=2)

@@ -85,6 +85,12 @@ def _margin_mse(model: Any) -> Any:
     return MarginMSELoss(model)
 
 
+def _neural_ndcg(model: Any) -> Any:
+    from rankwise.pipelines.train.neural_ndcg import neural_ndcg_loss
+
+    return neural_ndcg_loss(model)
+
+
 def _bce(model: Any) -> Any:
     from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss
 
@@ -101,6 +107,12 @@ LOSSES = {
         "LambdaLoss, NDCG-Loss2++ (teacher logits scaled to relevance 0..3 per list)",
         lambda samples: _listwise_rows(samples, lambda v: _scaled(v, 3.0)),
         _lambdaloss,
+    ),
+    "neural_ndcg": LossRecipe(
+        "NeuralNDCG (Pobrotyn and Bialobrzeski, 2021; allRank's deterministic variant: NeuralSort and Sinkhorn; "
+        "teacher logits scaled to relevance 0..3 per list)",
+        lambda samples: _listwise_rows(samples, lambda v: _scaled(v, 3.0)),
+        _neural_ndcg,
     ),
     "bce": LossRecipe("BinaryCrossEntropyLoss (teacher logits scaled to 0..1 per list)", _pointwise_rows, _bce),
     "margin_mse": LossRecipe(
