@@ -90,6 +90,10 @@ def test_the_service_takes_feedback_as_document_indices(prf, minilm, flea_docs):
         problem = f"feedback index {len(texts)} is past the {len(texts)} documents"
         assert past.status_code == 422 and problem in past.json()["error"]
         assert "feedback" in json.dumps(httpx.get(f"{base}/openapi.json").json()["components"])
+        tei = httpx.post(f"{base}/rerank", json={"query": QUERY, "texts": texts, "feedback": [1, 3]}, timeout=60)
+        assert [r["index"] for r in tei.json()] == [int(d) for d in expected.docids]
+        voyage = httpx.post(f"{base}/voyage/v1/rerank", json={**body, "model": "prf"}, timeout=60)
+        assert [r["index"] for r in voyage.json()["data"]] == [int(d) for d in expected.docids]
     plain = create_app(minilm, ServerSettings(model_name="minilm-embed"))
     with threaded_server(plain) as base:
         refused = httpx.post(f"{base}/v2/rerank", json={"query": QUERY, "documents": texts, "feedback": [0]})

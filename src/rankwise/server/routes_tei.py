@@ -52,7 +52,9 @@ async def _rerank_tei(service: ServiceState, body: TEIRequest, request: Request)
     texts = await on_inference_thread(
         target, request, lambda: fit_model_tokens(reranker, body.query, texts, body.truncate)
     )
-    scored = await scores_for(service, target, request, body.query, texts, "texts", instruction=body.instruction)
+    scored = await scores_for(
+        service, target, request, body.query, texts, "texts", instruction=body.instruction, feedback=body.feedback
+    )
     return await run_in_threadpool(_response, body, texts, scored)
 
 

@@ -36,7 +36,9 @@ async def _rerank(service: ServiceState, body: VoyageRequest, request: Request) 
         return cut, token_count(token_counter(reranker), body.query, cut)
 
     texts, tokens = await on_inference_thread(target, request, fitted)
-    scored = await scores_for(service, target, request, body.query, texts, "documents", instruction=body.instruction)
+    scored = await scores_for(
+        service, target, request, body.query, texts, "documents", instruction=body.instruction, feedback=body.feedback
+    )
     order = scored.kept(None, None)[: body.top_k]
     relevance = scored.relevance
     answer = VoyageResponse(

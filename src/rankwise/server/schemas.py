@@ -62,6 +62,10 @@ def _json_probability(value: Any) -> Any:
     return float(value)
 
 
+FEEDBACK_HELP = (
+    "Indices of the documents the user marked relevant (explicit relevance feedback), for methods that use it "
+    "(embedding-prf, maxsim); else a 422."
+)
 MODEL_HELP = "The served model or LoRA adapter to answer with (see /v1/models); absent: the first served."
 
 JsonProbability = Annotated[
@@ -112,10 +116,7 @@ class RerankRequest(BaseModel):
         None, description="The task instruction for prompts with an instruction slot (Qwen3-Reranker's); else a 422."
     )
     feedback: Optional[list[json_integer(0)]] = Field(
-        None,
-        description="Indices of documents the user marked relevant (explicit relevance feedback), for methods "
-        "that use it (embedding-prf, maxsim); else a 422.",
-        json_schema_extra={"maxItems": 1000},
+        None, description=FEEDBACK_HELP, json_schema_extra={"maxItems": 1000}
     )
 
 
@@ -197,6 +198,9 @@ class TEIRequest(BaseModel):
     coverage: Optional[JsonProbability] = Field(None, description=COVERAGE_HELP)
     instruction: Optional[NonBlank] = Field(
         None, description="The task instruction for prompts with an instruction slot (Qwen3-Reranker's); else a 422."
+    )
+    feedback: Optional[list[json_integer(0)]] = Field(
+        None, description=FEEDBACK_HELP, json_schema_extra={"maxItems": 1000}
     )
 
 
@@ -289,6 +293,9 @@ class VoyageRequest(BaseModel):
     return_documents: StrictBool = False
     instruction: Optional[NonBlank] = Field(
         None, description="The task instruction for prompts with an instruction slot (Qwen3-Reranker's); else a 422."
+    )
+    feedback: Optional[list[json_integer(0)]] = Field(
+        None, description=FEEDBACK_HELP, json_schema_extra={"maxItems": 1000}
     )
 
 
