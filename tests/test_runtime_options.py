@@ -101,8 +101,9 @@ def test_serve_and_bench_and_label_take_the_same_flags_as_rerank(monkeypatch, tm
         return real_load(*args, **kwargs)
 
     monkeypatch.setattr(Reranker, "load", staticmethod(recording_load))
-    monkeypatch.setattr(rankwise.server, "create_app", lambda loader, settings: loader)
-    monkeypatch.setattr(serve_module, "run", lambda loader, *a, **k: loader())  # load at once, serve nothing
+    monkeypatch.setattr(rankwise.server, "create_app", lambda served, settings: served)
+    # load every served model at once, serve nothing
+    monkeypatch.setattr(serve_module, "run", lambda served, *a, **k: [model.reranker() for model in served])
     # --device, not --threads: a thread count would stay set for the rest of the test session
     result = runner.invoke(
         app, ["serve", "-m", "minilm-embed", "--device", "cpu", "-O", "batch_size=8", "-O", "query_prefix=q: "]

@@ -33,6 +33,7 @@ SPECS = {
     "first": (SMOLLM, {}),
     "listwise-generate": (SMOLLM, {}),
     "prp": (SMOLLM, {}),
+    "sparse-pairwise": (SMOLLM, {"comparisons": 4, "top_k": 4}),
     "setwise": (SMOLLM, {}),
     "icr": (SMOLLM, {}),
     "jointrank": (SMOLLM, {"block_size": 2}),

@@ -65,6 +65,7 @@ def test_the_budget_bounds_the_pairs_each_sampler_compares():
     assert sparse.sampled_pairs("random", 20, 60, seed=3) == sparse.sampled_pairs("random", 20, 60, seed=3)
 
 
+@pytest.mark.slow  # 27 s; test_server_every_method runs the method end to end over HTTP in the default run
 def test_the_method_judges_only_the_sampled_pairs(flea_docs):
     loaded = Reranker.load("smollm2-135m", method="sparse-pairwise", batch_size=8)
     for aggregator in sorted(aggregation.AGGREGATORS):
