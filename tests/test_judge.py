@@ -223,3 +223,13 @@ def test_an_unknown_preset_is_refused_with_the_choices(chain_judge):
 @pytest.fixture(scope="module")
 def qwen_tokenizer():
     return tiny_models.qwen_tokenizer()
+
+
+def test_plot_labels_tell_two_qrels_files_of_one_name_apart(tmp_path):
+    from rankwise.cli.judge import qrels_labels
+
+    assert qrels_labels(tmp_path / "llm" / "qrels.txt", tmp_path / "dl19" / "qrels.txt") == (
+        "A: llm/qrels.txt",
+        "B: dl19/qrels.txt",
+    )
+    assert qrels_labels(tmp_path / "a.qrels", tmp_path / "b.qrels") == ("A: a.qrels", "B: b.qrels")

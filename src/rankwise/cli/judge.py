@@ -114,7 +114,8 @@ def agree(
         if result.tau is not None:
             console.print(f"Kendall's tau between the system orderings: {result.tau:.4f} (p = {result.tau_p:.3g})")
     if plot is not None:
-        console.print(f"plot: {agreement_module.plot(result, plot, str(qrels_a.name), str(qrels_b.name))}")
+        label_a, label_b = qrels_labels(qrels_a, qrels_b)
+        console.print(f"plot: {agreement_module.plot(result, plot, label_a, label_b)}")
 
 
 @judge_app.command("serve")
@@ -147,3 +148,11 @@ def serve_judging(
     application = create_judging_app(requests, out, rerankers, top_k)
     console.print(f"judging page: http://{host}:{port}/judge  arena: http://{host}:{port}/arena")
     uvicorn.run(application, host=host, port=port, log_level="warning")
+
+
+def qrels_labels(a: Path, b: Path) -> tuple[str, str]:
+    """Axis labels for two qrels files: their names, or with their folders when the names are alike (two
+    `qrels.txt`), so a plot says which is which."""
+    if a.name != b.name:
+        return f"A: {a.name}", f"B: {b.name}"
+    return f"A: {a.parent.name}/{a.name}", f"B: {b.parent.name}/{b.name}"
