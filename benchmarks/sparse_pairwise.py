@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import time
 
-import numpy as np
 from _common import bm25_requests, peak_rss_mib
 
 from rankwise import Reranker
@@ -41,9 +40,8 @@ def main() -> None:
         passages = loaded.head_passages(request)[:k]
         judge = PairwiseJudge(loaded.lm, loaded.options.prompt, request.query.text, passages)
         start = time.perf_counter()
-        judge.judge(every)
+        judged.append(judge.probabilities(every))
         seconds.append(time.perf_counter() - start)
-        judged.append({pair: float(1 / (1 + np.exp(-judge.preference(*pair)))) for pair in every})
         print(f"judged {len(judged)}/{len(requests)} queries ({seconds[-1]:.1f} s)", flush=True)
     per_pair = sum(seconds) / len(requests) / len(every)
     budgets = [int(b) for b in arguments.budgets.split(",")]
@@ -51,19 +49,20 @@ def main() -> None:
     print(f"{'sampler':<10} {'pairs':>6} " + " ".join(f"{a:>13}" for a in AGGREGATORS) + "   s/query")
     for sampler in SAMPLERS:
         for budget in budgets if sampler != "full" else [len(every)]:
+            pairs = sampled_pairs(sampler, k, budget, 0)  # the same positions for every query
+            sampled = [
+                {(a, b): p for (a, b), p in judgments.items() if (min(a, b), max(a, b)) in pairs}
+                for judgments in judged
+            ]
             row = []
-            for name, aggregate in AGGREGATORS.items():
+            for aggregate in AGGREGATORS.values():
                 rankings = []
-                for request, judgments in zip(requests, judged):
-                    pairs = sorted(sampled_pairs(sampler, k, budget, 0))
-                    preferences = {}
-                    for a, b in pairs:
-                        preferences[(a, b)], preferences[(b, a)] = judgments[(a, b)], 1 - judgments[(a, b)]
+                for request, preferences in zip(requests, sampled):
                     scores = aggregate(k, preferences)
                     order = sorted(range(k), key=lambda i: (-scores[i], i))
                     rankings.append(Ranking.from_head(request, order, [scores[i] for i in order]))
                 row.append(evaluate(run_from_rankings(rankings), qrels)["nDCG@10"])
-            count = len(sampled_pairs(sampler, k, budget, 0))
+            count = len(pairs)
             print(
                 f"{sampler:<10} {count:>6} " + " ".join(f"{v:>13.4f}" for v in row) + f"   {count * per_pair:7.1f}",
                 flush=True,

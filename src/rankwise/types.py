@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -73,14 +74,14 @@ class Request:
         """Accept plain strings for the query and passages; a plain passage's docid is its position.
         `feedback`: docids of candidates the user marked relevant."""
         if isinstance(query, str):
-            query = Query(qid=qid, text=query, instruction=instruction)
-        elif instruction is not None:
-            query = Query(query.qid, query.text, instruction, query.feedback)
+            query = Query(qid=qid, text=query)
+        if instruction is not None:
+            query = dataclasses.replace(query, instruction=instruction)
         if isinstance(candidates, (str, bytes)):
             raise InputError("candidates must be a list of passages, not a single string")
         normalized = [c if isinstance(c, Candidate) else _candidate_from_plain(i, c) for i, c in enumerate(candidates)]
         if feedback is not None:
-            query = Query(query.qid, query.text, query.instruction, checked_feedback(query.qid, feedback, normalized))
+            query = dataclasses.replace(query, feedback=checked_feedback(query.qid, feedback, normalized))
         return cls(query=query, candidates=normalized)
 
 

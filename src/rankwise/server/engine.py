@@ -89,12 +89,11 @@ def scored_units(model: LoadedModel, units: list[Unit]) -> list[ScoredRequest]:
     groups: dict[str | None, list[int]] = {}
     for position, unit in enumerate(units):
         groups.setdefault(unit.adapter, []).append(position)
-    scored: list[ScoredRequest | None] = [None] * len(units)
+    scored: dict[int, ScoredRequest] = {}
     for adapter, positions in groups.items():
         reranker.adapters.use_adapter(adapter)
-        for position, result in zip(positions, reranker.scored_requests([units[p].work for p in positions])):
-            scored[position] = result
-    return [result for result in scored if result is not None]
+        scored.update(zip(positions, reranker.scored_requests([units[p].work for p in positions])))
+    return [scored[position] for position in range(len(units))]
 
 
 async def scores_for(

@@ -23,7 +23,7 @@ from rankwise.models.registry import TEXT_ENCODER
 from rankwise.options import option
 from rankwise.rerankers.base import BaseReranker
 from rankwise.rerankers.embedding.bi_encoder import EmbeddingOptions
-from rankwise.rerankers.embedding.passage_vectors import PassageVectors, marked, prefix_for
+from rankwise.rerankers.embedding.passage_vectors import PassageVectors, feedback_passages, prefix_for
 from rankwise.types import Ranking, Request, ScoreKind
 
 if TYPE_CHECKING:
@@ -80,7 +80,7 @@ class MaxSimReranker(BaseReranker):
             if k == 0:
                 rankings.append(Ranking.from_scores(request, late.tolist(), trace={"score": "maxsim", **looked_up}))
                 continue
-            top = marked(request) or np.argsort(-late, kind="stable")[:k].tolist()
+            top, whose = feedback_passages(request, late, k)
             centroid = vectors[top].mean(0)
             feedback = vectors @ (centroid / max(float(np.linalg.norm(centroid)), 1e-12))
             scores = zscores(late) + self.prf_beta * zscores(feedback)
@@ -91,7 +91,7 @@ class MaxSimReranker(BaseReranker):
                     trace={
                         "score": "z(maxsim) + prf_beta * z(cosine to feedback centroid)",
                         "feedback_docids": [request.candidates[i].docid for i in top],
-                        "feedback": "explicit" if request.query.feedback else "pseudo",
+                        "feedback": whose,
                         **looked_up,
                     },
                 )

@@ -19,10 +19,16 @@ if TYPE_CHECKING:
     import numpy as np
 
 
-def marked(request: Request) -> list[int]:
-    """Positions of the candidates the request's user marked relevant (explicit feedback), in candidate order."""
+def feedback_passages(request: Request, similarities: np.ndarray, k: int) -> tuple[list[int], str]:
+    """The positions of a query's feedback passages and whose they are: the candidates its user marked relevant
+    (explicit feedback, in candidate order), else its top `k` by `similarities` (pseudo-relevance feedback)."""
+    import numpy as np
+
     feedback = set(request.query.feedback)
-    return [i for i, c in enumerate(request.candidates) if c.docid in feedback]
+    marked = [i for i, c in enumerate(request.candidates) if c.docid in feedback]
+    if marked:
+        return marked, "explicit"
+    return np.argsort(-similarities, kind="stable")[:k].tolist(), "pseudo"
 
 
 def prefix_for(encoder: Embedder, role: str, given: str | None) -> str:

@@ -18,7 +18,7 @@ from rankwise.models.registry import TEXT_ENCODER
 from rankwise.options import option
 from rankwise.rerankers.base import BaseReranker
 from rankwise.rerankers.embedding.bi_encoder import EmbeddingOptions
-from rankwise.rerankers.embedding.passage_vectors import PassageVectors, marked, prefix_for
+from rankwise.rerankers.embedding.passage_vectors import PassageVectors, feedback_passages, prefix_for
 from rankwise.types import Ranking, Request, ScoreKind
 
 
@@ -55,10 +55,8 @@ class EmbeddingPRFReranker(BaseReranker):
             start, offset = offset, offset + len(request.candidates)
             vectors = passages[start:offset]
             first = vectors @ query
-            top = marked(request)
-            k = len(top) or min(self.prf_k, len(first))
-            if k:
-                top = top or np.argsort(-first, kind="stable")[:k].tolist()
+            top, whose = feedback_passages(request, first, self.prf_k)
+            if top:
                 expanded = query + self.prf_beta * vectors[top].mean(0)
                 scores = vectors @ (expanded / max(float(np.linalg.norm(expanded)), 1e-12))
             else:
@@ -68,8 +66,8 @@ class EmbeddingPRFReranker(BaseReranker):
                     request,
                     scores.tolist(),
                     trace={
-                        "feedback_docids": [request.candidates[i].docid for i in (top if k else [])],
-                        "feedback": "explicit" if request.query.feedback else "pseudo",
+                        "feedback_docids": [request.candidates[i].docid for i in top],
+                        "feedback": whose,
                         **provenance.trace(start, offset),
                     },
                 )

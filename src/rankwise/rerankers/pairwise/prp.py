@@ -27,12 +27,22 @@ from rankwise.rerankers.prompts import prompts_of
 from rankwise.rerankers.prompts.pairwise import PRP
 from rankwise.rerankers.prompts.shapes import ChatPrompt
 from rankwise.rerankers.shared.heap_select import heap_top_n
-from rankwise.scoring import group_log_odds
+from rankwise.scoring import group_log_odds, sigmoid_scalar
 from rankwise.types import Ranking, Request, ScoreKind
 
 ANSWER_PREFIX = "Passage"  # the assistant's answer starts here, so the next token is the letter
 A_WORDS = (" A", "A")
 B_WORDS = (" B", "B")
+
+
+def require_letter_answers(lm: LanguageModel, model_label: str) -> None:
+    """Refuse a tokenizer without single-token 'A' and 'B': the pairwise answer is read from the next-token
+    distribution over them (PRP and the methods built on its judge)."""
+    if not lm.text.single_token_ids(A_WORDS) or not lm.text.single_token_ids(B_WORDS):
+        raise UnsupportedMethodError(
+            f"{model_label}: the tokenizer has no single-token 'A'/'B', so a "
+            "pairwise answer cannot be read from one next-token distribution"
+        )
 
 
 class PairwiseJudge:
@@ -77,6 +87,15 @@ class PairwiseJudge:
     def preference(self, i: int, j: int) -> float:
         self.judge([(i, j)])
         return self._preference[(i, j)]
+
+    def probabilities(self, pairs: list[tuple[int, int]]) -> dict[tuple[int, int], float]:
+        """P(i beats j) = sigmoid(preference), for both orders of every pair, the pairs judged in one batch."""
+        self.judge(pairs)
+        probability = {}
+        for i, j in pairs:
+            p = sigmoid_scalar(self._preference[(i, j)])
+            probability[(i, j)], probability[(j, i)] = p, 1 - p
+        return probability
 
     def better(self, i: int, j: int) -> bool:
         """i ahead of j: both orders agree on i, or they disagree and the mean log-odds favour i."""
@@ -142,11 +161,7 @@ class PairwiseReranker(HeadReranker):
         self.lm = lm
         self.variant, self.top_n, self.top_k = options.variant, options.top_n, options.top_k
         self.prompt, self.max_passage_tokens = options.prompt, options.max_passage_tokens
-        if not lm.text.single_token_ids(A_WORDS) or not lm.text.single_token_ids(B_WORDS):
-            raise UnsupportedMethodError(
-                f"{model_label}: the tokenizer has no single-token 'A'/'B', so a "
-                "pairwise answer cannot be read from one next-token distribution"
-            )
+        require_letter_answers(lm, model_label)
 
     def _rank(self, request: Request, passages: list[str]) -> Ranking:
         head = request.candidates[: self.top_k]

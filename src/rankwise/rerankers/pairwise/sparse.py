@@ -38,14 +38,11 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from rankwise.backends.interface import LANGUAGE_MODEL, LanguageModel
-from rankwise.errors import UnsupportedMethodError
 from rankwise.models.registry import CAUSAL_LM
 from rankwise.options import option
 from rankwise.rerankers.base import HeadReranker
-from rankwise.rerankers.pairwise.prp import A_WORDS, B_WORDS, PairwiseJudge
+from rankwise.rerankers.pairwise.prp import PairwiseJudge, require_letter_answers
 from rankwise.rerankers.prompts import prompts_of
 from rankwise.rerankers.prompts.pairwise import PRP
 from rankwise.rerankers.prompts.shapes import ChatPrompt
@@ -123,22 +120,14 @@ class SparsePairwiseReranker(HeadReranker):
         super().__init__(model_label)
         self.lm, self.options = lm, options
         self.top_k, self.max_passage_tokens = options.top_k, options.max_passage_tokens
-        if not lm.text.single_token_ids(A_WORDS) or not lm.text.single_token_ids(B_WORDS):
-            raise UnsupportedMethodError(
-                f"{model_label}: the tokenizer has no single-token 'A'/'B', so a "
-                "pairwise answer cannot be read from one next-token distribution"
-            )
+        require_letter_answers(lm, model_label)
 
     def _rank(self, request: Request, passages: list[str]) -> Ranking:
         options = self.options
         count = len(passages)
         judge = PairwiseJudge(self.lm, options.prompt, request.query.text, passages)
         pairs = sorted(sampled_pairs(options.sampler, count, options.comparisons, options.seed))
-        judge.judge(pairs)
-        preferences = {}
-        for a, b in pairs:
-            p = float(1 / (1 + np.exp(-judge.preference(a, b))))
-            preferences[(a, b)], preferences[(b, a)] = p, 1 - p
+        preferences = judge.probabilities(pairs)
         scores = AGGREGATORS[options.aggregator](count, preferences) if count > 1 else [0.0] * count
         order = sorted(range(count), key=lambda i: (-scores[i], i))
         trace = {
