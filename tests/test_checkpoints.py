@@ -144,6 +144,22 @@ def test_short_name_loads_from_the_hf_cache_offline_with_its_preset(tmp_path, ti
 SLOW = pytest.mark.slow
 
 
+def _qwen3_embedding_folder(folder):
+    """A tiny sentence-transformers decoder folder shaped as Qwen3-Embedding's (last token, Normalize, its
+    query instruction as the 'query' prompt)."""
+    from test_pooling import tiny_sentence_transformer
+
+    prompts = {"query": "Instruct: Given a web search query, retrieve relevant passages that answer the query\nQuery:"}
+    tiny_sentence_transformer(folder, "lasttoken", decoder=True, padding_side="left", prompts=prompts)
+    return folder
+
+
+def _e2rank_folder(folder):
+    from test_e2rank import tiny_e2rank_folder
+
+    return tiny_e2rank_folder(folder)
+
+
 @pytest.mark.parametrize(
     "name, hf_id, build, preset",
     [
@@ -192,6 +208,13 @@ SLOW = pytest.mark.slow
             lambda d: tiny_models.reference_copy("colbert_ai_tiny_colbert", d),
             None,
         ),
+        (
+            "qwen3-embedding-0.6b",
+            "Qwen/Qwen3-Embedding-0.6B",
+            lambda d: _qwen3_embedding_folder(d),
+            "qwen3-embedding",
+        ),
+        ("e2rank-0.6b", "Alibaba-NLP/E2Rank-0.6B", lambda d: _e2rank_folder(d), "e2rank"),
     ],
 )
 def test_each_family_loads_by_short_name_from_the_hf_cache_offline(tmp_path, name, hf_id, build, preset):

@@ -123,10 +123,14 @@ class ChatTokenizer(HFTokenCounting, TextSideBase):
     def decode(self, ids: Sequence[int], skip_special_tokens: bool = False) -> str:
         return self.tokenizer.decode(list(ids), skip_special_tokens=skip_special_tokens)
 
-    def chat_prefix(self, messages: list[dict[str, str]], add_generation_prompt: bool = True) -> str:
-        """The chat template rendered to text; models without one get plain role-prefixed turns."""
+    def chat_prefix(
+        self, messages: list[dict[str, str]], add_generation_prompt: bool = True, enable_thinking: bool | None = None
+    ) -> str:
+        """The chat template rendered to text; models without one get plain role-prefixed turns.
+        `enable_thinking` is passed to templates that read it (Qwen3's: False writes the empty think block)."""
         if getattr(self.tokenizer, "chat_template", None):
+            variables = {} if enable_thinking is None else {"enable_thinking": enable_thinking}
             return self.tokenizer.apply_chat_template(
-                messages, tokenize=False, add_generation_prompt=add_generation_prompt
+                messages, tokenize=False, add_generation_prompt=add_generation_prompt, **variables
             )
         return role_prefixed(messages, add_generation_prompt)

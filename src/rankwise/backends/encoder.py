@@ -63,6 +63,20 @@ def pooling_modes(config: dict[str, Any], location: ModelLocation) -> tuple[str,
     return modes
 
 
+def stated_pooling(location: ModelLocation, given: str | None) -> tuple[str, ...]:
+    """The folder's pooling (`pooling_modes`), or `given` for a folder that states none (a checkpoint saved by
+    transformers alone, such as E2Rank's); `given` against a folder that states another is refused."""
+    config = location.read_json("1_Pooling/config.json")
+    if given is None:
+        return pooling_modes(config or {}, location)
+    if config is not None and pooling_modes(config, location) != (given,):
+        raise UnsupportedMethodError(
+            f"{location.label}: pooling={given!r} was asked for, but the folder's sentence-transformers pooling is "
+            f"{'+'.join(pooling_modes(config, location))}; drop the option (or the folder's 1_Pooling)"
+        )
+    return (given,)
+
+
 def pool(mode: str, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """One sentence-transformers pooling mode over `hidden` [batch, length, dim] where `mask` is 1."""
     import torch
@@ -113,7 +127,7 @@ class TextEncoder(HFTokenCounting, SwitchesAdapters):
         """Pooling, normalization and length limit from the sentence-transformers metadata and the config."""
         import torch
 
-        self.pooling = pooling_modes(location.read_json("1_Pooling/config.json") or {}, location)
+        self.pooling = stated_pooling(location, getattr(self.options, "pooling", None))
         self.prompts = folder_prompts(location)
         modules = cast("list[dict[str, Any]]", location.read_json("modules.json") or [])
         self.normalize = any(m.get("type", "").endswith("Normalize") for m in modules)
@@ -122,6 +136,14 @@ class TextEncoder(HFTokenCounting, SwitchesAdapters):
         self.max_length = self.options.max_length or st_config.get("max_seq_length") or model_limit
         self.hidden_size = config.hidden_size * len(self.pooling)  # the pooled vector: each mode's, concatenated
         self._torch = torch
+
+    def chat_text(self, content: str) -> str:
+        """`content` as one user turn through the tokenizer's chat template, with the generation prompt and
+        thinking off (as E2Rank embeds its listwise pseudo-query); plain role-prefixed turns without one."""
+        from rankwise.backends.chat_tokenizer import ChatTokenizer
+
+        messages = [{"role": "user", "content": content}]
+        return ChatTokenizer(self.tokenizer, "encoder").chat_prefix(messages, enable_thinking=False)
 
     def _hidden_states(self, encoded: Any) -> torch.Tensor:
         """The last hidden states of one tokenized batch (what another runtime replaces)."""

@@ -44,6 +44,11 @@ class TransformersOptions(RuntimeOptions):
     trust_remote_code: bool = option(
         False, help="run the Python code a model's folder ships (its auto_map); only after reading it"
     )
+    pooling: Literal["lasttoken", "mean", "cls"] | None = option(
+        None,
+        help="a text encoder's pooling where its folder has no sentence-transformers pooling (E2Rank's "
+        "checkpoints: lasttoken); a folder that states another is refused",
+    )
 
 
 @dataclass(frozen=True)

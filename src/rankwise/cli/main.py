@@ -405,6 +405,9 @@ def index(
     passage_prefix: Optional[str] = typer.Option(
         None, help="With --encode: text put before each passage (default: the folder's document prompt, if any)."
     ),
+    passage_suffix: str = typer.Option(
+        "", help="With --encode: text put after each passage (E2Rank's checkpoints: '<|endoftext|>')."
+    ),
     chunk_size: int = typer.Option(1024, help="With --encode: passages per resumable chunk."),
     resume: bool = typer.Option(False, help="Continue a killed --encode build from its last finished chunk."),
 ) -> None:
@@ -435,6 +438,7 @@ def index(
             token_vectors=token_vectors,
             dtype=dtype,
             passage_prefix=passage_prefix,
+            passage_suffix=passage_suffix,
             chunk_size=chunk_size,
             resume=resume,
             on_progress=bar,

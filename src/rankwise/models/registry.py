@@ -418,6 +418,33 @@ _SPECS += [
         )
         for size in ("0.6B", "4B", "8B")
     ],
+    *[
+        _hub_checkpoint(
+            f"qwen3-embedding-{size.lower()}",
+            f"Qwen/Qwen3-Embedding-{size}",
+            "Apache-2.0",
+            TEXT_ENCODER,
+            None,
+            "qwen3-embedding",
+            size,
+            "Qwen3 embedder: last-token pooling, its web-search instruction before queries, cosine",
+        )
+        for size in ("0.6B", "4B", "8B")
+    ],
+    *[
+        _hub_checkpoint(
+            f"e2rank-{size.lower()}",
+            f"Alibaba-NLP/E2Rank-{size}",
+            "Apache-2.0",
+            TEXT_ENCODER,
+            None,
+            "e2rank",
+            size,
+            "E2Rank: an embedder as a listwise reranker (windows of 20 reordered by the cosine with a "
+            "pseudo-query written from them), on Qwen3-Embedding",
+        )
+        for size in ("0.6B", "4B", "8B")
+    ],
 ]
 
 MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in _SPECS}

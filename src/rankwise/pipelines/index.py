@@ -23,6 +23,7 @@ def build_forward_index(
     token_vectors: bool = False,
     dtype: str = "float32",
     passage_prefix: str | None = None,
+    passage_suffix: str = "",
     chunk_size: int = 1024,
     resume: bool = False,
     on_progress: OnProgress | None = None,
@@ -42,7 +43,7 @@ def build_forward_index(
     passage_prefix = prefix_for(encoder, "document", passage_prefix)
     digests = [text_digest(d.text) for d in documents]
     settings = IndexSettings(
-        encoder=encoder_description(encoder, location.label, passage_prefix),
+        encoder=encoder_description(encoder, location.label, passage_prefix, passage_suffix),
         dim=int(encoder.embed_unit(["dimension probe"]).shape[1]),
         dtype=dtype,
         token_vectors=token_vectors,
@@ -55,7 +56,7 @@ def build_forward_index(
         on_progress(writer.finished_rows, total=len(documents))
     for start in range(writer.finished_rows, len(documents), chunk_size):
         chunk = documents[start : start + chunk_size]
-        texts = [passage_prefix + d.text for d in chunk]
+        texts = [passage_prefix + d.text + passage_suffix for d in chunk]
         if token_vectors:
             pooled, tokens = encoder.embed_with_tokens(texts)  # type: ignore[attr-defined]
         else:

@@ -7,10 +7,12 @@ preset's is refused, since the preset's options mean nothing to another method."
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from rankwise.backends.options import RuntimeOptions
 from rankwise.errors import OptionError
 from rankwise.rerankers.prompts import seq2seq
 from rankwise.rerankers.prompts.pointwise import QWEN3_RERANKER
@@ -22,6 +24,8 @@ class Preset:
     method: str
     options: Mapping[str, Any] = field(default_factory=dict)
     reference: str = ""  # the implementation the fidelity test compares with
+    # Runtime options the family needs where the user left them unset (E2Rank: the pooling its folders omit).
+    runtime: Mapping[str, Any] = field(default_factory=dict)
 
 
 PRESETS: dict[str, Preset] = {
@@ -32,6 +36,31 @@ PRESETS: dict[str, Preset] = {
             "cross-encoder",
             {},
             reference="sentence-transformers CrossEncoder.predict (activation and max length from the folder)",
+        ),
+        Preset(
+            "qwen3-embedding",
+            "embedding",
+            {},
+            reference="sentence-transformers encode_query / encode_document on the folder (its last-token "
+            "pooling, Normalize and 'query' prompt, as the Qwen/Qwen3-Embedding model card runs it)",
+        ),
+        Preset(
+            "e2rank",
+            "e2rank",
+            {
+                "window": 20,
+                "stride": 10,
+                "top_k": 100,
+                "prompt_k": 20,
+                "chat_template": True,
+                "query_prefix": "",
+                "passage_prefix": "",
+                "passage_suffix": "<|endoftext|>",
+            },
+            runtime={"pooling": "lasttoken"},
+            reference="Alibaba-NLP/E2Rank src/eval.py (EvalModel.__call__, rank_method 'listwise', "
+            "EVAL_PROMPTS['dl19']) under llm4ranking's ListwiseSlidingWindow (window_size 20, step 10, top 100); "
+            "pooling LAST, normalized, as its README's PoolerConfig",
         ),
         Preset(
             "qwen3-reranker",
@@ -197,6 +226,18 @@ WITHOUT_A_PRESET = {
     "erank": _UNCHECKED.format(name="erank", family="ERank (Alibaba-NLP/ERank-*)", method="graded-pointwise"),
     "grouprank": _UNCHECKED.format(name="grouprank", family="GroupRank", method="groupwise"),
 }
+
+
+def with_preset_runtime(runtime: RuntimeOptions, name: str | None) -> RuntimeOptions:
+    """`runtime` with the preset's runtime options filled in where the user left them unset (None)."""
+    if name not in PRESETS:
+        return runtime
+    unset = {
+        key: value
+        for key, value in PRESETS[name].runtime.items()
+        if hasattr(runtime, key) and getattr(runtime, key) is None
+    }
+    return dataclasses.replace(runtime, **unset) if unset else runtime
 
 
 def preset_method(name: str) -> str:

@@ -211,7 +211,7 @@ def load_with_runtime(model: str, method: str | None, runtime: RuntimeOptions, *
     """One method over one model with runtime options already checked: what compositions that share their
     runtime with their members call. `preset=NAME` among the options (or the registered model's own preset)
     supplies the method and its options, under what the user gave."""
-    from rankwise.rerankers.presets import apply_preset
+    from rankwise.rerankers.presets import apply_preset, with_preset_runtime
 
     location = locate(model, runtime.backend)
     preset = options.pop(PRESET_KEYWORD, None)
@@ -224,6 +224,7 @@ def load_with_runtime(model: str, method: str | None, runtime: RuntimeOptions, *
     ):
         preset = location.spec.preset
     method, options = apply_preset(preset, method, options)
+    runtime = with_preset_runtime(runtime, preset)
     chosen = method or default_method(location)
     cls = method_class(chosen)
     kind = folder_kind(location)

@@ -4,12 +4,18 @@ texts are written into one listwise prompt, the pseudo-query; it is embedded onc
 scored by its cosine with it. The cost over `embedding` is one longer query encode.
 
 The prompt is the authors' evaluation prompt for TREC DL (`src/eval.py` of Alibaba-NLP/E2Rank, `EVAL_PROMPTS
-["dl19"]`): documents written as `[i] text` (from 1) joined by newlines, each first cut to 1024 words, and
-the first K=20 candidates in first-stage order. The authors' checkpoints embed the pseudo-query through
-their chat template with last-token pooling; this method uses the encoder as it is (with `query_prefix`
-before the pseudo-query), so an encoder such as MiniLM sees the same text the paper's model does. The text
-encoder pools the last token as sentence-transformers does (`backends/encoder.py`), but E2Rank's own query
-instruction template has no preset yet, so its checkpoints are not registered.
+["dl19"]`): documents written as `[i] text` (from 1) joined by newlines, each first cut to 1024 words.
+
+Two ways to run it:
+- one pseudo-query per request from its first `prompt_k` candidates (in first-stage order), every candidate
+  scored by its cosine with it (the default, and the only way a short encoder such as MiniLM can: the
+  encoder is used as it is, `query_prefix` before the pseudo-query);
+- `window=20, stride=10` (the `e2rank` preset): E2Rank's own evaluation (`EvalModel.__call__` under
+  llm4ranking's sliding window, `window_size=20, step=10` over the top 100): each window's passages are
+  reordered by their cosine with a pseudo-query written from that window, passages are embedded with
+  `<|endoftext|>` appended (`passage_suffix`) and the pseudo-query through the checkpoint's chat template
+  with thinking off (`chat_template`); the scores are then ranks (ordinal). The pooling (last token,
+  normalized) comes from the checkpoint's sentence-transformers folder (`backends/encoder.py`).
 
 A small encoder's limit (MiniLM: 256 tokens) holds far less than 20 passages: the query and template are
 never cut (a query too long for them is an error), and the passages share the tokens left equally, a
@@ -29,6 +35,7 @@ from rankwise.options import option
 from rankwise.rerankers.base import BaseReranker
 from rankwise.rerankers.embedding.bi_encoder import EmbeddingOptions
 from rankwise.rerankers.embedding.passage_vectors import PassageVectors, prefix_for
+from rankwise.rerankers.listwise.sliding_window import Window, WindowResult, slide, window_schedule
 from rankwise.rerankers.prompts.embedding import E2RANK_DL, E2RANK_PASSAGE
 from rankwise.rerankers.prompts.shapes import check_template
 from rankwise.types import Candidate, Ranking, Request, ScoreKind
@@ -39,6 +46,18 @@ class E2RankOptions(EmbeddingOptions):
     prompt_k: int = option(20, minimum=1, help="candidates (in first-stage order) written into the pseudo-query")
     prompt: str = option(E2RANK_DL, help="the pseudo-query's template, with {query} and {passages}")
     max_words: int = option(1024, minimum=1, help="words each pseudo-query passage is first cut to")
+    window: int | None = option(
+        None,
+        minimum=2,
+        help="sliding windows of this many candidates, each reordered by the cosine with its own pseudo-query "
+        "(E2Rank's evaluation: 20); none: one pseudo-query scores every candidate",
+    )
+    stride: int = option(10, minimum=1, help="with window: how far each window moves up")
+    top_k: int = option(100, minimum=1, help="with window: the candidates the windows reorder")
+    chat_template: bool = option(
+        False, help="embed the pseudo-query as a user turn of the tokenizer's chat template, thinking off"
+    )
+    passage_suffix: str = option("", help="text put after each passage embedded (E2Rank's: <|endoftext|>)")
 
 
 def passage_list(texts: list[str]) -> str:
@@ -62,22 +81,39 @@ class E2RankReranker(BaseReranker):
                 f"needs its tokenizer, which the {encoder.backend_name} backend has not"
             )
         check_template(prompt, ("query", "passages"), "e2rank's option prompt")
+        if options.chat_template and not hasattr(encoder, "chat_text"):
+            raise UnsupportedMethodError(
+                f"e2rank's option chat_template needs the tokenizer's chat template, which the "
+                f"{encoder.backend_name} backend of {model_label} does not give; run it on transformers"
+            )
+        if options.window is not None:
+            window_schedule(options.window, options.window, options.stride)  # validates stride <= window
+            self.score_kind = ScoreKind.ORDINAL  # ranks from the windows, not one comparable cosine
         self.encoder = encoder
         self.query_prefix = prefix_for(encoder, "query", options.query_prefix)
         self.prompt_k, self.prompt, self.max_words = prompt_k, prompt, max_words
+        self.window, self.stride, self.options_top_k = options.window, options.stride, options.top_k
+        # Only the windows leave candidates below top_k in input order; one pseudo-query scores them all.
+        self.top_k = options.top_k if options.window is not None else None
+        self.chat_template, self.passage_suffix = options.chat_template, options.passage_suffix
         self.passages = PassageVectors(
-            encoder, model_label, prefix_for(encoder, "document", options.passage_prefix), options.index
+            encoder,
+            model_label,
+            prefix_for(encoder, "document", options.passage_prefix),
+            options.index,
+            suffix=options.passage_suffix,
         )
         # Content tokens the encoder accepts in one text: its limit less the special tokens it adds.
         self.token_budget = encoder.max_length - encoder.special_token_count()
 
     def _fill(self, query: str, texts: list[str]) -> str:
         # str.format reads fields in the template only: braces inside the query or a passage stay text.
-        return self.query_prefix + self.prompt.format(query=query, passages=passage_list(texts))
+        text = self.query_prefix + self.prompt.format(query=query, passages=passage_list(texts))
+        return self.encoder.chat_text(text) if self.chat_template else text  # type: ignore[attr-defined]
 
     def pseudo_query(self, query: str, candidates: list[Candidate]) -> tuple[str, list[int]]:
-        """The prompt for `query` and its first `prompt_k` candidates, fitted into the encoder's limit, and
-        how many tokens each of those passages kept."""
+        """The text embedded for `query` and its first `prompt_k` candidates, fitted into the encoder's limit,
+        and how many tokens each of those passages kept."""
         counter: Any = self.encoder
         texts = [" ".join(c.text.split()[: self.max_words]) for c in candidates[: self.prompt_k]]
         lengths = counter.count_tokens(texts)
@@ -100,6 +136,8 @@ class E2RankReranker(BaseReranker):
             cap -= 1
 
     def _rerank(self, requests: list[Request]) -> list[Ranking]:
+        if self.window is not None:
+            return self._rerank_in_windows(requests)
         built = [self.pseudo_query(r.query.text, list(r.candidates)) for r in requests]
         queries = self.encoder.embed_unit([text for text, _ in built])
         passages, provenance = self.passages.pooled([c for r in requests for c in r.candidates])
@@ -114,11 +152,37 @@ class E2RankReranker(BaseReranker):
             rankings.append(Ranking.from_scores(request, scores.tolist(), trace=trace))
         return rankings
 
+    def _rerank_in_windows(self, requests: list[Request]) -> list[Ranking]:
+        """E2Rank's evaluation: every passage embedded once, each window reordered by the cosines with its
+        own pseudo-query (the windows of different queries at one step embedded together)."""
+        heads = [c for r in requests for c in r.candidates[: self.options_top_k]]
+        vectors, _ = self.passages.pooled(heads)
+        row_of = {id(c): i for i, c in enumerate(heads)}
+
+        def rank_windows(windows: list[Window]) -> list[WindowResult]:
+            built = [self.pseudo_query(w.query, w.candidates) for w in windows]
+            queries = self.encoder.embed_unit([text for text, _ in built])
+            results = []
+            for window, query, (_, kept) in zip(windows, queries, built):
+                scores = (vectors[[row_of[id(c)] for c in window.candidates]] @ query).tolist()
+                # Sorted as torch's argsort(descending=True) in the authors' code; ties keep window order.
+                order = sorted(range(len(scores)), key=lambda i: -scores[i])
+                results.append(WindowResult(order, scores, {"tokens_kept": kept}))
+            return results
+
+        assert self.window is not None
+        return slide(requests, rank_windows, self.window, self.stride, self.options_top_k)
+
     def describe(self) -> dict[str, Any]:
         return {
             **super().describe(),
             "prompt_k": self.prompt_k,
             "prompt": self.prompt,
             "max_words": self.max_words,
+            "window": self.window,
+            "stride": self.stride,
+            "top_k": self.options_top_k,
+            "chat_template": self.chat_template,
+            "passage_suffix": self.passage_suffix,
             **self.passages.describe(),
         }

@@ -39,13 +39,17 @@ def prefix_for(encoder: Embedder, role: str, given: str | None) -> str:
     return (getattr(encoder, "prompts", None) or {}).get(role, "")
 
 
-def encoder_description(encoder: Embedder, model_label: str, passage_prefix: str) -> dict[str, Any]:
-    """What must match between the encoder that built an index and the one that reads it."""
+def encoder_description(
+    encoder: Embedder, model_label: str, passage_prefix: str, passage_suffix: str = ""
+) -> dict[str, Any]:
+    """What must match between the encoder that built an index and the one that reads it (a suffix only
+    when there is one, so indexes written before suffixes existed still match)."""
     return {
         "model": model_label,
         "pooling": "+".join(encoder.pooling),  # "mean" for one mode, as indexes written before have it
         "max_length": encoder.max_length,
         "passage_prefix": passage_prefix,
+        **({"passage_suffix": passage_suffix} if passage_suffix else {}),
     }
 
 
@@ -57,12 +61,14 @@ class PassageVectors:
         passage_prefix: str = "",
         index: str | None = None,
         needs_tokens: bool = False,
+        suffix: str = "",
     ):
         self.encoder = encoder
-        self.passage_prefix = passage_prefix
+        self.passage_prefix, self.passage_suffix = passage_prefix, suffix
         self.index = ForwardIndex(index) if index else None
         if self.index is not None:
-            self.index.check_encoder(encoder_description(encoder, model_label, passage_prefix), needs_tokens)
+            description = encoder_description(encoder, model_label, passage_prefix, suffix)
+            self.index.check_encoder(description, needs_tokens)
 
     def describe(self) -> dict[str, Any]:
         """For run provenance: the index read, if any (it changes the cost, not the float32 scores)."""
@@ -89,7 +95,7 @@ class PassageVectors:
         return found.pooled, found.tokens, Provenance(self.index, found.missing, found.stale_positions)
 
     def _encode(self, candidates: Sequence[Candidate], with_tokens: bool) -> tuple[np.ndarray, list]:
-        texts = [self.passage_prefix + c.text for c in candidates]
+        texts = [self.passage_prefix + c.text + self.passage_suffix for c in candidates]
         if with_tokens:
             return self.encoder.embed_with_tokens(texts)  # type: ignore[attr-defined]
         return self.encoder.embed_unit(texts), [None] * len(texts)
