@@ -118,3 +118,36 @@ def test_rank_vicuna_v026_equals_rank_llm_0_26s_vicuna_template_over_its_own_mes
     prompt = PROMPTS["rank_vicuna_v026"]
     assert prompt.chat_text(lambda m: pytest.fail("no tokenizer template"), _messages(case)) == expected
     assert expected.startswith("You are RankLLM") and expected.endswith("do not say any word or explain. ASSISTANT:")
+
+
+MISTRAL_100 = json.loads((Path(__file__).parent / "reference" / "fullrank_rank_mistral_100.json").read_text())
+
+
+@pytest.mark.parametrize("case", MISTRAL_100["cases"], ids=lambda c: f"{c['max_words']}w")
+def test_rank_mistral_100_prompt_equals_fullranks_create_prompt_through_fastchat(case):
+    """RankMistral100's window prompt as RUC-NLPIR/fullrank builds it (tests/reference/
+    fullrank_rank_mistral_100.py, FastChat 0.2.36's mistral conversation): "[INST] system\\n ... [/INST]", the
+    query's [2] escaped and stripped, passages repaired and cut to max_words, the "[2] > [1]" example."""
+    assert MISTRAL_100["library"] == "fschat 0.2.36"
+    prompt = PROMPTS["rank_mistral_100"]
+    labels = identifiers("numeric", len(MISTRAL_100["passages"]))
+    passages = [prompt.prepare_passage(p, case["max_words"]) for p in MISTRAL_100["passages"]]
+    messages = prompt.messages(MISTRAL_100["query"], labels, passages)
+    assert (
+        prompt.chat_text(lambda m: pytest.fail("the tokenizer's chat template must not be used"), messages)
+        == case["prompt"]
+    )
+
+
+def test_the_rank_mistral_100_preset_ranks_100_passages_in_one_window(tmp_path):
+    """Full ranking: 100 candidates, one window (not ten), its prompt the reference's for the same passages."""
+    import tiny_models
+    from rankwise import Reranker
+    from rankwise.rerankers.listwise.sliding_window import Window, window_schedule
+
+    folder = tiny_models.qwen2_causal_lm(tmp_path / "tiny", tiny_models.qwen_tokenizer())
+    reranker = Reranker.load(str(folder), preset="rank-mistral-100", max_words=12)
+    assert (reranker.window, reranker.stride, reranker.max_words) == (100, 10, 12)
+    assert window_schedule(100, reranker.window, reranker.stride) == [(0, 100)]
+    text, _, labels = reranker.window_prompt(Window(MISTRAL_100["query"], MISTRAL_100["passages"]))
+    assert text == MISTRAL_100["cases"][1]["prompt"] and labels == ["1", "2", "3", "4"]

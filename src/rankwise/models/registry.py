@@ -396,6 +396,16 @@ _SPECS += [
         "RankVicuna: generates [3] > [1] > ... over windows of 20, in FastChat's vicuna format (Vicuna-7B)",
     ),
     _hub_checkpoint(
+        "rank-mistral-100",
+        "liuwenhan/RankMistral100",
+        "see its model card",
+        CAUSAL_LM,
+        None,
+        "rank-mistral-100",
+        "7B",
+        "RankMistral100: full ranking, generates the order of all 100 candidates in one window (Mistral-7B)",
+    ),
+    _hub_checkpoint(
         "first-mistral",
         "castorini/first_mistral",
         "see its model card",

@@ -160,6 +160,14 @@ PRESETS: dict[str, Preset] = {
             "rank_zephyr_v026 words through a vicuna Jinja template instead",
         ),
         Preset(
+            "rank-mistral-100",
+            "listwise-generate",
+            {"prompt": "rank_mistral_100", "alphabet": "numeric", "window": 100, "stride": 10, "max_words": 100},
+            reference="RUC-NLPIR/fullrank run_rank_llm.sh (window_size 100, step_size 10, max_passage_length 100, "
+            "prompt_mode rank_GPT, variable_passages) and rerank/rank_listwise_os_llm.py create_prompt through "
+            "FastChat 0.2.36's mistral conversation: full ranking, the top 100 in one window",
+        ),
+        Preset(
             "first-mistral",
             "first",
             {"prompt": "rank_zephyr", "alphabet": "alpha", "window": 20, "stride": 10, "max_words": 300},

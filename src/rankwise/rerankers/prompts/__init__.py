@@ -32,6 +32,7 @@ PROMPTS: dict[str, dict[str, Any]] = {
         "rank_gpt_single_turn": listwise.RANK_GPT,
         "reasonrank": listwise.REASONRANK,
         "rank_vicuna": listwise.RANK_VICUNA,
+        "rank_mistral_100": listwise.RANK_MISTRAL_100,
         "rank_vicuna_v026": listwise.RANK_VICUNA_V026,
         "rank_k": listwise.RANK_K,
     },

@@ -11,9 +11,11 @@ from typing import Union
 
 from rankwise.errors import OptionError
 from rankwise.rerankers.prompts.shapes import (
+    MISTRAL_INST,
     VICUNA_V1_1,
     ChatRenderer,
     Conversation,
+    InstConversation,
     ListPrompt,
 )
 
@@ -121,12 +123,19 @@ class FastChatPrompt:
     template, ftfy's repair over the whole prompt, and in passages only numeric [n] rewritten as (n)."""
 
     body: ListPrompt
-    conversation: Conversation
+    conversation: Conversation | InstConversation
+    # RUC-NLPIR/fullrank's later copy of that code (RankMistral100): the query's numeric [n] rewritten too and
+    # stripped, and each passage repaired by ftfy before its words are cut (`convert_doc_to_prompt_content`).
+    fullrank: bool = False
 
     def prepare_passage(self, text: str, max_words: int) -> str:
+        if self.fullrank:
+            return rank_llm_passage(text, max_words)
         return _numbers_escaped(" ".join(text.replace("Title: Content: ", "").strip().split()[:max_words]))
 
     def messages(self, query: str, labels: list[str], passages: list[str]) -> list[dict[str, str]]:
+        if self.fullrank:
+            query = _numbers_escaped(query).strip()
         return self.body.messages(query, labels, passages)
 
     def chat_text(self, chat_prefix: ChatRenderer, messages: list[dict[str, str]]) -> str:
@@ -246,6 +255,12 @@ RANK_K = ListPrompt(
 RANK_VICUNA = FastChatPrompt(
     body=dataclasses.replace(RANK_ZEPHYR, system=VICUNA_V1_1.system, example="[4] > [2]"), conversation=VICUNA_V1_1
 )
+
+# RankMistral100 (liuwenhan/RankMistral100; Liu et al., "Sliding Windows Are Not the End", ACL 2025):
+# RUC-NLPIR/fullrank's create_prompt (rerank/rank_listwise_os_llm.py; utils.py add_prefix_prompt /
+# add_post_prompt with prompt_mode rank_GPT and variable passages, so the "[2] > [1]" example), run_rank_llm.py's
+# system message, FastChat's mistral conversation, fix_text over the prompt.
+RANK_MISTRAL_100 = FastChatPrompt(body=RANK_ZEPHYR, conversation=MISTRAL_INST, fullrank=True)
 
 # rank_llm 0.26's RankVicuna (VicunaReranker): the rank_zephyr_template.yaml words through the vicuna chat
 # template its vllm_handler.py sets on the tokenizer (system + " ", "USER: " + turn + " ", "ASSISTANT:").

@@ -175,6 +175,35 @@ VICUNA_V1_1 = Conversation(
 )
 
 
+@dataclass(frozen=True)
+class InstConversation:
+    """FastChat's `SeparatorStyle.LLAMA2` as its `mistral` template writes it, for checkpoints trained through
+    FastChat on Mistral (RankMistral100): "[INST] " + system + "\n" (just "[INST] " without a system text),
+    the first user turn and a space, then "[/INST]" where the model answers; later turns "ROLE message" closed
+    by " " after a user turn and "</s>" after an assistant turn."""
+
+    roles: tuple[str, str] = ("[INST]", "[/INST]")
+    sep: str = " "
+    sep2: str = "</s>"
+
+    def render(self, messages: list[dict[str, str]], add_generation_prompt: bool = True) -> str:
+        system = ""
+        if messages and messages[0]["role"] == "system":
+            system, messages = messages[0]["content"], messages[1:]
+        text, seps = (f"[INST] {system}\n" if system else "[INST] "), (self.sep, self.sep2)
+        for i, message in enumerate(messages):
+            if i == 0:
+                text += message["content"] + " "
+            else:
+                text += f"{self.roles[i % 2]} {message['content']}{seps[i % 2]}"
+        return text + (self.roles[1] if add_generation_prompt else "")
+
+
+# FastChat 0.2.36 `mistral` (fastchat/conversation.py), what `get_conversation_template` gives any model path
+# holding "mistral".
+MISTRAL_INST = InstConversation()
+
+
 def escape_identifiers(text: str) -> str:
     """Bracketed tokens inside a passage ("see [B]") become "(B)", so they cannot pass for identifiers."""
     import re
