@@ -70,10 +70,8 @@ def create_prompt(f: dict, system: str, query: str, passages: list[str], max_len
     conv = get_conversation_template("trained_models/RankMistral100")
     conv.set_system_message(system)
     prefix = f["add_prefix_prompt"](promptmode="rank_GPT", query=query, num=num)
-    rank = 0
     input_context = f"{prefix}\n"
-    for doc in passages:
-        rank += 1
+    for rank, doc in enumerate(passages, start=1):
         content = f["convert_doc_to_prompt_content"](None, {"text": doc}, max_length, truncate_by_word=True)
         input_context += f"[{rank}] {content}\n"
     input_context += f["add_post_prompt"](promptmode="rank_GPT", variable_passages=True, query=query, num=num)
