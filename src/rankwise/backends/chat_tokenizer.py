@@ -26,6 +26,10 @@ class TextSideBase:
     def chat_prefix(self, messages: list[dict[str, str]], add_generation_prompt: bool = True) -> str:
         raise NotImplementedError
 
+    def default_prefix_ids(self) -> list[int]:
+        """The special tokens the tokenizer puts before a text when asked for its defaults."""
+        return []
+
     def cut_to_tokens(self, text: str, max_tokens: int) -> str:
         """The text cut to at most `max_tokens` tokens: decoded from the first tokens here, for a vocabulary
         without character offsets (llama.cpp's); a Hugging Face tokenizer cuts the original text instead."""
@@ -68,6 +72,9 @@ class PromptEncoding:
 
     def chat_prefix(self, messages: list[dict[str, str]], add_generation_prompt: bool = True) -> str:
         return self.text.chat_prefix(messages, add_generation_prompt)
+
+    def default_prefix_ids(self) -> list[int]:
+        return self.text.default_prefix_ids()
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         return [len(self.text.encode(text)) for text in texts]
@@ -122,6 +129,13 @@ class ChatTokenizer(HFTokenCounting, TextSideBase):
 
     def decode(self, ids: Sequence[int], skip_special_tokens: bool = False) -> str:
         return self.tokenizer.decode(list(ids), skip_special_tokens=skip_special_tokens)
+
+    def default_prefix_ids(self) -> list[int]:
+        """What `tokenizer(text)` adds before the text's own ids (Llama's <s>, BERT's [CLS]; nothing for Qwen)."""
+        plain = self.tokenizer("a", add_special_tokens=False)["input_ids"]
+        full = self.tokenizer("a", add_special_tokens=True)["input_ids"]
+        start = next((i for i in range(len(full) - len(plain) + 1) if full[i : i + len(plain)] == plain), 0)
+        return list(full[:start])
 
     def chat_prefix(
         self, messages: list[dict[str, str]], add_generation_prompt: bool = True, enable_thinking: bool | None = None

@@ -156,6 +156,11 @@ class LanguageModel(Backend, Protocol):
 
     def chat_prefix(self, messages: list[dict[str, str]], add_generation_prompt: bool = True) -> str: ...
 
+    def default_prefix_ids(self) -> list[int]:
+        """The special tokens the tokenizer puts before a text by default (a Llama or Mistral BOS), for prompts
+        their authors' code tokenized as plain text instead of through a chat template; [] where none."""
+        ...
+
     def next_token_logprobs(self, sequences: Sequence[Sequence[int]], token_ids: Sequence[int]) -> np.ndarray:
         """log P(token | sequence): shape [len(sequences), len(token_ids)]."""
         ...

@@ -57,6 +57,10 @@ class LlamaText(TextSideBase):
     def decode(self, ids: Sequence[int], skip_special_tokens: bool = False) -> str:
         return self.llm.detokenize(list(ids), special=not skip_special_tokens).decode("utf-8", errors="replace")
 
+    def default_prefix_ids(self) -> list[int]:
+        # add_bos=True adds the BOS only where the GGUF's tokenizer says to (tokenizer.ggml.add_bos_token).
+        return list(self.llm.tokenize(b"", add_bos=True, special=True))
+
     def chat_prefix(self, messages: list[dict[str, str]], add_generation_prompt: bool = True) -> str:
         if self._template is None:
             return role_prefixed(messages, add_generation_prompt)

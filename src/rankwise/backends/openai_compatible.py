@@ -108,6 +108,9 @@ class OpenAICompatibleLM(PromptEncoding):
         check_cancelled()
         return list(self._pool.map(carried(function), items))
 
+    def default_prefix_ids(self) -> list[int]:
+        return []  # prompts go as text, and the server's tokenizer adds its own defaults
+
     def _prompt(self, ids: Sequence[int]) -> str:
         self._check_length(ids)
         return self.text.decode(ids)

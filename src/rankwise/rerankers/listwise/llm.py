@@ -121,6 +121,8 @@ class ListwiseLLMReranker(SlidingWindowReranker):
             passages = self.slot_texts(window, words)
             text = self.prompt.chat_text(self.lm.chat_prefix, self.prompt.messages(window.query, labels, passages))
             ids = self.lm.encode(text)
+            if getattr(self.prompt, "tokenized_with_defaults", False):
+                ids = self.lm.default_prefix_ids() + ids
             if len(ids) + self.reserve_tokens <= self.lm.max_length:
                 window.trace["words_per_passage"] = words
                 return text, ids, labels

@@ -115,6 +115,12 @@ class RankLLMPrompt:
     def chat_text(self, chat_prefix: ChatRenderer, messages: list[dict[str, str]]) -> str:
         return self.conversation.render(messages) if self.conversation else chat_prefix(messages)
 
+    @property
+    def tokenized_with_defaults(self) -> bool:
+        """A forced chat format is rendered as text that the tokenizer then reads with its default special
+        tokens (vLLM's generate over a text prompt), so a Llama BOS comes first."""
+        return self.conversation is not None
+
 
 @dataclass(frozen=True)
 class FastChatPrompt:
@@ -140,6 +146,10 @@ class FastChatPrompt:
 
     def chat_text(self, chat_prefix: ChatRenderer, messages: list[dict[str, str]]) -> str:
         return _repaired(self.conversation.render(messages))
+
+    # rank_llm's `self._tokenizer([prompt])` and fullrank's vLLM `generate(prompts)` tokenize the FastChat text
+    # with the tokenizer's default special tokens: a Llama or Mistral BOS comes first.
+    tokenized_with_defaults = True
 
 
 def rank_llm_passage(text: str, max_words: int) -> str:
