@@ -208,13 +208,21 @@ def _e2rank_folder(folder):
             lambda d: tiny_models.reference_copy("colbert_ai_tiny_colbert", d),
             None,
         ),
-        (
+        pytest.param(
             "qwen3-embedding-0.6b",
             "Qwen/Qwen3-Embedding-0.6B",
             lambda d: _qwen3_embedding_folder(d),
             "qwen3-embedding",
+            marks=SLOW,
         ),
-        ("e2rank-0.6b", "Alibaba-NLP/E2Rank-0.6B", lambda d: _e2rank_folder(d), "e2rank"),
+        pytest.param("e2rank-0.6b", "Alibaba-NLP/E2Rank-0.6B", lambda d: _e2rank_folder(d), "e2rank", marks=SLOW),
+        pytest.param(
+            "dear-8b-ce",
+            "abdoelsayed/dear-8b-reranker-ce-v1",
+            lambda d: tiny_models.llama_sequence_classifier(d, tiny_models.qwen_tokenizer()),
+            "dear",
+            marks=SLOW,
+        ),
     ],
 )
 def test_each_family_loads_by_short_name_from_the_hf_cache_offline(tmp_path, name, hf_id, build, preset):

@@ -149,3 +149,35 @@ def test_only_second_is_the_other_truncation_not_sentence_transformers(tiny):
     got = {r.docid: r.score for r in ranking}
     assert max(abs(got[str(i)] - reference[i]) for i in range(4)) > 1e-2
     assert got["0"] == pytest.approx(reference[0], abs=1e-4)  # a pair that fits is not cut either way
+
+
+# --- DeAR's pointwise rerankers (preset dear) ------------------------------------------------------------
+
+DEAR_QUERY = "When did Thomas Edison invent the light bulb?"
+DEAR_PASSAGES = [
+    "Lightning strike at Seoul National University",
+    "Thomas Edison tried to invent a device for car but failed",
+    "Coffee is good for diet",
+    "KEPCO fixes light problems",
+    "Thomas Edison invented the light bulb in 1879 " * 40,  # over 228 tokens: cut longest-first
+]
+
+
+def test_the_dear_preset_scores_as_the_authors_rerank(tmp_path):
+    """preset=dear against DeAR's own `load_ranker` + `rerank` (tests/reference/dear_pointwise.py) on the same
+    seeded Llama classifier, whose tokenizer has no padding token: "query: " and "document:  " before each
+    side, longest-first truncation at 228 tokens, padding with the end-of-text token, the raw logit."""
+    import json
+    from pathlib import Path
+
+    reference = json.loads((Path(__file__).parent / "reference" / "dear_pointwise.json").read_text())
+    folder = tiny_models.llama_sequence_classifier(tmp_path / "dear", tiny_models.qwen_tokenizer())
+    reranker = Reranker.load(str(folder), preset="dear", batch_size=3)
+    assert reranker.method == "cross-encoder" and reranker.scorer.max_length == 228
+    ranking = reranker.rerank(DEAR_QUERY, DEAR_PASSAGES)
+    got = {r.docid: r.score for r in ranking}
+    assert [got[str(i)] for i in range(len(DEAR_PASSAGES))] == pytest.approx(reference["scores"], abs=1e-4)
+    assert ranking.score_kind.value == "logit"
+    # Without the preset's sides the same weights score otherwise.
+    bare = Reranker.load(str(folder), method="cross-encoder", activation="none", max_length=228)
+    assert [r.score for r in bare.rerank(DEAR_QUERY, DEAR_PASSAGES)] != pytest.approx(reference["scores"], abs=1e-3)

@@ -238,3 +238,26 @@ def gemma_causal_lm(folder: Path, tokenizer) -> Path:
     GemmaForCausalLM(config).eval().save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
+
+
+def llama_sequence_classifier(folder: Path, tokenizer) -> Path:
+    """A two-layer LlamaForSequenceClassification with one logit (DeAR's pointwise architecture), saved with a
+    tokenizer that has no padding token (as Llama 3's), so the loader must pad with the end-of-text token."""
+    import torch
+    from transformers import LlamaConfig, LlamaForSequenceClassification
+
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        max_position_embeddings=4096,
+        num_labels=1,
+    )
+    LlamaForSequenceClassification(config).eval().save_pretrained(folder)
+    tokenizer.pad_token = None
+    tokenizer.save_pretrained(folder)
+    return folder

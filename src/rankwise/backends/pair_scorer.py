@@ -44,6 +44,13 @@ class PairScorer(HFTokenCounting, SwitchesAdapters):
     def _configure(self, config: Any) -> None:
         import torch
 
+        if self.tokenizer.pad_token is None and self.tokenizer.eos_token is not None:
+            # A decoder trained as a classifier (DeAR's Llama) pads with its end-of-text token, as its authors'
+            # code sets it; the head reads the last token before the padding.
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        if getattr(config, "pad_token_id", None) is None and self.tokenizer.pad_token_id is not None:
+            config.pad_token_id = self.tokenizer.pad_token_id
+
         self.num_labels = config.num_labels
         self.score_kind = ScoreKind.LOGIT if self.num_labels == 1 else ScoreKind.LOG_PROBABILITY
         labels = {i: str(label).lower() for i, label in (config.id2label or {}).items()}

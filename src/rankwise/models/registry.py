@@ -430,6 +430,21 @@ _SPECS += [
     ],
     *[
         _hub_checkpoint(
+            f"dear-{size}-{loss}",
+            f"abdoelsayed/dear-{size}-reranker-{loss}-v1",
+            "see its model card (Llama 3 based)",
+            CROSS_ENCODER,
+            None,
+            "dear",
+            size.upper(),
+            f"DeAR pointwise ({'binary cross-entropy' if loss == 'ce' else 'RankNet'}, distilled from RankLLaMA-13B): "
+            "a Llama classifier's logit over 'query: q' / 'document: p'",
+        )
+        for size in ("8b", "3b")
+        for loss in ("ce", "ranknet")
+    ],
+    *[
+        _hub_checkpoint(
             f"qwen3-embedding-{size.lower()}",
             f"Qwen/Qwen3-Embedding-{size}",
             "Apache-2.0",

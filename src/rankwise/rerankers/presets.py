@@ -38,6 +38,15 @@ PRESETS: dict[str, Preset] = {
             reference="sentence-transformers CrossEncoder.predict (activation and max length from the folder)",
         ),
         Preset(
+            "dear",
+            "cross-encoder",
+            {"query_template": "query: {query}", "passage_template": "document:  {passage}", "activation": "none"},
+            runtime={"max_length": 228},
+            reference="DataScienceUIBK/DeAR-Reranking simple_rerank.py (load_ranker: padding with the end-of-text "
+            "token; rerank: tokenizer('query: q', 'document: title p') with an empty title, truncation "
+            "longest-first at q_max_len + p_max_len = 228, the raw logit)",
+        ),
+        Preset(
             "qwen3-embedding",
             "embedding",
             {},

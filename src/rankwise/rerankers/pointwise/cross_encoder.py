@@ -6,7 +6,8 @@ folder: the activation its config names, else a sigmoid over a single logit; a t
 log P(relevant) (sentence-transformers returns both logits). `activation="none"` keeps the raw logit,
 `"sigmoid"` maps either to a probability in [0, 1] (sigmoid of the logit, exp of the log-probability).
 Over-long pairs are cut longest-first, as sentence-transformers does (`truncation="only_second"` keeps the
-query whole and cuts the passage)."""
+query whole and cuts the passage). `query_template` / `passage_template` write each side as a checkpoint was
+trained on it (DeAR: "query: ..." and "document:  ...")."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from rankwise.backends.interface import Capability, PairScoring
 from rankwise.models.registry import CROSS_ENCODER
 from rankwise.options import option
 from rankwise.rerankers.base import PointwiseReranker
+from rankwise.rerankers.prompts.shapes import check_template
 from rankwise.types import Candidate, Query, ScoreKind
 
 
@@ -30,6 +32,8 @@ class CrossEncoderOptions:
         "longest_first",
         help="how an over-long pair is cut: longest_first (sentence-transformers) or only_second (the passage only)",
     )
+    query_template: str = option("{query}", help="the query side as the model reads it, with {query}")
+    passage_template: str = option("{passage}", help="the passage side as the model reads it, with {passage}")
 
 
 class CrossEncoderReranker(PointwiseReranker):
@@ -43,11 +47,17 @@ class CrossEncoderReranker(PointwiseReranker):
         self.scorer = scorer
         self.activation = scorer.folder_activation if options.activation == "auto" else options.activation
         self.truncation = options.truncation
+        check_template(options.query_template, ("query",), "cross-encoder's option query_template")
+        check_template(options.passage_template, ("passage",), "cross-encoder's option passage_template")
+        self.query_template, self.passage_template = options.query_template, options.passage_template
         self.backend_kind = scorer.score_kind
         self.score_kind = ScoreKind.PROBABILITY if self.activation != "none" else self.backend_kind
 
     def score_pairs(self, pairs: Sequence[tuple[Query, Candidate]]) -> list[float]:
-        scores = self.scorer.score([q.text for q, _ in pairs], [c.text for _, c in pairs], self.truncation)
+        # str.format reads fields in the template only: braces inside a query or passage stay text.
+        queries = [self.query_template.format(query=q.text) for q, _ in pairs]
+        passages = [self.passage_template.format(passage=c.text) for _, c in pairs]
+        scores = self.scorer.score(queries, passages, self.truncation)
         if self.activation == "none":
             return scores
         # a logit's sigmoid, a log-probability's exp: both per score, so pairs of any batch map alike
@@ -59,5 +69,7 @@ class CrossEncoderReranker(PointwiseReranker):
             "max_length": self.scorer.max_length,
             "activation": self.activation,
             "truncation": self.truncation,
+            **({"query_template": self.query_template} if self.query_template != "{query}" else {}),
+            **({"passage_template": self.passage_template} if self.passage_template != "{passage}" else {}),
             "backend_score": self.scorer.score_kind,
         }
