@@ -157,3 +157,45 @@ def test_rankt5_preset_equals_lightning_irs_first_step_logit(tmp_path):
     assert ranking.score_kind.value == "unbounded" and max(reference) - min(reference) > 1e-4  # a raw logit
     with pytest.raises(Exception, match="one answer token \\('<extra_id_10>'\\) gives a raw logit"):
         Reranker.load(str(folder), preset="rankt5", score="log-probability")
+
+
+# --- ListT5 (preset listt5): its FiD model, its output order and its tournament sort ---------------------
+
+T5_WORDS = ["adult", "sourdough", "market", "dormant", "records", "months", "daily", "comfort"]
+LISTT5_CASES = [
+    ("how long do fleas live", [f"{w} passage {i}" for i, w in enumerate(["flea", "market", "records", "pupae"])]),
+    ("how long do fleas live", [f"passage {i} about fleas and {w}" for i, w in enumerate("abcdefg")]),
+    (
+        "how long do fleas live",
+        [f"{T5_WORDS[i % len(T5_WORDS)]} flea passage {i}, true to its kind" for i in range(23)],
+    ),
+]
+
+
+def test_listt5_ranks_as_the_authors_tournament_sort(tmp_path):
+    """preset=listt5 on a tiny FiD T5 saved by ListT5's own FiDT5 class (wrapped encoder keys, unwrapped at
+    load) against `ListT5Evaluator.run_tournament_sort` on the same weights (tests/reference/
+    listt5_tournament.py): the same order and the same number of model calls for 4 candidates (one call),
+    7 (every one found by tournament) and 23 (ten rounds with leftovers, dummies and the cache)."""
+    reference = json.loads((Path(__file__).parent / "reference" / "listt5_tournament.json").read_text())
+    folder = tiny_models.reference_copy("listt5_tiny_fidt5", tmp_path / "listt5")
+    reranker = Reranker.load(str(folder), preset="listt5")
+    assert reranker.method == "listt5"
+    for case in reference["cases"]:
+        ranking = reranker.rerank(case["query"], case["passages"])
+        assert [int(d) for d in ranking.docids] == case["order"], len(case["passages"])
+        assert ranking.trace["model_calls"] == case["model_calls"]
+
+
+def test_a_fid_checkpoint_is_read_with_its_encoder_not_a_random_one(tmp_path):
+    """ListT5's checkpoints keep FiD's wrapped encoder names (encoder.encoder.block.N.module.*), which a plain T5
+    load would leave at random: the encoder's weights are the saved ones."""
+    import torch
+    from safetensors.torch import load_file
+
+    folder = tiny_models.reference_copy("listt5_tiny_fidt5", tmp_path / "listt5")
+    saved = load_file(str(folder / "model.safetensors"))
+    wrapped = "encoder.encoder.block.1.module.layer.0.SelfAttention.q.weight"
+    assert wrapped in saved
+    model = Reranker.load(str(folder), preset="listt5").backend.model
+    assert torch.equal(model.state_dict()["encoder.block.1.layer.0.SelfAttention.q.weight"], saved[wrapped])

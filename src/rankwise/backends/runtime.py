@@ -136,9 +136,13 @@ def refuse_remote_code(location: ModelLocation, trusted: bool) -> dict[str, Any]
 
 
 def load_tokenizer_and_model(
-    model_class: Any, location: ModelLocation, options: TransformersOptions
+    model_class: Any,
+    location: ModelLocation,
+    options: TransformersOptions,
+    repair: Callable[[Any, ModelLocation], None] | None = None,
 ) -> tuple[Any, Any, str]:
-    """Tokenizer and model in eval mode on the chosen device and dtype, with the thread count applied."""
+    """Tokenizer and model in eval mode on the chosen device and dtype, with the thread count applied.
+    `repair` fixes the loaded weights in place before adapters and quantization (a FiD checkpoint's encoder)."""
     from transformers import AutoTokenizer
 
     apply_threads(options.threads)
@@ -149,6 +153,8 @@ def load_tokenizer_and_model(
     model = load_pretrained(
         model_class.from_pretrained, location, dtype=select_dtype(options.dtype, device), **remote_code
     )
+    if repair is not None:
+        repair(model, location)
     # an adapter checkpoint's own weights, a registered model's adapter, then the user's
     for adapter in (adapters.get("weights"), location.adapter, options.adapter):
         if adapter:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rankwise.backends.adapters import SwitchesAdapters
 from rankwise.backends.interface import Capability, HFTokenCounting
@@ -28,6 +28,63 @@ if TYPE_CHECKING:
 DEFAULT_SOURCE_TOKENS = 512
 
 
+# A Fusion-in-Decoder checkpoint saved from the FiD code's wrapped T5 (Izacard & Grave's FiDT5, which ListT5
+# ships) names its encoder blocks "encoder.encoder.block.N.module.*"; a T5 load leaves such an encoder at random.
+WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+
+
+def load_fid_encoder(model: Any, location: ModelLocation) -> None:
+    """Load the encoder of a FiD-wrapped checkpoint into the plain T5 `model` (keys unwrapped); any other
+    checkpoint is left as loaded. A wrapped checkpoint whose encoder cannot be filled completely is refused."""
+    keys, load = _weight_keys(location)
+    if not any(key.startswith("encoder.encoder.") for key in keys):
+        return
+    state = load()
+    unwrapped = {}
+    for key, value in state.items():
+        if key.startswith("encoder.encoder."):
+            key = "encoder." + key[len("encoder.encoder.") :].replace(".module.", ".", 1)
+        unwrapped[key] = value
+    wanted = [k for k in model.state_dict() if k.startswith("encoder.") and k != "encoder.embed_tokens.weight"]
+    missing = [k for k in wanted if k not in unwrapped]
+    if missing:
+        raise UnsupportedMethodError(
+            f"{location.label}: a Fusion-in-Decoder checkpoint whose encoder weights do not map onto T5's "
+            f"({len(missing)} missing, e.g. {missing[0]}); loading it would score with a random encoder"
+        )
+    model.load_state_dict(unwrapped, strict=False)
+
+
+def _weight_keys(location: ModelLocation) -> tuple[list[str], Callable[[], dict[str, Any]]]:
+    """The weight names of a one-file checkpoint and a loader of its tensors; none for a sharded one (whose
+    index file lists them) or a folder without weights here."""
+    from rankwise.backends.runtime import checkpoint_file
+
+    for name in WEIGHT_FILES:
+        try:
+            path = checkpoint_file(location, name)
+        except Exception:
+            continue
+        if name.endswith(".safetensors"):
+            from safetensors import safe_open
+            from safetensors.torch import load_file
+
+            with safe_open(str(path), framework="pt") as handle:
+                keys = list(handle.keys())
+            return keys, lambda: load_file(str(path))
+        import torch
+
+        state = torch.load(str(path), map_location="cpu", weights_only=True)
+        return list(state), lambda: state
+    index = location.read_json("model.safetensors.index.json") or location.read_json("pytorch_model.bin.index.json")
+    if index and any(str(k).startswith("encoder.encoder.") for k in index.get("weight_map", {})):
+        raise UnsupportedMethodError(
+            f"{location.label}: a sharded Fusion-in-Decoder checkpoint (encoder.encoder.* weights), which rankwise "
+            "does not unwrap; save it as one file"
+        )
+    return [], dict
+
+
 class Seq2SeqLM(HFTokenCounting, SwitchesAdapters):
     backend_name = "transformers"
     capabilities = frozenset({Capability.SEQ2SEQ})
@@ -38,7 +95,9 @@ class Seq2SeqLM(HFTokenCounting, SwitchesAdapters):
 
         self._torch = torch
         self.options = options
-        self.tokenizer, self.model, self.device = load_tokenizer_and_model(AutoModelForSeq2SeqLM, location, options)
+        self.tokenizer, self.model, self.device = load_tokenizer_and_model(
+            AutoModelForSeq2SeqLM, location, options, repair=load_fid_encoder
+        )
         declared = self.tokenizer.model_max_length
         limit = declared if declared and declared < 100_000 else DEFAULT_SOURCE_TOKENS
         self.max_length = min(options.max_length or limit, limit)

@@ -305,6 +305,20 @@ _SPECS += [
         "220M",
         "LiT5-Distill: Fusion-in-Decoder listwise ranking of 20 passages (T5-base)",
     ),
+    *[
+        _hub_checkpoint(
+            f"listt5-{size}",
+            f"Soyoung97/ListT5-{size}",
+            "see its model card (research use)",
+            SEQ2SEQ_LM,
+            None,
+            "listt5",
+            {"base": "220M", "3b": "3B"}[size],
+            "ListT5: Fusion-in-Decoder over 5 passages, indices generated least relevant first, tournament sort "
+            "of the top 10",
+        )
+        for size in ("base", "3b")
+    ],
     _hub_checkpoint(
         "duot5-base",
         "castorini/duot5-base-msmarco",

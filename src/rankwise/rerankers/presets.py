@@ -220,6 +220,13 @@ PRESETS: dict[str, Preset] = {
             reference="rank_llm 0.26 RankFiDDistill (rank_fid_template.yaml, context_size 150, FiD generate)",
         ),
         Preset(
+            "listt5",
+            "listt5",
+            {"template": seq2seq.LISTT5, "window": 5, "out_k": 2, "top_n": 10, "dummy": 21, "passage_tokens": 256},
+            reference="Soyoung97/ListT5 run_listt5.py (ListT5Evaluator.run_tournament_sort: listwise_k 5, out_k 2, "
+            "rerank_topk 10, dummy_number 21, max_input_length 256 for MS MARCO/DL, max_gen_length 7) with its FiDT5",
+        ),
+        Preset(
             "duot5",
             "seq2seq-pairwise",
             {

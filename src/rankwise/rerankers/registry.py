@@ -37,6 +37,7 @@ METHODS: dict[str, str] = {
     "seq2seq-pairwise": "rankwise.rerankers.pairwise.seq2seq:Seq2SeqPairwiseReranker",
     "colbert": "rankwise.rerankers.embedding.colbert:ColBERTReranker",
     "fid-listwise": "rankwise.rerankers.listwise.fid:FiDListwiseReranker",
+    "listt5": "rankwise.rerankers.listwise.listt5:ListT5Reranker",
     "reasoning-pointwise": "rankwise.rerankers.pointwise.reasoning:ReasoningPointwiseReranker",
     "reasoning-listwise": "rankwise.rerankers.listwise.reasoning:ReasoningListwiseReranker",
     "reasoning-setwise": "rankwise.rerankers.pairwise.reasoning_setwise:ReasoningSetwiseReranker",

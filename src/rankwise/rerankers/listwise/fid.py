@@ -1,5 +1,5 @@
 """Fusion-in-Decoder listwise reranking as LiT5-Distill does it (not ListT5, which lists passages from least to
-most relevant with its own template and tournament sort, and is not offered yet): each passage of a window is encoded
+most relevant with its own template and tournament sort: the `listt5` method): each passage of a window is encoded
 on its own as "Search Query: q Passage: [i] p Relevance Ranking: " (cut to `passage_tokens` tokens from its
 end, as rank_llm's LiT5 tokenizes it), the decoder reads all of them at once and generates "[3] > [1] > ...",
 parsed into a valid permutation. Sliding windows as the other listwise methods; passages prepared as rank_llm

@@ -40,6 +40,7 @@ PROMPTS: dict[str, dict[str, Any]] = {
     "seq2seq-pointwise": {"monot5": seq2seq.MONOT5, "rankt5": seq2seq.RANKT5},
     "seq2seq-pairwise": {"duot5": seq2seq.DUOT5},
     "fid-listwise": {"lit5": seq2seq.LIT5},
+    "listt5": {"listt5": seq2seq.LISTT5},
     "e2rank": {"e2rank_dl": embedding.E2RANK_DL},
     "icr": {
         "instruction": attention.ICR_INSTRUCTION,

@@ -10,3 +10,6 @@ RANKT5 = "Query: {query} Document: {passage}"
 DUOT5 = "Query: {query} Document0: {passage_a} Document1: {passage_b} Relevant:"
 # LiT5 (rank_llm 0.26 rank_fid_template.yaml): one source per passage, fused in the decoder.
 LIT5 = "Search Query: {query} Passage: [{label}] {passage} Relevance Ranking: "
+# ListT5 (Soyoung97/ListT5 run_listt5.py make_listwise_text): one source per passage, indices from 1, fused in the
+# decoder, which lists them from the least to the most relevant.
+LISTT5 = "Query: {query}, Index: {label}, Context: {passage}"
