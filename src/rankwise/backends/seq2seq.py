@@ -8,6 +8,7 @@ passages until it fits."""
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -71,11 +72,11 @@ def _weight_keys(location: ModelLocation) -> tuple[list[str], Callable[[], dict[
 
             with safe_open(str(path), framework="pt") as handle:
                 keys = list(handle.keys())
-            return keys, lambda: load_file(str(path))
+            return keys, functools.partial(load_file, str(path))
         import torch
 
         state = torch.load(str(path), map_location="cpu", weights_only=True)
-        return list(state), lambda: state
+        return list(state), functools.partial(dict, state)
     index = location.read_json("model.safetensors.index.json") or location.read_json("pytorch_model.bin.index.json")
     if index and any(str(k).startswith("encoder.encoder.") for k in index.get("weight_map", {})):
         raise UnsupportedMethodError(
