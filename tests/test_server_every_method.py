@@ -41,6 +41,7 @@ SPECS = {
     "seq2seq-pairwise": (lambda tmp: tiny_models.t5(tmp / "t5"), {"preset": "duot5"}),
     "colbert": (lambda tmp: REFERENCE / "colbert_ai_tiny_colbert", {}),
     "fid-listwise": (lambda tmp: REFERENCE / "lit5_tiny_t5", {"preset": "lit5"}),
+    "listt5": (lambda tmp: REFERENCE / "listt5_tiny_fidt5", {"preset": "listt5"}),
     "reasoning-pointwise": (SMOLLM, {"reasoning_budget": 4}),
     "reasoning-listwise": (SMOLLM, {"reasoning_budget": 4}),
     "reasoning-setwise": (SMOLLM, {"reasoning_budget": 4}),
