@@ -4,6 +4,12 @@ reranks BM25's top k for k in 10, 20, 50, 100 on DL 2019 and DL 2021, side by si
 gives nDCG@10 per depth and the PNG plots it against k.
 
     python benchmarks/depth.py [--datasets dl19,dl21] [--queries N] [--out out/depth]
+    python benchmarks/depth.py --datasets dl19 --only "minilm cross-encoder,qwen0.5b llm-pointwise" --budget 60
+
+The seed paper's claim is about cross-encoders: the `minilm cross-encoder` row is all-MiniLM-L6-v2 fine-tuned
+as a cross-encoder on DL 2021 (`rankwise train cross-encoder --train dl21 --held-out dl19`, 1 epoch), read from
+--cross-encoder or trained into OUT/cross-encoder-dl21 when absent; the LLM pointwise rows are SmolLM2-135M
+and Qwen2.5-Coder-0.5B (llama.cpp) P(yes). `--budget` raises the per-query time limit to keep slow rows.
 
 Passage vectors come from a forward index built first over the collections' candidate pools (the same
 scores as encoding on the fly, in float32), so the encoder methods share one encoding. LLM methods are
@@ -36,7 +42,10 @@ RERANKERS = [
     ("minilm-maxsim-lora", "minilm-maxsim-lora", None, False, True),
     ("smollm2 llm-pointwise", "smollm2-135m", "llm-pointwise", False, False),
     ("smollm2 query-likelihood", "smollm2-135m", "query-likelihood", False, False),
+    ("minilm cross-encoder", "CROSS_ENCODER", "cross-encoder", False, True),
+    ("qwen0.5b llm-pointwise", "qwen2.5-coder-0.5b", "llm-pointwise", False, False),
 ]
+RUNTIME = {"qwen0.5b llm-pointwise": {"backend": "llama.cpp"}}
 BUDGET_SECONDS = 2.0
 
 
@@ -46,6 +55,14 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=None, help="first N queries of each collection")
     parser.add_argument("--probe", type=int, default=3, help="queries timed at depth 100 before a full run")
     parser.add_argument("--out", default="out/depth")
+    parser.add_argument("--budget", type=float, default=BUDGET_SECONDS, help="seconds per query at depth 100")
+    parser.add_argument("--only", default=None, help="comma-separated row labels to run (default: all)")
+    parser.add_argument(
+        "--cross-encoder",
+        type=Path,
+        default=Path.home() / ".cache" / "rankwise" / "judge_pools" / "cross-encoder-dl21" / "model",
+        help="a MiniLM cross-encoder trained on DL 2021 (judge_pools.py train writes one); trained when absent",
+    )
     args = parser.parse_args()
     from rankwise import Reranker
     from rankwise.io.forward_index import ForwardIndex
@@ -67,8 +84,14 @@ def main() -> None:
     results: dict[tuple[str, str], dict[int, float]] = {}
     costs: dict[str, float] = {}
     skipped: list[str] = []
+    only = set(args.only.split(",")) if args.only else None
     for label, model, method, reads_index, in_sample in RERANKERS:
+        if only is not None and label not in only:
+            continue
         options = {"index": str(index)} if reads_index else {}
+        options.update(RUNTIME.get(label, {}))
+        if model == "CROSS_ENCODER":
+            model = str(cross_encoder(args.cross_encoder, out))
         try:
             reranker = Reranker.load(model, method=method, **options)
         except Exception as error:  # a model this machine lacks (e.g. the LoRA before its recipe ran)
@@ -79,8 +102,8 @@ def main() -> None:
         start = time.perf_counter()
         reranker.rerank_batch(probe)
         per_query = (time.perf_counter() - start) / len(probe)
-        if per_query > BUDGET_SECONDS:
-            skipped.append(f"{label}: {per_query:.1f} s/query at depth 100, over the {BUDGET_SECONDS:.0f} s budget")
+        if per_query > args.budget:
+            skipped.append(f"{label}: {per_query:.1f} s/query at depth 100, over the {args.budget:.0f} s budget")
             continue
         costs[label] = per_query
         for name in datasets:
@@ -90,8 +113,10 @@ def main() -> None:
                 heads = [Request(r.query, r.candidates[:k]) for r in requests]
                 ndcg = evaluate(run_from_rankings(reranker.rerank_batch(heads)), qrels)["nDCG@10"]
                 results.setdefault((label, name), {})[k] = ndcg
-            print(f"{shown} on {name}: " + ", ".join(f"k={k} {v:.4f}" for k, v in results[(label, name)].items()),
-                  flush=True)
+            print(
+                f"{shown} on {name}: " + ", ".join(f"k={k} {v:.4f}" for k, v in results[(label, name)].items()),
+                flush=True,
+            )
 
     table = Table(title="nDCG@10 against reranking depth k (BM25 top k reranked; * trained on DL 2021)")
     table.add_column("reranker")
@@ -112,8 +137,25 @@ def main() -> None:
     plot(results, {name: loaded[name][3] for name in datasets}, datasets, out / "depth.png")
 
 
-def plot(results: dict[tuple[str, str], dict[int, float]], bm25: dict[str, float], datasets: list[str],
-         path: Path) -> None:
+def cross_encoder(given: Path, out: Path) -> Path:
+    """The MiniLM cross-encoder trained on DL 2021: `given` when it holds one, else trained into OUT."""
+    if (given / "training.json").exists():
+        return given
+    import subprocess
+
+    trained = out / "cross-encoder-dl21"
+    if not (trained / "model" / "training.json").exists():
+        data = Path(__file__).resolve().parents[2] / "shared" / "data"
+        command = [sys.executable, "-m", "rankwise.cli.main", "train", "cross-encoder", "--train", str(data / "dl21")]
+        command += ["--held-out", str(data / "dl19"), "--out", str(trained), "-O", "epochs=1"]
+        print("$ " + " ".join(command[2:]), flush=True)
+        subprocess.run(command, check=True)
+    return trained / "model"
+
+
+def plot(
+    results: dict[tuple[str, str], dict[int, float]], bm25: dict[str, float], datasets: list[str], path: Path
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
