@@ -168,3 +168,33 @@ def test_rankwise_mcp_over_streamable_http():
         process.terminate()
         process.wait(timeout=30)
     assert not result.is_error and len(result.structured_content["results"]) == 1
+
+
+def test_the_rerank_tool_takes_feedback_as_the_http_service_does(minilm):
+    """`feedback` (indices of documents the user marked relevant) reaches a method that uses it as the Python
+    API's `feedback=` does; a method without feedback and an index past the documents are the service's 422s."""
+    prf = Reranker.load("minilm-embed", method="embedding-prf")
+    marked = [2]
+    expected = prf.rerank(FLEA_QUERY, FLEA_PASSAGES, feedback=[str(i) for i in marked])
+    failed, ranking = run(
+        call(
+            create_mcp_server(prf, "minilm-embed"),
+            {"query": FLEA_QUERY, "documents": FLEA_PASSAGES, "feedback": marked},
+        )
+    )
+    assert not failed
+    assert [r["index"] for r in ranking["results"]] == [int(d) for d in expected.docids]
+    assert [r["score"] for r in ranking["results"]] == pytest.approx([r.score for r in expected.results], abs=1e-6)
+    pseudo = prf.rerank(FLEA_QUERY, FLEA_PASSAGES)
+    assert [r.score for r in pseudo.results] != pytest.approx([r.score for r in expected.results], abs=1e-4)
+    failed, text = run(
+        call(create_mcp_server(prf, "minilm-embed"), {"query": FLEA_QUERY, "documents": FLEA_PASSAGES, "feedback": [9]})
+    )
+    assert failed and text == f"feedback index 9 is past the {len(FLEA_PASSAGES)} documents"
+    failed, text = run(
+        call(
+            create_mcp_server(minilm, "minilm-embed"),
+            {"query": FLEA_QUERY, "documents": FLEA_PASSAGES, "feedback": [1]},
+        )
+    )
+    assert failed and text == minilm.no_feedback()

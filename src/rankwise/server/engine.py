@@ -21,6 +21,7 @@ from rankwise.errors import InputError
 from rankwise.io.traffic import traffic_record
 from rankwise.rerankers.base import BaseReranker, ScoredRequest
 from rankwise.server.batcher import Overloaded
+from rankwise.server.limits import marked_feedback
 from rankwise.server.state import ApiError, LoadedModel, ServiceState, Target
 from rankwise.types import Candidate, Query, ScoreKind
 from rankwise.types import Request as RerankWork
@@ -115,12 +116,8 @@ async def scores_for(
     reranker = target.ready_reranker(service)
     if instruction is not None and not reranker.takes_instruction:  # before batching: never fail a shared batch
         raise ApiError(422, reranker.no_instruction_slot(), ["instruction"])
-    if feedback and not reranker.takes_feedback:
-        raise ApiError(422, reranker.no_feedback(), ["feedback"])
-    if feedback and max(feedback) >= len(texts):
-        raise ApiError(422, f"feedback index {max(feedback)} is past the {len(texts)} documents", ["feedback"])
     names = docids if docids is not None else [str(i) for i in range(len(texts))]
-    marked = tuple(dict.fromkeys(names[i] for i in feedback or ()))
+    marked = marked_feedback(reranker, feedback, names)
     scores = first_stage_scores if first_stage_scores is not None else [None] * len(texts)
     work_request = RerankWork(
         Query("request", query, instruction, marked),

@@ -91,6 +91,20 @@ def check_calibrated(body: Any, reranker: BaseReranker, threshold_field: str = "
         )
 
 
+def marked_feedback(reranker: BaseReranker, feedback: list[int] | None, names: list[str]) -> tuple[str, ...]:
+    """The docids of the documents a request marked relevant (`feedback`, indices into them), for every
+    route shape and MCP; a method that does not use feedback, or an index past the documents, is a 422."""
+    if not feedback:
+        return ()
+    if not reranker.takes_feedback:
+        raise ApiError(422, reranker.no_feedback(), ["feedback"])
+    if min(feedback) < 0:
+        raise ApiError(422, f"feedback index {min(feedback)} is negative", ["feedback"])
+    if max(feedback) >= len(names):
+        raise ApiError(422, f"feedback index {max(feedback)} is past the {len(names)} documents", ["feedback"])
+    return tuple(dict.fromkeys(names[i] for i in feedback))
+
+
 def check_common(settings: ServerSettings, query: str, count: int, field_name: str) -> None:
     """The query and the number of texts, for every route shape."""
     check_utf8(query, ["query"])

@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 from rankwise.errors import InputError
 from rankwise.rerankers.base import BaseReranker
 from rankwise.server.engine import Scored
-from rankwise.server.limits import check_calibrated, check_common, checked_documents, unique_ids
+from rankwise.server.limits import check_calibrated, check_common, checked_documents, marked_feedback, unique_ids
 from rankwise.server.state import ApiError, ServerSettings
 from rankwise.types import Candidate, Query, Request
 
@@ -58,6 +58,7 @@ class RerankCall(BaseModel):
     coverage: float | None = None
     return_documents: bool = True
     instruction: str | None = None
+    feedback: list[int] | None = None
 
 
 def create_mcp_server(reranker: BaseReranker, model_name: str, settings: ServerSettings | None = None) -> Any:
@@ -80,7 +81,8 @@ def create_mcp_server(reranker: BaseReranker, model_name: str, settings: ServerS
         description="Rerank documents for a query: the documents best first, each with its index in "
         "the request, its relevance in [0, 1] and the method's own score. top_n keeps the "
         "first n; min_probability and coverage (the adaptive cut-off) need a calibrated "
-        "model."
+        "model. feedback: indices of documents the user marked relevant, for methods that use "
+        "explicit relevance feedback (embedding-prf, maxsim)."
     )
     async def rerank(
         query: str,
@@ -90,6 +92,7 @@ def create_mcp_server(reranker: BaseReranker, model_name: str, settings: ServerS
         coverage: float | None = None,
         return_documents: bool = True,
         instruction: str | None = None,
+        feedback: list[int] | None = None,
     ) -> McpRanking:
         import anyio
 
@@ -101,6 +104,7 @@ def create_mcp_server(reranker: BaseReranker, model_name: str, settings: ServerS
             coverage=coverage,
             return_documents=return_documents,
             instruction=instruction,
+            feedback=feedback,
         )
         try:
             return await anyio.to_thread.run_sync(lambda: answer(reranker, model_name, settings, call, lock))
@@ -147,7 +151,9 @@ def answer(
     )
     ids = unique_ids([d.id if isinstance(d, McpDocument) else None for d in call.documents])
     docids = ids if ids is not None else [str(i) for i in range(len(texts))]
-    request = Request(Query("mcp", call.query, call.instruction), [Candidate(d, t) for d, t in zip(docids, texts)])
+    marked = marked_feedback(reranker, call.feedback, docids)
+    query = Query("mcp", call.query, call.instruction, marked)
+    request = Request(query, [Candidate(d, t) for d, t in zip(docids, texts)])
     with lock:
         (scored_request,) = reranker.scored_requests([request])
     scored = Scored(scored_request.scores, reranker.score_kind, [scored_request.trace], reranker.calibration)
