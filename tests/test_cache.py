@@ -60,6 +60,7 @@ def test_list_methods_cache_whole_lists_and_parameters_change_the_key(tmp_path):
     assert plain_calls == [4]  # prf_k is part of the key
 
 
+@pytest.mark.slow  # 19 s: a second interpreter loading MiniLM
 def test_another_process_reads_what_one_wrote(tmp_path):
     folder = tmp_path / "shared"
     script = (

@@ -146,6 +146,7 @@ def test_a_calibration_refuses_another_reranker_naming_the_difference(fitted, tm
         Reranker.load("minilm-embed", method="maxsim", calibration=True)
 
 
+@pytest.mark.slow  # 14 s
 def test_a_composed_spec_is_calibrated_as_a_whole_and_refuses_another_spec(collections, flea_docs, tmp_path):
     from rankwise.pipelines.index import build_forward_index
 

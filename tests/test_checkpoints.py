@@ -111,7 +111,7 @@ def test_qwen3_reranker_prompt_ends_with_the_empty_think_block_even_when_cut(tin
 
 
 def test_preset_errors_name_the_problem(tiny_qwen3):
-    with pytest.raises(OptionError, match="unknown preset 'qwen9'; available: cross-encoder, qwen3-reranker"):
+    with pytest.raises(OptionError, match="unknown preset 'qwen9'; available: cross-encoder, .*qwen3-reranker, "):
         Reranker.load(str(tiny_qwen3), preset="qwen9")
     with pytest.raises(OptionError, match="preset 'qwen3-reranker' is for method 'llm-pointwise', not 'first'"):
         Reranker.load(str(tiny_qwen3), method="first", preset="qwen3-reranker")

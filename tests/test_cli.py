@@ -1,5 +1,6 @@
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from conftest import EXAMPLES, data_path
@@ -81,6 +82,7 @@ def test_models_lists_registered_models_and_presence():
         assert name in result.output
 
 
+@pytest.mark.slow  # 18 s; each command is tested alone in the default run
 def test_index_search_rerank_eval_from_a_raw_corpus(tmp_path):
     """dl19's candidate passages as a small corpus: index, search, rerank, evaluate, all through the CLI."""
     from rankwise.io import read_candidates

@@ -91,6 +91,7 @@ def test_split_parts_are_assembled_in_order_and_checked(tmp_path):
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["model.gguf"]  # no partial file left behind
 
 
+@pytest.mark.slow  # 20 s of subprocess loads
 def test_loading_is_quiet_unless_verbose():
     """Issue 38 item 11: transformers' "Loading weights" bar printed into every library user's stderr."""
     import subprocess

@@ -58,6 +58,7 @@ def test_allpair_sends_every_ordered_pair_and_ranks_by_wins(prp):
     assert wins == sorted(wins, reverse=True) and sum(wins) == pytest.approx(k * (k - 1) / 2)
 
 
+@pytest.mark.slow  # 9 s
 def test_allpair_does_not_depend_on_the_order_passages_arrive_in(prp):
     forward = prp.rerank_batch([_request()])[0]
     reversed_request = Request(Query("q", QUERY), [Candidate(str(i), PASSAGES[i]) for i in reversed(range(5))])

@@ -334,6 +334,7 @@ def test_continuations_of_one_prefix_share_its_cache_and_score_as_apart():
     assert lm.stats["cached_continuation_passes"] == 3  # 12 continuations in batches of 4, after one prefix pass
 
 
+@pytest.mark.slow  # 9 s
 @pytest.mark.parametrize("budget", [0, pytest.param(32, marks=pytest.mark.slow)])
 def test_real_smollm2_reasoning_setwise_sorts_the_head(budget):
     reranker = Reranker.load(

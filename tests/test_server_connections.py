@@ -122,6 +122,7 @@ def test_invalid_limits_are_refused_with_a_clear_error():
         ConnectionLimits(header_timeout=0)
 
 
+@pytest.mark.slow  # 20 s of slow bodies; the idle-connection cap test stays in the default run
 def test_health_answers_while_bodies_above_the_rate_floor_hold_the_connections():
     """Issue 37 item 2: 1,010 connections each sending a 10 MB body at 1,500 B/s (above the rate floor, so
     none could be evicted) held every slot and /health answered 0 of 14 probes. Now at most

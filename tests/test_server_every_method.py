@@ -31,7 +31,7 @@ SPECS = {
     "llm-pointwise": (SMOLLM, {}),
     "query-likelihood": (SMOLLM, {}),
     "first": (SMOLLM, {}),
-    "listwise-generate": (SMOLLM, {}),
+    "listwise-generate": (SMOLLM, {"window": 2, "stride": 1}),  # a 2-id answer to generate, not a 20-id one
     "prp": (SMOLLM, {}),
     "sparse-pairwise": (SMOLLM, {"comparisons": 4, "top_k": 4}),
     "setwise": (SMOLLM, {}),
@@ -43,10 +43,10 @@ SPECS = {
     "fid-listwise": (lambda tmp: REFERENCE / "lit5_tiny_t5", {"preset": "lit5"}),
     "listt5": (lambda tmp: REFERENCE / "listt5_tiny_fidt5", {"preset": "listt5"}),
     "reasoning-pointwise": (SMOLLM, {"reasoning_budget": 4}),
-    "reasoning-listwise": (SMOLLM, {"reasoning_budget": 4}),
+    "reasoning-listwise": (SMOLLM, {"reasoning_budget": 4, "window": 2, "stride": 1}),
     "reasoning-setwise": (SMOLLM, {"reasoning_budget": 4}),
     "graded-pointwise": (SMOLLM, {}),
-    "groupwise": (SMOLLM, {}),
+    "groupwise": (SMOLLM, {"group_size": 2, "max_passage_tokens": 32}),
     "layerwise-pointwise": (lambda tmp: tiny_models.reference_copy("minicpm_layerwise_tiny", tmp / "lw"), {}),
 }
 DOCUMENTS = ["Adult fleas live for two to three months on a host.", "Sourdough starters need daily feeding."]

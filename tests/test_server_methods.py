@@ -43,6 +43,7 @@ def first_reranker():
     return Reranker.load("smollm2-135m", method="first", window=4, stride=2)
 
 
+@pytest.mark.slow  # 11 s per method; test_server_every_method runs each over HTTP
 @pytest.mark.parametrize("method", ["first", "listwise-generate"])
 def test_listwise_methods_answer_over_http_as_in_python(method, first_reranker):
     reranker = first_reranker if method == "first" else Reranker.load("smollm2-135m", method=method, window=4, stride=2)
@@ -85,6 +86,7 @@ def test_concurrent_listwise_requests_share_model_calls(first_reranker):
     assert sum(calls) == 3 and max(calls) >= 2, calls  # windows of different requests in one call
 
 
+@pytest.mark.slow  # 13 s
 def test_reasoning_is_returned_only_when_asked_with_each_passage_named():
     """reasoning-pointwise on SmolLM2 at a budget of 8 tokens: with return_reasoning each passage's thinking
     comes back under its document's index, as the Python trace has it; without it, no `reasoning` field."""
@@ -105,6 +107,7 @@ def test_reasoning_is_returned_only_when_asked_with_each_passage_named():
     assert "reasoning" not in plain and [r["index"] for r in plain["results"]] == [r["index"] for r in asked["results"]]
 
 
+@pytest.mark.slow  # 17 s; test_server_deadlines covers deadlines per method
 def test_a_listwise_request_past_its_deadline_stops_the_model_at_its_next_window():
     """listwise-generate over 120 passages (59 windows of 4 by 2) with an 8 s deadline: a 504, and the window
     loop stops at its next model call instead of running on for nobody; a small request sent afterwards

@@ -48,6 +48,7 @@ def test_api_keys_guard_every_endpoint_but_health_and_ready(secured):
     assert ranked["results"][0]["index"] == 0
 
 
+@pytest.mark.slow  # schemathesis fuzzes every route (45 s); the contract tests cover each route's shape
 def test_schemathesis_all_checks_pass(secured):
     base, _, _ = secured
     st = shutil.which("st") or str(__import__("pathlib").Path(sys.executable).parent / "st")

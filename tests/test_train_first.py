@@ -53,6 +53,7 @@ def test_a_tiny_run_moves_scores_towards_the_gold_order(tmp_path):
     assert after < before
 
 
+@pytest.mark.slow  # 26 s; the shared TrainingRun resume is checked by test_train_teacher in the default run
 def test_resume_after_an_interruption_repeats_the_same_steps(tmp_path):
     config = FirstTrainingConfig(steps=4, **CONFIG)
     train_first("smollm2-135m", [GROUP], tmp_path / "whole", config)
@@ -120,3 +121,29 @@ def test_dev_evaluation_keeps_the_best_adapter_and_stops_on_patience(tmp_path):
         "smollm2-135m", [GROUP], tmp_path / "still", still, dev=DevEvaluation(DEV, every=1, patience=1)
     )
     assert stopped.steps == 2 and [e["step"] for e in stopped.config["dev"]["evaluations"]] == [1, 2]
+
+
+def test_the_neural_ndcg_ranking_loss_is_neural_ndcg_of_the_identifier_scores_and_a_run_lowers_it(tmp_path):
+    """ranking_loss=neural_ndcg (issue 40 item 7): the window's ranking loss is NeuralNDCG (allRank's, checked
+    in test_neural_ndcg.py) of the first-identifier scores FIRST ranks with, over the passages' grades; three
+    steps lower it, and training.json names it."""
+    from rankwise.pipelines.train.neural_ndcg import neural_ndcg
+    from rankwise.rerankers.listwise.sliding_window import Window
+
+    config = FirstTrainingConfig(steps=3, ranking_loss="neural_ndcg", **CONFIG)
+    window = window_plan([GROUP], config)[0]
+    assert window.grades == [{"a": 0, "b": 3, "c": 1}[d] for d in window.docids]
+    reranker = load_reranker("smollm2-135m", method="first", window=3, stride=3, max_words=20)
+    scores = reranker.rank_windows([Window(window.query, window.passages)])[0].scores
+    expected = neural_ndcg(torch.tensor([scores]), torch.tensor([window.grades], dtype=torch.float)).item()
+    with torch.no_grad():
+        before = window_loss(reranker, window, 10.0, "neural_ndcg")[2].item()
+    assert before == pytest.approx(expected, abs=1e-4) and -1.0 <= before < 0.0
+    train_first("smollm2-135m", [GROUP], tmp_path / "run", config)
+    trained = load_reranker(
+        "smollm2-135m", method="first", window=3, stride=3, max_words=20, adapter=str(tmp_path / "run" / "adapter")
+    )
+    with torch.no_grad():
+        assert window_loss(trained, window, 10.0, "neural_ndcg")[2].item() < before
+    saved = json.loads((tmp_path / "run" / "adapter" / "training.json").read_text())
+    assert "NeuralNDCG over the grades" in saved["loss"]

@@ -108,6 +108,7 @@ def test_a_few_steps_move_maxsim_toward_the_labels(tmp_path):
     assert json.loads((tmp_path / "model" / "training.json").read_text())["config"]["lora_r"] == 4
 
 
+@pytest.mark.slow  # 11 s
 def test_dev_evaluation_measures_the_maxsim_the_reranker_computes(tmp_path):
     """--dev on a late-interaction run: the kept model's recorded dev nDCG@10 equals the one the `maxsim`
     reranker (no feedback) gives with the trained weights, measured again after training."""

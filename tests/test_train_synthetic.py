@@ -50,6 +50,7 @@ def test_sources_come_from_each_pool_head_and_repeat_with_the_seed(dl22_groups):
         assert len(set(picked)) == 5 and set(picked) <= {d.docid for d in head}
 
 
+@pytest.mark.slow  # 9.5 s
 def test_generation_resumes_to_the_same_file(dl22_groups, tmp_path):
     pytest.importorskip("llama_cpp", reason="the llama.cpp backend needs the llama-cpp extra (make setup builds it)")
     lm = open_backend(

@@ -215,13 +215,15 @@ def query_folds(qids: Iterable[str], folds: int, seed: int = 0) -> list[list[str
 
 @dataclass
 class ListwiseWindow:
-    """Passages of one query in the order shown to the model, and the gold order (positions, best first)."""
+    """Passages of one query in the order shown to the model, the gold order (positions, best first) and each
+    passage's grade (for graded losses such as NeuralNDCG; None where unjudged)."""
 
     qid: str
     query: str
     passages: list[str]
     docids: list[str]
     gold_order: list[int]
+    grades: list[float | None] | None = None
 
 
 def sample_windows(
@@ -247,5 +249,14 @@ def sample_windows(
     for _ in range(count):
         shown = rng.sample(judged, size)
         gold = sorted(range(size), key=lambda i: key(shown[i]))
-        windows.append(ListwiseWindow(group.qid, group.query, [d.text for d in shown], [d.docid for d in shown], gold))
+        windows.append(
+            ListwiseWindow(
+                group.qid,
+                group.query,
+                [d.text for d in shown],
+                [d.docid for d in shown],
+                gold,
+                [d.grade for d in shown],
+            )
+        )
     return windows

@@ -18,6 +18,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any, Literal
 
 from rankwise.backends.lora import attach_lora, resume_lora, save_lora, training_forward
 from rankwise.errors import InputError
@@ -27,6 +28,7 @@ from rankwise.pipelines.train.config import LoraTrainingConfig
 from rankwise.pipelines.train.data import HeldOut, ListwiseWindow, QueryGroup, sample_windows
 from rankwise.pipelines.train.dev import DevEvaluation
 from rankwise.pipelines.train.first_loss import DEFAULT_RANKNET_WEIGHT, first_loss, target_nll, weighted_ranknet_loss
+from rankwise.pipelines.train.neural_ndcg import neural_ndcg
 from rankwise.pipelines.train.run import STATE, TrainingRecord, TrainingRun, replace_folder
 from rankwise.rerankers.listwise.llm import FirstReranker
 from rankwise.rerankers.listwise.sliding_window import Window
@@ -43,7 +45,13 @@ class FirstTrainingConfig(LoraTrainingConfig):
     accumulation: int = option(4, minimum=1, help="windows per optimizer step")
     lr: float = option(2e-4, minimum=0, help="learning rate")
     ranknet_weight: float = option(
-        DEFAULT_RANKNET_WEIGHT, minimum=0, help="weight of the RankNet loss on first-identifier logits"
+        DEFAULT_RANKNET_WEIGHT, minimum=0, help="weight of the ranking loss on first-identifier logits"
+    )
+    ranking_loss: Literal["ranknet", "neural_ndcg"] = option(
+        "ranknet",
+        choices=("ranknet", "neural_ndcg"),
+        help="the ranking loss on first-identifier logits: FIRST's position-weighted RankNet, or NeuralNDCG "
+        "over the window's grades (allRank's deterministic variant)",
     )
     max_words: int = option(40, minimum=1, help="passages are cut to this many words")
     checkpoint_steps: int = option(10, minimum=1, help="optimizer steps between checkpoints")
@@ -71,8 +79,21 @@ def target_text(labels: Sequence[str], gold_order: Sequence[int]) -> str:
     return " > ".join(f"[{labels[p]}]" for p in gold_order)
 
 
-def window_loss(reranker: FirstReranker, window: ListwiseWindow, ranknet_weight: float):
-    """(total, lm_nll, ranknet) for one window, with gradients."""
+def ranking_loss(scores: Any, window: ListwiseWindow, kind: str) -> Any:
+    """The ranking loss of one window's identifier scores: weighted RankNet over the gold order, or NeuralNDCG
+    over the passages' grades (2^grade - 1 gains, as allRank's default)."""
+    if kind == "ranknet":
+        return weighted_ranknet_loss(scores, window.gold_order)
+    import torch
+
+    if window.grades is None or any(g is None for g in window.grades):
+        raise InputError("ranking_loss=neural_ndcg needs every passage of a window graded")
+    grades = torch.tensor([window.grades], dtype=scores.dtype, device=scores.device)
+    return neural_ndcg(scores.unsqueeze(0), grades)
+
+
+def window_loss(reranker: FirstReranker, window: ListwiseWindow, ranknet_weight: float, kind: str = "ranknet"):
+    """(total, lm_nll, ranking loss) for one window, with gradients."""
     import torch
 
     lm = reranker.lm
@@ -87,8 +108,8 @@ def window_loss(reranker: FirstReranker, window: ListwiseWindow, ranknet_weight:
     outputs = training_forward(lm, prompt_ids, target_ids, *scheme.request())
     scores = scheme.fill(torch.empty(len(labels), dtype=outputs.first.dtype), outputs.first, outputs.second)
     lm_nll = target_nll(outputs.target_logits, torch.tensor(target_ids, device=outputs.target_logits.device))
-    ranknet = weighted_ranknet_loss(scores, window.gold_order)
-    return first_loss(lm_nll, ranknet, ranknet_weight), lm_nll, ranknet
+    ranking = ranking_loss(scores, window, kind)
+    return first_loss(lm_nll, ranking, ranknet_weight), lm_nll, ranking
 
 
 def train_first(
@@ -138,7 +159,7 @@ def train_first(
         optimizer.zero_grad()
         totals = [0.0, 0.0, 0.0]
         for window in plan[step * config.accumulation : (step + 1) * config.accumulation]:
-            loss, lm_nll, ranknet = window_loss(reranker, window, config.ranknet_weight)
+            loss, lm_nll, ranknet = window_loss(reranker, window, config.ranknet_weight, config.ranking_loss)
             (loss / config.accumulation).backward()
             for i, value in enumerate((loss, lm_nll, ranknet)):
                 totals[i] += value.item() / config.accumulation
@@ -190,7 +211,9 @@ def train_first(
         queries=len(groups),
         examples=len(plan),
         steps=steps_run,
-        loss=f"LM loss + {config.ranknet_weight} x position-weighted RankNet on first-identifier logits",
+        loss=f"LM loss + {config.ranknet_weight} x "
+        + ("position-weighted RankNet" if config.ranking_loss == "ranknet" else "NeuralNDCG over the grades")
+        + " on first-identifier logits",
         parameters_trained=sum(p.numel() for p in trainable),
         config={**asdict(config), **dev_record},
     )
