@@ -163,13 +163,14 @@ def _e2rank_folder(folder):
 @pytest.mark.parametrize(
     "name, hf_id, build, preset",
     [
-        (
+        pytest.param(
             "ms-marco-minilm-l6",
             "cross-encoder/ms-marco-MiniLM-L6-v2",
             lambda d: tiny_models.cross_encoder(d)[0],
             "cross-encoder",
+            marks=SLOW,
         ),
-        ("monot5-base", "castorini/monot5-base-msmarco", tiny_models.t5, "monot5"),
+        pytest.param("monot5-base", "castorini/monot5-base-msmarco", tiny_models.t5, "monot5", marks=SLOW),
         pytest.param("duot5-base", "castorini/duot5-base-msmarco", tiny_models.t5, "duot5", marks=SLOW),
         pytest.param(
             "rankt5-base", "Soyoung97/RankT5-base", lambda d: tiny_models.t5(d, extra_ids=11), "rankt5", marks=SLOW

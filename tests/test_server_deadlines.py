@@ -46,7 +46,14 @@ def idle_after(seconds: float, window: float = 2.0) -> float:
     return cpu_seconds() - before
 
 
-@pytest.fixture(scope="module", params=sorted(METHODS))
+# Two of the four run by default (a listwise and a pointwise method; each costs 15 s); all four with -m slow.
+DEFAULT_RUN = {"first", "llm-pointwise"}
+
+
+@pytest.fixture(
+    scope="module",
+    params=[m if m in DEFAULT_RUN else pytest.param(m, marks=pytest.mark.slow) for m in sorted(METHODS)],
+)
 def served(request):
     reranker = Reranker.load("smollm2-135m", method=request.param, **METHODS[request.param])
     with threaded_server(create_app(reranker, ServerSettings(model_name=request.param, request_timeout=3))) as base:
