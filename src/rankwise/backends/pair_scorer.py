@@ -73,7 +73,8 @@ class PairScorer(HFTokenCounting, SwitchesAdapters):
         torch = self._torch
         if not passages:
             return []
-        full = self.tokenizer(list(queries), list(passages), truncation=False)["input_ids"]
+        # verbose=False: measuring pairs longer than the limit is the point here (they are cut below), not a mistake.
+        full = self.tokenizer(list(queries), list(passages), truncation=False, verbose=False)["input_ids"]
         lengths = [len(ids) for ids in full]
         for i, n in enumerate(lengths):
             if n > self.max_length and not self.options.truncate:
