@@ -62,6 +62,16 @@ def test_a_rank_gpt_window_reaches_the_model_as_rank_llm_sends_it():
     assert rendered.count("<|im_start|>assistant\nReceived passage [") == 4
 
 
+def fastchat_window_prompt(name: str, reference: dict, max_words: int) -> str:
+    """The window prompt of a FastChat-format prompt over a reference file's query and passages, built without
+    the tokenizer's chat template (using it fails the test)."""
+    prompt = PROMPTS[name]
+    labels = identifiers("numeric", len(reference["passages"]))
+    passages = [prompt.prepare_passage(p, max_words) for p in reference["passages"]]
+    messages = prompt.messages(reference["query"], labels, passages)
+    return prompt.chat_text(lambda m: pytest.fail("the tokenizer's chat template must not be used"), messages)
+
+
 VICUNA = json.loads((Path(__file__).parent / "reference" / "fastchat_0.2.36_rank_vicuna.json").read_text())
 
 
@@ -71,14 +81,7 @@ def test_rank_vicuna_prompt_equals_rank_llms_rank_vicuna_code_through_fastchat(c
     conversation (tests/reference/fastchat_rank_vicuna.py): the default system text, "USER: ... ASSISTANT:",
     only numeric [n] escaped, the fixed "[4] > [2]" example and ftfy's repair (’ becomes ')."""
     assert VICUNA["library"] == "fschat 0.2.36"
-    prompt = PROMPTS["rank_vicuna"]
-    labels = identifiers("numeric", len(VICUNA["passages"]))
-    passages = [prompt.prepare_passage(p, case["max_words"]) for p in VICUNA["passages"]]
-    messages = prompt.messages(VICUNA["query"], labels, passages)
-    assert (
-        prompt.chat_text(lambda m: pytest.fail("the tokenizer's chat template must not be used"), messages)
-        == case["prompt"]
-    )
+    assert fastchat_window_prompt("rank_vicuna", VICUNA, case["max_words"]) == case["prompt"]
 
 
 def test_the_rank_vicuna_preset_sends_that_prompt_to_the_model(tmp_path):
@@ -129,14 +132,7 @@ def test_rank_mistral_100_prompt_equals_fullranks_create_prompt_through_fastchat
     fullrank_rank_mistral_100.py, FastChat 0.2.36's mistral conversation): "[INST] system\\n ... [/INST]", the
     query's [2] escaped and stripped, passages repaired and cut to max_words, the "[2] > [1]" example."""
     assert MISTRAL_100["library"] == "fschat 0.2.36"
-    prompt = PROMPTS["rank_mistral_100"]
-    labels = identifiers("numeric", len(MISTRAL_100["passages"]))
-    passages = [prompt.prepare_passage(p, case["max_words"]) for p in MISTRAL_100["passages"]]
-    messages = prompt.messages(MISTRAL_100["query"], labels, passages)
-    assert (
-        prompt.chat_text(lambda m: pytest.fail("the tokenizer's chat template must not be used"), messages)
-        == case["prompt"]
-    )
+    assert fastchat_window_prompt("rank_mistral_100", MISTRAL_100, case["max_words"]) == case["prompt"]
 
 
 def test_the_rank_mistral_100_preset_ranks_100_passages_in_one_window(tmp_path):

@@ -69,10 +69,11 @@ def stated_pooling(location: ModelLocation, given: str | None) -> tuple[str, ...
     config = location.read_json("1_Pooling/config.json")
     if given is None:
         return pooling_modes(config or {}, location)
-    if config is not None and pooling_modes(config, location) != (given,):
+    stated = pooling_modes(config, location) if config is not None else None
+    if stated is not None and stated != (given,):
         raise UnsupportedMethodError(
             f"{location.label}: pooling={given!r} was asked for, but the folder's sentence-transformers pooling is "
-            f"{'+'.join(pooling_modes(config, location))}; drop the option (or the folder's 1_Pooling)"
+            f"{'+'.join(stated)}; drop the option (or the folder's 1_Pooling)"
         )
     return (given,)
 

@@ -75,7 +75,8 @@ def _weight_keys(location: ModelLocation) -> tuple[list[str], Callable[[], dict[
             return keys, functools.partial(load_file, str(path))
         import torch
 
-        state = torch.load(str(path), map_location="cpu", weights_only=True)
+        # mmap: the names are read without loading every tensor (the model itself was loaded already).
+        state = torch.load(str(path), map_location="cpu", weights_only=True, mmap=True)
         return list(state), functools.partial(dict, state)
     index = location.read_json("model.safetensors.index.json") or location.read_json("pytorch_model.bin.index.json")
     if index and any(str(k).startswith("encoder.encoder.") for k in index.get("weight_map", {})):

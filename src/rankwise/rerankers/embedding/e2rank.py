@@ -92,7 +92,7 @@ class E2RankReranker(BaseReranker):
         self.encoder = encoder
         self.query_prefix = prefix_for(encoder, "query", options.query_prefix)
         self.prompt_k, self.prompt, self.max_words = prompt_k, prompt, max_words
-        self.window, self.stride, self.options_top_k = options.window, options.stride, options.top_k
+        self.window, self.stride = options.window, options.stride
         # Only the windows leave candidates below top_k in input order; one pseudo-query scores them all.
         self.top_k = options.top_k if options.window is not None else None
         self.chat_template, self.passage_suffix = options.chat_template, options.passage_suffix
@@ -155,7 +155,7 @@ class E2RankReranker(BaseReranker):
     def _rerank_in_windows(self, requests: list[Request]) -> list[Ranking]:
         """E2Rank's evaluation: every passage embedded once, each window reordered by the cosines with its
         own pseudo-query (the windows of different queries at one step embedded together)."""
-        heads = [c for r in requests for c in r.candidates[: self.options_top_k]]
+        heads = [c for r in requests for c in r.candidates[: self.top_k]]
         vectors, _ = self.passages.pooled(heads)
         row_of = {id(c): i for i, c in enumerate(heads)}
 
@@ -170,8 +170,8 @@ class E2RankReranker(BaseReranker):
                 results.append(WindowResult(order, scores, {"tokens_kept": kept}))
             return results
 
-        assert self.window is not None
-        return slide(requests, rank_windows, self.window, self.stride, self.options_top_k)
+        assert self.window is not None and self.top_k is not None
+        return slide(requests, rank_windows, self.window, self.stride, self.top_k)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -181,7 +181,7 @@ class E2RankReranker(BaseReranker):
             "max_words": self.max_words,
             "window": self.window,
             "stride": self.stride,
-            "top_k": self.options_top_k,
+            "top_k": self.top_k,
             "chat_template": self.chat_template,
             "passage_suffix": self.passage_suffix,
             **self.passages.describe(),
