@@ -209,7 +209,8 @@ def test_first_runs_one_pass_per_window_and_never_generates(smollm_first):
     windows = sum(len(r.trace["windows"]) for r in rankings)
     assert windows == 6  # (4,8), (2,6), (0,4) for each query
     assert lm.stats["generate_calls"] == 0 and lm.stats["generated_tokens"] == 0
-    assert lm.stats["forward_passes"] == windows  # batch_size=1: one pass per window
+    # batch_size=1: one pass per window, and one per prefix the windows of a call share (share_prefix)
+    assert lm.stats["forward_passes"] == windows + lm.stats["prefix_passes"]
     assert lm.stats["single_token_steps"] == windows  # SmolLM2 needs the "[" step for every window
 
 
@@ -220,7 +221,8 @@ def test_first_batches_windows_of_different_queries():
         Request.build("how to bake bread", _docs(8), qid="b"),
     ]
     rankings = batched.rerank_batch(requests)
-    assert batched.lm.stats["forward_passes"] == 3 and batched.lm.stats["generate_calls"] == 0
+    stats = batched.lm.stats
+    assert stats["forward_passes"] - stats["prefix_passes"] == 3 and stats["generate_calls"] == 0
     single = Reranker.load("smollm2-135m", method="first", window=4, stride=2, batch_size=1).rerank_batch(requests)
     for x, y in zip(rankings, single):
         assert x.docids == y.docids

@@ -16,6 +16,7 @@ from rankwise.backends.chat_tokenizer import ChatTokenizer, PromptEncoding
 from rankwise.backends.interface import Capability
 from rankwise.backends.options import TransformersOptions
 from rankwise.backends.runtime import left_padded, length_sorted_batches, load_tokenizer_and_model
+from rankwise.backends.shared_prefix import prefix_groups
 from rankwise.cancellation import check_cancelled
 from rankwise.errors import InputError
 from rankwise.models.resolve import ModelLocation
@@ -191,18 +192,7 @@ class CausalLM(PromptEncoding, SwitchesAdapters):
         wanted_first = torch.tensor(list(first_ids), dtype=torch.long, device=self.device)
         wanted_second = torch.tensor(list(second_ids), dtype=torch.long, device=self.device)
         with torch.inference_mode():
-            for batch in self._batches(sequences):
-                check_cancelled()
-                input_ids, mask, positions = self._left_padded([sequences[i] for i in batch])
-                out = self.model(
-                    input_ids=input_ids,
-                    attention_mask=mask,
-                    position_ids=positions,
-                    logits_to_keep=1,
-                    use_cache=bridge_id is not None,
-                )
-                self.stats["forward_passes"] += 1
-                self.stats["prompt_tokens"] += int(mask.sum())
+            for batch, out, mask, positions in self._forward_last(sequences, keep_cache=bridge_id is not None):
                 first[batch] = out.logits[:, -1].float().log_softmax(-1).index_select(-1, wanted_first).cpu().numpy()
                 if bridge_id is None:
                     continue
@@ -231,21 +221,80 @@ class CausalLM(PromptEncoding, SwitchesAdapters):
         return tops
 
     def _last_logits(self, sequences: Sequence[Sequence[int]]) -> Iterator[tuple[list[int], torch.Tensor]]:
-        """Each batch's indices and the fp32 logits at its sequences' last positions, one forward pass per
-        batch without a KV cache."""
-        torch = self._torch
+        """Each batch's indices and the fp32 logits at its sequences' last positions."""
         for s in sequences:
             self._check_length(s)
-        with torch.inference_mode():
-            for batch in self._batches(sequences):
+        with self._torch.inference_mode():
+            for batch, out, _, _ in self._forward_last(sequences, keep_cache=False):
+                yield batch, out.logits[:, -1].float()
+
+    @property
+    def shares_prefix(self) -> bool:
+        share = self.options.share_prefix
+        return share if share is not None else self.options.quantize is None
+
+    def _forward_last(self, sequences: Sequence[Sequence[int]], keep_cache: bool) -> Iterator[tuple]:
+        """Each batch's indices, its model output (the last position's logits; the KV cache when
+        `keep_cache`), and its full attention mask and position ids. Prompts that share a prefix run it once
+        (`shared_prefix.prefix_groups`) unless `share_prefix` is off."""
+        groups = prefix_groups(sequences) if self.shares_prefix and len(sequences) > 1 else []
+        alone = [g.members for g in groups if not g.length] if groups else [list(range(len(sequences)))]
+        for members in alone:
+            for local in self._batches([sequences[i] for i in members]):
                 check_cancelled()
+                batch = [members[i] for i in local]
                 input_ids, mask, positions = self._left_padded([sequences[i] for i in batch])
-                logits = self.model(
-                    input_ids=input_ids, attention_mask=mask, position_ids=positions, logits_to_keep=1, use_cache=False
-                ).logits
+                out = self.model(
+                    input_ids=input_ids,
+                    attention_mask=mask,
+                    position_ids=positions,
+                    logits_to_keep=1,
+                    use_cache=keep_cache,
+                )
                 self.stats["forward_passes"] += 1
                 self.stats["prompt_tokens"] += int(mask.sum())
-                yield batch, logits[:, -1].float()
+                yield batch, out, mask, positions
+        for group in groups:
+            if group.length:
+                yield from self._forward_shared(sequences, group.members, group.length, keep_cache)
+
+    def _forward_shared(
+        self, sequences: Sequence[Sequence[int]], members: list[int], length: int, keep_cache: bool
+    ) -> Iterator[tuple]:
+        """`_forward_last` for prompts whose first `length` tokens are equal: that prefix in one pass, then
+        the tails left-padded (the pads masked, between the prefix and each tail) in batches on copies of
+        its KV cache, at the positions they hold in the whole prompt."""
+        import copy
+
+        torch = self._torch
+        check_cancelled()
+        prefix = torch.tensor([list(sequences[members[0]][:length])], dtype=torch.long, device=self.device)
+        cache = self.model(input_ids=prefix, use_cache=True, logits_to_keep=1).past_key_values
+        self.stats["forward_passes"] += 1
+        self.stats["prefix_passes"] += 1
+        self.stats["prompt_tokens"] += length
+        self.stats["shared_prefix_tokens"] += length * (len(members) - 1)
+        tails = [list(sequences[i][length:]) for i in members]
+        for local in self._batches(tails):
+            check_cancelled()
+            batch = [members[i] for i in local]
+            input_ids, tail_mask, tail_positions = self._left_padded([tails[i] for i in local])
+            mask = torch.cat(
+                [torch.ones((len(batch), length), dtype=tail_mask.dtype, device=self.device), tail_mask], 1
+            )
+            batch_cache = copy.deepcopy(cache)
+            batch_cache.batch_repeat_interleave(len(batch))
+            out = self.model(
+                input_ids=input_ids,
+                attention_mask=mask,
+                position_ids=tail_positions + length,
+                past_key_values=batch_cache,
+                logits_to_keep=1,
+                use_cache=keep_cache,
+            )
+            self.stats["forward_passes"] += 1
+            self.stats["prompt_tokens"] += int(tail_mask.sum())
+            yield batch, out, mask, tail_positions + length
 
     def next_token_logits(self, sequences: Sequence[Sequence[int]], token_ids: Sequence[int]) -> np.ndarray:
         """The raw next-token logits of `token_ids` (not normalized over the vocabulary), for checkpoints whose

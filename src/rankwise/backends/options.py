@@ -49,6 +49,12 @@ class TransformersOptions(RuntimeOptions):
         help="a text encoder's pooling where its folder has no sentence-transformers pooling (E2Rank's "
         "checkpoints: lasttoken); a folder that states another is refused",
     )
+    share_prefix: bool | None = option(
+        None,
+        help="LLM prompts of one call that share a token prefix (system text, instruction, query) run it once "
+        "and each passage's tail on a copy of its KV cache; equal scores to float rounding (default: on, "
+        "off with quantize=int8, whose activation scales depend on the batch)",
+    )
 
 
 @dataclass(frozen=True)
