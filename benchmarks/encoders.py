@@ -1,12 +1,13 @@
 """MiniLM on every encoder backend, side by side in one process: sentence-transformers (the reference users
-know), rankwise's transformers backend (fp32 and torch dynamic int8) and ONNX Runtime (fp32 and int8), on
-TREC DL 2019 BM25 top-100.
+know), rankwise's transformers backend (fp32 and torch dynamic int8), ONNX Runtime (fp32 and int8) and
+OpenVINO (fp32, int8, and fp32 with the throughput hint), on TREC DL 2019 BM25 top-100.
 
     python benchmarks/encoders.py [--queries 43] [--methods embedding,maxsim] [--plot out.png]
 
 Per row: nDCG@10 (ir-measures), docs/s and seconds per query of reranking (model loaded and warmed up
-first), load seconds (the first ONNX load exports and quantizes into the cache: run twice to see the cached
-load). Every row runs in the same process, one after another, so they share the machine's state of the day."""
+first), load seconds (the first ONNX or OpenVINO load converts and quantizes into the cache: run twice to
+see the cached load), and top-10 overlap with sentence-transformers (the share of each query's top 10 that
+both put there). Every row runs in the same process, one after another, so they share the machine's state of the day."""
 
 from __future__ import annotations
 
@@ -24,7 +25,10 @@ from _common import cost_quality_axis, dataset_dir, peak_rss_mib  # noqa: E402
 BACKENDS = {"transformers fp32": {"backend": "transformers"},
             "transformers int8": {"backend": "transformers", "quantize": "int8"},
             "onnx fp32": {"backend": "onnx"},
-            "onnx int8": {"backend": "onnx", "quantize": "int8"}}
+            "onnx int8": {"backend": "onnx", "quantize": "int8"},
+            "openvino fp32": {"backend": "openvino"},
+            "openvino int8": {"backend": "openvino", "quantize": "int8"},
+            "openvino fp32 throughput": {"backend": "openvino", "hint": "throughput"}}
 
 
 def sentence_transformers_run(requests: list, threads: int) -> tuple[dict, float, float]:
@@ -47,6 +51,15 @@ def sentence_transformers_run(requests: list, threads: int) -> tuple[dict, float
     return run, docs / (time.perf_counter() - start), load
 
 
+def overlap(run: dict, reference: dict, k: int = 10) -> float:
+    """The mean share of each query's top `k` in `run` that `reference` also puts in its top `k`."""
+
+    def top(scores: dict) -> set:
+        return set(sorted(scores, key=lambda d: -scores[d])[:k])
+
+    return sum(len(top(run[q]) & top(reference[q])) / k for q in reference) / len(reference)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", default="dl19")
@@ -55,6 +68,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=None)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--plot", default=None)
+    parser.add_argument("--backends", default=None, help="comma-separated row names (default: all)")
     args = parser.parse_args()
 
     from rankwise import Reranker
@@ -69,9 +83,11 @@ def main() -> None:
     rows = []
     run, docs_per_second, load = sentence_transformers_run(requests, args.threads)
     reference_ndcg = evaluate(run, qrels)["nDCG@10"]
-    rows.append(("embedding", "sentence-transformers", reference_ndcg, docs_per_second, load))
+    reference_run = run
+    rows.append(("embedding", "sentence-transformers", reference_ndcg, docs_per_second, load, 1.0))
+    chosen = args.backends.split(",") if args.backends else list(BACKENDS)
     for method in args.methods.split(","):
-        for backend, options in BACKENDS.items():
+        for backend, options in ((b, BACKENDS[b]) for b in chosen):
             console.print(f"{method} on {backend} ...")
             start = time.perf_counter()
             reranker = Reranker.load(args.model, method=method, threads=args.threads, **options)
@@ -79,17 +95,18 @@ def main() -> None:
             rerank_requests(reranker, requests[:1])  # warm up
             report = rerank_requests(reranker, requests)
             ndcg = evaluate(run_from_rankings(report.rankings), qrels)["nDCG@10"]
-            rows.append((method, backend, ndcg, report.docs_per_second, load))
+            run = run_from_rankings(report.rankings)
+            rows.append((method, backend, ndcg, report.docs_per_second, load, overlap(run, reference_run)))
     table = Table(title=f"{args.model} encoders, {args.dataset} BM25 top-100, {len(requests)} queries, "
                         f"{args.threads} threads; peak RSS of the process {peak_rss_mib():.0f} MiB")
     for column in ("method", "backend", "nDCG@10", "Δ vs fp32", "docs/s", "× sentence-transformers",
-                   "s/query", "load s"):
+                   "s/query", "load s", "top-10 overlap"):
         table.add_column(column)
-    fp32 = {method: ndcg for method, backend, ndcg, _, _ in rows if backend in ("transformers fp32",)}
+    fp32 = {method: ndcg for method, backend, ndcg, *_ in rows if backend in ("transformers fp32",)}
     fp32["embedding"] = fp32.get("embedding", reference_ndcg)
-    for method, backend, ndcg, speed, load in rows:
+    for method, backend, ndcg, speed, load, shared in rows:
         table.add_row(method, backend, f"{ndcg:.4f}", f"{ndcg - fp32.get(method, ndcg):+.4f}", f"{speed:.0f}",
-                      f"{speed / docs_per_second:.2f}", f"{100 / speed:.2f}", f"{load:.1f}")
+                      f"{speed / docs_per_second:.2f}", f"{100 / speed:.2f}", f"{load:.1f}", f"{shared:.3f}")
     console.print(table)
     if args.plot:
         import matplotlib
@@ -98,7 +115,7 @@ def main() -> None:
         import matplotlib.pyplot as plt
 
         figure, axis = plt.subplots(figsize=(7, 4.5))
-        cost_quality_axis(axis, [(f"{m} / {b}", 100 / s, n) for m, b, n, s, _ in rows], reference_ndcg,
+        cost_quality_axis(axis, [(f"{m} / {b}", 100 / s, n) for m, b, n, s, *_ in rows], reference_ndcg,
                           "sentence-transformers cosine")
         axis.set_xlabel("seconds per query (100 passages)")
         axis.set_ylabel("nDCG@10")

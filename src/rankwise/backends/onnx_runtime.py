@@ -9,86 +9,72 @@ adapter, so a changed model is exported again; a crash mid-export leaves no half
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import shutil
-import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from rankwise.backends.encoder import TextEncoder
+from rankwise.backends.export_cache import cached_variant, weights_key
 from rankwise.backends.interface import Capability
 from rankwise.backends.options import OnnxOptions, RuntimeOptions
 from rankwise.backends.pair_scorer import PairScorer
 from rankwise.backends.runtime import apply_threads, load_pretrained, merged_adapter, refuse_remote_code
-from rankwise.models.cache import cache_dir
 from rankwise.models.resolve import ModelLocation
 
 EXPORT_VERSION = 4  # bump when the export recipe changes, so cached graphs are rebuilt
 
 
-def _weights_key(location: ModelLocation, head: str, quantize: str | None) -> str:
-    parts: list[Any] = [EXPORT_VERSION, location.path, head, quantize or "fp32"]
-    for source in filter(None, (location.path, location.adapter)):
-        folder = Path(source)
-        if folder.is_dir():
-            parts.append(source)
-            parts += sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in folder.iterdir() if p.is_file())
-    return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:16]
-
-
 def exported_graph(location: ModelLocation, head: str, quantize: str | None, cache: Path | None = None) -> Path:
     """The cached ONNX graph for `location` (head "encoder": last hidden states; "classifier": logits),
     exporting, optimizing and quantizing it on first use."""
-    folder = (cache or cache_dir()) / "onnx" / _weights_key(location, head, quantize)
-    final = folder / "model.onnx"
-    if final.is_file():
-        return final
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".export-"))
-    try:
-        exported, config = _export(location, head, work)
-        optimized = _optimize(exported, work, config)
-        result = optimized
+
+    def build(work: Path, staged: Path) -> None:
+        exported, config = export_torch_onnx(location, head, work)
+        result = _optimize(exported, work, config)
         if quantize == "int8":
+            import onnx
             from onnxruntime.quantization import QuantType, quantize_dynamic
 
-            result = work / "quantized.onnx"
-            import onnx
-
+            quantized = work / "quantized.onnx"
             # The fused graph has contrib ops shape inference cannot type: say their outputs are float.
             quantize_dynamic(
-                str(optimized),
                 str(result),
+                str(quantized),
                 weight_type=QuantType.QInt8,
                 per_channel=True,
                 extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
             )
-        staged = work / "final"
-        staged.mkdir()
+            result = quantized
         shutil.move(str(result), staged / "model.onnx")
-        (staged / "export.json").write_text(
-            json.dumps({"model": location.path, "adapter": location.adapter, "head": head, "quantize": quantize}) + "\n"
-        )
-        try:
-            os.replace(staged, folder)  # atomic: another process may have finished the same export first
-        except OSError:
-            if not final.is_file():
-                raise
-        return final
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+
+    about = {"model": location.path, "adapter": location.adapter, "head": head, "quantize": quantize}
+    key = weights_key(location, EXPORT_VERSION, head, quantize or "fp32")
+    return cached_variant("onnx", key, "model.onnx", build, about, cache)
 
 
-def _export(location: ModelLocation, head: str, work: Path) -> tuple[Path, Any]:
+@dataclass
+class Traceable:
+    """A transformers encoder or classifier wrapped to take its inputs positionally and return one tensor
+    (the last hidden states, or the logits), with a sample batch to trace it on."""
+
+    module: Any
+    sample: tuple[Any, ...]
+    names: list[str]
+    output: str
+    config: Any
+    tokenizer: Any
+
+
+def traceable_model(location: ModelLocation, head: str, attention: str) -> Traceable:
+    """The fp32 weights of `location` (a registered adapter merged in) for head "encoder" or "classifier",
+    ready to trace, with `attention` ("eager" or "sdpa") as the attention implementation."""
     import torch
     from transformers import AutoModel, AutoModelForSequenceClassification, AutoTokenizer
 
     model_class = AutoModel if head == "encoder" else AutoModelForSequenceClassification
-    # Eager attention traces to the plain pattern ONNX Runtime's optimizer fuses (and no data-dependent
-    # shortcut of the SDPA path gets frozen into the graph).
-    model = load_pretrained(model_class.from_pretrained, location, dtype=torch.float32, attn_implementation="eager")
+    model = load_pretrained(model_class.from_pretrained, location, dtype=torch.float32, attn_implementation=attention)
     if location.adapter:
         model = merged_adapter(model, location.adapter)
     model.eval()
@@ -105,21 +91,31 @@ def _export(location: ModelLocation, head: str, work: Path) -> tuple[Path, Any]:
         def forward(self, *inputs: Any) -> Any:
             return getattr(self.inner(**dict(zip(names, inputs))), output)
 
+    return Traceable(Wrapped(model), tuple(sample[n] for n in names), names, output, model.config, tokenizer)
+
+
+def export_torch_onnx(location: ModelLocation, head: str, work: Path) -> tuple[Path, Any]:
+    """The model's plain ONNX graph (no fused ops), exported with `torch.onnx` into `work`, and its config."""
+    import torch
+
+    # Eager attention traces to the plain pattern ONNX Runtime's optimizer fuses (and no data-dependent
+    # shortcut of the SDPA path gets frozen into the graph).
+    traced = traceable_model(location, head, "eager")
     path = work / "exported.onnx"
-    dynamic = {name: {0: "batch", 1: "sequence"} for name in names}
-    dynamic[output] = {0: "batch", 1: "sequence"} if head == "encoder" else {0: "batch"}
+    dynamic = {name: {0: "batch", 1: "sequence"} for name in traced.names}
+    dynamic[traced.output] = {0: "batch", 1: "sequence"} if head == "encoder" else {0: "batch"}
     with torch.no_grad():
         torch.onnx.export(
-            Wrapped(model),
-            tuple(sample[n] for n in names),
+            traced.module,
+            traced.sample,
             str(path),
-            input_names=names,
-            output_names=[output],
+            input_names=traced.names,
+            output_names=[traced.output],
             dynamic_axes=dynamic,
             opset_version=17,
             dynamo=False,
         )
-    return path, model.config
+    return path, traced.config
 
 
 def _optimize(path: Path, work: Path, config: Any) -> Path:

@@ -63,6 +63,19 @@ class OnnxOptions(RuntimeOptions):
 
 
 @dataclass(frozen=True)
+class OpenVINOOptions(RuntimeOptions):
+    quantize: Literal["int8"] | None = option(
+        None, help="int8 weights and activations (NNCF post-training quantization)"
+    )
+    calibration_texts: str | None = option(
+        None, help="a file of texts (one per line) that int8 quantization calibrates on (default: a built-in set)"
+    )
+    hint: Literal["latency", "throughput"] = option(
+        "latency", help="OpenVINO's performance hint: one batch as fast as possible, or many in parallel"
+    )
+
+
+@dataclass(frozen=True)
 class OpenAIOptions(RuntimeOptions):
     """Where an OpenAI-compatible server is, and how to talk to it."""
 

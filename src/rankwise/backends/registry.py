@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rankwise.backends.interface import Capability
-from rankwise.backends.options import OnnxOptions, OpenAIOptions, RuntimeOptions, TransformersOptions
+from rankwise.backends.options import OnnxOptions, OpenAIOptions, OpenVINOOptions, RuntimeOptions, TransformersOptions
 from rankwise.errors import ModelNotAvailableError, OptionError, UnsupportedMethodError
 from rankwise.models.resolve import ModelLocation, resolve_gguf, resolve_model
 from rankwise.options import validate_options
@@ -88,6 +88,20 @@ BACKENDS: dict[str, BackendEntry] = {
             declines={
                 "adapter": "only a registered model's own adapter is merged into the exported graph",
                 "adapters": "the exported graph has the weights fixed; serve adapters with the transformers backend",
+            },
+        ),
+        BackendEntry(
+            name="openvino",
+            factory="rankwise.backends.openvino:open_openvino",
+            capabilities=frozenset({Capability.EMBED, Capability.TOKEN_EMBED, Capability.SCORE_PAIRS}),
+            requires_modules=("openvino", "torch", "transformers"),
+            install_hint="pip install 'rankwise[openvino]'",
+            description="OpenVINO on CPU for encoders and cross-encoders: converted once from PyTorch, "
+            "optionally int8 weights and activations (quantize=int8, NNCF); cached in the rankwise cache",
+            options=OpenVINOOptions,
+            declines={
+                "adapter": "only a registered model's own adapter is merged into the converted model",
+                "adapters": "the converted model has the weights fixed; serve adapters with the transformers backend",
             },
         ),
         BackendEntry(
