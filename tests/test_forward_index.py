@@ -329,3 +329,65 @@ def test_the_service_hands_document_scores_to_fast_forward(built, flea_docs):
     assert answer.status_code == 200
     assert [candidates[r["index"]].docid for r in answer.json()["results"]] == expected.docids
     assert unscored.status_code == 422 and "has none" in unscored.json()["error"]
+
+
+def _synthetic_index(folder, docids, texts, chunk_size=3, dtype="float32", finish=True):
+    import numpy as np
+
+    from rankwise.io.forward_index import ForwardIndexWriter, IndexSettings, text_digest
+
+    settings = IndexSettings(encoder={"model": "synthetic"}, dim=4, dtype=dtype, chunk_size=chunk_size)
+    writer = ForwardIndexWriter(folder, settings, "fp", len(docids))
+    vectors = np.arange(len(docids) * 4, dtype=np.float32).reshape(-1, 4)
+    for start in range(0, len(docids), chunk_size):
+        part = slice(start, start + chunk_size)
+        writer.write_chunk(docids[part], [text_digest(t) for t in texts[part]], vectors[part])
+    if finish:
+        writer.finish()
+    return vectors
+
+
+def test_an_index_is_looked_up_through_its_key_tables_without_reading_docid_lists(tmp_path):
+    """A finished index answers from its memory-mapped sorted key table: the docid lists are not read (here
+    deleted), a docid indexed twice answers with its later row, and a changed text is still caught."""
+    import numpy as np
+
+    from rankwise.io.forward_index import ForwardIndex
+
+    docids = ["d0", "d1", "d2", "d3", "d4", "d1"]
+    texts = ["t0", "t1-old", "t2", "t3", "t4", "t1"]
+    vectors = _synthetic_index(tmp_path / "ix", docids, texts)
+    for listing in (tmp_path / "ix").glob("*.docids.json"):
+        listing.unlink()
+    index = ForwardIndex(tmp_path / "ix")
+    assert isinstance(index._keys, np.memmap) and len(index) == 5
+    found = index.lookup(["d4", "d1", "nope", "d2"], ["t4", "t1", "x", "changed"])
+    assert found.missing == [2, 3] and found.stale_positions == [3]
+    assert found.pooled[0].tolist() == vectors[4].tolist() and found.pooled[1].tolist() == vectors[5].tolist()
+
+
+def test_partial_and_older_indexes_are_still_read(tmp_path):
+    """A partial index sorts its chunks' keys at open; one written before the key arrays derives them from
+    its docid lists."""
+    import json
+
+    from rankwise.io.forward_index import ForwardIndex
+
+    docids, texts = [f"d{i}" for i in range(7)], [f"t{i}" for i in range(7)]
+    vectors = _synthetic_index(tmp_path / "partial", docids, texts, finish=False)
+    assert ForwardIndex(tmp_path / "partial").lookup(["d6", "d0"], ["t6", "t0"]).pooled.tolist() == [
+        vectors[6].tolist(),
+        vectors[0].tolist(),
+    ]
+    _synthetic_index(tmp_path / "old", docids, texts)
+    for stale in [
+        *(tmp_path / "old").glob("*.keys.npy"),
+        *(tmp_path / "old").glob("*.digests.npy"),
+        *(tmp_path / "old").glob("lookup.*"),
+    ]:
+        stale.unlink(missing_ok=True)
+    manifest = json.loads((tmp_path / "old" / "manifest.json").read_text())
+    del manifest["lookup"]
+    (tmp_path / "old" / "manifest.json").write_text(json.dumps(manifest))
+    found = ForwardIndex(tmp_path / "old").lookup(["d3", "d9"], ["t3", "t9"])
+    assert found.missing == [1] and found.pooled[0].tolist() == vectors[3].tolist()

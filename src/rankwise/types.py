@@ -41,10 +41,13 @@ CandidateLike = Union[Candidate, str]
 
 @dataclass
 class Request:
-    """One query and its candidates, validated on construction."""
+    """One query and its candidates, validated on construction. `deadline` (a `time.monotonic()` instant) is
+    a latency budget that methods able to trade quality for time keep to: a cascade runs its escalating
+    stages for the most doubtful queries that fit before it."""
 
     query: Query
     candidates: list[Candidate]
+    deadline: float | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.query.text, str) or not self.query.text.strip():

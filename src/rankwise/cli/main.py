@@ -79,6 +79,11 @@ def rerank(
     coverage: Optional[float] = typer.Option(
         None, help="With a calibration: the adaptive prefix holding a relevant result with this probability (--query)."
     ),
+    budget: Optional[float] = typer.Option(
+        None,
+        help="Seconds per query a cascade may spend escalating doubtful queries to its costlier stages "
+        "(a stage after a calibrated one; the most doubtful first).",
+    ),
     queries: Optional[int] = typer.Option(None, help="Only the first N queries of --input."),
     queries_per_batch: int = typer.Option(4, help="Queries whose pairs share batches."),
     tag: str = typer.Option("rankwise", help="Run tag for the TREC file."),
@@ -94,6 +99,11 @@ def rerank(
     from rankwise.api import Reranker
     from rankwise.io import read_candidates, read_documents
 
+    if output_dir is not None and budget is not None:
+        raise InputError(
+            "--budget applies to --query and --input/--output; a batch job's results must not depend on timing "
+            "(use escalate_when in the spec instead)"
+        )
     if output_dir is not None:  # streamed: the input is not read whole
         _rerank_batch_job(
             model,
@@ -122,12 +132,13 @@ def rerank(
             qid="query",
             min_probability=min_probability,
             coverage=coverage,
+            budget=budget,
         )
         _print_ranking(ranking.top(top_n))
         return
     if min_probability is not None or coverage is not None:
         raise InputError("--min-probability and --coverage apply to --query; a run file keeps every candidate")
-    _rerank_file(reranker, requests, top_k, queries_per_batch, output, output_json, tag, input)
+    _rerank_file(reranker, requests, top_k, queries_per_batch, output, output_json, tag, input, budget)
 
 
 def _rerank_batch_job(
@@ -189,7 +200,7 @@ def _print_ranking(ranking) -> None:
     console.print(table)
 
 
-def _rerank_file(reranker, requests, top_k, queries_per_batch, output, output_json, tag, input_path) -> None:
+def _rerank_file(reranker, requests, top_k, queries_per_batch, output, output_json, tag, input_path, budget) -> None:
     from rankwise.io import write_candidates, write_run
     from rankwise.io.sidecar import write_sidecar
     from rankwise.pipelines.rerank import rerank_requests
@@ -202,6 +213,7 @@ def _rerank_file(reranker, requests, top_k, queries_per_batch, output, output_js
             top_k=top_k,
             queries_per_batch=queries_per_batch,
             on_progress=bar,
+            budget_per_query=budget,
         )
     if output is not None:
         write_run(report.rankings, output, tag=tag)
@@ -410,6 +422,14 @@ def index(
     ),
     chunk_size: int = typer.Option(1024, help="With --encode: passages per resumable chunk."),
     resume: bool = typer.Option(False, help="Continue a killed --encode build from its last finished chunk."),
+    engine: str = typer.Option(
+        "local", help="With --encode: local, or ray (chunks encoded on Ray actors, written by this process)."
+    ),
+    workers: int = typer.Option(1, help="With --engine ray: actors, each with its own copy of the encoder."),
+    address: Optional[str] = typer.Option(None, help="With --engine ray: the cluster to join (default: local Ray)."),
+    threads: Optional[int] = typer.Option(
+        None, help="With --encode: CPU threads per encoder (default: all; with Ray, each actor's share)."
+    ),
 ) -> None:
     """Build a BM25 index (bm25s) from a corpus and, with --encode, a forward index of passage vectors."""
     from rankwise.io.corpus import load_ir_dataset, read_corpus
@@ -442,6 +462,10 @@ def index(
             chunk_size=chunk_size,
             resume=resume,
             on_progress=bar,
+            engine=engine,
+            workers=workers,
+            address=address,
+            **({"threads": threads} if threads is not None else {}),
         )
     size = forward.bytes_on_disk()
     console.print(

@@ -9,7 +9,16 @@ of the passage text it was encoded from: a candidate whose text differs from the
 again rather than scored with a stale vector.
 
 Storage types: float32 (exact), float16, and int8 with one float32 scale per vector (symmetric, the
-largest component maps to 127)."""
+largest component maps to 127).
+
+Nothing is read whole at open, so an index of millions of passages opens in milliseconds and its memory
+grows only with the pages lookups touch: each chunk keeps its docids' 64-bit hashes and its texts' digests
+as arrays (`keys`, `digests`), and a finished index one sorted table of every key and where its row is
+(`lookup.keys.npy`, `lookup.rows.npy`), searched by bisection on the memory-mapped arrays. A partial index
+(being built or resumed) sorts its finished chunks' keys in memory at open instead. Two docids whose hashes
+collide cannot both be found; the text digest still guards every hit, so a collision costs an encode, never
+a wrong vector. (`docids.json` per chunk keeps the docid strings, for people and for indexes written before
+the key arrays, whose keys are derived from it at open.)"""
 
 from __future__ import annotations
 
@@ -34,6 +43,41 @@ FORWARD_FOLDER = "forward"  # where `rankwise index --encode` puts it, beside th
 
 def text_digest(text: str) -> str:
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
+
+
+def docid_key(docid: str) -> int:
+    """A docid's 64-bit key in the lookup tables."""
+    return int.from_bytes(hashlib.blake2b(docid.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "big")
+
+
+def _keys(docids: Sequence[str]) -> np.ndarray:
+    import numpy as np
+
+    return np.fromiter((docid_key(d) for d in docids), dtype=np.uint64, count=len(docids))
+
+
+def _digest_values(digests: Sequence[str]) -> np.ndarray:
+    import numpy as np
+
+    return np.fromiter((int(d, 16) for d in digests), dtype=np.uint64, count=len(digests))
+
+
+def sorted_lookup(chunk_keys: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Every chunk's keys sorted into one table, with each key's row as chunk << 32 | row; a docid indexed
+    twice keeps its last row (as a later chunk overrides an earlier one)."""
+    import numpy as np
+
+    if not chunk_keys:
+        return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64)
+    keys = np.concatenate(chunk_keys)
+    rows = np.concatenate(
+        [(np.int64(n) << np.int64(32)) + np.arange(len(k), dtype=np.int64) for n, k in enumerate(chunk_keys)]
+    )
+    order = np.argsort(keys, kind="stable")
+    keys, rows = keys[order], rows[order]
+    last = np.ones(len(keys), dtype=bool)
+    last[:-1] = keys[1:] != keys[:-1]
+    return keys[last], rows[last]
 
 
 def corpus_fingerprint(docids: Sequence[str], digests: Sequence[str]) -> str:
@@ -161,11 +205,21 @@ class ForwardIndexWriter:
         (self.folder / f"{name}.docids.json").write_text(
             json.dumps({"docids": list(docids), "digests": list(digests)}, ensure_ascii=False)
         )
+        _save(self.folder / f"{name}.keys.npy", _keys(docids))
+        _save(self.folder / f"{name}.digests.npy", _digest_values(digests))
         self.manifest["chunks"].append({"name": name, "rows": len(docids)})
         self._commit()
 
     def finish(self) -> None:
+        """Write the sorted lookup table over every chunk, then mark the index complete."""
+        import numpy as np
+
+        chunk_keys = [np.load(self.folder / f"{c['name']}.keys.npy") for c in self.manifest["chunks"]]
+        keys, rows = sorted_lookup(chunk_keys)
+        _save(self.folder / "lookup.keys.npy", keys)
+        _save(self.folder / "lookup.rows.npy", rows)
         self.manifest["complete"] = True
+        self.manifest["lookup"] = {"keys": "lookup.keys.npy", "rows": "lookup.rows.npy", "entries": len(keys)}
         self._commit()
 
     def _commit(self) -> None:
@@ -214,30 +268,51 @@ class ForwardIndex:
         self.dtype: str = self.manifest["dtype"]
         self.token_vectors: bool = bool(self.manifest["token_vectors"])
         self._chunks: list[dict[str, Any]] = []
-        self._where: dict[str, tuple[int, int]] = {}
-        for number, chunk in enumerate(self.manifest["chunks"]):
+        chunk_keys = []
+        for chunk in self.manifest["chunks"]:
             name = chunk["name"]
             try:
-                ids = json.loads((folder / f"{name}.docids.json").read_text(encoding="utf-8"))
                 arrays = {"pooled": np.load(folder / f"{name}.pooled.npy", mmap_mode="r")}
-                for part in ("pooled_scale", "tokens", "offsets", "tokens_scale"):
+                for part in ("pooled_scale", "tokens", "offsets", "tokens_scale", "keys", "digests"):
                     path = folder / f"{name}.{part}.npy"
                     if path.is_file():
                         arrays[part] = np.load(path, mmap_mode="r")
-            except (OSError, ValueError) as e:
+                if "keys" not in arrays or "digests" not in arrays:  # written before the key arrays
+                    ids = json.loads((folder / f"{name}.docids.json").read_text(encoding="utf-8"))
+                    arrays["keys"], arrays["digests"] = _keys(ids["docids"]), _digest_values(ids["digests"])
+            except (OSError, ValueError, KeyError) as e:
                 raise InputError(f"chunk {name} is unreadable: {e}", source=str(folder)) from None
-            if len(ids["docids"]) != chunk["rows"] or arrays["pooled"].shape[0] != chunk["rows"]:
+            if len(arrays["keys"]) != chunk["rows"] or arrays["pooled"].shape[0] != chunk["rows"]:
                 raise InputError(
                     f"chunk {name} holds {arrays['pooled'].shape[0]} rows, the manifest says {chunk['rows']}",
                     source=str(folder),
                 )
-            arrays["digests"] = ids["digests"]
             self._chunks.append(arrays)
-            for row, docid in enumerate(ids["docids"]):
-                self._where[docid] = (number, row)
+            chunk_keys.append(arrays["keys"])
+        table = self.manifest.get("lookup")
+        if table and self.complete:
+            try:
+                self._keys = np.load(folder / table["keys"], mmap_mode="r")
+                self._rows = np.load(folder / table["rows"], mmap_mode="r")
+            except (OSError, ValueError) as e:
+                raise InputError(f"the lookup table is unreadable: {e}", source=str(folder)) from None
+        else:  # partial, or finished before lookup tables: sorted in memory
+            self._keys, self._rows = sorted_lookup([np.asarray(k) for k in chunk_keys])
 
     def __len__(self) -> int:
-        return len(self._where)
+        return len(self._keys)
+
+    def _locate(self, docids: Sequence[str]) -> list[tuple[int, int] | None]:
+        """Each docid's (chunk, row), or None, by bisection on the sorted key table."""
+        import numpy as np
+
+        if not len(self._keys):
+            return [None] * len(docids)
+        wanted = _keys(docids)
+        at = np.minimum(np.searchsorted(self._keys, wanted), len(self._keys) - 1)
+        found = np.asarray(self._keys[at]) == wanted
+        rows = np.asarray(self._rows[at])
+        return [(int(r >> 32), int(r & 0xFFFFFFFF)) if ok else None for ok, r in zip(found, rows)]
 
     @property
     def complete(self) -> bool:
@@ -272,11 +347,10 @@ class ForwardIndex:
         missing: list[int] = []
         stale: list[int] = []
         by_chunk: dict[int, tuple[list[int], list[int]]] = {}
-        for i, (docid, text) in enumerate(zip(docids, texts)):
-            where = self._where.get(docid)
+        for i, (where, text) in enumerate(zip(self._locate(docids), texts)):
             if where is None:
                 missing.append(i)
-            elif self._chunks[where[0]]["digests"][where[1]] != text_digest(text):
+            elif int(self._chunks[where[0]]["digests"][where[1]]) != int(text_digest(text), 16):
                 missing.append(i)
                 stale.append(i)
             else:

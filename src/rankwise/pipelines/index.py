@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from rankwise.backends.interface import Capability
 from rankwise.backends.registry import locate, open_backend, split_options
@@ -27,13 +28,20 @@ def build_forward_index(
     chunk_size: int = 1024,
     resume: bool = False,
     on_progress: OnProgress | None = None,
+    engine: str = "local",
+    workers: int = 1,
+    address: str | None = None,
     **runtime_options: object,
 ) -> ForwardIndex:
     """Encode `documents` with `model` into `out`; with `resume`, continue a killed build from its last
-    finished chunk (the same files as an uninterrupted build), reporting progress per chunk."""
+    finished chunk (the same files as an uninterrupted build), reporting progress per chunk. With
+    `engine="ray"`, `workers` Ray actors encode the chunks (`pipelines/index_ray.py`) and this process
+    alone writes them, in order, so the files are those of a local build at the same thread count."""
     check_indexable(documents)
     if chunk_size < 1:
         raise InputError(f"chunk_size must be >= 1, got {chunk_size}")
+    if engine not in ("local", "ray"):
+        raise InputError(f"engine must be local or ray, got {engine!r}")
     runtime, unknown = split_options(dict(runtime_options))
     if unknown:
         raise InputError(f"options {', '.join(sorted(unknown))} are not runtime options of an encoder")
@@ -54,15 +62,25 @@ def build_forward_index(
     )
     if on_progress is not None:
         on_progress(writer.finished_rows, total=len(documents))
-    for start in range(writer.finished_rows, len(documents), chunk_size):
+    starts = range(writer.finished_rows, len(documents), chunk_size)
+    texts = ([passage_prefix + d.text + passage_suffix for d in documents[s : s + chunk_size]] for s in starts)
+    if engine == "ray":
+        from rankwise.pipelines.index_ray import encoded_on_ray
+
+        encoded = encoded_on_ray(model, dict(runtime_options), token_vectors, texts, workers, address)
+    else:
+        encoded = (encode_chunk(encoder, chunk, token_vectors) for chunk in texts)
+    for start, (pooled, tokens) in zip(starts, encoded):
         chunk = documents[start : start + chunk_size]
-        texts = [passage_prefix + d.text + passage_suffix for d in chunk]
-        if token_vectors:
-            pooled, tokens = encoder.embed_with_tokens(texts)  # type: ignore[attr-defined]
-        else:
-            pooled, tokens = encoder.embed_unit(texts), None
         writer.write_chunk([d.docid for d in chunk], digests[start : start + len(chunk)], pooled, tokens)
         if on_progress is not None:
             on_progress(len(chunk))
     writer.finish()
     return ForwardIndex(out)
+
+
+def encode_chunk(encoder: Any, texts: list[str], token_vectors: bool) -> tuple[Any, Any]:
+    """One chunk's pooled vectors, and its token vectors when the index stores them."""
+    if token_vectors:
+        return encoder.embed_with_tokens(texts)
+    return encoder.embed_unit(texts), None

@@ -36,7 +36,11 @@ def rerank_requests(
     top_k: int | None = None,
     queries_per_batch: int = 4,
     on_progress: OnProgress | None = None,
+    budget_per_query: float | None = None,
 ) -> RerankReport:
+    """Rerank `requests` `queries_per_batch` at a time (each one's first `top_k` candidates, the rest kept
+    below in their order). `budget_per_query`: a latency budget in seconds per query, for rerankers that
+    trade quality for time (a cascade escalating doubtful queries): each batch may take that times its size."""
     if top_k is not None and top_k < 1:
         raise InputError(f"top_k must be >= 1, got {top_k}")
     if queries_per_batch < 1:
@@ -47,7 +51,8 @@ def rerank_requests(
     for offset in range(0, len(requests), queries_per_batch):
         group = list(requests[offset : offset + queries_per_batch])
         heads = [Request(r.query, r.candidates[:top_k] if top_k else r.candidates) for r in group]
-        reranked = reranker.rerank_batch(heads)
+        budget = None if budget_per_query is None else budget_per_query * len(group)
+        reranked = reranker.rerank_batch(heads, budget=budget)
         for request, head, ranking in zip(group, heads, reranked):
             rankings.append(_append_tail(ranking, request.candidates[len(head.candidates) :]))
             documents += reranker.reranked_count(len(head.candidates))

@@ -52,6 +52,9 @@ class BaseReranker(ABC):
     takes_instruction: bool = False
     # True when the method uses explicit relevance feedback (`Query.feedback`: candidates marked relevant).
     takes_feedback: bool = False
+    # True when the method trades quality for time within a request's latency budget (`Request.deadline`:
+    # a cascade whose stage after a calibrated one escalates only the doubtful queries that fit).
+    takes_budget: bool = False
     # The backend, when its model carries unmerged LoRA adapters (runtime option `adapters`) that a server
     # switches between per batch of requests; None otherwise (a composition's several models included).
     adapters: AdapterSwitching | None = None
@@ -96,13 +99,16 @@ class BaseReranker(ABC):
         coverage: float | None = None,
         instruction: str | None = None,
         feedback: Sequence[str] | None = None,
+        budget: float | None = None,
     ) -> Ranking:
         """`instruction` fills the instruction slot of prompts that have one (Qwen3-Reranker's, mxbai v2's) for
         this query; a method without one refuses it. `feedback`: docids of candidates the user marked relevant
         (positions as text for plain passages), for methods that take explicit feedback (embedding-prf,
         maxsim); others refuse it."""
         request = Request.build(query, candidates, qid=qid, instruction=instruction, feedback=feedback)
-        return self.rerank_batch([request], top_n=top_n, min_probability=min_probability, coverage=coverage)[0]
+        return self.rerank_batch(
+            [request], top_n=top_n, min_probability=min_probability, coverage=coverage, budget=budget
+        )[0]
 
     def rerank_batch(
         self,
@@ -110,12 +116,15 @@ class BaseReranker(ABC):
         top_n: int | str | None = None,
         min_probability: float | None = None,
         coverage: float | None = None,
+        budget: float | None = None,
     ) -> list[Ranking]:
         """Rerank many queries at once; methods batch work across queries where they can. With a calibration
         (`Reranker.load(..., calibration=...)`), `min_probability` keeps only the results at least that likely
         to be relevant, possibly none, and `top_n="adaptive"` with `coverage=0.9` keeps per query the
         shortest prefix that holds a relevant passage with that probability (split conformal prediction on
-        the calibration queries: a guarantee on average over queries, not for each one)."""
+        the calibration queries: a guarantee on average over queries, not for each one). `budget`: seconds
+        this call may take, for methods that trade quality for time (`takes_budget`: a cascade escalating
+        only doubtful queries); each request's `deadline` is then now + budget."""
         adaptive = top_n == "adaptive"
         if isinstance(top_n, str) and not adaptive:
             raise InputError(f"top_n must be a number or 'adaptive', got {top_n!r}")
@@ -135,6 +144,8 @@ class BaseReranker(ABC):
             raise InputError(self.no_instruction_slot())
         if not self.takes_feedback and any(r.query.feedback for r in requests):
             raise InputError(self.no_feedback())
+        if budget is not None or any(r.deadline is not None for r in requests):
+            requests = self._with_deadline(requests, budget)
         depth = (
             self.calibration.cutoff_depth(coverage)
             if adaptive and self.calibration is not None and coverage is not None
@@ -166,6 +177,22 @@ class BaseReranker(ABC):
 
     @abstractmethod
     def _rerank(self, requests: list[Request]) -> list[Ranking]: ...
+
+    def _with_deadline(self, requests: Sequence[Request], budget: float | None) -> list[Request]:
+        """The requests with `budget` seconds from now as their deadline (one they carry already kept),
+        refused by a method that cannot keep to one."""
+        if not self.takes_budget:
+            raise InputError(
+                f"{self.method!r} over {self.model_label!r} cannot trade quality for time, so a latency budget "
+                "does not apply; budgets are for cascades whose stage after a calibrated one escalates only "
+                "doubtful queries (e.g. 'maxsim:minilm-embed{calibration=c.json}@100 >> first:MODEL@20')"
+            )
+        if budget is None:
+            return list(requests)
+        if isinstance(budget, bool) or not isinstance(budget, (int, float)) or budget < 0:
+            raise InputError(f"budget must be seconds >= 0, got {budget!r}")
+        deadline = time.monotonic() + float(budget)
+        return [r if r.deadline is not None else dataclasses.replace(r, deadline=deadline) for r in requests]
 
     def no_instruction_slot(self) -> str:
         """Why a request's instruction is refused by a method whose prompt has no slot for it."""
@@ -219,6 +246,7 @@ class WrappingReranker(BaseReranker):
         self.top_k = inner.top_k
         self.takes_instruction = inner.takes_instruction
         self.takes_feedback = inner.takes_feedback
+        self.takes_budget = inner.takes_budget
         self.adapters = inner.adapters
 
     def scored_requests(self, requests: Sequence[Request]) -> list[ScoredRequest]:

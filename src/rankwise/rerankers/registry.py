@@ -180,7 +180,7 @@ def load_spec(spec: RerankerSpec, **defaults: Any) -> BaseReranker:
 def _load_composition(text: str, **options: Any) -> BaseReranker:
     """A cascade of stages, each one method or a reciprocal rank fusion of several; `options` may only be
     runtime options (device, threads, ...), given to every member: method options belong in the spec."""
-    from rankwise.rerankers.compose.cascade import CascadeReranker
+    from rankwise.rerankers.compose.cascade import CascadeReranker, Stage, StageOptions
     from rankwise.rerankers.compose.rrf import ReciprocalRankFusion
 
     unknown = sorted(set(options) - runtime_option_names())
@@ -190,16 +190,20 @@ def _load_composition(text: str, **options: Any) -> BaseReranker:
         )
     stages = []
     for plan in spec.parse_spec(text, set(METHODS)):
-        members = [_load_method(m.model, m.method, **{**options, **m.options}) for m in plan.members]
         if plan.is_rrf:
             label = "rrf(" + ", ".join(m.label for m in plan.members) + ")"
-            rrf_options = ReciprocalRankFusion.checked_options(plan.rrf_options)
+            escalate_when, rrf_given = StageOptions.taken_from(plan.rrf_options, label)
+            members = [load_reranker(m.model, m.method, **{**options, **m.options}) for m in plan.members]
+            rrf_options = ReciprocalRankFusion.checked_options(rrf_given)
             stage: BaseReranker = ReciprocalRankFusion(members, label, rrf_options)
         else:
-            stage = members[0]
-        stages.append((stage, plan.top_k))
-    if len(stages) == 1 and stages[0][1] is None:
-        return stages[0][0]
+            member = plan.members[0]
+            escalate_when, given = StageOptions.taken_from(member.options, member.label)
+            # a member may carry the wrappers' options too (calibration=..., which an escalating stage reads)
+            stage = load_reranker(member.model, member.method, **{**options, **given})
+        stages.append(Stage(stage, plan.top_k, escalate_when))
+    if len(stages) == 1 and stages[0].top_k is None and stages[0].escalate_when is None:
+        return stages[0].reranker
     return CascadeReranker(stages, text)
 
 

@@ -108,6 +108,7 @@ async def scores_for(
     first_stage_scores: list[float] | None = None,
     instruction: str | None = None,
     feedback: list[int] | None = None,
+    latency_budget_ms: int | None = None,
 ) -> Scored:
     """The raw score of every text, in order, what kind of score they are, and the methods' traces. The
     candidates' docids are `docids` (the documents' own ids, which a forward index is keyed by) or their
@@ -116,12 +117,20 @@ async def scores_for(
     reranker = target.ready_reranker(service)
     if instruction is not None and not reranker.takes_instruction:  # before batching: never fail a shared batch
         raise ApiError(422, reranker.no_instruction_slot(), ["instruction"])
+    if latency_budget_ms is not None and not reranker.takes_budget:
+        raise ApiError(
+            422,
+            f"model {target.name!r} cannot trade quality for time, so latency_budget_ms does not apply; it is for "
+            "cascades whose stage after a calibrated one escalates only doubtful queries",
+            ["latency_budget_ms"],
+        )
     names = docids if docids is not None else [str(i) for i in range(len(texts))]
     marked = marked_feedback(reranker, feedback, names)
     scores = first_stage_scores if first_stage_scores is not None else [None] * len(texts)
     work_request = RerankWork(
         Query("request", query, instruction, marked),
         [Candidate(d, t, score=s) for d, t, s in zip(names, texts, scores)],
+        deadline=None if latency_budget_ms is None else arrival(request) + latency_budget_ms / 1000.0,
     )
     try:
         batcher = target.model.batcher

@@ -66,6 +66,7 @@ async def _rerank(service: ServiceState, body: RerankRequest, request: Request, 
         first_stage_scores(body),
         body.instruction,
         body.feedback,
+        body.latency_budget_ms,
     )
     return await run_in_threadpool(
         response,

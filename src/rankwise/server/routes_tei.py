@@ -53,7 +53,15 @@ async def _rerank_tei(service: ServiceState, body: TEIRequest, request: Request)
         target, request, lambda: fit_model_tokens(reranker, body.query, texts, body.truncate)
     )
     scored = await scores_for(
-        service, target, request, body.query, texts, "texts", instruction=body.instruction, feedback=body.feedback
+        service,
+        target,
+        request,
+        body.query,
+        texts,
+        "texts",
+        instruction=body.instruction,
+        feedback=body.feedback,
+        latency_budget_ms=body.latency_budget_ms,
     )
     return await run_in_threadpool(_response, body, texts, scored)
 

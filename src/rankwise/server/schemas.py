@@ -82,6 +82,13 @@ MIN_RELEVANCE_HELP = (
 )
 
 
+LATENCY_BUDGET_HELP = (
+    "Milliseconds from the request's arrival within which a cascade's escalating stages must end: they run "
+    "for this request only if it is doubtful and their measured cost fits (a 422 for a model that cannot "
+    "trade quality for time)."
+)
+
+
 class DocumentObject(BaseModel):
     model_config = ConfigDict(extra="allow")
     text: NonBlank
@@ -118,6 +125,7 @@ class RerankRequest(BaseModel):
     feedback: Optional[list[json_integer(0)]] = Field(
         None, description=FEEDBACK_HELP, json_schema_extra={"maxItems": 1000}
     )
+    latency_budget_ms: Optional[json_integer(0)] = Field(None, description=LATENCY_BUDGET_HELP)
 
 
 class ReturnedDocument(BaseModel):
@@ -202,6 +210,7 @@ class TEIRequest(BaseModel):
     feedback: Optional[list[json_integer(0)]] = Field(
         None, description=FEEDBACK_HELP, json_schema_extra={"maxItems": 1000}
     )
+    latency_budget_ms: Optional[json_integer(0)] = Field(None, description=LATENCY_BUDGET_HELP)
 
 
 def _rerank_shape(value: Any) -> str | None:
