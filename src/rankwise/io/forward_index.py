@@ -107,6 +107,20 @@ def _dequantize(stored: np.ndarray, scale: np.ndarray | None) -> np.ndarray:
     return out * scale[:, None] if scale is not None else out
 
 
+def _mapped(path: Path) -> np.ndarray:
+    """`path` memory-mapped read-only, the kernel told that reads will be random (lookups touch a row here
+    and there: read-ahead would pull in pages nobody asked for)."""
+    import mmap
+
+    import numpy as np
+
+    array = np.load(path, mmap_mode="r")
+    handle = getattr(array, "_mmap", None)
+    if handle is not None and hasattr(handle, "madvise"):
+        handle.madvise(mmap.MADV_RANDOM)
+    return array
+
+
 def _save(path: Path, array: np.ndarray) -> None:
     import numpy as np
 
@@ -272,11 +286,11 @@ class ForwardIndex:
         for chunk in self.manifest["chunks"]:
             name = chunk["name"]
             try:
-                arrays = {"pooled": np.load(folder / f"{name}.pooled.npy", mmap_mode="r")}
+                arrays = {"pooled": _mapped(folder / f"{name}.pooled.npy")}
                 for part in ("pooled_scale", "tokens", "offsets", "tokens_scale", "keys", "digests"):
                     path = folder / f"{name}.{part}.npy"
                     if path.is_file():
-                        arrays[part] = np.load(path, mmap_mode="r")
+                        arrays[part] = _mapped(path)
                 if "keys" not in arrays or "digests" not in arrays:  # written before the key arrays
                     ids = json.loads((folder / f"{name}.docids.json").read_text(encoding="utf-8"))
                     arrays["keys"], arrays["digests"] = _keys(ids["docids"]), _digest_values(ids["digests"])
@@ -292,8 +306,8 @@ class ForwardIndex:
         table = self.manifest.get("lookup")
         if table and self.complete:
             try:
-                self._keys = np.load(folder / table["keys"], mmap_mode="r")
-                self._rows = np.load(folder / table["rows"], mmap_mode="r")
+                self._keys = _mapped(folder / table["keys"])
+                self._rows = _mapped(folder / table["rows"])
             except (OSError, ValueError) as e:
                 raise InputError(f"the lookup table is unreadable: {e}", source=str(folder)) from None
         else:  # partial, or finished before lookup tables: sorted in memory
