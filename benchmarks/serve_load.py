@@ -88,10 +88,10 @@ def serve(model: str, extra: list[str]) -> tuple[subprocess.Popen, str]:
     return process, f"{base}/v1/rerank"
 
 
-def serve_infinity(executable: str, model: str) -> tuple[subprocess.Popen, str]:
+def serve_infinity(executable: str, model: str, engine: str = "torch") -> tuple[subprocess.Popen, str]:
     port = free_port()
     process = subprocess.Popen([executable, "v2", "--model-id", model, "--port", str(port), "--host", "127.0.0.1",
-                                "--engine", "torch", "--device", "cpu", "--batch-size", "64", "--no-bettertransformer"],
+                                "--engine", engine, "--device", "cpu", "--batch-size", "64", "--no-bettertransformer"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                env={**__import__("os").environ, "INFINITY_ANONYMOUS_USAGE_STATS": "0", "HF_HUB_OFFLINE": "1"})
     base = f"http://127.0.0.1:{port}"
@@ -109,6 +109,13 @@ def serve_infinity(executable: str, model: str) -> tuple[subprocess.Popen, str]:
     raise TimeoutError("infinity_emb not ready after 300 s")
 
 
+def same_request_scores(url: str, model: str) -> list[float]:
+    """The relevance scores of one fixed request, by document index: every config must give the same ones."""
+    body = {"model": model, "query": "how long do fleas live", "documents": documents(7), "return_documents": False}
+    results = httpx.post(url, json=body, timeout=120).json()["results"]
+    return [r["relevance_score"] for r in sorted(results, key=lambda r: r["index"])]
+
+
 def busy_processes(count: int) -> list[subprocess.Popen]:
     """`count` processes that each hold one core until killed."""
     return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
@@ -122,6 +129,9 @@ def main() -> None:
     parser.add_argument("--max-requests", type=int, default=5000)
     parser.add_argument("--json", default=None)
     parser.add_argument("--infinity", default=None, help="path to an infinity_emb executable to compare against")
+    parser.add_argument("--infinity-engines", default="torch,optimum", help="infinity's engines to run (--infinity)")
+    parser.add_argument("--backends", default="", help="rankwise backends to add with batching, e.g. onnx,openvino")
+    parser.add_argument("--configs", default=None, help="comma-separated config names to run (default: all)")
     parser.add_argument("--threads", default=None, help="compare thread counts, e.g. default,1,2")
     parser.add_argument("--cpu-load", default="0", help="busy competing processes, e.g. 0,2")
     args = parser.parse_args()
@@ -129,19 +139,28 @@ def main() -> None:
                                                              "--batch-size", "64"]),
                "one request per batch": lambda: serve(args.model, ["--max-batch-pairs", "20", "--max-wait-ms", "0",
                                                                     "--batch-size", "64"])}
+    for backend in filter(None, args.backends.split(",")):
+        configs[f"batching {backend}"] = lambda backend=backend: serve(
+            args.model, ["--max-batch-pairs", "320", "--max-wait-ms", "5", "--batch-size", "64", "-O",
+                         f"backend={backend}"])
     if args.infinity:
-        configs["infinity-emb"] = lambda: serve_infinity(args.infinity, args.model)
+        for engine in args.infinity_engines.split(","):
+            configs[f"infinity-emb {engine}"] = lambda engine=engine: serve_infinity(args.infinity, args.model, engine)
+    if args.configs:
+        configs = {name: start for name, start in configs.items() if name in args.configs.split(",")}
     if args.threads:
         configs = {f"threads {t}": (lambda t=t: serve(args.model, [] if t == "default" else ["--threads", t]))
                    for t in args.threads.split(",")}
     baseline_config = "threads default" if args.threads else "one request per batch"
     rows = []
+    scores: dict[str, list[float]] = {}
     console = Console(width=160)
     for load in (int(n) for n in args.cpu_load.split(",")):
         for name, start in configs.items():
             process, url = start()
             competing = busy_processes(load)
             try:
+                scores[name] = same_request_scores(url, args.model)
                 asyncio.run(level(url, args.model, 2, 3, 50))  # warm-up
                 for concurrency in (int(c) for c in args.levels.split(",")):
                     row = asyncio.run(level(url, args.model, concurrency, args.seconds, args.max_requests))
@@ -165,6 +184,11 @@ def main() -> None:
                       f"{r['rps']:.1f}", f"{20 * r['rps']:.0f}", f"{r['p50_ms']:.0f}", f"{r['p95_ms']:.0f}",
                       f"{r['p99_ms']:.0f}", f"{speedup:.2f}x" if speedup else "-")
     console.print(table)
+    reference = next(iter(scores.values()), None)
+    for name, values in scores.items():
+        gap = max(abs(a - b) for a, b in zip(values, reference or values))
+        console.print(f"{name}: relevance_score of one 20-document request, max |difference| from the first config "
+                      f"{gap:.2e}", highlight=False)
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2))
 

@@ -187,6 +187,27 @@ def test_listt5_ranks_as_the_authors_tournament_sort(tmp_path):
         assert ranking.trace["model_calls"] == case["model_calls"]
 
 
+def test_mvp_scores_as_the_authors_model(tmp_path):
+    """preset=mvp on a tiny checkpoint saved by MVP's own class (FiD-wrapped encoder keys) against its
+    `forward` logits and `generate_ranklist` order on the same weights (tests/reference/mvp_scores.py), for 4,
+    7 and 23 passages ranked in one decoder step; candidates past top_k keep their order below."""
+    reference = json.loads((Path(__file__).parent / "reference" / "mvp_scores.json").read_text())
+    folder = tiny_models.reference_copy("mvp_tiny", tmp_path / "mvp")
+    reranker = Reranker.load(str(folder), preset="mvp", passage_tokens=reference["max_input_length"])
+    assert reranker.method == "mvp"
+    for case in reference["cases"]:
+        ranking = reranker.rerank(case["query"], case["passages"])
+        logits = ranking.trace["logits"]
+        assert [logits[str(i)] for i in range(len(case["passages"]))] == pytest.approx(case["logits"], abs=1e-4)
+        assert [int(d) for d in ranking.docids] == case["order"], len(case["passages"])
+        assert reranker.backend.stats["decoder_steps"] > 0
+    case = reference["cases"][2]
+    head = Reranker.load(str(folder), preset="mvp", passage_tokens=64, top_k=5).rerank(case["query"], case["passages"])
+    assert [int(d) for d in head.docids][5:] == list(range(5, 23)) and len(head.trace["logits"]) == 5
+    with pytest.raises(UnsupportedMethodError, match="the tokenizer has no token '<extra_id_4>'"):
+        Reranker.load(str(folder), preset="mvp", views=5)
+
+
 def test_a_fid_checkpoint_is_read_with_its_encoder_not_a_random_one(tmp_path):
     """ListT5's checkpoints keep FiD's wrapped encoder names (encoder.encoder.block.N.module.*), which a plain T5
     load would leave at random: the encoder's weights are the saved ones."""

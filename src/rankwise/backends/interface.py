@@ -231,6 +231,10 @@ class Seq2SeqScoring(Backend, TokenCounting, Protocol):
         """Fusion-in-Decoder greedy decoding over each window's sources (LiT5)."""
         ...
 
+    def multi_view_logits(self, sources: Sequence[Sequence[int]], views: int) -> np.ndarray:
+        """MVP's one-step anchor scores of one query's sources, averaged over `views` markers: [len(sources)]."""
+        ...
+
     def decode(self, ids: Sequence[int]) -> str: ...
 
 

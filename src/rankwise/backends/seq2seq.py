@@ -209,6 +209,51 @@ class Seq2SeqLM(HFTokenCounting, SwitchesAdapters):
                 outputs.append([int(t) for t in generated[0, 1:]])
         return outputs
 
+    def multi_view_logits(self, sources: Sequence[Sequence[int]], views: int) -> np.ndarray:
+        """MVP's anchor-guided scores for one query's sources: each source encoded alone, the encoder states
+        of its first `views` tokens (its view markers) kept; for each view, the decoder takes one step from
+        the pad token's embedding over that view's states of every source, and a source's logit is the dot
+        product of the step's output with its state; the views' logits averaged. Shape [len(sources)]."""
+        import numpy as np
+
+        torch = self._torch
+        if not sources:
+            return np.zeros(0, dtype=np.float32)
+        if any(len(s) < views for s in sources):
+            raise InputError(f"every source needs its {views} view markers first; one has fewer tokens")
+        states = []
+        batches = length_sorted_batches(
+            [len(s) for s in sources], self.options.batch_size, self.options.max_tokens_per_batch
+        )
+        order = [i for batch in batches for i in batch]
+        with torch.inference_mode():
+            encoder = self.model.get_encoder()
+            for batch in batches:
+                check_cancelled()
+                width = max(len(sources[i]) for i in batch)
+                input_ids = torch.full((len(batch), width), self.pad_id, dtype=torch.long)
+                mask = torch.zeros((len(batch), width), dtype=torch.long)
+                for row, i in enumerate(batch):
+                    input_ids[row, : len(sources[i])] = torch.tensor(list(sources[i]), dtype=torch.long)
+                    mask[row, : len(sources[i])] = 1
+                hidden = encoder(input_ids=input_ids.to(self.device), attention_mask=mask.to(self.device))
+                states.append(hidden.last_hidden_state[:, :views, :])
+                self.stats["forward_passes"] += 1
+                self.stats["prompt_tokens"] += int(mask.sum())
+            by_source = torch.empty_like(torch.cat(states))  # [sources, views, hidden], back in input order
+            by_source[torch.tensor(order)] = torch.cat(states)
+            passages = by_source.permute(1, 0, 2)  # [views, sources, hidden]
+            start = self.model.get_input_embeddings().weight[self.pad_id]
+            step = self.model.get_decoder()(
+                inputs_embeds=start.view(1, 1, -1).expand(views, 1, -1),
+                encoder_hidden_states=passages,
+                encoder_attention_mask=torch.ones(passages.shape[:2], dtype=torch.long, device=passages.device),
+                use_cache=False,
+            ).last_hidden_state  # [views, 1, hidden]
+            self.stats["decoder_steps"] += 1
+            logits = torch.einsum("vqh,vph->vqp", step, passages)[:, 0, :].mean(dim=0)
+        return logits.float().cpu().numpy()
+
     def decode(self, ids: Sequence[int]) -> str:
         return self.tokenizer.decode(list(ids), skip_special_tokens=True)
 

@@ -319,6 +319,19 @@ _SPECS += [
         )
         for size in ("base", "3b")
     ],
+    *[
+        _hub_checkpoint(
+            f"mvp-{size}",
+            f"Jun421/MVP-{size}",
+            "see its model card (research use)",
+            SEQ2SEQ_LM,
+            None,
+            "mvp",
+            {"base": "220M", "3b": "3B"}[size],
+            "MVP: multi-view Fusion-in-Decoder T5, the top 100 scored in one decoder step (4 views)",
+        )
+        for size in ("base", "3b")
+    ],
     _hub_checkpoint(
         "duot5-base",
         "castorini/duot5-base-msmarco",

@@ -227,6 +227,13 @@ PRESETS: dict[str, Preset] = {
             "rerank_topk 10, dummy_number 21, max_input_length 256 for MS MARCO/DL, max_gen_length 7) with its FiDT5",
         ),
         Preset(
+            "mvp",
+            "mvp",
+            {"template": seq2seq.MVP, "views": 4, "top_k": 100, "passage_tokens": 256},
+            reference="PirateEra/MVP inference/MVP.py (MVP.forward, generate_ranklist) as run_evaluation.sh runs it: "
+            "n_special_tokens 4, topk 100, max_input_length 256 for DL",
+        ),
+        Preset(
             "duot5",
             "seq2seq-pairwise",
             {

@@ -38,6 +38,7 @@ METHODS: dict[str, str] = {
     "colbert": "rankwise.rerankers.embedding.colbert:ColBERTReranker",
     "fid-listwise": "rankwise.rerankers.listwise.fid:FiDListwiseReranker",
     "listt5": "rankwise.rerankers.listwise.listt5:ListT5Reranker",
+    "mvp": "rankwise.rerankers.listwise.mvp:MVPReranker",
     "reasoning-pointwise": "rankwise.rerankers.pointwise.reasoning:ReasoningPointwiseReranker",
     "reasoning-listwise": "rankwise.rerankers.listwise.reasoning:ReasoningListwiseReranker",
     "reasoning-setwise": "rankwise.rerankers.pairwise.reasoning_setwise:ReasoningSetwiseReranker",

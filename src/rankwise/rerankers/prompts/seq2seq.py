@@ -13,3 +13,6 @@ LIT5 = "Search Query: {query} Passage: [{label}] {passage} Relevance Ranking: "
 # ListT5 (Soyoung97/ListT5 run_listt5.py make_listwise_text): one source per passage, indices from 1, fused in the
 # decoder, which lists them from the least to the most relevant.
 LISTT5 = "Query: {query}, Index: {label}, Context: {passage}"
+# MVP (PirateEra/MVP inference/evaluation.py make_listwise_text): the view markers <extra_id_0>...<extra_id_{v-1}>
+# first, then the query and the passage; one source per passage.
+MVP = "{markers} | Query: {query} | Context: {passage}"
