@@ -67,9 +67,6 @@ class MVPReranker(BaseReranker):
             rankings.append(Ranking.from_order(request, order, [float(n - r) for r in range(n)], trace=trace))
         return rankings
 
-    def reranked_count(self, candidates: int) -> int:
-        return min(candidates, self.top_k)
-
     def describe(self) -> dict[str, Any]:
         return {
             **super().describe(),
