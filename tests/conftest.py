@@ -46,6 +46,33 @@ def judged_collection(folder: Path, dataset: str, queries: int, depth: int, skip
     return folder
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _tokenizers_read_once():
+    """Each local tokenizer is read once per test session: later loads of the same folder (its files' sizes
+    and modification times included) with the same arguments get a deep copy of the first. SmolLM2's takes
+    1.3 s to read and 0.3 s to copy, over sixty times; weights are not cached, as transformers maps them
+    (0.3 s) faster than a deep copy (1.9 s)."""
+    import copy
+
+    from rankwise.backends import runtime
+    from rankwise.backends.export_cache import weights_key
+
+    original = runtime.load_pretrained
+    read: dict = {}
+
+    def load_pretrained(loader, location, **kwargs):
+        if not location.is_local or "Tokenizer" not in getattr(loader, "__qualname__", ""):
+            return original(loader, location, **kwargs)
+        key = (getattr(loader, "__qualname__", repr(loader)), weights_key(location), repr(sorted(kwargs.items())))
+        if key not in read:
+            read[key] = original(loader, location, **kwargs)
+        return copy.deepcopy(read[key])
+
+    runtime.load_pretrained = load_pretrained
+    yield
+    runtime.load_pretrained = original
+
+
 @pytest.fixture(scope="session")
 def minilm():
     from rankwise import Reranker
