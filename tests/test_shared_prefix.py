@@ -31,7 +31,7 @@ def test_a_prefix_too_short_to_pay_for_its_pass_is_not_shared():
     prompts = [[1, 2, 3, 10 + i] for i in range(2)]  # saving 3 tokens does not pay for a pass
     assert GROUP_COST > 3
     assert [(g.length, g.members) for g in prefix_groups(prompts)] == [(0, [0, 1])]
-    # A 30-token header before 700-token windows (FIRST's, through a chat template) saves under 10%: plain.
+    # A 30-token header before 700-token windows (FIRST's, through a chat template) saves under 25%: plain.
     windows = [list(range(30)) + [1000 + 700 * w + t for t in range(700)] for w in range(4)]
     assert [(g.length, sorted(g.members)) for g in prefix_groups(windows)] == [(0, [0, 1, 2, 3])]
     identical = [[5] * 50, [5] * 50]  # equal prompts still keep one token of their own
