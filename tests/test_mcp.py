@@ -198,3 +198,21 @@ def test_the_rerank_tool_takes_feedback_as_the_http_service_does(minilm):
         )
     )
     assert failed and text == minilm.no_feedback()
+
+
+def test_the_rerank_tool_takes_a_latency_budget_as_the_http_service_does(minilm, tmp_path):
+    """A cascade escalating doubtful queries keeps to `latency_budget_ms` (0: its costlier stage is skipped,
+    the first stage's order stands); a model that cannot trade quality for time refuses it, as over HTTP."""
+    import tiny_models
+
+    folder, _, _ = tiny_models.cross_encoder(tmp_path / "ce", 1)
+    cascade = Reranker.load(f"embedding:minilm-embed{{calibration=true}}@4 >> cross-encoder:{folder}@4")
+    server = create_mcp_server(cascade, "cascade")
+    arguments = {"query": FLEA_QUERY, "documents": FLEA_PASSAGES}
+    first = [int(d) for d in Reranker.load("minilm-embed").rerank(FLEA_QUERY, FLEA_PASSAGES).docids]
+    failed, skipped = run(call(server, {**arguments, "latency_budget_ms": 0}))
+    assert not failed and [r["index"] for r in skipped["results"]] == first
+    failed, escalated = run(call(server, {**arguments, "latency_budget_ms": 600000}))
+    assert not failed and [r["index"] for r in escalated["results"]] != first
+    failed, text = run(call(create_mcp_server(minilm, "minilm-embed"), {**arguments, "latency_budget_ms": 100}))
+    assert failed and "cannot trade quality for time, so latency_budget_ms does not apply" in text

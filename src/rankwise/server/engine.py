@@ -21,7 +21,7 @@ from rankwise.errors import InputError
 from rankwise.io.traffic import traffic_record
 from rankwise.rerankers.base import BaseReranker, ScoredRequest
 from rankwise.server.batcher import Overloaded
-from rankwise.server.limits import marked_feedback
+from rankwise.server.limits import budget_deadline, marked_feedback
 from rankwise.server.state import ApiError, LoadedModel, ServiceState, Target
 from rankwise.types import Candidate, Query, ScoreKind
 from rankwise.types import Request as RerankWork
@@ -117,20 +117,14 @@ async def scores_for(
     reranker = target.ready_reranker(service)
     if instruction is not None and not reranker.takes_instruction:  # before batching: never fail a shared batch
         raise ApiError(422, reranker.no_instruction_slot(), ["instruction"])
-    if latency_budget_ms is not None and not reranker.takes_budget:
-        raise ApiError(
-            422,
-            f"model {target.name!r} cannot trade quality for time, so latency_budget_ms does not apply; it is for "
-            "cascades whose stage after a calibrated one escalates only doubtful queries",
-            ["latency_budget_ms"],
-        )
+    deadline = budget_deadline(reranker, latency_budget_ms, arrival(request))
     names = docids if docids is not None else [str(i) for i in range(len(texts))]
     marked = marked_feedback(reranker, feedback, names)
     scores = first_stage_scores if first_stage_scores is not None else [None] * len(texts)
     work_request = RerankWork(
         Query("request", query, instruction, marked),
         [Candidate(d, t, score=s) for d, t, s in zip(names, texts, scores)],
-        deadline=None if latency_budget_ms is None else arrival(request) + latency_budget_ms / 1000.0,
+        deadline=deadline,
     )
     try:
         batcher = target.model.batcher

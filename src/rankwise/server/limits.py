@@ -105,6 +105,24 @@ def marked_feedback(reranker: BaseReranker, feedback: list[int] | None, names: l
     return tuple(dict.fromkeys(names[i] for i in feedback))
 
 
+def budget_deadline(reranker: BaseReranker, latency_budget_ms: int | None, arrived: float) -> float | None:
+    """The monotonic instant a request's escalating cascade stages must end by (`latency_budget_ms` from its
+    arrival), for every route shape and MCP; a model that cannot trade quality for time is a 422."""
+    if latency_budget_ms is None:
+        return None
+    if not reranker.takes_budget:
+        raise ApiError(
+            422,
+            f"{reranker.method!r} over {reranker.model_label!r} cannot trade quality for time, so "
+            "latency_budget_ms does not apply; it is for cascades whose stage after a calibrated one escalates "
+            "only doubtful queries",
+            ["latency_budget_ms"],
+        )
+    if latency_budget_ms < 0:
+        raise ApiError(422, "latency_budget_ms must be >= 0", ["latency_budget_ms"])
+    return arrived + latency_budget_ms / 1000.0
+
+
 def check_common(settings: ServerSettings, query: str, count: int, field_name: str) -> None:
     """The query and the number of texts, for every route shape."""
     check_utf8(query, ["query"])

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -18,7 +19,14 @@ from pydantic import BaseModel, Field
 from rankwise.errors import InputError
 from rankwise.rerankers.base import BaseReranker
 from rankwise.server.engine import Scored
-from rankwise.server.limits import check_calibrated, check_common, checked_documents, marked_feedback, unique_ids
+from rankwise.server.limits import (
+    budget_deadline,
+    check_calibrated,
+    check_common,
+    checked_documents,
+    marked_feedback,
+    unique_ids,
+)
 from rankwise.server.state import ApiError, ServerSettings
 from rankwise.types import Candidate, Query, Request
 
@@ -59,6 +67,7 @@ class RerankCall(BaseModel):
     return_documents: bool = True
     instruction: str | None = None
     feedback: list[int] | None = None
+    latency_budget_ms: int | None = None
 
 
 def create_mcp_server(reranker: BaseReranker, model_name: str, settings: ServerSettings | None = None) -> Any:
@@ -82,7 +91,8 @@ def create_mcp_server(reranker: BaseReranker, model_name: str, settings: ServerS
         "the request, its relevance in [0, 1] and the method's own score. top_n keeps the "
         "first n; min_probability and coverage (the adaptive cut-off) need a calibrated "
         "model. feedback: indices of documents the user marked relevant, for methods that use "
-        "explicit relevance feedback (embedding-prf, maxsim)."
+        "explicit relevance feedback (embedding-prf, maxsim). latency_budget_ms: for a cascade that "
+        "escalates doubtful queries, the milliseconds its costlier stages may take."
     )
     async def rerank(
         query: str,
@@ -93,6 +103,7 @@ def create_mcp_server(reranker: BaseReranker, model_name: str, settings: ServerS
         return_documents: bool = True,
         instruction: str | None = None,
         feedback: list[int] | None = None,
+        latency_budget_ms: int | None = None,
     ) -> McpRanking:
         import anyio
 
@@ -105,9 +116,11 @@ def create_mcp_server(reranker: BaseReranker, model_name: str, settings: ServerS
             return_documents=return_documents,
             instruction=instruction,
             feedback=feedback,
+            latency_budget_ms=latency_budget_ms,
         )
+        arrived = time.monotonic()
         try:
-            return await anyio.to_thread.run_sync(lambda: answer(reranker, model_name, settings, call, lock))
+            return await anyio.to_thread.run_sync(lambda: answer(reranker, model_name, settings, call, lock, arrived))
         except ApiError as e:
             raise ToolError(e.message) from None
         except InputError as e:
@@ -135,7 +148,12 @@ def describe(reranker: BaseReranker, model_name: str) -> dict[str, Any]:
 
 
 def answer(
-    reranker: BaseReranker, model_name: str, settings: ServerSettings, call: RerankCall, lock: threading.Lock
+    reranker: BaseReranker,
+    model_name: str,
+    settings: ServerSettings,
+    call: RerankCall,
+    lock: threading.Lock,
+    arrived: float | None = None,
 ) -> McpRanking:
     """The ranking for one call, after the HTTP service's checks (ApiError naming the field otherwise)."""
     check_common(settings, call.query, len(call.documents), "documents")
@@ -153,7 +171,8 @@ def answer(
     docids = ids if ids is not None else [str(i) for i in range(len(texts))]
     marked = marked_feedback(reranker, call.feedback, docids)
     query = Query("mcp", call.query, call.instruction, marked)
-    request = Request(query, [Candidate(d, t) for d, t in zip(docids, texts)])
+    deadline = budget_deadline(reranker, call.latency_budget_ms, arrived if arrived is not None else time.monotonic())
+    request = Request(query, [Candidate(d, t) for d, t in zip(docids, texts)], deadline=deadline)
     with lock:
         (scored_request,) = reranker.scored_requests([request])
     scored = Scored(scored_request.scores, reranker.score_kind, [scored_request.trace], reranker.calibration)
