@@ -240,8 +240,9 @@ class Seq2SeqLM(HFTokenCounting, SwitchesAdapters):
                 states.append(hidden.last_hidden_state[:, :views, :])
                 self.stats["forward_passes"] += 1
                 self.stats["prompt_tokens"] += int(mask.sum())
-            by_source = torch.empty_like(torch.cat(states))  # [sources, views, hidden], back in input order
-            by_source[torch.tensor(order)] = torch.cat(states)
+            in_batch_order = torch.cat(states)
+            by_source = torch.empty_like(in_batch_order)  # [sources, views, hidden], back in input order
+            by_source[torch.tensor(order)] = in_batch_order
             passages = by_source.permute(1, 0, 2)  # [views, sources, hidden]
             start = self.model.get_input_embeddings().weight[self.pad_id]
             step = self.model.get_decoder()(

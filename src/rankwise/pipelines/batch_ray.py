@@ -8,9 +8,31 @@ retried by Ray (`max_restarts`, `max_task_retries`)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from rankwise.errors import InputError, UnsupportedMethodError
+
+
+@contextmanager
+def ray_pool(workers: int, address: str | None) -> Iterator[tuple[Any, int]]:
+    """Ray, started here unless it already runs (and then shut down on leaving), and the CPUs each of
+    `workers` actors gets. Ray gives an actor one CPU and sets its thread count to 1 unless told otherwise:
+    each actor gets its share of the CPUs (1 worker on 2 cores ran at half the plain path's speed)."""
+    try:
+        import ray
+    except ImportError:
+        raise UnsupportedMethodError("the Ray engine needs Ray: pip install 'rankwise[ray]'") from None
+    if workers < 1:
+        raise InputError(f"workers must be >= 1, got {workers}")
+    started_here = not ray.is_initialized()
+    if started_here:
+        ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    try:
+        yield ray, max(1, int(ray.cluster_resources().get("CPU", 1)) // workers)
+    finally:
+        if started_here:
+            ray.shutdown()
 
 
 def run_on_ray(
@@ -21,27 +43,29 @@ def run_on_ray(
     workers: int = 1,
     address: str | None = None,
 ) -> None:
-    from rankwise.pipelines.rerank import shard_run_text
     from rankwise.rerankers.compose.spec import RerankerSpec
 
-    try:
-        import ray
-    except ImportError:
-        raise UnsupportedMethodError("the Ray engine needs Ray: pip install 'rankwise[ray]'") from None
     if not isinstance(reranker, RerankerSpec):
         raise InputError(
             "the Ray engine loads the reranker in each worker: give a RerankerSpec (model, method, "
             "options), not a loaded reranker"
         )
-    if workers < 1:
-        raise InputError(f"workers must be >= 1, got {workers}")
-    started_here = not ray.is_initialized()
-    if started_here:
-        ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    with ray_pool(workers, address) as (ray, cpus):
+        _score_shards(ray, cpus, reranker, shards, done, settings, workers)
 
-    # Ray gives an actor one CPU and sets its thread count to 1 unless told otherwise: give each actor its
-    # share of the CPUs and let the model use them (1 worker on 2 cores ran at half the plain path's speed).
-    cpus = max(1, int(ray.cluster_resources().get("CPU", 1)) // workers)
+
+def _score_shards(
+    ray: Any,
+    cpus: int,
+    reranker: Any,
+    shards: Iterator[Any],
+    done: Callable[[Any, str], None],
+    settings: dict[str, Any],
+    workers: int,
+) -> None:
+    from rankwise.pipelines.rerank import shard_run_text
+    from rankwise.rerankers.compose.spec import RerankerSpec
+
     worker_spec = RerankerSpec(
         reranker.model, reranker.method, {**reranker.options, "threads": reranker.options.get("threads") or cpus}
     )
@@ -56,29 +80,25 @@ def run_on_ray(
         def score(self, requests: list, top_k: int | None, tag: str, queries_per_batch: int) -> str:
             return shard_run_text(self.reranker, requests, top_k, tag, queries_per_batch)
 
-    try:
-        actors = [ShardWorker.remote(worker_spec) for _ in range(workers)]
-        load = [0] * workers  # shards in flight per actor: a new shard goes to the least busy one
-        in_flight: dict[Any, tuple[Any, int]] = {}  # object ref -> (shard, actor)
-        exhausted = False
-        while in_flight or not exhausted:
-            while not exhausted and len(in_flight) < 2 * workers:
-                shard = next(shards, None)
-                if shard is None:
-                    exhausted = True
-                    break
-                chosen = load.index(min(load))
-                load[chosen] += 1
-                ref = actors[chosen].score.remote(
-                    shard.requests, settings["top_k"], settings["tag"], settings["queries_per_batch"]
-                )
-                in_flight[ref] = (shard, chosen)
-            if not in_flight:
+    actors = [ShardWorker.remote(worker_spec) for _ in range(workers)]
+    load = [0] * workers  # shards in flight per actor: a new shard goes to the least busy one
+    in_flight: dict[Any, tuple[Any, int]] = {}  # object ref -> (shard, actor)
+    exhausted = False
+    while in_flight or not exhausted:
+        while not exhausted and len(in_flight) < 2 * workers:
+            shard = next(shards, None)
+            if shard is None:
+                exhausted = True
                 break
-            ready, _ = ray.wait(list(in_flight), num_returns=1)
-            shard, chosen = in_flight.pop(ready[0])
-            load[chosen] -= 1
-            done(shard, ray.get(ready[0]))
-    finally:
-        if started_here:
-            ray.shutdown()
+            chosen = load.index(min(load))
+            load[chosen] += 1
+            ref = actors[chosen].score.remote(
+                shard.requests, settings["top_k"], settings["tag"], settings["queries_per_batch"]
+            )
+            in_flight[ref] = (shard, chosen)
+        if not in_flight:
+            break
+        ready, _ = ray.wait(list(in_flight), num_returns=1)
+        shard, chosen = in_flight.pop(ready[0])
+        load[chosen] -= 1
+        done(shard, ray.get(ready[0]))

@@ -8,10 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from rankwise.backends.interface import Capability
+from rankwise.backends.options import RuntimeOptions
 from rankwise.backends.registry import locate, open_backend, split_options
 from rankwise.errors import InputError
 from rankwise.io.corpus import check_indexable
 from rankwise.io.forward_index import ForwardIndex, ForwardIndexWriter, IndexSettings, corpus_fingerprint, text_digest
+from rankwise.models.resolve import ModelLocation
 from rankwise.pipelines.progress import OnProgress
 from rankwise.rerankers.embedding.passage_vectors import encoder_description, prefix_for
 from rankwise.types import Candidate
@@ -46,8 +48,7 @@ def build_forward_index(
     if unknown:
         raise InputError(f"options {', '.join(sorted(unknown))} are not runtime options of an encoder")
     location = locate(model, runtime.backend)
-    needs = {Capability.EMBED, Capability.TOKEN_EMBED} if token_vectors else {Capability.EMBED}
-    encoder = open_backend(location, runtime, frozenset(needs), "index")
+    encoder = open_encoder(location, runtime, token_vectors)
     passage_prefix = prefix_for(encoder, "document", passage_prefix)
     digests = [text_digest(d.text) for d in documents]
     settings = IndexSettings(
@@ -77,6 +78,12 @@ def build_forward_index(
             on_progress(len(chunk))
     writer.finish()
     return ForwardIndex(out)
+
+
+def open_encoder(location: ModelLocation, runtime: RuntimeOptions, token_vectors: bool) -> Any:
+    """The encoder an index is built with: pooled vectors, and token vectors when the index stores them."""
+    needs = {Capability.EMBED, Capability.TOKEN_EMBED} if token_vectors else {Capability.EMBED}
+    return open_backend(location, runtime, frozenset(needs), "index")
 
 
 def encode_chunk(encoder: Any, texts: list[str], token_vectors: bool) -> tuple[Any, Any]:

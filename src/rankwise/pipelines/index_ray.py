@@ -13,8 +13,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from rankwise.errors import InputError, UnsupportedMethodError
-
 
 def encoded_on_ray(
     model: str,
@@ -25,27 +23,31 @@ def encoded_on_ray(
     address: str | None = None,
 ) -> Iterator[tuple[Any, Any]]:
     """Each chunk's (pooled, token vectors), in the order of `chunks`."""
-    try:
-        import ray
-    except ImportError:
-        raise UnsupportedMethodError("the Ray engine needs Ray: pip install 'rankwise[ray]'") from None
-    if workers < 1:
-        raise InputError(f"workers must be >= 1, got {workers}")
-    started_here = not ray.is_initialized()
-    if started_here:
-        ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
-    cpus = max(1, int(ray.cluster_resources().get("CPU", 1)) // workers)
+    from rankwise.pipelines.batch_ray import ray_pool
+
+    with ray_pool(workers, address) as (ray, cpus):
+        yield from _encode_chunks(ray, cpus, model, runtime_options, token_vectors, chunks, workers)
+
+
+def _encode_chunks(
+    ray: Any,
+    cpus: int,
+    model: str,
+    runtime_options: dict[str, Any],
+    token_vectors: bool,
+    chunks: Iterable[list[str]],
+    workers: int,
+) -> Iterator[tuple[Any, Any]]:
     options = {**runtime_options, "threads": runtime_options.get("threads") or cpus}
 
     @ray.remote(num_cpus=cpus, max_restarts=2, max_task_retries=2)
     class ChunkEncoder:
         def __init__(self, model: str, options: dict[str, Any], token_vectors: bool):
-            from rankwise.backends.interface import Capability
-            from rankwise.backends.registry import locate, open_backend, split_options
+            from rankwise.backends.registry import locate, split_options
+            from rankwise.pipelines.index import open_encoder
 
             runtime, _ = split_options(options)
-            needs = {Capability.EMBED, Capability.TOKEN_EMBED} if token_vectors else {Capability.EMBED}
-            self.encoder = open_backend(locate(model, runtime.backend), runtime, frozenset(needs), "index")
+            self.encoder = open_encoder(locate(model, runtime.backend), runtime, token_vectors)
             self.token_vectors = token_vectors
 
         def encode(self, texts: list[str]) -> tuple[Any, Any]:
@@ -53,33 +55,29 @@ def encoded_on_ray(
 
             return encode_chunk(self.encoder, texts, self.token_vectors)
 
-    try:
-        actors = [ChunkEncoder.remote(model, options, token_vectors) for _ in range(workers)]
-        load = [0] * workers
-        in_flight: dict[Any, tuple[int, int]] = {}  # object ref -> (chunk number, actor)
-        finished: dict[int, tuple[Any, Any]] = {}
-        source, submitted, next_out, exhausted = iter(chunks), 0, 0, False
-        while True:
-            while not exhausted and len(in_flight) + len(finished) < 2 * workers:
-                texts = next(source, None)
-                if texts is None:
-                    exhausted = True
-                    break
-                chosen = load.index(min(load))
-                load[chosen] += 1
-                in_flight[actors[chosen].encode.remote(texts)] = (submitted, chosen)
-                submitted += 1
-            while next_out in finished:
-                yield finished.pop(next_out)
-                next_out += 1
-            if not in_flight:
-                if exhausted and not finished:
-                    return
-                continue
-            ready, _ = ray.wait(list(in_flight), num_returns=1)
-            number, chosen = in_flight.pop(ready[0])
-            load[chosen] -= 1
-            finished[number] = ray.get(ready[0])
-    finally:
-        if started_here:
-            ray.shutdown()
+    actors = [ChunkEncoder.remote(model, options, token_vectors) for _ in range(workers)]
+    load = [0] * workers
+    in_flight: dict[Any, tuple[int, int]] = {}  # object ref -> (chunk number, actor)
+    finished: dict[int, tuple[Any, Any]] = {}
+    source, submitted, next_out, exhausted = iter(chunks), 0, 0, False
+    while True:
+        while not exhausted and len(in_flight) + len(finished) < 2 * workers:
+            texts = next(source, None)
+            if texts is None:
+                exhausted = True
+                break
+            chosen = load.index(min(load))
+            load[chosen] += 1
+            in_flight[actors[chosen].encode.remote(texts)] = (submitted, chosen)
+            submitted += 1
+        while next_out in finished:
+            yield finished.pop(next_out)
+            next_out += 1
+        if not in_flight:
+            if exhausted and not finished:
+                return
+            continue
+        ready, _ = ray.wait(list(in_flight), num_returns=1)
+        number, chosen = in_flight.pop(ready[0])
+        load[chosen] -= 1
+        finished[number] = ray.get(ready[0])
