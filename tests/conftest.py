@@ -4,9 +4,15 @@ tests that read the TREC collections skip with a clear message when ../shared/da
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
+
+# The backend a model opens with by default may be a choice measured on this machine (backends/choice.py):
+# tests never read the user's choices, only their own (inherited by the servers and CLIs they start).
+os.environ["RANKWISE_BACKEND_CHOICES"] = str(Path(tempfile.mkdtemp(prefix="rankwise-choices-")) / "choices.json")
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"

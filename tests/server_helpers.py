@@ -54,7 +54,9 @@ def threaded_server(app):
 @contextmanager
 def cli_server(*args: str, env: dict | None = None, log_path: Path | None = None):
     port = free_port()
-    command = [sys.executable, "-m", "rankwise.cli", "serve", "--port", str(port), *args]
+    # No drain at the end unless a test asks for one (the default 2 s of 503s only lengthen a teardown).
+    drain = [] if "--drain-seconds" in args else ["--drain-seconds", "0"]
+    command = [sys.executable, "-m", "rankwise.cli", "serve", "--port", str(port), *drain, *args]
     log = open(log_path, "w") if log_path else subprocess.DEVNULL
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
     base = f"http://127.0.0.1:{port}"

@@ -475,6 +475,7 @@ def test_a_layerwise_folder_is_recognised_and_refuses_other_methods_and_missing_
         Reranker.load(str(folder))
 
 
+@SLOW  # 7 s; the hub cache loading is the colbertv2 and qwen3 short names' (by default)
 def test_the_layerwise_short_name_loads_from_the_hf_cache_offline(tmp_path):
     folder = tiny_models.reference_copy("minicpm_layerwise_tiny", tmp_path / "folder")
     tiny_models.hf_cache_layout(tmp_path / "hub", "BAAI/bge-reranker-v2-minicpm-layerwise", folder)

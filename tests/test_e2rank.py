@@ -173,6 +173,7 @@ def test_the_e2rank_pooling_is_refused_against_a_folder_that_states_another(tmp_
         Reranker.load(str(tmp_path / "st"), preset="e2rank")
 
 
+@pytest.mark.slow  # 9 s; index lookups equal to on-the-fly E2Rank scores are test_index_lookup_gives_the_same_scores
 def test_the_e2rank_preset_reads_a_forward_index_built_with_its_suffix(tmp_path):
     """`rankwise index --encode ... --passage-suffix '<|endoftext|>' -O pooling=lasttoken` gives the vectors the
     preset embeds: the same order; an index built without the suffix is

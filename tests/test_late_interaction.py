@@ -88,6 +88,7 @@ def test_empty_passage_and_bad_options(plain):
         Reranker.load("minilm-embed", method="maxsim", prf_k=-2)
 
 
+@pytest.mark.slow  # 10 s; a quality figure (benchmarks/late_interaction.py measures it on DL 2019)
 def test_beats_pooled_cosine_on_dl21_heads():
     """On the training collection's first 8 judged queries (BM25 top-30) MaxSim+feedback gains over cosine."""
     from rankwise.io import read_candidates, read_qrels

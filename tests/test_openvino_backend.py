@@ -16,7 +16,8 @@ def cache(tmp_path_factory):
     return tmp_path_factory.mktemp("openvino-cache")
 
 
-@pytest.mark.parametrize("method", ["embedding", "maxsim"])
+# maxsim by default (the same encoder, its pooled vector and its token vectors both compared); embedding -m slow.
+@pytest.mark.parametrize("method", [pytest.param("embedding", marks=pytest.mark.slow), "maxsim"])
 def test_openvino_fp32_gives_the_transformers_scores(method, cache, monkeypatch):
     monkeypatch.setenv("RANKWISE_CACHE", str(cache))
     reference = _scores(Reranker.load("minilm-embed", method=method))
@@ -34,6 +35,7 @@ def test_openvino_int8_keeps_the_order_of_clear_cases(cache, monkeypatch):
     assert max(quantized, key=quantized.get) == max(reference, key=reference.get)
 
 
+@pytest.mark.slow  # 17 s; the cache key and the atomic build are export_cache's, tested by default through ONNX int8
 def test_openvino_int8_is_converted_once_per_weights_and_calibration_texts(tmp_path, monkeypatch, write):
     """On a tiny random cross-encoder (quantizing MiniLM takes a minute): int8 moves its scores (by up to
     0.13 here: random weights and a 3-line calibration), a second load converts nothing, and other

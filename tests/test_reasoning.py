@@ -372,7 +372,8 @@ def test_groupwise_parses_each_grade_and_falls_back_for_a_missing_one(smollm_tex
     assert lm.generate_calls[0][0] == 2  # both groups in one batched generation
 
 
-@pytest.mark.parametrize("method", ["graded-pointwise", "groupwise"])
+# groupwise on SmolLM2 also runs by default in test_server_every_method (9 s here): -m slow.
+@pytest.mark.parametrize("method", ["graded-pointwise", pytest.param("groupwise", marks=pytest.mark.slow)])
 @pytest.mark.parametrize("budget", [0, pytest.param(32, marks=pytest.mark.slow)])
 def test_real_smollm2_graded_methods_rank_every_passage(method, budget):
     reranker = Reranker.load("smollm2-135m", method=method, reasoning_budget=budget, batch_size=4)

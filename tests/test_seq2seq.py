@@ -99,7 +99,7 @@ def test_duot5_preset_equals_pygaggles_symmetric_sum(tiny_t5):
 
 def test_a_t5_folder_without_a_preset_is_refused_with_what_to_pass(tiny_t5):
     with pytest.raises(
-        UnsupportedMethodError, match="name them with a preset \\(preset=monot5, rankt5, lit5, listt5 or duot5\\)"
+        UnsupportedMethodError, match="name them with a preset \\(preset=monot5, rankt5, lit5, listt5, mvp or duot5\\)"
     ):
         Reranker.load(str(tiny_t5))
     with pytest.raises(UnsupportedMethodError, match="the tokenizer has no token '▁maybe'"):

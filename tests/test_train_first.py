@@ -34,6 +34,7 @@ def log_rows(folder):
     return list(csv.DictReader((folder / "log.csv").open()))
 
 
+@pytest.mark.slow  # 9 s; a FIRST training run is also the NeuralNDCG and resume tests' (by default)
 def test_a_tiny_run_moves_scores_towards_the_gold_order(tmp_path):
     config = FirstTrainingConfig(steps=3, **CONFIG)
     window = window_plan([GROUP], config)[0]

@@ -41,6 +41,7 @@ def _label_command(candidates, output):
     ]
 
 
+@pytest.mark.slow  # 13 s (a killed subprocess); resumable labelling is also test_batch's killed-job test
 def test_resume_after_kill_gives_the_same_bytes(minilm, small_candidates, tmp_path):
     requests = read_candidates(small_candidates)
     whole = tmp_path / "whole.jsonl"

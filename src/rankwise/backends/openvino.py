@@ -115,6 +115,10 @@ class _OpenVINORunner:
             "INFERENCE_NUM_THREADS": options.threads or os.cpu_count() or 1,
             "PERFORMANCE_HINT": options.hint.upper(),
         }
+        if options.quantize is None:
+            # fp32 means fp32: on CPUs with AMX or AVX-512 BF16 OpenVINO would otherwise run bf16 by default,
+            # and the scores would no longer equal the transformers backend's.
+            config["INFERENCE_PRECISION_HINT"] = "f32"
         self.compiled = ov.Core().compile_model(str(converted_ir(location, head, options)), "CPU", config)
         self._inputs = {name for port in self.compiled.inputs for name in port.get_names()}
         return load_pretrained(AutoConfig.from_pretrained, location)

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from rankwise.backends import choice
 from rankwise.backends.interface import Capability
 from rankwise.backends.options import OnnxOptions, OpenAIOptions, OpenVINOOptions, RuntimeOptions, TransformersOptions
 from rankwise.errors import ModelNotAvailableError, OptionError, UnsupportedMethodError
@@ -167,9 +168,11 @@ def split_options(options: Mapping[str, Any]) -> tuple[RuntimeOptions, dict[str,
     name = rest.pop("backend", None)
     if name is not None and not isinstance(name, str):
         raise OptionError(
-            f"option backend must be a string naming a backend ({', '.join(BACKENDS)}), "
+            f"option backend must be a string naming a backend ({', '.join(BACKENDS)}, or {choice.AUTO}), "
             f"got {type(name).__name__} {name!r}"
         )
+    if name == choice.AUTO:
+        return _auto_options(rest)
     entry = backend_entry(name)
     own = entry.option_names()
     for key in sorted(set(rest) & (runtime_option_names() - own)):
@@ -184,20 +187,32 @@ def split_options(options: Mapping[str, Any]) -> tuple[RuntimeOptions, dict[str,
     return runtime, rest
 
 
+def _auto_options(rest: dict[str, Any]) -> tuple[RuntimeOptions, dict[str, Any]]:
+    """backend=auto takes the options every candidate takes; one that only some backends take would decide
+    the backend itself, so it is refused, naming them."""
+    common = {f.name for f in dataclasses.fields(RuntimeOptions)}
+    for key in sorted(set(rest) & (runtime_option_names() - common)):
+        takers = ", ".join(n for n, e in BACKENDS.items() if key in e.option_names())
+        raise OptionError(
+            f"runtime option {key}={rest[key]!r} does not go with backend={choice.AUTO}, which chooses among "
+            f"{', '.join(choice.CANDIDATES)} at equal (fp32) scores; name the backend instead ({takers})"
+        )
+    given = {key: rest.pop(key) for key in sorted(set(rest) & common)}
+    return validate_options(RuntimeOptions, f"backend {choice.AUTO!r}", {**given, "backend": choice.AUTO}), rest
+
+
 def runtime_options(**given: Any) -> RuntimeOptions:
     """Runtime options alone (for code that opens a backend without a method), checked like a method's."""
     runtime, rest = split_options(given)
     if rest:
-        raise OptionError(
-            f"unknown runtime option(s): {', '.join(sorted(rest))} (known: "
-            f"{', '.join(sorted(backend_entry(runtime.backend).option_names()))})"
-        )
+        known = {f.name for f in dataclasses.fields(runtime)}
+        raise OptionError(f"unknown runtime option(s): {', '.join(sorted(rest))} (known: {', '.join(sorted(known))})")
     return runtime
 
 
 def locate(model: str, backend: str | None) -> ModelLocation:
     """Resolve a model name or path into what the chosen backend loads."""
-    if backend_entry(backend).weights == "gguf":
+    if backend != choice.AUTO and backend_entry(backend).weights == "gguf":
         return resolve_gguf(model)
     return resolve_model(model)
 
@@ -225,7 +240,9 @@ def check_capabilities(entry: BackendEntry, needs: frozenset[Capability], method
 
 
 def open_backend(location: ModelLocation, runtime: RuntimeOptions, needs: frozenset[Capability], method: str) -> Any:
-    """A backend object for the model that offers every capability in `needs`."""
+    """A backend object for the model that offers every capability in `needs` (with no backend named, or
+    backend=auto: the one `choice` says is fastest here at equal scores)."""
+    runtime = choice.resolve(location, runtime, needs)
     entry = backend_entry(runtime.backend)
     check_capabilities(entry, needs, method)
     missing = entry.missing_modules()

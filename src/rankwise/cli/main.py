@@ -311,10 +311,27 @@ def methods(
 
 
 @app.command()
-def backends() -> None:
-    """List backends, the capabilities each offers, and whether what it needs is installed."""
+@reports_errors
+def backends(
+    measure: Optional[str] = typer.Option(
+        None,
+        "--measure",
+        metavar="MODEL",
+        help="Time MODEL on every installed encoder backend (fp32), check their scores equal, and record the "
+        "fastest: what that model then opens with when no backend is named.",
+    ),
+    method: Optional[str] = typer.Option(
+        None, "--method", help="The method whose work is timed (default: the model's)."
+    ),
+    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="CPU threads (a choice is kept per count)."),
+) -> None:
+    """List backends, the capabilities each offers, and whether what it needs is installed; with --measure,
+    choose an encoder's default backend on this CPU by measuring."""
     from rankwise.backends.registry import BACKENDS
 
+    if measure is not None:
+        _measure_backends(measure, method, threads)
+        return
     table = Table(title="backends")
     for column in ("name", "capabilities", "installed", "description"):
         table.add_column(column)
@@ -327,6 +344,32 @@ def backends() -> None:
             entry.description,
         )
     console.print(table)
+
+
+def _measure_backends(model: str, method: str | None, threads: int | None) -> None:
+    from rankwise.backends import choice
+    from rankwise.backends.registry import locate
+    from rankwise.rerankers.registry import default_method, method_class
+
+    method = method or default_method(locate(model, None))
+    needs = method_class(method).requires
+    if choice.work_kind(needs) is None:
+        raise OptionError(
+            f"method {method!r} is not an encoder's work (it needs {', '.join(sorted(c.value for c in needs))}); "
+            f"only {', '.join(choice.CANDIDATES)} are measured against each other"
+        )
+    with console.status(f"timing {model} ({method}) on {', '.join(choice.CANDIDATES)}"):
+        chosen = choice.measure(locate(model, None), needs, threads)
+    table = Table(title=f"{model} · {chosen.work} · {chosen.cpu} · threads {threads or 'default'}")
+    for column in ("backend", "docs/s", "max diff vs transformers", "equal", "note"):
+        table.add_column(column)
+    for m in chosen.measurements:
+        rate = f"{m.docs_per_second:.1f}" if m.docs_per_second else "-"
+        diff = f"{m.max_diff:.1e}" if m.max_diff is not None else "-"
+        mark = " [green](chosen)[/]" if m.backend == chosen.backend else ""
+        table.add_row(m.backend + mark, rate, diff, "yes" if m.equal else "no", escape(m.note))
+    console.print(table)
+    console.print(f"recorded in {choice.choices_path()}: {model} now opens with backend {chosen.backend!r} here")
 
 
 @app.command("eval")
