@@ -10,7 +10,7 @@ LLAMA_CPP := llama-cpp-python==0.3.36
 LLAMA_CPP_CMAKE := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF \
 	-DGGML_AMX_INT8=OFF -DGGML_AMX_TILE=OFF
 
-.PHONY: setup demo lint test test-all bench-setup bench clean recipe-minilm-fusion-dl21 recipe-minilm-maxsim-fusion-dl21 \
+.PHONY: setup demo lint docs docs-serve test test-all bench-setup bench clean recipe-minilm-fusion-dl21 recipe-minilm-maxsim-fusion-dl21 \
 	recipe-minilm-maxsim-lora calibrations
 
 setup: $(VENV)/.rankwise-installed
@@ -42,12 +42,20 @@ demo: setup
 
 # Static checks first (ruff's rule set and formatting, mypy on the core layers; configured in pyproject.toml).
 lint: setup
-	$(VENV)/bin/ruff check src tests
-	$(VENV)/bin/ruff format --check src tests
+	$(VENV)/bin/ruff check src tests docs
+	$(VENV)/bin/ruff format --check src tests docs
 	$(VENV)/bin/mypy
 
-test: lint
+test: lint docs
 	$(PY) -m pytest
+
+# The documentation site in site/ (reference pages generated from the code; --strict: no broken link or
+# reference); docs-serve to browse it at http://127.0.0.1:8000.
+docs: setup
+	DISABLE_MKDOCS_2_WARNING=true $(PY) -m mkdocs build --strict --quiet
+
+docs-serve: setup
+	DISABLE_MKDOCS_2_WARNING=true $(PY) -m mkdocs serve
 
 test-all: setup
 	$(PY) -m pytest -m ""

@@ -88,11 +88,30 @@ def serve(model: str, extra: list[str]) -> tuple[subprocess.Popen, str]:
     return process, f"{base}/v1/rerank"
 
 
+def onnx_folder(model: str) -> Path:
+    """A scratch copy of the model folder with the fp32 ONNX graph rankwise's own onnx backend runs (infinity's
+    optimum engine needs an .onnx file in the folder; the hub's cross-encoders ship one, a trained one does not)."""
+    import shutil
+    import tempfile
+
+    from rankwise.backends.onnx_runtime import exported_graph
+    from rankwise.backends.registry import locate
+
+    folder = Path(tempfile.mkdtemp(prefix="infinity-onnx-")) / "model"
+    shutil.copytree(model, folder)
+    shutil.copy(exported_graph(locate(model, None), "classifier", None), folder / "model.onnx")
+    return folder
+
+
 def serve_infinity(executable: str, model: str, engine: str = "torch") -> tuple[subprocess.Popen, str]:
     port = free_port()
-    process = subprocess.Popen([executable, "v2", "--model-id", model, "--port", str(port), "--host", "127.0.0.1",
+    # infinity 0.0.78 hands optimum the .onnx file's absolute path, which optimum refuses for a local folder;
+    # run from inside the folder with model id "." so that the path it hands on is "model.onnx".
+    folder, model_id = (onnx_folder(model), ".") if engine == "optimum" else (None, model)
+    process = subprocess.Popen([executable, "v2", "--model-id", model_id, "--served-model-name", model,
+                                "--port", str(port), "--host", "127.0.0.1",
                                 "--engine", engine, "--device", "cpu", "--batch-size", "64", "--no-bettertransformer"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=folder,
                                env={**__import__("os").environ, "INFINITY_ANONYMOUS_USAGE_STATS": "0", "HF_HUB_OFFLINE": "1"})
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 300
@@ -157,7 +176,11 @@ def main() -> None:
     console = Console(width=160)
     for load in (int(n) for n in args.cpu_load.split(",")):
         for name, start in configs.items():
-            process, url = start()
+            try:
+                process, url = start()
+            except (RuntimeError, TimeoutError) as e:
+                console.print(f"{name}: not run ({e})")
+                continue
             competing = busy_processes(load)
             try:
                 scores[name] = same_request_scores(url, args.model)
@@ -174,15 +197,22 @@ def main() -> None:
                 process.wait(timeout=60)
     table = Table(title=f"rankwise serve --model {args.model}: 20 documents per request, {args.seconds:.0f} s per level")
     for c in ("config", "busy procs", "clients", "requests", "errors", "req/s", "docs/s", "p50 ms", "p95 ms",
-              "p99 ms", f"vs. {baseline_config}"):
+              "p99 ms", f"vs. {baseline_config}", "vs. best infinity"):
         table.add_column(c, justify="left" if c == "config" else "right")
     baseline = {(r["cpu_load"], r["concurrency"]): r["rps"] for r in rows if r["config"] == baseline_config}
+    infinity: dict[tuple, float] = {}
+    for r in rows:
+        if r["config"].startswith("infinity"):
+            at = (r["cpu_load"], r["concurrency"])
+            infinity[at] = max(infinity.get(at, 0.0), r["rps"])
     for r in rows:
         base = baseline.get((r["cpu_load"], r["concurrency"]))
         speedup = r["rps"] / base if r["config"] != baseline_config and base else None
         table.add_row(r["config"], str(r["cpu_load"]), str(r["concurrency"]), str(r["requests"]), str(r["errors"]),
                       f"{r['rps']:.1f}", f"{20 * r['rps']:.0f}", f"{r['p50_ms']:.0f}", f"{r['p95_ms']:.0f}",
-                      f"{r['p99_ms']:.0f}", f"{speedup:.2f}x" if speedup else "-")
+                      f"{r['p99_ms']:.0f}", f"{speedup:.2f}x" if speedup else "-",
+                      f"{r['rps'] / best:.2f}x" if (best := infinity.get((r["cpu_load"], r["concurrency"])))
+                      and not r["config"].startswith("infinity") else "-")
     console.print(table)
     reference = next(iter(scores.values()), None)
     for name, values in scores.items():

@@ -23,6 +23,7 @@ SMOLLM = "smollm2-135m"
 SPECS = {
     "embedding": ("minilm-embed", {}),
     "embedding-prf": ("minilm-embed", {}),
+    "feedback-knn": ("minilm-embed", {}),
     "maxsim": ("minilm-embed", {}),
     "e2rank": ("minilm-embed", {}),
     "fast-forward": ("minilm-embed", {}),

@@ -19,6 +19,7 @@ from rankwise.rerankers.wrappers.keywords import PRESET_KEYWORD, split_wrapper_o
 METHODS: dict[str, str] = {
     "embedding": "rankwise.rerankers.embedding.bi_encoder:EmbeddingReranker",
     "embedding-prf": "rankwise.rerankers.embedding.prf:EmbeddingPRFReranker",
+    "feedback-knn": "rankwise.rerankers.embedding.feedback_knn:FeedbackKnnReranker",
     "e2rank": "rankwise.rerankers.embedding.e2rank:E2RankReranker",
     "fast-forward": "rankwise.rerankers.embedding.fast_forward:FastForwardReranker",
     "maxsim": "rankwise.rerankers.embedding.maxsim:MaxSimReranker",
