@@ -52,10 +52,10 @@ test: lint docs
 # The documentation site in site/ (reference pages generated from the code; --strict: no broken link or
 # reference); docs-serve to browse it at http://127.0.0.1:8000.
 docs: setup
-	DISABLE_MKDOCS_2_WARNING=true $(PY) -m mkdocs build --strict --quiet
+	DISABLE_MKDOCS_2_WARNING=true NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --quiet
 
 docs-serve: setup
-	DISABLE_MKDOCS_2_WARNING=true $(PY) -m mkdocs serve
+	DISABLE_MKDOCS_2_WARNING=true NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs serve
 
 test-all: setup
 	$(PY) -m pytest -m ""

@@ -211,6 +211,73 @@ def cli_page() -> str:
     return "\n".join(parts)
 
 
+QUERY = "how long do fleas live"
+DOCUMENTS = ["Adult fleas live two to three months on a host.", "Sourdough needs feeding every day."]
+# One example request per route (method, path) -> body (None: no body); a route missing here fails the build.
+HTTP_EXAMPLES: dict[tuple[str, str], dict | None] = {
+    ("get", "/health"): None,
+    ("get", "/ready"): None,
+    ("get", "/metrics"): None,
+    ("get", "/v1/models"): None,
+    ("post", "/v1/rerank"): {"query": QUERY, "documents": DOCUMENTS, "top_n": 2},
+    ("post", "/v2/rerank"): {"model": "minilm-embed", "query": QUERY, "documents": DOCUMENTS},
+    ("post", "/rerank"): {"query": QUERY, "texts": DOCUMENTS},
+    ("post", "/score"): {"text_1": QUERY, "text_2": DOCUMENTS},
+    ("post", "/v1/score"): {"queries": [QUERY, QUERY], "documents": DOCUMENTS},
+    ("post", "/voyage/v1/rerank"): {"query": QUERY, "documents": DOCUMENTS, "top_k": 1},
+}
+
+
+def http_page() -> str:
+    """Every route of `rankwise serve` from its OpenAPI schema, each with one example request sent to the
+    real app (serving minilm-embed) and the response it gave, at build time."""
+    import json
+
+    from fastapi.testclient import TestClient
+
+    from rankwise import Reranker
+    from rankwise.server import ServerSettings, create_app
+
+    app = create_app(Reranker.load("minilm-embed"), ServerSettings(model_name="minilm-embed"))
+    schema = app.openapi()
+    components = schema.get("components", {}).get("schemas", {})
+    parts = [
+        "# HTTP API\n",
+        "The routes of `rankwise serve`, read from its OpenAPI schema (`/openapi.json` on a running server; "
+        "`/docs` renders it). Each example was sent to the app serving `minilm-embed` when these pages were "
+        "built, and the response is the one it gave.\n",
+    ]
+    with TestClient(app) as client:
+        for path, operations in schema["paths"].items():
+            for method, operation in operations.items():
+                if (method, path) not in HTTP_EXAMPLES:
+                    raise KeyError(f"docs/gen_reference.py has no example request for {method.upper()} {path}")
+                parts.append(f"## `{method.upper()} {path}`\n\n{_text(operation.get('summary', ''))}\n")
+                if operation.get("description"):
+                    parts.append(_text(inspect.cleandoc(operation["description"])) + "\n")
+                ref = (operation.get("requestBody") or {}).get("content", {}).get("application/json", {})
+                names = re.findall(r"#/components/schemas/(\w+)", json.dumps(ref))
+                for name in dict.fromkeys(names):
+                    fields = components[name].get("properties", {})
+                    required = set(components[name].get("required", []))
+                    rows = (
+                        [f"`{field}`", "yes" if field in required else "", _text(spec.get("description", ""))]
+                        for field, spec in fields.items()
+                    )
+                    parts.append(f"Body `{name}`:\n\n" + _table(["field", "required", "description"], rows))
+                body = HTTP_EXAMPLES[(method, path)]
+                response = client.request(method.upper(), path, json=body)
+                shown = response.text if "json" not in response.headers.get("content-type", "") else (
+                    json.dumps(response.json(), indent=1)
+                )
+                if path == "/metrics":
+                    shown = "\n".join(shown.splitlines()[:12]) + "\n..."
+                request = f"{method.upper()} {path}" + (f"\n\n{json.dumps(body, indent=1)}" if body else "")
+                parts.append(f"Example request:\n\n```text\n{request}\n```\n")
+                parts.append(f"Response ({response.status_code}):\n\n```text\n{shown}\n```\n")
+    return "\n".join(parts)
+
+
 def pages() -> dict[str, str]:
     from rankwise.models.registry import MODELS
     from rankwise.rerankers.registry import METHODS
@@ -220,6 +287,7 @@ def pages() -> dict[str, str]:
     out["reference/presets.md"] = presets_page()
     out["reference/backends.md"] = backends_page()
     out["reference/cli.md"] = cli_page()
+    out["reference/http.md"] = http_page()
     index = ["# Reference\n", "Generated from the code at every build.\n", "## Methods\n"]
     index += [f"- [`{name}`](methods/{name}.md)" for name in METHODS]
     index += ["\n## Checkpoints\n"] + [
@@ -230,6 +298,7 @@ def pages() -> dict[str, str]:
         "- [Presets](presets.md)",
         "- [Backends](backends.md)",
         "- [Command line](cli.md)",
+        "- [HTTP API](http.md)",
         "- [Python API](python.md)",
     ]
     out["reference/index.md"] = "\n".join(index) + "\n"

@@ -86,3 +86,13 @@ def test_every_python_block_of_a_guide_runs(guide):
             exec(compile(block, f"{guide.name} block {i + 1}", "exec"), namespace)
         except Exception as error:  # the guide's words, not only a traceback
             pytest.fail(f"{guide.name}: Python block {i + 1} fails: {type(error).__name__}: {error}")
+
+
+def test_every_route_has_an_entry_with_an_example_the_app_answered(pages):
+    page = pages["reference/http.md"]
+    sections = page.split("\n## ")[1:]
+    routes = runpy.run_path(str(ROOT / "docs" / "gen_reference.py"))["HTTP_EXAMPLES"]
+    assert {s.split("`")[1] for s in sections} == {f"{m.upper()} {p}" for m, p in routes}
+    for section in sections:
+        assert "Example request:" in section and "Response (200):" in section, section[:200]
+    assert '"relevance_score"' in page and "| `documents` | yes |" in page
