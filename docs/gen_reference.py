@@ -267,8 +267,10 @@ def http_page() -> str:
                     parts.append(f"Body `{name}`:\n\n" + _table(["field", "required", "description"], rows))
                 body = HTTP_EXAMPLES[(method, path)]
                 response = client.request(method.upper(), path, json=body)
-                shown = response.text if "json" not in response.headers.get("content-type", "") else (
-                    json.dumps(response.json(), indent=1)
+                shown = (
+                    response.text
+                    if "json" not in response.headers.get("content-type", "")
+                    else (json.dumps(response.json(), indent=1))
                 )
                 if path == "/metrics":
                     shown = "\n".join(shown.splitlines()[:12]) + "\n..."
@@ -314,3 +316,7 @@ elif __name__ == "<run_path>":  # by mkdocs-gen-files, during a build
     for path, text in pages().items():
         with mkdocs_gen_files.open(path, "w") as f:
             f.write(text)
+    # The plots the benchmark scripts write, as they last wrote them (never pasted into docs/).
+    for png in sorted((ROOT / "benchmarks" / "results").glob("*.png")):
+        with mkdocs_gen_files.open(f"figures/{png.name}", "wb") as f:
+            f.write(png.read_bytes())
