@@ -1,6 +1,6 @@
 """The documentation site (issue 43): every registered method (with every option), preset, checkpoint,
-backend (with its runtime options) and CLI command has a generated reference entry, and every Python block
-of the guides runs. The strict site build itself runs in `make test` (`make docs`)."""
+backend (with its runtime options) and CLI command has a generated reference entry, and every code block
+of the guides runs (python and bash). The strict site build itself runs in `make test` (`make docs`)."""
 
 from __future__ import annotations
 
@@ -76,16 +76,46 @@ def test_a_method_page_says_what_the_method_needs_and_links_its_checkpoints(page
     assert '"\\[C\\] > \\[A\\] > ..."' in pages["reference/methods/listwise-generate.md"]
 
 
-@pytest.mark.parametrize("guide", GUIDES, ids=[g.name for g in GUIDES])
-def test_every_python_block_of_a_guide_runs(guide):
-    blocks = re.findall(r"```python\n(.*?)```", guide.read_text(encoding="utf-8"), flags=re.S)
-    assert blocks, f"{guide.name} has no Python block"
+def guide_blocks(guide: Path) -> list[tuple[str, str, bool]]:
+    """(language, code, slow) of each python or bash block of a guide, in order; `<!-- slow -->` on the line
+    before a block marks it for the opt-in suite (`-m slow`)."""
+    found = re.finditer(r"(<!-- slow -->\n)?```(python|bash)\n(.*?)```", guide.read_text(encoding="utf-8"), flags=re.S)
+    return [(m.group(2), m.group(3), bool(m.group(1))) for m in found]
+
+
+def run_guide(guide: Path, slow: bool) -> None:
+    import os
+    import subprocess
+    import sys
+
     namespace: dict = {}
-    for i, block in enumerate(blocks):
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    for i, (language, code, marked) in enumerate(guide_blocks(guide)):
+        if marked and not slow:
+            continue
+        where = f"{guide.name}: {language} block {i + 1}"
+        if language == "bash":
+            done = subprocess.run(
+                ["bash", "-euo", "pipefail", "-c", code], cwd=ROOT, env=env, capture_output=True, text=True
+            )
+            assert done.returncode == 0, f"{where} exits {done.returncode}: {done.stderr[-2000:]}"
+            continue
         try:
-            exec(compile(block, f"{guide.name} block {i + 1}", "exec"), namespace)
+            exec(compile(code, where, "exec"), namespace)
         except Exception as error:  # the guide's words, not only a traceback
-            pytest.fail(f"{guide.name}: Python block {i + 1} fails: {type(error).__name__}: {error}")
+            pytest.fail(f"{where} fails: {type(error).__name__}: {error}")
+
+
+@pytest.mark.parametrize("guide", GUIDES, ids=[g.name for g in GUIDES])
+def test_every_code_block_of_a_guide_runs(guide):
+    assert guide_blocks(guide), f"{guide.name} has no code block"
+    run_guide(guide, slow=False)
+
+
+@pytest.mark.slow  # the blocks marked slow too (make setup, ...)
+@pytest.mark.parametrize("guide", GUIDES, ids=[g.name for g in GUIDES])
+def test_every_code_block_of_a_guide_runs_slow_ones_included(guide):
+    run_guide(guide, slow=True)
 
 
 def test_every_route_has_an_entry_with_an_example_the_app_answered(pages):
