@@ -78,9 +78,11 @@ def test_a_method_page_says_what_the_method_needs_and_links_its_checkpoints(page
 
 def guide_blocks(guide: Path) -> list[tuple[str, str, bool]]:
     """(language, code, slow) of each python or bash block of a guide, in order; `<!-- slow -->` on the line
-    before a block marks it for the opt-in suite (`-m slow`)."""
-    found = re.finditer(r"(<!-- slow -->\n)?```(python|bash)\n(.*?)```", guide.read_text(encoding="utf-8"), flags=re.S)
-    return [(m.group(2), m.group(3), bool(m.group(1))) for m in found]
+    before a block marks it for the opt-in suite (`-m slow`); the walkthrough block (`<!-- walkthrough ...
+    -->`) is left to tests/test_walkthrough.py, which runs it on DL 2022 data."""
+    text = guide.read_text(encoding="utf-8")
+    found = re.finditer(r"(<!-- (slow|walkthrough)[^>]*-->\n)?```(python|bash)\n(.*?)```", text, flags=re.S)
+    return [(m.group(3), m.group(4), m.group(2) == "slow") for m in found if m.group(2) != "walkthrough"]
 
 
 def run_guide(guide: Path, slow: bool) -> None:
