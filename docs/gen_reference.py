@@ -88,8 +88,8 @@ def method_page(name: str) -> str:
     parts.append("## Presets\n")
     parts.append(
         _table(
-            ["preset", "options", "reference implementation"],
-            ([f"`{p.name}`", _text(dict(p.options) or "-"), _text(p.reference)] for p in presets),
+            ["preset", "options", "reference implementation", "fidelity test"],
+            ([f"`{p.name}`", _text(dict(p.options) or "-"), _text(p.reference), f"`{p.test}`"] for p in presets),
         )
         if presets
         else "None.\n"
@@ -123,6 +123,7 @@ def model_page(name: str) -> str:
         ["preset", f"`{spec.preset}`" if spec.preset else "-"],
         ["default method", f"[`{method}`](../methods/{method}.md)" if method != "-" else "-"],
         ["reference implementation", _text(preset.reference) if preset else "-"],
+        ["fidelity test", f"`{preset.test}`" if preset else "-"],
         ["calibration shipped", spec.calibration or "-"],
     ]
     return f"# `{name}`\n\n{_text(spec.description)}\n\n" + _table(["", ""], rows)
@@ -138,10 +139,11 @@ def presets_page() -> str:
             _text(dict(p.options) or "-"),
             _text(dict(p.runtime) or "-"),
             _text(p.reference),
+            f"`{p.test}`",
         ]
         for p in PRESETS.values()
     )
-    header = ["preset", "method", "options", "runtime options", "reference implementation"]
+    header = ["preset", "method", "options", "runtime options", "reference implementation", "fidelity test"]
     intro = "A preset is data: the method, template, tokens and options a checkpoint family was trained with"
     return f"# Presets\n\n{intro} (`preset=NAME`).\n\n" + _table(header, rows)
 

@@ -36,8 +36,11 @@ def test_every_preset_checkpoint_and_backend_has_an_entry(pages):
     from rankwise.models.registry import MODELS
     from rankwise.rerankers.presets import PRESETS
 
-    for name in PRESETS:
+    for name, preset in PRESETS.items():
         assert f"| `{name}` |" in pages["reference/presets.md"]
+        # the fidelity test a preset names exists and names the family (the preset, its prompt or its model)
+        text = (ROOT / preset.test).read_text(encoding="utf-8").lower()
+        assert preset.reference and any(n in text for n in (name, name.replace("-", "_"), name.split("-")[0])), name
     for name, spec in MODELS.items():
         page = pages[f"reference/models/{name}.md"]
         assert page.startswith(f"# `{name}`") and (spec.hf_id is None or spec.hf_id in page)

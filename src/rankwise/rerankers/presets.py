@@ -24,6 +24,7 @@ class Preset:
     method: str
     options: Mapping[str, Any] = field(default_factory=dict)
     reference: str = ""  # the implementation the fidelity test compares with
+    test: str = ""  # the test file holding that fidelity test
     # Runtime options the family needs where the user left them unset (E2Rank: the pooling its folders omit).
     runtime: Mapping[str, Any] = field(default_factory=dict)
 
@@ -36,6 +37,7 @@ PRESETS: dict[str, Preset] = {
             "cross-encoder",
             {},
             reference="sentence-transformers CrossEncoder.predict (activation and max length from the folder)",
+            test="tests/test_cross_encoder.py",
         ),
         Preset(
             "dear",
@@ -45,6 +47,7 @@ PRESETS: dict[str, Preset] = {
             reference="DataScienceUIBK/DeAR-Reranking simple_rerank.py (load_ranker: padding with the end-of-text "
             "token; rerank: tokenizer('query: q', 'document: title p') with an empty title, truncation "
             "longest-first at q_max_len + p_max_len = 228, the raw logit)",
+            test="tests/test_cross_encoder.py",
         ),
         Preset(
             "qwen3-embedding",
@@ -52,6 +55,7 @@ PRESETS: dict[str, Preset] = {
             {},
             reference="sentence-transformers encode_query / encode_document on the folder (its last-token "
             "pooling, Normalize and 'query' prompt, as the Qwen/Qwen3-Embedding model card runs it)",
+            test="tests/test_pooling.py",
         ),
         Preset(
             "e2rank",
@@ -70,6 +74,7 @@ PRESETS: dict[str, Preset] = {
             reference="Alibaba-NLP/E2Rank src/eval.py (EvalModel.__call__, rank_method 'listwise', "
             "EVAL_PROMPTS['dl19']) under llm4ranking's ListwiseSlidingWindow (window_size 20, step 10, top 100); "
             "pooling LAST, normalized, as its README's PoolerConfig",
+            test="tests/test_e2rank.py",
         ),
         Preset(
             "qwen3-reranker",
@@ -83,6 +88,7 @@ PRESETS: dict[str, Preset] = {
             },
             reference="Qwen/Qwen3-Reranker model card, Transformers usage (format_instruction, "
             "compute_logits; max_length 8192)",
+            test="tests/test_checkpoints.py",
         ),
         Preset(
             "bge-reranker-gemma",
@@ -94,6 +100,7 @@ PRESETS: dict[str, Preset] = {
                 "max_passage_tokens": None,
             },
             reference="FlagEmbedding 1.4.2 BaseLLMReranker.compute_score (FlagLLMReranker): the raw 'Yes' logit",
+            test="tests/test_checkpoints.py",
         ),
         Preset(
             "bge-reranker-layerwise",
@@ -101,12 +108,14 @@ PRESETS: dict[str, Preset] = {
             {"prompt": "bge_reranker_layerwise", "layer": 28},
             reference="FlagEmbedding 1.4.2 LayerWiseFlagLLMReranker.compute_score (its MiniCPM model's head at "
             "cutoff_layers=[28], as the model card runs it): the raw head logit",
+            test="tests/test_checkpoints.py",
         ),
         Preset(
             "mxbai-rerank-v2",
             "llm-pointwise",
             {"prompt": "mxbai_rerank_v2", "answer_tokens": "1,0", "score": "log-odds", "max_passage_tokens": None},
             reference="mixedbread's mxbai-rerank (as rerankers 0.10 MxBaiV2Ranker): logit('1') - logit('0')",
+            test="tests/test_checkpoints.py",
         ),
         Preset(
             "rank1",
@@ -114,6 +123,7 @@ PRESETS: dict[str, Preset] = {
             {"prompt": "rank1", "answer_tokens": " true, false", "reasoning_budget": 512},
             reference="orionw/rank1 rank1.py (return_prompt, _fix_incomplete_responses; P(true) / (P(true) + "
             "P(false)) after </think>)",
+            test="tests/test_reasoning.py",
         ),
         Preset(
             "tfrank",
@@ -122,12 +132,14 @@ PRESETS: dict[str, Preset] = {
             reference="JOHNNY-fans/TFRank evaluation/tfrank_demo.py (TFRankDemoRanker: _build_input, score) over "
             "run_eval.py (build_completion_prompt with think_mode=False, reasoning_model=True; "
             "get_next_token_probs, parse_yesno, parse_label with logprobs=20): think-free",
+            test="tests/test_tfrank.py",
         ),
         Preset(
             "rank-r1",
             "reasoning-setwise",
             {"prompt": "rank_r1", "set_size": 20, "top_n": 10, "reasoning_budget": 512},
             reference="ielab/llm-rankers Rank-R1 (prompts/prompt_setwise-R1.toml; RankR1SetwiseLlmRanker.compare)",
+            test="tests/test_reasoning.py",
         ),
         Preset(
             "reasonrank",
@@ -135,6 +147,7 @@ PRESETS: dict[str, Preset] = {
             {"prompt": "reasonrank", "alphabet": "numeric", "window": 20, "stride": 10, "reasoning_budget": 512},
             reference="rank_llm 0.26 reasonrank_template.yaml (the prompt, byte for byte); the ranking parsed "
             "after </think> as rank_llm's clean_ranking_response does",
+            test="tests/test_rank_llm_prompts.py",
         ),
         Preset(
             "rank-k",
@@ -150,6 +163,7 @@ PRESETS: dict[str, Preset] = {
             },
             reference="hltcoe/rank-k rerank.py (rank_k_prompt, combine_passages, windows of 20 by 10, "
             "max_tokens 4000, parse_ranking_more over the response's last line)",
+            test="tests/test_reasoning.py",
         ),
         # rank_llm's listwise checkpoints were trained on its pre-YAML prompt (`rank_zephyr` here); rank_llm 0.26
         # builds another (`rank_zephyr_v026`), which -O prompt=rank_zephyr_v026 selects.
@@ -159,6 +173,7 @@ PRESETS: dict[str, Preset] = {
             {"prompt": "rank_zephyr", "alphabet": "numeric", "window": 20, "stride": 10, "max_words": 300},
             reference="rank_llm before its YAML templates (rank_listwise_os_llm.py _add_prefix_prompt, "
             "variable_passages=True); RankZephyr (Pradeep et al., 2023)",
+            test="tests/test_rank_llm_prompts.py",
         ),
         Preset(
             "rank-vicuna",
@@ -167,6 +182,7 @@ PRESETS: dict[str, Preset] = {
             reference="rank_llm's rank_vicuna.py before its YAML templates (FastChat 0.2.36 vicuna_v1.1 "
             "conversation, fix_text); RankVicuna (Pradeep et al., 2023). rank_llm 0.26 sends the "
             "rank_zephyr_v026 words through a vicuna Jinja template instead",
+            test="tests/test_rank_llm_prompts.py",
         ),
         Preset(
             "rank-mistral-100",
@@ -175,6 +191,7 @@ PRESETS: dict[str, Preset] = {
             reference="RUC-NLPIR/fullrank run_rank_llm.sh (window_size 100, step_size 10, max_passage_length 100, "
             "prompt_mode rank_GPT, variable_passages) and rerank/rank_listwise_os_llm.py create_prompt through "
             "FastChat 0.2.36's mistral conversation: full ranking, the top 100 in one window",
+            test="tests/test_rank_llm_prompts.py",
         ),
         Preset(
             "first-mistral",
@@ -182,6 +199,7 @@ PRESETS: dict[str, Preset] = {
             {"prompt": "rank_zephyr", "alphabet": "alpha", "window": 20, "stride": 10, "max_words": 300},
             reference="FIRST (Reddy et al., 2024): the RankZephyr prompt with letter identifiers, ranking read "
             "from the first identifier's logits",
+            test="tests/test_rank_llm_prompts.py",
         ),
         Preset(
             "colbert",
@@ -189,6 +207,7 @@ PRESETS: dict[str, Preset] = {
             {},
             reference="PyLate 1.6 ColBERT.encode + colbert_scores (the folder's projection, markers, query "
             "expansion and skip-list; PyLate and colbert-ai folders are recognised without it)",
+            test="tests/test_colbert.py",
         ),
         Preset(
             "monot5",
@@ -199,6 +218,7 @@ PRESETS: dict[str, Preset] = {
                 "score": "log-probability",
             },
             reference="pygaggle MonoT5.rescore (log-softmax over false/true); rerankers 0.10 T5Ranker",
+            test="tests/test_seq2seq.py",
         ),
         Preset(
             "rankt5",
@@ -207,6 +227,7 @@ PRESETS: dict[str, Preset] = {
             reference="RankT5 (Zhuang et al., 2023): the first decoder step's raw logit of <extra_id_10> (id "
             "32089 in T5's vocabulary), as lightning-ir 0.0.6 scores Soyoung97/RankT5 "
             "(tests/models/test_cross_encoder.py test_same_as_t5, decoder_strategy 'rank')",
+            test="tests/test_seq2seq.py",
         ),
         Preset(
             "lit5",
@@ -218,6 +239,7 @@ PRESETS: dict[str, Preset] = {
                 "passage_tokens": 150,
             },
             reference="rank_llm 0.26 RankFiDDistill (rank_fid_template.yaml, context_size 150, FiD generate)",
+            test="tests/test_seq2seq.py",
         ),
         Preset(
             "listt5",
@@ -225,6 +247,7 @@ PRESETS: dict[str, Preset] = {
             {"template": seq2seq.LISTT5, "window": 5, "out_k": 2, "top_n": 10, "dummy": 21, "passage_tokens": 256},
             reference="Soyoung97/ListT5 run_listt5.py (ListT5Evaluator.run_tournament_sort: listwise_k 5, out_k 2, "
             "rerank_topk 10, dummy_number 21, max_input_length 256 for MS MARCO/DL, max_gen_length 7) with its FiDT5",
+            test="tests/test_seq2seq.py",
         ),
         Preset(
             "mvp",
@@ -232,6 +255,7 @@ PRESETS: dict[str, Preset] = {
             {"template": seq2seq.MVP, "views": 4, "top_k": 100, "passage_tokens": 256},
             reference="PirateEra/MVP inference/MVP.py (MVP.forward, generate_ranklist) as run_evaluation.sh runs it: "
             "n_special_tokens 4, topk 100, max_input_length 256 for DL",
+            test="tests/test_seq2seq.py",
         ),
         Preset(
             "duot5",
@@ -241,6 +265,7 @@ PRESETS: dict[str, Preset] = {
                 "answer_tokens": "▁false,▁true",
             },
             reference="pygaggle DuoT5.rescore (softmax over false/true, symmetric sum over ordered pairs)",
+            test="tests/test_seq2seq.py",
         ),
     ]
 }
