@@ -38,6 +38,17 @@ def test_compare_runs_tests_against_baseline():
         compare_runs({"a": GOOD}, QRELS, baseline="nope")
 
 
+def test_one_shared_query_against_a_baseline_gives_win_tie_loss_and_says_why_no_p_value():
+    # a run of one query (a first try on your own data) was a ValueError traceback from the t-test
+    one = {"1": QRELS["1"]}
+    comparison = compare_runs({"bad": {"1": BAD["1"]}, "good": {"1": GOOD["1"]}}, one, baseline="bad")
+    good = comparison.runs[1]
+    assert good.wins_ties_losses == (1, 0, 0) and good.p_t is None and good.p_randomization_holm is None
+    assert "significance tests need at least two shared queries, 1 here" in comparison.warnings[-1]
+    rendered = reporting.markdown(comparison)
+    assert "1/0/0" in rendered and "| good |" in rendered.replace("| good* |", "| good |")
+
+
 def test_reports_render_in_every_format(tmp_path):
     comparison = compare_runs(
         {"bad": BAD, "good": GOOD},

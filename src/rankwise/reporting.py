@@ -52,13 +52,8 @@ def _cells(comparison: Comparison, run: RunResult) -> list[str]:
         if run.label == comparison.baseline:
             cells += ["baseline", "", "", "", ""]
         else:
-            cells += [
-                f"{run.p_t:.4f}",
-                f"{run.p_randomization:.4f}",
-                f"{run.p_t_holm:.4f}",
-                f"{run.p_randomization_holm:.4f}",
-                "/".join(map(str, run.wins_ties_losses)),
-            ]
+            p_values = (run.p_t, run.p_randomization, run.p_t_holm, run.p_randomization_holm)
+            cells += [*("-" if p is None else f"{p:.4f}" for p in p_values), "/".join(map(str, run.wins_ties_losses))]
     cost = run.metadata.get("seconds_per_query")
     return cells + [f"{cost:.3f}" if isinstance(cost, (int, float)) else "-"]
 

@@ -135,8 +135,12 @@ def compare_runs(
         results.append(
             RunResult(label=label, means=means, per_query=values, metadata=dict((metadata or {}).get(label, {})))
         )
+    if baseline is not None and len(queries) < 2:
+        warnings.append(
+            f"significance tests need at least two shared queries, {len(queries)} here: only win/tie/loss is given"
+        )
     if baseline is not None:
-        _add_tests(results, baseline, test_measure, queries, trials)
+        _add_tests(results, baseline, test_measure, queries, trials, tested=len(queries) >= 2)
     return Comparison(
         runs=results,
         baseline=baseline,
@@ -147,15 +151,20 @@ def compare_runs(
     )
 
 
-def _add_tests(results: list[RunResult], baseline: str, measure: str, queries: list[str], trials: int) -> None:
+def _add_tests(
+    results: list[RunResult], baseline: str, measure: str, queries: list[str], trials: int, tested: bool = True
+) -> None:
     base = next(r for r in results if r.label == baseline)
     base_values = [base.per_query[measure].get(q, 0.0) for q in queries]
     others = [r for r in results if r.label != baseline]
     for r in others:
         values = [r.per_query[measure].get(q, 0.0) for q in queries]
-        r.p_t = paired_t_test(values, base_values)
-        r.p_randomization = randomization_test(values, base_values, trials=trials)
         r.wins_ties_losses = win_tie_loss(values, base_values)
+        if tested:
+            r.p_t = paired_t_test(values, base_values)
+            r.p_randomization = randomization_test(values, base_values, trials=trials)
+    if not tested:
+        return
     for attribute in ("p_t", "p_randomization"):
         adjusted = holm_bonferroni([getattr(r, attribute) for r in others])
         for r, p in zip(others, adjusted):
