@@ -360,7 +360,7 @@ def _measure_backends(model: str, method: str | None, threads: int | None) -> No
         )
     with console.status(f"timing {model} ({method}) on {', '.join(choice.CANDIDATES)}"):
         chosen = choice.measure(locate(model, None), needs, threads)
-    table = Table(title=f"{model} · {chosen.work} · {chosen.cpu} · threads {threads or 'default'}")
+    table = Table(title=escape(f"{model} · {chosen.work} · {chosen.cpu} · threads {threads or 'default'}"))
     for column in ("backend", "docs/s", "max diff vs transformers", "equal", "note"):
         table.add_column(column)
     for m in chosen.measurements:
