@@ -203,11 +203,12 @@ def _e2rank_folder(folder):
             None,
             marks=SLOW,
         ),
-        (
+        pytest.param(  # the hub cache loading runs by default in test_short_name_loads_..._with_its_preset
             "colbertv2",
             "colbert-ir/colbertv2.0",
             lambda d: tiny_models.reference_copy("colbert_ai_tiny_colbert", d),
             None,
+            marks=SLOW,
         ),
         pytest.param(
             "qwen3-embedding-0.6b",

@@ -44,7 +44,7 @@ def test_method_the_model_does_not_support_is_refused():
     with pytest.raises(
         UnsupportedMethodError,
         match="model 'minilm-embed' \\(text-encoder\\) supports embedding, "
-        "embedding-prf, e2rank, fast-forward, maxsim, not 'llm-pointwise'",
+        "embedding-prf, feedback-knn, e2rank, fast-forward, maxsim, not 'llm-pointwise'",
     ):
         Reranker.load("minilm-embed", method="llm-pointwise")
     with pytest.raises(UnsupportedMethodError, match="unknown method 'telepathy'"):
