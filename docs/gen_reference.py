@@ -104,16 +104,12 @@ def method_page(name: str) -> str:
 
 
 def model_page(name: str) -> str:
-    from rankwise.backends.registry import locate
     from rankwise.models.registry import MODELS
     from rankwise.rerankers.presets import PRESETS
-    from rankwise.rerankers.registry import default_method
+    from rankwise.rerankers.registry import registered_method
 
     spec = MODELS[name]
-    try:
-        method = default_method(locate(name, None)) if spec.default_method is None else spec.default_method
-    except Exception:  # a preset's method when the weights are not here to look at
-        method = PRESETS[spec.preset].method if spec.preset else "-"
+    method = registered_method(spec)  # from the registry row alone: the docs never locate or assemble weights
     preset = PRESETS.get(spec.preset) if spec.preset else None
     rows = [
         ["Hugging Face id", f"`{spec.hf_id}`" if spec.hf_id else "none (trained and shipped by rankwise)"],
@@ -121,7 +117,7 @@ def model_page(name: str) -> str:
         ["license", spec.license],
         ["kind", spec.kind],
         ["preset", f"`{spec.preset}`" if spec.preset else "-"],
-        ["default method", f"[`{method}`](../methods/{method}.md)" if method != "-" else "-"],
+        ["default method", f"[`{method}`](../methods/{method}.md)"],
         ["reference implementation", _text(preset.reference) if preset else "-"],
         ["fidelity test", f"`{preset.test}`" if preset else "-"],
         ["calibration shipped", spec.calibration or "-"],
