@@ -5,8 +5,8 @@ of the guides runs (python and bash). The strict site build itself runs in `make
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import re
-import runpy
 from pathlib import Path
 
 import pytest
@@ -15,9 +15,18 @@ ROOT = Path(__file__).resolve().parents[1]
 GUIDES = sorted((ROOT / "docs" / "guides").glob("*.md"))
 
 
+def generator():
+    """docs/gen_reference.py as a module of its own name: run by path (as mkdocs-gen-files runs it, with
+    __name__ "<run_path>") it would write its pages into docs/ outside a build."""
+    spec = importlib.util.spec_from_file_location("gen_reference", ROOT / "docs" / "gen_reference.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 @pytest.fixture(scope="module")
 def pages():
-    return runpy.run_path(str(ROOT / "docs" / "gen_reference.py"))["pages"]()
+    return generator().pages()
 
 
 def test_every_method_and_each_of_its_options_has_an_entry(pages):
@@ -126,8 +135,14 @@ def test_every_code_block_of_a_guide_runs_slow_ones_included(guide):
 def test_every_route_has_an_entry_with_an_example_the_app_answered(pages):
     page = pages["reference/http.md"]
     sections = page.split("\n## ")[1:]
-    routes = runpy.run_path(str(ROOT / "docs" / "gen_reference.py"))["HTTP_EXAMPLES"]
+    routes = generator().HTTP_EXAMPLES
     assert {s.split("`")[1] for s in sections} == {f"{m.upper()} {p}" for m, p in routes}
     for section in sections:
         assert "Example request:" in section and "Response (200):" in section, section[:200]
     assert '"relevance_score"' in page and "| `documents` | yes |" in page
+
+
+def test_generated_pages_never_land_in_the_source_folder(pages):
+    # they exist only in a build (site/); a copy in docs/ would be a page written by hand from then on
+    assert not (ROOT / "docs" / "reference" / "methods").exists() and not (ROOT / "docs" / "figures").exists()
+    assert sorted(p.name for p in (ROOT / "docs" / "reference").iterdir()) == ["python.md"]
