@@ -6,6 +6,7 @@ option, preset, checkpoint, backend and command has its entry."""
 
 from __future__ import annotations
 
+import functools
 import inspect
 import re
 import sys
@@ -34,13 +35,15 @@ def _table(header: Iterable[str], rows: Iterable[Iterable[object]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+@functools.cache
+def _test_texts() -> dict[str, str]:
+    """Every test file's text, read once per build."""
+    return {p.name: p.read_text(encoding="utf-8") for p in sorted((ROOT / "tests").glob("test_*.py"))}
+
+
 def _tests_naming(pattern: str) -> list[str]:
     """The test files whose text matches `pattern` (the tests that load a method or preset by name)."""
-    found = []
-    for path in sorted((ROOT / "tests").glob("test_*.py")):
-        if re.search(pattern, path.read_text(encoding="utf-8")):
-            found.append(path.name)
-    return found
+    return [name for name, text in _test_texts().items() if re.search(pattern, text)]
 
 
 def method_page(name: str) -> str:

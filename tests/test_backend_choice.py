@@ -9,6 +9,9 @@ import json
 import pytest
 from typer.testing import CliRunner
 
+from conftest import FLEA_PASSAGES as PASSAGES
+from conftest import FLEA_QUERY
+
 pytest.importorskip("onnxruntime", reason="the onnx extra is not installed: pip install 'rankwise[onnx]'")
 
 from rankwise import OptionError, Reranker
@@ -18,12 +21,6 @@ from rankwise.backends.registry import locate, runtime_options
 from rankwise.cli import app
 from rankwise.types import Candidate, Query, Request
 
-PASSAGES = [
-    "Adult fleas live two to three months on a host.",
-    "Sourdough bread needs flour, water and salt.",
-    "Without a host, a flea survives a few days to two weeks.",
-    "Guitar strings are tuned with pegs.",
-]
 MODULES = {"transformers": "rankwise.backends.encoder", "onnx": "rankwise.backends.onnx_runtime"}
 EMBED = frozenset({Capability.EMBED})
 
@@ -37,7 +34,7 @@ def isolated(tmp_path, monkeypatch, tmp_path_factory):
 
 
 def _scores(reranker) -> dict[str, float]:
-    request = Request(Query("q", "how long do fleas live"), [Candidate(str(i), p) for i, p in enumerate(PASSAGES)])
+    request = Request(Query("q", FLEA_QUERY), [Candidate(str(i), p) for i, p in enumerate(PASSAGES)])
     return {r.docid: r.score for r in reranker.rerank_batch([request])[0].results}
 
 

@@ -155,6 +155,11 @@ BACKENDS: dict[str, BackendEntry] = {
 }
 
 
+def _takers(option: str) -> str:
+    """The backends that take a runtime option, for the error that refuses it elsewhere."""
+    return ", ".join(name for name, entry in BACKENDS.items() if option in entry.option_names())
+
+
 def runtime_option_names() -> set[str]:
     """Every runtime option some backend takes."""
     return set().union(*(entry.option_names() for entry in BACKENDS.values()))
@@ -176,7 +181,7 @@ def split_options(options: Mapping[str, Any]) -> tuple[RuntimeOptions, dict[str,
     entry = backend_entry(name)
     own = entry.option_names()
     for key in sorted(set(rest) & (runtime_option_names() - own)):
-        takers = ", ".join(n for n, e in BACKENDS.items() if key in e.option_names())
+        takers = _takers(key)
         why = f": {entry.declines[key]}" if key in entry.declines else ""
         raise OptionError(
             f"runtime option {key}={rest[key]!r} does not apply to backend {entry.name!r}{why} "
@@ -192,7 +197,7 @@ def _auto_options(rest: dict[str, Any]) -> tuple[RuntimeOptions, dict[str, Any]]
     the backend itself, so it is refused, naming them."""
     common = {f.name for f in dataclasses.fields(RuntimeOptions)}
     for key in sorted(set(rest) & (runtime_option_names() - common)):
-        takers = ", ".join(n for n, e in BACKENDS.items() if key in e.option_names())
+        takers = _takers(key)
         raise OptionError(
             f"runtime option {key}={rest[key]!r} does not go with backend={choice.AUTO}, which chooses among "
             f"{', '.join(choice.CANDIDATES)} at equal (fp32) scores; name the backend instead ({takers})"

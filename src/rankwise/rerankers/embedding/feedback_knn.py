@@ -20,7 +20,12 @@ from rankwise.models.registry import TEXT_ENCODER
 from rankwise.options import option
 from rankwise.rerankers.base import BaseReranker
 from rankwise.rerankers.embedding.bi_encoder import EmbeddingOptions
-from rankwise.rerankers.embedding.passage_vectors import PassageVectors, prefix_for
+from rankwise.rerankers.embedding.passage_vectors import (
+    PassageVectors,
+    marked_passages,
+    per_request_vectors,
+    prefix_for,
+)
 from rankwise.types import Ranking, Request, ScoreKind
 
 
@@ -50,14 +55,11 @@ class FeedbackKnnReranker(BaseReranker):
     def _rerank(self, requests: list[Request]) -> list[Ranking]:
         import numpy as np
 
-        queries = self.encoder.embed_unit([self.query_prefix + r.query.text for r in requests])
-        passages, provenance = self.passages.pooled([c for r in requests for c in r.candidates])
-        rankings, offset = [], 0
-        for request, query in zip(requests, queries):
-            start, offset = offset, offset + len(request.candidates)
-            vectors = passages[start:offset]
-            marked = set(request.query.feedback)
-            feedback = [i for i, c in enumerate(request.candidates) if c.docid in marked]
+        rankings = []
+        for request, query, vectors, provenance in per_request_vectors(
+            self.encoder, self.query_prefix, self.passages, requests
+        ):
+            feedback = marked_passages(request)
             columns = [vectors @ query] if self.use_query or not feedback else []
             columns += [vectors @ vectors[i] for i in feedback]
             similarities = np.stack(columns, axis=1)
@@ -65,7 +67,7 @@ class FeedbackKnnReranker(BaseReranker):
             trace = {
                 "feedback_docids": [request.candidates[i].docid for i in feedback],
                 "feedback": "explicit" if feedback else "none",
-                **provenance.trace(start, offset),
+                **provenance,
             }
             rankings.append(Ranking.from_scores(request, scores.tolist(), trace=trace))
         return rankings

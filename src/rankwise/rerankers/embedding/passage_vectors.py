@@ -7,7 +7,7 @@ fly because the index lacks them or holds another text under their docid."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -24,11 +24,29 @@ def feedback_passages(request: Request, similarities: np.ndarray, k: int) -> tup
     (explicit feedback, in candidate order), else its top `k` by `similarities` (pseudo-relevance feedback)."""
     import numpy as np
 
-    feedback = set(request.query.feedback)
-    marked = [i for i, c in enumerate(request.candidates) if c.docid in feedback]
+    marked = marked_passages(request)
     if marked:
         return marked, "explicit"
     return np.argsort(-similarities, kind="stable")[:k].tolist(), "pseudo"
+
+
+def marked_passages(request: Request) -> list[int]:
+    """The positions of the candidates the request's user marked relevant (its `feedback`), in candidate order."""
+    feedback = set(request.query.feedback)
+    return [i for i, c in enumerate(request.candidates) if c.docid in feedback]
+
+
+def per_request_vectors(
+    encoder: Embedder, query_prefix: str, passages: PassageVectors, requests: list[Request]
+) -> Iterator[tuple[Request, np.ndarray, np.ndarray, dict[str, Any]]]:
+    """Each request with its unit query vector, its candidates' pooled vectors and where they came from (the
+    trace); every query is encoded in one call and every passage looked up or encoded in one."""
+    queries = encoder.embed_unit([query_prefix + r.query.text for r in requests])
+    vectors, provenance = passages.pooled([c for r in requests for c in r.candidates])
+    offset = 0
+    for request, query in zip(requests, queries):
+        start, offset = offset, offset + len(request.candidates)
+        yield request, query, vectors[start:offset], provenance.trace(start, offset)
 
 
 def prefix_for(encoder: Embedder, role: str, given: str | None) -> str:

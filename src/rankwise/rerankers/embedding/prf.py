@@ -18,7 +18,12 @@ from rankwise.models.registry import TEXT_ENCODER
 from rankwise.options import option
 from rankwise.rerankers.base import BaseReranker
 from rankwise.rerankers.embedding.bi_encoder import EmbeddingOptions
-from rankwise.rerankers.embedding.passage_vectors import PassageVectors, feedback_passages, prefix_for
+from rankwise.rerankers.embedding.passage_vectors import (
+    PassageVectors,
+    feedback_passages,
+    per_request_vectors,
+    prefix_for,
+)
 from rankwise.types import Ranking, Request, ScoreKind
 
 
@@ -48,12 +53,10 @@ class EmbeddingPRFReranker(BaseReranker):
     def _rerank(self, requests: list[Request]) -> list[Ranking]:
         import numpy as np
 
-        queries = self.encoder.embed_unit([self.query_prefix + r.query.text for r in requests])
-        passages, provenance = self.passages.pooled([c for r in requests for c in r.candidates])
-        rankings, offset = [], 0
-        for request, query in zip(requests, queries):
-            start, offset = offset, offset + len(request.candidates)
-            vectors = passages[start:offset]
+        rankings = []
+        for request, query, vectors, provenance in per_request_vectors(
+            self.encoder, self.query_prefix, self.passages, requests
+        ):
             first = vectors @ query
             top, whose = feedback_passages(request, first, self.prf_k)
             if top:
@@ -68,7 +71,7 @@ class EmbeddingPRFReranker(BaseReranker):
                     trace={
                         "feedback_docids": [request.candidates[i].docid for i in top],
                         "feedback": whose,
-                        **provenance.trace(start, offset),
+                        **provenance,
                     },
                 )
             )
