@@ -44,6 +44,7 @@ SPECS = {
     "fid-listwise": (lambda tmp: REFERENCE / "lit5_tiny_t5", {"preset": "lit5"}),
     "listt5": (lambda tmp: REFERENCE / "listt5_tiny_fidt5", {"preset": "listt5"}),
     "mvp": (lambda tmp: REFERENCE / "mvp_tiny", {"preset": "mvp"}),
+    "pe-rank": (lambda tmp: tiny_models.pe_rank_checkpoint(tmp / "pe"), {}),
     "reasoning-pointwise": (SMOLLM, {"reasoning_budget": 4}),
     "reasoning-listwise": (SMOLLM, {"reasoning_budget": 4, "window": 2, "stride": 1}),
     "reasoning-setwise": (SMOLLM, {"reasoning_budget": 4}),

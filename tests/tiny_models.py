@@ -4,6 +4,7 @@ reference implementation. Also the Hugging Face cache layout, for loading them b
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -260,4 +261,114 @@ def llama_sequence_classifier(folder: Path, tokenizer) -> Path:
     LlamaForSequenceClassification(config).eval().save_pretrained(folder)
     tokenizer.pad_token = None
     tokenizer.save_pretrained(folder)
+    return folder
+
+
+PE_RANK_CHAT_TEMPLATE = (  # Mistral-Instruct's shape: "<s>[INST] user [/INST]"
+    "{{ bos_token }}{% for message in messages %}{% if message['role'] == 'user' %}"
+    "{{ '[INST] ' + message['content'] + ' [/INST]' }}{% else %}{{ message['content'] + eos_token }}"
+    "{% endif %}{% endfor %}"
+)
+
+
+def pe_rank(folder: Path, encoder_name: str, texts: list[str]) -> tuple[Path, Path]:
+    """A PE-Rank checkpoint as its authors' training saves one (liuqi6777/pe_rank `train.py`): a two-layer
+    Mistral whose config is `embed_mistral` with `encoder_name`, `encoder_pooling`, `projector_type`
+    (mlp2x_gelu) and `embedding_size`, its weights holding the encoder (`model.encoder.encoder.*`) and the
+    projector (`model.projector.*`) beside the decoder's, and a Llama-style tokenizer with "<s>" and the
+    "<PLACEHOLDER>" and "<RANK>" tokens. The encoder is a two-layer BERT saved apart (`folder`/encoder), for
+    the Hugging Face cache under `encoder_name`. A Unigram vocabulary of `texts`' words and characters keeps
+    both small. Returns (checkpoint folder, encoder folder)."""
+    import torch
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import BertConfig, BertModel, MistralConfig, MistralForCausalLM, PreTrainedTokenizerFast
+
+    words = sorted({w for line in texts for w in line.split()})
+    characters = sorted({c for line in texts for c in line if not c.isspace()})
+    pieces = [("<unk>", 0.0), ("<s>", 0.0), ("</s>", 0.0), ("<pad>", 0.0)]
+    pieces += [(w, -1.0) for w in words] + [(c, -3.0) for c in characters if c not in words]
+    unigram = Tokenizer(models.Unigram(pieces, unk_id=0))
+    # split on whitespace (a serialization tokenizers 0.15, under the authors' transformers pin, also reads)
+    unigram.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=unigram, bos_token="<s>", eos_token="</s>", unk_token="<unk>", pad_token="<pad>"
+    )
+    tokenizer.add_tokens(["<PLACEHOLDER>", "<RANK>"], special_tokens=True)
+    tokenizer.chat_template = PE_RANK_CHAT_TEMPLATE
+    torch.manual_seed(0)
+    encoder = BertModel(
+        BertConfig(
+            vocab_size=len(tokenizer),
+            hidden_size=24,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=48,
+            max_position_embeddings=512,
+            pad_token_id=tokenizer.pad_token_id,
+            initializer_range=0.5,
+        ),
+        add_pooling_layer=False,
+    ).eval()
+    encoder_folder = folder / "encoder"
+    encoder.save_pretrained(encoder_folder)
+    tokenizer.save_pretrained(encoder_folder)
+    config = MistralConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        max_position_embeddings=4096,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        tie_word_embeddings=False,
+    )
+    decoder = MistralForCausalLM(config).eval()
+    hidden = config.hidden_size
+    projector = torch.nn.Sequential(torch.nn.Linear(24, hidden), torch.nn.GELU(), torch.nn.Linear(hidden, hidden))
+    with torch.no_grad():
+        for parameter in projector.parameters():
+            parameter.normal_(0.0, 0.5)
+    state = {k: v.contiguous() for k, v in decoder.state_dict().items()}
+    state |= {f"model.encoder.encoder.{k}": v.contiguous() for k, v in encoder.state_dict().items()}
+    state |= {f"model.projector.{k}": v.contiguous() for k, v in projector.state_dict().items()}
+    checkpoint = folder / "checkpoint"
+    checkpoint.mkdir(parents=True)
+    from safetensors.torch import save_file
+
+    save_file(state, str(checkpoint / "model.safetensors"), metadata={"format": "pt"})
+    saved = config.to_dict()
+    saved |= {
+        "model_type": "embed_mistral",
+        "architectures": ["EmbedMistralForRankLM"],
+        "rope_theta": 10000.0,
+        "sliding_window": 4096,
+        "encoder_name": encoder_name,
+        "encoder_pooling": "mean",
+        "projector_type": "mlp2x_gelu",
+        "embedding_size": 24,
+        "use_proj": True,
+    }
+    saved.pop("rope_parameters", None)
+    (checkpoint / "config.json").write_text(json.dumps(saved, indent=2))
+    tokenizer.save_pretrained(checkpoint)
+    for saved_folder in (checkpoint, encoder_folder):  # transformers 4.x (the authors' pin) reads this class
+        path = saved_folder / "tokenizer_config.json"
+        tokenizer_config = json.loads(path.read_text())
+        tokenizer_config["tokenizer_class"] = "PreTrainedTokenizerFast"
+        tokenizer_config["chat_template"] = PE_RANK_CHAT_TEMPLATE  # 4.x reads it here, not chat_template.jinja
+        path.write_text(json.dumps(tokenizer_config, indent=2))
+    return checkpoint, encoder_folder
+
+
+def pe_rank_checkpoint(folder: Path) -> Path:
+    """A copy of the tiny PE-Rank checkpoint (tests/reference/pe_rank_tiny) whose `encoder_name` is the path of
+    its encoder folder, so it loads without a Hugging Face cache (the committed one names a hub id)."""
+    import shutil
+
+    reference = Path(__file__).parent / "reference" / "pe_rank_tiny"
+    shutil.copytree(reference / "checkpoint", folder)
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "encoder_name": str(reference / "encoder")}))
     return folder

@@ -34,6 +34,7 @@ class Capability(str, Enum):
     SEQ2SEQ = "seq2seq"  # an encoder-decoder: first-step logits of chosen tokens, Fusion-in-Decoder generation
     MULTI_VECTOR = "multi-vector"  # a ColBERT checkpoint's own query and document token vectors
     LAYER_HEAD = "layer-head"  # a relevance head's score at the last position, read at a chosen layer
+    EMBEDDING_TOKENS = "embedding-tokens"  # passages read and named as one token each: their projected embeddings
 
     def __str__(self) -> str:
         return self.value
@@ -264,4 +265,21 @@ class LayerHeadScoring(Backend, Protocol):
 
     def head_scores(self, sequences: Sequence[Sequence[int]], layer: int) -> np.ndarray:
         """The head's raw score at the last position of each sequence after `layer` layers: [len(sequences)]."""
+        ...
+
+
+@runtime_checkable
+class EmbeddingTokenRanking(Backend, Protocol):
+    """A decoder that reads each passage as one token (an encoder's embedding of it, projected into the
+    decoder's input space, in place of a placeholder token) and names passages by those same tokens (PE-Rank)."""
+
+    placeholder: str  # the token a passage's embedding replaces in a prompt
+
+    def encode(self, text: str) -> list[int]: ...
+
+    def chat_prefix(self, messages: list[dict[str, str]], add_generation_prompt: bool = True) -> str: ...
+
+    def rank_embedded(self, prompt: Sequence[int], passages: Sequence[str]) -> tuple[list[int], list[list[float]]]:
+        """Greedy decoding over the passages' tokens only, each named once: the order (indices into
+        `passages`, best first) and, at each step, the logits of the passages not yet named, in index order."""
         ...

@@ -15,7 +15,7 @@ from __future__ import annotations
 import copy
 import math
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from rankwise.backends.chat_tokenizer import ChatTokenizer, PromptEncoding
@@ -23,7 +23,7 @@ from rankwise.backends.interface import Capability
 from rankwise.backends.options import TransformersOptions
 from rankwise.backends.runtime import (
     apply_threads,
-    checkpoint_file,
+    checkpoint_tensors,
     dynamic_int8,
     left_padded,
     length_sorted_batches,
@@ -37,16 +37,9 @@ from rankwise.models.resolve import ModelLocation
 
 if TYPE_CHECKING:
     import numpy as np
-    import torch
 
 ARCHITECTURE = "LayerWiseMiniCPMForCausalLM"
 SCORED_HEADS = ("simple",)
-WEIGHT_FILES = (
-    "model.safetensors.index.json",
-    "model.safetensors",
-    "pytorch_model.bin.index.json",
-    "pytorch_model.bin",
-)
 
 
 def is_layerwise_folder(location: ModelLocation) -> bool:
@@ -134,7 +127,7 @@ class LayerwiseMiniCPM(PromptEncoding):
         residual_scale = config.get("scale_depth", 1) / math.sqrt(layers)
         state: dict[str, Any] = {}
         heads: dict[int, Any] = {}
-        for name, tensor in _checkpoint_tensors(location):
+        for name, tensor in checkpoint_tensors(location, "layerwise checkpoint"):
             if name.startswith("lm_head."):
                 # "lm_head.{i}.linear_head.weight" per layer (head_multi), or one "lm_head.linear_head.weight"
                 index = name.split(".")[1]
@@ -199,33 +192,3 @@ class LayerwiseMiniCPM(PromptEncoding):
                 self.stats["forward_passes"] += 1
                 self.stats["prompt_tokens"] += int(mask.sum())
         return out
-
-
-def _checkpoint_tensors(location: ModelLocation) -> Iterator[tuple[str, torch.Tensor]]:
-    """Every tensor of the checkpoint, from its safetensors or PyTorch files (sharded or not)."""
-    import torch
-
-    for name in WEIGHT_FILES:
-        index = location.read_json(name) if name.endswith(".json") else None
-        if name.endswith(".json") and index is None:
-            continue
-        try:
-            files = sorted(set(index["weight_map"].values())) if index is not None else [name]
-            paths = [checkpoint_file(location, file, "layerwise checkpoint") for file in files]
-        except ModelNotAvailableError:
-            continue
-        except Exception as e:  # a hub id whose file is not in the cache offline
-            if index is not None:
-                raise ModelNotAvailableError(f"{location.label}: cannot fetch its weights: {e}") from None
-            continue
-        for path in paths:
-            if path.suffix == ".safetensors":
-                from safetensors import safe_open
-
-                with safe_open(str(path), framework="pt") as handle:
-                    for key in handle.keys():  # noqa: SIM118  (safe_open is not iterable)
-                        yield key, handle.get_tensor(key)
-            else:
-                yield from torch.load(str(path), map_location="cpu", weights_only=True, mmap=True).items()
-        return
-    raise ModelNotAvailableError(f"{location.label}: no weights ({', '.join(WEIGHT_FILES[1::2])}) in the checkpoint")

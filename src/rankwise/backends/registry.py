@@ -70,6 +70,7 @@ BACKENDS: dict[str, BackendEntry] = {
                     Capability.NEXT_TOKEN_LOGITS,
                     Capability.LAYER_HEAD,
                     Capability.TOP_LOGPROBS,
+                    Capability.EMBEDDING_TOKENS,
                 }
             ),
             requires_modules=("torch", "transformers"),

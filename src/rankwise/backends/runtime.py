@@ -4,7 +4,7 @@ length-sorted batching, and loading with errors that say what to install."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -236,3 +236,46 @@ def import_peft() -> Any:
     except ImportError:
         raise ModelNotAvailableError("LoRA adapters need peft: pip install 'rankwise[train]'") from None
     return peft
+
+
+WEIGHT_FILES = (
+    "model.safetensors.index.json",
+    "model.safetensors",
+    "pytorch_model.bin.index.json",
+    "pytorch_model.bin",
+)
+
+
+def checkpoint_tensors(
+    location: ModelLocation, what: str = "checkpoint", keep: Callable[[str], bool] | None = None
+) -> Iterator[tuple[str, torch.Tensor]]:
+    """Every tensor of the checkpoint (those whose name `keep` accepts), from its safetensors or PyTorch files
+    (sharded or not); a safetensors tensor not kept is never read."""
+    import torch
+
+    for name in WEIGHT_FILES:
+        index = location.read_json(name) if name.endswith(".json") else None
+        if name.endswith(".json") and index is None:
+            continue
+        try:
+            files = sorted(set(index["weight_map"].values())) if index is not None else [name]
+            paths = [checkpoint_file(location, file, what) for file in files]
+        except ModelNotAvailableError:
+            continue
+        except Exception as e:  # a hub id whose file is not in the cache offline
+            if index is not None:
+                raise ModelNotAvailableError(f"{location.label}: cannot fetch its weights: {e}") from None
+            continue
+        for path in paths:
+            if path.suffix == ".safetensors":
+                from safetensors import safe_open
+
+                with safe_open(str(path), framework="pt") as handle:
+                    for key in handle.keys():  # noqa: SIM118  (safe_open is not iterable)
+                        if keep is None or keep(key):
+                            yield key, handle.get_tensor(key)
+            else:
+                tensors = torch.load(str(path), map_location="cpu", weights_only=True, mmap=True)
+                yield from ((k, v) for k, v in tensors.items() if keep is None or keep(k))
+        return
+    raise ModelNotAvailableError(f"{location.label}: no weights ({', '.join(WEIGHT_FILES[1::2])}) in the checkpoint")

@@ -11,7 +11,7 @@ from rankwise.models.resolve import ModelLocation
 
 def open_transformers(location: ModelLocation, runtime: TransformersOptions, needs: frozenset[Capability]) -> Any:
     """An encoder for embeddings, an encoder-decoder for seq2seq scoring, a layerwise reranker for per-layer
-    head scores, a sequence classifier for pair scores, else a causal LM."""
+    head scores, a passage-embedding LM for PE-Rank, a sequence classifier for pair scores, else a causal LM."""
     if needs & {Capability.EMBED, Capability.TOKEN_EMBED}:
         from rankwise.backends.encoder import TextEncoder
 
@@ -28,6 +28,10 @@ def open_transformers(location: ModelLocation, runtime: TransformersOptions, nee
         from rankwise.backends.layerwise import LayerwiseMiniCPM
 
         return LayerwiseMiniCPM(location, runtime)
+    if Capability.EMBEDDING_TOKENS in needs:
+        from rankwise.backends.passage_embedding_lm import PassageEmbeddingLM
+
+        return PassageEmbeddingLM(location, runtime)
     if Capability.SCORE_PAIRS in needs:
         from rankwise.backends.pair_scorer import PairScorer
 

@@ -23,7 +23,8 @@ SEQ2SEQ_LM = "seq2seq-lm"  # an encoder-decoder (T5) trained to answer with a re
 LATE_INTERACTION = "late-interaction"  # a ColBERT checkpoint: projection, markers, query expansion
 LAYERWISE_LM = "layerwise-lm"  # a decoder with a relevance head on each upper layer (BGE's MiniCPM layerwise)
 FUSION = "fusion"  # a rankwise fusion folder over other models
-MODEL_KINDS = (TEXT_ENCODER, CROSS_ENCODER, CAUSAL_LM, SEQ2SEQ_LM, LATE_INTERACTION, LAYERWISE_LM, FUSION)
+EMBEDDING_LM = "embedding-lm"  # a decoder that reads passages as an encoder's projected embeddings (PE-Rank)
+MODEL_KINDS = (TEXT_ENCODER, CROSS_ENCODER, CAUSAL_LM, SEQ2SEQ_LM, LATE_INTERACTION, LAYERWISE_LM, EMBEDDING_LM, FUSION)
 
 
 @dataclass(frozen=True)
@@ -332,6 +333,17 @@ _SPECS += [
         )
         for size in ("base", "3b")
     ],
+    _hub_checkpoint(
+        "pe-rank-mistral-jina",
+        "liuqi6777/pe-rank-mistral-jina",
+        "see its model card (research use)",
+        EMBEDDING_LM,
+        "pe-rank",
+        None,
+        "7.4B",
+        "PE-Rank: Mistral-7B-Instruct reading each passage as one token (its jina-embeddings-v2 embedding, "
+        "projected), ranking windows of 20 by decoding those tokens",
+    ),
     _hub_checkpoint(
         "duot5-base",
         "castorini/duot5-base-msmarco",

@@ -9,7 +9,7 @@ from typing import Any
 from rankwise.backends.options import RuntimeOptions
 from rankwise.backends.registry import locate, runtime_option_names, split_options
 from rankwise.errors import UnsupportedMethodError
-from rankwise.models.registry import LATE_INTERACTION, LAYERWISE_LM, SEQ2SEQ_LM, ModelSpec
+from rankwise.models.registry import EMBEDDING_LM, LATE_INTERACTION, LAYERWISE_LM, SEQ2SEQ_LM, ModelSpec
 from rankwise.models.resolve import ModelLocation
 from rankwise.rerankers.base import BaseReranker
 from rankwise.rerankers.compose import spec
@@ -40,6 +40,7 @@ METHODS: dict[str, str] = {
     "fid-listwise": "rankwise.rerankers.listwise.fid:FiDListwiseReranker",
     "listt5": "rankwise.rerankers.listwise.listt5:ListT5Reranker",
     "mvp": "rankwise.rerankers.listwise.mvp:MVPReranker",
+    "pe-rank": "rankwise.rerankers.listwise.pe_rank:PERankReranker",
     "reasoning-pointwise": "rankwise.rerankers.pointwise.reasoning:ReasoningPointwiseReranker",
     "reasoning-listwise": "rankwise.rerankers.listwise.reasoning:ReasoningListwiseReranker",
     "reasoning-setwise": "rankwise.rerankers.pairwise.reasoning_setwise:ReasoningSetwiseReranker",
@@ -85,8 +86,11 @@ def default_method(location: ModelLocation) -> str:
         return registered_method(location.spec)
     if location.is_local and location.read_json("fusion.json") is not None:
         return "fusion"
-    if folder_kind(location) == LATE_INTERACTION:
+    kind = folder_kind(location)
+    if kind == LATE_INTERACTION:
         return "colbert"
+    if kind == EMBEDDING_LM:
+        return "pe-rank"  # its architecture (EmbedMistralForCausalLM) would read as a plain causal LM
     if location.read_json("1_Pooling/config.json") is not None:
         return "embedding"  # a sentence-transformers embedder, whatever architecture its weights have
     config = location.read_json("config.json") or {}
@@ -116,9 +120,12 @@ def folder_kind(location: ModelLocation) -> str | None:
         return location.spec.kind
     from rankwise.backends.colbert import is_colbert_folder
     from rankwise.backends.layerwise import is_layerwise_folder
+    from rankwise.backends.passage_embedding_lm import is_passage_embedding_folder
 
     if is_colbert_folder(location):
         return LATE_INTERACTION
+    if is_passage_embedding_folder(location):
+        return EMBEDDING_LM
     return LAYERWISE_LM if is_layerwise_folder(location) else None
 
 

@@ -41,6 +41,7 @@ PROMPTS: dict[str, dict[str, Any]] = {
     "seq2seq-pairwise": {"duot5": seq2seq.DUOT5},
     "fid-listwise": {"lit5": seq2seq.LIT5},
     "listt5": {"listt5": seq2seq.LISTT5},
+    "pe-rank": {"pe_rank": listwise.PE_RANK, "pe_rank_text": listwise.PE_RANK_TEXT},
     "e2rank": {"e2rank_dl": embedding.E2RANK_DL},
     "icr": {
         "instruction": attention.ICR_INSTRUCTION,

@@ -326,3 +326,30 @@ def parse_permutation(response: str, labels: list[str]) -> list[int]:
     order = mentioned_positions(response, labels)
     named = set(order)
     return order + [i for i in range(len(labels)) if i not in named]
+
+
+# PE-Rank (liuqi6777/pe_rank src/ranker.py): `_add_prefix_prompt`, one `_get_input_for_one_passage` per
+# passage, `_add_post_prompt`, in one user turn. Each passage is shown as its embedding token in [] (the
+# embedding ranker, the authors' default) or followed by its text (the text-embedding ranker, which rewrites
+# "[12]" in the text as "(12)"). The passage slot stays literal: the backend swaps each for its embedding.
+_PE_RANK_USER = (
+    "I will provide you with {count} passages, each with a special token representing the passage enclosed in "
+    "[], followed by original text.\nRank the passages based on their relevance to the search query: "
+    "{query}.\n{passages}Search Query: {query}.\nRank the {count} relatively ordered passages above based on "
+    "their relevance to the search query, output the ranking in descending order. Only output the {count} "
+    "unique special token in the ranking.\n\n"
+)
+PE_RANK = ListPrompt(
+    system=None,
+    user=_PE_RANK_USER,
+    passage="Passage {label}: [<PLACEHOLDER>]\n\n",
+    separator="",
+    escape_identifiers=False,
+)
+PE_RANK_TEXT = ListPrompt(
+    system=None,
+    user=_PE_RANK_USER,
+    passage="Passage {label}: [<PLACEHOLDER>] {passage}\n\n",
+    separator="",
+    escape_identifiers=False,
+)
