@@ -169,3 +169,48 @@ def test_a_fastchat_prompt_is_tokenized_with_the_tokenizers_default_start_token(
     assert ids[0] == tokenizer.cls_token_id
     assert ids[1:] == reranker.lm.encode(text) and tokenizer.cls_token_id not in ids[1:]
     assert reranker.lm.default_prefix_ids() == [tokenizer.cls_token_id]
+
+
+DEAR = json.loads((Path(__file__).parent / "reference" / "dear_listwise.json").read_text())
+
+
+@pytest.mark.parametrize("case", DEAR["cases"], ids=lambda c: f"{len(c['passages'])}-passages")
+def test_dear_listwise_messages_equal_its_authors_build_messages(case):
+    """DeAR's multi-turn messages (tests/reference/dear_listwise.py ran its prompts.py): "Title: Content: "
+    dropped, whitespace collapsed, the first 300 words, bracketed numbers in the text and query left alone."""
+    from rankwise.rerankers.presets import PRESETS
+
+    prompt = PROMPTS["dear_listwise"]
+    words = PRESETS["dear-listwise"].options["max_words"]
+    passages = [prompt.prepare_passage(p, words) for p in case["passages"]]
+    labels = identifiers("numeric", len(passages))
+    assert prompt.messages(DEAR["query"], labels, passages) == case["messages"]
+
+
+def test_dear_listwise_reads_the_answer_as_its_authors_code():
+    from rankwise.rerankers.prompts.listwise import parse_numbers
+
+    for answer in DEAR["answers"]:
+        assert parse_numbers(answer["response"], identifiers("numeric", 4)) == answer["order"], answer["response"]
+
+
+def test_the_dear_listwise_preset_sends_its_messages_and_reads_numbers_after_the_think_block():
+    """End to end over a scripted model through SmolLM2's chat template: the window's prompt is the authors'
+    messages rendered, 1024 tokens may be generated, and "Step 1" inside the reasoning is not read."""
+    from rankwise.backends.chat_tokenizer import ChatTokenizer
+    from rankwise.errors import OptionError
+    from rankwise.models import resolve_model
+    from rankwise.rerankers.listwise.llm import ListwiseGenerateReranker
+    from rankwise.rerankers.presets import PRESETS
+    from test_reasoning import ScriptedLM
+
+    text = ChatTokenizer.load(resolve_model("smollm2-135m").path, "smollm2-135m")
+    lm = ScriptedLM(text, ["<think>Step 1: passage [1] is about markets.</think>\n[4] > [1] > [4]"])
+    reranker = ListwiseGenerateReranker.build(lm, "scripted", **PRESETS["dear-listwise"].options)
+    case = DEAR["cases"][1]
+    ranking = reranker.rerank(DEAR["query"], case["passages"])
+    assert ranking.docids == ["3", "0", "1", "2"]
+    assert text.decode(lm.generated_for[0]) == text.chat_prefix(case["messages"])
+    assert lm.generate_calls[0][1] == 1024
+    with pytest.raises(OptionError, match="answer_format='numbers' reads 1-based positions: it needs alphabet"):
+        ListwiseGenerateReranker.build(lm, "scripted", answer_format="numbers")

@@ -484,6 +484,20 @@ _SPECS += [
     ],
     *[
         _hub_checkpoint(
+            f"dear-8b-listwise{suffix}",
+            f"abdoelsayed/dear-8b-reranker-listwise{suffix}-v1",
+            "see its model card (Llama 3 based)",
+            CAUSAL_LM,
+            None,
+            "dear-listwise",
+            "8B",
+            "DeAR listwise: Llama-3.1-8B-Instruct tuned on DeAR-CoT, RankGPT-style multi-turn windows of 20 over "
+            "the top 30" + (" (a LoRA adapter: its base loads with it merged)" if suffix else ""),
+        )
+        for suffix in ("", "-lora")
+    ],
+    *[
+        _hub_checkpoint(
             f"qwen3-embedding-{size.lower()}",
             f"Qwen/Qwen3-Embedding-{size}",
             "Apache-2.0",

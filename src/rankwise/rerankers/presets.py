@@ -50,6 +50,25 @@ PRESETS: dict[str, Preset] = {
             test="tests/test_cross_encoder.py",
         ),
         Preset(
+            "dear-listwise",
+            "listwise-generate",
+            {
+                "prompt": "dear_listwise",
+                "alphabet": "numeric",
+                "answer_format": "numbers",
+                "max_words": 300,
+                "max_new_tokens": 1024,
+                "window": 20,
+                "stride": 10,
+                "top_k": 30,
+            },
+            reference="DataScienceUIBK/DeAR-Reranking listwise_rerank (prompts.py build_messages with "
+            "max_passage_tokens 300, extract_after_think and parse_ranking_to_indices; run_listwise.sh: windows "
+            "of 20 by 10 over the top 30, 1024 new tokens). Decoded greedily where the authors sample at "
+            "temperature 0.5 (top_p 0.9), so one run is reproducible",
+            test="tests/test_rank_llm_prompts.py",
+        ),
+        Preset(
             "qwen3-embedding",
             "embedding",
             {},

@@ -28,6 +28,7 @@ from rankwise.rerankers.prompts.listwise import (
     AnyListwisePrompt,
     identifiers,
     mentioned_positions,
+    parse_numbers,
     parse_permutation,
 )
 from rankwise.rerankers.prompts.shapes import check_template
@@ -52,6 +53,18 @@ class ListwiseOptions:
     )
     score_template: str = option(
         SCORE_TEMPLATE, help="a slot with its score: {passage} and {score} (a format spec such as {score:.2f} allowed)"
+    )
+
+
+@dataclass(frozen=True)
+class ListwiseGenerateOptions(ListwiseOptions):
+    answer_format: Literal["identifiers", "numbers"] = option(
+        "identifiers",
+        help="how the response is read: its [identifiers] (RankGPT, rank_llm), or every number after any "
+        "</think> as a 1-based position (DeAR's parse_ranking_to_indices; numeric identifiers only)",
+    )
+    max_new_tokens: int | None = option(
+        None, minimum=1, help="tokens generated per window (None: the full ranking's length + 8; DeAR: 1024)"
     )
 
 
@@ -150,12 +163,19 @@ class ListwiseLLMReranker(SlidingWindowReranker):
 class ListwiseGenerateReranker(ListwiseLLMReranker):
     method = "listwise-generate"
     requires = LANGUAGE_MODEL | {Capability.GENERATE}
+    Options = ListwiseGenerateOptions
 
-    def __init__(self, lm: LanguageModel, model_label: str, options: ListwiseOptions):
+    def __init__(self, lm: LanguageModel, model_label: str, options: ListwiseGenerateOptions):
         super().__init__(lm, model_label, options)
+        if options.answer_format == "numbers" and self.alphabet != "numeric":
+            raise OptionError("answer_format='numbers' reads 1-based positions: it needs alphabet='numeric'")
+        self.answer_format = options.answer_format
         full = " > ".join(f"[{label}]" for label in identifiers(self.alphabet, self.window))
-        self.max_new_tokens = len(self.lm.encode(full)) + 8
+        self.max_new_tokens = options.max_new_tokens or len(self.lm.encode(full)) + 8
         self.reserve_tokens = self.max_new_tokens
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "answer_format": self.answer_format, "max_new_tokens": self.max_new_tokens}
 
     def rank_windows(self, windows: list[Window]) -> list[WindowResult]:
         encoded = [self.encode_window(w) for w in windows]
@@ -165,7 +185,7 @@ class ListwiseGenerateReranker(ListwiseLLMReranker):
             response = self.lm.text.decode(tokens, skip_special_tokens=True)
             results.append(
                 WindowResult(
-                    order=parse_permutation(response, labels),
+                    order=(parse_numbers if self.answer_format == "numbers" else parse_permutation)(response, labels),
                     trace={
                         "response": response,
                         "generated_tokens": len(tokens),

@@ -35,6 +35,7 @@ PROMPTS: dict[str, dict[str, Any]] = {
         "rank_mistral_100": listwise.RANK_MISTRAL_100,
         "rank_vicuna_v026": listwise.RANK_VICUNA_V026,
         "rank_k": listwise.RANK_K,
+        "dear_listwise": listwise.DEAR_LISTWISE,
     },
     # templates of the encoder-decoder methods (their `template` option takes the text itself)
     "seq2seq-pointwise": {"monot5": seq2seq.MONOT5, "rankt5": seq2seq.RANKT5},

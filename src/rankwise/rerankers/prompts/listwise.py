@@ -285,7 +285,44 @@ RANK_VICUNA_V026 = dataclasses.replace(RANK_ZEPHYR_V026, conversation=VICUNA_V1_
 # the paper gives no fixed wording, so the score follows the passage on its own line, with two decimals.
 SCORE_TEMPLATE = "{passage}\nBM25 score: {score:.2f}"
 
-AnyListwisePrompt = Union[ListPrompt, RankLLMPrompt, FastChatPrompt]
+
+@dataclass(frozen=True)
+class DeARPrompt:
+    """DeAR's listwise prompt (DataScienceUIBK/DeAR-Reranking `listwise_rerank/prompts.py` `build_messages`):
+    RankGPT's multi-turn shape with its own words, through the model's chat template; a passage loses a
+    leading "Title: Content: ", is stripped and keeps its first `max_words` words joined by single spaces
+    (bracketed numbers in it are left as they are, as is the query)."""
+
+    template: RankLLMTemplate
+
+    def prepare_passage(self, text: str, max_words: int) -> str:
+        return " ".join(text.replace("Title: Content: ", "").strip().split()[:max_words])
+
+    def messages(self, query: str, labels: list[str], passages: list[str]) -> list[dict[str, str]]:
+        return self.template.messages(query, labels, passages)
+
+    def chat_text(self, chat_prefix: ChatRenderer, messages: list[dict[str, str]]) -> str:
+        return chat_prefix(messages)
+
+
+DEAR_LISTWISE = DeARPrompt(
+    RankLLMTemplate(
+        system="You are RankLLM, an assistant that ranks passages by relevance to the query.",
+        prefix="I will provide you with {count} passages, each indicated by number identifier [].\n"
+        "Rank the passages based on their relevance to query: {query}.",
+        prefix_reply="Okay, please provide the passages.",
+        passage="[{label}] {passage}",
+        passage_reply="Received passage [{label}].",
+        suffix="Search Query: {query}.\nRank the {count} passages above based on their relevance to the search "
+        "query. The passages should be listed in descending order using identifiers.\nPlease follow the steps "
+        "below:\nStep 1. List the information requirements to answer the query.\nStep 2. For each requirement, "
+        "find the passages containing that information.\nStep 3. Rank passages that best cover clear and "
+        "diverse information. Include all passages.\nOutput format strictly: [2] > [1] > [3] ... Only output "
+        "the ranking using identifiers; no explanations.",
+    )
+)
+
+AnyListwisePrompt = Union[ListPrompt, RankLLMPrompt, FastChatPrompt, DeARPrompt]
 
 
 _BRACKETED = re.compile(r"\[([A-Za-z]{1,2}|\d{1,3})\]")  # an identifier as a response names it
@@ -303,6 +340,20 @@ def mentioned_positions(response: str, labels: list[str]) -> list[int]:
         if position is not None and position not in order:
             order.append(position)
     return order
+
+
+def parse_numbers(response: str, labels: list[str]) -> list[int]:
+    """DeAR's reading (`extract_after_think`, `parse_ranking_to_indices`): what follows the first </think>
+    (the whole response without one), every number in it taken as a 1-based position, unknown ones and repeats
+    dropped, positions never named appended in order. For numeric identifiers only."""
+    after = re.search(r"</think>\s*(.*)", response, flags=re.DOTALL | re.IGNORECASE)
+    text = after.group(1).strip() if after else response.strip()
+    order: list[int] = []
+    for number in re.findall(r"\d+", text):
+        position = int(number) - 1
+        if 0 <= position < len(labels) and position not in order:
+            order.append(position)
+    return order + [i for i in range(len(labels)) if i not in order]
 
 
 def parse_ranking_until_repeat(response: str, labels: list[str]) -> list[int]:
