@@ -107,3 +107,40 @@ def test_the_result_cache_keys_on_feedback(tmp_path, flea_docs):
     explicit = cached.rerank(QUERY, flea_docs, feedback=[flea_docs[4].docid])
     assert [c.score for c in pseudo] != [c.score for c in explicit]
     assert cached.rerank(QUERY, flea_docs, feedback=[flea_docs[4].docid]).docids == explicit.docids
+
+
+def test_llm_pointwise_shows_the_marked_passages_as_answered_examples(flea_docs):
+    """feedback_examples=k: before each other passage, up to k marked passages as the same prompt answered
+    "Yes" (never a marked passage as its own example); without feedback the prompt is the plain one."""
+    from rankwise.backends.chat_tokenizer import ChatTokenizer
+    from rankwise.errors import OptionError
+    from rankwise.models import resolve_model
+    from rankwise.rerankers.pointwise.llm import LLMPointwiseReranker
+    from rankwise.rerankers.prompts.pointwise import RELEVANCE_YES_NO
+    from test_reasoning import ScriptedLM
+
+    text = ChatTokenizer.load(resolve_model("smollm2-135m").path, "smollm2-135m")
+    lm = ScriptedLM(text, [])
+    lm.capabilities = lm.capabilities | {"next-token-logprobs"}
+    reranker = LLMPointwiseReranker.build(lm, "scripted", feedback_examples=1, answer_tokens="Yes,No")
+    docs = flea_docs[:3]
+    reranker.rerank(QUERY, docs, feedback=[docs[2].docid, docs[1].docid])
+
+    def turn(passage):
+        return RELEVANCE_YES_NO.messages(query=QUERY, passage=passage)[-1]
+
+    answered = {"role": "assistant", "content": "Yes"}
+    # the first marked passage in candidate order (docs[1]) is the one example; docs[1]'s own is docs[2]
+    assert [text.decode(s) for s in lm.scored] == [
+        text.chat_prefix([turn(docs[1].text), answered, turn(docs[0].text)]),
+        text.chat_prefix([turn(docs[2].text), answered, turn(docs[1].text)]),
+        text.chat_prefix([turn(docs[1].text), answered, turn(docs[2].text)]),
+    ]
+    lm.scored.clear()
+    reranker.rerank(QUERY, docs[:1])
+    assert [text.decode(s) for s in lm.scored] == [text.chat_prefix([turn(docs[0].text)])]
+    plain = LLMPointwiseReranker.build(lm, "scripted", answer_tokens="Yes,No")
+    with pytest.raises(InputError, match="does not use relevance feedback"):
+        plain.rerank(QUERY, docs, feedback=[docs[1].docid])
+    with pytest.raises(OptionError, match="feedback_examples shows marked passages as earlier chat turns"):
+        LLMPointwiseReranker.build(lm, "scripted", feedback_examples=2, prompt="qwen3_reranker")

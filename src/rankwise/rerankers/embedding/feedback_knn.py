@@ -20,12 +20,8 @@ from rankwise.models.registry import TEXT_ENCODER
 from rankwise.options import option
 from rankwise.rerankers.base import BaseReranker
 from rankwise.rerankers.embedding.bi_encoder import EmbeddingOptions
-from rankwise.rerankers.embedding.passage_vectors import (
-    PassageVectors,
-    marked_passages,
-    per_request_vectors,
-    prefix_for,
-)
+from rankwise.rerankers.embedding.passage_vectors import PassageVectors, per_request_vectors, prefix_for
+from rankwise.rerankers.shared.feedback import marked_passages
 from rankwise.types import Ranking, Request, ScoreKind
 
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from rankwise.backends.interface import Embedder
 from rankwise.io.forward_index import ForwardIndex
+from rankwise.rerankers.shared.feedback import marked_passages
 from rankwise.types import Candidate, Request
 
 if TYPE_CHECKING:
@@ -28,12 +29,6 @@ def feedback_passages(request: Request, similarities: np.ndarray, k: int) -> tup
     if marked:
         return marked, "explicit"
     return np.argsort(-similarities, kind="stable")[:k].tolist(), "pseudo"
-
-
-def marked_passages(request: Request) -> list[int]:
-    """The positions of the candidates the request's user marked relevant (its `feedback`), in candidate order."""
-    feedback = set(request.query.feedback)
-    return [i for i, c in enumerate(request.candidates) if c.docid in feedback]
 
 
 def per_request_vectors(

@@ -4,7 +4,12 @@ next-token distribution (no sampling, one forward pass per pair).
 By default the prompt goes through the model's chat template and the score is log P(yes) - log P(no), each
 side summed over the usual spellings ("Yes", " yes", ...). Checkpoints trained as rerankers (Qwen3-Reranker)
 fix their own prompt byte for byte (a `SegmentedPrompt`) and one answer token each (`answer_tokens="yes,no"`),
-and report P(yes) from a softmax over the two (`score="probability"`); their preset sets all three."""
+and report P(yes) from a softmax over the two (`score="probability"`); their preset sets all three.
+
+Explicit relevance feedback as in-context examples (`feedback_examples=k`): the passages the user marked
+relevant for a query (its `feedback`) are shown before each other passage, up to k, each as the same prompt
+answered "Yes", the few-shot reading of relevance feedback (Baumgärtner et al., EMNLP 2022, whose own method
+is the kNN one, `feedback-knn`). A marked passage is never its own example."""
 
 from __future__ import annotations
 
@@ -24,8 +29,9 @@ from rankwise.rerankers.prompts.pair_template import PairTemplateEncoder
 from rankwise.rerankers.prompts.pointwise import RELEVANCE_YES_NO, PairTemplate, SegmentedPrompt
 from rankwise.rerankers.prompts.shapes import ChatPrompt
 from rankwise.rerankers.shared.answer_tokens import answer_token_pair
+from rankwise.rerankers.shared.feedback import marked_passages
 from rankwise.scoring import group_log_odds, sigmoid
-from rankwise.types import Candidate, Query, ScoreKind
+from rankwise.types import Candidate, Query, Ranking, Request, ScoreKind
 
 YES_WORDS = ("Yes", "yes", " Yes", " yes", "YES")
 NO_WORDS = ("No", "no", " No", " no", "NO")
@@ -50,6 +56,12 @@ class LLMPointwiseOptions:
     max_passage_tokens: int | None = option(300, minimum=1, help="passages are cut to this many tokens")
     max_prompt_tokens: int | None = option(
         None, minimum=1, help="a SegmentedPrompt's whole length; its body is cut to fit (default: the model's limit)"
+    )
+    feedback_examples: int = option(
+        0,
+        minimum=0,
+        help="up to this many of the passages the user marked relevant (the request's feedback) shown before each "
+        "other passage as solved examples: the same prompt, answered yes (chat prompts only)",
     )
 
 
@@ -87,6 +99,14 @@ class LLMPointwiseReranker(PointwiseReranker):
                 f"{lm.backend_name!r} does not offer; backends with it: "
                 f"{', '.join(backends_with(Capability.NEXT_TOKEN_LOGITS))}"
             )
+        self.feedback_examples = options.feedback_examples
+        self.takes_feedback = self.feedback_examples > 0
+        if self.feedback_examples and not isinstance(prompt, ChatPrompt):
+            raise OptionError(
+                "feedback_examples shows marked passages as earlier chat turns: it needs a chat prompt "
+                "(relevance_yes_no or a ChatPrompt), not a checkpoint's fixed template"
+            )
+        self._examples: dict[int, list[tuple[str, str]]] = {}  # id(query) -> its marked (docid, passage)
         if answer_tokens is None:
             self.yes_ids = lm.text.single_token_ids(YES_WORDS)
             self.no_ids = lm.text.single_token_ids(NO_WORDS)
@@ -98,16 +118,46 @@ class LLMPointwiseReranker(PointwiseReranker):
         else:
             self.yes_ids, self.no_ids = answer_token_pair(lm, answer_tokens, model_label, "'YES,NO'")
 
+    def _rerank(self, requests: list[Request]) -> list[Ranking]:
+        """With `feedback_examples`, each request's marked passages are set aside first, as its examples."""
+        if not self.feedback_examples:
+            return super()._rerank(requests)
+        self._examples = {
+            id(r.query): [(r.candidates[i].docid, self._cut(r.candidates[i])) for i in marked_passages(r)]
+            for r in requests
+        }
+        try:
+            return super()._rerank(requests)
+        finally:
+            self._examples = {}
+
+    def _cut(self, candidate: Candidate) -> str:
+        if self.max_passage_tokens is None:
+            return candidate.text
+        return self.lm.text.truncate_text(candidate.text, self.max_passage_tokens, what=f"passage {candidate.docid!r}")
+
     def _sequence(self, query: Query, candidate: Candidate) -> list[int]:
-        passage = candidate.text
-        if self.max_passage_tokens is not None:
-            passage = self.lm.text.truncate_text(passage, self.max_passage_tokens, what=f"passage {candidate.docid!r}")
+        passage = self._cut(candidate)
+        if self._examples.get(id(query)):
+            examples = [text for docid, text in self._examples[id(query)] if docid != candidate.docid]
+            return self._chat_ids(query.text, passage, candidate.docid, None, examples[: self.feedback_examples])
         instruction = query.instruction if query.instruction is not None else self.instruction
         return ENCODERS[type(self.prompt)](self, query.text, passage, candidate.docid, instruction)
 
-    def _chat_ids(self, query: str, passage: str, docid: str, instruction: str | None) -> list[int]:
+    def _chat_ids(
+        self, query: str, passage: str, docid: str, instruction: str | None, examples: Sequence[str] = ()
+    ) -> list[int]:
+        """The chat prompt; each example before it as the same prompt over that passage, answered yes (the
+        prompt's system turn, if any, once at the start)."""
         prompt = cast(ChatPrompt, self.prompt)  # ENCODERS chose this encoder by the prompt's type
-        return self.lm.encode(self.lm.chat_prefix(prompt.messages(query=query, passage=passage)))
+        messages = prompt.messages(query=query, passage=passage)
+        if examples:
+            system, last = messages[:-1], messages[-1]
+            shown = []
+            for example in examples:
+                shown += [prompt.messages(query=query, passage=example)[-1], {"role": "assistant", "content": "Yes"}]
+            messages = system + shown + [last]
+        return self.lm.encode(self.lm.chat_prefix(messages))
 
     def _segmented_ids(self, query: str, passage: str, docid: str, instruction: str | None) -> list[int]:
         prompt = cast(SegmentedPrompt, self.prompt)
@@ -151,6 +201,7 @@ class LLMPointwiseReranker(PointwiseReranker):
             "score": self.score,
             "instruction": self.instruction,
             "max_prompt_tokens": self.max_prompt_tokens,
+            "feedback_examples": self.feedback_examples,
         }
 
 
