@@ -96,8 +96,7 @@ def main() -> None:
                                             / len(records), 1),
                    "confusion": result.confusion}
             rows.append(row)
-            with open(args.out / "rows.jsonl", "a") as f:
-                f.write(json.dumps(row) + "\n")
+            _keep_row(args.out / "rows.jsonl", row)
     print("| model | preset | pairs | kappa | weighted | binary | malformed | s/pair | tokens/pair |")
     print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
@@ -105,5 +104,13 @@ def main() -> None:
               f"{r['kappa_binary']} | {r['malformed']} | {r['s_per_pair']} | {r['tokens_per_pair']} |")
 
 
+def _keep_row(path: Path, row: dict) -> None:
+    """The row replaces an earlier run's for the same judge and prompt (a resumed run re-summarises both)."""
+    kept = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    kept = [r for r in kept if (r["model"], r["preset"]) != (row["model"], row["preset"])] + [row]
+    path.write_text("".join(json.dumps(r) + "\n" for r in kept))
+
+
 if __name__ == "__main__":
     main()
+

@@ -132,3 +132,15 @@ def test_the_cli_takes_a_budget_for_a_query_but_not_for_a_batch_job(tiny_ce, tmp
         app, ["rerank", "--model", spec, "--input", docs, "--output-dir", str(tmp_path / "o"), "--budget", "1"]
     )
     assert refused.exit_code != 0 and "--budget applies to --query and --input/--output" in refused.output
+
+
+def test_a_batch_job_refuses_a_query_limit_it_would_not_apply(tmp_path):
+    """--queries cut only --output runs; a batch job used to rerank its whole input without a word."""
+    from rankwise.cli.main import app
+
+    docs = str(EXAMPLES / "fleas.jsonl")
+    refused = CliRunner().invoke(
+        app, ["rerank", "-m", "minilm-embed", "--input", docs, "--output-dir", str(tmp_path / "o"), "--queries", "2"]
+    )
+    assert refused.exit_code != 0 and "--queries applies to --output/--output-json" in refused.output
+    assert not (tmp_path / "o").exists()

@@ -152,7 +152,7 @@ def test_non_ascii_bearer_tokens_are_compared_not_crashed_on(guarded):
     right = httpx.get(f"{base}/v1/models", headers=AUTH)
     assert right.status_code == 200
     docs = httpx.get(f"{base}/openapi.json")
-    assert docs.status_code == 401  # the key guards the docs too, as the README says
+    assert docs.status_code == 401  # the key guards the docs too, as the serving guide says
     schema = httpx.get(f"{base}/openapi.json", headers=AUTH).json()
     assert schema["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
     assert schema["security"] == [{"bearer": []}]

@@ -1,6 +1,6 @@
 """Issue 37's resource class: one request's memory is bounded at the default limits. A fresh `rankwise serve`
 gets the largest adversarial body of each shape the limits allow (and the ones just past them), and its
-peak RSS (VmHWM) may not grow past the bound the README documents for one request."""
+peak RSS (VmHWM) may not grow past the bound the serving guide documents for one request."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ import pytest
 
 from server_helpers import cli_server
 
-DOCUMENTED_BOUND_MIB = 1024  # README, "Limits": one request at the default limits stays under 1 GiB
+DOCUMENTED_BOUND_MIB = (
+    1024  # docs/guides/serving.md, per-request bounds: one request at the default limits stays under 1 GiB
+)
 
 
 def peak_rss_mib(pid: int) -> float:

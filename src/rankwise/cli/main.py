@@ -104,6 +104,11 @@ def rerank(
             "--budget applies to --query and --input/--output; a batch job's results must not depend on timing "
             "(use escalate_when in the spec instead)"
         )
+    if output_dir is not None and queries is not None:
+        raise InputError(
+            "--queries applies to --output/--output-json; a batch job (--output-dir) reranks its whole input, "
+            "streamed: give it a file of the queries you want"
+        )
     if output_dir is not None:  # streamed: the input is not read whole
         _rerank_batch_job(
             model,

@@ -143,7 +143,7 @@ class RerankResult(BaseModel):
         description="In [0, 1]: with a calibration, the probability that the "
         "document is relevant (meta.score_kind calibrated-probability); "
         "else the method's scores mapped monotonically by their kind "
-        "(meta.score_kind; see the README)."
+        "(meta.score_kind; see the serving guide)."
     )
     document: Optional[ReturnedDocument] = None
 
