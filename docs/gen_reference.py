@@ -129,11 +129,17 @@ def model_page(name: str) -> str:
 
 
 def presets_page() -> str:
+    from rankwise.models.registry import MODELS
     from rankwise.rerankers.presets import PRESETS
+
+    def registered(preset: str) -> str:
+        names = [f"`{spec.name}`" for spec in MODELS.values() if spec.preset == preset]
+        return ", ".join(names) or "- (load a folder or id with `preset=`)"
 
     rows = (
         [
             f"`{p.name}`",
+            registered(p.name),
             f"[`{p.method}`](methods/{p.method}.md)",
             _text(dict(p.options) or "-"),
             _text(dict(p.runtime) or "-"),
@@ -142,7 +148,8 @@ def presets_page() -> str:
         ]
         for p in PRESETS.values()
     )
-    header = ["preset", "method", "options", "runtime options", "reference implementation", "fidelity test"]
+    header = ["preset", "registry names", "method", "options", "runtime options", "reference implementation"]
+    header.append("fidelity test")
     intro = "A preset is data: the method, template, tokens and options a checkpoint family was trained with"
     return f"# Presets\n\n{intro} (`preset=NAME`).\n\n" + _table(header, rows)
 
