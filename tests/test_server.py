@@ -374,3 +374,18 @@ def test_not_ready_until_the_model_has_loaded():
         server.should_exit = True
         thread.join(timeout=30)
     assert seen_loading
+
+
+def test_one_application_serves_one_lifespan_after_another(minilm):
+    """A TestClient per test over one app (or an app remounted): each lifespan gets an inference thread of its
+    own, where the second used to answer 500 on the first's shut executor."""
+    from fastapi.testclient import TestClient
+
+    app = create_app(minilm, ServerSettings(model_name="minilm-embed"))
+    answers = []
+    for _ in range(2):
+        with TestClient(app) as client:
+            response = client.post("/rerank", json={"query": FLEA_QUERY, "texts": FLEA_PASSAGES[:3]})
+            assert response.status_code == 200, response.text
+            answers.append(response.json())
+    assert answers[0] == answers[1]

@@ -12,6 +12,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -57,11 +58,12 @@ def create_app(
     /ready answers 503 until every one has finished."""
     to_serve = _models_to_serve(served, settings)
     metrics = ServiceMetrics()
-    inference = inference_thread()  # shared by every model's batcher: one model call at a time
+    # shared by every model's batcher (one model call at a time); a lifespan shuts it, the next makes another
+    inference: list[ThreadPoolExecutor | None] = [inference_thread()]
     models: dict[str, LoadedModel] = {}
     for entry in to_serve:
         score = functools.partial(lambda name, units: scored_units(models[name], units), entry.name)
-        batcher = _batcher(entry.name, settings, metrics, inference, score)
+        batcher = _batcher(entry.name, settings, metrics, inference[0], score)
         models[entry.name] = LoadedModel(entry.name, batcher, entry.adapters)
         metrics.watch_queue(entry.name, lambda batcher=batcher: batcher.queued)
     traffic = TrafficLog(settings.log_requests, settings.log_sample) if settings.log_requests is not None else None
@@ -70,6 +72,11 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         service.loop = asyncio.get_running_loop()
+        service.stopping, service.draining = asyncio.Event(), False  # this lifespan's, on this loop
+        if inference[0] is None:  # a lifespan after an earlier one (a second TestClient, a remount)
+            inference[0] = inference_thread()
+            for model in models.values():
+                model.batcher.attach(inference[0])
         for model in models.values():
             await model.batcher.start()
         loaders = [(models[e.name], e.reranker) for e in to_serve]
@@ -84,7 +91,9 @@ def create_app(
             loading.cancel()
         for model in models.values():
             await model.batcher.stop()
-        await asyncio.get_running_loop().run_in_executor(None, inference.shutdown)
+        executor, inference[0] = inference[0], None
+        if executor is not None:
+            await asyncio.get_running_loop().run_in_executor(None, executor.shutdown)
 
     app = FastAPI(
         title="rankwise",

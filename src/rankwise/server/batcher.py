@@ -73,6 +73,10 @@ class MicroBatcher:
         self.queued = 0  # weight waiting or being scored
         self.pairs_per_second: float | None = None  # measured over recent batches (exponential average)
 
+    def attach(self, executor: ThreadPoolExecutor) -> None:
+        """Share `executor` from now on (the application's next lifespan, after the last one shut its own)."""
+        self._executor, self._owns_executor = executor, False
+
     async def start(self) -> None:
         self._arrived = asyncio.Event()
         self._worker = asyncio.create_task(self._run())
