@@ -225,6 +225,13 @@ def _e2rank_folder(folder):
             "dear",
             marks=SLOW,
         ),
+        pytest.param(
+            "dear-8b-listwise",
+            "abdoelsayed/dear-8b-reranker-listwise-v1",
+            lambda d: tiny_models.qwen2_causal_lm(d, tiny_models.qwen_tokenizer()),
+            "dear-listwise",
+            marks=SLOW,
+        ),
     ],
 )
 def test_each_family_loads_by_short_name_from_the_hf_cache_offline(tmp_path, name, hf_id, build, preset):
