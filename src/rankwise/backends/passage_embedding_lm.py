@@ -94,10 +94,13 @@ class PassageEmbeddingLM(PromptEncoding):
         self.placeholder_id = tokenizer.convert_tokens_to_ids(PLACEHOLDER)
         self.text = ChatTokenizer(tokenizer, location.label, truncate=options.truncate)
         self.pooling = config["encoder_pooling"]
+        from transformers import AutoConfig
+
+        base = AutoConfig.for_model(BASES[config["model_type"]], **_base_fields(config))  # the decoder's config
         kept = self._encoder_and_projector_weights(location)
         self.encoder, self.encoder_tokenizer = self._encoder(location, config, options, kept)
-        self.projector = self._projector(location, config, kept)
-        self.model = self._decoder(location, config)
+        self.projector = self._projector(location, config, base.hidden_size, kept)
+        self.model = self._decoder(location, base)
         stop_between_layers(self.model)
         context = config.get("max_position_embeddings") or 4096
         self.max_length = min(options.max_length or context, context)
@@ -155,10 +158,7 @@ class PassageEmbeddingLM(PromptEncoding):
                 )
         return encoder.to(self.device, self.dtype).eval(), tokenizer
 
-    def _projector(self, location: ModelLocation, config: dict[str, Any], kept: dict[str, Any]) -> Any:
-        from transformers import AutoConfig
-
-        hidden = AutoConfig.for_model(BASES[config["model_type"]], **_base_fields(config)).hidden_size
+    def _projector(self, location: ModelLocation, config: dict[str, Any], hidden: int, kept: dict[str, Any]) -> Any:
         projector = build_projector(config.get("projector_type", "linear"), config["embedding_size"], hidden)
         own = {key[len(PROJECTOR_KEYS) :]: value for key, value in kept.items() if key.startswith(PROJECTOR_KEYS)}
         if list(projector.parameters()):
@@ -175,10 +175,9 @@ class PassageEmbeddingLM(PromptEncoding):
                 ) from None
         return projector.to(self.device, self.dtype).eval()
 
-    def _decoder(self, location: ModelLocation, config: dict[str, Any]) -> Any:
-        from transformers import AutoConfig, AutoModelForCausalLM
+    def _decoder(self, location: ModelLocation, base: Any) -> Any:
+        from transformers import AutoModelForCausalLM
 
-        base = AutoConfig.for_model(BASES[config["model_type"]], **_base_fields(config))
         loaded: Any = load_pretrained(
             AutoModelForCausalLM.from_pretrained, location, config=base, dtype=self.dtype, output_loading_info=True
         )

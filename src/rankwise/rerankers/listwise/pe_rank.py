@@ -13,7 +13,6 @@ ordinal; each window's decoded order (positions in the window) and step logits a
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +21,7 @@ from rankwise.models.registry import EMBEDDING_LM
 from rankwise.options import option
 from rankwise.rerankers.listwise.sliding_window import SlidingWindowReranker, Window, WindowResult
 from rankwise.rerankers.prompts import prompts_of
-from rankwise.rerankers.prompts.listwise import PE_RANK
+from rankwise.rerankers.prompts.listwise import PE_RANK, numbers_escaped
 from rankwise.rerankers.prompts.shapes import ListPrompt
 
 
@@ -49,7 +48,7 @@ class PERankReranker(SlidingWindowReranker):
         self.backend, self.prompt = backend, options.prompt
 
     def _prompt_ids(self, window: Window) -> list[int]:
-        shown = [re.sub(r"\[(\d+)\]", r"(\1)", text.strip()) for text in window.passages]  # _replace_number
+        shown = [numbers_escaped(text.strip()) for text in window.passages]  # the authors' _replace_number
         labels = [str(i + 1) for i in range(len(shown))]
         return self.backend.encode(self.prompt.prompt_text(self.backend.chat_prefix, window.query, labels, shown))
 

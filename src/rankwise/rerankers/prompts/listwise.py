@@ -107,7 +107,7 @@ class RankLLMPrompt:
     def messages(self, query: str, labels: list[str], passages: list[str]) -> list[dict[str, str]]:
         alphabetic = bool(labels) and not labels[0].isdigit()
         template = self.alpha if alphabetic and self.alpha is not None else self.numeric
-        return template.messages(_numbers_escaped(_repaired(query)), labels, passages)
+        return template.messages(numbers_escaped(_repaired(query)), labels, passages)
 
     def prepare_passage(self, text: str, max_words: int) -> str:
         return rank_llm_passage(text, max_words)
@@ -137,11 +137,11 @@ class FastChatPrompt:
     def prepare_passage(self, text: str, max_words: int) -> str:
         if self.fullrank:
             return rank_llm_passage(text, max_words)
-        return _numbers_escaped(" ".join(text.replace("Title: Content: ", "").strip().split()[:max_words]))
+        return numbers_escaped(first_words(text, max_words))
 
     def messages(self, query: str, labels: list[str], passages: list[str]) -> list[dict[str, str]]:
         if self.fullrank:
-            query = _numbers_escaped(query).strip()
+            query = numbers_escaped(query).strip()
         return self.body.messages(query, labels, passages)
 
     def chat_text(self, chat_prefix: ChatRenderer, messages: list[dict[str, str]]) -> str:
@@ -155,7 +155,7 @@ class FastChatPrompt:
 def rank_llm_passage(text: str, max_words: int) -> str:
     """A passage as rank_llm 0.26 puts it in any prompt: stripped, repaired by ftfy, its first `max_words`
     words joined by single spaces, numeric [n] rewritten as (n)."""
-    return _numbers_escaped(" ".join(_repaired(text.strip()).split()[:max_words]))
+    return numbers_escaped(" ".join(_repaired(text.strip()).split()[:max_words]))
 
 
 def _repaired(text: str) -> str:
@@ -164,7 +164,13 @@ def _repaired(text: str) -> str:
     return fix_text(text)
 
 
-def _numbers_escaped(text: str) -> str:
+def first_words(text: str, max_words: int) -> str:
+    """A passage as rank_llm's FastChat-era code and DeAR cut it: a leading "Title: Content: " dropped (an empty
+    title's), stripped, its first `max_words` words joined by single spaces."""
+    return " ".join(text.replace("Title: Content: ", "").strip().split()[:max_words])
+
+
+def numbers_escaped(text: str) -> str:
     return re.sub(r"\[(\d+)\]", r"(\1)", text)
 
 
@@ -296,7 +302,7 @@ class DeARPrompt:
     template: RankLLMTemplate
 
     def prepare_passage(self, text: str, max_words: int) -> str:
-        return " ".join(text.replace("Title: Content: ", "").strip().split()[:max_words])
+        return first_words(text, max_words)
 
     def messages(self, query: str, labels: list[str], passages: list[str]) -> list[dict[str, str]]:
         return self.template.messages(query, labels, passages)
@@ -397,10 +403,4 @@ PE_RANK = ListPrompt(
     separator="",
     escape_identifiers=False,
 )
-PE_RANK_TEXT = ListPrompt(
-    system=None,
-    user=_PE_RANK_USER,
-    passage="Passage {label}: [<PLACEHOLDER>] {passage}\n\n",
-    separator="",
-    escape_identifiers=False,
-)
+PE_RANK_TEXT = dataclasses.replace(PE_RANK, passage="Passage {label}: [<PLACEHOLDER>] {passage}\n\n")
